@@ -1,0 +1,185 @@
+"""JSON Schema checks of loaded documents, reported as diagnostics with file:line:col.
+
+The schema file shipped in the package is the same file as ``schema/llmform.schema.json`` in the
+repository (a test keeps them identical); nothing here restates what it says.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from .errors import Diagnostic, error
+from .loader import Document
+
+# Fields whose values may be secrets: an error there never quotes what the user wrote.
+SECRET_FIELDS = frozenset({"api_key", "backup_keys", "api_secret"})
+
+LITERAL_SECRET_MESSAGE = (
+    "a literal secret is not allowed here; write a reference instead: "
+    '{vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
+)
+
+
+def schema_text() -> str:
+    """The JSON Schema of the llmform format, as shipped in the package."""
+    return resources.files("llmform").joinpath("llmform.schema.json").read_text("utf-8")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_text())
+    return loaded
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``("configs", 2, "factory")`` -> ``configs[2].factory``."""
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        else:
+            text += f".{step}" if text else step
+    return text
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "number": "a number",
+}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    for name, kind in (("a string", str), ("an integer", int), ("a number", float)):
+        if isinstance(value, kind):
+            return name
+    return "a mapping" if isinstance(value, dict) else "a list"
+
+
+def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagnostic]:
+    path: list[str | int] = list(err.absolute_path)
+    secret = any(step in SECRET_FIELDS for step in path)
+    where = document.locate(path)
+    dotted = format_path(path)
+    kind = err.validator
+    rule: Any = err.validator_value
+    sub: Any = err.schema
+    instance: Any = err.instance
+
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = sub.get("properties", {})
+        for key in instance:
+            if key not in known:
+                yield error(
+                    document.locate([*path, key], key=True),
+                    format_path([*path, key]),
+                    f"unknown key {key!r}{_suggest(key, known)}",
+                )
+        return
+    literal = isinstance(instance, str | int | float)
+    if kind == "type" and literal and isinstance(sub, dict) and sub.get("x-llmform-secret"):
+        yield error(where, dotted, LITERAL_SECRET_MESSAGE)
+        return
+    if secret:  # never echo what may be a secret
+        yield error(where, dotted, _secret_safe_message(err))
+        return
+    if kind == "required":
+        missing = [name for name in rule if name not in instance]
+        for name in missing:
+            yield error(where, dotted, f"missing required key {name!r}")
+        return
+    if kind == "type":
+        names = [rule] if isinstance(rule, str) else list(rule)
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        yield error(where, dotted, f"expected {wanted}, got {_type_name(instance)}")
+        return
+    if kind == "enum" and "propertyNames" in err.absolute_schema_path:
+        where = document.locate([*path, instance], key=True)
+        dotted = format_path([*path, instance])
+    if kind == "enum":
+        choices = [str(c) for c in rule]
+        hint = _suggest(str(instance), choices) or f" (one of: {', '.join(choices)})"
+        yield error(where, dotted, f"{_shown(instance)} is not allowed{hint}")
+        return
+    if kind == "pattern":
+        explained = sub.get("description", f"the pattern {rule}")
+        yield error(where, dotted, f"{_shown(instance)} is not valid: {explained}")
+        return
+    yield error(where, dotted, err.message)
+
+
+def _secret_safe_message(err: ValidationError) -> str:
+    kind = err.validator
+    expected: Any = err.validator_value
+    if kind == "type":
+        wanted = _TYPE_NAMES.get(expected, expected) if isinstance(expected, str) else expected
+        return f"expected {wanted}"
+    if kind == "minProperties":
+        return 'an empty reference; write {vault: "path#key"} or {env: NAME}'
+    if kind == "minimum":
+        return f"must be at least {expected}"
+    return f"invalid secret reference ({kind})"
+
+
+# (section, index, field): a field of an item the schema rejected; field None: the whole item
+ItemPath = tuple[str, int, str | None]
+
+
+def _broken_items(document: Document, path: Sequence[str | int]) -> Iterator[ItemPath]:
+    """What a schema error at ``path`` makes untrustworthy: one field, one item, or sections."""
+    if len(path) >= 2 and isinstance(path[0], str) and isinstance(path[1], int):
+        field = path[2] if len(path) >= 3 and isinstance(path[2], str) else None
+        yield (path[0], path[1], field)
+        return
+    sections = [str(path[0])] if path else ["factories", "workspaces", "configs"]
+    for section in sections:
+        items = document.data.get(section)
+        if isinstance(items, list):
+            yield from ((section, index, None) for index in range(len(items)))
+
+
+def check_document(document: Document) -> tuple[list[Diagnostic], set[ItemPath]]:
+    """Every schema problem of one document, and the items they concern."""
+    diagnostics: list[Diagnostic] = []
+    broken: set[ItemPath] = set()
+    for err in _validator().iter_errors(document.data):
+        diagnostics.extend(_diagnostics_for(document, err))
+        path = list(err.absolute_path)
+        if err.validator == "additionalProperties" and len(path) == 2:
+            # unknown keys of an item: the keys it does know can still be checked
+            known = err.schema.get("properties", {})
+            broken.update(
+                (str(path[0]), int(path[1]), key) for key in err.instance if key not in known
+            )
+        else:
+            broken.update(_broken_items(document, path))
+    return diagnostics, broken

@@ -1,0 +1,1 @@
+"""Secret references and their resolution."""

@@ -1,0 +1,71 @@
+"""Parsing secret references (``{vault: "path#key"}``, ``{env: NAME}``). Pure, offline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..model import EnvRef, SecretRef, VaultRef
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAULT_PATH = re.compile(r"^[^\s#]+$")
+_VAULT_KEY = re.compile(r"^[^\s#/]+$")
+
+
+class RefSyntaxError(ValueError):
+    """A reference that cannot be right; the message says how to write it (never a value)."""
+
+
+def parse_ref(raw: Mapping[str, Any]) -> SecretRef:
+    """Turn a schema-valid reference mapping into a SecretRef, or raise RefSyntaxError."""
+    has_vault, has_env = "vault" in raw, "env" in raw
+    if has_vault == has_env:
+        raise RefSyntaxError(
+            'a reference names exactly one source: {vault: "path#key"} or {env: NAME}'
+        )
+    if has_env:
+        if "version" in raw or "mount" in raw:
+            raise RefSyntaxError("'version' and 'mount' apply to vault references only")
+        return EnvRef(_env_name(raw["env"]))
+    return _vault_ref(raw["vault"], raw.get("version"), raw.get("mount"))
+
+
+def _env_name(name: str) -> str:
+    if not name:
+        raise RefSyntaxError("empty environment variable name; write {env: OPENAI_API_KEY}")
+    if not _ENV_NAME.match(name):
+        raise RefSyntaxError(
+            f"{name!r} is not an environment variable name "
+            "(letters, digits and '_', not starting with a digit)"
+        )
+    return name
+
+
+def _vault_ref(text: str, version: int | None, mount: str | None) -> VaultRef:
+    if "#" not in text:
+        raise RefSyntaxError(
+            f'vault reference {text!r} has no key; write "{text or "path"}#key", '
+            'e.g. "secret/llm/openai#api_key"'
+        )
+    path, _, key = text.rpartition("#")
+    if not path or not _VAULT_PATH.match(path):
+        raise RefSyntaxError(
+            f"vault reference {text!r} has no valid path before '#'; "
+            'write "secret/llm/openai#api_key"'
+        )
+    if not key or not _VAULT_KEY.match(key):
+        raise RefSyntaxError(
+            f"vault reference {text!r} has no valid key after '#'; "
+            'write "secret/llm/openai#api_key"'
+        )
+    if path.startswith("/"):
+        fixed = path.lstrip("/")
+        raise RefSyntaxError(f"vault path {path!r} must not start with '/'; write {fixed!r}")
+    if path.startswith("v1/"):
+        raise RefSyntaxError(
+            f"vault path {path!r} includes the API prefix 'v1/'; write {path[3:]!r}"
+        )
+    if mount is not None:
+        mount = mount.strip("/")
+    return VaultRef(path=path, key=key, version=version, mount=mount)
