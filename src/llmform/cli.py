@@ -156,6 +156,29 @@ def catalog(ctx: click.Context) -> None:
         )
 
 
+@catalog.command("import-ragflow")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def import_ragflow_command(file: str, out: str | None) -> None:
+    """Convert RAGFlow's llm_factories.json into llmform factories YAML.
+
+    Each vendor maps to its provider type where llmform knows it, and to openai-compatible
+    otherwise.
+
+    \b
+    Example:
+      llmform catalog import-ragflow conf/llm_factories.json -o factories.yaml
+    """
+    from .catalog.ragflow import import_ragflow
+
+    text = import_ragflow(file)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
 def _report(exc: LlmformError, no_color: bool) -> None:
     color = use_color(sys.stderr, no_color)
     if isinstance(exc, InputError):
