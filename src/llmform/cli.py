@@ -54,8 +54,14 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--ignore-foreign",
+    is_flag=True,
+    help="Pass over named files that are not llmform's (no apiVersion, or no mention of "
+    "llmform at all) instead of reporting them; the pre-commit hook uses this.",
+)
 @pass_options
-def validate(options: Options, paths: tuple[str, ...], fmt: str) -> None:
+def validate(options: Options, paths: tuple[str, ...], fmt: str, ignore_foreign: bool) -> None:
     """Check llmform YAML offline: syntax, schema, references, secret-reference syntax.
 
     PATHS are files or directories (scanned for *.yaml and *.yml); the default is the current
@@ -67,7 +73,7 @@ def validate(options: Options, paths: tuple[str, ...], fmt: str) -> None:
       llmform validate examples/quickstart
       llmform validate --format json prod.yaml staging.yaml
     """
-    result = validate_paths(paths or (".",))
+    result = validate_paths(paths or (".",), ignore_foreign=ignore_foreign)
     if fmt == "json":
         click.echo(json.dumps(validation_json(result), indent=2))
     else:

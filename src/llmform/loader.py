@@ -8,6 +8,7 @@ silently accepts. Nothing here knows the llmform format beyond ``apiVersion``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,15 +343,28 @@ def _scan(root: Path) -> Iterator[str]:
                 yield os.path.join(dirpath, name)
 
 
-def load_paths(paths: Iterable[str]) -> LoadResult:
-    """Load every llmform document under ``paths`` (files and directories)."""
+# Case-insensitive, so that a misspelt apiVersion such as "LLMform/v1" is still reported.
+_MENTIONS_LLMFORM = re.compile(rb"(?i)llmform")
+
+
+def load_paths(paths: Iterable[str], *, ignore_foreign: bool = False) -> LoadResult:
+    """Load every llmform document under ``paths`` (files and directories).
+
+    ``ignore_foreign`` treats named files like scanned ones (a document without ``apiVersion``
+    is passed over) and skips, unparsed, any file that does not mention llmform at all: what a
+    pre-commit hook wants, since it is handed every staged YAML file, including Kubernetes
+    manifests and Helm templates that are not even valid YAML.
+    """
     files, diagnostics = discover(paths)
     documents: list[Document] = []
-    for file, explicit in files:
+    for file, named in files:
         try:
             raw = Path(file).read_bytes()
         except OSError as exc:
             diagnostics.append(error(Location(file), "", f"cannot read file: {exc.strerror}"))
+            continue
+        explicit = named and not ignore_foreign
+        if ignore_foreign and _MENTIONS_LLMFORM.search(raw) is None:
             continue
         text, problem = _decode(file, raw)
         if problem is not None:

@@ -40,12 +40,18 @@ def check_documents(
 
 
 def validate_paths(
-    paths: Iterable[str], catalog: Mapping[str, Factory] | None = None
+    paths: Iterable[str],
+    catalog: Mapping[str, Factory] | None = None,
+    *,
+    ignore_foreign: bool = False,
 ) -> Validation:
-    """Validate the desired state under ``paths`` offline: no store, no secrets, no network."""
+    """Validate the desired state under ``paths`` offline: no store, no secrets, no network.
+
+    ``ignore_foreign`` passes over named files that are not llmform's (see ``load_paths``).
+    """
     from .catalog import builtin_factories
 
-    loaded = load_paths(paths)
+    loaded = load_paths(paths, ignore_foreign=ignore_foreign)
     state, diagnostics = check_documents(
         loaded.documents, builtin_factories() if catalog is None else catalog
     )
