@@ -1,0 +1,157 @@
+"""The real pre-commit runs the llmform-validate hook from this repository.
+
+``pre-commit try-repo`` builds the hook's virtualenv and pip-installs llmform from a git
+repository, the way a user's pre-commit does. It is pointed at a temporary git repository
+holding the working tree's packaging files (not at HEAD), so the test checks the code as it is
+on disk; in CI's fresh clone the two are the same. try-repo keeps no environment between runs,
+so the failing and the passing run go concurrently to halve the wall time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# What pip needs to build llmform, and the hook manifest.
+PACKAGING = ["pyproject.toml", "README.md", "LICENSE", "src", ".pre-commit-hooks.yaml"]
+CANARY = "sk-canary-9f3b2e7d41"
+
+GOOD = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: openai-main
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: OPENAI_API_KEY}
+    models: [gpt-4o]
+"""
+
+BAD = f"""\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: openai-main
+    workspace: prod
+    factory: OpenAI
+    api_key: {CANARY}
+    models: [gpt-4o]
+"""
+
+# Staged YAML that is not llmform's: pre-commit hands it to the hook as well.
+FOREIGN = {
+    ".github/workflows/ci.yaml": "name: ci\non: [push]\njobs: {}\n",
+    "deploy/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n",
+    "chart/templates/cm.yaml": "{{- if .Values.enabled }}\nkind: ConfigMap\n{{- end }}\n",
+}
+
+
+def _git_env(home: Path) -> dict[str, str]:
+    """Git and pre-commit isolated from the user's configuration and caches."""
+    return {
+        **os.environ,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "PRE_COMMIT_HOME": str(home / "pre-commit-home"),
+        "NO_COLOR": "1",
+    }
+
+
+def _git(cwd: Path, env: dict[str, str], *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def _init_repo(path: Path, env: dict[str, str]) -> None:
+    _git(path, env, "init", "-q")
+    _git(path, env, "config", "user.name", "llmform tests")
+    _git(path, env, "config", "user.email", "tests@llmform.invalid")
+    _git(path, env, "config", "commit.gpgsign", "false")
+
+
+def _hook_repo(dest: Path, env: dict[str, str]) -> Path:
+    """A committed git repository holding the working tree's packaging files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *PACKAGING],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():  # listed but deleted in the working tree: leave it out
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    assert (dest / ".pre-commit-hooks.yaml").is_file()
+    _init_repo(dest, env)
+    _git(dest, env, "add", "-A")
+    _git(dest, env, "commit", "-q", "-m", "llmform working tree")
+    return dest
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    output: str
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    root = tmp_path_factory.mktemp("precommit")
+    env = _git_env(root)
+    hook = _hook_repo((root / "hook").resolve(), env)
+    project = root / "project"
+    project.mkdir()
+    _init_repo(project, env)
+    for name, text in {"good.yaml": GOOD, "bad.yaml": BAD, **FOREIGN}.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    _git(project, env, "add", "-A")
+
+    def start(llmform_file: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "pre_commit", "try-repo", str(hook), "llmform-validate"]
+        return subprocess.Popen(
+            [*command, "--verbose", "--files", llmform_file, *FOREIGN],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    processes = {name: start(name) for name in ("bad.yaml", "good.yaml")}
+    results = {}
+    for name, process in processes.items():
+        output, _ = process.communicate(timeout=600)
+        results[name] = Run(process.returncode, output)
+    yield results
+
+
+def test_hook_fails_on_a_bad_file_and_names_the_error(runs: dict[str, Run]) -> None:
+    run = runs["bad.yaml"]
+    assert run.returncode == 1, run.output
+    assert (
+        "bad.yaml:8:14: error: configs[0].api_key: a literal secret is not allowed here; "
+        'write a reference instead: {vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
+    ) in run.output
+    assert "1 error(s), 0 warning(s)" in run.output
+    assert CANARY not in run.output
+    assert "Traceback" not in run.output
+
+
+def test_hook_passes_on_a_good_file_among_foreign_yaml(runs: dict[str, Run]) -> None:
+    run = runs["good.yaml"]
+    assert run.returncode == 0, run.output
+    assert "llmform validate" in run.output and "Passed" in run.output
+    # the foreign files were handed over and passed over; only good.yaml was read
+    assert "Valid: 1 file(s), 1 factories, 1 workspaces, 1 configs" in run.output
