@@ -317,18 +317,20 @@ def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnos
     """Expand command-line paths into (file, named explicitly) pairs, in a stable order."""
     files: list[tuple[str, bool]] = []
     diagnostics: list[Diagnostic] = []
+    # by real path, so that "a.yaml ./a.yaml" or "dir dir/a.yaml" read a file once instead of
+    # reporting everything in it as duplicated by itself
     seen: set[str] = set()
     for given in paths:
         path = Path(given)
         if path.is_dir():
             found = sorted(_scan(path))
             for file in found:
-                if file not in seen:
-                    seen.add(file)
+                if (real := os.path.realpath(file)) not in seen:
+                    seen.add(real)
                     files.append((file, False))
         elif path.exists():
-            if given not in seen:
-                seen.add(given)
+            if (real := os.path.realpath(given)) not in seen:
+                seen.add(real)
                 files.append((given, True))
         else:
             diagnostics.append(error(Location(given), "", "no such file or directory"))
