@@ -1,0 +1,87 @@
+"""The examples in the repository validate cleanly, through the CLI a user would run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmform.cli import main
+from llmform.model import DesiredState, EnvRef, VaultRef
+from llmform.validate import validate_paths
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+SCHEMA = REPO / "schema" / "llmform.schema.json"
+SCHEMA_COMMENT = "# yaml-language-server: $schema="
+
+# example -> (files, factories, workspaces, configs) as `llmform validate` reports them
+COUNTS = {
+    "quickstart": (1, 2, 1, 2),
+    "multi-workspace": (5, 12, 3, 14),
+}
+
+
+@pytest.mark.parametrize("example", sorted(COUNTS))
+def test_example_validates_through_the_cli(
+    example: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--no-color", "validate", str(EXAMPLES / example)])
+    captured = capsys.readouterr()
+    files, factories, workspaces, configs = COUNTS[example]
+    assert code == 0, captured.err
+    assert captured.err.splitlines() == [
+        f"Valid: {files} file(s), {factories} factories, {workspaces} workspaces, {configs} configs"
+    ]
+
+
+def _state(example: str) -> DesiredState:
+    result = validate_paths([str(EXAMPLES / example)])
+    assert result.diagnostics == []
+    assert result.state is not None
+    return result.state
+
+
+def test_quickstart_uses_env_references_and_a_custom_model() -> None:
+    state = _state("quickstart")
+    assert set(state.workspaces) == {"dev"}
+    openai = state.configs[("dev", "openai")]
+    assert openai.api_key == EnvRef("OPENAI_API_KEY")
+    local = state.configs[("dev", "local")]
+    assert [m.name for m in local.models if m.custom] == ["my-finetune"]
+    assert all(f.builtin for f in state.factories.values())
+
+
+def test_multi_workspace_covers_what_the_issue_asks_for() -> None:
+    state = _state("multi-workspace")
+    assert set(state.workspaces) == {"prod", "staging", "research"}
+    assert all(w.defaults for w in state.workspaces.values())
+    per_workspace = {ws: sum(k[0] == ws for k in state.configs) for ws in state.workspaces}
+    assert per_workspace == {"prod": 5, "staging": 4, "research": 5}
+
+    vendors = {c.factory for c in state.configs.values()}
+    assert len(vendors) >= 6
+    assert {name for name, f in state.factories.items() if not f.builtin} == {
+        "Internal vLLM",
+        "VolcEngine",
+    }
+
+    refs = [
+        ref
+        for config in state.configs.values()
+        for ref in (config.api_key, *config.backup_keys, *config.secret_options.values())
+        if ref is not None
+    ]
+    assert any(isinstance(ref, VaultRef) for ref in refs)
+    assert any(isinstance(ref, EnvRef) for ref in refs)
+    assert any(config.backup_keys for config in state.configs.values())
+
+
+@pytest.mark.parametrize(
+    "file", sorted(EXAMPLES.rglob("*.yaml")), ids=lambda p: str(p.relative_to(EXAMPLES))
+)
+def test_example_files_point_editors_at_the_schema(file: Path) -> None:
+    first = file.read_text("utf-8").splitlines()[0]
+    assert first.startswith(SCHEMA_COMMENT)
+    assert (file.parent / first.removeprefix(SCHEMA_COMMENT)).resolve() == SCHEMA
+    assert SCHEMA.is_file()
