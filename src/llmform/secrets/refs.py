@@ -69,3 +69,20 @@ def _vault_ref(text: str, version: int | None, mount: str | None) -> VaultRef:
     if mount is not None:
         mount = mount.strip("/")
     return VaultRef(path=path, key=key, version=version, mount=mount)
+
+
+_REF_STRING = re.compile(
+    r"^vault:(?P<path>[^#\s]+)#(?P<key>[^#\s@]+)"
+    r"(?:@v(?P<version>\d+))?(?: \(mount (?P<mount>[^)]+)\))?$"
+)
+
+
+def ref_from_string(text: str) -> SecretRef:
+    """The inverse of ``str(ref)``: how stores and saved plans write references."""
+    if text.startswith("env:"):
+        return EnvRef(text[4:])
+    match = _REF_STRING.match(text)
+    if match is None:
+        raise RefSyntaxError(f"not a reference string: {text!r}")
+    version = match["version"]
+    return VaultRef(match["path"], match["key"], int(version) if version else None, match["mount"])

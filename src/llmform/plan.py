@@ -1,0 +1,206 @@
+"""The Plan: what apply will do, as data. Built purely; saved and loaded as JSON.
+
+A saved plan holds no secret value: secrets appear only as references and keyed fingerprints.
+It records what it was computed against (store lineage and serial, each reference's
+fingerprint) so that apply can refuse it when stale.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, FieldChange, Scope, diff
+from .errors import LlmformError
+from .resources import Resource
+
+PLAN_FORMAT = "llmform-plan/1"
+
+
+class PlanFileError(LlmformError):
+    pass
+
+
+@dataclass(frozen=True)
+class Summary:
+    add: int
+    change: int
+    destroy: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.change or self.destroy)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    store_url: str  # as displayed: no credentials
+    lineage: str
+    serial: int
+    # "vault:secret/x#k" -> fingerprint, for every reference the plan resolved
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    scope: tuple[str, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    key_checks: tuple[Mapping[str, Any], ...] = ()
+    keys_checked: bool = False
+    plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    llmform_version: str = __version__
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action != NOOP)
+
+    @property
+    def summary(self) -> Summary:
+        counts = {CREATE: 0, UPDATE: 0, DELETE: 0, REPLACE: 0}
+        for change in self.actionable:
+            counts[change.action] += 1
+        return Summary(
+            add=counts[CREATE] + counts[REPLACE],
+            change=counts[UPDATE],
+            destroy=counts[DELETE] + counts[REPLACE],
+        )
+
+
+def build_plan(
+    desired: Mapping[str, Resource],
+    current: Mapping[str, Resource],
+    *,
+    store_url: str,
+    lineage: str,
+    serial: int,
+    fingerprints: Mapping[str, str],
+    scope: Sequence[str] = (),
+    unmanaged: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+) -> Plan:
+    changes = diff(desired, current, scope=Scope(frozenset(scope)), unmanaged=frozenset(unmanaged))
+    touched_unmanaged = sorted(a for a in unmanaged if a in desired)
+    notes = list(warnings) + [
+        f"{address} exists in the store but was not created by llmform; it is left alone "
+        "(delete it in the store, or remove it from the configuration)"
+        for address in touched_unmanaged
+    ]
+    return Plan(
+        changes=tuple(changes),
+        store_url=store_url,
+        lineage=lineage,
+        serial=serial,
+        fingerprints=dict(sorted(fingerprints.items())),
+        scope=tuple(sorted(scope)),
+        unmanaged=tuple(sorted(unmanaged)),
+        warnings=tuple(notes),
+    )
+
+
+# -- save / load ------------------------------------------------------------------------------
+
+
+def _resource_json(resource: Resource | None) -> dict[str, Any] | None:
+    if resource is None:
+        return None
+    return {
+        "address": resource.address,
+        "kind": resource.kind,
+        "workspace": resource.workspace,
+        "attrs": resource.attrs,
+        "secrets": resource.secrets,
+    }
+
+
+def _resource(data: dict[str, Any] | None) -> Resource | None:
+    if data is None:
+        return None
+    return Resource(
+        data["address"], data["kind"], data["workspace"], data["attrs"], data["secrets"]
+    )
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format": PLAN_FORMAT,
+        "plan_id": plan.plan_id,
+        "created_at": plan.created_at,
+        "llmform_version": plan.llmform_version,
+        "store": {"url": plan.store_url, "lineage": plan.lineage, "serial": plan.serial},
+        "scope": list(plan.scope),
+        "fingerprints": dict(plan.fingerprints),
+        "unmanaged": list(plan.unmanaged),
+        "warnings": list(plan.warnings),
+        "keys_checked": plan.keys_checked,
+        "key_checks": list(plan.key_checks),
+        "changes": [
+            {
+                "address": c.address,
+                "kind": c.kind,
+                "workspace": c.workspace,
+                "action": c.action,
+                "before": _resource_json(c.before),
+                "after": _resource_json(c.after),
+                "fields": [[f.name, f.before, f.after, f.sensitive] for f in c.fields],
+                "unchanged": c.unchanged,
+                "reason": c.reason,
+            }
+            for c in plan.changes
+        ],
+    }
+
+
+def save_plan(plan: Plan, path: str) -> None:
+    target = Path(path)
+    text = json.dumps(plan_to_json(plan), indent=1, sort_keys=False) + "\n"
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+
+
+def load_plan(path: str) -> Plan:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        raise PlanFileError(
+            f"{path}: not an llmform plan file (expected format {PLAN_FORMAT!r}); "
+            "create one with 'llmform plan -o FILE'"
+        )
+    try:
+        return Plan(
+            changes=tuple(
+                Change(
+                    address=c["address"],
+                    kind=c["kind"],
+                    workspace=c["workspace"],
+                    action=c["action"],
+                    before=_resource(c["before"]),
+                    after=_resource(c["after"]),
+                    fields=tuple(FieldChange(*f) for f in c["fields"]),
+                    unchanged=c["unchanged"],
+                    reason=c["reason"],
+                )
+                for c in data["changes"]
+            ),
+            store_url=data["store"]["url"],
+            lineage=data["store"]["lineage"],
+            serial=data["store"]["serial"],
+            fingerprints=data["fingerprints"],
+            scope=tuple(data["scope"]),
+            unmanaged=tuple(data["unmanaged"]),
+            warnings=tuple(data["warnings"]),
+            keys_checked=data["keys_checked"],
+            key_checks=tuple(data["key_checks"]),
+            plan_id=data["plan_id"],
+            created_at=data["created_at"],
+            llmform_version=data["llmform_version"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFileError(f"{path}: the plan file is damaged ({exc!r}); plan again") from None

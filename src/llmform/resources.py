@@ -1,0 +1,134 @@
+"""The normal form both sides of a diff are brought to: one ``Resource`` per address.
+
+Desired state and store contents are compared only in this form, so normalisation lives in one
+place: sets sorted, defaults filled, catalog factories materialised, secrets as (reference,
+fingerprint) pairs. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Config, DesiredState, Factory, Model, SecretRef, Workspace
+
+JSON = Any  # a JSON value: None, bool, int, float, str, list, dict
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One managed object. ``attrs`` are compared field by field; ``secrets`` map a slot
+    (``api_key``, ``backup_keys[1]``, ``api_secret``) to the keyed fingerprint of its value."""
+
+    address: str
+    kind: str  # factory | workspace | config
+    workspace: str | None  # the workspace a config or workspace belongs to; None for factories
+    attrs: Mapping[str, JSON]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.address.split(".", 1)[1]
+
+
+# Fields whose change means the object must be replaced (delete then create), not updated.
+REPLACE_FIELDS: Mapping[str, frozenset[str]] = {
+    "factory": frozenset({"type"}),
+    "workspace": frozenset(),
+    "config": frozenset({"factory"}),
+}
+
+
+def model_dict(
+    name: str, types: Sequence[str], max_tokens: int | None, tools: bool, custom: bool = False
+) -> dict[str, JSON]:
+    """A model in normal form; stores rebuild models through this too, so both sides match."""
+    out: dict[str, JSON] = {"name": name, "type": list(types)}
+    if max_tokens is not None:
+        out["max_tokens"] = max_tokens
+    if tools:
+        out["tools"] = True
+    if custom:
+        out["custom"] = True
+    return out
+
+
+def model_attrs(model: Model, *, with_custom: bool = False) -> dict[str, JSON]:
+    return model_dict(
+        model.name, model.types, model.max_tokens, model.tools, with_custom and model.custom
+    )
+
+
+def factory_resource(factory: Factory) -> Resource:
+    return Resource(
+        address=factory.address,
+        kind="factory",
+        workspace=None,
+        attrs={
+            "type": factory.type,
+            "api_base": factory.api_base,
+            "tags": sorted(factory.tags),
+            "models": sorted((model_attrs(m) for m in factory.models), key=lambda m: m["name"]),
+        },
+    )
+
+
+def workspace_resource(workspace: Workspace) -> Resource:
+    return Resource(
+        address=workspace.address,
+        kind="workspace",
+        workspace=workspace.name,
+        attrs={
+            "description": workspace.description,
+            "labels": dict(sorted(workspace.labels.items())),
+            "defaults": dict(sorted(workspace.defaults.items())),
+        },
+    )
+
+
+def secret_slots(config: Config) -> dict[str, SecretRef]:
+    """Every secret of a config by slot name, in a stable order."""
+    slots: dict[str, SecretRef] = {}
+    if config.api_key is not None:
+        slots["api_key"] = config.api_key
+    for index, ref in enumerate(config.backup_keys):
+        slots[f"backup_keys[{index}]"] = ref
+    for name, ref in sorted(config.secret_options.items()):
+        slots[name] = ref
+    return slots
+
+
+def config_resource(config: Config, fingerprints: Mapping[SecretRef, str]) -> Resource:
+    """``fingerprints`` holds the keyed fingerprint of each resolved reference; a reference
+    without one (e.g. ``--no-resolve`` runs) is compared by reference only."""
+    slots = secret_slots(config)
+    models = [model_attrs(m, with_custom=True) for m in config.models]
+    return Resource(
+        address=config.address,
+        kind="config",
+        workspace=config.workspace,
+        attrs={
+            "factory": config.factory,
+            "api_base": config.api_base,
+            "enabled": config.enabled,
+            "description": config.description,
+            "models": sorted(models, key=lambda m: m["name"]),
+            "options": dict(sorted(config.options.items())),
+            "secrets": {slot: str(ref) for slot, ref in slots.items()},
+        },
+        secrets={slot: fingerprints[ref] for slot, ref in slots.items() if ref in fingerprints},
+    )
+
+
+def desired_resources(
+    state: DesiredState, fingerprints: Mapping[SecretRef, str]
+) -> dict[str, Resource]:
+    resources: dict[str, Resource] = {}
+    for factory in state.factories.values():
+        resources[factory.address] = factory_resource(factory)
+    for workspace in state.workspaces.values():
+        resources[workspace.address] = workspace_resource(workspace)
+    for config in state.configs.values():
+        resources[config.address] = config_resource(config, fingerprints)
+    return resources

@@ -1,0 +1,127 @@
+"""The Store protocol: what every target (SQLite, PostgreSQL, MLflow's gateway) provides.
+
+A store reads its current state as resources, holds a lock that a second apply waits on or
+fails on with the holder's identity, applies a plan's changes (all or nothing where it can;
+in order, so that a re-plan repairs a partial run, where it cannot) and appends audit events.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ..audit import AuditEvent
+from ..diff import Change
+from ..errors import LlmformError
+from ..resources import Resource
+
+
+class StoreError(LlmformError):
+    """The store cannot be used: unreachable, unreadable, or in an unexpected state."""
+
+
+class LockedError(StoreError):
+    """Another run holds the lock."""
+
+    def __init__(self, holder: LockInfo) -> None:
+        self.holder = holder
+        super().__init__(
+            f"the store is locked by {holder.who} since {holder.created_at} "
+            f"(lock {holder.lock_id}, {holder.operation}); wait for it to finish, or if that "
+            f"run is gone: llmform force-unlock {holder.lock_id}"
+        )
+
+
+class StalePlanError(StoreError):
+    """A saved plan no longer matches the store or the secrets."""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    lock_id: str
+    holder: str  # user@host
+    pid: int
+    operation: str
+    created_at: str
+
+    @property
+    def who(self) -> str:
+        return f"{self.holder} (pid {self.pid})"
+
+
+def new_lock(operation: str) -> LockInfo:
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or str(os.getuid())
+    return LockInfo(
+        lock_id=uuid.uuid4().hex[:12],
+        holder=f"{user}@{socket.gethostname()}",
+        pid=os.getpid(),
+        operation=operation,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def holder_is_gone(lock: LockInfo) -> bool:
+    """True when the lock was taken on this host by a process that no longer exists (a crashed
+    or killed run), so the lock can be taken over safely."""
+    if lock.holder.rpartition("@")[2] != socket.gethostname():
+        return False
+    try:
+        os.kill(lock.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class StoreState:
+    lineage: str
+    serial: int
+    resources: Mapping[str, Resource]  # managed by llmform
+    unmanaged: Mapping[str, Resource] = field(default_factory=dict)  # there, not ours
+
+
+class Store(Protocol):
+    display_url: str  # the URL without credentials
+
+    def read(self) -> StoreState: ...
+
+    def fingerprint_key(self) -> bytes:
+        """The key of this store's secret fingerprints (created with the store)."""
+        ...
+
+    def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]: ...
+
+    def force_unlock(self, lock_id: str) -> LockInfo: ...
+
+    def apply(
+        self,
+        changes: Sequence[Change],
+        expected: tuple[str, int],
+        audit_drafts: Sequence[Mapping[str, Any]],
+    ) -> list[AuditEvent]:
+        """Apply ``changes`` if the store is still at (lineage, serial) ``expected``; bump the
+        serial and append the audit events; return them."""
+        ...
+
+    def audit_events(self) -> list[AuditEvent]: ...
+
+    def close(self) -> None: ...
+
+
+def acquire(try_once: Callable[[], LockInfo | None], timeout: float, poll: float = 0.2) -> None:
+    """Call ``try_once`` until it returns None (the lock is ours); after ``timeout`` seconds
+    give up naming the holder."""
+    deadline = time.monotonic() + timeout
+    while (holder := try_once()) is not None:
+        if time.monotonic() >= deadline:
+            raise LockedError(holder)
+        time.sleep(poll)

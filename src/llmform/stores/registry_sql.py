@@ -1,0 +1,311 @@
+"""Reading the registry tables into resources and writing changes back, over DB-API cursors.
+
+The SQL is the common subset of SQLite and PostgreSQL, with ``?`` placeholders; a dialect that
+needs another style passes its cursor through ``Cursor``'s adapter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ..audit import AuditEvent
+from ..diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
+from ..resources import JSON, Resource, model_dict
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+
+def _dumps(value: JSON) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- read ------------------------------------------------------------------------------------
+
+
+def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource]]:
+    """(managed, unmanaged) resources by address, in the normal form of ``resources.py``."""
+    managed: dict[str, Resource] = {}
+    unmanaged: dict[str, Resource] = {}
+
+    def put(resource: Resource, is_managed: int) -> None:
+        (managed if is_managed else unmanaged)[resource.address] = resource
+
+    factory_models: dict[str, list[JSON]] = defaultdict(list)
+    cur.execute("SELECT factory, name, types, max_tokens, tools FROM factory_models")
+    for factory, name, types, max_tokens, tools in cur.fetchall():
+        factory_models[factory].append(model_dict(name, json.loads(types), max_tokens, bool(tools)))
+    cur.execute("SELECT name, type, api_base, tags, managed FROM factories")
+    for name, kind, api_base, tags, is_managed in cur.fetchall():
+        attrs = {
+            "type": kind,
+            "api_base": api_base,
+            "tags": sorted(json.loads(tags)),
+            "models": sorted(factory_models[name], key=lambda m: m["name"]),
+        }
+        put(Resource(f"factory.{name}", "factory", None, attrs), is_managed)
+
+    cur.execute("SELECT name, description, labels, defaults, managed FROM workspaces")
+    for name, description, labels, defaults, is_managed in cur.fetchall():
+        attrs = {
+            "description": description,
+            "labels": json.loads(labels),
+            "defaults": json.loads(defaults),
+        }
+        put(Resource(f"workspace.{name}", "workspace", name, attrs), is_managed)
+
+    config_models: dict[tuple[str, str], list[JSON]] = defaultdict(list)
+    cur.execute(
+        "SELECT workspace, config, name, types, max_tokens, tools, custom FROM config_models"
+    )
+    for ws, config, name, types, max_tokens, tools, custom in cur.fetchall():
+        config_models[(ws, config)].append(
+            model_dict(name, json.loads(types), max_tokens, bool(tools), bool(custom))
+        )
+    refs: dict[tuple[str, str], list[tuple[int, str, str, str | None]]] = defaultdict(list)
+    cur.execute("SELECT workspace, config, slot, position, ref, fingerprint FROM config_secrets")
+    for ws, config, slot, position, ref, fingerprint in cur.fetchall():
+        refs[(ws, config)].append((position, slot, ref, fingerprint))
+    cur.execute(
+        "SELECT workspace, name, factory, api_base, enabled, description, options, managed "
+        "FROM configs"
+    )
+    for ws, name, factory, api_base, enabled, description, options, is_managed in cur.fetchall():
+        slots = sorted(refs[(ws, name)])
+        attrs = {
+            "factory": factory,
+            "api_base": api_base,
+            "enabled": bool(enabled),
+            "description": description,
+            "models": sorted(config_models[(ws, name)], key=lambda m: m["name"]),
+            "options": json.loads(options),
+            "secrets": {slot: ref for _, slot, ref, _ in slots},
+        }
+        secrets = {slot: fp for _, slot, _, fp in slots if fp is not None}
+        put(Resource(f"config.{ws}/{name}", "config", ws, attrs, secrets), is_managed)
+    return managed, unmanaged
+
+
+# -- write -----------------------------------------------------------------------------------
+
+
+def apply_change(cur: Cursor, change: Change) -> None:
+    """One change, as the plan says. Runtime columns are left alone on update."""
+    if change.action == NOOP:
+        return
+    if change.action in (DELETE, REPLACE):
+        assert change.before is not None
+        _delete(cur, change.before)
+    if change.action in (CREATE, REPLACE):
+        assert change.after is not None
+        _insert(cur, change.after)
+    if change.action == UPDATE:
+        assert change.after is not None
+        _update(cur, change.after)
+
+
+def _delete(cur: Cursor, resource: Resource) -> None:
+    if resource.kind == "factory":
+        cur.execute("DELETE FROM factories WHERE name = ?", (resource.name,))
+    elif resource.kind == "workspace":
+        cur.execute("DELETE FROM workspaces WHERE name = ?", (resource.name,))
+    else:
+        ws, name = resource.name.split("/", 1)
+        cur.execute("DELETE FROM configs WHERE workspace = ? AND name = ?", (ws, name))
+
+
+def _insert(cur: Cursor, resource: Resource) -> None:
+    a, stamp = resource.attrs, now()
+    if resource.kind == "factory":
+        cur.execute(
+            "INSERT INTO factories (name, type, api_base, tags, managed, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 1, ?, ?)",
+            (resource.name, a["type"], a["api_base"], _dumps(a["tags"]), stamp, stamp),
+        )
+        _factory_models(cur, resource)
+    elif resource.kind == "workspace":
+        cur.execute(
+            "INSERT INTO workspaces (name, description, labels, defaults, managed, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+            (
+                resource.name,
+                a["description"],
+                _dumps(a["labels"]),
+                _dumps(a["defaults"]),
+                stamp,
+                stamp,
+            ),
+        )
+    else:
+        ws, name = resource.name.split("/", 1)
+        cur.execute(
+            "INSERT INTO configs (workspace, name, factory, api_base, enabled, description,"
+            " options, managed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            (
+                ws,
+                name,
+                a["factory"],
+                a["api_base"],
+                int(a["enabled"]),
+                a["description"],
+                _dumps(a["options"]),
+                stamp,
+                stamp,
+            ),
+        )
+        _config_models(cur, ws, name, resource)
+        _config_secrets(cur, ws, name, resource)
+
+
+def _update(cur: Cursor, resource: Resource) -> None:
+    a, stamp = resource.attrs, now()
+    if resource.kind == "factory":
+        cur.execute(
+            "UPDATE factories SET type = ?, api_base = ?, tags = ?, updated_at = ? WHERE name = ?",
+            (a["type"], a["api_base"], _dumps(a["tags"]), stamp, resource.name),
+        )
+        _factory_models(cur, resource)
+    elif resource.kind == "workspace":
+        cur.execute(
+            "UPDATE workspaces SET description = ?, labels = ?, defaults = ?, updated_at = ?"
+            " WHERE name = ?",
+            (a["description"], _dumps(a["labels"]), _dumps(a["defaults"]), stamp, resource.name),
+        )
+    else:
+        ws, name = resource.name.split("/", 1)
+        cur.execute(
+            "UPDATE configs SET factory = ?, api_base = ?, enabled = ?, description = ?,"
+            " options = ?, updated_at = ? WHERE workspace = ? AND name = ?",
+            (
+                a["factory"],
+                a["api_base"],
+                int(a["enabled"]),
+                a["description"],
+                _dumps(a["options"]),
+                stamp,
+                ws,
+                name,
+            ),
+        )
+        _config_models(cur, ws, name, resource)
+        _config_secrets(cur, ws, name, resource)
+
+
+def _model_row(model: JSON) -> tuple[str, str, int | None, int]:
+    return (
+        model["name"],
+        _dumps(model["type"]),
+        model.get("max_tokens"),
+        int(model.get("tools", False)),
+    )
+
+
+def _factory_models(cur: Cursor, resource: Resource) -> None:
+    models = resource.attrs["models"]
+    cur.execute("DELETE FROM factory_models WHERE factory = ?", (resource.name,))
+    cur.executemany(
+        "INSERT INTO factory_models (factory, name, types, max_tokens, tools)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(resource.name, *_model_row(m)) for m in models],
+    )
+
+
+def _config_models(cur: Cursor, ws: str, name: str, resource: Resource) -> None:
+    """Upsert, so that a kept model keeps its runtime ``used_tokens``."""
+    models = resource.attrs["models"]
+    keep = [m["name"] for m in models]
+    cur.execute("SELECT name FROM config_models WHERE workspace = ? AND config = ?", (ws, name))
+    gone = [row[0] for row in cur.fetchall() if row[0] not in keep]
+    cur.executemany(
+        "DELETE FROM config_models WHERE workspace = ? AND config = ? AND name = ?",
+        [(ws, name, model) for model in gone],
+    )
+    cur.executemany(
+        "INSERT INTO config_models (workspace, config, name, types, max_tokens, tools, custom)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, config, name) DO UPDATE SET"
+        " types = excluded.types, max_tokens = excluded.max_tokens, tools = excluded.tools,"
+        " custom = excluded.custom",
+        [(ws, name, *_model_row(m), int(m.get("custom", False))) for m in models],
+    )
+
+
+def _config_secrets(cur: Cursor, ws: str, name: str, resource: Resource) -> None:
+    cur.execute("DELETE FROM config_secrets WHERE workspace = ? AND config = ?", (ws, name))
+    cur.executemany(
+        "INSERT INTO config_secrets (workspace, config, slot, position, ref, fingerprint)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (ws, name, slot, position, ref, resource.secrets.get(slot))
+            for position, (slot, ref) in enumerate(resource.attrs["secrets"].items())
+        ],
+    )
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+_AUDIT_COLUMNS = (
+    "seq, time, run_id, actor, git_commit, address, action, fields, result, prev_hash, hash"
+)
+
+
+def last_audit(cur: Cursor) -> tuple[int, str] | None:
+    cur.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+    row = cur.fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
+    cur.executemany(
+        f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.seq,
+                e.time,
+                e.run_id,
+                e.actor,
+                e.commit,
+                e.address,
+                e.action,
+                _dumps(list(e.fields)),
+                e.result,
+                e.prev_hash,
+                e.hash,
+            )
+            for e in events
+        ],
+    )
+
+
+def read_audit(cur: Cursor) -> list[AuditEvent]:
+    cur.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_events ORDER BY seq")
+    return [
+        AuditEvent(
+            seq=row[0],
+            time=row[1],
+            run_id=row[2],
+            actor=row[3],
+            commit=row[4],
+            address=row[5],
+            action=row[6],
+            fields=tuple(json.loads(row[7])),
+            result=row[8],
+            prev_hash=row[9],
+            hash=row[10],
+        )
+        for row in cur.fetchall()
+    ]

@@ -1,0 +1,205 @@
+"""``sqlite:///PATH``: the embedded registry, one file that applications read directly.
+
+Apply is one ``BEGIN IMMEDIATE`` transaction in rollback-journal mode: it commits whole or
+leaves the file as it was, even when the process is killed mid-way. The apply lock is a row
+that names its holder; a row left by a process that no longer exists on this host is taken
+over, anything else waits up to the lock timeout and then fails naming the holder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..audit import GENESIS, AuditEvent, seal
+from ..diff import Change
+from . import registry_sql as sql
+from .base import (
+    LockInfo,
+    StalePlanError,
+    StoreError,
+    StoreState,
+    acquire,
+    holder_is_gone,
+    new_lock,
+)
+from .sqlite_schema import MIGRATIONS
+
+SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_S = 30.0
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise StoreError(
+            f"{url!r} is not a SQLite store URL; write sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    return url[len(prefix) :]
+
+
+class SqliteStore:
+    def __init__(self, url: str) -> None:
+        self.display_url = url
+        self.path = path_from_url(url)
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        path = Path(self.path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # created owner-only before SQLite opens it: the journal inherits these permissions
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(conn)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store {self.display_url}: {exc}") from None
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store {self.display_url} has schema version {version}, newer than "
+                    f"this llmform knows ({SCHEMA_VERSION}); upgrade llmform"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            if version == 0:
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("lineage", uuid.uuid4().hex),
+                        ("serial", "0"),
+                        ("fingerprint_key", secrets.token_hex(32)),
+                    ],
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _meta(self, key: str) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise StoreError(
+                f"the store {self.display_url} has no {key!r}; is it an llmform store?"
+            )
+        return str(row[0])
+
+    # -- Store protocol ----------------------------------------------------------------------
+
+    def read(self) -> StoreState:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")  # one consistent snapshot
+        try:
+            lineage, serial = self._meta("lineage"), int(self._meta("serial"))
+            managed, unmanaged = sql.read_resources(cur)
+        finally:
+            cur.execute("COMMIT")
+        return StoreState(lineage, serial, managed, unmanaged)
+
+    def fingerprint_key(self) -> bytes:
+        return bytes.fromhex(self._meta("fingerprint_key"))
+
+    @contextmanager
+    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        mine = new_lock(operation)
+        acquire(lambda: self._try_lock(mine), timeout)
+        try:
+            yield mine
+        finally:
+            self._conn.execute(
+                "DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (mine.lock_id,)
+            )
+
+    def _try_lock(self, mine: LockInfo) -> LockInfo | None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
+            ).fetchone()
+            holder = LockInfo(*row) if row else None
+            if holder is not None and not holder_is_gone(holder):
+                conn.execute("COMMIT")
+                return holder
+            conn.execute(
+                "INSERT OR REPLACE INTO locks (name, lock_id, holder, pid, operation, created_at)"
+                " VALUES ('apply', ?, ?, ?, ?, ?)",
+                (mine.lock_id, mine.holder, mine.pid, mine.operation, mine.created_at),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return None
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        row = self._conn.execute(
+            "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
+        ).fetchone()
+        if row is None or row[0] != lock_id:
+            held = f"it is held as {row[0]}" if row else "nothing holds it"
+            raise StoreError(f"no lock {lock_id!r} on {self.display_url} ({held})")
+        self._conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (lock_id,))
+        return LockInfo(*row)
+
+    def apply(
+        self,
+        changes: Sequence[Change],
+        expected: tuple[str, int],
+        audit_drafts: Sequence[Mapping[str, Any]],
+    ) -> list[AuditEvent]:
+        conn = self._conn
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            lineage, serial = self._meta("lineage"), int(self._meta("serial"))
+            if (lineage, serial) != expected:
+                raise StalePlanError(
+                    f"the store changed since the plan was made (serial {expected[1]} -> "
+                    f"{serial}); run llmform plan again"
+                    if lineage == expected[0]
+                    else "the plan was made for a different store (lineage differs)"
+                )
+            for change in changes:
+                sql.apply_change(cur, change)
+            last = sql.last_audit(cur)
+            events = seal(audit_drafts, last[1] if last else GENESIS, last[0] + 1 if last else 1)
+            sql.insert_audit(cur, events)
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
+            cur.execute("COMMIT")
+        except sqlite3.Error as exc:
+            cur.execute("ROLLBACK")
+            raise StoreError(f"apply failed and was rolled back, nothing changed: {exc}") from None
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return events
+
+    def audit_events(self) -> list[AuditEvent]:
+        return sql.read_audit(self._conn.cursor())
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,104 @@
+"""The registry's tables, as numbered migrations. Shared by the SQLite and PostgreSQL stores
+(the SQL is the common subset of both).
+
+Runtime columns (``used_tokens``, ``created_at``, ``updated_at``) belong to the store and the
+applications that read it: llmform sets the timestamps, never overwrites ``used_tokens``, and
+never diffs any of them.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the registry
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE factories (
+        name TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        api_base TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        managed INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT,
+        updated_at TEXT
+    );
+    CREATE TABLE factory_models (
+        factory TEXT NOT NULL REFERENCES factories(name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        types TEXT NOT NULL,
+        max_tokens INTEGER,
+        tools INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (factory, name)
+    );
+    CREATE TABLE workspaces (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        labels TEXT NOT NULL DEFAULT '{}',
+        defaults TEXT NOT NULL DEFAULT '{}',
+        managed INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT,
+        updated_at TEXT
+    );
+    CREATE TABLE configs (
+        workspace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        factory TEXT NOT NULL,
+        api_base TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        description TEXT NOT NULL DEFAULT '',
+        options TEXT NOT NULL DEFAULT '{}',
+        managed INTEGER NOT NULL DEFAULT 0,
+        used_tokens INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT,
+        updated_at TEXT,
+        PRIMARY KEY (workspace, name)
+    );
+    CREATE TABLE config_models (
+        workspace TEXT NOT NULL,
+        config TEXT NOT NULL,
+        name TEXT NOT NULL,
+        types TEXT NOT NULL,
+        max_tokens INTEGER,
+        tools INTEGER NOT NULL DEFAULT 0,
+        custom INTEGER NOT NULL DEFAULT 0,
+        used_tokens INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (workspace, config, name),
+        FOREIGN KEY (workspace, config) REFERENCES configs(workspace, name) ON DELETE CASCADE
+    );
+    CREATE TABLE config_secrets (
+        workspace TEXT NOT NULL,
+        config TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        ref TEXT NOT NULL,
+        fingerprint TEXT,
+        ciphertext TEXT,
+        PRIMARY KEY (workspace, config, slot),
+        FOREIGN KEY (workspace, config) REFERENCES configs(workspace, name) ON DELETE CASCADE
+    );
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        lock_id TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        operation TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        git_commit TEXT,
+        address TEXT NOT NULL,
+        action TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        result TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_address ON audit_events(address);
+    """,
+)
