@@ -18,7 +18,6 @@ from .resources import desired_resources, secret_slots
 from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
 from .secrets.env import EnvResolver
 from .stores.base import StalePlanError, Store
-from .validate import load_state
 
 
 class SecretsError(LlmformError):
@@ -82,14 +81,14 @@ def resolve_fingerprints(
 
 
 def make_plan(
-    paths: Sequence[str],
+    state: DesiredState,
     store: Store,
     resolver: Resolver,
     *,
     scope: Sequence[str] = (),
 ) -> Plan:
-    """Validate the files, resolve secrets, read the store and diff: the plan, as data."""
-    state = load_state(paths)
+    """Resolve secrets, read the store and diff: the plan, as data. ``state`` comes from
+    ``load_state``, which callers run before opening the store so bad input writes nothing."""
     current = store.read()
     known = set(state.workspaces) | {r.workspace for r in current.resources.values()}
     unknown = sorted(set(scope) - {w for w in known if w})

@@ -1,0 +1,293 @@
+"""The commands that touch a store: plan, apply, export, audit, force-unlock.
+
+Kept apart from cli.py (the offline commands) so that each stays readable; both only parse
+options, call the library and print.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from .audit import detect_run, verify
+from .console import paint, use_color
+from .engine import DispatchResolver, apply_plan, check_fresh, make_plan
+from .errors import LlmformError
+from .plan import Plan, load_plan, save_plan
+from .validate import load_state
+from .stores import DEFAULT_STORE_URL, Store, open_store
+
+store_option = click.option(
+    "--store",
+    "store_url",
+    envvar="LLMFORM_STORE",
+    default=DEFAULT_STORE_URL,
+    show_default=True,
+    help="Target store URL (env LLMFORM_STORE): sqlite:///PATH.",
+)
+workspace_option = click.option(
+    "-w",
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="NAME",
+    help="Limit the plan to this workspace (repeatable); everything else is left untouched.",
+)
+
+
+@contextmanager
+def opened(url: str) -> Iterator[Store]:
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _color(no_color: bool, err: bool = False) -> bool:
+    return use_color(sys.stderr if err else sys.stdout, no_color)
+
+
+def _no_color(ctx: click.Context) -> bool:
+    return bool(getattr(ctx.obj, "no_color", False))
+
+
+def _render(plan: Plan, fmt: str, color: bool) -> str:
+    from .render import render
+
+    return render(plan, fmt, color=color)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@store_option
+@workspace_option
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan for apply.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    store_url: str,
+    workspaces: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would change in the store.
+
+    Validates PATHS (default: the current directory), resolves secrets, reads the store and
+    diffs. Nothing is written to the store.
+
+    \b
+    Examples:
+      llmform plan examples/quickstart
+      llmform plan -w prod -o prod.plan configs/
+      llmform plan --format markdown --detailed-exitcode configs/ > plan.md
+    """
+    state = load_state(paths or (".",))
+    with opened(store_url) as store:
+        result = make_plan(state, store, DispatchResolver(), scope=workspaces)
+    if out:
+        save_plan(result, out)
+    click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
+    if out:
+        click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
+    if detailed_exitcode and not result.summary.empty:
+        sys.exit(2)
+
+
+def _is_plan_file(paths: tuple[str, ...]) -> bool:
+    if len(paths) != 1:
+        return False
+    path = Path(paths[0])
+    return path.is_file() and path.suffix not in (".yaml", ".yml")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@store_option
+@workspace_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another apply to finish.",
+)
+@click.option(
+    "--audit-file",
+    type=click.Path(dir_okay=False),
+    help="Also append audit events here as JSON Lines.",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    store_url: str,
+    workspaces: tuple[str, ...],
+    auto_approve: bool,
+    lock_timeout: float,
+    audit_file: str | None,
+) -> None:
+    """Apply the configuration (or a saved plan) to the store.
+
+    Given PATHS, plans and asks for confirmation; given one saved plan file, applies exactly
+    that plan and refuses it if the store or a secret changed since. Without a terminal,
+    --auto-approve is required.
+
+    \b
+    Examples:
+      llmform apply examples/quickstart
+      llmform plan -o prod.plan configs/ && llmform apply prod.plan
+      llmform apply --auto-approve --audit-file audit.jsonl configs/
+    """
+    color = _color(_no_color(ctx))
+    if not auto_approve and not sys.stdin.isatty():
+        raise LlmformError(
+            "no terminal to confirm on; pass --auto-approve to apply without a prompt"
+        )
+    resolver = DispatchResolver()
+    saved = load_plan(paths[0]) if _is_plan_file(paths) else None
+    if saved is not None and workspaces:
+        raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
+    state = load_state(paths or (".",)) if saved is None else None
+    with opened(store_url) as store, store.lock("apply", lock_timeout):
+        if saved is not None:
+            check_fresh(saved, store, resolver)
+            to_apply = saved
+        else:
+            assert state is not None
+            to_apply = make_plan(state, store, resolver, scope=workspaces)
+        click.echo(_render(to_apply, "text", color), nl=False)
+        if to_apply.summary.empty:
+            return
+        if not auto_approve:
+            click.echo()
+            answer = click.prompt(
+                "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+            )
+            if answer != "yes":
+                raise LlmformError("apply cancelled; nothing was changed")
+        apply_plan(to_apply, store, detect_run(to_apply.plan_id), audit_file=audit_file)
+    summary = to_apply.summary
+    click.echo(
+        paint(
+            f"\nApply complete! Resources: {summary.add} added, {summary.change} changed, "
+            f"{summary.destroy} destroyed.",
+            "green",
+            color,
+        )
+    )
+
+
+@click.command()
+@store_option
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+def export(store_url: str, out: str | None) -> None:
+    """Print the store's state as llmform YAML (secrets as references, never values).
+
+    \b
+    Example (adopt an existing registry):
+      llmform export --store sqlite:///registry.db -o llmform.yaml && llmform plan llmform.yaml
+    """
+    from .export import export_yaml
+
+    with opened(store_url) as store:
+        text = export_yaml(store.read())
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@store_option
+@click.option("--verify", "check", is_flag=True, help="Check the hash chain; exit 1 on a break.")
+@click.option("-w", "--workspace", help="Only events of this workspace's resources.")
+@click.option("--address", help="Only events of this resource address.")
+@click.option("--since", metavar="ISO-TIME", help="Only events at or after this time.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+def audit(
+    store_url: str,
+    check: bool,
+    workspace: str | None,
+    address: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """List audit events, or verify their hash chain.
+
+    \b
+    Examples:
+      llmform audit -w prod
+      llmform audit --address config.prod/openai-main --since 2026-01-01
+      llmform audit --verify
+    """
+    with opened(store_url) as store:
+        events = store.audit_events()
+    if check:
+        broken = verify(events)
+        if broken is not None:
+            raise LlmformError(f"audit chain broken at event {broken.seq}: {broken.reason}")
+        click.echo(f"Audit chain intact: {len(events)} event(s).")
+        return
+
+    def keep(address_: str, time: str) -> bool:
+        if address and address_ != address:
+            return False
+        if workspace and not (
+            address_ == f"workspace.{workspace}" or address_.startswith(f"config.{workspace}/")
+        ):
+            return False
+        return not (since and time < since)
+
+    for event in events:
+        if not keep(event.address, event.time):
+            continue
+        if as_json:
+            click.echo(json.dumps(event.to_json(), sort_keys=True))
+        else:
+            fields = f" [{', '.join(event.fields)}]" if event.fields else ""
+            click.echo(
+                f"{event.seq:>5} {event.time} {event.actor} {event.action:<11} "
+                f"{event.address or '-'}{fields} {event.result}"
+            )
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@store_option
+def force_unlock(lock_id: str, store_url: str) -> None:
+    """Release a lock left by a crashed run (its id is in the 'locked' error).
+
+    \b
+    Example:
+      llmform force-unlock 3f2a9c1b7d4e
+    """
+    with opened(store_url) as store:
+        released = store.force_unlock(lock_id)
+    click.echo(
+        f"Released lock {released.lock_id} held by {released.who} since {released.created_at}."
+    )
+
+
+COMMANDS = (plan, apply, export, audit, force_unlock)

@@ -1,0 +1,228 @@
+"""plan / apply / export / audit / force-unlock through the CLI, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llmform.cli import main
+
+STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+    labels: {team: platform}
+    defaults: {chat: openai-main/gpt-4o}
+  - name: staging
+configs:
+  - name: openai-main
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: LLMFORM_TEST_KEY}
+    backup_keys: [{env: LLMFORM_TEST_BACKUP}]
+    models: [gpt-4o, {name: my-ft, type: chat, max_tokens: 1000}]
+  - name: local
+    workspace: staging
+    factory: Ollama
+    models: [{name: llama3.2, type: chat}]
+"""
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_TEST_KEY", "sk-test-primary")
+    monkeypatch.setenv("LLMFORM_TEST_BACKUP", "sk-test-backup")
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    (tmp_path / "llmform.yaml").write_text(STATE)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def serial(repo: Path) -> int:
+    with sqlite3.connect(repo / "store.db") as conn:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'serial'").fetchone()[0])
+
+
+def test_plan_apply_then_no_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
+    assert code == 2
+    assert out.rstrip().endswith("Plan: 6 to add, 0 to change, 0 to destroy.")
+    code, out, _ = run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    assert code == 0
+    assert "Apply complete! Resources: 6 added, 0 changed, 0 destroyed." in out
+    assert serial(repo) == 1
+    code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
+    assert (code, out.strip().splitlines()[-1]) == (
+        0,
+        "No changes. The store matches the configuration.",
+    )
+
+
+def test_store_file_is_owner_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    assert (repo / "store.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_apply_refuses_without_terminal(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "apply", "llmform.yaml")
+    assert code == 1
+    assert "pass --auto-approve" in err
+    assert not (repo / "store.db").exists()
+
+
+def test_saved_plan_applies_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "plan", "-o", "p.plan", "llmform.yaml")[0] == 0
+    assert run(capsys, "apply", "--auto-approve", "p.plan")[0] == 0
+    code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
+    assert code == 1
+    assert "was already applied" in err
+
+
+def test_saved_plan_is_stale_after_store_change(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "plan", "-o", "p.plan", "llmform.yaml")
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
+    assert code == 1
+    assert "the store changed since the plan was made (serial 0 -> 1)" in err
+
+
+def test_saved_plan_is_stale_after_secret_rotation(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "plan", "-o", "p.plan", "llmform.yaml")
+    monkeypatch.setenv("LLMFORM_TEST_BACKUP", "sk-test-rotated")
+    code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
+    assert code == 1
+    assert "secret value(s) changed since the plan was made: env:LLMFORM_TEST_BACKUP" in err
+    assert serial(repo) == 0
+
+
+def test_rotation_shows_as_sensitive_change(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    monkeypatch.setenv("LLMFORM_TEST_KEY", "sk-test-rotated")
+    code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
+    assert code == 2
+    assert "~ secrets.api_key.value = (sensitive value changed)" in out
+    assert "sk-test" not in out
+
+
+def test_missing_secret_reports_every_user(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LLMFORM_TEST_KEY")
+    monkeypatch.setenv("LLMFORM_TEST_BACKUP", "")
+    code, _, err = run(capsys, "plan", "llmform.yaml")
+    assert code == 1
+    assert "env:LLMFORM_TEST_KEY: environment variable LLMFORM_TEST_KEY is not set" in err
+    assert "env:LLMFORM_TEST_BACKUP: environment variable LLMFORM_TEST_BACKUP is empty" in err
+    assert "(used by config.prod/openai-main backup_keys[0])" in err
+
+
+def test_workspace_scope_leaves_the_rest(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "apply", "--auto-approve", "-w", "staging", "llmform.yaml")
+    assert code == 0
+    assert "config.prod/openai-main" not in out
+    assert "Resources: 3 added" in out  # factory.Ollama, workspace.staging, its config
+    code, _, err = run(capsys, "plan", "-w", "nope", "llmform.yaml")
+    assert code == 1
+    assert "--workspace nope: not in the configuration nor in the store" in err
+
+
+def test_rename_is_delete_and_create(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    (repo / "llmform.yaml").write_text(STATE.replace("name: local", "name: local-2"))
+    _, out, _ = run(capsys, "plan", "llmform.yaml")
+    assert "- config.staging/local" in out
+    assert "+ config.staging/local-2" in out
+    assert out.index("- config.staging/local") < out.index("+ config.staging/local-2")
+    assert "Plan: 1 to add, 0 to change, 1 to destroy." in out
+
+
+def test_runtime_fields_survive_updates(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    with sqlite3.connect(repo / "store.db") as conn:
+        conn.execute("UPDATE config_models SET used_tokens = 777 WHERE name = 'gpt-4o'")
+        conn.execute("UPDATE configs SET used_tokens = 999 WHERE name = 'openai-main'")
+    _, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
+    assert "No changes." in out
+    (repo / "llmform.yaml").write_text(
+        STATE.replace("team: platform", "team: ml").replace("max_tokens: 1000", "max_tokens: 2000")
+    )
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    with sqlite3.connect(repo / "store.db") as conn:
+        assert conn.execute(
+            "SELECT used_tokens FROM config_models WHERE name = 'gpt-4o'"
+        ).fetchone() == (777,)
+        assert conn.execute(
+            "SELECT used_tokens FROM configs WHERE name = 'openai-main'"
+        ).fetchone() == (999,)
+
+
+def test_unmanaged_rows_are_reported_never_deleted(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    with sqlite3.connect(repo / "store.db") as conn:
+        conn.execute("INSERT INTO workspaces (name, managed) VALUES ('hand-made', 0)")
+    code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
+    assert code == 0
+    assert "workspace.hand-made" in out
+    assert "- workspace.hand-made" not in out
+
+
+def test_export_then_plan_shows_no_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    assert run(capsys, "export", "-o", "exported.yaml")[0] == 0
+    assert "sk-test" not in (repo / "exported.yaml").read_text()
+    code, out, _ = run(capsys, "plan", "--detailed-exitcode", "exported.yaml")
+    assert code == 0, out
+    assert "No changes." in out
+
+
+def test_audit_lists_and_verifies(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "apply", "--auto-approve", "--audit-file", "audit.jsonl", "llmform.yaml")
+    lines = [json.loads(line) for line in (repo / "audit.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in lines] == ["apply-start"] + ["create"] * 6 + ["apply-end"]
+    code, out, _ = run(capsys, "audit", "--address", "config.prod/openai-main")
+    assert code == 0 and len(out.splitlines()) == 1 and "create" in out
+    assert run(capsys, "audit", "--verify")[0] == 0
+    with sqlite3.connect(repo / "store.db") as conn:
+        conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+    code, _, err = run(capsys, "audit", "--verify")
+    assert code == 1
+    assert "audit chain broken at event 3" in err
+
+
+def test_force_unlock(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "plan", "llmform.yaml")  # creates the store
+    with sqlite3.connect(repo / "store.db") as conn:
+        conn.execute(
+            "INSERT INTO locks VALUES ('apply', 'abc123', 'ci@elsewhere', 1, 'apply', '2026-01-01')"
+        )
+    code, _, err = run(capsys, "apply", "--auto-approve", "--lock-timeout", "0.3", "llmform.yaml")
+    assert code == 1
+    assert "locked by ci@elsewhere (pid 1)" in err and "llmform force-unlock abc123" in err
+    assert run(capsys, "force-unlock", "abc123")[0] == 0
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+
+
+def test_bad_input_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "llmform.yaml").write_text(STATE.replace("factory: OpenAI", "factory: OpenAl"))
+    code, _, err = run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    assert code == 1
+    assert "unknown factory 'OpenAl' (did you mean 'OpenAI'?)" in err
+    assert not (repo / "store.db").exists()
