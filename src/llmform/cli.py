@@ -43,8 +43,16 @@ def cli(ctx: click.Context, no_color: bool) -> None:
     \b
     Examples:
       llmform validate configs/               check YAML offline (the pre-commit hook)
+      llmform plan configs/                   what would change in the store
+      llmform plan -o ci.plan configs/        save a plan; later: llmform apply ci.plan
+      llmform apply configs/                  plan, confirm with 'yes', apply
+      llmform export > adopted.yaml           the store's state as YAML
+      llmform audit --verify                  check the audit log's hash chain
       llmform catalog                         list the built-in factories
       llmform schema > llmform.schema.json    the JSON Schema, for editors
+
+    The store is chosen with --store on each command or LLMFORM_STORE
+    (default sqlite:///.llmform/llmform.db).
     """
     ctx.obj = Options(no_color=no_color)
 
@@ -183,6 +191,16 @@ def import_ragflow_command(file: str, out: str | None) -> None:
     else:
         with open(out, "w", encoding="utf-8") as handle:
             handle.write(text)
+
+
+def _register_state_commands() -> None:
+    from .cli_state import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_state_commands()
 
 
 def _report(exc: LlmformError, no_color: bool) -> None:
