@@ -226,3 +226,19 @@ def test_bad_input_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]
     assert code == 1
     assert "unknown factory 'OpenAl' (did you mean 'OpenAI'?)" in err
     assert not (repo / "store.db").exists()
+
+
+def test_registry_reads_what_apply_wrote(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmform.registry import Registry
+
+    run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    with Registry(str(repo / "store.db")) as registry:
+        assert registry.workspaces() == ["prod", "staging"]
+        found = registry.default_model("prod", "chat")
+        assert found is not None
+        config, model = found
+        assert (config.name, config.provider_type, model) == ("openai-main", "openai", "gpt-4o")
+        assert config.api_key_ref == "env:LLMFORM_TEST_KEY"
+        assert config.backup_key_refs == ("env:LLMFORM_TEST_BACKUP",)
+        assert [m.name for m in config.models] == ["gpt-4o", "my-ft"]
+        assert registry.default_model("staging", "chat") is None
