@@ -150,6 +150,12 @@ ODD_BUT_USABLE = [
         id="vendor-name-with-slash",
     ),
     pytest.param(
+        {"name": "Trailing\n", "llm": [{"llm_name": "m", "model_type": "chat"}]},
+        "Trailing",
+        ["m"],
+        id="vendor-name-with-newline",
+    ),
+    pytest.param(
         {
             "name": "Imagery",
             "tags": "LLM, IMAGE",
@@ -193,6 +199,33 @@ def test_odd_entries_convert_with_a_note(
         assert "# Changes made to fit llmform:" in text
 
 
+# Names that YAML would read as something else, or fold over lines, unless quoted right.
+ODD_NAMES = [
+    *("x: y", "#hash", "- dash", "'q'", '"dq"', "a, b", "{b}", "[l]", "*star", "&amp", "!bang"),
+    *("%p", "|pipe", ">gt", "?q", "@at", "`bt", "null", "true", "123", "0x1F", "~", "\\back"),
+    *("  lead", "trail ", "tab\tx", "a\nb", "a\r\nb", "a\u2028b", "a\x85b", "\ufeffbom"),
+    *("ü中文", "\U0001f600", "a" * 256),
+]
+
+
+def test_odd_model_names_survive_the_round_trip(tmp_path: Path) -> None:
+    info = {
+        "name": "Odd names",
+        "tags": "LLM, x: y, #t, [a]",
+        "llm": [{"llm_name": name, "model_type": "chat"} for name in ODD_NAMES],
+    }
+    source = tmp_path / "llm_factories.json"
+    source.write_text(json.dumps({"factory_llm_infos": [info]}), encoding="utf-8")
+    out = tmp_path / "out.yaml"
+    out.write_text(import_ragflow(str(source)), encoding="utf-8")
+    result = validate_paths([str(out)])
+    assert result.diagnostics == []
+    assert result.state is not None
+    factory = result.state.factories["Odd names"]
+    assert [m.name for m in factory.models] == ODD_NAMES
+    assert list(factory.tags) == ["LLM", "x: y", "#t", "[a]"]
+
+
 def test_empty_catalog_is_valid(tmp_path: Path) -> None:
     source = tmp_path / "llm_factories.json"
     source.write_text('{"factory_llm_infos": []}', encoding="utf-8")
@@ -205,6 +238,7 @@ BAD_INPUTS = [
     pytest.param(None, ["no such file"], id="missing"),
     pytest.param(b'{"factory_llm_infos": [', ["not valid JSON", ":1:"], id="truncated-json"),
     pytest.param(b"\xff\xfe{}", ["not UTF-8"], id="not-utf8"),
+    pytest.param(b"", ["not valid JSON"], id="empty-file"),
     pytest.param(b"[]", ["'factory_llm_infos' list", "a JSON array"], id="top-level-array"),
     pytest.param(b'{"llm": []}', ["without it"], id="no-factory-llm-infos"),
     pytest.param(b'{"factory_llm_infos": {}}', ["as a JSON object"], id="infos-not-array"),

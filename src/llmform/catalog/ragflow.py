@@ -82,12 +82,10 @@ class _Factory:
     tags: list[str]
     models: dict[str, _Model] = field(default_factory=dict)
 
-    def head(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "type": self.type}
+    def scalars(self) -> dict[str, str]:
+        out = {"name": self.name, "type": self.type}
         if self.api_base is not None:
             out["api_base"] = self.api_base
-        if self.tags:
-            out["tags"] = list(self.tags)
         return out
 
 
@@ -115,7 +113,7 @@ def import_ragflow(path: str) -> str:
     """
     raw_bytes = _read(path)
     try:
-        data = json.loads(raw_bytes.decode("utf-8"))
+        data = json.loads(raw_bytes.decode("utf-8-sig"))  # a BOM is harmless here
     except UnicodeDecodeError as exc:
         raise LlmformError(f"{path}: not UTF-8 text ({exc.reason}); {_FIX}") from None
     except json.JSONDecodeError as exc:
@@ -215,7 +213,7 @@ def _convert_factory(conversion: _Conversion, where: str, info: object) -> None:
             vendor_notes.append(f"{_one_line(name)}: url left out: {_one_line(problem)}")
         factory = _Factory(
             name=llmform_name,
-            type=RAGFLOW_PROVIDER_TYPES.get(name, DEFAULT_PROVIDER_TYPE),
+            type=RAGFLOW_PROVIDER_TYPES.get(name.strip(), DEFAULT_PROVIDER_TYPE),
             api_base=api_base,
             tags=tags,
         )
@@ -316,11 +314,12 @@ def _convert_model(conversion: _Conversion, vendor: str, where: str, raw: object
 
 
 def _factory_name(name: str) -> str | None:
-    if _FACTORY_NAME.match(name):
+    # fullmatch: "$" alone would let a trailing newline through
+    if _FACTORY_NAME.fullmatch(name):
         return name
     cleaned = _FACTORY_NAME_BAD_CHAR.sub("-", name.strip())
     cleaned = re.sub(r"^[^A-Za-z0-9]+", "", cleaned)[:64].rstrip(" ")
-    return cleaned if _FACTORY_NAME.match(cleaned) else None
+    return cleaned if _FACTORY_NAME.fullmatch(cleaned) else None
 
 
 def _one_line(text: str) -> str:
@@ -328,14 +327,32 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _dump(value: dict[str, Any], *, flow: bool) -> str:
-    return yaml.safe_dump(
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper whose strings with line breaks or control characters are double-quoted,
+    where they become escapes; PyYAML would otherwise fold them over several lines, which
+    breaks a one-line flow mapping."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = None if data.isprintable() else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _dump(value: dict[str, Any] | list[str], *, flow: bool) -> list[str]:
+    """YAML lines for ``value``; PyYAML does the quoting. A mapping or list is dumped, never a
+    bare scalar, which would get a document-end marker."""
+    text = yaml.dump(
         value,
+        Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
-        default_flow_style=True if flow else None,
+        default_flow_style=flow,
         width=float("inf"),
     )
+    return text.splitlines()
 
 
 def _render(conversion: _Conversion, digest: str) -> str:
@@ -355,12 +372,14 @@ def _render(conversion: _Conversion, digest: str) -> str:
     if not factories:
         lines[-1] = "factories: []"
     for factory in factories:
-        head = _dump(factory.head(), flow=False).splitlines()
+        head = _dump(factory.scalars(), flow=False)
         lines.append(f"  - {head[0]}")
         lines.extend(f"    {line}" for line in head[1:])
+        if factory.tags:
+            lines.append(f"    tags: {_dump(factory.tags, flow=True)[0]}")
         if factory.models:
             lines.append("    models:")
             lines.extend(
-                f"      - {_dump(m.as_yaml(), flow=True).strip()}" for m in factory.models.values()
+                f"      - {_dump(m.as_yaml(), flow=True)[0]}" for m in factory.models.values()
             )
     return "\n".join(lines) + "\n"
