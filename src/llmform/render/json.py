@@ -1,0 +1,89 @@
+"""The JSON plan (PRODUCT §3): one object with a fixed key order, for machines.
+
+``before``/``after`` are the resources' attributes, secrets as the references written in the
+YAML. Secret values and their fingerprints never appear: ``sensitive`` lists the paths of the
+sensitive values a change writes or removes (``secrets.api_key.value``), so a rotated key is an
+``update`` whose ``sensitive`` names it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..diff import CREATE, DELETE, NOOP, REPLACE, Change
+from ..plan import Plan
+from ..resources import JSON, Resource
+from .text import KEYS_SKIPPED
+
+FORMAT_VERSION = "1.0"
+
+
+def render_json(plan: Plan, color: bool = False) -> str:
+    """``color`` is accepted for a uniform renderer signature; JSON has none."""
+    return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    summary = plan.summary
+    warnings = list(plan.warnings)
+    if plan.unmanaged:
+        warnings.append(
+            "unmanaged resources in the store (not created by llmform) are left alone: "
+            + ", ".join(plan.unmanaged)
+        )
+    if not plan.keys_checked:
+        warnings.append(KEYS_SKIPPED)
+    return {
+        "format_version": FORMAT_VERSION,
+        "llmform_version": plan.llmform_version,
+        "changes": [_change(c) for c in plan.changes],
+        "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
+        "validation": [_sorted(dict(check)) for check in plan.key_checks],
+        "warnings": warnings,
+        "errors": [],
+    }
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "kind": change.kind,
+        "actions": change.json_actions,
+        "before": _attrs(change.before),
+        "after": _attrs(change.after),
+        "sensitive": _sensitive(change),
+    }
+
+
+def _attrs(resource: Resource | None) -> JSON:
+    return None if resource is None else _sorted(resource.attrs)
+
+
+def _sensitive(change: Change) -> list[str]:
+    def paths(resource: Resource | None) -> set[str]:
+        return set() if resource is None else {f"secrets.{s}.value" for s in resource.secrets}
+
+    before, after = paths(change.before), paths(change.after)
+    if change.action == CREATE:
+        touched = after
+    elif change.action == DELETE:
+        touched = before
+    elif change.action == REPLACE:
+        touched = before | after
+    elif change.action == NOOP:
+        touched = set()
+    else:  # update: rotated values, and slots added or removed
+        touched = {f.name for f in change.fields if f.sensitive} | (before ^ after)
+    return sorted(touched)
+
+
+def _sorted(value: JSON) -> JSON:
+    """Keys sorted at every level, so that the output does not depend on how a store or the
+    YAML happened to order them."""
+    if isinstance(value, Mapping):
+        return {str(k): _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_sorted(v) for v in value]
+    return value

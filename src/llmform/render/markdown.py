@@ -1,0 +1,118 @@
+"""Markdown plans for a pull-request comment: the summary and a table of changed resources
+first, then the text plan of each group in a collapsible ``<details>`` block whose ``diff``
+fence lets GitHub colour additions and removals."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
+from ..plan import Plan
+from .text import (
+    KEYS_SKIPPED,
+    change_lines,
+    groups,
+    key_check_rows,
+    scope_text,
+    summary_line,
+)
+
+_ACTION_WORDS = {CREATE: "create", UPDATE: "update", DELETE: "destroy", REPLACE: "replace"}
+# the symbol of a text line, after its indentation
+_SYMBOL = re.compile(r"^( *)(-/\+|[-+~])( .*)$")
+
+
+def render_markdown(plan: Plan, color: bool = False) -> str:
+    """``color`` is accepted for a uniform renderer signature; markdown has none."""
+    summary = plan.summary
+    lines = ["### llmform plan", "", f"**{summary_line(summary)}**", ""]
+    if plan.scope:
+        lines += [f"Scope: {_inline(scope_text(plan.scope))}; everything else is left alone.", ""]
+    if not summary.empty:
+        lines += [
+            "| Add | Change | Destroy |",
+            "|---:|---:|---:|",
+            f"| {summary.add} | {summary.change} | {summary.destroy} |",
+            "",
+            "| Action | Resource |",
+            "|---|---|",
+        ]
+        for group in groups(plan):
+            lines += [
+                f"| {_ACTION_WORDS[c.action]} | `{_cell(c.address)}` |" for c in group.changes
+            ]
+        lines.append("")
+    for group in groups(plan):
+        body = [line for change in group.changes for line in [*_diff_lines(change), ""]][:-1]
+        fence = _fence(body)
+        title = f"{group.title}: {_group_counts(group.changes)}"
+        lines += [
+            f"<details><summary>{html.escape(title)}</summary>",
+            "",
+            f"{fence}diff",
+            *body,
+            fence,
+            "",
+            "</details>",
+            "",
+        ]
+    lines += _notes(plan)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _diff_lines(change: Change) -> list[str]:
+    """Text plan lines with the action symbol moved to the first column (where a diff has it);
+    ``~`` becomes ``!``, which GitHub's diff highlighting marks as a change."""
+    out = []
+    for line in change_lines(change, color=False):
+        match = _SYMBOL.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        indent, symbol, rest = match.groups()
+        out.append(("!" if symbol == "~" else symbol) + indent + rest)
+    return out
+
+
+def _group_counts(changes: Sequence[Change]) -> str:
+    add = sum(c.action in (CREATE, REPLACE) for c in changes)
+    change = sum(c.action == UPDATE for c in changes)
+    destroy = sum(c.action in (DELETE, REPLACE) for c in changes)
+    parts = [(add, "to add"), (change, "to change"), (destroy, "to destroy")]
+    return ", ".join(f"{n} {words}" for n, words in parts if n)
+
+
+def _notes(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    if plan.warnings:
+        lines += ["**Warnings**", ""]
+        lines += [f"- {_inline(w)}" for w in plan.warnings]
+        lines.append("")
+    if plan.unmanaged:
+        lines += ["**Unmanaged** (in the store, not created by llmform; left alone)", ""]
+        lines += [f"- `{a}`" for a in plan.unmanaged]
+        lines.append("")
+    if not plan.keys_checked:
+        lines += [f"_{KEYS_SKIPPED}_", ""]
+    checks = key_check_rows(plan.key_checks)
+    if checks:
+        lines += ["**Key checks**", "", "| Resource | Key | Outcome |", "|---|---|---|"]
+        lines += [f"| `{_cell(a)}` | {_cell(s)} | {_cell(o)} |" for a, s, o in checks]
+        lines.append("")
+    return lines
+
+
+def _fence(body: Sequence[str]) -> str:
+    """A code fence longer than any run of backticks inside it (a value may hold some)."""
+    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _inline(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _cell(value: object) -> str:
+    return _inline(str(value)).replace("|", "\\|")

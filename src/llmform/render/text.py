@@ -1,0 +1,300 @@
+"""Text plans, laid out as Terraform lays them out.
+
+Deletes come first, then everything else; each part is grouped under a header (factories, which
+are global, first, then one header per workspace). Per resource: ``+`` create, ``~`` update in
+place, ``-`` delete, ``-/+`` replace. Updates show only changed fields (``"old" -> "new"``) and
+count the rest; lists of models are diffed by model name rather than dumped whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..console import paint
+from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
+from ..plan import Plan, Summary
+from ..resources import JSON, REPLACE_FIELDS, Resource
+
+SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", REPLACE: "-/+"}
+_STYLES = {"+": "green", "~": "yellow", "-": "red"}
+_VERBS = {
+    CREATE: "will be created",
+    UPDATE: "will be updated in place",
+    DELETE: "will be destroyed",
+    REPLACE: "must be replaced",
+}
+
+SENSITIVE = "(sensitive value)"
+SENSITIVE_CHANGED = "(sensitive value changed)"
+NO_CHANGES = "No changes. The store matches the configuration."
+KEYS_SKIPPED = "Key checks were skipped (--no-validate-keys)."
+FACTORIES = "Factories"
+
+
+@dataclass(frozen=True)
+class Group:
+    """The changes shown under one header: ``Factories`` or ``Workspace <name>``. Deletes are
+    grouped apart, ahead of everything else, so a workspace may have two groups."""
+
+    title: str
+    changes: tuple[Change, ...]
+    deletes: bool = False
+
+    @property
+    def header(self) -> str:
+        return f"{self.title} (to destroy):" if self.deletes else f"{self.title}:"
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One attribute line of a resource block; ``items`` turns it into a bracketed list."""
+
+    symbol: str
+    name: str
+    value: str
+    items: tuple[tuple[str, str], ...] | None = None
+    hidden_items: int = 0
+    note: str = ""
+
+
+def groups(plan: Plan) -> list[Group]:
+    """Deletes first, then the rest; within each part one group per header, factories first and
+    workspaces by name. Within a group the plan's (apply) order is kept."""
+    actionable = plan.actionable
+    parts = (
+        [c for c in actionable if c.action == DELETE],
+        [c for c in actionable if c.action != DELETE],
+    )
+    out: list[Group] = []
+    for deletes, part in zip((True, False), parts, strict=True):
+        by_key: dict[tuple[int, str], list[Change]] = {}
+        for change in part:
+            key = (0, "") if change.workspace is None else (1, change.workspace)
+            by_key.setdefault(key, []).append(change)
+        for key in sorted(by_key):
+            title = FACTORIES if key[0] == 0 else f"Workspace {key[1]}"
+            out.append(Group(title, tuple(by_key[key]), deletes))
+    return out
+
+
+def render_text(plan: Plan, color: bool = False) -> str:
+    lines: list[str] = []
+    if plan.scope:
+        lines += [f"Scope: {scope_text(plan.scope)}; everything else is left alone.", ""]
+    for group in groups(plan):
+        lines += [paint(group.header, "bold", color), ""]
+        for change in group.changes:
+            lines += [*change_lines(change, color), ""]
+    lines += notes_lines(plan, color)
+    lines.append(summary_line(plan.summary, color))
+    return "\n".join(lines) + "\n"
+
+
+def scope_text(scope: Sequence[str]) -> str:
+    return f"workspace{'' if len(scope) == 1 else 's'} {', '.join(scope)}"
+
+
+def summary_line(summary: Summary, color: bool = False) -> str:
+    if summary.empty:
+        return paint(NO_CHANGES, "bold", color)
+    counts = f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
+    return f"{paint('Plan:', 'bold', color)} {counts}"
+
+
+def notes_lines(plan: Plan, color: bool = False) -> list[str]:
+    """Warnings, unmanaged resources and key checks, each section followed by a blank line."""
+    lines: list[str] = []
+    for warning in plan.warnings:
+        lines.append(f"{paint('Warning:', 'yellow', color)} {warning}")
+    if plan.warnings:
+        lines.append("")
+    if plan.unmanaged:
+        lines.append("Unmanaged (in the store, not created by llmform; left alone):")
+        lines += [f"  {address}" for address in plan.unmanaged]
+        lines.append("")
+    if not plan.keys_checked:
+        lines += [paint(KEYS_SKIPPED, "yellow", color), ""]
+    checks = key_check_lines(plan.key_checks)
+    if checks:
+        lines += ["Key checks:", *checks, ""]
+    return lines
+
+
+def key_check_rows(checks: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """(address, slot, outcome) per key: from flat checks ``{address, slot, outcome}`` or from
+    per-config ones ``{address, keys: [{slot, outcome, detail}]}``. Other shapes are skipped,
+    so a new kind of check result cannot break rendering."""
+    rows: list[tuple[str, str, str]] = []
+    for check in checks:
+        address, keys = check.get("address"), check.get("keys")
+        if not isinstance(address, str):
+            continue
+        entries = keys if isinstance(keys, list) else [check]
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            slot, outcome, detail = entry.get("slot"), entry.get("outcome"), entry.get("detail")
+            if isinstance(slot, str) and isinstance(outcome, str):
+                if isinstance(detail, str) and detail:
+                    outcome = f"{outcome} ({detail})"
+                rows.append((address, slot, outcome))
+    return rows
+
+
+def key_check_lines(checks: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = key_check_rows(checks)
+    width = max((len(address) for address, _, _ in rows), default=0)
+    return [f"  {address.ljust(width)}  {slot}: {outcome}" for address, slot, outcome in rows]
+
+
+def change_lines(change: Change, color: bool = False) -> list[str]:
+    """The comment line and the block of one change, without a trailing blank line."""
+    comment = f"  # {change.address} {_VERBS[change.action]}"
+    if change.action == REPLACE and change.reason:
+        comment += f" ({change.reason})"
+    symbol = _symbol(SYMBOLS[change.action], color)
+    head = [paint(comment, "bold", color)]
+    if change.action == DELETE:
+        return [*head, f"{symbol} {change.address}"]
+    if change.action == CREATE:
+        assert change.after is not None
+        fields = _create_fields(change.after)
+    else:
+        fields = [_update_field(change, f) for f in change.fields]
+    hidden = change.unchanged if change.action != CREATE else 0
+    if not fields and not hidden:
+        return [*head, f"{symbol} {change.address} {{}}"]
+    body = _block_lines(fields, color)
+    if hidden:
+        body.append(f"        # ({_count(hidden, 'unchanged attribute')} hidden)")
+    return [*head, f"{symbol} {change.address} {{", *body, "    }"]
+
+
+def _symbol(symbol: str, color: bool) -> str:
+    """Right-aligned in three columns, as Terraform does, so that ``-/+`` fits."""
+    painted = "/".join(paint(part, _STYLES[part], color) for part in symbol.split("/"))
+    return " " * (3 - len(symbol)) + painted
+
+
+def _block_lines(fields: list[_Field], color: bool) -> list[str]:
+    width = max(len(f.name) for f in fields)
+    lines: list[str] = []
+    for f in fields:
+        lead = f"    {_symbol(f.symbol, color)} {f.name.ljust(width)} = "
+        if f.items is None:
+            lines.append(f"{lead}{f.value}{f.note}")
+            continue
+        lines.append(f"{lead}[{f.note}")
+        lines += [f"        {_symbol(s, color)} {text}" for s, text in f.items]
+        if f.hidden_items:
+            lines.append(f"            # ({_count(f.hidden_items, 'unchanged model')} hidden)")
+        lines.append("        ]")
+    return lines
+
+
+def _create_fields(resource: Resource) -> list[_Field]:
+    """Every field with a value; empty ones (null, "", {}, []) carry nothing worth reading."""
+    values: dict[str, str | list[Mapping[str, JSON]]] = {}
+    for name, value in resource.attrs.items():
+        if isinstance(value, Mapping):
+            for key, sub in value.items():
+                if not _empty(sub):
+                    values[f"{name}.{key}"] = _scalar(sub)
+        elif _is_model_list(value):
+            values[name] = value
+        elif not _empty(value):
+            values[name] = _scalar(value)
+    for slot in resource.secrets:
+        values[f"secrets.{slot}.value"] = SENSITIVE
+    fields: list[_Field] = []
+    for name in sorted(values):
+        value = values[name]
+        if isinstance(value, str):
+            fields.append(_Field("+", name, value))
+        else:
+            items = tuple(("+", _model_text(m)) for m in value)
+            fields.append(_Field("+", name, "", items))
+    return fields
+
+
+def _update_field(change: Change, f: FieldChange) -> _Field:
+    forced = change.action == REPLACE and f.name in REPLACE_FIELDS.get(change.kind, ())
+    note = " # forces replacement" if forced else ""
+    if f.sensitive:
+        # before/after are fingerprints here: they decide the wording and are never shown
+        if f.before is None:
+            return _Field("+", f.name, SENSITIVE, note=note)
+        if f.after is None:
+            return _Field("-", f.name, f"{SENSITIVE} -> null", note=note)
+        return _Field("~", f.name, SENSITIVE_CHANGED, note=note)
+    if _model_list_change(f.before, f.after):
+        items, hidden = _model_items(f.before or [], f.after or [])
+        return _Field("~", f.name, "", items, hidden, note)
+    if f.before is None:
+        return _Field("+", f.name, _scalar(f.after), note=note)
+    if f.after is None:
+        return _Field("-", f.name, f"{_scalar(f.before)} -> null", note=note)
+    return _Field("~", f.name, f"{_scalar(f.before)} -> {_scalar(f.after)}", note=note)
+
+
+def _model_items(
+    before: list[Mapping[str, JSON]], after: list[Mapping[str, JSON]]
+) -> tuple[tuple[tuple[str, str], ...], int]:
+    """Added, removed and changed models by name, in name order; unchanged ones only counted."""
+    old = {m["name"]: m for m in before}
+    new = {m["name"]: m for m in after}
+    items: list[tuple[str, str]] = []
+    hidden = 0
+    for name in sorted(old.keys() | new.keys()):
+        if name not in old:
+            items.append(("+", _model_text(new[name])))
+        elif name not in new:
+            items.append(("-", _scalar(name)))
+        elif old[name] == new[name]:
+            hidden += 1
+        else:
+            diffs = [
+                f"{key} = {_scalar(old[name].get(key))} -> {_scalar(new[name].get(key))}"
+                for key in _model_keys(old[name].keys() | new[name].keys())
+                if old[name].get(key) != new[name].get(key)
+            ]
+            items.append(("~", f"{_scalar(name)} {{{', '.join(diffs)}}}"))
+    return tuple(items), hidden
+
+
+def _model_text(model: Mapping[str, JSON]) -> str:
+    details = ", ".join(f"{key} = {_scalar(model[key])}" for key in _model_keys(model.keys()))
+    return f"{_scalar(model['name'])} {{{details}}}" if details else _scalar(model["name"])
+
+
+def _model_keys(keys: Iterable[str]) -> list[str]:
+    """A model's fields other than its name: its type first, then by name."""
+    return sorted((k for k in keys if k != "name"), key=lambda k: (k != "type", k))
+
+
+def _is_model_list(value: JSON) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, Mapping) and isinstance(m.get("name"), str) for m in value)
+    )
+
+
+def _model_list_change(before: JSON, after: JSON) -> bool:
+    sides = [v for v in (before, after) if v is not None]
+    return all(isinstance(v, list) for v in sides) and any(_is_model_list(v) for v in sides)
+
+
+def _empty(value: JSON) -> bool:
+    return value is None or value == "" or value == {} or value == []
+
+
+def _scalar(value: JSON) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,97 @@
+"""Table-driven plan cases: ``tests/cases/plan/<name>/`` holds ``desired.yaml`` (llmform YAML),
+``current.json`` (the store's resources, the fingerprints the resolver gives for the desired
+side's references, and which addresses are unmanaged), optionally ``options.json`` (scope,
+warnings, key checks) and ``plan.txt``, the exact text plan.
+
+Set ``LLMFORM_REGENERATE_CASES=1`` to rewrite every ``plan.txt`` from the code; then read each
+changed file by eye before committing it, since the test can no longer catch anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmform.plan import Plan, build_plan
+from llmform.render import RENDERERS, render
+from llmform.resources import Resource, desired_resources, secret_slots
+from llmform.validate import load_state
+
+CASES = Path(__file__).parent / "cases" / "plan"
+REGENERATE = os.environ.get("LLMFORM_REGENERATE_CASES") == "1"
+
+
+def case_names() -> list[str]:
+    return sorted(p.name for p in CASES.iterdir() if p.is_dir())
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    assert isinstance(data, dict), path
+    return data
+
+
+def case_plan(case: Path) -> tuple[Plan, dict[str, Any]]:
+    state = load_state([str(case / "desired.yaml")])
+    current = load_json(case / "current.json")
+    options = load_json(case / "options.json")
+    fingerprints: dict[str, str] = current.get("fingerprints", {})
+    # the resolver's answer, keyed by the reference objects the desired state holds
+    refs = {str(ref): ref for c in state.configs.values() for ref in secret_slots(c).values()}
+    unknown = set(fingerprints) - set(refs)
+    assert not unknown, f"fingerprints for references the YAML does not use: {unknown}"
+    desired = desired_resources(state, {refs[text]: fp for text, fp in fingerprints.items()})
+    stored = {
+        r["address"]: Resource(r["address"], r["kind"], r["workspace"], r["attrs"], r["secrets"])
+        for r in current.get("resources", [])
+    }
+    plan = build_plan(
+        desired,
+        stored,
+        store_url="sqlite:///.llmform/llmform.db",
+        lineage="case-lineage",
+        serial=7,
+        fingerprints=fingerprints,
+        scope=options.get("scope", ()),
+        unmanaged=current.get("unmanaged", ()),
+        warnings=options.get("warnings", ()),
+    )
+    plan = replace(
+        plan,
+        keys_checked=options.get("keys_checked", False),
+        key_checks=tuple(options.get("key_checks", ())),
+    )
+    return plan, current
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_plan_case(name: str) -> None:
+    case = CASES / name
+    plan, _ = case_plan(case)
+    text = render(plan, "text")
+    expected = case / "plan.txt"
+    if REGENERATE:
+        expected.write_text(text, encoding="utf-8")
+    assert text == expected.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_no_fingerprint_in_any_rendering(name: str) -> None:
+    """Fingerprints in the cases carry a canary; neither it nor any fingerprint may be shown."""
+    plan, current = case_plan(CASES / name)
+    secrets = set(current.get("fingerprints", {}).values())
+    secrets |= {fp for r in current.get("resources", []) for fp in r["secrets"].values()}
+    for fmt in RENDERERS:
+        for color in (False, True):
+            out = render(plan, fmt, color=color)
+            assert "CANARY" not in out
+            assert not [fp for fp in secrets if fp in out]
+
+
+def test_enough_cases() -> None:
+    assert len(case_names()) >= 10
