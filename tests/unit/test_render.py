@@ -1,0 +1,537 @@
+"""The plan renderers: exact text (with and without colour), markdown, and JSON compared as
+data. The kinds of change met in real YAML are covered by ``tests/cases/plan``; here the plans
+are built from resources directly, to reach what YAML cannot easily produce (a sensitive field
+that appears or disappears, odd key-check shapes, several scopes) and to pin colour codes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmform.diff import UPDATE, Change, FieldChange
+from llmform.model import EnvRef, SecretRef
+from llmform.plan import Plan, build_plan, load_plan, save_plan
+from llmform.render import RENDERERS, render
+from llmform.resources import Resource, desired_resources
+from llmform.secrets.base import fingerprint
+from llmform.secrets.env import EnvResolver
+from llmform.validate import load_state
+
+# ANSI codes written out, not taken from the code under test
+BOLD, RED, GREEN, YELLOW, END = "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[0m"
+
+
+def config(
+    address: str,
+    factory: str = "Acme",
+    fp: str = "fp:CANARY-1",
+    **attrs: Any,
+) -> Resource:
+    workspace = address.split(".", 1)[1].split("/")[0]
+    base = {
+        "factory": factory,
+        "api_base": "https://llm.acme.example/v1",
+        "enabled": True,
+        "description": "",
+        "models": [{"name": "m1", "type": ["chat"]}],
+        "options": {},
+        "secrets": {"api_key": "env:KEY"},
+    }
+    return Resource(address, "config", workspace, base | attrs, {"api_key": fp})
+
+
+def workspace(name: str, description: str = "") -> Resource:
+    attrs = {"description": description, "labels": {}, "defaults": {}}
+    return Resource(f"workspace.{name}", "workspace", name, attrs)
+
+
+BETA = Resource(
+    "factory.Beta",
+    "factory",
+    None,
+    {
+        "type": "openai",
+        "api_base": None,
+        "tags": [],
+        "models": [{"name": "b1", "type": ["chat"], "max_tokens": 1000}],
+    },
+)
+
+
+def make_plan(**kwargs: Any) -> Plan:
+    """Every action at once: delete (config and workspace), create, update, replace, a rotated
+    secret and a no-op."""
+    current = [
+        workspace("prod", "Production"),
+        workspace("old"),
+        config("config.old/x"),
+        config("config.prod/a"),
+        config("config.prod/b"),
+        config("config.prod/c"),
+    ]
+    desired = [
+        BETA,
+        workspace("prod", "Production tenant"),
+        config("config.prod/a", factory="Beta"),
+        config("config.prod/b", fp="fp:CANARY-2"),
+        config("config.prod/c"),
+    ]
+    return build_plan(
+        {r.address: r for r in desired},
+        {r.address: r for r in current},
+        store_url="sqlite:///x.db",
+        lineage="lineage",
+        serial=1,
+        fingerprints={"env:KEY": "fp:CANARY-2"},
+        **kwargs,
+    )
+
+
+PLAIN = """\
+Workspace old (to destroy):
+
+  # config.old/x will be destroyed
+  - config.old/x
+
+  # workspace.old will be destroyed
+  - workspace.old
+
+Factories:
+
+  # factory.Beta will be created
+  + factory.Beta {
+      + models = [
+          + "b1" {type = ["chat"], max_tokens = 1000}
+        ]
+      + type   = "openai"
+    }
+
+Workspace prod:
+
+  # workspace.prod will be updated in place
+  ~ workspace.prod {
+      ~ description = "Production" -> "Production tenant"
+    }
+
+  # config.prod/a must be replaced (factory cannot change in place)
+-/+ config.prod/a {
+      ~ factory = "Acme" -> "Beta" # forces replacement
+        # (6 unchanged attributes hidden)
+    }
+
+  # config.prod/b will be updated in place
+  ~ config.prod/b {
+      ~ secrets.api_key.value = (sensitive value changed)
+        # (6 unchanged attributes hidden)
+    }
+
+Key checks were skipped (--no-validate-keys).
+
+Plan: 2 to add, 2 to change, 3 to destroy.
+"""
+
+G, Y, R = f"{GREEN}+{END}", f"{YELLOW}~{END}", f"{RED}-{END}"
+COLORED = f"""\
+{BOLD}Workspace old (to destroy):{END}
+
+{BOLD}  # config.old/x will be destroyed{END}
+  {R} config.old/x
+
+{BOLD}  # workspace.old will be destroyed{END}
+  {R} workspace.old
+
+{BOLD}Factories:{END}
+
+{BOLD}  # factory.Beta will be created{END}
+  {G} factory.Beta {{
+      {G} models = [
+          {G} "b1" {{type = ["chat"], max_tokens = 1000}}
+        ]
+      {G} type   = "openai"
+    }}
+
+{BOLD}Workspace prod:{END}
+
+{BOLD}  # workspace.prod will be updated in place{END}
+  {Y} workspace.prod {{
+      {Y} description = "Production" -> "Production tenant"
+    }}
+
+{BOLD}  # config.prod/a must be replaced (factory cannot change in place){END}
+{R}/{G} config.prod/a {{
+      {Y} factory = "Acme" -> "Beta" # forces replacement
+        # (6 unchanged attributes hidden)
+    }}
+
+{BOLD}  # config.prod/b will be updated in place{END}
+  {Y} config.prod/b {{
+      {Y} secrets.api_key.value = (sensitive value changed)
+        # (6 unchanged attributes hidden)
+    }}
+
+{YELLOW}Key checks were skipped (--no-validate-keys).{END}
+
+{BOLD}Plan:{END} 2 to add, 2 to change, 3 to destroy.
+"""
+
+
+def test_text_every_action_plain() -> None:
+    assert render(make_plan(), "text") == PLAIN
+
+
+def test_text_every_action_colored() -> None:
+    assert render(make_plan(), "text", color=True) == COLORED
+
+
+def test_text_no_changes_colored() -> None:
+    plan = replace(make_plan(), changes=(), keys_checked=True)
+    assert render(plan, "text", color=True) == (
+        f"{BOLD}No changes. The store matches the configuration.{END}\n"
+    )
+
+
+def test_text_sensitive_slot_appearing_and_disappearing() -> None:
+    """diff shows a new or removed secret slot through its reference; a plan file written by
+    another version may still carry the value's own line, and it must read sensibly."""
+    before, after = config("config.prod/a"), config("config.prod/a", enabled=False)
+    change = Change(
+        "config.prod/a",
+        "config",
+        "prod",
+        UPDATE,
+        before,
+        after,
+        fields=(
+            FieldChange("enabled", True, False),
+            FieldChange("secrets.api_secret.value", None, "fp:CANARY-3", sensitive=True),
+            FieldChange("secrets.backup_keys[0].value", "fp:CANARY-4", None, sensitive=True),
+        ),
+        unchanged=1,
+    )
+    plan = replace(make_plan(), changes=(change,), keys_checked=True)
+    assert render(plan, "text") == (
+        "Workspace prod:\n"
+        "\n"
+        "  # config.prod/a will be updated in place\n"
+        "  ~ config.prod/a {\n"
+        "      ~ enabled                      = true -> false\n"
+        "      + secrets.api_secret.value     = (sensitive value)\n"
+        "      - secrets.backup_keys[0].value = (sensitive value) -> null\n"
+        "        # (1 unchanged attribute hidden)\n"
+        "    }\n"
+        "\n"
+        "Plan: 0 to add, 1 to change, 0 to destroy.\n"
+    )
+
+
+def test_text_scope_and_key_checks() -> None:
+    checks = (
+        {"address": "config.prod/b", "slot": "api_key", "outcome": "valid"},
+        {"address": "config.prod/a", "keys": [{"slot": "api_key", "outcome": "invalid_key"}]},
+        {"address": "config.prod/c", "keys": "not a list of keys"},
+        {"address": "config.prod/c", "slot": 3, "outcome": "valid"},
+        {"slot": "api_key", "outcome": "valid"},
+    )
+    plan = replace(
+        make_plan(scope=["prod", "staging"]),
+        changes=(),
+        keys_checked=True,
+        key_checks=checks,
+        warnings=("first", "second"),
+    )
+    assert render(plan, "text") == (
+        "Scope: workspaces prod, staging; everything else is left alone.\n"
+        "\n"
+        "Warning: first\n"
+        "Warning: second\n"
+        "\n"
+        "Key checks:\n"
+        "  config.prod/b  api_key: valid\n"
+        "  config.prod/a  api_key: invalid_key\n"
+        "\n"
+        "No changes. The store matches the configuration.\n"
+    )
+
+
+MARKDOWN = """\
+### llmform plan
+
+**Plan: 2 to add, 2 to change, 3 to destroy.**
+
+| Add | Change | Destroy |
+|---:|---:|---:|
+| 2 | 2 | 3 |
+
+| Action | Resource |
+|---|---|
+| destroy | `config.old/x` |
+| destroy | `workspace.old` |
+| create | `factory.Beta` |
+| update | `workspace.prod` |
+| replace | `config.prod/a` |
+| update | `config.prod/b` |
+
+<details><summary>Workspace old: 2 to destroy</summary>
+
+```diff
+  # config.old/x will be destroyed
+-   config.old/x
+
+  # workspace.old will be destroyed
+-   workspace.old
+```
+
+</details>
+
+<details><summary>Factories: 1 to add</summary>
+
+```diff
+  # factory.Beta will be created
++   factory.Beta {
++       models = [
++           "b1" {type = ["chat"], max_tokens = 1000}
+        ]
++       type   = "openai"
+    }
+```
+
+</details>
+
+<details><summary>Workspace prod: 1 to add, 2 to change, 1 to destroy</summary>
+
+```diff
+  # workspace.prod will be updated in place
+!   workspace.prod {
+!       description = "Production" -> "Production tenant"
+    }
+
+  # config.prod/a must be replaced (factory cannot change in place)
+-/+ config.prod/a {
+!       factory = "Acme" -> "Beta" # forces replacement
+        # (6 unchanged attributes hidden)
+    }
+
+  # config.prod/b will be updated in place
+!   config.prod/b {
+!       secrets.api_key.value = (sensitive value changed)
+        # (6 unchanged attributes hidden)
+    }
+```
+
+</details>
+
+_Key checks were skipped (--no-validate-keys)._
+"""
+
+
+def test_markdown() -> None:
+    assert render(make_plan(), "markdown") == MARKDOWN
+    assert render(make_plan(), "markdown", color=True) == MARKDOWN
+
+
+def test_markdown_notes_and_escaping() -> None:
+    """Warnings, unmanaged resources, key checks; a value holding a code fence or a pipe cannot
+    break out of its block or table cell."""
+    odd = workspace("prod", "see ```this``` | <b>")
+    plan = build_plan(
+        {odd.address: odd},
+        {},
+        store_url="sqlite:///x.db",
+        lineage="l",
+        serial=1,
+        fingerprints={},
+        unmanaged=["config.prod/by|hand"],
+        warnings=["a <warning>"],
+    )
+    plan = replace(
+        plan,
+        keys_checked=True,
+        key_checks=({"address": "config.prod/a", "slot": "api_key", "outcome": "valid"},),
+    )
+    assert render(plan, "markdown") == (
+        "### llmform plan\n"
+        "\n"
+        "**Plan: 1 to add, 0 to change, 0 to destroy.**\n"
+        "\n"
+        "| Add | Change | Destroy |\n"
+        "|---:|---:|---:|\n"
+        "| 1 | 0 | 0 |\n"
+        "\n"
+        "| Action | Resource |\n"
+        "|---|---|\n"
+        "| create | `workspace.prod` |\n"
+        "\n"
+        "<details><summary>Workspace prod: 1 to add</summary>\n"
+        "\n"
+        "````diff\n"
+        "  # workspace.prod will be created\n"
+        "+   workspace.prod {\n"
+        '+       description = "see ```this``` | <b>"\n'
+        "    }\n"
+        "````\n"
+        "\n"
+        "</details>\n"
+        "\n"
+        "**Warnings**\n"
+        "\n"
+        "- a &lt;warning&gt;\n"
+        "\n"
+        "**Unmanaged** (in the store, not created by llmform; left alone)\n"
+        "\n"
+        "- `config.prod/by|hand`\n"
+        "\n"
+        "**Key checks**\n"
+        "\n"
+        "| Resource | Key | Outcome |\n"
+        "|---|---|---|\n"
+        "| `config.prod/a` | api_key | valid |\n"
+    )
+
+
+def test_json() -> None:
+    data = json.loads(render(make_plan(unmanaged=["config.prod/manual"]), "json"))
+    assert list(data) == [
+        "format_version",
+        "llmform_version",
+        "changes",
+        "summary",
+        "validation",
+        "warnings",
+        "errors",
+    ]
+    assert data["format_version"] == "1.0"
+    assert data["summary"] == {"add": 2, "change": 2, "destroy": 3}
+    assert data["validation"] == [] and data["errors"] == []
+    assert data["warnings"] == [
+        "unmanaged resources in the store (not created by llmform) are left alone: "
+        "config.prod/manual",
+        "Key checks were skipped (--no-validate-keys).",
+    ]
+    by_address = {c["address"]: c for c in data["changes"]}
+    assert [(c["address"], c["actions"]) for c in data["changes"]] == [
+        ("config.old/x", ["delete"]),
+        ("workspace.old", ["delete"]),
+        ("factory.Beta", ["create"]),
+        ("workspace.prod", ["update"]),
+        ("config.prod/a", ["delete", "create"]),
+        ("config.prod/b", ["update"]),
+        ("config.prod/c", ["no-op"]),
+    ]
+    for change in data["changes"]:
+        assert list(change) == ["address", "kind", "actions", "before", "after", "sensitive"]
+    old_x = by_address["config.old/x"]
+    assert old_x["kind"] == "config" and old_x["after"] is None
+    assert old_x["before"] == {
+        "api_base": "https://llm.acme.example/v1",
+        "description": "",
+        "enabled": True,
+        "factory": "Acme",
+        "models": [{"name": "m1", "type": ["chat"]}],
+        "options": {},
+        "secrets": {"api_key": "env:KEY"},
+    }
+    assert list(old_x["before"]) == sorted(old_x["before"])
+    assert by_address["factory.Beta"]["before"] is None
+    assert by_address["factory.Beta"]["after"]["models"] == [
+        {"max_tokens": 1000, "name": "b1", "type": ["chat"]}
+    ]
+    assert by_address["workspace.prod"]["after"]["description"] == "Production tenant"
+    # which sensitive values each change writes or removes; a rotation is one of them
+    assert {a: c["sensitive"] for a, c in by_address.items()} == {
+        "config.old/x": ["secrets.api_key.value"],
+        "workspace.old": [],
+        "factory.Beta": [],
+        "workspace.prod": [],
+        "config.prod/a": ["secrets.api_key.value"],
+        "config.prod/b": ["secrets.api_key.value"],
+        "config.prod/c": [],
+    }
+
+
+def test_json_key_checks_are_the_validation() -> None:
+    checks = ({"address": "config.prod/a", "slot": "api_key", "outcome": "valid"},)
+    plan = replace(make_plan(), keys_checked=True, key_checks=checks)
+    data = json.loads(render(plan, "json"))
+    assert data["validation"] == [
+        {"address": "config.prod/a", "outcome": "valid", "slot": "api_key"}
+    ]
+    assert data["warnings"] == []
+
+
+def test_json_is_deterministic_whatever_the_attribute_order() -> None:
+    """A store may hand attributes back in any order; the JSON must not follow it."""
+    resource = config("config.prod/a")
+    reordered = replace(resource, attrs=dict(reversed(list(resource.attrs.items()))))
+    plans = [
+        build_plan({}, {r.address: r}, store_url="s", lineage="l", serial=1, fingerprints={})
+        for r in (resource, reordered)
+    ]
+    orders = [list(c.before.attrs) for p in plans for c in p.changes if c.before is not None]
+    assert orders[0] != orders[1]
+    assert render(plans[0], "json") == render(plans[1], "json")
+
+
+def test_a_saved_plan_renders_as_the_original(tmp_path: Path) -> None:
+    plan = replace(make_plan(unmanaged=["config.prod/manual"]), warnings=("careful",))
+    save_plan(plan, str(tmp_path / "plan.json"))
+    loaded = load_plan(str(tmp_path / "plan.json"))
+    for fmt in RENDERERS:
+        assert render(loaded, fmt) == render(plan, fmt)
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(
+        ValueError, match="unknown plan format 'yaml'; use one of text, markdown, json"
+    ):
+        render(make_plan(), "yaml")
+
+
+CANARY = "sk-CANARY-4f1d9a7e0b2c"
+
+
+def test_canary_secret_and_its_fingerprint_never_rendered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real path: a key from the environment, resolved and fingerprinted as plan does, then
+    rotated; neither the value nor either fingerprint appears in any format."""
+    yaml_file = tmp_path / "llmform.yaml"
+    yaml_file.write_text(
+        "apiVersion: llmform/v1\n"
+        "factories:\n"
+        "  - {name: Acme, type: openai-compatible, api_base: 'https://llm.acme.example/v1',\n"
+        "     models: [{name: m1, type: chat}]}\n"
+        "workspaces: [{name: prod}]\n"
+        "configs:\n"
+        "  - {name: main, workspace: prod, factory: Acme, api_key: {env: ACME_KEY},\n"
+        "     backup_keys: [{env: ACME_BACKUP}], models: [m1]}\n"
+    )
+    state = load_state([str(yaml_file)])
+    key = b"fingerprint key of this test"
+    prints: dict[str, dict[SecretRef, str]] = {}
+    for name, value in (("old", CANARY + "-old"), ("new", CANARY + "-new")):
+        monkeypatch.setenv("ACME_KEY", value)
+        monkeypatch.setenv("ACME_BACKUP", CANARY + "-backup")
+        resolution = EnvResolver().resolve([EnvRef("ACME_KEY"), EnvRef("ACME_BACKUP")])
+        assert not resolution.problems
+        prints[name] = {ref: fingerprint(key, v) for ref, v in resolution.values.items()}
+    current = desired_resources(state, prints["old"])
+    desired = desired_resources(state, prints["new"])
+    plan = build_plan(
+        desired,
+        current,
+        store_url="sqlite:///x.db",
+        lineage="l",
+        serial=1,
+        fingerprints={str(r): fp for r, fp in prints["new"].items()},
+    )
+    assert plan.summary.change == 1  # the rotation is in the plan
+    secrets = {CANARY} | {fp for side in prints.values() for fp in side.values()}
+    for fmt in RENDERERS:
+        for color in (False, True):
+            out = render(plan, fmt, color=color)
+            assert [s for s in secrets if s in out] == []
+    assert "(sensitive value changed)" in render(plan, "text")
