@@ -1,0 +1,173 @@
+"""The hvac client, and the one place where requests to Vault are retried and their failures named.
+
+hvac does not retry, and its exceptions say what HTTP said, not what a user should do. Every call
+to Vault goes through ``Caller``: a 429 (quota) or a 503 that is not "sealed" is retried with
+exponential backoff; sealed, unreachable and TLS failures become ``VaultUnavailable`` at once,
+because they fail every reference of the run alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import hvac  # type: ignore[import-untyped]
+import requests
+from hvac import exceptions as hvac_exc
+from requests.adapters import HTTPAdapter
+
+from .errors import VaultConfigError, VaultUnavailable
+from .settings import VaultSettings
+
+log = logging.getLogger("llmform.secrets.vault")
+
+_T = TypeVar("_T")
+
+BACKOFF_FIRST = 0.25  # seconds before the first retry; doubles each time
+BACKOFF_CAP = 8.0
+
+
+def make_client(settings: VaultSettings) -> Any:
+    """An ``hvac.Client`` for ``settings`` with its own session (pooled for the thread pool)."""
+    if not settings.addr:
+        raise VaultConfigError(
+            "VAULT_ADDR is not set; export VAULT_ADDR=https://vault.example.com:8200 "
+            "(the address your `vault` or `bao` CLI uses)"
+        )
+    if not settings.addr.startswith(("http://", "https://")):
+        raise VaultConfigError(
+            f"VAULT_ADDR={settings.addr!r} has no scheme; write https://{settings.addr}"
+        )
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.concurrency))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.verify = settings.verify
+    if settings.client_cert:
+        session.cert = settings.client_cert
+    if settings.verify is False:
+        # The user asked for it (VAULT_SKIP_VERIFY), as with the Vault CLI, which does not warn.
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    return hvac.Client(
+        url=settings.addr,
+        token=None,
+        verify=settings.verify,
+        cert=settings.client_cert,
+        timeout=settings.timeout,
+        namespace=settings.namespace,
+        session=session,
+    )
+
+
+class Caller:
+    """Runs one Vault call with retries on 429/503; ``sleep`` is injectable for tests."""
+
+    def __init__(
+        self, settings: VaultSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._settings = settings
+        self._sleep = sleep
+
+    def __call__(self, what: str, fn: Callable[[], _T]) -> _T:
+        addr = self._settings.addr
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except hvac_exc.RateLimitExceeded:
+                reason = "429 Too Many Requests (a rate-limit quota)"
+                if attempt >= self._settings.max_retries:
+                    raise VaultUnavailable(
+                        f"Vault at {addr} kept answering {reason} to {what} after "
+                        f"{attempt} retries; lower LLMFORM_VAULT_CONCURRENCY, or ask the "
+                        "operator to raise the quota (sys/quotas/rate-limit)"
+                    ) from None
+            except hvac_exc.VaultDown as exc:
+                if _is_sealed(exc):
+                    raise VaultUnavailable(
+                        f"Vault at {addr} is sealed; unseal it (`vault operator unseal` or "
+                        "`bao operator unseal`, or ask its operator) and run again"
+                    ) from None
+                reason = "503 Service Unavailable"
+                if attempt >= self._settings.max_retries:
+                    raise VaultUnavailable(
+                        f"Vault at {addr} kept answering {reason} to {what} after {attempt} "
+                        "retries; check the server's health (`vault status`) and run again"
+                    ) from None
+            except hvac_exc.VaultNotInitialized:
+                raise VaultUnavailable(
+                    f"Vault at {addr} is not initialised; initialise and unseal it first"
+                ) from None
+            except requests.exceptions.SSLError as exc:
+                raise VaultUnavailable(_tls_message(addr, exc)) from None
+            except requests.exceptions.Timeout:
+                raise VaultUnavailable(
+                    f"Vault at {addr} did not answer {what} within {self._settings.timeout:g}s; "
+                    "check the network, or raise VAULT_CLIENT_TIMEOUT"
+                ) from None
+            except requests.exceptions.ConnectionError as exc:
+                raise VaultUnavailable(
+                    f"cannot reach Vault at {addr} ({_connection_reason(exc)}); check VAULT_ADDR "
+                    "and that the server runs and is reachable from here"
+                ) from None
+            delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2**attempt)
+            attempt += 1
+            log.warning(
+                "Vault answered %s to %s; retry %d of %d in %.2fs",
+                reason,
+                what,
+                attempt,
+                self._settings.max_retries,
+                delay,
+            )
+            self._sleep(delay)
+
+
+def server_errors(exc: Exception) -> str:
+    """The server's own error text (paths and reasons, never a value), without hvac's URL."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list):
+        text = "; ".join(str(e).strip() for e in errors if str(e).strip())
+        # Vault wraps some messages as "1 error occurred:\n\t* permission denied\n\n".
+        text = text.replace("1 error occurred:", "").replace("\n\t*", "").strip()
+        if text:
+            return " ".join(text.split())
+    return type(exc).__name__
+
+
+def _is_sealed(exc: Exception) -> bool:
+    return "sealed" in server_errors(exc).lower()
+
+
+def _tls_message(addr: str | None, exc: Exception) -> str:
+    text = str(exc)
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        hint = "the server does not speak TLS there; is the address http:// rather than https://?"
+    elif "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        detail = "certificate not trusted"
+        if "hostname" in text and "match" in text:
+            detail = "the certificate does not name this host"
+        elif "unable to get local issuer" in text or "self-signed" in text:
+            detail = "the certificate is signed by a CA this machine does not trust"
+        hint = (
+            f"{detail}; if the server uses a private CA, set VAULT_CACERT=/path/to/ca.pem "
+            "(VAULT_SKIP_VERIFY=true only for local testing)"
+        )
+    else:
+        hint = "check VAULT_CACERT, VAULT_CLIENT_CERT and VAULT_CLIENT_KEY"
+    return f"TLS failure talking to Vault at {addr}: {hint}"
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return "connection refused: nothing listens at that address"
+    if "NameResolution" in text or "Name or service not known" in text or "nodename" in text:
+        return "the host name does not resolve"
+    if "timed out" in text:
+        return "connection timed out"
+    return "connection failed"
