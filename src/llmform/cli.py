@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .console import format_diagnostic, paint, use_color
 from .errors import InputError, LlmformError, Severity
+from .provider_types import PROVIDER_TYPES
 from .validate import Validation, validate_paths
 
 
@@ -166,8 +167,13 @@ def catalog(ctx: click.Context) -> None:
     for name, factory in sorted(factories.items(), key=lambda kv: kv[0].lower()):
         click.echo(
             f"{name:<{width}}  {factory.type:<18} {len(factory.models):>3} models  "
-            f"{factory.api_base or '(set api_base per config)'}"
+            f"{factory.api_base or _no_default_endpoint(factory.type)}"
         )
+
+
+def _no_default_endpoint(provider_type: str) -> str:
+    derived = PROVIDER_TYPES[provider_type].endpoint_from
+    return f"(from the config's {derived})" if derived else "(set api_base per config)"
 
 
 @catalog.command("import-ragflow")

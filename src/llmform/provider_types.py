@@ -16,6 +16,8 @@ class ProviderType:
     needs_key: bool = True
     required_options: tuple[str, ...] = ()
     secret_options: tuple[str, ...] = ()
+    # the endpoint follows from a required option (bedrock: region), so api_base is optional
+    endpoint_from: str | None = None
 
 
 PROVIDER_TYPES: dict[str, ProviderType] = {
@@ -38,6 +40,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             "AWS Bedrock (a Bedrock API key, or an access key id with api_secret)",
             required_options=("region",),
             secret_options=("api_secret",),
+            endpoint_from="region",
         ),
         ProviderType("ollama", "Ollama", needs_key=False),
     )

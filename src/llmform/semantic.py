@@ -81,8 +81,13 @@ class _Builder:
                 continue
             other = first[key]
             shown = "/".join(key) if isinstance(key, tuple) else key
-            self.err(item, ("name",), f"duplicate {kind} {shown!r} (also at {other.at('name')})")
-            self.err(other, ("name",), f"duplicate {kind} {shown!r} (also at {item.at('name')})")
+            fix = "rename or remove one of them"
+            self.err(
+                item, ("name",), f"duplicate {kind} {shown!r} (also at {other.at('name')}); {fix}"
+            )
+            self.err(
+                other, ("name",), f"duplicate {kind} {shown!r} (also at {item.at('name')}); {fix}"
+            )
         return first
 
     # -- factories ---------------------------------------------------------------------------
@@ -109,7 +114,7 @@ class _Builder:
         for index, raw in enumerate(raw_models):
             name = raw["name"]
             if name in seen:
-                self.err(item, ("models", index), f"model {name!r} is listed twice")
+                self.err(item, ("models", index), f"model {name!r} is listed twice; remove one")
                 continue
             seen.add(name)
             models.append(model_from_raw(raw, custom=custom))
@@ -219,7 +224,7 @@ class _Builder:
         api_base = raw.get("api_base")
         if api_base is not None:
             self.url(item, ("api_base",), api_base)
-        elif factory.api_base is None and not item.has("api_base"):
+        elif factory.api_base is None and not item.has("api_base") and not provider.endpoint_from:
             ok = False
             self.err(
                 item,
@@ -259,7 +264,7 @@ class _Builder:
                     self.err(
                         item,
                         ("models", index),
-                        f"model {raw!r} is not in factory {factory.name!r}'s catalog{hint}; "
+                        f"model {raw!r} is not in the catalog of factory {factory.name!r}{hint}; "
                         f"declare a custom model as {{name: {raw}, type: chat}}",
                     )
                     continue
@@ -267,7 +272,9 @@ class _Builder:
                 model = model_from_raw(raw, custom=True)
             if model.name in seen:
                 ok = False
-                self.err(item, ("models", index), f"model {model.name!r} is listed twice")
+                self.err(
+                    item, ("models", index), f"model {model.name!r} is listed twice; remove one"
+                )
                 continue
             seen.add(model.name)
             models.append(model)
@@ -298,7 +305,8 @@ class _Builder:
                     item,
                     steps,
                     f"unknown config {config_name!r} in workspace {workspace.name!r}"
-                    f"{_did_you_mean(config_name, names)}",
+                    f"{_did_you_mean(config_name, names)}; a default is 'config/model' naming a "
+                    "config of the same workspace",
                 )
                 continue
             model = next((m for m in config.models if m.name == model_name), None)
@@ -311,10 +319,17 @@ class _Builder:
                     "add it to the config's models",
                 )
             elif model_type not in model.types:
+                fitting = ", ".join(m.name for m in config.models if model_type in m.types)
+                kind = f"a model of type {model_type}"
+                fix = (
+                    f"pick {kind} from config {config_name!r}: {fitting}"
+                    if fitting
+                    else f"enable {kind} in config {config_name!r} and name it"
+                )
                 self.err(
                     item,
                     steps,
-                    f"model {model_name!r} is {'/'.join(model.types)}, not {model_type}",
+                    f"model {model_name!r} is {'/'.join(model.types)}, not {model_type}; {fix}",
                 )
 
 
