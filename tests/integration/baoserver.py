@@ -65,6 +65,7 @@ def free_port_pair() -> int:
 @dataclass
 class BaoServer:
     workdir: Path
+    tls: bool = False  # -dev-tls: a certificate from a CA made at start (``ca_cert``)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_file: Path = field(init=False)
@@ -77,7 +78,11 @@ class BaoServer:
 
     @property
     def addr(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.workdir / "vault-ca.pem"
 
     def start(self, timeout: float = 30.0) -> None:
         config = self.workdir / "audit.hcl"
@@ -89,16 +94,19 @@ class BaoServer:
         # A clean environment: the dev server writes its root token to $HOME/.vault-token,
         # which must not be the user's, and no VAULT_* of the caller may leak into it.
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.workdir)}
+        args = [
+            bao_binary(),
+            "server",
+            "-dev",
+            f"-dev-root-token-id={ROOT_TOKEN}",
+            f"-dev-listen-address=127.0.0.1:{self.port}",
+            f"-config={config}",
+        ]
+        if self.tls:
+            args += ["-dev-tls", f"-dev-tls-cert-dir={self.workdir}"]
         with self.log_file.open("wb") as out:
             self.process = subprocess.Popen(
-                [
-                    bao_binary(),
-                    "server",
-                    "-dev",
-                    f"-dev-root-token-id={ROOT_TOKEN}",
-                    f"-dev-listen-address=127.0.0.1:{self.port}",
-                    f"-config={config}",
-                ],
+                args,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -110,10 +118,12 @@ class BaoServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"bao server exited at start:\n{self.log_tail()}")
             try:
-                if requests.get(f"{self.addr}/v1/sys/health", timeout=1).status_code == 200:
+                verify: bool | str = str(self.ca_cert) if self.tls else True
+                health = requests.get(f"{self.addr}/v1/sys/health", timeout=1, verify=verify)
+                if health.status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, OSError):
+                pass  # not listening yet, or the certificate not yet written
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"bao server not ready after {timeout}s:\n{self.log_tail()}")
@@ -132,7 +142,8 @@ class BaoServer:
         return self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
 
     def root(self, namespace: str | None = None) -> Any:
-        return hvac.Client(url=self.addr, token=ROOT_TOKEN, namespace=namespace)
+        verify = str(self.ca_cert) if self.tls else True
+        return hvac.Client(url=self.addr, token=ROOT_TOKEN, namespace=namespace, verify=verify)
 
     def kv_mount(self, version: int, name: str | None = None, namespace: str | None = None) -> str:
         mount = name or unique(f"kv{version}")

@@ -12,8 +12,8 @@ import pytest
 from baoserver import BaoServer
 
 
-def _serve(workdir: Path) -> Iterator[BaoServer]:
-    server = BaoServer(workdir)
+def _serve(workdir: Path, tls: bool = False) -> Iterator[BaoServer]:
+    server = BaoServer(workdir, tls=tls)
     try:
         server.start()
     except RuntimeError as exc:
@@ -34,3 +34,9 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
 def bao_to_seal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
     """A second, separate server that a test may seal without harming the others."""
     yield from _serve(tmp_path_factory.mktemp("bao-sealed"))
+
+
+@pytest.fixture(scope="session")
+def bao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """A server speaking TLS with a certificate from its own CA (``ca_cert``)."""
+    yield from _serve(tmp_path_factory.mktemp("bao-tls"), tls=True)

@@ -1,0 +1,176 @@
+"""What a run meets when Vault is not well: sealed, unreachable, TLS trouble, rate limits; the
+canary (no value anywhere it should not be); and the chain of env and Vault resolvers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from baoserver import BaoServer, free_port_pair, unique
+
+from llmform.model import EnvRef, VaultRef
+from llmform.secrets.base import SecretValue
+from llmform.secrets.chain import resolver_from_env
+from llmform.secrets.errors import VaultAuthError, VaultConfigError, VaultUnavailable
+from llmform.secrets.settings import VaultSettings, settings_from_env
+from llmform.secrets.vault import VaultResolver
+
+
+def settings(addr: str, token: str = "root", **options: object) -> VaultSettings:
+    return VaultSettings(addr=addr, token=SecretValue(token), **options)  # type: ignore[arg-type]
+
+
+def one_secret(bao: BaoServer) -> VaultRef:
+    mount = bao.kv_mount(2)
+    bao.put(mount, "llm", {"api_key": "fine"})
+    return VaultRef(path=f"{mount}/llm", key="api_key")
+
+
+def test_a_sealed_server_says_to_unseal_it(bao_to_seal: BaoServer) -> None:
+    ref = one_secret(bao_to_seal)
+    assert VaultResolver(settings(bao_to_seal.addr)).resolve([ref]).problems == ()
+    bao_to_seal.root().sys.seal()
+    slept: list[float] = []
+    with pytest.raises(VaultUnavailable) as caught:
+        VaultResolver(settings(bao_to_seal.addr), sleep=slept.append).resolve([ref])
+    assert str(caught.value) == (
+        f"Vault at {bao_to_seal.addr} is sealed; unseal it (`vault operator unseal` or "
+        "`bao operator unseal`, or ask its operator) and run again"
+    )
+    assert slept == []  # sealed is not worth retrying
+
+
+def test_unreachable_and_misaddressed(bao: BaoServer) -> None:
+    ref = VaultRef(path="secret/llm", key="api_key")
+    nobody = f"http://127.0.0.1:{free_port_pair()}"
+    with pytest.raises(VaultUnavailable, match="connection refused") as caught:
+        VaultResolver(settings(nobody)).resolve([ref])
+    assert f"cannot reach Vault at {nobody}" in str(caught.value)
+    assert "check VAULT_ADDR" in str(caught.value)
+    # https:// to a plain-HTTP listener
+    wrong_scheme = bao.addr.replace("http://", "https://")
+    with pytest.raises(VaultUnavailable, match="is the address http:// rather than https://"):
+        VaultResolver(settings(wrong_scheme)).resolve([ref])
+    with pytest.raises(VaultConfigError, match="VAULT_ADDR is not set"):
+        VaultResolver(VaultSettings()).resolve([ref])
+    with pytest.raises(VaultConfigError, match="has no scheme; write https://vault:8200"):
+        VaultResolver(settings("vault:8200")).resolve([ref])
+
+
+def test_tls_private_ca(bao_tls: BaoServer, tmp_path: Path) -> None:
+    ref = one_secret(bao_tls)
+    base = {"VAULT_ADDR": bao_tls.addr, "VAULT_TOKEN": "root"}
+    with pytest.raises(VaultUnavailable) as caught:
+        VaultResolver(settings_from_env(base, home=tmp_path)).resolve([ref])
+    assert str(caught.value) == (
+        f"TLS failure talking to Vault at {bao_tls.addr}: the certificate is signed by a CA this "
+        "machine does not trust; if the server uses a private CA, set "
+        "VAULT_CACERT=/path/to/ca.pem (VAULT_SKIP_VERIFY=true only for local testing)"
+    )
+    for extra in ({"VAULT_CACERT": str(bao_tls.ca_cert)}, {"VAULT_SKIP_VERIFY": "true"}):
+        result = VaultResolver(settings_from_env({**base, **extra}, home=tmp_path)).resolve([ref])
+        assert result.problems == ()
+        assert result.values[ref].reveal() == "fine"
+
+
+def test_rate_limit_quota_is_waited_out(bao: BaoServer) -> None:
+    mount = bao.kv_mount(2)
+    refs = []
+    for i in range(8):
+        bao.put(mount, f"s{i}", {"api_key": f"v{i}"})
+        refs.append(VaultRef(path=f"{mount}/s{i}", key="api_key"))
+    quota = unique("quota")
+    root = bao.root()
+    root.adapter.post(
+        f"/v1/sys/quotas/rate-limit/{quota}",
+        json={"path": f"{mount}/", "rate": 2, "interval": "1s"},
+    )
+    try:
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            time.sleep(seconds)
+
+        resolver = VaultResolver(settings(bao.addr, concurrency=4), sleep=sleep)
+        result = resolver.resolve(refs)
+        assert result.problems == ()
+        assert {r: v.reveal() for r, v in result.values.items()} == {
+            r: f"v{i}" for i, r in enumerate(refs)
+        }
+        assert slept, "the quota should have answered 429 at least once"
+        assert slept[0] == 0.25  # the first backoff step
+
+        # Out of patience: one retry, no real waiting, the quota still closed.
+        impatient = VaultResolver(settings(bao.addr, max_retries=1), sleep=lambda s: None)
+        with pytest.raises(VaultUnavailable, match="kept answering 429 Too Many Requests"):
+            impatient.resolve(refs)
+    finally:
+        root.adapter.delete(f"/v1/sys/quotas/rate-limit/{quota}")
+
+
+def test_canary_value_appears_nowhere(
+    bao: BaoServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canary = "sk-canary-" + unique("c")
+    mount = bao.kv_mount(2)
+    bao.put(mount, "good", {"api_key": canary})
+    bao.put(mount, "sibling", {"api_key": canary, "label": "x"})
+    bao.put(mount, "nested", {"api_key": {"inner": canary}, "list": [canary]})
+    bao.put(mount, "versions", {"api_key": canary})
+    bao.put(mount, "versions", {"api_key": "newer"})
+    bao.root().secrets.kv.v2.delete_secret_versions(
+        path="versions", versions=[1], mount_point=mount
+    )
+    bao.put(mount, "denied", {"api_key": canary})
+    token = bao.token(
+        f'path "{mount}/data/*" {{ capabilities = ["read"] }}\n'
+        f'path "{mount}/data/denied" {{ capabilities = ["deny"] }}'
+    )
+    refs = [
+        VaultRef(path=f"{mount}/good", key="api_key"),
+        VaultRef(path=f"{mount}/sibling", key="missing"),
+        VaultRef(path=f"{mount}/nested", key="api_key"),
+        VaultRef(path=f"{mount}/nested", key="list"),
+        VaultRef(path=f"{mount}/versions", key="api_key", version=1),
+        VaultRef(path=f"{mount}/denied", key="api_key"),
+        VaultRef(path=f"{mount}/data/good", key="api_key"),
+    ]
+    caplog.set_level(logging.DEBUG)
+    result = VaultResolver(settings(bao.addr, token)).resolve(refs)
+    assert result.values[refs[0]].reveal() == canary  # it was really read
+    assert len(result.problems) == len(refs) - 1
+    bao.root().auth.token.revoke(token)
+    with pytest.raises(VaultAuthError) as caught:
+        VaultResolver(settings(bao.addr, token)).resolve(refs)
+    out = capsys.readouterr()
+    texts = {
+        "log": caplog.text,
+        "result": repr(result) + str(result),
+        "values": repr(dict(result.values)) + str(list(result.values.values())),
+        "problems": "\n".join(f"{p} {p.message}" for p in result.problems),
+        "exception": f"{caught.value} {caught.value!r}",
+        "stdout": out.out + out.err,
+    }
+    for where, text in texts.items():
+        assert canary not in text, where
+        assert token not in text, where
+
+
+def test_chain_sends_each_kind_to_its_resolver(bao: BaoServer, tmp_path: Path) -> None:
+    vault_ref = one_secret(bao)
+    env_ref = EnvRef("OPENAI_API_KEY")
+    environ = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": "root", "OPENAI_API_KEY": "from-env"}
+    result = resolver_from_env(environ, home=tmp_path).resolve([env_ref, vault_ref, env_ref])
+    assert result.problems == ()
+    assert {r: v.reveal() for r, v in result.values.items()} == {
+        env_ref: "from-env",
+        vault_ref: "fine",
+    }
+    # Without vault references, Vault is neither configured nor contacted.
+    env_only = resolver_from_env({"OPENAI_API_KEY": "x", "VAULT_SKIP_VERIFY": "maybe"})
+    assert env_only.resolve([env_ref]).problems == ()
+    with pytest.raises(VaultConfigError, match="VAULT_SKIP_VERIFY='maybe' is not a boolean"):
+        env_only.resolve([vault_ref])
