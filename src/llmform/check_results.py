@@ -1,0 +1,249 @@
+"""The records a key check produces, and the file cache of outcomes between runs.
+
+Nothing here holds a key: a key is named by its slot and position in the config, and the cache
+by a digest of (endpoint, keyed fingerprint). ``to_dict`` gives the plan's JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .providers import Endpoint, Outcome, Reply
+
+JSON = dict[str, Any]
+
+# What fails a check. A rate limit does not: providers authenticate before they count, so a
+# 429 still proves the key, and refusing an apply because a shared key is busy helps no one.
+FAILING: frozenset[Outcome] = frozenset(
+    {
+        Outcome.INVALID_KEY,
+        Outcome.NO_PERMISSION,
+        Outcome.OUT_OF_QUOTA,
+        Outcome.UNREACHABLE,
+        Outcome.MODEL_MISSING,
+        Outcome.ERROR,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request of the rotation: which key (by position), what came back, the wait before."""
+
+    number: int
+    position: int
+    outcome: Outcome
+    waited: float = 0.0
+    status: int | None = None
+    cached: bool = False
+
+    def to_dict(self) -> JSON:
+        return {
+            "number": self.number,
+            "key": self.position,
+            "outcome": str(self.outcome),
+            "waited": self.waited,
+            "status": self.status,
+            "cached": self.cached,
+        }
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """The verdict on one key of one config."""
+
+    slot: str  # api_key, backup_keys[0], ... ("no key" for a key-less endpoint)
+    position: int  # 0 = primary
+    outcome: Outcome
+    detail: str = ""
+    attempts: int = 0
+    cached: bool = False
+    missing_models: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return "primary" if self.position == 0 else f"backup {self.position}"
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome not in FAILING
+
+    def to_dict(self) -> JSON:
+        return {
+            "slot": self.slot,
+            "position": self.position,
+            "label": self.label,
+            "outcome": str(self.outcome),
+            "passed": self.passed,
+            "detail": self.detail,
+            "attempts": self.attempts,
+            "cached": self.cached,
+            "missing_models": list(self.missing_models),
+        }
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    address: str
+    provider_type: str
+    endpoint: str
+    keys: tuple[KeyResult, ...]
+    attempts: tuple[Attempt, ...] = ()  # the rotation from the primary key
+
+    @property
+    def passed(self) -> bool:
+        return all(k.passed for k in self.keys)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The first failing key's outcome (primary first), else the primary's."""
+        for key in self.keys:
+            if not key.passed:
+                return key.outcome
+        return self.keys[0].outcome if self.keys else Outcome.SKIPPED
+
+    @property
+    def missing_models(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for key in self.keys:
+            seen.update(dict.fromkeys(key.missing_models))
+        return tuple(seen)
+
+    def to_dict(self) -> JSON:
+        return {
+            "address": self.address,
+            "provider_type": self.provider_type,
+            "endpoint": self.endpoint,
+            "outcome": str(self.outcome),
+            "passed": self.passed,
+            "missing_models": list(self.missing_models),
+            "keys": [k.to_dict() for k in self.keys],
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    configs: tuple[ConfigResult, ...]
+    requests: int = 0  # HTTP requests actually sent
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.configs)
+
+    @property
+    def failed(self) -> tuple[ConfigResult, ...]:
+        return tuple(c for c in self.configs if not c.passed)
+
+    def result(self, address: str) -> ConfigResult | None:
+        return next((c for c in self.configs if c.address == address), None)
+
+    def to_dict(self) -> JSON:
+        return {
+            "passed": self.passed,
+            "requests": self.requests,
+            "summary": {
+                "configs": len(self.configs),
+                "failed": len(self.failed),
+                "keys": sum(len(c.keys) for c in self.configs),
+                "keys_failed": sum(not k.passed for c in self.configs for k in c.keys),
+            },
+            "configs": [c.to_dict() for c in self.configs],
+        }
+
+
+def identity_digest(endpoint: Endpoint, key_fingerprint: str, extra: tuple[str, ...]) -> str:
+    """Names a (provider type, endpoint, key) triple, in the run and in the cache file. The
+    fingerprint is already keyed; hashing again keeps the file uniform and short."""
+    text = json.dumps([str(endpoint), key_fingerprint, list(extra)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llmform" / "key-checks.json"
+
+
+class ResultCache:
+    """Outcomes by identity digest for ``ttl`` seconds, in one small JSON file.
+
+    Only final outcomes are kept (a valid key with its model list, an invalid key): a rate
+    limit or an outage says nothing about the next run, and credit or permissions can be fixed
+    by an admin at any moment. The file holds digests, outcomes, statuses, model names and
+    times; never a key, never a provider message.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path, ttl: float, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[str, JSON] = self._load()
+        self._dirty = False
+
+    def _load(self) -> dict[str, JSON]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}  # no cache, or a damaged one: check afresh
+        if not isinstance(data, dict) or data.get("version") != self.VERSION:
+            return {}
+        entries = data.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    def get(self, ident: str) -> Reply | None:
+        entry = self._entries.get(ident)
+        if not isinstance(entry, dict):
+            return None
+        age = self.clock() - float(entry.get("checked_at", 0))
+        if not 0 <= age < self.ttl:
+            return None
+        try:
+            outcome = Outcome(entry["outcome"])
+        except (KeyError, ValueError):
+            return None
+        models = entry.get("models")
+        return Reply(
+            outcome,
+            f"cached result from {age:.0f} s ago",
+            entry.get("status"),
+            frozenset(models) if isinstance(models, list) else None,
+        )
+
+    def put(self, ident: str, reply: Reply) -> None:
+        self._entries[ident] = {
+            "outcome": str(reply.outcome),
+            "status": reply.status,
+            "models": None if reply.models is None else sorted(reply.models),
+            "checked_at": self.clock(),
+        }
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write atomically, dropping expired entries; a read-only cache dir is not an error."""
+        if not self._dirty:
+            return
+        now = self.clock()
+        fresh = {
+            k: v
+            for k, v in self._entries.items()
+            if isinstance(v, dict) and 0 <= now - float(v.get("checked_at", 0)) < self.ttl
+        }
+        text = json.dumps({"version": self.VERSION, "entries": fresh}, sort_keys=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".key-checks.")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(tmp, self.path)
+        self._dirty = False

@@ -1,0 +1,442 @@
+"""Check every key of every config against its live provider: concurrently, with retries,
+backoff and key rotation, each distinct key once per run, results cached between runs.
+
+The schedule is the one our users' platforms follow at run time, so that what passes here will
+pass there: at most ``max_retries`` (3) retries after the first attempt, each on the next key of
+the config (wrapping round), after ``base_delay * 2**retry`` seconds (1, 2, 4) or what
+``Retry-After`` asks; a failure of the key itself (invalid, no permission, out of credit)
+rotates at once, and such a key is not tried again. Keys the rotation did not reach (because an
+earlier one worked) are then checked on their own with the same schedule, so every key gets a
+verdict. Records and the cache are in ``check_results``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from .check_results import (
+    Attempt,
+    CheckReport,
+    ConfigResult,
+    KeyResult,
+    ResultCache,
+    identity_digest,
+)
+from .model import Config, DesiredState, SecretRef
+from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
+from .providers.base import redact
+from .resources import secret_slots
+from .secrets.base import SecretValue
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+Progress = Callable[[int, int], None]
+
+__all__ = [
+    "Attempt",
+    "CheckReport",
+    "CheckTarget",
+    "ConfigResult",
+    "KeyResult",
+    "KeySlot",
+    "ResultCache",
+    "RetryPolicy",
+    "check_keys",
+    "run_checks",
+    "targets_for",
+]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    base_delay: float = 1.0
+    # A Retry-After longer than this is cut to it: a check should not hang for an hour.
+    max_retry_after: float = 60.0
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (0-based): 1, 2, 4 s with the defaults."""
+        return float(self.base_delay * 2**retry)
+
+
+@dataclass(frozen=True)
+class KeySlot:
+    """One key of a config: where it sits (``api_key``, ``backup_keys[0]``) and its value."""
+
+    slot: str
+    position: int
+    value: SecretValue | None
+    fingerprint: str  # "" for a config without a key
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """What is checked for one config. ``secrets`` are the provider-specific secret options
+    (Bedrock's ``api_secret``); ``secret_fingerprints`` make them part of a check's identity."""
+
+    address: str
+    provider_type: str
+    api_base: str | None
+    keys: tuple[KeySlot, ...]
+    models: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, SecretValue] = field(default_factory=dict)
+    secret_fingerprints: tuple[str, ...] = ()
+    # a reference that did not resolve: reported per key as an error, never sent
+    unresolved: tuple[str, ...] = ()
+
+
+def targets_for(
+    state: DesiredState,
+    values: Mapping[SecretRef, SecretValue],
+    fingerprints: Mapping[SecretRef, str],
+    configs: Iterable[Config] | None = None,
+) -> tuple[CheckTarget, ...]:
+    """A target per config (default: every enabled config), from resolved secret values and
+    their keyed fingerprints (as the plan computes them)."""
+    chosen = [c for c in state.configs.values() if c.enabled] if configs is None else configs
+    targets = []
+    for config in chosen:
+        slots = secret_slots(config)
+        keys = tuple(
+            KeySlot(slot, position, values.get(ref), fingerprints.get(ref, ""))
+            for position, (slot, ref) in enumerate(
+                (s, r) for s, r in slots.items() if s == "api_key" or s.startswith("backup_keys")
+            )
+        )
+        secret_refs = dict(config.secret_options)
+        targets.append(
+            CheckTarget(
+                address=config.address,
+                provider_type=state.factories[config.factory].type,
+                api_base=config.api_base,
+                keys=keys,
+                models=tuple(m.name for m in config.models),
+                options=dict(config.options),
+                secrets={n: values[r] for n, r in secret_refs.items() if r in values},
+                secret_fingerprints=tuple(
+                    f"{n}={fingerprints.get(r, '')}" for n, r in sorted(secret_refs.items())
+                ),
+                unresolved=tuple(s for s, r in slots.items() if r not in values),
+            )
+        )
+    return tuple(targets)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    reply: Reply
+    cached: bool = False
+
+
+_NO_KEY = KeySlot("no key", 0, None, "")
+_CACHEABLE = frozenset({Outcome.VALID, Outcome.INVALID_KEY})
+_FINAL = frozenset({Outcome.VALID, Outcome.SKIPPED}) | KEY_LEVEL
+
+
+def retry_after(headers: httpx.Headers, now: float) -> float | None:
+    """``retry-after-ms`` (Azure, OpenAI), else ``Retry-After`` in seconds or as an HTTP date."""
+    if "retry-after-ms" in headers:
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+class _Run:
+    """One run's shared state: the client, the bound on concurrent requests, the probes made."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        parallelism: int,
+        retry: RetryPolicy,
+        timeout: float,
+        cache: ResultCache | None,
+        sleep: Sleep,
+        clock: Clock,
+    ) -> None:
+        self.client = client
+        self.gate = asyncio.Semaphore(parallelism)
+        self.retry = retry
+        self.timeout = timeout
+        self.cache = cache
+        self.sleep = sleep
+        self.clock = clock
+        self.probes: dict[str, asyncio.Task[_Probe]] = {}
+        self.confirmed: dict[tuple[str, str], asyncio.Task[bool | None]] = {}
+        self.requests = 0
+
+    async def send(self, request: httpx.Request, key: SecretValue | None) -> httpx.Response | Reply:
+        request.extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
+        async with self.gate:
+            self.requests += 1
+            try:
+                return await self.client.send(request)
+            except httpx.TimeoutException:
+                return Reply(Outcome.UNREACHABLE, f"no answer within {self.timeout:g} s")
+            except httpx.TransportError as exc:
+                detail = f"{type(exc).__name__}: {redact(str(exc), key)}".rstrip(": ")
+                return Reply(Outcome.UNREACHABLE, detail)
+
+    async def probe(
+        self, target: CheckTarget, adapter: ProviderAdapter, endpoint: Endpoint, slot: KeySlot
+    ) -> _Probe:
+        """One attempt with one key, shared by every config that holds the same key for the
+        same endpoint: an attempt in flight is joined, a final answer reused, a transient one
+        (rate limit, outage) tried afresh."""
+        ident = identity_digest(endpoint, slot.fingerprint, target.secret_fingerprints)
+        task = self.probes.get(ident)
+        if task is None or (task.done() and task.result().reply.outcome not in _FINAL):
+            task = asyncio.ensure_future(self._attempt(ident, target, adapter, endpoint, slot))
+            self.probes[ident] = task
+        return await task
+
+    async def _attempt(
+        self,
+        ident: str,
+        target: CheckTarget,
+        adapter: ProviderAdapter,
+        endpoint: Endpoint,
+        slot: KeySlot,
+    ) -> _Probe:
+        if self.cache is not None and (hit := self.cache.get(ident)) is not None:
+            return _Probe(hit, cached=True)
+        try:
+            request = adapter.request(endpoint, slot.value, target.secrets)
+        except Unsupported as exc:
+            return _Probe(Reply(Outcome.SKIPPED, str(exc)))
+        answer = await self.send(request, slot.value)
+        if isinstance(answer, Reply):
+            return _Probe(answer)
+        reply = adapter.interpret(answer)
+        wait = retry_after(answer.headers, self.clock())
+        reply = replace(
+            reply,
+            detail=redact(reply.detail, slot.value),
+            retry_after=wait if wait is not None else reply.retry_after,
+        )
+        if self.cache is not None and reply.outcome in _CACHEABLE:
+            self.cache.put(ident, reply)
+        return _Probe(reply)
+
+    async def confirm(
+        self,
+        target: CheckTarget,
+        adapter: ProviderAdapter,
+        endpoint: Endpoint,
+        slot: KeySlot,
+        model: str,
+    ) -> bool | None:
+        """Whether a model the list did not name exists after all (an alias); None if the
+        provider cannot tell."""
+        request = adapter.model_request(endpoint, slot.value, target.secrets, model)
+        if request is None:
+            return None
+        ident = identity_digest(endpoint, slot.fingerprint, target.secret_fingerprints)
+        task = self.confirmed.get((ident, model))
+        if task is None:
+            task = asyncio.ensure_future(self._confirm(request, slot.value))
+            self.confirmed[(ident, model)] = task
+        return await task
+
+    async def _confirm(self, request: httpx.Request, key: SecretValue | None) -> bool | None:
+        answer = await self.send(request, key)
+        if isinstance(answer, Reply):
+            return None
+        if answer.is_success:
+            return True
+        return False if answer.status_code == 404 else None
+
+    async def sequence(
+        self,
+        target: CheckTarget,
+        adapter: ProviderAdapter,
+        endpoint: Endpoint,
+        slots: Sequence[KeySlot],
+    ) -> tuple[list[Attempt], dict[int, _Probe]]:
+        """Attempts over ``slots`` by the schedule in the module docstring, until one works."""
+        attempts: list[Attempt] = []
+        last: dict[int, _Probe] = {}
+        dead: set[int] = set()
+        index, waited = 0, 0.0
+        for retry in range(self.retry.max_retries + 1):
+            slot = slots[index]
+            probe = await self.probe(target, adapter, endpoint, slot)
+            reply = probe.reply
+            attempts.append(
+                Attempt(retry + 1, slot.position, reply.outcome, waited, reply.status, probe.cached)
+            )
+            last[slot.position] = probe
+            if reply.outcome in (Outcome.VALID, Outcome.SKIPPED):
+                break
+            if not reply.retry_with_backoff:
+                dead.add(index)  # the same key would fail the same way
+            ring = [(index + step) % len(slots) for step in range(1, len(slots) + 1)]
+            alive = [i for i in ring if i not in dead]
+            if retry == self.retry.max_retries or not alive:
+                break
+            waited = 0.0
+            if reply.retry_with_backoff:
+                waited = self.retry.backoff(retry)
+                if reply.retry_after is not None:
+                    waited = min(reply.retry_after, self.retry.max_retry_after)
+                await self.sleep(waited)
+            index = alive[0]
+        return attempts, last
+
+    async def check(self, target: CheckTarget) -> ConfigResult:
+        adapter = ADAPTERS.get(target.provider_type)
+        if adapter is None:
+            message = f"no key check for provider type {target.provider_type!r}"
+            return _failed(target, "", Outcome.SKIPPED, message)
+        try:
+            endpoint = adapter.endpoint(target.api_base, target.options)
+        except ValueError as exc:
+            return _failed(target, "", Outcome.ERROR, str(exc))
+        if target.unresolved:
+            return _failed(target, str(endpoint), Outcome.ERROR, "secret not resolved")
+        slots = target.keys or (_NO_KEY,)
+        attempts, last = await self.sequence(target, adapter, endpoint, slots)
+        tries = [a.position for a in attempts]
+        unreached = [s for s in slots if s.position not in last]
+        for own_attempts, own_last in await asyncio.gather(
+            *(self.sequence(target, adapter, endpoint, [s]) for s in unreached)
+        ):
+            last.update(own_last)
+            tries += [a.position for a in own_attempts]
+        keys = []
+        for slot in slots:
+            result = await self._key_result(target, adapter, endpoint, slot, last[slot.position])
+            keys.append(replace(result, attempts=tries.count(slot.position)))
+        return ConfigResult(
+            address=target.address,
+            provider_type=target.provider_type,
+            endpoint=str(endpoint),
+            keys=tuple(keys),
+            attempts=tuple(attempts),
+        )
+
+    async def _key_result(
+        self,
+        target: CheckTarget,
+        adapter: ProviderAdapter,
+        endpoint: Endpoint,
+        slot: KeySlot,
+        probe: _Probe,
+    ) -> KeyResult:
+        reply = probe.reply
+        outcome, detail = reply.outcome, reply.detail
+        missing: tuple[str, ...] = ()
+        if outcome is Outcome.VALID and target.models:
+            listed = reply.models
+            unlisted = [m for m in target.models if listed is None or m not in listed]
+            found = await asyncio.gather(
+                *(self.confirm(target, adapter, endpoint, slot, m) for m in unlisted)
+            )
+            # Without a list, a model is missing only when a per-model request says so.
+            missing = tuple(
+                m
+                for m, ok in zip(unlisted, found, strict=True)
+                if ok is False or (ok is None and listed is not None)
+            )
+            if missing:
+                outcome = Outcome.MODEL_MISSING
+                detail = "the provider does not serve " + ", ".join(missing)
+        return KeyResult(
+            slot=slot.slot,
+            position=slot.position,
+            outcome=outcome,
+            detail=detail,
+            cached=probe.cached,
+            missing_models=missing,
+        )
+
+
+def _failed(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -> ConfigResult:
+    slots = target.keys or (_NO_KEY,)
+    keys = tuple(KeyResult(s.slot, s.position, outcome, detail) for s in slots)
+    return ConfigResult(target.address, target.provider_type, endpoint, keys)
+
+
+async def check_keys(
+    targets: Sequence[CheckTarget],
+    *,
+    parallelism: int = 10,
+    retry: RetryPolicy | None = None,
+    timeout: float = 10.0,
+    client: httpx.AsyncClient | None = None,
+    cache: ResultCache | None = None,
+    progress: Progress | None = None,
+    sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.time,
+) -> CheckReport:
+    """Check every target; at most ``parallelism`` requests in flight. ``progress(done, total)``
+    is called as configs finish. ``sleep`` and ``clock`` are injectable so that tests assert
+    the backoff exactly; ``client`` so that they choose the transport."""
+    if parallelism < 1:
+        raise ValueError("parallelism must be at least 1")
+    own = client is None
+    http = client or httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
+    )
+    run = _Run(http, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock)
+    done = 0
+    if progress is not None:
+        progress(0, len(targets))
+
+    async def one(target: CheckTarget) -> ConfigResult:
+        nonlocal done
+        result = await run.check(target)
+        done += 1
+        if progress is not None:
+            progress(done, len(targets))
+        return result
+
+    try:
+        results = await asyncio.gather(*(one(t) for t in targets))
+    finally:
+        if own:
+            await http.aclose()
+    if cache is not None:
+        cache.save()
+    return CheckReport(configs=tuple(results), requests=run.requests)
+
+
+def run_checks(
+    targets: Sequence[CheckTarget],
+    *,
+    parallelism: int = 10,
+    retry: RetryPolicy | None = None,
+    timeout: float = 10.0,
+    cache: ResultCache | None = None,
+    progress: Progress | None = None,
+) -> CheckReport:
+    """``check_keys`` for synchronous callers (the plan), on a fresh event loop and client."""
+    return asyncio.run(
+        check_keys(
+            targets,
+            parallelism=parallelism,
+            retry=retry,
+            timeout=timeout,
+            cache=cache,
+            progress=progress,
+        )
+    )

@@ -1,0 +1,235 @@
+"""What every provider adapter shares: outcomes, replies, the adapter protocol, error parsing.
+
+An adapter knows one API protocol: how to build the cheapest authenticated request that spends
+no tokens, and how to read the answer. It does no I/O itself; ``llmform.checks`` sends the
+requests, retries, rotates keys and caches, so that all of that is written (and tested) once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import httpx
+
+from ..secrets.base import SecretValue
+
+
+class Outcome(StrEnum):
+    VALID = "valid"
+    INVALID_KEY = "invalid_key"
+    NO_PERMISSION = "no_permission"
+    OUT_OF_QUOTA = "out_of_quota"
+    RATE_LIMITED = "rate_limited"
+    UNREACHABLE = "unreachable"
+    MODEL_MISSING = "model_missing"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+# Failures that belong to the key itself: waiting does not cure them, another key may.
+KEY_LEVEL: frozenset[Outcome] = frozenset(
+    {Outcome.INVALID_KEY, Outcome.NO_PERMISSION, Outcome.OUT_OF_QUOTA}
+)
+# Failures that may pass with time: worth a backoff before the next attempt.
+TRANSIENT: frozenset[Outcome] = frozenset({Outcome.RATE_LIMITED, Outcome.UNREACHABLE})
+
+
+class Unsupported(Exception):
+    """The adapter cannot check this kind of credential; the check is skipped, and says why."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how a key is checked: everything but the key. Hashable and secret-free, so it
+    is part of the identity under which a key is checked once per run and cached."""
+
+    provider_type: str
+    api_base: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, name: str) -> str | None:
+        return dict(self.options).get(name)
+
+    def __str__(self) -> str:
+        extra = "".join(f" {k}={v}" for k, v in self.options)
+        return f"{self.provider_type} {self.api_base}{extra}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one response means. ``models`` is the provider's full model list when it gave one
+    (names normalised so that a configured name can be looked up as is), else None.
+    ``transient`` marks an ERROR worth a backoff (5xx, overload); ``retry_after`` is a delay the
+    body asked for (headers are read by the caller)."""
+
+    outcome: Outcome
+    detail: str = ""
+    status: int | None = None
+    models: frozenset[str] | None = None
+    transient: bool = False
+    retry_after: float | None = None
+
+    @property
+    def retry_with_backoff(self) -> bool:
+        return self.outcome in TRANSIENT or (self.outcome is Outcome.ERROR and self.transient)
+
+
+class ProviderAdapter(Protocol):
+    """One API protocol. Stateless; registered by provider type in ``llmform.providers``."""
+
+    @property
+    def provider_type(self) -> str: ...
+
+    def endpoint(self, api_base: str | None, options: Mapping[str, str]) -> Endpoint:
+        """The endpoint a config's keys are checked against (``api_base`` may be None when
+        neither config nor factory sets one; the adapter knows the default or raises
+        ``ValueError`` with a message for the user)."""
+        ...
+
+    def request(
+        self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
+    ) -> httpx.Request:
+        """The zero-token check request; the key is revealed only into its headers. Raises
+        ``Unsupported`` for credentials the adapter cannot check."""
+        ...
+
+    def model_request(
+        self,
+        endpoint: Endpoint,
+        key: SecretValue | None,
+        secrets: Mapping[str, SecretValue],
+        model: str,
+    ) -> httpx.Request | None:
+        """A request that confirms one model the list did not name (aliases), or None when the
+        list is the last word."""
+        ...
+
+    def interpret(self, response: httpx.Response) -> Reply:
+        """Classify a response from its body first, its status second."""
+        ...
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """The fields providers put into an error body, flattened; any may be empty."""
+
+    message: str = ""
+    type: str = ""
+    code: str = ""
+    extra: tuple[str, ...] = field(default=())  # e.g. Google ErrorInfo reasons
+
+    @property
+    def text(self) -> str:
+        """Everything, lower-cased, for keyword rules."""
+        return " ".join((self.message, self.type, self.code, *self.extra)).lower()
+
+
+def body_json(response: httpx.Response) -> object:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def error_info(body: object, raw: str = "") -> ErrorInfo:
+    """Read the common shapes: ``{"error": {...}}`` (OpenAI, Anthropic, Google),
+    ``{"error": "text"}`` (vLLM), ``{"code", "message"}`` (DashScope native, SiliconFlow),
+    ``{"message"}`` / ``{"detail"}`` (Mistral, AWS), else the raw text."""
+    if not isinstance(body, dict):
+        return ErrorInfo(message=raw.strip()[:300])
+    inner = body.get("error")
+    if isinstance(inner, str):
+        return ErrorInfo(message=inner)
+    source = inner if isinstance(inner, dict) else body
+    reasons = tuple(
+        str(d.get("reason", ""))
+        for d in source.get("details") or ()
+        if isinstance(d, dict) and d.get("reason")
+    )
+    return ErrorInfo(
+        message=_text(source.get("message") or source.get("detail")),
+        type=_text(source.get("type") or source.get("status") or body.get("__type")),
+        code=_text(source.get("code")),
+        extra=reasons,
+    )
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def names(items: object, key: str) -> frozenset[str] | None:
+    """``[{key: name}, ...]`` as a set of names, None if the body is not that shape."""
+    if not isinstance(items, list):
+        return None
+    found = {str(item[key]) for item in items if isinstance(item, dict) and key in item}
+    return frozenset(found)
+
+
+def any_in(text: str, words: Iterable[str]) -> bool:
+    return any(word in text for word in words)
+
+
+QUOTA_WORDS = (
+    "insufficient_quota",
+    "exceeded your current quota",
+    "quota exceeded",
+    "free allocated quota",
+    "insufficient balance",
+    "insufficient_balance",
+    "balance",
+    "billing",
+    "credit",
+    "arrearage",
+    "overdue",
+)
+
+
+def http_error(status: int, info: ErrorInfo) -> Reply:
+    """The fallback classification by status, once a provider's own rules did not decide."""
+    detail = describe(status, info)
+    if status in (401,):
+        return Reply(Outcome.INVALID_KEY, detail, status)
+    if status == 402:
+        return Reply(Outcome.OUT_OF_QUOTA, detail, status)
+    if status == 403:
+        return Reply(Outcome.NO_PERMISSION, detail, status)
+    if status == 429:
+        return Reply(Outcome.RATE_LIMITED, detail, status)
+    if status == 404:
+        return Reply(Outcome.ERROR, detail + " (is api_base right?)", status)
+    return Reply(Outcome.ERROR, detail, status, transient=status in (408, 409) or status >= 500)
+
+
+def describe(status: int, info: ErrorInfo) -> str:
+    """A short, key-free account of an error: status, type/code, and the redacted message."""
+    parts = [f"HTTP {status}"]
+    for label in (info.type, info.code):
+        if label and label not in parts and label != str(status):
+            parts.append(label)
+    text = " ".join(parts)
+    if info.message:
+        text += ": " + info.message
+    return text[:300]
+
+
+# Providers echo part of a rejected key ("Incorrect API key provided: sk-abc***wxyz",
+# "Your api key: ****wxyz is invalid"); any word carrying a mask or a long key-like run goes.
+_KEYISH = re.compile(r"\S*(?:\*{2,}|…|\.{3})\S*|\b(?:sk|ak|key)-[\w-]{6,}|\b[\w-]{32,}")
+
+
+def redact(text: str, key: SecretValue | None) -> str:
+    if key is not None:
+        value = key.reveal()
+        if value:
+            text = text.replace(value, "[key]")
+            if len(value) >= 12:
+                # the head and tail that providers quote around a mask
+                for piece in (value[:8], value[-4:]):
+                    text = text.replace(piece, "[key]")
+    return _KEYISH.sub("[key]", text)

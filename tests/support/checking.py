@@ -1,0 +1,92 @@
+"""Helpers for key-check tests: a controllable clock and targets built from plain keys."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from llmform.checks import CheckReport, CheckTarget, KeySlot, check_keys
+from llmform.secrets.base import SecretValue
+
+# Loading the CA bundle costs ~0.1 s per client on this machine; the servers here are plain
+# HTTP on loopback, so one context serves every test.
+_SSL = ssl.create_default_context()
+
+EPOCH = 1_800_000_000.0
+
+
+class FakeClock:
+    """``sleep`` records each wait and moves ``clock`` on by it; nothing really waits."""
+
+    def __init__(self, now: float = EPOCH) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def slots(keys: Sequence[str]) -> tuple[KeySlot, ...]:
+    """Keys as a config holds them: primary then backups, fingerprinted (plain sha256 is
+    enough here; the real fingerprint is keyed)."""
+    return tuple(
+        KeySlot(
+            "api_key" if i == 0 else f"backup_keys[{i - 1}]",
+            i,
+            SecretValue(k),
+            "test:" + hashlib.sha256(k.encode()).hexdigest(),
+        )
+        for i, k in enumerate(keys)
+    )
+
+
+def target(
+    provider_type: str,
+    api_base: str | None,
+    keys: Sequence[str],
+    models: Sequence[str] = (),
+    options: Mapping[str, str] | None = None,
+    address: str = "config.ws/c",
+    secrets: Mapping[str, str] | None = None,
+) -> CheckTarget:
+    return CheckTarget(
+        address=address,
+        provider_type=provider_type,
+        api_base=api_base,
+        keys=slots(keys),
+        models=tuple(models),
+        options=dict(options or {}),
+        secrets={k: SecretValue(v) for k, v in (secrets or {}).items()},
+        secret_fingerprints=tuple(
+            f"{k}=test:{hashlib.sha256(v.encode()).hexdigest()}"
+            for k, v in sorted((secrets or {}).items())
+        ),
+    )
+
+
+def run(
+    targets: Sequence[CheckTarget], clock: FakeClock | None = None, **options: Any
+) -> CheckReport:
+    """``check_keys`` on a fake clock, with a client like the default one but a shared TLS
+    context."""
+    clock = clock or FakeClock()
+    options.setdefault("timeout", 5.0)
+
+    async def go() -> CheckReport:
+        parallelism = options.get("parallelism", 10)
+        limits = httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
+        async with httpx.AsyncClient(verify=_SSL, limits=limits) as client:
+            return await check_keys(
+                targets, sleep=clock.sleep, clock=clock.clock, client=client, **options
+            )
+
+    return asyncio.run(go())
