@@ -30,6 +30,13 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where it
 ALIAS_EXPANSION_FACTOR = 10
 ALIAS_EXPANSION_ALLOWANCE = 10_000
 
+# llmform documents are a few levels deep. Deeper YAML is refused with a located error before it
+# can exhaust Python's recursion limit in construction or schema checks; and libyaml's composer,
+# which recurses in C without any limit, is never handed text that might nest deeper than
+# COMPOSE_SAFE_DEPTH without first counting its real depth (it crashes the process at ~20,000).
+MAX_DEPTH = 100
+COMPOSE_SAFE_DEPTH = 5_000
+
 _scalars = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 
@@ -93,19 +100,46 @@ class _AliasBomb(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    pass
+
+
 class _Constructor:
     """Builds MarkedDict/MarkedList/scalars from composed nodes, one instance per document."""
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.diagnostics: list[Diagnostic] = []
+        # (where, message, the mapping it concerns (else found by location), key in it)
+        self.problems: list[tuple[Location, str, MarkedDict | None, str | None]] = []
         self.built: dict[int, tuple[Any, int]] = {}  # id(node) -> (object, expanded size)
         self.expanded = 0
         self.written = 0
+        self.depth = 0
 
     def build(self, node: Node) -> Any:
         value, _ = self._build(node)
         return value
+
+    def finish(self, root: Any) -> list[Diagnostic]:
+        """The problems met while building ``root``, each with the path of what it concerns."""
+        if not self.problems:
+            return []
+        from .schema import format_path  # schema imports this module
+
+        by_id, by_mark = _path_index(root)
+        found: list[Diagnostic] = []
+        for where, message, mapping, key in self.problems:
+            if mapping is None:
+                path = by_mark.get((where.line, where.column), ())
+            else:
+                path = by_id.get(id(mapping), ()) + ((key,) if key is not None else ())
+            found.append(error(where, format_path(path), message))
+        return found
+
+    def _problem(
+        self, node: Node, message: str, mapping: MarkedDict | None = None, key: str | None = None
+    ) -> None:
+        self.problems.append((self._where(node), message, mapping, key))
 
     def _where(self, node: Node) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -144,12 +178,21 @@ class _Constructor:
             return None
         if tag in (_TAG + "timestamp", _TAG + "binary"):
             return node.value  # kept as written: nothing in the format is a date or bytes
-        self.diagnostics.append(
-            error(self._where(node), "", f"unsupported YAML tag {tag!r}; remove the tag")
-        )
+        self._unsupported_tag(node)
         return node.value
 
+    def _enter(self, node: Node, plain_tag: str) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(self._where(node))
+        if node.tag != plain_tag:
+            self._unsupported_tag(node)
+
+    def _unsupported_tag(self, node: Node) -> None:
+        self._problem(node, f"unsupported YAML tag {node.tag!r}; remove the tag")
+
     def _sequence(self, node: SequenceNode) -> tuple[MarkedList, int]:
+        self._enter(node, _TAG + "seq")
         mark = node.start_mark
         out = MarkedList(mark.line + 1, mark.column + 1)
         size = 1
@@ -158,34 +201,33 @@ class _Constructor:
             out.append(value)
             out.marks.append((item.start_mark.line + 1, item.start_mark.column + 1))
             size += item_size
+        self.depth -= 1
         return out, size
 
     def _mapping(self, node: MappingNode) -> tuple[MarkedDict, int]:
+        self._enter(node, _TAG + "map")
         mark = node.start_mark
         out = MarkedDict(mark.line + 1, mark.column + 1)
         size = 1
         merged: list[MarkedDict] = []
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
-                size += self._merge_sources(value_node, merged)
+                size += self._merge_sources(value_node, merged, out)
                 continue
             if not isinstance(key_node, ScalarNode):
-                self.diagnostics.append(
-                    error(self._where(key_node), "", "a mapping key must be a plain scalar")
-                )
+                self._problem(key_node, "a mapping key must be a plain scalar", out)
                 continue
             key = str(self._scalar(key_node))
             value, value_size = self._build(value_node)
             size += value_size + 1
             if key in out.marks:
                 first_line = out.marks[key][0]
-                self.diagnostics.append(
-                    error(
-                        self._where(key_node),
-                        "",
-                        f"duplicate key {key!r} (first defined at line {first_line}); "
-                        "remove one of them",
-                    )
+                self._problem(
+                    key_node,
+                    f"duplicate key {key!r} (first defined at line {first_line}); "
+                    "remove one of them",
+                    out,
+                    key,
                 )
                 continue
             out[key] = value
@@ -200,9 +242,10 @@ class _Constructor:
                 if key not in out:
                     out[key] = value
                     out.marks[key] = source.marks[key]
+        self.depth -= 1
         return out, size
 
-    def _merge_sources(self, value_node: Node, merged: list[MarkedDict]) -> int:
+    def _merge_sources(self, value_node: Node, merged: list[MarkedDict], out: MarkedDict) -> int:
         nodes = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
         size = 0
         for source_node in nodes:
@@ -211,10 +254,40 @@ class _Constructor:
             if isinstance(source, MarkedDict):
                 merged.append(source)
             else:
-                self.diagnostics.append(
-                    error(self._where(source_node), "", "a merge key '<<' takes a mapping")
+                self._problem(
+                    source_node,
+                    "a merge key '<<' takes a mapping or a list of mappings, "
+                    "e.g. '<<: *defaults' where '&defaults' marks a mapping",
+                    out,
+                    "<<",
                 )
         return size
+
+
+def _path_index(
+    root: Any,
+) -> tuple[dict[int, tuple[str | int, ...]], dict[tuple[int, int], tuple[str | int, ...]]]:
+    """The path of every mapping (by identity) and of every key and value (by line, column)."""
+    by_id: dict[int, tuple[str | int, ...]] = {}
+    by_mark: dict[tuple[int, int], tuple[str | int, ...]] = {}
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in by_id:  # shared through an alias: the first path is enough
+            continue
+        if isinstance(node, MarkedDict):
+            by_id[id(node)] = path
+            for key, value in node.items():
+                key_line, key_col, line, col = node.marks[key]
+                by_mark.setdefault((key_line, key_col), (*path, key))
+                by_mark.setdefault((line, col), (*path, key))
+                stack.append((value, (*path, key)))
+        elif isinstance(node, MarkedList):
+            by_id[id(node)] = path
+            for index, value in enumerate(node):
+                by_mark.setdefault(node.marks[index], (*path, index))
+                stack.append((value, (*path, index)))
+    return by_id, by_mark
 
 
 def _yaml_error_location(file: str, exc: yaml.YAMLError) -> Location:
@@ -225,10 +298,18 @@ def _yaml_error_location(file: str, exc: yaml.YAMLError) -> Location:
 
 
 def _yaml_error_message(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError):
-        parts = [p for p in (exc.context, exc.problem) if p]
-        return "invalid YAML: " + ", ".join(parts)
-    return f"invalid YAML: {exc}"
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f"invalid YAML: {exc}"
+    problem = exc.problem or "syntax error"
+    if "tab" in problem:  # the scanner's context ("while scanning a plain scalar") only confuses
+        return f"invalid YAML: {problem}; indent with spaces, YAML does not allow tabs there"
+    context, start, end = exc.context, exc.context_mark, exc.problem_mark
+    if context and start is not None and end is not None and start.line != end.line:
+        # the problem is found where parsing stopped; say where the construct began
+        problem += f" {context} (which starts at line {start.line + 1}, column {start.column + 1})"
+    elif context:
+        problem += f" {context}"
+    return f"invalid YAML: {problem}"
 
 
 def _decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
@@ -244,6 +325,50 @@ def _decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
     return text, None
 
 
+TOO_DEEP = (
+    f"YAML nested more than {MAX_DEPTH} levels deep; llmform documents need only a few levels, "
+    "so flatten this structure"
+)
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does."""
+    # Flow collections nest one level per bracket, block ones at most two levels per column:
+    # a cheap bound that ordinary files stay far below, so they are parsed only once.
+    widest = max(map(len, text.split("\n")))
+    if text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):  # an event stream: no recursion
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth > MAX_DEPTH and mark is not None:
+                    return mark.line + 1, mark.column + 1
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # reported by the composer, which stops at the same place
+    return None
+
+
+def _declares_api_version(node: Node) -> bool:
+    return isinstance(node, MappingNode) and any(
+        isinstance(key, ScalarNode) and key.value == "apiVersion" for key, _ in node.value
+    )
+
+
+def _not_llmform(node: Node) -> str:
+    fix = f"'apiVersion: {API_VERSION}'"
+    if isinstance(node, MappingNode):
+        return f"not an llmform document: add {fix} at the top"
+    kind = "a list" if isinstance(node, SequenceNode) else "a single value"
+    return (
+        f"not an llmform document: its top level is {kind}; write a mapping that starts with {fix}"
+    )
+
+
 def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
     """Parse one file's text into llmform documents.
 
@@ -252,48 +377,44 @@ def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
     """
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
+    deep = _too_deep(text)
+    if deep is not None:
+        return LoadResult([], [error(Location(file, *deep), "", TOO_DEEP)])
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
         where = _yaml_error_location(file, exc)
         return LoadResult([], [error(where, "", _yaml_error_message(exc))])
-    except RecursionError:
-        return LoadResult([], [error(Location(file), "", "YAML nesting is too deep")])
+    except RecursionError:  # the pure-Python composer, where libyaml is not built
+        return LoadResult([], [error(Location(file), "", TOO_DEEP)])
     found_any = False
     for node in nodes:
         if node is None:
             continue
         found_any = True
+        if not _declares_api_version(node):
+            # not llmform's: passed over unbuilt when scanned, whatever YAML features it uses
+            if explicit:
+                where = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+                diagnostics.append(error(where, "", _not_llmform(node)))
+            continue
         constructor = _Constructor(file)
         try:
             data = constructor.build(node)
         except _AliasBomb as bomb:
-            where = bomb.args[0]
             diagnostics.append(
                 error(
-                    where,
+                    bomb.args[0],
                     "",
                     "YAML aliases expand this document far beyond its written size; "
                     "llmform refuses it (a 'billion laughs' file?); write the values out",
                 )
             )
             continue
-        except RecursionError:
-            diagnostics.append(error(Location(file), "", "YAML nesting is too deep"))
+        except _TooDeep as too_deep:
+            diagnostics.append(error(too_deep.args[0], "", TOO_DEEP))
             continue
-        diagnostics.extend(constructor.diagnostics)
-        where = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
-        version = data.get("apiVersion") if isinstance(data, MarkedDict) else None
-        if version is None:
-            if explicit:
-                diagnostics.append(
-                    error(
-                        where,
-                        "",
-                        f"not an llmform document: add 'apiVersion: {API_VERSION}' at the top",
-                    )
-                )
-            continue
+        version = data["apiVersion"]
         if version != API_VERSION:
             line, column = data.marks["apiVersion"][2:]
             diagnostics.append(
@@ -304,7 +425,7 @@ def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
                 )
             )
             continue
-        assert isinstance(data, MarkedDict)
+        diagnostics.extend(constructor.finish(data))
         documents.append(Document(file, data))
     if not found_any and explicit:
         diagnostics.append(
