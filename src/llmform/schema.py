@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import Diagnostic, error
+from .fastschema import Check, compile_schema
 from .loader import Document
 
 # Fields whose values may be secrets: an error there never quotes what the user wrote.
@@ -41,6 +42,12 @@ def schema() -> dict[str, Any]:
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
+
+
+@cache
+def _is_valid() -> Check:
+    # a compiled yes/no check: jsonschema runs only on documents it rejects (see fastschema)
+    return compile_schema(_validator())
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -134,7 +141,25 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
         explained = sub.get("description", f"the pattern {rule}")
         yield error(where, dotted, f"{_shown(instance)} is not valid: {explained}")
         return
-    yield error(where, dotted, err.message)
+    yield error(
+        where, dotted, _LIMIT_MESSAGES.get(str(kind), _default_message)(rule, instance, err)
+    )
+
+
+def _default_message(rule: Any, instance: Any, err: ValidationError) -> str:
+    return err.message
+
+
+# jsonschema's own wording ("-1 is less than the minimum of 0") says what but not how to fix it
+_LIMIT_MESSAGES: dict[str, Callable[[Any, Any, ValidationError], str]] = {
+    "minimum": lambda rule, value, _: f"must be at least {rule}, not {value}",
+    "minLength": lambda rule, value, _: (
+        "must not be empty" if rule == 1 else f"must be at least {rule} characters long"
+    ),
+    "maxLength": lambda rule, value, _: f"is {len(value)} characters long; the limit is {rule}",
+    "uniqueItems": lambda rule, value, _: "lists the same item more than once; remove repeats",
+    "minItems": lambda rule, value, _: f"needs at least {rule} item(s)",
+}
 
 
 def _secret_safe_message(err: ValidationError) -> str:
@@ -171,6 +196,8 @@ def check_document(document: Document) -> tuple[list[Diagnostic], set[ItemPath]]
     """Every schema problem of one document, and the items they concern."""
     diagnostics: list[Diagnostic] = []
     broken: set[ItemPath] = set()
+    if _is_valid()(document.data):
+        return diagnostics, broken
     for err in _validator().iter_errors(document.data):
         diagnostics.extend(_diagnostics_for(document, err))
         path = list(err.absolute_path)
