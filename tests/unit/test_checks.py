@@ -1,0 +1,371 @@
+"""The runner: retry schedule and key rotation, Retry-After, timeouts and refused connections,
+one check per distinct key, the parallelism bound, progress, the cache, and what results show.
+
+Delays are asserted on a fake clock (nothing really waits); servers are real, on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+from email.utils import formatdate
+from pathlib import Path
+
+import httpx
+import pytest
+from support.checking import EPOCH, FakeClock, run, slots, target
+from support.provider_servers import ProviderServer
+
+from llmform.check_results import ResultCache
+from llmform.checks import RetryPolicy, run_checks, targets_for
+from llmform.errors import Location
+from llmform.model import Config, DesiredState, EnvRef, Factory, Model
+from llmform.providers import Outcome
+from llmform.providers.sigv4 import sign
+from llmform.secrets.base import SecretValue
+
+# distinctive tails: providers quote the last four characters back
+K0, K1, K2 = (
+    "sk-primary-aaaaaaaaaaaaQz7p",
+    "sk-backup1-bbbbbbbbbbbbWv3k",
+    "sk-backup2-ccccccccccccJx9m",
+)
+RATE = "rate_limited"  # OpenAI's plain 429: no Retry-After, so the backoff decides
+DOWN = "error"  # OpenAI's 500
+
+
+def openai_429(headers: dict[str, str]) -> tuple[int, dict[str, str], object]:
+    return (
+        429,
+        headers,
+        {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}},
+    )
+
+
+# (name, behaviour per key, keys in config order, keys the server must see in order,
+#  waits in seconds, outcome per key)
+SCHEDULES = [
+    (
+        "one key, always rate limited: 4 attempts, 1 2 4",
+        {K0: RATE},
+        [K0],
+        [K0, K0, K0, K0],
+        [1, 2, 4],
+        [Outcome.RATE_LIMITED],
+    ),
+    (
+        "three keys, server down: rotate and wrap round",
+        {K0: DOWN, K1: DOWN, K2: DOWN},
+        [K0, K1, K2],
+        [K0, K1, K2, K0],
+        [1, 2, 4],
+        [Outcome.ERROR] * 3,
+    ),
+    (
+        "bad primary rotates at once to a good backup",
+        {K1: "valid"},
+        [K0, K1],
+        [K0, K1],
+        [],
+        [Outcome.INVALID_KEY, Outcome.VALID],
+    ),
+    (
+        "a dead key is not tried again; the backoff counts retries",
+        {K0: "invalid_key", K1: RATE},
+        [K0, K1],
+        [K0, K1, K1, K1],
+        [2, 4],
+        [Outcome.INVALID_KEY, Outcome.RATE_LIMITED],
+    ),
+    (
+        "every key dead: stop early",
+        {K0: "no_permission", K1: "out_of_quota"},
+        [K0, K1],
+        [K0, K1],
+        [],
+        [Outcome.NO_PERMISSION, Outcome.OUT_OF_QUOTA],
+    ),
+    (
+        "recovers on the second attempt",
+        {K0: [RATE, "valid"]},
+        [K0],
+        [K0, K0],
+        [1],
+        [Outcome.VALID],
+    ),
+    (
+        "valid primary: each backup is still checked, on its own",
+        {K0: "valid", K1: "valid", K2: [DOWN, "valid"]},
+        [K0, K1, K2],
+        [K0, K1, K2, K2],
+        [1],
+        [Outcome.VALID, Outcome.VALID, Outcome.VALID],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "keys", "seen", "waits", "outcomes"),
+    [case[1:] for case in SCHEDULES],
+    ids=[case[0] for case in SCHEDULES],
+)
+def test_retry_schedule(
+    behaviour: dict[str, object],
+    keys: list[str],
+    seen: list[str],
+    waits: list[float],
+    outcomes: list[Outcome],
+) -> None:
+    clock = FakeClock()
+    with ProviderServer("openai", behaviour) as server:  # type: ignore[arg-type]
+        report = run([target("openai", server.api_base, keys)], clock)
+    assert server.keys_seen() == seen
+    assert clock.sleeps == waits
+    assert [k.outcome for k in report.configs[0].keys] == outcomes
+    assert [k.attempts for k in report.configs[0].keys] == [seen.count(k) for k in keys]
+
+
+def test_backoff_base_is_configurable() -> None:
+    clock = FakeClock()
+    with ProviderServer("openai", {K0: RATE}) as server:
+        run([target("openai", server.api_base, [K0])], clock, retry=RetryPolicy(base_delay=0.25))
+    assert clock.sleeps == [0.25, 0.5, 1.0]
+
+
+def test_attempts_record_the_rotation() -> None:
+    with ProviderServer("openai", {K0: RATE, K1: "valid"}) as server:
+        report = run([target("openai", server.api_base, [K0, K1])])
+    attempts = [(a.number, a.position, a.outcome, a.waited) for a in report.configs[0].attempts]
+    assert attempts == [(1, 0, Outcome.RATE_LIMITED, 0.0), (2, 1, Outcome.VALID, 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("headers", "waits"),
+    [
+        ({"retry-after": "5"}, [5, 5, 5]),
+        ({"retry-after": "0.5"}, [0.5, 0.5, 0.5]),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, [1.5, 1.5, 1.5]),
+        ({"retry-after": formatdate(EPOCH + 30, usegmt=True)}, [30, 30, 30]),
+        ({"retry-after": "3600"}, [60, 60, 60]),  # capped by max_retry_after
+        ({"retry-after": "soon"}, [1, 2, 4]),  # unreadable: the backoff decides
+    ],
+    ids=["seconds", "fraction", "ms-wins", "http-date", "capped", "garbage"],
+)
+def test_retry_after(headers: dict[str, str], waits: list[float]) -> None:
+    clock = FakeClock()
+    # the HTTP date is read against the clock; freeze it so each wait reads the same date
+    frozen = FakeClock()
+    clock.clock = frozen.clock  # type: ignore[method-assign]
+    with ProviderServer("openai", {K0: openai_429(headers)}) as server:
+        run([target("openai", server.api_base, [K0])], clock)
+    assert clock.sleeps == waits
+
+
+def test_retry_after_in_a_body() -> None:
+    """Gemini says when to come back in RetryInfo.retryDelay, not in a header."""
+    clock = FakeClock()
+    with ProviderServer("gemini", {K0: "rate_limited"}) as server:
+        run([target("gemini", server.api_base, [K0])], clock)
+    assert clock.sleeps == [7, 7, 7]
+
+
+def test_timeout_is_unreachable_and_retried() -> None:
+    clock = FakeClock()
+    with ProviderServer("openai", {K0: "slow:0.6"}) as server:
+        report = run([target("openai", server.api_base, [K0])], clock, timeout=0.1)
+    key = report.configs[0].keys[0]
+    assert (key.outcome, key.attempts) == (Outcome.UNREACHABLE, 4)
+    assert "0.1 s" in key.detail
+    assert clock.sleeps == [1, 2, 4]
+    assert not report.passed
+
+
+def test_refused_connection_is_unreachable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # the socket is closed: nothing listens, so connecting is refused
+    clock = FakeClock()
+    report = run([target("openai", f"http://127.0.0.1:{port}/v1", [K0, K1])], clock)
+    keys = report.configs[0].keys
+    assert [k.outcome for k in keys] == [Outcome.UNREACHABLE] * 2
+    assert [k.attempts for k in keys] == [2, 2]  # K0 K1 K0 K1
+    assert clock.sleeps == [1, 2, 4]
+    assert "ConnectError" in keys[0].detail
+
+
+def test_each_distinct_key_is_checked_once_per_run() -> None:
+    with (
+        ProviderServer("openai", {K0: "valid", K1: "invalid_key", K2: "valid"}) as a,
+        ProviderServer("openai", {K0: "valid"}) as b,
+    ):
+        targets = [
+            target("openai", a.api_base, [K0, K1], address=f"config.ws/a{i}") for i in range(5)
+        ] + [
+            target("openai", a.api_base, [K1, K2], address="config.ws/x"),
+            target("openai", b.api_base, [K0], address="config.ws/other-endpoint"),
+        ]
+        report = run(targets, parallelism=3)
+    assert sorted(a.keys_seen()) == sorted([K0, K1, K2])
+    assert b.keys_seen() == [K0]
+    assert report.requests == 4
+    assert [k.outcome for k in report.result("config.ws/x").keys] == [  # type: ignore[union-attr]
+        Outcome.INVALID_KEY,
+        Outcome.VALID,
+    ]
+
+
+def test_parallelism_bounds_requests_in_flight() -> None:
+    keys = [f"sk-key-{i:04d}-xxxxxxxxxxxx" for i in range(8)]
+    with ProviderServer("openai", dict.fromkeys(keys, "slow:0.15")) as server:
+        targets = [target("openai", server.api_base, [k], address=f"config.ws/{k}") for k in keys]
+        report = run(targets, parallelism=3)
+    assert report.passed
+    assert server.max_in_flight == 3
+
+
+def test_progress_is_reported_per_config() -> None:
+    calls: list[tuple[int, int]] = []
+    with ProviderServer("openai", {K0: "valid"}) as server:
+        targets = [target("openai", server.api_base, [K0], address=f"config.ws/{i}") for i in "abc"]
+        run(targets, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_cache_spares_the_provider_until_the_ttl(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "key-checks.json"
+    clock = FakeClock()
+    behaviour = {K0: "valid", K1: "invalid_key", K2: RATE}
+    with ProviderServer("openai", behaviour, models=["gpt-4o"]) as server:
+        t = target("openai", server.api_base, [K0, K1, K2], ["gpt-4o", "gpt-x"])
+
+        def once() -> list[tuple[Outcome, bool]]:
+            cache = ResultCache(path, ttl=600, clock=clock.clock)
+            report = run([t], clock, cache=cache)
+            return [(k.outcome, k.cached) for k in report.configs[0].keys]
+
+        first = once()
+        seen_first = len(server.requests)
+        second = once()
+        seen_second = len(server.requests) - seen_first
+        clock.now += 601
+        third = once()
+    assert first == [
+        (Outcome.MODEL_MISSING, False),
+        (Outcome.INVALID_KEY, False),
+        (Outcome.RATE_LIMITED, False),
+    ]
+    # valid (with its model list) and invalid are kept; a rate limit says nothing about later
+    assert second == [
+        (Outcome.MODEL_MISSING, True),
+        (Outcome.INVALID_KEY, True),
+        (Outcome.RATE_LIMITED, False),
+    ]
+    assert seen_second == 4 and seen_first == 6
+    assert [c for _, c in third] == [False, False, False]
+    text = path.read_text()
+    for key in (K0, K1, K2):
+        assert key not in text and key[-4:] not in text
+    assert set(json.loads(text)) == {"version", "entries"}
+
+
+def test_damaged_cache_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "key-checks.json"
+    path.write_text("{not json")
+    with ProviderServer("openai", {K0: "valid"}) as server:
+        report = run([target("openai", server.api_base, [K0])], cache=ResultCache(path, 60))
+    assert report.passed and json.loads(path.read_text())["version"] == 1
+
+
+def test_results_name_keys_by_position_and_serialise_without_secrets() -> None:
+    with ProviderServer("openai", {K0: "valid", K2: "valid"}, models=["gpt-4o"]) as server:
+        report = run([target("openai", server.api_base, [K0, K1, K2], ["gpt-4o"])])
+    data = report.to_dict()
+    text = json.dumps(data)
+    for key in (K0, K1, K2):
+        assert key not in text and key not in repr(report)
+    config = data["configs"][0]
+    assert [(k["slot"], k["label"], k["outcome"]) for k in config["keys"]] == [
+        ("api_key", "primary", "valid"),
+        ("backup_keys[0]", "backup 1", "invalid_key"),
+        ("backup_keys[1]", "backup 2", "valid"),
+    ]
+    assert (config["passed"], config["outcome"], data["passed"]) == (False, "invalid_key", False)
+    assert data["summary"] == {"configs": 1, "failed": 1, "keys": 3, "keys_failed": 1}
+
+
+def test_run_checks_is_the_synchronous_entry_point() -> None:
+    with ProviderServer("openai", {K0: "valid"}) as server:
+        report = run_checks([target("openai", server.api_base, [K0])], parallelism=2)
+    assert report.passed and report.requests == 1
+
+
+def test_parallelism_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="parallelism"):
+        run([], parallelism=0)
+
+
+def test_targets_for_a_desired_state() -> None:
+    primary, backup, secret, missing = (
+        EnvRef("PRIMARY"),
+        EnvRef("BACKUP"),
+        EnvRef("SECRET"),
+        EnvRef("MISSING"),
+    )
+    factory = Factory("AWS", "bedrock", None)
+    here = Location("x.yaml")
+    configs = {
+        ("ws", "a"): Config(
+            "ws",
+            "a",
+            "AWS",
+            None,
+            primary,
+            (backup,),
+            (Model("m", ("chat",)),),
+            options={"region": "eu-west-1"},
+            secret_options={"api_secret": secret},
+            location=here,
+        ),
+        ("ws", "off"): Config("ws", "off", "AWS", None, primary, enabled=False),
+        ("ws", "b"): Config("ws", "b", "AWS", None, missing),
+    }
+    state = DesiredState({"AWS": factory}, {}, configs)
+    values = {r: SecretValue(r.name.lower()) for r in (primary, backup, secret)}
+    fingerprints = {r: f"fp-{r.name}" for r in (primary, backup, secret)}
+    a, b = targets_for(state, values, fingerprints)
+    assert (a.address, a.provider_type, a.models) == ("config.ws/a", "bedrock", ("m",))
+    assert [(s.slot, s.position, s.fingerprint) for s in a.keys] == [
+        ("api_key", 0, "fp-PRIMARY"),
+        ("backup_keys[0]", 1, "fp-BACKUP"),
+    ]
+    assert a.secrets == {"api_secret": values[secret]} and a.unresolved == ()
+    assert a.secret_fingerprints == ("api_secret=fp-SECRET",)
+    assert b.unresolved == ("api_key",)
+    report = run([b])
+    assert report.configs[0].keys[0].outcome is Outcome.ERROR
+    assert report.requests == 0
+
+
+def test_sigv4_matches_the_published_aws_vector() -> None:
+    """AWS's Signature V4 test suite, case get-vanilla (example credentials from the docs)."""
+    request = httpx.Request("GET", "https://example.amazonaws.com/")
+    sign(
+        request,
+        SecretValue("AKIDEXAMPLE"),
+        SecretValue("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        "us-east-1",
+        "service",
+        datetime(2015, 8, 30, 12, 36, tzinfo=UTC),
+    )
+    assert request.headers["x-amz-date"] == "20150830T123600Z"
+    assert request.headers["authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        "SignedHeaders=host;x-amz-date, "
+        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    )
+
+
+def test_slots_helper_orders_primary_first() -> None:
+    assert [s.slot for s in slots([K0, K1])] == ["api_key", "backup_keys[0]"]
