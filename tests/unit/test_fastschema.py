@@ -1,0 +1,131 @@
+"""The compiled schema check agrees with jsonschema on every input, valid or not.
+
+``schema.check_document`` trusts the compiled check to accept a document, so a document it
+wrongly accepted would lose its errors. These tests compare the two on every llmform file in
+the repository (test cases, examples, the catalog), on random mutations of those files, and
+on random values against every subschema.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from llmform.fastschema import compile_schema
+from llmform.loader import load_paths
+from llmform.schema import schema
+
+REPO = Path(__file__).resolve().parents[2]
+VALIDATOR = Draft202012Validator(schema())
+FAST = compile_schema(VALIDATOR)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _corpus() -> list[Any]:
+    roots = [REPO / "tests" / "cases", REPO / "examples", REPO / "src" / "llmform" / "catalog"]
+    loaded = load_paths([str(root) for root in roots if root.is_dir()])
+    return [_plain(document.data) for document in loaded.documents]
+
+
+CORPUS = _corpus()
+
+
+def _strings(node: Any) -> set[str]:
+    """Every string in the schema: enum values, property names, patterns' neighbours."""
+    if isinstance(node, dict):
+        return set(node).union(*(_strings(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_strings(v) for v in node))
+    return {node} if isinstance(node, str) else set()
+
+
+WORDS = sorted(_strings(schema()))
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from([0, 1, -1, 3, 1.0, 2.5, math.nan]),
+    st.sampled_from(WORDS),
+    st.sampled_from(["", "x", "a/b", "a" * 70, "secret/x#k", "http://h", "Bad Name!", "é"]),
+    st.text(max_size=8),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(WORDS) | st.text(max_size=4), children, max_size=5),
+    ),
+    max_leaves=20,
+)
+SUBSCHEMAS = [schema(), *schema()["$defs"].values()]
+SUBSCHEMA_CHECKS = [compile_schema(VALIDATOR, sub) for sub in SUBSCHEMAS]
+
+
+def test_the_corpus_has_both_valid_and_invalid_documents() -> None:
+    verdicts = {VALIDATOR.is_valid(document) for document in CORPUS}
+    assert verdicts == {True, False}
+
+
+@pytest.mark.parametrize("index", range(len(CORPUS)))
+def test_agrees_on_every_llmform_file_in_the_repository(index: int) -> None:
+    document = CORPUS[index]
+    assert FAST(document) == VALIDATOR.is_valid(document)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> Any:
+    document = _plain(draw(st.sampled_from(CORPUS)))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(document)))
+        if not path:
+            continue
+        parent = document
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[path[-1]] = draw(VALUES)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(WORDS))] = draw(VALUES)
+        else:
+            parent.append(draw(VALUES))
+    return document
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_agrees_on_mutated_documents(document: Any) -> None:
+    assert FAST(document) == VALIDATOR.is_valid(document)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(range(len(SUBSCHEMAS))), VALUES)
+def test_agrees_on_random_values_for_every_subschema(index: int, value: Any) -> None:
+    sub = SUBSCHEMAS[index]
+    expected = VALIDATOR.evolve(schema=sub).is_valid(value)
+    assert SUBSCHEMA_CHECKS[index](value) == expected
