@@ -12,7 +12,7 @@ from baoserver import BaoServer, free_port_pair, unique
 
 from llmform.model import EnvRef, VaultRef
 from llmform.secrets.base import SecretValue
-from llmform.secrets.chain import resolver_from_env
+from llmform.secrets.chain import chain_from_env
 from llmform.secrets.errors import VaultAuthError, VaultConfigError, VaultUnavailable
 from llmform.secrets.settings import VaultSettings, settings_from_env
 from llmform.secrets.vault import VaultResolver
@@ -163,14 +163,14 @@ def test_chain_sends_each_kind_to_its_resolver(bao: BaoServer, tmp_path: Path) -
     vault_ref = one_secret(bao)
     env_ref = EnvRef("OPENAI_API_KEY")
     environ = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": "root", "OPENAI_API_KEY": "from-env"}
-    result = resolver_from_env(environ, home=tmp_path).resolve([env_ref, vault_ref, env_ref])
+    result = chain_from_env(environ, home=tmp_path).resolve([env_ref, vault_ref, env_ref])
     assert result.problems == ()
     assert {r: v.reveal() for r, v in result.values.items()} == {
         env_ref: "from-env",
         vault_ref: "fine",
     }
     # Without vault references, Vault is neither configured nor contacted.
-    env_only = resolver_from_env({"OPENAI_API_KEY": "x", "VAULT_SKIP_VERIFY": "maybe"})
+    env_only = chain_from_env({"OPENAI_API_KEY": "x", "VAULT_SKIP_VERIFY": "maybe"})
     assert env_only.resolve([env_ref]).problems == ()
     with pytest.raises(VaultConfigError, match="VAULT_SKIP_VERIFY='maybe' is not a boolean"):
         env_only.resolve([vault_ref])

@@ -42,7 +42,7 @@ class ChainResolver:
         return Resolution(values, tuple(problems))
 
 
-def resolver_from_env(
+def chain_from_env(
     environ: Mapping[str, str] | None = None, home: Path | None = None
 ) -> ChainResolver:
     """The resolver a command uses by default: both kinds, configured by the environment

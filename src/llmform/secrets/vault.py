@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
 from ..model import SecretRef, VaultRef
 from .auth import login
 from .base import Resolution, SecretProblem, SecretValue
-from .settings import VaultSettings
+from .settings import VaultSettings, settings_from_env
 from .vault_http import Caller, make_client, server_errors
 
 log = logging.getLogger("llmform.secrets.vault")
@@ -103,6 +104,17 @@ class VaultResolver:
             return _Run(client, call, self.settings).resolve(wanted)
         finally:
             client.adapter.close()
+
+
+def resolver_from_env(
+    environ: Mapping[str, str] | None = None, home: Path | None = None
+) -> VaultResolver:
+    """A ``VaultResolver`` configured by the environment (``settings.py`` lists the variables).
+
+    Raises ``VaultConfigError`` for a malformed variable; a missing one (VAULT_ADDR, a token)
+    is reported by ``resolve``, which is only called when there is a vault reference.
+    """
+    return VaultResolver(settings_from_env(environ, home))
 
 
 class _Run:
