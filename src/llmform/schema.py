@@ -127,7 +127,10 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
     if kind == "type":
         names = [rule] if isinstance(rule, str) else list(rule)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        yield error(where, dotted, f"expected {wanted}, got {_type_name(instance)}")
+        hint = ""
+        if names == ["string"] and isinstance(instance, int | float):  # YAML read 42 or 1.0
+            hint = f"; quote it: '{instance}'"
+        yield error(where, dotted, f"expected {wanted}, got {_type_name(instance)}{hint}")
         return
     if kind == "enum" and "propertyNames" in err.absolute_schema_path:
         where = document.locate([*path, instance], key=True)
@@ -138,8 +141,9 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
         yield error(where, dotted, f"{_shown(instance)} is not allowed{hint}")
         return
     if kind == "pattern":
-        explained = sub.get("description", f"the pattern {rule}")
-        yield error(where, dotted, f"{_shown(instance)} is not valid: {explained}")
+        wanted = str(sub.get("description", f"text matching {rule}")).rstrip(".")
+        wanted = wanted if wanted[1:2].isupper() else wanted[0].lower() + wanted[1:]  # not URL
+        yield error(where, dotted, f"{_shown(instance)} is not valid; write {wanted}")
         return
     yield error(
         where, dotted, _LIMIT_MESSAGES.get(str(kind), _default_message)(rule, instance, err)
