@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import Diagnostic, InputError, has_errors
@@ -51,13 +53,29 @@ def validate_paths(
     """
     from .catalog import builtin_factories
 
-    loaded = load_paths(paths, ignore_foreign=ignore_foreign)
-    state, diagnostics = check_documents(
-        loaded.documents, builtin_factories() if catalog is None else catalog
-    )
+    with _collector_paused():
+        loaded = load_paths(paths, ignore_foreign=ignore_foreign)
+        state, diagnostics = check_documents(
+            loaded.documents, builtin_factories() if catalog is None else catalog
+        )
     all_diagnostics = sorted(loaded.diagnostics + diagnostics, key=Diagnostic.sort_key)
     files = len({d.file for d in loaded.documents})
     return Validation(None if has_errors(all_diagnostics) else state, all_diagnostics, files)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Loading makes hundreds of thousands of objects that all live until the state is built
+    and form no reference cycles, so the cyclic garbage collector, triggered by the sheer
+    number of allocations, walks them again and again for nothing: half the time of validating
+    10,000 configs. Reference counting still frees whatever is dropped."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_state(paths: Iterable[str]) -> DesiredState:
