@@ -54,7 +54,9 @@ def make_client(settings: VaultSettings) -> Any:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     return hvac.Client(
         url=settings.addr,
-        token=None,
+        # Not None: hvac would read VAULT_TOKEN or ~/.vault-token behind the settings' back and
+        # send that token along with a login meant to replace it. auth.py sets the real one.
+        token="",
         verify=settings.verify,
         cert=settings.client_cert,
         timeout=settings.timeout,
