@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -449,7 +450,7 @@ def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnos
                 if (real := os.path.realpath(file)) not in seen:
                     seen.add(real)
                     files.append((file, False))
-        elif path.exists():
+        elif os.path.lexists(given):  # a symlink loop too: reading it reports the real cause
             if (real := os.path.realpath(given)) not in seen:
                 seen.add(real)
                 files.append((given, True))
@@ -463,7 +464,18 @@ def _scan(root: Path) -> Iterator[str]:
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
-                yield os.path.join(dirpath, name)
+                path = os.path.join(dirpath, name)
+                if not _special(path):
+                    yield path
+
+
+def _special(path: str) -> bool:
+    """A FIFO, socket or device: reading one found by a scan could block forever. (Named
+    explicitly it is read, as cat would: ``llmform validate <(generate)`` is a FIFO.)"""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # a dangling link: reading it reports why
 
 
 # Case-insensitive, so that a misspelt apiVersion such as "LLMform/v1" is still reported.
