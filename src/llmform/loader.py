@@ -213,7 +213,7 @@ class _Constructor:
         merged: list[MarkedDict] = []
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
-                size += self._merge_sources(value_node, merged, out)
+                size += self._merge_sources(key_node, value_node, merged, out)
                 continue
             if not isinstance(key_node, ScalarNode):
                 self._problem(key_node, "a mapping key must be a plain scalar", out)
@@ -246,22 +246,27 @@ class _Constructor:
         self.depth -= 1
         return out, size
 
-    def _merge_sources(self, value_node: Node, merged: list[MarkedDict], out: MarkedDict) -> int:
+    def _merge_sources(
+        self, key_node: Node, value_node: Node, merged: list[MarkedDict], out: MarkedDict
+    ) -> int:
         nodes = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
         size = 0
+        wrong = False
         for source_node in nodes:
             source, source_size = self._build(source_node)
             size += source_size
             if isinstance(source, MarkedDict):
                 merged.append(source)
             else:
-                self._problem(
-                    source_node,
-                    "a merge key '<<' takes a mapping or a list of mappings, "
-                    "e.g. '<<: *defaults' where '&defaults' marks a mapping",
-                    out,
-                    "<<",
-                )
+                wrong = True
+        if wrong:  # at the '<<' itself: an alias's node is located at its anchor, far away
+            self._problem(
+                key_node,
+                "a merge key '<<' takes a mapping or a list of mappings, "
+                "e.g. '<<: *defaults' where '&defaults' marks a mapping",
+                out,
+                "<<",
+            )
         return size
 
 
