@@ -443,13 +443,17 @@ def build_state(
             if config is not None:
                 configs[key] = config
 
+    # a default naming a config that failed its own checks would be reported twice
+    failed_by_workspace: dict[str, set[str]] = {}
+    for ws, config_name in sections["configs"]:
+        if (ws, config_name) not in configs:
+            failed_by_workspace.setdefault(ws, set()).add(config_name)
     workspaces: dict[str, Workspace] = {}
     for name, item in sections["workspaces"].items():
         if item.valid:
             workspace = builder.workspace(item)
             workspaces[name] = workspace
-            # a default naming a config that failed its own checks would be reported twice
-            failed = {k[1] for k in sections["configs"] if k[0] == name and k not in configs}
+            failed = failed_by_workspace.get(name, set())
             if not any(t.partition("/")[0] in failed for t in workspace.defaults.values()):
                 builder.defaults(item, workspace, configs)
 
