@@ -173,7 +173,10 @@ class SqliteStore:
     ) -> list[AuditEvent]:
         conn = self._conn
         cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # e.g. still busy after BUSY_TIMEOUT_S: an error, not a bug
+            raise StoreError(f"cannot start the apply, nothing changed: {exc}") from None
         try:
             lineage, serial = self._meta("lineage"), int(self._meta("serial"))
             if (lineage, serial) != expected:
@@ -191,10 +194,10 @@ class SqliteStore:
             cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
-            cur.execute("ROLLBACK")
+            _rollback(conn)
             raise StoreError(f"apply failed and was rolled back, nothing changed: {exc}") from None
         except BaseException:
-            cur.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return events
 
@@ -203,3 +206,10 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, ...); a second
+    # ROLLBACK would then raise and hide the error that matters.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
