@@ -135,7 +135,7 @@ def test_approle(bao: BaoServer, secret: Secret) -> None:
     with pytest.raises(VaultAuthError, match=f"refused the approle login at auth/{path}"):
         VaultResolver(wrong).resolve([secret.ref])
     elsewhere = replace(wrong, auth_path=unique("nowhere"))
-    with pytest.raises(VaultAuthError, match="no approle auth method is mounted at auth/"):
+    with pytest.raises(VaultAuthError, match="no approle auth method answers at auth/"):
         VaultResolver(elsewhere).resolve([secret.ref])
 
 

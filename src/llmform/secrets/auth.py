@@ -119,12 +119,21 @@ def _login(settings: VaultSettings, call: Caller, fn: Callable[[], object]) -> N
     where = f"auth/{settings.mount_of_auth}"
     try:
         call(f"{settings.auth} login at {where}", fn)
-    except hvac_exc.InvalidPath:
+    except (hvac_exc.InvalidPath, hvac_exc.Forbidden) as exc:
+        # Bad credentials are a 400 with a reason; a bare 403 (or 404) on a login path means
+        # nothing there handles logins: Vault answers an unauthenticated request to an unknown
+        # route with "permission denied".
+        if isinstance(exc, hvac_exc.Forbidden) and server_errors(exc) != "permission denied":
+            raise VaultAuthError(
+                f"Vault refused the {settings.auth} login at {where}: {server_errors(exc)}; "
+                f"{_RELOGIN[settings.auth]}"
+            ) from None
         raise VaultAuthError(
-            f"no {settings.auth} auth method is mounted at {where} on Vault at {settings.addr}; "
-            "set LLMFORM_VAULT_AUTH_PATH to where it is mounted (`vault auth list`)"
+            f"no {settings.auth} auth method answers at {where} on Vault at {settings.addr} "
+            "(permission denied); set LLMFORM_VAULT_AUTH_PATH to where it is mounted "
+            "(`vault auth list`)"
         ) from None
-    except (hvac_exc.InvalidRequest, hvac_exc.Forbidden, hvac_exc.Unauthorized) as exc:
+    except (hvac_exc.InvalidRequest, hvac_exc.Unauthorized) as exc:
         raise VaultAuthError(
             f"Vault refused the {settings.auth} login at {where}: {server_errors(exc)}; "
             f"{_RELOGIN[settings.auth]}"

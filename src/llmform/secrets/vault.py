@@ -317,7 +317,7 @@ class _Run:
         if read.version is not None:
             text = self._missing_version(read, where)
         else:
-            text = f"no secret at {where} (read {read.api_path})"
+            text = _no_secret(read, where)
 
         def word(ref: VaultRef) -> str:
             # A mount also written in the path ("mount: secret" + "secret/llm/openai").
@@ -337,11 +337,17 @@ class _Run:
                 lambda: kv.read_secret_metadata(path=read.path, mount_point=read.mount.path),
             )
         except hvac_exc.InvalidPath:
-            return f"no secret at {where} (read {read.api_path})"
+            return _no_secret(read, where)
         except hvac_exc.VaultError:
             return f"{where} has no version {read.version}, or no such secret exists"
         current = ((meta or {}).get("data") or {}).get("current_version")
         return f"{where} has no version {read.version} (its current version is {current})"
+
+
+def _no_secret(read: _Read, where: str) -> str:
+    # On KV v2 the API path differs from what the user wrote: show it, for policy-writing.
+    shown = f" (read {read.api_path})" if read.mount.kv_version == 2 else ""
+    return f"no secret at {where}{shown}"
 
 
 def _pick(ref: VaultRef, read: _Read, data: _Data) -> SecretValue | str:

@@ -1,0 +1,138 @@
+"""plan and apply through the CLI with keys in a real OpenBao: resolution, rotation, problems,
+and a canary value that must appear in no output, plan file, store row, audit event or log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from baoserver import BaoServer, unique
+
+from llmform.cli import main
+
+
+def state(v2: str, v1: str) -> str:
+    return f"""\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: openai-main
+    workspace: prod
+    factory: OpenAI
+    api_key: {{vault: "{v2}/llm/openai#api_key"}}
+    backup_keys:
+      - {{vault: "llm/openai#backup", mount: {v2}}}
+      - {{vault: "{v2}/llm/openai#api_key", version: 1}}
+    models: [gpt-4o]
+  - name: anthropic
+    workspace: prod
+    factory: Anthropic
+    api_key: {{vault: "{v1}/llm/anthropic#api_key"}}
+    models: [claude-sonnet-4-6]
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bao: BaoServer) -> tuple[Path, str, str]:
+    v2, v1 = bao.kv_mount(2), bao.kv_mount(1)
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("VAULT_", "LLMFORM_VAULT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token of the user's
+    monkeypatch.setenv("VAULT_ADDR", bao.addr)
+    monkeypatch.setenv("VAULT_TOKEN", "root")
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    (tmp_path / "llmform.yaml").write_text(state(v2, v1))
+    return tmp_path, v2, v1
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def everything_written(root: Path) -> str:
+    """Every file under ``root`` (plan files, the store), as text, bytes decoded leniently."""
+    texts = [p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file()]
+    return "\n".join(texts)
+
+
+def test_plan_apply_rotate_with_vault_keys_and_no_value_anywhere(
+    repo: tuple[Path, str, str],
+    bao: BaoServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    root, v2, v1 = repo
+    canary = "sk-canary-" + unique("plan")
+    bao.put(v2, "llm/openai", {"api_key": canary + "-v1", "backup": canary + "-backup"})
+    bao.put(v2, "llm/openai", {"api_key": canary + "-v2", "backup": canary + "-backup"})
+    bao.put(v1, "llm/anthropic", {"api_key": canary + "-anthropic"}, version=1)
+    caplog.set_level(logging.DEBUG)
+    outputs = []
+
+    code, out, err = run(capsys, "plan", "-o", "first.plan", "llmform.yaml")
+    outputs.append(out + err)
+    assert code == 0, err
+    assert "(sensitive value)" in out
+    code, out, err = run(capsys, "apply", "--auto-approve", "first.plan")
+    outputs.append(out + err)
+    assert code == 0, err
+
+    # Rotated in Vault: the plan says so without showing it, and a saved plan goes stale.
+    code, out, err = run(capsys, "plan", "-o", "second.plan", "llmform.yaml")
+    outputs.append(out + err)
+    assert "No changes" in out, out
+    bao.put(v2, "llm/openai", {"api_key": canary + "-v3", "backup": canary + "-backup"})
+    code, out, err = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
+    outputs.append(out + err)
+    assert code == 2
+    assert "(sensitive value changed)" in out
+    code, out, err = run(capsys, "apply", "--auto-approve", "second.plan")
+    outputs.append(out + err)
+    assert code == 1
+    assert "changed since the plan was made" in err
+
+    sources = {
+        "output": "\n".join(outputs),
+        "files": everything_written(root),
+        "log": caplog.text,
+    }
+    with sqlite3.connect(root / "store.db") as conn:
+        rows = [
+            repr(row)
+            for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for row in conn.execute(f'SELECT * FROM "{table}"')
+        ]
+    sources["rows"] = "\n".join(rows)
+    assert f"{v2}/llm/openai#api_key" in sources["rows"]  # references are kept, values are not
+    for where, text in sources.items():
+        assert canary not in text, where
+
+
+def test_vault_problems_reach_the_plan_report_all_at_once(
+    repo: tuple[Path, str, str], bao: BaoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, v2, v1 = repo
+    bao.put(v2, "llm/openai", {"api_key": "only-this-key"})
+    code, _, err = run(capsys, "plan", "llmform.yaml")
+    assert code == 1
+    assert "has no key 'backup' (its keys: api_key)" in err
+    assert f"no secret at {v1}/llm/anthropic" in err
+    assert "only-this-key" not in err
+
+
+def test_a_sealed_or_absent_vault_stops_the_plan_with_what_to_do(
+    repo: tuple[Path, str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VAULT_ADDR")
+    code, _, err = run(capsys, "plan", "llmform.yaml")
+    assert code == 1
+    assert "VAULT_ADDR is not set" in err
