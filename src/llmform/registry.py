@@ -103,11 +103,14 @@ class Registry:
         options: str,
     ) -> RegistryConfig:
         models = tuple(
-            RegistryModel(m, tuple(json.loads(t)), mt, used)
+            RegistryModel(m, tuple(json.loads(t or "[]")), mt, used)
             for m, t, mt, used in self._conn.execute(
-                "SELECT name, types, max_tokens, used_tokens FROM config_models"
-                " WHERE workspace = ? AND config = ? ORDER BY name",
-                (workspace, name),
+                # a catalog model's details live with its factory
+                "SELECT cm.name, COALESCE(cm.types, fm.types),"
+                " COALESCE(cm.max_tokens, fm.max_tokens), cm.used_tokens FROM config_models cm"
+                " LEFT JOIN factory_models fm ON fm.factory = ? AND fm.name = cm.name"
+                " WHERE cm.workspace = ? AND cm.config = ? ORDER BY cm.name",
+                (factory, workspace, name),
             )
         )
         refs = dict(

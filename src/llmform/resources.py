@@ -103,7 +103,11 @@ def config_resource(config: Config, fingerprints: Mapping[SecretRef, str]) -> Re
     """``fingerprints`` holds the keyed fingerprint of each resolved reference; a reference
     without one (e.g. ``--no-resolve`` runs) is compared by reference only."""
     slots = secret_slots(config)
-    models = [model_attrs(m, with_custom=True) for m in config.models]
+    # a catalog model is named only: its details belong to the factory, so a catalog change
+    # shows once on the factory rather than again on every config that enables the model
+    models = [
+        model_attrs(m, with_custom=True) if m.custom else {"name": m.name} for m in config.models
+    ]
     return Resource(
         address=config.address,
         kind="config",

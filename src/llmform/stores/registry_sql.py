@@ -75,7 +75,9 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
     )
     for ws, config, name, types, max_tokens, tools, custom in cur.fetchall():
         config_models[(ws, config)].append(
-            model_dict(name, json.loads(types), max_tokens, bool(tools), bool(custom))
+            model_dict(name, json.loads(types), max_tokens, bool(tools), True)
+            if custom
+            else {"name": name}
         )
     refs: dict[tuple[str, str], list[tuple[int, str, str, str | None]]] = defaultdict(list)
     cur.execute("SELECT workspace, config, slot, position, ref, fingerprint FROM config_secrets")
@@ -206,13 +208,10 @@ def _update(cur: Cursor, resource: Resource) -> None:
         _config_secrets(cur, ws, name, resource)
 
 
-def _model_row(model: JSON) -> tuple[str, str, int | None, int]:
-    return (
-        model["name"],
-        _dumps(model["type"]),
-        model.get("max_tokens"),
-        int(model.get("tools", False)),
-    )
+def _model_row(model: JSON) -> tuple[str, str | None, int | None, int]:
+    """A named catalog model ({"name": ...}) has no details of its own: NULL types."""
+    types = _dumps(model["type"]) if "type" in model else None
+    return (model["name"], types, model.get("max_tokens"), int(model.get("tools", False)))
 
 
 def _factory_models(cur: Cursor, resource: Resource) -> None:

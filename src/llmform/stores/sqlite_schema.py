@@ -59,7 +59,7 @@ MIGRATIONS: tuple[str, ...] = (
         workspace TEXT NOT NULL,
         config TEXT NOT NULL,
         name TEXT NOT NULL,
-        types TEXT NOT NULL,
+        types TEXT,  -- custom models only; a catalog model's details are in factory_models
         max_tokens INTEGER,
         tools INTEGER NOT NULL DEFAULT 0,
         custom INTEGER NOT NULL DEFAULT 0,
