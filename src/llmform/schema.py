@@ -22,6 +22,10 @@ from .loader import Document
 # Fields whose values may be secrets: an error there never quotes what the user wrote.
 SECRET_FIELDS = frozenset({"api_key", "backup_keys", "api_secret"})
 
+REFERENCE_FORMS = 'a reference is {vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
+UNKNOWN_REF_KEY_MESSAGE = (
+    "unknown key in a reference (not shown in case it is the secret itself); " + REFERENCE_FORMS
+)
 LITERAL_SECRET_MESSAGE = (
     "a literal secret is not allowed here; write a reference instead: "
     '{vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
@@ -106,15 +110,20 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
         known = sub.get("properties", {})
         for key in instance:
             if key not in known:
+                hint = _suggest(key, known)
+                if secret and not hint:  # `api_key: {sk-...}` is a mapping with the key as key
+                    yield error(
+                        document.locate([*path, key], key=True), dotted, UNKNOWN_REF_KEY_MESSAGE
+                    )
+                    continue
                 yield error(
                     document.locate([*path, key], key=True),
                     format_path([*path, key]),
-                    f"unknown key {key!r}{_suggest(key, known)}",
+                    f"unknown key {key!r}{hint}",
                 )
         return
-    literal = isinstance(instance, str | int | float)
-    if kind == "type" and literal and isinstance(sub, dict) and sub.get("x-llmform-secret"):
-        yield error(where, dotted, LITERAL_SECRET_MESSAGE)
+    if secret and kind == "type":
+        yield error(where, dotted, _secret_type_message(sub, instance))
         return
     if secret:  # never echo what may be a secret
         yield error(where, dotted, _secret_safe_message(err))
@@ -164,6 +173,22 @@ _LIMIT_MESSAGES: dict[str, Callable[[Any, Any, ValidationError], str]] = {
     "uniqueItems": lambda rule, value, _: "lists the same item more than once; remove repeats",
     "minItems": lambda rule, value, _: f"needs at least {rule} item(s)",
 }
+
+
+def _secret_type_message(sub: Any, instance: Any) -> str:
+    literal = isinstance(instance, str | int | float)
+    if isinstance(sub, dict) and sub.get("x-llmform-secret"):
+        if literal:
+            return LITERAL_SECRET_MESSAGE
+        return f"expected a reference, got {_type_name(instance)}; {REFERENCE_FORMS}"
+    if isinstance(sub, dict) and sub.get("type") == "array" and literal:  # backup_keys: sk-...
+        return (
+            "a literal secret is not allowed here; write a list of references: "
+            '[{vault: "path/to/secret#key"}, {env: VARIABLE_NAME}]'
+        )
+    expected = sub.get("type") if isinstance(sub, dict) else None
+    wanted = _TYPE_NAMES.get(expected, "something else") if isinstance(expected, str) else "?"
+    return f"expected {wanted}, got {_type_name(instance)}; {REFERENCE_FORMS}"
 
 
 def _secret_safe_message(err: ValidationError) -> str:

@@ -14,7 +14,12 @@ _VAULT_KEY = re.compile(r"^[^\s#/]+$")
 
 
 class RefSyntaxError(ValueError):
-    """A reference that cannot be right; the message says how to write it (never a value)."""
+    """A reference that cannot be right; the message says how to write it (never a value).
+
+    Text that is not even shaped like a reference (an env "name" that is no name, a vault
+    reference without "#") is not quoted back: it may be the secret itself, pasted in the wrong
+    place. The location in the file is enough to find it.
+    """
 
 
 def parse_ref(raw: Mapping[str, Any]) -> SecretRef:
@@ -36,8 +41,9 @@ def _env_name(name: str) -> str:
         raise RefSyntaxError("empty environment variable name; write {env: OPENAI_API_KEY}")
     if not _ENV_NAME.match(name):
         raise RefSyntaxError(
-            f"{name!r} is not an environment variable name "
-            "(letters, digits and '_', not starting with a digit)"
+            "not an environment variable name (letters, digits and '_', not starting with a "
+            "digit; the value is not shown in case it is the secret itself); "
+            "write e.g. {env: OPENAI_API_KEY}"
         )
     return name
 
@@ -45,19 +51,19 @@ def _env_name(name: str) -> str:
 def _vault_ref(text: str, version: int | None, mount: str | None) -> VaultRef:
     if "#" not in text:
         raise RefSyntaxError(
-            f'vault reference {text!r} has no key; write "{text or "path"}#key", '
-            'e.g. "secret/llm/openai#api_key"'
+            "vault reference without a key (the value is not shown in case it is the secret "
+            'itself); write "path#key", e.g. "secret/llm/openai#api_key"'
         )
     path, _, key = text.rpartition("#")
     if not path or not _VAULT_PATH.match(path):
         raise RefSyntaxError(
-            f"vault reference {text!r} has no valid path before '#'; "
-            'write "secret/llm/openai#api_key"'
+            "vault reference without a valid path before '#' (no spaces); "
+            'write "path#key", e.g. "secret/llm/openai#api_key"'
         )
     if not key or not _VAULT_KEY.match(key):
         raise RefSyntaxError(
-            f"vault reference {text!r} has no valid key after '#'; "
-            'write "secret/llm/openai#api_key"'
+            "vault reference without a valid key after '#' (no spaces, '/' or '#'); "
+            'write "path#key", e.g. "secret/llm/openai#api_key"'
         )
     if path.startswith("/"):
         fixed = path.lstrip("/")
