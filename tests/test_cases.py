@@ -123,6 +123,12 @@ def test_validate_case(
     _check_output(case, code, out, err)
     if case.max_seconds is not None:
         assert elapsed < case.max_seconds
+    if case.absent:  # the machine-readable report must not leak either
+        assert main(["validate", "--format", "json", *case.args]) == case.exit_code
+        out, err = capsys.readouterr()
+        assert '"diagnostics"' in out
+        for secret in case.absent:
+            assert secret not in out + err
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
