@@ -73,22 +73,19 @@ class _Builder:
         self.diagnostics.append(warning(item.at(*steps), item.dotted(*steps), message))
 
     def unique(self, kind: str, items: list[tuple[Any, _Item]]) -> dict[Any, _Item]:
-        """First item per key; a duplicate is reported at both places."""
-        first: dict[Any, _Item] = {}
+        """First item per key; a duplicate is reported at each of its places, once."""
+        groups: dict[Any, list[_Item]] = {}
         for key, item in items:
-            if key not in first:
-                first[key] = item
+            groups.setdefault(key, []).append(item)
+        for key, group in groups.items():
+            if len(group) == 1:
                 continue
-            other = first[key]
             shown = "/".join(key) if isinstance(key, tuple) else key
-            fix = "rename or remove one of them"
-            self.err(
-                item, ("name",), f"duplicate {kind} {shown!r} (also at {other.at('name')}); {fix}"
-            )
-            self.err(
-                other, ("name",), f"duplicate {kind} {shown!r} (also at {item.at('name')}); {fix}"
-            )
-        return first
+            fix = "rename or remove one of them" if len(group) == 2 else "keep only one"
+            for item in group:
+                others = ", ".join(str(other.at("name")) for other in group if other is not item)
+                self.err(item, ("name",), f"duplicate {kind} {shown!r} (also at {others}); {fix}")
+        return {key: group[0] for key, group in groups.items()}
 
     # -- factories ---------------------------------------------------------------------------
 
