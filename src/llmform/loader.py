@@ -40,6 +40,7 @@ COMPOSE_SAFE_DEPTH = 5_000
 
 _scalars = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
+_PLAIN_KEY_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
 
 
 class MarkedDict(dict[str, Any]):
@@ -218,7 +219,10 @@ class _Constructor:
             if not isinstance(key_node, ScalarNode):
                 self._problem(key_node, "a mapping key must be a plain scalar", out)
                 continue
-            key = str(self._scalar(key_node))
+            # a key is its text as written: YAML 1.1 would make label keys on/yes/null into
+            # True/None, which str() turns into "True"/"None" without a word to the user
+            plain = key_node.tag in _PLAIN_KEY_TAGS
+            key = key_node.value if plain else str(self._scalar(key_node))
             value, value_size = self._build(value_node)
             size += value_size + 1
             if key in out.marks:

@@ -125,6 +125,17 @@ def test_scalars_keep_their_yaml_types() -> None:
     assert [data[k] for k in "abcdef"] == [12, True, 1.5, None, "12", "2024-10-21"]
 
 
+def test_keys_are_the_text_as_written() -> None:
+    # YAML 1.1 reads on/yes/null/0x10 as True/True/None/16; as keys (labels) that is never meant
+    data = _one(
+        """\
+        apiVersion: llmform/v1
+        labels: {on: call, yes: "1", null: x, 0x10: a, "2": b}
+        """
+    )
+    assert list(data["labels"]) == ["on", "yes", "null", "0x10", "2"]
+
+
 # -- merge keys ----------------------------------------------------------------------------
 
 
