@@ -586,6 +586,9 @@ class ProviderServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # the default backlog of 5 drops connections when a test opens dozens at once
+    request_queue_size = 256
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that gave up (a timeout test) leaves a broken pipe: expected, not news."""
         if not isinstance(sys.exc_info()[1], ConnectionError):

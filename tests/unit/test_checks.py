@@ -369,3 +369,13 @@ def test_sigv4_matches_the_published_aws_vector() -> None:
 
 def test_slots_helper_orders_primary_first() -> None:
     assert [s.slot for s in slots([K0, K1])] == ["api_key", "backup_keys[0]"]
+
+
+def test_default_pools_together_keep_the_parallelism_bound() -> None:
+    """Without an injected client the runner spreads requests over several small pools."""
+    keys = [f"sk-pool-{i:04d}-xxxxxxxxxxxx" for i in range(30)]
+    with ProviderServer("openai", dict.fromkeys(keys, "slow:0.1")) as server:
+        targets = [target("openai", server.api_base, [k], address=f"config.ws/{k}") for k in keys]
+        report = run_checks(targets, parallelism=25)
+    assert report.passed and report.requests == 30
+    assert server.max_in_flight == 25
