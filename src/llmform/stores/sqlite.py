@@ -33,6 +33,7 @@ from .sqlite_schema import MIGRATIONS
 
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_S = 30.0
+LOCK_ATTEMPT_MS = 100  # SQLite's busy wait per lock attempt; ``acquire`` polls between them
 
 
 def path_from_url(url: str) -> str:
@@ -67,6 +68,10 @@ class SqliteStore:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        if _schema_version(conn) == SCHEMA_VERSION:
+            # Up to date: no write transaction, so that opening the store while another run is
+            # mid-apply does not queue behind it (that run's lock is reported instead).
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -78,9 +83,8 @@ class SqliteStore:
                     f"this llmform knows ({SCHEMA_VERSION}); upgrade llmform"
                 )
             for number in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(MIGRATIONS[number]):
+                    conn.execute(statement)
             if version == 0:
                 conn.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -125,7 +129,14 @@ class SqliteStore:
     @contextmanager
     def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
         mine = new_lock(operation)
-        acquire(lambda: self._try_lock(mine), timeout)
+        # While the holder is inside its apply transaction, BEGIN IMMEDIATE would sit in
+        # SQLite's busy wait (BUSY_TIMEOUT_S) past the caller's lock timeout: wait briefly
+        # per attempt instead, and let ``acquire`` poll and give up naming the holder.
+        self._conn.execute(f"PRAGMA busy_timeout = {LOCK_ATTEMPT_MS}")
+        try:
+            acquire(lambda: self._try_lock(mine), timeout)
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         try:
             yield mine
         finally:
@@ -135,7 +146,12 @@ class SqliteStore:
 
     def _try_lock(self, mine: LockInfo) -> LockInfo | None:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise StoreError(f"cannot lock the store {self.display_url}: {exc}") from None
+            return self._writer()
         try:
             row = conn.execute(
                 "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
@@ -154,6 +170,19 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         return None
+
+    def _writer(self) -> LockInfo:
+        """Who holds a write transaction: the lock row's holder (a run mid-apply), or, when
+        there is none or it cannot be read just now, an anonymous writer."""
+        try:
+            row = self._conn.execute(
+                "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is not None:
+            return LockInfo(*row)
+        return LockInfo("-", "another connection writing to the database", 0, "write", "now")
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         row = self._conn.execute(
@@ -206,6 +235,28 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet: a new file
+        return None
+    return int(row[0]) if row else None
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script. A ';' inside a comment, a string or a trigger
+    body does not end a statement, so split where SQLite says a statement is complete."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.replace(";", "").strip():
+                yield pending
+            pending = ""
+    if pending.replace(";", "").strip():
+        yield pending
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
