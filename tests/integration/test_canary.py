@@ -1,0 +1,209 @@
+"""A canary secret goes through every command and appears nowhere it should not.
+
+Primary and backup keys of two configs are env references whose values are canaries
+(``sk-CANARY-<random>``). Every command that touches them runs: validate, plan in each format,
+plan -o, apply of the saved plan with --audit-file, a key rotation applied from the files,
+export (stdout and -o), audit (table, --json, --verify), and error paths (a literal key in the
+YAML, a stale plan). Then the canary, and its random part alone, is searched for in every
+stdout and stderr, every log record, every file under the working directory (the plan file, the
+audit file, the exported YAML, the database file itself) and every value of every table row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from llmform.cli import main
+
+TOKEN = secrets.token_hex(8)
+PRIMARY = f"sk-CANARY-{TOKEN}-primary"
+BACKUP = f"sk-CANARY-{TOKEN}-backup"
+ROTATED = f"sk-CANARY-{TOKEN}-rotated"
+LITERAL = f"sk-CANARY-{TOKEN}-literal"
+NEEDLES = (TOKEN, "sk-CANARY")
+
+STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+    labels: {team: platform}
+    defaults: {chat: openai-main/gpt-4o}
+configs:
+  - name: openai-main
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: CANARY_PRIMARY}
+    backup_keys: [{env: CANARY_BACKUP}]
+    models: [gpt-4o]
+  - name: deepseek
+    workspace: prod
+    factory: DeepSeek
+    api_key: {env: CANARY_BACKUP}
+    backup_keys: [{env: CANARY_PRIMARY}]
+    models: [deepseek-chat]
+"""
+
+LITERAL_STATE = f"""\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: leaky
+    workspace: prod
+    factory: OpenAI
+    api_key: "{LITERAL}"
+    backup_keys: ["{LITERAL}"]
+    models: [gpt-4o]
+"""
+
+
+@dataclass
+class Runs:
+    """Every command run and everything it printed."""
+
+    capsys: pytest.CaptureFixture[str]
+    seen: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def __call__(self, *args: str, expect: int = 0) -> str:
+        code = main(["--no-color", *args])
+        captured = self.capsys.readouterr()
+        output = captured.out + captured.err
+        self.seen.append((" ".join(args), code, output))
+        assert code == expect, f"llmform {' '.join(args)} -> {code}:\n{output}"
+        return output
+
+
+@pytest.fixture
+def run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Runs]:
+    monkeypatch.chdir(tmp_path)  # the default store, .llmform/llmform.db, lands here
+    monkeypatch.setenv("CANARY_PRIMARY", PRIMARY)
+    monkeypatch.setenv("CANARY_BACKUP", BACKUP)
+    monkeypatch.delenv("LLMFORM_STORE", raising=False)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "llmform.yaml").write_text(STATE, encoding="utf-8")
+    (tmp_path / "leak").mkdir()
+    (tmp_path / "leak" / "llmform.yaml").write_text(LITERAL_STATE, encoding="utf-8")
+    yield Runs(capsys)
+
+
+def _leaks(text: str) -> list[str]:
+    return [needle for needle in NEEDLES if needle in text]
+
+
+def _table_values(db: Path) -> Iterator[tuple[str, object]]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert {"configs", "config_secrets", "audit_events", "meta", "locks"} <= set(tables)
+        for table in tables:
+            for row in conn.execute(f"SELECT * FROM {table}"):
+                for value in row:
+                    yield table, value
+    finally:
+        conn.close()
+
+
+def test_the_canary_appears_nowhere(
+    run: Runs, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    run("validate", "state")
+    assert "(sensitive value)" in run("plan", "state")
+    run("plan", "--format", "markdown", "state")
+    run("plan", "--format", "json", "state")
+    run("plan", "-o", "prod.plan", "state")
+    run("apply", "--auto-approve", "--audit-file", "audit.jsonl", "prod.plan")
+    assert "already applied" in run("apply", "--auto-approve", "prod.plan", expect=1)
+
+    # A rotated key: the plan says so without saying what either value is.
+    os.environ["CANARY_PRIMARY"] = ROTATED  # restored by monkeypatch at teardown
+    assert "(sensitive value changed)" in run("plan", "state")
+    run("plan", "--format", "json", "state")
+    run("plan", "--format", "markdown", "state")
+    run("apply", "--auto-approve", "--audit-file", "audit.jsonl", "state")
+
+    assert "env: CANARY_PRIMARY" in run("export")
+    run("export", "-o", "exported.yaml")
+    run("plan", "--detailed-exitcode", "exported.yaml")  # export -> plan: no changes
+    run("audit")
+    run("audit", "--json")
+    run("audit", "--verify")
+
+    # A literal key in the YAML is refused by every command, without being echoed.
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        output = run(*command, "leak", expect=1)
+        assert "api_key" in output, output
+
+    assert len(run.seen) >= 20
+    for command, _, output in run.seen:
+        assert not _leaks(output), f"llmform {command} printed the canary:\n{output}"
+    for record in caplog.records:
+        assert not _leaks(record.getMessage()), record
+        assert not _leaks(repr(record.args)), record
+
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "leak")
+    names = {p.name for p in written}
+    assert {"prod.plan", "audit.jsonl", "exported.yaml", "llmform.db"} <= names, names
+    for path in written:
+        data = path.read_bytes()
+        for needle in NEEDLES:
+            assert needle.encode() not in data, f"{path} holds the canary"
+            assert needle.encode("utf-16-le") not in data, f"{path} holds the canary (utf-16)"
+
+    db = tmp_path / ".llmform" / "llmform.db"
+    values = list(_table_values(db))
+    assert any(table == "config_secrets" for table, _ in values)
+    for table, value in values:
+        text = value.hex() if isinstance(value, bytes) else str(value)
+        assert not _leaks(text) and TOKEN.encode().hex() not in text, f"{table}: {value!r}"
+
+
+def test_a_real_process_prints_no_canary_even_when_it_fails(run: Runs, tmp_path: Path) -> None:
+    """The same through a real ``llmform`` process: its whole stdout and stderr, on success,
+    on a literal key and on a secret that cannot be resolved."""
+    env = {**os.environ, "NO_COLOR": "1", "LLMFORM_DEBUG": "1"}
+    cases = [
+        (["plan", "--format", "json", "state"], 0),
+        (["apply", "--auto-approve", "state"], 0),
+        (["plan", "leak"], 1),
+        (["validate", "leak"], 1),
+    ]
+    for args, expected in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "llmform.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == expected, (args, done.stdout, done.stderr)
+        assert not _leaks(done.stdout + done.stderr), (args, done.stdout, done.stderr)
+
+    # One key missing: the error names the reference and the configs using it, not the others'
+    # values.
+    del env["CANARY_BACKUP"]
+    done = subprocess.run(
+        [sys.executable, "-m", "llmform.cli", "plan", "state"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "CANARY_BACKUP" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not _leaks(done.stdout + done.stderr), done.stderr
