@@ -384,7 +384,7 @@ def _failed(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -
 # httpcore matches every queued request against every pooled connection, and probes each
 # connection's socket, on every assignment: quadratic in the pool size. Above a few dozen
 # connections that CPU dominates (9 ms a request at 50), so large runs get several small pools.
-_POOL_SIZE = 10
+_POOL_SIZE = 5
 
 
 def _pooled_clients(parallelism: int) -> list[httpx.AsyncClient]:
