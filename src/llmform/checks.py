@@ -316,12 +316,18 @@ class _Run:
             endpoint = adapter.endpoint(target.api_base, target.options)
         except ValueError as exc:
             return _failed(target, "", Outcome.ERROR, str(exc))
-        if target.unresolved:
-            return _failed(target, str(endpoint), Outcome.ERROR, "secret not resolved")
+        missing_keys = [s for s in target.unresolved if s not in {k.slot for k in target.keys}]
+        if missing_keys:  # a secret option (api_secret): no key can be checked without it
+            detail = f"{', '.join(missing_keys)} not resolved"
+            return _failed(target, str(endpoint), Outcome.ERROR, detail)
         slots = target.keys or (_NO_KEY,)
-        attempts, last = await self.sequence(target, adapter, endpoint, slots)
+        # An unresolved key is reported, never sent; rotation runs over the others.
+        usable = [s for s in slots if s.slot not in target.unresolved]
+        attempts, last = (
+            await self.sequence(target, adapter, endpoint, usable) if usable else ([], {})
+        )
         tries = [a.position for a in attempts]
-        unreached = [s for s in slots if s.position not in last]
+        unreached = [s for s in usable if s.position not in last]
         for own_attempts, own_last in await asyncio.gather(
             *(self.sequence(target, adapter, endpoint, [s]) for s in unreached)
         ):
@@ -329,6 +335,9 @@ class _Run:
             tries += [a.position for a in own_attempts]
         keys = []
         for slot in slots:
+            if slot.position not in last:
+                keys.append(KeyResult(slot.slot, slot.position, Outcome.ERROR, "not resolved"))
+                continue
             result = await self._key_result(target, adapter, endpoint, slot, last[slot.position])
             keys.append(replace(result, attempts=tries.count(slot.position)))
         return ConfigResult(

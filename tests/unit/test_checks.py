@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
@@ -345,6 +346,27 @@ def test_targets_for_a_desired_state() -> None:
     assert b.unresolved == ("api_key",)
     report = run([b])
     assert report.configs[0].keys[0].outcome is Outcome.ERROR
+    assert report.requests == 0
+
+
+def test_an_unresolved_key_is_reported_and_the_others_checked() -> None:
+    with ProviderServer("openai", {K1: "valid"}) as server:
+        t = target("openai", server.api_base, [K0, K1])
+        t = replace(t, keys=(replace(t.keys[0], value=None), t.keys[1]), unresolved=("api_key",))
+        report = run([t])
+    assert [(k.outcome, k.detail) for k in report.configs[0].keys] == [
+        (Outcome.ERROR, "not resolved"),
+        (Outcome.VALID, ""),
+    ]
+    assert server.keys_seen() == [K1]
+
+
+def test_an_unresolved_secret_option_fails_the_config() -> None:
+    t = replace(
+        target("bedrock", None, [K0], options={"region": "eu-west-1"}), unresolved=("api_secret",)
+    )
+    report = run([t])
+    assert [k.detail for k in report.configs[0].keys] == ["api_secret not resolved"]
     assert report.requests == 0
 
 
