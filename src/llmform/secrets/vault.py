@@ -128,7 +128,7 @@ class _Run:
     def resolve(self, refs: list[VaultRef]) -> Resolution:
         problems: list[SecretProblem] = []
         reads: dict[VaultRef, _Read] = {}
-        # Sorted, so that a mount's shortest path is looked up first and covers the others.
+        # Sorted: the lookups (and so the requests) do not depend on the order of the configs.
         for ref in sorted(refs, key=lambda r: (r.mount or "", r.path)):
             read_or_problem = self._locate(ref)
             if isinstance(read_or_problem, str):
