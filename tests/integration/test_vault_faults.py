@@ -95,7 +95,11 @@ def test_rate_limit_quota_is_waited_out(bao: BaoServer) -> None:
             time.sleep(seconds)
 
         resolver = VaultResolver(settings(bao.addr, concurrency=4), sleep=sleep)
+        mark = bao.audit_mark()
         result = resolver.resolve(refs)
+        # Answers refused by the quota never reach the audit device: it saw one read each.
+        reads = [r["path"] for r in bao.audit_requests(mark) if r["path"].startswith(mount)]
+        assert sorted(reads) == sorted(f"{mount}/data/s{i}" for i in range(8))
         assert result.problems == ()
         assert {r: v.reveal() for r, v in result.values.items()} == {
             r: f"v{i}" for i, r in enumerate(refs)
