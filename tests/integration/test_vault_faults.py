@@ -3,9 +3,14 @@ canary (no value anywhere it should not be); and the chain of env and Vault reso
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from baoserver import BaoServer, free_port_pair, unique
@@ -178,3 +183,77 @@ def test_chain_sends_each_kind_to_its_resolver(bao: BaoServer, tmp_path: Path) -
     assert env_only.resolve([env_ref]).problems == ()
     with pytest.raises(VaultConfigError, match="VAULT_SKIP_VERIFY='maybe' is not a boolean"):
         env_only.resolve([vault_ref])
+
+
+class FlakyVault(BaseHTTPRequestHandler):
+    """Just enough of Vault's API to answer one KV v2 read, after ``failures`` 503s that a real
+    server cannot be made to give on demand (a standby or an overloaded node), or ``delay``."""
+
+    failures = 0
+    delay = 0.0
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        if self.path.startswith("/v1/auth/token/lookup-self"):
+            self._send(200, {"data": {"ttl": 0, "renewable": False}})
+        elif self.path.startswith("/v1/sys/internal/ui/mounts/"):
+            self._send(
+                200, {"data": {"path": "secret/", "type": "kv", "options": {"version": "2"}}}
+            )
+        elif type(self).failures > 0:
+            type(self).failures -= 1
+            self._send(503, {"errors": ["node is not active"]})
+        else:
+            time.sleep(type(self).delay)
+            self._send(200, {"data": {"data": {"api_key": "flaky"}, "metadata": {"version": 1}}})
+
+    def _send(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client gave up (the timeout test)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    FlakyVault.failures, FlakyVault.delay = 0, 0.0
+    FlakyVault.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyVault)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_503_is_retried_with_growing_backoff(flaky: str) -> None:
+    ref = VaultRef(path="secret/llm", key="api_key")
+    FlakyVault.failures = 3
+    slept: list[float] = []
+    result = VaultResolver(settings(flaky), sleep=slept.append).resolve([ref])
+    assert result.values[ref].reveal() == "flaky"
+    assert slept == [0.25, 0.5, 1.0]
+    assert FlakyVault.seen.count("/v1/secret/data/llm") == 4
+
+    FlakyVault.failures = 10
+    with pytest.raises(VaultUnavailable, match="kept answering 503 Service Unavailable"):
+        VaultResolver(settings(flaky, max_retries=2), sleep=slept.append).resolve([ref])
+
+
+def test_a_server_too_slow_to_answer(flaky: str) -> None:
+    FlakyVault.delay = 0.6
+    ref = VaultRef(path="secret/llm", key="api_key")
+    with pytest.raises(VaultUnavailable, match=r"did not answer read secret/data/llm within 0.2s"):
+        VaultResolver(settings(flaky, timeout=0.2)).resolve([ref])
