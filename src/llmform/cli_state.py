@@ -19,8 +19,8 @@ from .console import paint, use_color
 from .engine import DispatchResolver, apply_plan, check_fresh, make_plan
 from .errors import LlmformError
 from .plan import Plan, load_plan, save_plan
-from .validate import load_state
 from .stores import DEFAULT_STORE_URL, Store, open_store
+from .validate import load_state
 
 store_option = click.option(
     "--store",
