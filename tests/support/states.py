@@ -154,7 +154,7 @@ def desired_states(draw: st.DrawFn) -> GeneratedState:
 
     workspaces: list[dict[str, Any]] = []
     configs: list[dict[str, Any]] = []
-    for ws in draw(st.lists(st.sampled_from(WORKSPACE_NAMES), unique=True, max_size=3)):
+    for ws in draw(st.lists(st.sampled_from(WORKSPACE_NAMES), unique=True, min_size=1, max_size=3)):
         ws_doc: dict[str, Any] = {"name": ws}
         description = draw(st.none() | TEXT)
         if description is not None:
@@ -163,7 +163,9 @@ def desired_states(draw: st.DrawFn) -> GeneratedState:
         if labels:
             ws_doc["labels"] = labels
         enabled_by_config: dict[str, dict[str, tuple[str, ...]]] = {}
-        for name in draw(st.lists(st.sampled_from(CONFIG_NAMES), unique=True, max_size=3)):
+        for name in draw(
+            st.lists(st.sampled_from(CONFIG_NAMES), unique=True, min_size=1, max_size=3)
+        ):
             doc, enabled = draw(_config(ws, name, factories))
             configs.append(doc)
             enabled_by_config[name] = enabled
