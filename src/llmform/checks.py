@@ -7,15 +7,16 @@ the config (wrapping round), after ``base_delay * 2**retry`` seconds (1, 2, 4) o
 ``Retry-After`` asks; a failure of the key itself (invalid, no permission, out of credit)
 rotates at once, and such a key is not tried again. Keys the rotation did not reach (because an
 earlier one worked) are then checked on their own with the same schedule, so every key gets a
-verdict. Records and the cache are in ``check_results``.
+verdict. Inputs are in ``check_targets``, results and the cache in ``check_results``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -28,11 +29,10 @@ from .check_results import (
     ResultCache,
     identity_digest,
 )
-from .model import Config, DesiredState, SecretRef
+from .check_targets import CheckTarget, KeySlot, targets_for
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
 from .providers.base import redact
-from .resources import secret_slots
-from .secrets.base import SecretValue
+from .secrets.base import SecretValue, fingerprint
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -63,70 +63,6 @@ class RetryPolicy:
     def backoff(self, retry: int) -> float:
         """The wait before retry number ``retry`` (0-based): 1, 2, 4 s with the defaults."""
         return float(self.base_delay * 2**retry)
-
-
-@dataclass(frozen=True)
-class KeySlot:
-    """One key of a config: where it sits (``api_key``, ``backup_keys[0]``) and its value."""
-
-    slot: str
-    position: int
-    value: SecretValue | None
-    fingerprint: str  # "" for a config without a key
-
-
-@dataclass(frozen=True)
-class CheckTarget:
-    """What is checked for one config. ``secrets`` are the provider-specific secret options
-    (Bedrock's ``api_secret``); ``secret_fingerprints`` make them part of a check's identity."""
-
-    address: str
-    provider_type: str
-    api_base: str | None
-    keys: tuple[KeySlot, ...]
-    models: tuple[str, ...] = ()
-    options: Mapping[str, str] = field(default_factory=dict)
-    secrets: Mapping[str, SecretValue] = field(default_factory=dict)
-    secret_fingerprints: tuple[str, ...] = ()
-    # a reference that did not resolve: reported per key as an error, never sent
-    unresolved: tuple[str, ...] = ()
-
-
-def targets_for(
-    state: DesiredState,
-    values: Mapping[SecretRef, SecretValue],
-    fingerprints: Mapping[SecretRef, str],
-    configs: Iterable[Config] | None = None,
-) -> tuple[CheckTarget, ...]:
-    """A target per config (default: every enabled config), from resolved secret values and
-    their keyed fingerprints (as the plan computes them)."""
-    chosen = [c for c in state.configs.values() if c.enabled] if configs is None else configs
-    targets = []
-    for config in chosen:
-        slots = secret_slots(config)
-        keys = tuple(
-            KeySlot(slot, position, values.get(ref), fingerprints.get(ref, ""))
-            for position, (slot, ref) in enumerate(
-                (s, r) for s, r in slots.items() if s == "api_key" or s.startswith("backup_keys")
-            )
-        )
-        secret_refs = dict(config.secret_options)
-        targets.append(
-            CheckTarget(
-                address=config.address,
-                provider_type=state.factories[config.factory].type,
-                api_base=config.api_base,
-                keys=keys,
-                models=tuple(m.name for m in config.models),
-                options=dict(config.options),
-                secrets={n: values[r] for n, r in secret_refs.items() if r in values},
-                secret_fingerprints=tuple(
-                    f"{n}={fingerprints.get(r, '')}" for n, r in sorted(secret_refs.items())
-                ),
-                unresolved=tuple(s for s, r in slots.items() if r not in values),
-            )
-        )
-    return tuple(targets)
 
 
 @dataclass(frozen=True)
@@ -320,7 +256,7 @@ class _Run:
         if missing_keys:  # a secret option (api_secret): no key can be checked without it
             detail = f"{', '.join(missing_keys)} not resolved"
             return _failed(target, str(endpoint), Outcome.ERROR, detail)
-        slots = target.keys or (_NO_KEY,)
+        slots = tuple(_identified(s) for s in target.keys) or (_NO_KEY,)
         # An unresolved key is reported, never sent; rotation runs over the others.
         usable = [s for s in slots if s.slot not in target.unresolved]
         attempts, last = (
@@ -382,6 +318,17 @@ class _Run:
             cached=probe.cached,
             missing_models=missing,
         )
+
+
+# A key handed over without a fingerprint still needs an identity of its own, or every such
+# key at one endpoint would share one check. A per-process key: it means nothing after the run.
+_RUN_KEY = secrets.token_bytes(32)
+
+
+def _identified(slot: KeySlot) -> KeySlot:
+    if slot.fingerprint or slot.value is None:
+        return slot
+    return replace(slot, fingerprint="run:" + fingerprint(_RUN_KEY, slot.value))
 
 
 def _failed(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -> ConfigResult:

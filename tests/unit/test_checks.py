@@ -401,3 +401,14 @@ def test_default_pools_together_keep_the_parallelism_bound() -> None:
         report = run_checks(targets, parallelism=25)
     assert report.passed and report.requests == 30
     assert server.max_in_flight == 25
+
+
+def test_keys_without_fingerprints_are_still_told_apart() -> None:
+    with ProviderServer("openai", {K0: "valid"}) as server:
+        targets = [
+            target("openai", server.api_base, [k], address=f"config.ws/{i}")
+            for i, k in enumerate((K0, K1))
+        ]
+        targets = [replace(t, keys=(replace(t.keys[0], fingerprint=""),)) for t in targets]
+        report = run(targets)
+    assert [c.keys[0].outcome for c in report.configs] == [Outcome.VALID, Outcome.INVALID_KEY]
