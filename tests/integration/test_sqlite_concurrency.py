@@ -350,3 +350,25 @@ def test_an_apply_killed_mid_transaction_leaves_the_store_as_it_was(scene: Scene
     assert verify(events) is None
     assert len(_runs_in_order(events)) == 2
     assert _rows(scene.db)["locks"] == []
+
+
+def test_an_application_writing_to_the_registry_makes_apply_wait_then_fail_plainly(
+    scene: Scene,
+) -> None:
+    """Applications that read the registry may write to it too (token usage). While one holds a
+    write transaction, apply waits its --lock-timeout and says the store is busy; there is no
+    llmform lock to force-unlock."""
+    alpha = scene.write("alpha", _state("alpha"))
+    scene.is_applied(alpha)  # creates the store
+    app = sqlite3.connect(scene.db, isolation_level=None)
+    try:
+        app.execute("BEGIN IMMEDIATE")
+        app.execute("UPDATE configs SET used_tokens = used_tokens + 1")
+        code, out, err = scene.finish(scene.start(alpha, lock_timeout=0.5))
+        assert code == 1, (out, err)
+        assert "the store is busy" in err and "force-unlock" not in err, err
+        app.execute("COMMIT")
+    finally:
+        app.close()
+    assert scene.finish(scene.start(alpha, lock_timeout=0.5))[0] == 0
+    assert scene.is_applied(alpha)

@@ -32,11 +32,22 @@ class LockedError(StoreError):
 
     def __init__(self, holder: LockInfo) -> None:
         self.holder = holder
+        if holder.lock_id == UNNAMED_LOCK_ID:
+            # not an llmform lock (an application writing to the registry): nothing to unlock
+            super().__init__(
+                f"the store is busy: {holder.holder} holds a write transaction; wait for it "
+                "to finish and retry, or give a longer --lock-timeout"
+            )
+            return
         super().__init__(
             f"the store is locked by {holder.who} since {holder.created_at} "
             f"(lock {holder.lock_id}, {holder.operation}); wait for it to finish, or if that "
             f"run is gone: llmform force-unlock {holder.lock_id}"
         )
+
+
+# The lock_id of a holder that is not an llmform lock row: a store that is busy without one.
+UNNAMED_LOCK_ID = "-"
 
 
 class StalePlanError(StoreError):

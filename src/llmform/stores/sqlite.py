@@ -21,6 +21,7 @@ from ..audit import GENESIS, AuditEvent, seal
 from ..diff import Change
 from . import registry_sql as sql
 from .base import (
+    UNNAMED_LOCK_ID,
     LockInfo,
     StalePlanError,
     StoreError,
@@ -182,7 +183,7 @@ class SqliteStore:
             row = None
         if row is not None:
             return LockInfo(*row)
-        return LockInfo("-", "another connection writing to the database", 0, "write", "now")
+        return LockInfo(UNNAMED_LOCK_ID, "another connection", 0, "write", "")
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         row = self._conn.execute(
