@@ -55,6 +55,7 @@ class Protocol:
     required_query: Mapping[str, str] = field(default_factory=dict)
     model_path: str | None = None  # per-model retrieve, "{model}" for the id
     model_object: Callable[[str], Body] | None = None
+    more_pages: Mapping[str, object] | None = None  # what a list with a next page carries
 
 
 def openai_models(ids: Sequence[str]) -> Body:
@@ -126,6 +127,7 @@ _register(
         },
         model_path="/v1/models/{model}",
         model_object=lambda i: {"type": "model", "id": i, "display_name": i},
+        more_pages={"has_more": True},
         errors={
             kind: (
                 status,
@@ -178,7 +180,13 @@ _register(
         models=lambda ids: {
             "models": [{"name": f"models/{i}", "displayName": i} for i in ids],
         },
+        model_path="/v1beta/models/{model}",
+        model_object=lambda i: {"name": f"models/{i}", "displayName": i},
+        more_pages={"nextPageToken": "Cg5nZW1pbmktMi41LXBybw"},
         errors={
+            "not_found": google_error(
+                404, "models/nope is not found for API version v1beta", "NOT_FOUND", []
+            ),
             "invalid_key": google_error(
                 400,
                 "API key not valid. Please pass a valid API key.",
@@ -449,7 +457,8 @@ Behaviour = str | Response | Sequence[str | Response]
 
 class ProviderServer:
     """One protocol on 127.0.0.1:<free port>. ``keys`` maps a key (None: no key sent) to its
-    behaviour; ``models`` is the list the check sees; ``aliases`` exist only per model."""
+    behaviour; ``models`` is the list the check sees; ``aliases`` exist only per model (or
+    on a later page, with ``paged``)."""
 
     def __init__(
         self,
@@ -457,11 +466,13 @@ class ProviderServer:
         keys: Mapping[str | None, Behaviour],
         models: Sequence[str] = (),
         aliases: Sequence[str] = (),
+        paged: bool = False,
     ) -> None:
         self.protocol = PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
         self.keys = dict(keys)
         self.models = list(models)
         self.aliases = list(aliases)
+        self.paged = paged  # the list says a next page follows (and ``aliases`` are on it)
         self.requests: list[Seen] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -529,7 +540,10 @@ class ProviderServer:
         if behaviour != "valid":
             return p.errors[behaviour]
         if seen.path == p.check_path:
-            return (200, {}, p.models(self.models))
+            body = p.models(self.models)
+            if self.paged and isinstance(body, dict) and p.more_pages:
+                body = {**body, **p.more_pages}
+            return (200, {}, body)
         model = _model_in(p.model_path, seen.path)
         if model is not None and p.model_object is not None:
             if model in self.models or model in self.aliases:

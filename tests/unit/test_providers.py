@@ -201,6 +201,17 @@ def test_configured_model_missing(
     assert result.passed is not missing
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+def test_paged_model_list_is_completed_one_model_at_a_time(provider: str) -> None:
+    """Only the first page is read; a configured model not on it is asked for by name."""
+    with ProviderServer(provider, {KEY: "valid"}, ["m-1"], aliases=["m-2"], paged=True) as server:
+        report = run([target(provider, server.api_base, [KEY], ["m-1", "m-2", "m-3"])])
+    assert report.configs[0].missing_models == ("m-3",)
+    asked = sorted(r.path.rsplit("/", 1)[-1] for r in server.requests[1:])
+    assert asked == ["m-1", "m-2", "m-3"]  # a partial list proves nothing absent
+    assert all(r.key == KEY for r in server.requests)
+
+
 def test_unreachable_endpoint_and_bad_config() -> None:
     report = run(
         [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 
@@ -41,7 +42,10 @@ class Gemini:
         secrets: Mapping[str, SecretValue],
         model: str,
     ) -> httpx.Request | None:
-        return None
+        # asked only when the list came in pages and this model was not on the first
+        headers = {} if key is None else {"x-goog-api-key": key.reveal()}
+        name = quote(model.removeprefix("models/"), safe="")
+        return httpx.Request("GET", f"{endpoint.api_base}/models/{name}", headers=headers)
 
     def interpret(self, response: httpx.Response) -> Reply:
         body = body_json(response)
