@@ -425,6 +425,8 @@ def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
             diagnostics.append(error(too_deep.args[0], "", TOO_DEEP))
             continue
         version = data["apiVersion"]
+        if not explicit and not str(version).lower().startswith("llmform/"):
+            continue  # another tool's document (a Kubernetes manifest) in a scanned folder
         if version != API_VERSION:
             line, column = data.marks["apiVersion"][2:]
             diagnostics.append(
