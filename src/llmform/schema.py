@@ -137,8 +137,13 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
         names = [rule] if isinstance(rule, str) else list(rule)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         hint = ""
-        if names == ["string"] and isinstance(instance, int | float):  # YAML read 42 or 1.0
-            hint = f"; quote it: '{instance}'"
+        config_model = path[:1] == ["configs"] and path[-2:-1] == ["models"]
+        if config_model:  # the schema's if/else of a name or a custom model reports the else
+            wanted = "a model name or a custom model {name, type}"
+        if (names == ["string"] or config_model) and isinstance(instance, bool):
+            hint = "; quote it (YAML reads yes, no, on, off, true and false as booleans)"
+        elif (names == ["string"] or config_model) and isinstance(instance, int | float):
+            hint = f"; quote it: '{instance}'"  # YAML read 42 or 1.5 as a number
         yield error(where, dotted, f"expected {wanted}, got {_type_name(instance)}{hint}")
         return
     if kind == "enum" and "propertyNames" in err.absolute_schema_path:
