@@ -1,0 +1,258 @@
+"""YAML nodes -> Python values that remember where they were written.
+
+libyaml (or PyYAML's pure composer) builds the node graph; this module constructs it into
+MarkedDict/MarkedList/scalars, recording line and column of every key and item, refusing
+duplicate keys, alias-expansion bombs and absurd nesting, which PyYAML's own constructor accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Diagnostic, Location, error
+
+# An alias may expand a document to this many times its written size (plus a small allowance)
+# before we refuse it: enough for any sane use of anchors and merge keys, far below a
+# "billion laughs" file, and checked before anything walks the expanded tree.
+ALIAS_EXPANSION_FACTOR = 10
+ALIAS_EXPANSION_ALLOWANCE = 10_000
+
+# llmform documents are a few levels deep. Deeper YAML is refused with a located error before it
+# can exhaust Python's recursion limit in construction or schema checks; and libyaml's composer,
+# which recurses in C without any limit, is never handed text that might nest deeper than
+# COMPOSE_SAFE_DEPTH without first counting its real depth (it crashes the process at ~20,000).
+MAX_DEPTH = 100
+COMPOSE_SAFE_DEPTH = 5_000
+
+_scalars = yaml.constructor.SafeConstructor()
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_KEY_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
+
+
+class MarkedDict(dict[str, Any]):
+    """A mapping from YAML; ``marks[key]`` is (key line, key col, value line, value col)."""
+
+    __slots__ = ("column", "line", "marks")
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__()
+        self.line = line
+        self.column = column
+        self.marks: dict[str, tuple[int, int, int, int]] = {}
+
+
+class MarkedList(list[Any]):
+    """A sequence from YAML; ``marks[i]`` is the (line, col) of item ``i``."""
+
+    __slots__ = ("column", "line", "marks")
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__()
+        self.line = line
+        self.column = column
+        self.marks: list[tuple[int, int]] = []
+
+
+class AliasBomb(Exception):
+    pass
+
+
+class TooDeep(Exception):
+    pass
+
+
+class Constructor:
+    """Builds MarkedDict/MarkedList/scalars from composed nodes, one instance per document."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        # (where, message, the mapping it concerns (else found by location), key in it)
+        self.problems: list[tuple[Location, str, MarkedDict | None, str | None]] = []
+        self.built: dict[int, tuple[Any, int]] = {}  # id(node) -> (object, expanded size)
+        self.expanded = 0
+        self.written = 0
+        self.depth = 0
+
+    def build(self, node: Node) -> Any:
+        value, _ = self._build(node)
+        return value
+
+    def finish(self, root: Any) -> list[Diagnostic]:
+        """The problems met while building ``root``, each with the path of what it concerns."""
+        if not self.problems:
+            return []
+        from .schema import format_path  # schema imports this module
+
+        by_id, by_mark = _path_index(root)
+        found: list[Diagnostic] = []
+        for where, message, mapping, key in self.problems:
+            if mapping is None:
+                path = by_mark.get((where.line, where.column), ())
+            else:
+                path = by_id.get(id(mapping), ()) + ((key,) if key is not None else ())
+            found.append(error(where, format_path(path), message))
+        return found
+
+    def _problem(
+        self, node: Node, message: str, mapping: MarkedDict | None = None, key: str | None = None
+    ) -> None:
+        self.problems.append((self._where(node), message, mapping, key))
+
+    def _where(self, node: Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _build(self, node: Node) -> tuple[Any, int]:
+        seen = self.built.get(id(node))
+        if seen is not None:  # an alias: the same node again
+            self.expanded += seen[1]
+            if self.expanded > ALIAS_EXPANSION_FACTOR * self.written + ALIAS_EXPANSION_ALLOWANCE:
+                raise AliasBomb(self._where(node))
+            return seen
+        self.written += 1
+        if isinstance(node, ScalarNode):
+            result: tuple[Any, int] = (self._scalar(node), 1)
+        elif isinstance(node, SequenceNode):
+            result = self._sequence(node)
+        elif isinstance(node, MappingNode):
+            result = self._mapping(node)
+        else:  # pragma: no cover - composer yields only these three
+            raise TypeError(type(node))
+        self.expanded += 1
+        self.built[id(node)] = result
+        return result
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _TAG + "str":
+            return node.value
+        if tag == _TAG + "int":
+            return _scalars.construct_yaml_int(node)
+        if tag == _TAG + "float":
+            return _scalars.construct_yaml_float(node)
+        if tag == _TAG + "bool":
+            return _scalars.construct_yaml_bool(node)
+        if tag == _TAG + "null":
+            return None
+        if tag in (_TAG + "timestamp", _TAG + "binary"):
+            return node.value  # kept as written: nothing in the format is a date or bytes
+        self._unsupported_tag(node)
+        return node.value
+
+    def _enter(self, node: Node, plain_tag: str) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise TooDeep(self._where(node))
+        if node.tag != plain_tag:
+            self._unsupported_tag(node)
+
+    def _unsupported_tag(self, node: Node) -> None:
+        self._problem(node, f"unsupported YAML tag {node.tag!r}; remove the tag")
+
+    def _sequence(self, node: SequenceNode) -> tuple[MarkedList, int]:
+        self._enter(node, _TAG + "seq")
+        mark = node.start_mark
+        out = MarkedList(mark.line + 1, mark.column + 1)
+        size = 1
+        for item in node.value:
+            value, item_size = self._build(item)
+            out.append(value)
+            out.marks.append((item.start_mark.line + 1, item.start_mark.column + 1))
+            size += item_size
+        self.depth -= 1
+        return out, size
+
+    def _mapping(self, node: MappingNode) -> tuple[MarkedDict, int]:
+        self._enter(node, _TAG + "map")
+        mark = node.start_mark
+        out = MarkedDict(mark.line + 1, mark.column + 1)
+        size = 1
+        merged: list[MarkedDict] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                size += self._merge_sources(key_node, value_node, merged, out)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self._problem(key_node, "a mapping key must be a plain scalar", out)
+                continue
+            # a key is its text as written: YAML 1.1 would make label keys on/yes/null into
+            # True/None, which str() turns into "True"/"None" without a word to the user
+            plain = key_node.tag in _PLAIN_KEY_TAGS
+            key = key_node.value if plain else str(self._scalar(key_node))
+            value, value_size = self._build(value_node)
+            size += value_size + 1
+            if key in out.marks:
+                first_line = out.marks[key][0]
+                self._problem(
+                    key_node,
+                    f"duplicate key {key!r} (first defined at line {first_line}); "
+                    "remove one of them",
+                    out,
+                    key,
+                )
+                continue
+            out[key] = value
+            out.marks[key] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+                value_node.start_mark.line + 1,
+                value_node.start_mark.column + 1,
+            )
+        for source in merged:  # explicit keys win over merged ones, earlier merges over later
+            for key, value in source.items():
+                if key not in out:
+                    out[key] = value
+                    out.marks[key] = source.marks[key]
+        self.depth -= 1
+        return out, size
+
+    def _merge_sources(
+        self, key_node: Node, value_node: Node, merged: list[MarkedDict], out: MarkedDict
+    ) -> int:
+        nodes = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        size = 0
+        wrong = False
+        for source_node in nodes:
+            source, source_size = self._build(source_node)
+            size += source_size
+            if isinstance(source, MarkedDict):
+                merged.append(source)
+            else:
+                wrong = True
+        if wrong:  # at the '<<' itself: an alias's node is located at its anchor, far away
+            self._problem(
+                key_node,
+                "a merge key '<<' takes a mapping or a list of mappings, "
+                "e.g. '<<: *defaults' where '&defaults' marks a mapping",
+                out,
+                "<<",
+            )
+        return size
+
+
+def _path_index(
+    root: Any,
+) -> tuple[dict[int, tuple[str | int, ...]], dict[tuple[int, int], tuple[str | int, ...]]]:
+    """The path of every mapping (by identity) and of every key and value (by line, column)."""
+    by_id: dict[int, tuple[str | int, ...]] = {}
+    by_mark: dict[tuple[int, int], tuple[str | int, ...]] = {}
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in by_id:  # shared through an alias: the first path is enough
+            continue
+        if isinstance(node, MarkedDict):
+            by_id[id(node)] = path
+            for key, value in node.items():
+                key_line, key_col, line, col = node.marks[key]
+                by_mark.setdefault((key_line, key_col), (*path, key))
+                by_mark.setdefault((line, col), (*path, key))
+                stack.append((value, (*path, key)))
+        elif isinstance(node, MarkedList):
+            by_id[id(node)] = path
+            for index, value in enumerate(node):
+                by_mark.setdefault(node.marks[index], (*path, index))
+                stack.append((value, (*path, index)))
+    return by_id, by_mark
