@@ -358,16 +358,21 @@ def _messages(paths: list[str]) -> list[str]:
 
 
 def test_an_unreadable_file_is_reported_not_raised(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip(
-            "running as root, which reads a file whatever its mode; the dangling-link, "
-            "link-loop and /proc tests below reach the same code path as any user"
-        )
+    """Root reads a file whatever its mode, so as root the check runs without the capabilities
+    that bypass file permissions (util-linux's setpriv drops them from the bounding set)."""
     file = tmp_path / "secret.yaml"
     file.write_text("apiVersion: llmform/v1\n")
     file.chmod(0)
+    code = (
+        "import sys; from llmform.loader import load_paths; "
+        "print([str(d) for d in load_paths([sys.argv[1]]).diagnostics])"
+    )
+    as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    command = [*(as_user if os.geteuid() == 0 else []), sys.executable, "-c", code, str(file)]
     try:
-        assert _messages([str(file)]) == [f"{file}: error: cannot read file: Permission denied"]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+        expected = [f"{file}: error: cannot read file: Permission denied"]
+        assert done.stdout.strip() == repr(expected)
     finally:
         file.chmod(0o600)
 
