@@ -24,7 +24,8 @@ from pathlib import Path
 import yaml
 
 from llmform.audit import RunInfo
-from llmform.engine import DispatchResolver, apply_plan, make_plan
+from llmform.engine import apply_plan, make_plan
+from llmform.secrets.chain import chain_from_env
 from llmform.stores import open_store
 from llmform.validate import load_state
 
@@ -91,7 +92,7 @@ def main() -> int:
         generate(root / "state", args.configs, args.workspaces, args.files)
         paths = [str(root / "state")]
         store = open_store(f"sqlite:///{root / 'bench.db'}")
-        resolver = DispatchResolver()
+        resolver = chain_from_env()
 
         state = load_state(paths)
         creates = make_plan(state, store, resolver)

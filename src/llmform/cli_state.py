@@ -16,9 +16,10 @@ import click
 
 from .audit import detect_run, verify
 from .console import paint, use_color
-from .engine import DispatchResolver, apply_plan, check_fresh, make_plan
+from .engine import apply_plan, check_fresh, make_plan
 from .errors import LlmformError
 from .plan import Plan, load_plan, save_plan
+from .secrets.chain import chain_from_env
 from .stores import DEFAULT_STORE_URL, Store, open_store
 from .validate import load_state
 
@@ -103,7 +104,7 @@ def plan(
     """
     state = load_state(paths or (".",))
     with opened(store_url) as store:
-        result = make_plan(state, store, DispatchResolver(), scope=workspaces)
+        result = make_plan(state, store, chain_from_env(), scope=workspaces)
     if out:
         save_plan(result, out)
     click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
@@ -165,7 +166,7 @@ def apply(
         raise LlmformError(
             "no terminal to confirm on; pass --auto-approve to apply without a prompt"
         )
-    resolver = DispatchResolver()
+    resolver = chain_from_env()
     saved = load_plan(paths[0]) if _is_plan_file(paths) else None
     if saved is not None and workspaces:
         raise LlmformError("-w/--workspace applies when planning, not to a saved plan")

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from .audit import AuditEvent, RunInfo, drafts_for
 from .errors import LlmformError
-from .model import Config, DesiredState, EnvRef, SecretRef
+from .model import Config, DesiredState, SecretRef
 from .plan import Plan, build_plan
 from .resources import desired_resources, secret_slots
-from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
-from .secrets.env import EnvResolver
+from .secrets.base import Resolver, fingerprint
 from .stores.base import StalePlanError, Store
 
 
@@ -26,36 +25,6 @@ class SecretsError(LlmformError):
 
 class ScopeError(LlmformError):
     pass
-
-
-class DispatchResolver:
-    """Sends each kind of reference to its resolver: env refs to the environment, vault refs to
-    Vault (created on first need, so runs without Vault references never touch it)."""
-
-    def __init__(self, env: Resolver | None = None, vault: Resolver | None = None) -> None:
-        self._env = env or EnvResolver()
-        self._vault = vault
-
-    def resolve(self, refs: Iterable[SecretRef]) -> Resolution:
-        unique = list(dict.fromkeys(refs))
-        env_refs = [r for r in unique if isinstance(r, EnvRef)]
-        vault_refs = [r for r in unique if not isinstance(r, EnvRef)]
-        results = [self._env.resolve(env_refs)]
-        if vault_refs:
-            results.append(self._vault_resolver().resolve(vault_refs))
-        values: dict[SecretRef, SecretValue] = {}
-        problems: list[SecretProblem] = []
-        for result in results:
-            values.update(result.values)
-            problems.extend(result.problems)
-        return Resolution(values, tuple(problems))
-
-    def _vault_resolver(self) -> Resolver:
-        if self._vault is None:
-            from .secrets import vault  # type: ignore[attr-defined, unused-ignore]
-
-            self._vault = vault.resolver_from_env()
-        return self._vault
 
 
 def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from llmform.audit import AuditEvent, verify
-from llmform.engine import DispatchResolver, make_plan
+from llmform.engine import make_plan
 from llmform.secrets.env import EnvResolver
 from llmform.stores.base import LockInfo, holder_is_gone
 from llmform.stores.sqlite import SqliteStore
@@ -166,7 +166,7 @@ class Scene:
     def is_applied(self, path: Path) -> bool:
         store = SqliteStore(self.url)
         try:
-            plan = make_plan(load_state([str(path)]), store, DispatchResolver(EnvResolver(ENV)))
+            plan = make_plan(load_state([str(path)]), store, EnvResolver(ENV))
             return plan.actionable == ()
         finally:
             store.close()

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from support.states import GeneratedState, desired_states
 
 from llmform.audit import RunInfo, verify
-from llmform.engine import DispatchResolver, apply_plan, make_plan
+from llmform.engine import apply_plan, make_plan
 from llmform.export import export_yaml
 from llmform.plan import Plan
 from llmform.secrets.env import EnvResolver
@@ -45,7 +45,7 @@ SETTINGS = settings(
 
 def _plan(store: SqliteStore, state: GeneratedState, directory: Path) -> Plan:
     paths = state.write(directory)
-    return make_plan(load_state(paths), store, DispatchResolver(env=EnvResolver(state.env)))
+    return make_plan(load_state(paths), store, EnvResolver(state.env))
 
 
 def _apply(store: SqliteStore, state: GeneratedState, directory: Path, run_id: str) -> Plan:
@@ -85,7 +85,7 @@ def test_apply_then_plan_is_empty(current: GeneratedState, desired: GeneratedSta
             of_export = make_plan(
                 load_state([str(root / "export" / "llmform.yaml")]),
                 store,
-                DispatchResolver(env=EnvResolver(exported.env)),
+                EnvResolver(exported.env),
             )
             assert of_export.actionable == (), _describe(of_export)
             assert verify(store.audit_events()) is None
