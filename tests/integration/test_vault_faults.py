@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -120,6 +121,69 @@ def test_rate_limit_quota_is_waited_out(bao: BaoServer) -> None:
         root.adapter.delete(f"/v1/sys/quotas/rate-limit/{quota}")
 
 
+@pytest.fixture
+def quota_headers(bao: BaoServer) -> Iterator[None]:
+    """Rate-limit response headers on (Retry-After among them), as an operator turns them on;
+    a server-wide setting, so it is turned off again for the tests that follow."""
+    root = bao.root()
+    root.adapter.post("/v1/sys/quotas/config", json={"enable_rate_limit_response_headers": True})
+    try:
+        yield
+    finally:
+        root.adapter.post(
+            "/v1/sys/quotas/config", json={"enable_rate_limit_response_headers": False}
+        )
+
+
+def test_a_quota_retry_after_is_what_the_wait_is(bao: BaoServer, quota_headers: None) -> None:
+    mount = bao.kv_mount(2)
+    refs = []
+    for i in range(3):
+        bao.put(mount, f"s{i}", {"api_key": f"v{i}"})
+        refs.append(VaultRef(path=f"{mount}/s{i}", key="api_key"))
+    quota = unique("quota")
+    root = bao.root()
+    interval = 2
+    root.adapter.post(
+        f"/v1/sys/quotas/rate-limit/{quota}",
+        json={"path": f"{mount}/", "rate": 1, "interval": f"{interval}s"},
+    )
+    try:
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            time.sleep(seconds)
+
+        result = VaultResolver(settings(bao.addr, concurrency=2), sleep=sleep).resolve(refs)
+        assert result.problems == ()
+        assert {r: v.reveal() for r, v in result.values.items()} == {
+            r: f"v{i}" for i, r in enumerate(refs)
+        }
+        assert slept, "the quota should have answered 429 at least once"
+        # The server's whole seconds until its window reopens (and one more, as it truncates),
+        # never the backoff's first step of 0.25 s.
+        assert all(s == int(s) and 1 <= s <= interval + 1 for s in slept), slept
+    finally:
+        root.adapter.delete(f"/v1/sys/quotas/rate-limit/{quota}")
+
+    # A quota that blocks for a minute: no waiting, no retrying into it; the run says so.
+    root.adapter.post(
+        f"/v1/sys/quotas/rate-limit/{quota}",
+        json={"path": f"{mount}/", "rate": 1, "interval": "1s", "block_interval": "60s"},
+    )
+    try:
+        slept.clear()
+        with pytest.raises(VaultUnavailable) as caught:
+            VaultResolver(settings(bao.addr, concurrency=1), sleep=slept.append).resolve(refs)
+        assert slept == []
+        text = str(caught.value)
+        assert "answered 429 Too Many Requests (a rate-limit quota) to read" in text
+        assert "longer than llmform waits (30s); run again later, or lower" in text
+    finally:
+        root.adapter.delete(f"/v1/sys/quotas/rate-limit/{quota}")
+
+
 def test_canary_value_appears_nowhere(
     bao: BaoServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -191,6 +255,7 @@ class FlakyVault(BaseHTTPRequestHandler):
 
     failures = 0
     delay = 0.0
+    retry_after: ClassVar[list[str]] = []  # Retry-After of each 503 in turn, while any are left
     seen: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
@@ -203,15 +268,18 @@ class FlakyVault(BaseHTTPRequestHandler):
             )
         elif type(self).failures > 0:
             type(self).failures -= 1
-            self._send(503, {"errors": ["node is not active"]})
+            wait = type(self).retry_after.pop(0) if type(self).retry_after else None
+            self._send(503, {"errors": ["node is not active"]}, wait)
         else:
             time.sleep(type(self).delay)
             self._send(200, {"data": {"data": {"api_key": "flaky"}, "metadata": {"version": 1}}})
 
-    def _send(self, status: int, body: object) -> None:
+    def _send(self, status: int, body: object, retry_after: str | None = None) -> None:
         data = json.dumps(body).encode()
         try:
             self.send_response(status)
+            if retry_after is not None:
+                self.send_header("Retry-After", retry_after)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -227,6 +295,7 @@ class FlakyVault(BaseHTTPRequestHandler):
 def flaky() -> Iterator[str]:
     FlakyVault.failures, FlakyVault.delay = 0, 0.0
     FlakyVault.seen.clear()
+    FlakyVault.retry_after.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyVault)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -257,3 +326,27 @@ def test_a_server_too_slow_to_answer(flaky: str) -> None:
     ref = VaultRef(path="secret/llm", key="api_key")
     with pytest.raises(VaultUnavailable, match=r"did not answer read secret/data/llm within 0.2s"):
         VaultResolver(settings(flaky, timeout=0.2)).resolve([ref])
+
+
+def test_503_retry_after_in_both_forms(flaky: str) -> None:
+    """A real server's quota gives only delta-seconds; a proxy or a standby may give an HTTP
+    date, measured against the answer's own Date (BaseHTTPRequestHandler sends one)."""
+    ref = VaultRef(path="secret/llm", key="api_key")
+    in_three = formatdate(time.time() + 3, usegmt=True)
+    FlakyVault.failures = 4
+    FlakyVault.retry_after[:] = ["2", in_three, "0", "soon"]
+    slept: list[float] = []
+    result = VaultResolver(settings(flaky), sleep=slept.append).resolve([ref])
+    assert result.values[ref].reveal() == "flaky"
+    # as asked and a second more (Vault truncates); a date against the answer's Date, which
+    # has whole seconds too; "0" (within the second); the backoff's third step for an
+    # unreadable value
+    assert slept[0] == 3
+    assert 3 <= slept[1] <= 4
+    assert slept[2:] == [1, 2.0]
+
+    FlakyVault.failures = 1
+    FlakyVault.retry_after[:] = ["3600"]
+    with pytest.raises(VaultUnavailable, match="asks to wait 3600s before retrying") as caught:
+        VaultResolver(settings(flaky), sleep=slept.append).resolve([ref])
+    assert "check the server's health" in str(caught.value)

@@ -1,16 +1,22 @@
 """The hvac client, and the one place where requests to Vault are retried and their failures named.
 
 hvac does not retry, and its exceptions say what HTTP said, not what a user should do. Every call
-to Vault goes through ``Caller``: a 429 (quota) or a 503 that is not "sealed" is retried with
-exponential backoff; sealed, unreachable and TLS failures become ``VaultUnavailable`` at once,
-because they fail every reference of the run alike.
+to Vault goes through ``Caller``: a 429 (quota) or a 503 that is not "sealed" is retried after
+the wait the server asks for in ``Retry-After`` (Vault and OpenBao send it on a quota's 429 when
+the operator enables rate-limit response headers), else with exponential backoff; sealed,
+unreachable and TLS failures become ``VaultUnavailable`` at once, because they fail every
+reference of the run alike.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import hvac  # type: ignore[import-untyped]
@@ -27,6 +33,15 @@ _T = TypeVar("_T")
 
 BACKOFF_FIRST = 0.25  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 8.0
+# The longest Retry-After waited out. A server asking for more (a quota's block_interval) is
+# not retried into: the run stops at once and says how long the server wants.
+RETRY_AFTER_CAP = 30.0
+
+# hvac raises on a 429 or 503 from the status alone and drops the response, headers and all.
+# A response hook on the session keeps that answer's Retry-After here; a thread sends one
+# request at a time (the resolver's pool included), so per thread it belongs to the request
+# the Caller on that thread just made.
+_last = threading.local()
 
 
 def make_client(settings: VaultSettings) -> Any:
@@ -44,6 +59,7 @@ def make_client(settings: VaultSettings) -> Any:
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.concurrency))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    session.hooks["response"].append(_keep_retry_after)
     session.verify = settings.verify
     if settings.client_cert:
         session.cert = settings.client_cert
@@ -78,15 +94,19 @@ class Caller:
         addr = self._settings.addr
         attempt = 0
         while True:
+            _last.retry_after = None
             try:
                 return fn()
             except hvac_exc.RateLimitExceeded:
                 reason = "429 Too Many Requests (a rate-limit quota)"
+                advice = (
+                    "lower LLMFORM_VAULT_CONCURRENCY, or ask the operator to raise the quota "
+                    "(sys/quotas/rate-limit)"
+                )
                 if attempt >= self._settings.max_retries:
                     raise VaultUnavailable(
                         f"Vault at {addr} kept answering {reason} to {what} after "
-                        f"{attempt} retries; lower LLMFORM_VAULT_CONCURRENCY, or ask the "
-                        "operator to raise the quota (sys/quotas/rate-limit)"
+                        f"{attempt} retries; {advice}"
                     ) from None
             except hvac_exc.VaultDown as exc:
                 if _is_sealed(exc):
@@ -95,10 +115,11 @@ class Caller:
                         "`bao operator unseal`, or ask its operator) and run again"
                     ) from None
                 reason = "503 Service Unavailable"
+                advice = "check the server's health (`vault status`) and run again"
                 if attempt >= self._settings.max_retries:
                     raise VaultUnavailable(
                         f"Vault at {addr} kept answering {reason} to {what} after {attempt} "
-                        "retries; check the server's health (`vault status`) and run again"
+                        f"retries; {advice}"
                     ) from None
             except hvac_exc.VaultNotInitialized:
                 raise VaultUnavailable(
@@ -117,6 +138,18 @@ class Caller:
                     "and that the server runs and is reachable from here"
                 ) from None
             delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2**attempt)
+            asked = _last.retry_after
+            if asked is not None and asked > RETRY_AFTER_CAP:
+                raise VaultUnavailable(
+                    f"Vault at {addr} answered {reason} to {what} and asks to wait "
+                    f"{asked:g}s before retrying, longer than llmform waits "
+                    f"({RETRY_AFTER_CAP:g}s); run again later, or {advice}"
+                ) from None
+            if asked is not None:
+                # Retry-After counts whole seconds and Vault truncates (a window 6.9 s from
+                # reopening says 6, one within the second says 0): a second more costs less
+                # than a retry refused again.
+                delay = asked + 1
             attempt += 1
             log.warning(
                 "Vault answered %s to %s; retry %d of %d in %.2fs",
@@ -127,6 +160,40 @@ class Caller:
                 delay,
             )
             self._sleep(delay)
+
+
+def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds, or None when there is none or it
+    cannot be read. Both forms of RFC 9110: delta-seconds, or an HTTP date, which is measured
+    against the answer's own ``Date`` header when it has one (this machine's clock may be off)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    when = _http_date(value)
+    if when is None:
+        return None
+    now = _http_date(date) if date else None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _keep_retry_after(response: requests.Response, *args: object, **kwargs: object) -> None:
+    if response.status_code in (429, 503):
+        headers = response.headers
+        _last.retry_after = retry_after_seconds(headers.get("Retry-After"), headers.get("Date"))
 
 
 def server_errors(exc: Exception) -> str:
