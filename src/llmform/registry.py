@@ -6,18 +6,31 @@
         config, model = registry.default_model("prod", "chat")
         print(config.api_base, model, config.api_key_ref)   # a reference, never a value
 
-The registry holds references to secrets (``vault:secret/llm/openai#api_key``), not values:
-resolve them with your own Vault client. Reads only; llmform is the writer.
+By default the registry holds references to secrets (``vault:secret/llm/openai#api_key``), not
+values: resolve them with your own Vault client. When llmform applied it with a key configured
+(``LLMFORM_ENCRYPTION_KEY`` or ``LLMFORM_TRANSIT_KEY``), it also holds each value sealed, and
+the registry opens it with the same key:
+
+    with Registry.from_env("/srv/llm/.llmform/llmform.db") as registry:   # the same variables
+        config, model = registry.default_model("prod", "chat")
+        client = OpenAI(base_url=config.api_base, api_key=registry.api_key(config).reveal())
+
+Reads only; llmform is the writer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from .errors import LlmformError
+from .sealing import seal_context
+from .secrets.base import SecretValue
+from .secrets.crypto import Cipher, cipher_from_env
 
 
 @dataclass(frozen=True)
@@ -40,17 +53,38 @@ class RegistryConfig:
     api_key_ref: str | None  # e.g. "vault:secret/llm/openai#api_key"
     backup_key_refs: tuple[str, ...]
     models: tuple[RegistryModel, ...]
+    # every secret by slot (api_key, backup_keys[0], api_secret, ...), in the YAML's order
+    secret_refs: Mapping[str, str] = field(default_factory=dict)
+    encrypted: bool = False  # the values are stored sealed: ``Registry.secret`` opens them
+
+    @property
+    def address(self) -> str:
+        return f"config.{self.workspace}/{self.name}"
 
 
 class Registry:
-    """A read-only view of the registry file at ``path``."""
+    """A read-only view of the registry file at ``path``. ``cipher`` opens the secret values
+    of a registry that llmform applied with encryption at rest (``from_env`` picks it as
+    llmform does)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cipher: Cipher | None = None) -> None:
+        self._cipher = cipher
+        self._owns_cipher = False
         try:
             self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             self._conn.execute("SELECT 1 FROM meta").fetchone()
         except sqlite3.Error as exc:
             raise LlmformError(f"cannot read the llmform registry {path}: {exc}") from None
+
+    @classmethod
+    def from_env(cls, path: str, environ: Mapping[str, str] | None = None) -> Registry:
+        """The registry at ``path`` with the cipher the environment configures
+        (``LLMFORM_ENCRYPTION_KEY``, or ``LLMFORM_TRANSIT_KEY`` with the usual ``VAULT_*``
+        variables), or none."""
+        cipher = cipher_from_env(os.environ if environ is None else environ)
+        registry = cls(path, cipher)
+        registry._owns_cipher = True
+        return registry
 
     def __enter__(self) -> Registry:
         return self
@@ -65,6 +99,9 @@ class Registry:
 
     def close(self) -> None:
         self._conn.close()
+        close = getattr(self._cipher, "close", None)  # a Transit cipher's Vault session
+        if self._owns_cipher and callable(close):
+            close()
 
     def workspaces(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT name FROM workspaces ORDER BY name")]
@@ -113,13 +150,12 @@ class Registry:
                 (factory, workspace, name),
             )
         )
-        refs = dict(
-            self._conn.execute(
-                "SELECT slot, ref FROM config_secrets WHERE workspace = ? AND config = ?"
-                " ORDER BY position",
-                (workspace, name),
-            ).fetchall()
-        )
+        rows = self._conn.execute(
+            "SELECT slot, ref, ciphertext IS NOT NULL FROM config_secrets"
+            " WHERE workspace = ? AND config = ? ORDER BY position",
+            (workspace, name),
+        ).fetchall()
+        refs = {slot: ref for slot, ref, _ in rows}
         backups = tuple(ref for slot, ref in refs.items() if slot.startswith("backup_keys["))
         return RegistryConfig(
             workspace=workspace,
@@ -132,4 +168,41 @@ class Registry:
             api_key_ref=refs.get("api_key"),
             backup_key_refs=backups,
             models=models,
+            secret_refs=refs,
+            encrypted=bool(rows) and all(sealed for _, _, sealed in rows),
         )
+
+    # -- values, for a registry applied with encryption at rest -----------------------------
+
+    def secret(self, config: RegistryConfig, slot: str) -> SecretValue:
+        """The value of one secret of ``config`` (``api_key``, ``backup_keys[0]``,
+        ``api_secret``...), opened with the registry's cipher. ``reveal()`` it only where it
+        is used."""
+        row = self._conn.execute(
+            "SELECT ref, ciphertext FROM config_secrets"
+            " WHERE workspace = ? AND config = ? AND slot = ?",
+            (config.workspace, config.name, slot),
+        ).fetchone()
+        where = f"{config.workspace}/{config.name}"
+        if row is None:
+            raise LlmformError(f"config {where} has no secret {slot!r}")
+        ref, sealed = row
+        if sealed is None:
+            raise LlmformError(
+                f"this registry keeps references only for {where} {slot}; resolve {ref} "
+                "yourself, or apply with LLMFORM_ENCRYPTION_KEY (or LLMFORM_TRANSIT_KEY) set"
+            )
+        if self._cipher is None:
+            raise LlmformError(
+                f"the value of {where} {slot} is stored encrypted; open the registry with its "
+                "key: Registry(path, cipher=...), or Registry.from_env(path) with "
+                "LLMFORM_ENCRYPTION_KEY or LLMFORM_TRANSIT_KEY set as when llmform applied it"
+            )
+        return self._cipher.decrypt(sealed, seal_context(config.address, slot))
+
+    def api_key(self, config: RegistryConfig) -> SecretValue:
+        return self.secret(config, "api_key")
+
+    def backup_keys(self, config: RegistryConfig) -> tuple[SecretValue, ...]:
+        slots = [slot for slot in config.secret_refs if slot.startswith("backup_keys[")]
+        return tuple(self.secret(config, slot) for slot in slots)

@@ -99,40 +99,51 @@ def secret_slots(config: Config) -> dict[str, SecretRef]:
     return slots
 
 
-def config_resource(config: Config, fingerprints: Mapping[SecretRef, str]) -> Resource:
+def config_resource(
+    config: Config, fingerprints: Mapping[SecretRef, str], *, encrypted: bool = False
+) -> Resource:
     """``fingerprints`` holds the keyed fingerprint of each resolved reference; a reference
-    without one (e.g. ``--no-resolve`` runs) is compared by reference only."""
+    without one (e.g. ``--no-resolve`` runs) is compared by reference only.
+
+    ``encrypted``: the store is to keep the values sealed (``sealing.py``). It shows as the
+    attribute ``encrypted = true`` on a config with secrets, so that turning encryption on or
+    off is an update of each such config, which rewrites its secret rows; the attribute is
+    absent otherwise, as stores read it back."""
     slots = secret_slots(config)
     # a catalog model is named only: its details belong to the factory, so a catalog change
     # shows once on the factory rather than again on every config that enables the model
     models = [
         model_attrs(m, with_custom=True) if m.custom else {"name": m.name} for m in config.models
     ]
+    attrs: dict[str, JSON] = {
+        "factory": config.factory,
+        "api_base": config.api_base,
+        "enabled": config.enabled,
+        "description": config.description,
+        "models": sorted(models, key=lambda m: m["name"]),
+        "options": dict(sorted(config.options.items())),
+        "secrets": {slot: str(ref) for slot, ref in slots.items()},
+    }
+    if encrypted and slots:
+        attrs["encrypted"] = True
     return Resource(
         address=config.address,
         kind="config",
         workspace=config.workspace,
-        attrs={
-            "factory": config.factory,
-            "api_base": config.api_base,
-            "enabled": config.enabled,
-            "description": config.description,
-            "models": sorted(models, key=lambda m: m["name"]),
-            "options": dict(sorted(config.options.items())),
-            "secrets": {slot: str(ref) for slot, ref in slots.items()},
-        },
+        attrs=attrs,
         secrets={slot: fingerprints[ref] for slot, ref in slots.items() if ref in fingerprints},
     )
 
 
 def desired_resources(
-    state: DesiredState, fingerprints: Mapping[SecretRef, str]
+    state: DesiredState, fingerprints: Mapping[SecretRef, str], *, encrypted: bool = False
 ) -> dict[str, Resource]:
+    """Every resource of ``state``; ``encrypted`` as in ``config_resource``."""
     resources: dict[str, Resource] = {}
     for factory in state.factories.values():
         resources[factory.address] = factory_resource(factory)
     for workspace in state.workspaces.values():
         resources[workspace.address] = workspace_resource(workspace)
     for config in state.configs.values():
-        resources[config.address] = config_resource(config, fingerprints)
+        resources[config.address] = config_resource(config, fingerprints, encrypted=encrypted)
     return resources

@@ -48,8 +48,8 @@ elif pause.startswith("change:"):
     from llmform.stores import registry_sql
     real_change = registry_sql.apply_change
     at, calls = int(pause.split(":")[1]), [0]
-    def apply_change(cur, change):
-        real_change(cur, change)
+    def apply_change(cur, change, *rest):
+        real_change(cur, change, *rest)
         calls[0] += 1
         if calls[0] == at:
             hold("transaction")
@@ -60,9 +60,9 @@ if os.environ.get("LLMFORM_TEST_SNAPSHOT"):
     # transaction spills changed pages into the file before it commits
     from llmform.stores.sqlite import SqliteStore
     real_apply, real_migrate = SqliteStore.apply, SqliteStore._migrate
-    def apply(self, *args):
+    def apply(self, *args, **kwargs):
         shutil.copyfile(self.path, os.environ["LLMFORM_TEST_SNAPSHOT"])
-        return real_apply(self, *args)
+        return real_apply(self, *args, **kwargs)
     def migrate(self, conn):
         real_migrate(self, conn)
         conn.execute("PRAGMA cache_size = 2")

@@ -13,7 +13,9 @@ Two ciphers behind one Protocol:
   rotating the key in Vault keeps old values readable.
 
 Sealed text names its cipher (``llmform:aesgcm:v1:…``, ``llmform:transit:<mount>/<key>:vault:v1:…``)
-so a reader knows what opens it. Not wired into a store yet.
+so a reader knows what opens it. ``sealing.seal_changes`` seals a plan's values for the store
+(the SQLite registry keeps them in ``config_secrets.ciphertext``), with the context
+``config.<workspace>/<name>#<slot>``; ``llmform.registry`` opens them for applications.
 """
 
 from __future__ import annotations

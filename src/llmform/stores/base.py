@@ -118,9 +118,14 @@ class Store(Protocol):
         changes: Sequence[Change],
         expected: tuple[str, int],
         audit_drafts: Sequence[Mapping[str, Any]],
+        sealed: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[AuditEvent]:
         """Apply ``changes`` if the store is still at (lineage, serial) ``expected``; bump the
-        serial and append the audit events; return them."""
+        serial and append the audit events; return them.
+
+        ``sealed`` (``sealing.seal_changes``): config address -> slot -> sealed value, stored
+        beside the reference for every config the changes write and the plan marks
+        ``encrypted``. A store that cannot keep sealed values refuses such changes."""
         ...
 
     def audit_events(self) -> list[AuditEvent]: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -80,9 +80,16 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
             else {"name": name}
         )
     refs: dict[tuple[str, str], list[tuple[int, str, str, str | None]]] = defaultdict(list)
-    cur.execute("SELECT workspace, config, slot, position, ref, fingerprint FROM config_secrets")
-    for ws, config, slot, position, ref, fingerprint in cur.fetchall():
+    # configs with a secret row that holds no sealed value; the sealed text itself is not read
+    plain: set[tuple[str, str]] = set()
+    cur.execute(
+        "SELECT workspace, config, slot, position, ref, fingerprint, ciphertext IS NULL"
+        " FROM config_secrets"
+    )
+    for ws, config, slot, position, ref, fingerprint, unsealed in cur.fetchall():
         refs[(ws, config)].append((position, slot, ref, fingerprint))
+        if unsealed:
+            plain.add((ws, config))
     cur.execute(
         "SELECT workspace, name, factory, api_base, enabled, description, options, managed "
         "FROM configs"
@@ -98,6 +105,8 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
             "options": json.loads(options),
             "secrets": {slot: ref for _, slot, ref, _ in slots},
         }
+        if slots and (ws, name) not in plain:
+            attrs["encrypted"] = True  # as resources.config_resource(encrypted=True) has it
         secrets = {slot: fp for _, slot, _, fp in slots if fp is not None}
         put(Resource(f"config.{ws}/{name}", "config", ws, attrs, secrets), is_managed)
     return managed, unmanaged
@@ -106,19 +115,47 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
 # -- write -----------------------------------------------------------------------------------
 
 
-def apply_change(cur: Cursor, change: Change) -> None:
-    """One change, as the plan says. Runtime columns are left alone on update."""
+class SealedMismatch(ValueError):
+    """The sealed values handed to apply do not match what the plan says of a config."""
+
+
+def apply_change(cur: Cursor, change: Change, sealed: Mapping[str, str] | None = None) -> None:
+    """One change, as the plan says. Runtime columns are left alone on update.
+
+    ``sealed`` maps the slots of the config written to their sealed values, stored in
+    ``ciphertext``: every slot of a config planned ``encrypted``, none of any other (a row
+    written otherwise would read back unlike the plan, and show as a change forever)."""
     if change.action == NOOP:
         return
+    if change.after is not None and change.kind == "config":
+        _check_sealed(change.after, sealed or {})
     if change.action in (DELETE, REPLACE):
         assert change.before is not None
         _delete(cur, change.before)
     if change.action in (CREATE, REPLACE):
         assert change.after is not None
-        _insert(cur, change.after)
+        _insert(cur, change.after, sealed or {})
     if change.action == UPDATE:
         assert change.after is not None
-        _update(cur, change.after)
+        _update(cur, change.after, sealed or {})
+
+
+def _check_sealed(resource: Resource, sealed: Mapping[str, str]) -> None:
+    slots = set(resource.attrs["secrets"])
+    if resource.attrs.get("encrypted"):
+        missing = sorted(slots - set(sealed))
+        if missing:
+            raise SealedMismatch(
+                f"{resource.address} is planned encrypted, but no sealed value was given for "
+                f"{', '.join(missing)}"
+            )
+    elif sealed:
+        raise SealedMismatch(
+            f"{resource.address} is not planned encrypted, but sealed values were given for it"
+        )
+    extra = sorted(set(sealed) - slots)
+    if extra:
+        raise SealedMismatch(f"{resource.address} has no secret {', '.join(extra)} to seal")
 
 
 def _delete(cur: Cursor, resource: Resource) -> None:
@@ -131,7 +168,7 @@ def _delete(cur: Cursor, resource: Resource) -> None:
         cur.execute("DELETE FROM configs WHERE workspace = ? AND name = ?", (ws, name))
 
 
-def _insert(cur: Cursor, resource: Resource) -> None:
+def _insert(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
     a, stamp = resource.attrs, now()
     if resource.kind == "factory":
         cur.execute(
@@ -171,10 +208,10 @@ def _insert(cur: Cursor, resource: Resource) -> None:
             ),
         )
         _config_models(cur, ws, name, resource)
-        _config_secrets(cur, ws, name, resource)
+        _config_secrets(cur, ws, name, resource, sealed)
 
 
-def _update(cur: Cursor, resource: Resource) -> None:
+def _update(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
     a, stamp = resource.attrs, now()
     if resource.kind == "factory":
         cur.execute(
@@ -205,7 +242,7 @@ def _update(cur: Cursor, resource: Resource) -> None:
             ),
         )
         _config_models(cur, ws, name, resource)
-        _config_secrets(cur, ws, name, resource)
+        _config_secrets(cur, ws, name, resource, sealed)
 
 
 def _model_row(model: JSON) -> tuple[str, str | None, int | None, int]:
@@ -243,13 +280,15 @@ def _config_models(cur: Cursor, ws: str, name: str, resource: Resource) -> None:
     )
 
 
-def _config_secrets(cur: Cursor, ws: str, name: str, resource: Resource) -> None:
+def _config_secrets(
+    cur: Cursor, ws: str, name: str, resource: Resource, sealed: Mapping[str, str]
+) -> None:
     cur.execute("DELETE FROM config_secrets WHERE workspace = ? AND config = ?", (ws, name))
     cur.executemany(
-        "INSERT INTO config_secrets (workspace, config, slot, position, ref, fingerprint)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO config_secrets (workspace, config, slot, position, ref, fingerprint,"
+        " ciphertext) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (ws, name, slot, position, ref, resource.secrets.get(slot))
+            (ws, name, slot, position, ref, resource.secrets.get(slot), sealed.get(slot))
             for position, (slot, ref) in enumerate(resource.attrs["secrets"].items())
         ],
     )

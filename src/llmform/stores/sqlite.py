@@ -200,7 +200,9 @@ class SqliteStore:
         changes: Sequence[Change],
         expected: tuple[str, int],
         audit_drafts: Sequence[Mapping[str, Any]],
+        sealed: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[AuditEvent]:
+        sealed = sealed or {}
         conn = self._conn
         cur = conn.cursor()
         try:
@@ -217,7 +219,10 @@ class SqliteStore:
                     else "the plan was made for a different store (lineage differs)"
                 )
             for change in changes:
-                sql.apply_change(cur, change)
+                try:
+                    sql.apply_change(cur, change, sealed.get(change.address))
+                except sql.SealedMismatch as exc:  # the caller's bug, not the store's state
+                    raise StoreError(f"apply refused, nothing changed: {exc}") from None
             last = sql.last_audit(cur)
             events = seal(audit_drafts, last[1] if last else GENESIS, last[0] + 1 if last else 1)
             sql.insert_audit(cur, events)
