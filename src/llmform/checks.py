@@ -120,10 +120,17 @@ class _Run:
         self.probes: dict[str, asyncio.Task[_Probe]] = {}
         self.confirmed: dict[tuple[str, str], asyncio.Task[bool | None]] = {}
         self.requests = 0
+        self._timeouts = httpx.Timeout(timeout).as_dict()
 
-    async def send(self, request: httpx.Request, key: SecretValue | None) -> httpx.Response | Reply:
-        request.extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
+    async def send(
+        self, build: Callable[[], httpx.Request], key: SecretValue | None
+    ) -> httpx.Response | Reply:
+        """Send the request ``build`` makes. It is built only once a place under the bound is
+        free: a large run would otherwise prepare every request before the first went out,
+        and the first round trips would wait for that."""
         async with self.gate:
+            request = build()
+            request.extensions["timeout"] = self._timeouts
             self.requests += 1
             pick = self._busy.index(min(self._busy))  # the pool with a free connection
             self._busy[pick] += 1
@@ -161,10 +168,11 @@ class _Run:
         if self.cache is not None and (hit := self.cache.get(ident)) is not None:
             return _Probe(hit, cached=True)
         try:
-            request = adapter.request(endpoint, slot.value, target.secrets)
+            answer = await self.send(
+                lambda: adapter.request(endpoint, slot.value, target.secrets), slot.value
+            )
         except Unsupported as exc:
             return _Probe(Reply(Outcome.SKIPPED, str(exc)))
-        answer = await self.send(request, slot.value)
         if isinstance(answer, Reply):
             return _Probe(answer)
         reply = adapter.interpret(answer)
@@ -199,7 +207,7 @@ class _Run:
         return await task
 
     async def _confirm(self, request: httpx.Request, key: SecretValue | None) -> bool | None:
-        answer = await self.send(request, key)
+        answer = await self.send(lambda: request, key)
         if isinstance(answer, Reply):
             return None
         if answer.is_success:
@@ -383,9 +391,18 @@ async def check_keys(
             progress(done, len(targets))
         return result
 
+    tasks: list[asyncio.Task[ConfigResult]] = []
     try:
-        results = await asyncio.gather(*(one(t) for t in targets))
+        for index, target in enumerate(targets, 1):
+            tasks.append(asyncio.ensure_future(one(target)))
+            if index % parallelism == 0:
+                # Let the requests of the targets started so far go out before preparing
+                # more: preparing a thousand first would hold back the first round trips.
+                await asyncio.sleep(0)
+        results = await asyncio.gather(*tasks)
     finally:
+        for task in tasks:
+            task.cancel()  # nothing to finished ones; after a failure, stops the rest
         for http in own:
             await http.aclose()
     if cache is not None:
