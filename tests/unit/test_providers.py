@@ -222,3 +222,16 @@ def test_unreachable_endpoint_and_bad_config() -> None:
     azure, unknown = report.configs
     assert azure.keys[0].outcome is Outcome.ERROR and "api_version" in azure.keys[0].detail
     assert unknown.keys[0].outcome is Outcome.SKIPPED
+
+
+@pytest.mark.parametrize("provider", sorted(PROTOCOLS))
+def test_a_success_that_is_not_a_model_list_is_an_error(provider: str) -> None:
+    """A 200 from something that is not the provider (a captive portal, an api_base pointing at
+    a web page) proves nothing about the key."""
+    page = (200, {"content-type": "text/html"}, "<html><body>Sign in to continue</body></html>")
+    with ProviderServer(provider, {KEY: page}, models=["m-1"]) as server:
+        report = run([target(provider, server.api_base, [KEY], ["m-1"], OPTIONS.get(provider))])
+    (key,) = report.configs[0].keys
+    assert key.outcome is Outcome.ERROR
+    assert key.detail.startswith("HTTP 200: not ")
+    assert len(server.requests) == 1  # not retried: the same page would come back

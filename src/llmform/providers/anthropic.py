@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx
 
 from ..secrets.base import SecretValue
-from .base import Endpoint, Outcome, Reply, body_json, describe, error_info, http_error, names
+from .base import (
+    Endpoint,
+    Outcome,
+    Reply,
+    body_json,
+    describe,
+    error_info,
+    http_error,
+    key_header,
+    listed_page,
+    model_get,
+)
 
 VERSION = "2023-06-01"
 
@@ -39,10 +49,7 @@ class Anthropic:
         return Endpoint(self.provider_type, base)
 
     def _headers(self, key: SecretValue | None) -> dict[str, str]:
-        headers = {"anthropic-version": VERSION}
-        if key is not None:
-            headers["x-api-key"] = key.reveal()
-        return headers
+        return {"anthropic-version": VERSION, **key_header(key, "x-api-key")}
 
     def request(
         self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
@@ -61,21 +68,14 @@ class Anthropic:
         secrets: Mapping[str, SecretValue],
         model: str,
     ) -> httpx.Request | None:
-        url = f"{endpoint.api_base}/v1/models/{quote(model, safe='')}"
-        return httpx.Request("GET", url, headers=self._headers(key))
+        return model_get(endpoint.api_base + "/v1/models", model, self._headers(key))
 
     def interpret(self, response: httpx.Response) -> Reply:
         body = body_json(response)
         status = response.status_code
         if response.is_success:
-            if not isinstance(body, dict):
-                return Reply(Outcome.ERROR, f"HTTP {status}: not JSON", status)
-            if "data" not in body:  # a single model (the alias check)
-                return Reply(Outcome.VALID, "", status)
-            listed = names(body.get("data"), "id")
-            # A further page means the list is partial: it cannot prove a model absent.
-            complete = listed is not None and not body.get("has_more")
-            return Reply(Outcome.VALID, "", status, listed if complete else None)
+            # A body without "data" is a single model (the alias check): valid, no list.
+            return listed_page(status, body, "data", "id", next_page="has_more")
         info = error_info(body, response.text)
         if info.type in _BY_TYPE:
             outcome, transient = _BY_TYPE[info.type]

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..secrets.base import SecretValue
-from .base import Endpoint
+from .base import Endpoint, key_header
 from .openai_style import OpenAIStyle
 
 
 def api_key_header(key: SecretValue | None) -> dict[str, str]:
-    return {} if key is None else {"api-key": key.reveal()}
+    return key_header(key, "api-key")
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -169,6 +170,72 @@ def names(items: object, key: str) -> frozenset[str] | None:
         return None
     found = {str(item[key]) for item in items if isinstance(item, dict) and key in item}
     return frozenset(found)
+
+
+def key_header(key: SecretValue | None, name: str, prefix: str = "") -> dict[str, str]:
+    """The one header that carries the key (none without a key); revealed only into it."""
+    return {} if key is None else {name: prefix + key.reveal()}
+
+
+def bearer(key: SecretValue | None) -> dict[str, str]:
+    return key_header(key, "Authorization", "Bearer ")
+
+
+class ListIsFinal:
+    """For adapters whose model list is the last word: no model is confirmed one by one."""
+
+    def model_request(
+        self,
+        endpoint: Endpoint,
+        key: SecretValue | None,
+        secrets: Mapping[str, SecretValue],
+        model: str,
+    ) -> httpx.Request | None:
+        return None
+
+
+def model_get(url: str, model: str, headers: Mapping[str, str]) -> httpx.Request:
+    """``GET {url}/{model}``: one model confirmed by name, the name escaped as one segment."""
+    return httpx.Request("GET", f"{url}/{quote(model, safe='')}", headers=headers)
+
+
+def listed(
+    status: int,
+    body: object,
+    field: str,
+    key: str,
+    widen: Callable[[frozenset[str]], frozenset[str] | None] = lambda found: found,
+    what: str = "a model list",
+) -> Reply:
+    """A success answer that is the whole model list, ``{field: [{key: name}, ...]}``: VALID
+    with the names (``widen`` adds the other names a model is configured by, or drops a list
+    that cannot prove a model absent), or ERROR when the body is not that shape."""
+    found = names(body.get(field), key) if isinstance(body, dict) else None
+    if found is None:
+        return Reply(Outcome.ERROR, f"HTTP {status}: not {what}", status)
+    return Reply(Outcome.VALID, "", status, widen(found))
+
+
+def listed_page(
+    status: int,
+    body: object,
+    field: str,
+    key: str,
+    next_page: str,
+    absent: list[object] | None = None,
+    rename: Callable[[str], str] = str,
+) -> Reply:
+    """A success answer that may be one page of the model list, ``{field: [{key: name}, ...],
+    next_page: ...}``: VALID, with the names only when the page is the whole list. A further
+    page cannot prove a model absent, so then no list is given and the adapter's
+    ``model_request`` confirms configured models one by one. ``absent`` stands for a missing
+    ``field``."""
+    if not isinstance(body, dict):
+        return Reply(Outcome.ERROR, f"HTTP {status}: not JSON", status)
+    found = names(body.get(field, absent), key)
+    if found is None or body.get(next_page):
+        return Reply(Outcome.VALID, "", status)
+    return Reply(Outcome.VALID, "", status, frozenset(rename(n) for n in found))
 
 
 def any_in(text: str, words: Iterable[str]) -> bool:

@@ -14,8 +14,18 @@ from dataclasses import dataclass
 import httpx
 
 from ..secrets.base import SecretValue
-from .base import Endpoint, Outcome, Reply, body_json, describe, error_info, http_error, names
-from .openai_style import bearer
+from .base import (
+    Endpoint,
+    ListIsFinal,
+    Outcome,
+    Reply,
+    bearer,
+    body_json,
+    describe,
+    error_info,
+    http_error,
+    listed,
+)
 from .sigv4 import sign
 
 _BY_TYPE: dict[str, Outcome] = {
@@ -33,7 +43,7 @@ _PROFILE_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
 
 
 @dataclass(frozen=True)
-class Bedrock:
+class Bedrock(ListIsFinal):
     provider_type: str = "bedrock"
 
     def endpoint(self, api_base: str | None, options: Mapping[str, str]) -> Endpoint:
@@ -56,26 +66,11 @@ class Bedrock:
             request.headers.update(bearer(key))
         return request
 
-    def model_request(
-        self,
-        endpoint: Endpoint,
-        key: SecretValue | None,
-        secrets: Mapping[str, SecretValue],
-        model: str,
-    ) -> httpx.Request | None:
-        return None
-
     def interpret(self, response: httpx.Response) -> Reply:
-        body = body_json(response)
         status = response.status_code
+        body = body_json(response)
         if response.is_success:
-            listed = (
-                names(body.get("modelSummaries"), "modelId") if isinstance(body, dict) else None
-            )
-            if listed is None:
-                return Reply(Outcome.ERROR, f"HTTP {status}: not a model list", status)
-            profiles = {f"{p}.{m}" for p in _PROFILE_PREFIXES for m in listed}
-            return Reply(Outcome.VALID, "", status, frozenset(listed | profiles))
+            return listed(status, body, "modelSummaries", "modelId", _with_profiles)
         info = error_info(body, response.text)
         error_type = response.headers.get("x-amzn-errortype", "") or info.type
         error_type = error_type.split(":", 1)[0].rsplit("#", 1)[-1]
@@ -88,6 +83,10 @@ class Bedrock:
         if status in (401, 403) and "api key" in info.text:
             return Reply(Outcome.INVALID_KEY, detail, status)
         return http_error(status, info)
+
+
+def _with_profiles(found: frozenset[str]) -> frozenset[str]:
+    return found | {f"{p}.{m}" for p in _PROFILE_PREFIXES for m in found}
 
 
 ADAPTER = Bedrock()

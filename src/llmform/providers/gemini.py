@@ -10,12 +10,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx
 
 from ..secrets.base import SecretValue
-from .base import Endpoint, Outcome, Reply, body_json, describe, error_info, http_error, names
+from .base import (
+    Endpoint,
+    Outcome,
+    Reply,
+    body_json,
+    describe,
+    error_info,
+    http_error,
+    key_header,
+    listed_page,
+    model_get,
+)
 
 
 @dataclass(frozen=True)
@@ -30,9 +40,8 @@ class Gemini:
     def request(
         self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
     ) -> httpx.Request:
-        headers = {} if key is None else {"x-goog-api-key": key.reveal()}
         return httpx.Request(
-            "GET", endpoint.api_base + "/models", params={"pageSize": "1000"}, headers=headers
+            "GET", endpoint.api_base + "/models", params={"pageSize": "1000"}, headers=_auth(key)
         )
 
     def model_request(
@@ -43,20 +52,17 @@ class Gemini:
         model: str,
     ) -> httpx.Request | None:
         # asked only when the list came in pages and this model was not on the first
-        headers = {} if key is None else {"x-goog-api-key": key.reveal()}
-        name = quote(model.removeprefix("models/"), safe="")
-        return httpx.Request("GET", f"{endpoint.api_base}/models/{name}", headers=headers)
+        name = model.removeprefix("models/")
+        return model_get(endpoint.api_base + "/models", name, _auth(key))
 
     def interpret(self, response: httpx.Response) -> Reply:
         body = body_json(response)
         status = response.status_code
         if response.is_success:
-            if not isinstance(body, dict):
-                return Reply(Outcome.ERROR, f"HTTP {status}: not JSON", status)
-            listed = names(body.get("models", []), "name")
-            complete = listed is not None and not body.get("nextPageToken")
-            models = frozenset(n.removeprefix("models/") for n in listed or ())
-            return Reply(Outcome.VALID, "", status, models if complete else None)
+            # Google's JSON leaves out an empty repeated field: no "models" is an empty list.
+            return listed_page(
+                status, body, "models", "name", next_page="nextPageToken", absent=[], rename=_short
+            )
         info = error_info(body, response.text)
         detail = describe(status, info)
         reasons = set(info.extra)
@@ -75,6 +81,14 @@ class Gemini:
         if info.type == "RESOURCE_EXHAUSTED" or status == 429:
             return _exhausted(body, detail, status)
         return http_error(status, info)
+
+
+def _auth(key: SecretValue | None) -> dict[str, str]:
+    return key_header(key, "x-goog-api-key")
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("models/")
 
 
 def _exhausted(body: object, detail: str, status: int) -> Reply:

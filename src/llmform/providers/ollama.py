@@ -9,12 +9,11 @@ from dataclasses import dataclass
 import httpx
 
 from ..secrets.base import SecretValue
-from .base import Endpoint, Outcome, Reply, body_json, error_info, http_error, names
-from .openai_style import bearer
+from .base import Endpoint, ListIsFinal, Reply, bearer, body_json, error_info, http_error, listed
 
 
 @dataclass(frozen=True)
-class Ollama:
+class Ollama(ListIsFinal):
     provider_type: str = "ollama"
 
     def endpoint(self, api_base: str | None, options: Mapping[str, str]) -> Endpoint:
@@ -27,25 +26,16 @@ class Ollama:
     ) -> httpx.Request:
         return httpx.Request("GET", endpoint.api_base + "/api/tags", headers=bearer(key))
 
-    def model_request(
-        self,
-        endpoint: Endpoint,
-        key: SecretValue | None,
-        secrets: Mapping[str, SecretValue],
-        model: str,
-    ) -> httpx.Request | None:
-        return None
-
     def interpret(self, response: httpx.Response) -> Reply:
-        body = body_json(response)
         status = response.status_code
+        body = body_json(response)
         if response.is_success:
-            listed = names(body.get("models"), "name") if isinstance(body, dict) else None
-            if listed is None:
-                return Reply(Outcome.ERROR, f"HTTP {status}: not an Ollama tag list", status)
-            short = {n.removesuffix(":latest") for n in listed}
-            return Reply(Outcome.VALID, "", status, frozenset(listed | short))
+            return listed(status, body, "models", "name", _short_names, "an Ollama tag list")
         return http_error(status, error_info(body, response.text))
+
+
+def _short_names(found: frozenset[str]) -> frozenset[str]:
+    return found | {n.removesuffix(":latest") for n in found}
 
 
 ADAPTER = Ollama()

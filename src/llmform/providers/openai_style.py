@@ -18,14 +18,16 @@ from .base import (
     QUOTA_WORDS,
     Endpoint,
     ErrorInfo,
+    ListIsFinal,
     Outcome,
     Reply,
     any_in,
+    bearer,
     body_json,
     describe,
     error_info,
     http_error,
-    names,
+    listed,
 )
 
 # A provider-specific rule: may decide an error reply before the shared rules.
@@ -44,10 +46,6 @@ INVALID_KEY_WORDS = (
 )
 
 
-def bearer(key: SecretValue | None) -> dict[str, str]:
-    return {} if key is None else {"Authorization": f"Bearer {key.reveal()}"}
-
-
 def openai_rules(status: int, info: ErrorInfo) -> Reply | None:
     """OpenAI's own words, which its imitators mostly copy."""
     text = info.text
@@ -64,7 +62,7 @@ def openai_rules(status: int, info: ErrorInfo) -> Reply | None:
 
 
 @dataclass(frozen=True)
-class OpenAIStyle:
+class OpenAIStyle(ListIsFinal):
     provider_type: str
     default_base: str | None = None
     models_path: str = "/models"
@@ -94,26 +92,17 @@ class OpenAIStyle:
             "GET", endpoint.api_base + self.models_path, params=params, headers=self.auth(key)
         )
 
-    def model_request(
-        self,
-        endpoint: Endpoint,
-        key: SecretValue | None,
-        secrets: Mapping[str, SecretValue],
-        model: str,
-    ) -> httpx.Request | None:
-        return None
-
     def interpret(self, response: httpx.Response) -> Reply:
-        body = body_json(response)
         status = response.status_code
+        body = body_json(response)
         if response.is_success:
-            listed = names(body.get("data"), "id") if isinstance(body, dict) else None
-            if listed is None:
-                return Reply(Outcome.ERROR, f"HTTP {status}: not a model list", status)
-            return Reply(Outcome.VALID, "", status, listed if self.lists_models else None)
+            return listed(status, body, "data", "id", self._served)
         info = error_info(body, response.text)
         for rule in self.rules:
             reply = rule(status, info)
             if reply is not None:
                 return reply
         return http_error(status, info)
+
+    def _served(self, found: frozenset[str]) -> frozenset[str] | None:
+        return found if self.lists_models else None
