@@ -213,9 +213,10 @@ class ResultCache:
         except (KeyError, ValueError):
             return None
         models = entry.get("models")
+        status = entry.get("status")
         return Reply(
             outcome,
-            f"cached result from {age:.0f} s ago",
+            f"HTTP {status}, cached {age:.0f} s ago" if status else f"cached {age:.0f} s ago",
             entry.get("status"),
             frozenset(models) if isinstance(models, list) else None,
         )

@@ -7,19 +7,30 @@ options, call the library and print.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from .audit import detect_run, verify
-from .console import paint, use_color
-from .engine import apply_plan, check_fresh, make_plan
+from .console import Progress, paint, use_color
+from .engine import (
+    KeyChecker,
+    apply_plan,
+    check_fresh,
+    key_check_error,
+    plan_prepared,
+    prepare,
+    require_checked,
+)
 from .errors import LlmformError
 from .plan import Plan, load_plan, save_plan
 from .secrets.chain import chain_from_env
+from .secrets.crypto import Cipher, cipher_from_env
 from .stores import DEFAULT_STORE_URL, Store, open_store
 from .validate import load_state
 
@@ -39,6 +50,79 @@ workspace_option = click.option(
     metavar="NAME",
     help="Limit the plan to this workspace (repeatable); everything else is left untouched.",
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def key_check_options(command: F) -> F:
+    """--no-validate-keys, --parallelism and --check-cache-ttl, shared by plan and apply."""
+    options = (
+        click.option(
+            "--validate-keys/--no-validate-keys",
+            default=True,
+            show_default=True,
+            help="Check every key against its provider (the plan says when skipped).",
+        ),
+        click.option(
+            "--parallelism",
+            type=click.IntRange(min=1),
+            default=10,
+            show_default=True,
+            metavar="N",
+            help="At most N key-check requests in flight.",
+        ),
+        click.option(
+            "--check-cache-ttl",
+            type=click.FloatRange(min=0),
+            default=900.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Reuse a key's valid/invalid verdict this long (0: always ask the provider).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecker | None:
+    """run_checks with the command line's options; None with --no-validate-keys. The backoff
+    base (1 s) can be lowered with LLMFORM_CHECK_BACKOFF, for tests and impatient CI jobs."""
+    if not validate:
+        return None
+    from .check_results import ResultCache, default_cache_path
+    from .check_targets import CheckTarget
+    from .checks import CheckReport, RetryPolicy, run_checks
+
+    try:
+        base_delay = float(os.environ.get("LLMFORM_CHECK_BACKOFF", "1"))
+    except ValueError:
+        raise LlmformError("LLMFORM_CHECK_BACKOFF must be a number of seconds") from None
+    cache = ResultCache(default_cache_path(), cache_ttl) if cache_ttl > 0 else None
+
+    def check(targets: Sequence[CheckTarget]) -> CheckReport:
+        return run_checks(
+            targets,
+            parallelism=parallelism,
+            retry=RetryPolicy(base_delay=base_delay),
+            cache=cache,
+            progress=Progress("Key checks", "config"),
+        )
+
+    return check
+
+
+@contextmanager
+def configured_cipher() -> Iterator[Cipher | None]:
+    """The cipher of LLMFORM_ENCRYPTION_KEY / LLMFORM_TRANSIT_KEY, if any, closed after."""
+    cipher = cipher_from_env()
+    try:
+        yield cipher
+    finally:
+        close = getattr(cipher, "close", None)
+        if close is not None:
+            close()
 
 
 @contextmanager
@@ -81,6 +165,7 @@ def _render(plan: Plan, fmt: str, color: bool) -> str:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@key_check_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -90,25 +175,37 @@ def plan(
     out: str | None,
     fmt: str,
     detailed_exitcode: bool,
+    validate_keys: bool,
+    parallelism: int,
+    check_cache_ttl: float,
 ) -> None:
     """Show what apply would change in the store.
 
-    Validates PATHS (default: the current directory), resolves secrets, reads the store and
-    diffs. Nothing is written to the store.
+    Validates PATHS (default: the current directory), resolves secrets, checks every key
+    against its provider, reads the store and diffs. Nothing is written to the store. A key
+    that fails its check is shown in the plan and makes the command exit 1.
 
     \b
     Examples:
       llmform plan examples/quickstart
       llmform plan -w prod -o prod.plan configs/
       llmform plan --format markdown --detailed-exitcode configs/ > plan.md
+      llmform plan --no-validate-keys configs/     # offline: no provider calls
     """
     state = load_state(paths or (".",))
+    check = key_checker(validate_keys, parallelism, check_cache_ttl)
+    encrypted = cipher_from_env() is not None  # made only to know; a plan seals nothing
     with opened(store_url) as store:
-        result = make_plan(state, store, chain_from_env(), scope=workspaces)
+        prepared = prepare(state, store, chain_from_env(), scope=workspaces, check=check)
+        result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+    click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
+    error = key_check_error(
+        result, "the plan cannot be applied" + (" and was not saved" if out else "")
+    )
+    if error is not None:
+        raise error
     if out:
         save_plan(result, out)
-    click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
-    if out:
         click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
     if detailed_exitcode and not result.summary.empty:
         sys.exit(2)
@@ -139,6 +236,7 @@ def _is_plan_file(paths: tuple[str, ...]) -> bool:
     type=click.Path(dir_okay=False),
     help="Also append audit events here as JSON Lines.",
 )
+@key_check_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -148,11 +246,15 @@ def apply(
     auto_approve: bool,
     lock_timeout: float,
     audit_file: str | None,
+    validate_keys: bool,
+    parallelism: int,
+    check_cache_ttl: float,
 ) -> None:
     """Apply the configuration (or a saved plan) to the store.
 
-    Given PATHS, plans and asks for confirmation; given one saved plan file, applies exactly
-    that plan and refuses it if the store or a secret changed since. Without a terminal,
+    Given PATHS, plans (checking every key) and asks for confirmation; given one saved plan
+    file, applies exactly that plan and refuses it if the store or a secret changed since.
+    Refuses when a key failed its check, unless --no-validate-keys. Without a terminal,
     --auto-approve is required.
 
     \b
@@ -171,24 +273,27 @@ def apply(
     if saved is not None and workspaces:
         raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
     state = load_state(paths or (".",)) if saved is None else None
-    with opened(store_url) as store, store.lock("apply", lock_timeout):
-        if saved is not None:
-            check_fresh(saved, store, resolver)
-            to_apply = saved
-        else:
-            assert state is not None
-            to_apply = make_plan(state, store, resolver, scope=workspaces)
-        click.echo(_render(to_apply, "text", color), nl=False)
-        if to_apply.summary.empty:
-            return
-        if not auto_approve:
-            click.echo()
-            answer = click.prompt(
-                "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-            )
-            if answer != "yes":
-                raise LlmformError("apply cancelled; nothing was changed")
-        apply_plan(to_apply, store, detect_run(to_apply.plan_id), audit_file=audit_file)
+    check = key_checker(validate_keys, parallelism, check_cache_ttl)
+    with opened(store_url) as store, configured_cipher() as cipher:
+        # Secrets and key checks before the lock: slow checks must not hold up other applies.
+        prepared = None
+        if state is not None:
+            prepared = prepare(state, store, resolver, scope=workspaces, check=check)
+        with store.lock("apply", lock_timeout):
+            if saved is not None:
+                to_apply, secrets = saved, check_fresh(saved, store, resolver)
+            else:
+                assert state is not None and prepared is not None
+                encrypted = cipher is not None
+                to_apply = plan_prepared(
+                    state, store, prepared, scope=workspaces, encrypted=encrypted
+                )
+                secrets = prepared.secrets
+            _show_and_confirm(to_apply, validate_keys, auto_approve, color)
+            if to_apply.summary.empty:
+                return
+            run = detect_run(to_apply.plan_id)
+            apply_plan(to_apply, store, run, secrets=secrets, cipher=cipher, audit_file=audit_file)
     summary = to_apply.summary
     click.echo(
         paint(
@@ -198,6 +303,21 @@ def apply(
             color,
         )
     )
+
+
+def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
+    """Print the plan; refuse failed key checks; ask unless --auto-approve (or nothing to do)."""
+    click.echo(_render(plan, "text", color), nl=False)
+    if validate_keys:
+        require_checked(plan)
+    if plan.summary.empty or auto_approve:
+        return
+    click.echo()
+    answer = click.prompt(
+        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+    )
+    if answer != "yes":
+        raise LlmformError("apply cancelled; nothing was changed")
 
 
 @click.command()

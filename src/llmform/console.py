@@ -33,3 +33,35 @@ def format_diagnostic(diagnostic: Diagnostic, color: bool) -> str:
 
 def stderr_color(no_color_flag: bool) -> bool:
     return use_color(sys.stderr, no_color_flag)
+
+
+class Progress:
+    """``progress(done, total)`` for long runs, on stderr. On a terminal a bar redrawn in place;
+    elsewhere (CI logs) one line when the run starts, so a log shows what it waits for."""
+
+    WIDTH = 24
+
+    def __init__(self, label: str, unit: str, stream: TextIO | None = None) -> None:
+        """``unit`` is the singular noun counted ("config"); an "s" makes the plural."""
+        self.label = label
+        self.unit = unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._started = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not total:
+            return
+        if not self.live:
+            if not self._started:
+                self.stream.write(f"{self.label}: {total} {self._noun(total)}...\n")
+                self._started = True
+            return
+        filled = self.WIDTH * done // total
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self._noun(total)}{end}")
+        self.stream.flush()
+
+    def _noun(self, count: int) -> str:
+        return self.unit if count == 1 else self.unit + "s"

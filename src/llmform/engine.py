@@ -7,15 +7,19 @@ servers or in-memory doubles, and the CLI hands in the real ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from .audit import AuditEvent, RunInfo, drafts_for
+from .check_results import CheckReport
+from .check_targets import CheckTarget, targets_for
 from .errors import LlmformError
 from .model import Config, DesiredState, SecretRef
 from .plan import Plan, build_plan
 from .resources import desired_resources, secret_slots
-from .secrets.base import Resolver, fingerprint
+from .sealing import seal_changes
+from .secrets.base import Resolver, SecretValue, fingerprint
+from .secrets.crypto import Cipher, CipherError
 from .stores.base import StalePlanError, Store
 
 
@@ -27,14 +31,33 @@ class ScopeError(LlmformError):
     pass
 
 
+# Checks the keys of the given targets (llmform.checks.run_checks with the run's options).
+KeyChecker = Callable[[Sequence[CheckTarget]], CheckReport]
+
+
+@dataclass(frozen=True)
+class ResolvedSecrets:
+    """The values of a run's references and their keyed fingerprints. Held in memory only."""
+
+    values: Mapping[SecretRef, SecretValue]
+    fingerprints: Mapping[SecretRef, str]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a plan needs besides the store's contents: resolved secrets and, unless skipped,
+    the key checks. Made before the apply lock is taken, so slow checks do not hold it."""
+
+    secrets: ResolvedSecrets
+    checks: CheckReport | None  # None: --no-validate-keys
+
+
 def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:
     return [c for c in state.configs.values() if not scope or c.workspace in scope]
 
 
-def resolve_fingerprints(
-    configs: Iterable[Config], resolver: Resolver, key: bytes
-) -> dict[SecretRef, str]:
-    """Fingerprint every secret of ``configs``; all failures are reported together."""
+def resolve_secrets(configs: Iterable[Config], resolver: Resolver, key: bytes) -> ResolvedSecrets:
+    """Resolve and fingerprint every secret of ``configs``; all failures reported together."""
     users: dict[SecretRef, list[str]] = {}
     for config in configs:
         for slot, ref in secret_slots(config).items():
@@ -46,31 +69,56 @@ def resolve_fingerprints(
             where = ", ".join(users.get(problem.ref, []))
             lines.append(f"{problem.ref}: {problem.message} (used by {where})")
         raise SecretsError("cannot resolve secrets:\n  " + "\n  ".join(sorted(lines)))
-    return {ref: fingerprint(key, value) for ref, value in resolution.values.items()}
+    values = dict(resolution.values)
+    return ResolvedSecrets(values, {ref: fingerprint(key, v) for ref, v in values.items()})
 
 
-def make_plan(
-    state: DesiredState,
-    store: Store,
-    resolver: Resolver,
-    *,
-    scope: Sequence[str] = (),
-) -> Plan:
-    """Resolve secrets, read the store and diff: the plan, as data. ``state`` comes from
-    ``load_state``, which callers run before opening the store so bad input writes nothing."""
-    current = store.read()
-    known = set(state.workspaces) | {r.workspace for r in current.resources.values()}
+def _check_scope(state: DesiredState, store: Store, scope: Sequence[str]) -> None:
+    if not set(scope) - set(state.workspaces):
+        return
+    known = set(state.workspaces) | {r.workspace for r in store.read().resources.values()}
     unknown = sorted(set(scope) - {w for w in known if w})
     if unknown:
         raise ScopeError(
             f"--workspace {', '.join(unknown)}: not in the configuration nor in the store "
             f"(known: {', '.join(sorted(w for w in known if w)) or 'none'})"
         )
-    fingerprints = resolve_fingerprints(
-        _configs_in_scope(state, scope), resolver, store.fingerprint_key()
-    )
-    return build_plan(
-        desired_resources(state, fingerprints),
+
+
+def prepare(
+    state: DesiredState,
+    store: Store,
+    resolver: Resolver,
+    *,
+    scope: Sequence[str] = (),
+    check: KeyChecker | None = None,
+) -> Prepared:
+    """Resolve the secrets of the configs in ``scope`` and, with ``check``, check the keys of
+    the enabled ones against their providers."""
+    _check_scope(state, store, scope)
+    configs = _configs_in_scope(state, scope)
+    secrets = resolve_secrets(configs, resolver, store.fingerprint_key())
+    if check is None:
+        return Prepared(secrets, None)
+    enabled = [c for c in configs if c.enabled]
+    targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
+    return Prepared(secrets, check(targets))
+
+
+def plan_prepared(
+    state: DesiredState,
+    store: Store,
+    prepared: Prepared,
+    *,
+    scope: Sequence[str] = (),
+    encrypted: bool = False,
+) -> Plan:
+    """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
+    the store is to keep secret values sealed (see llmform.sealing)."""
+    current = store.read()
+    fingerprints = prepared.secrets.fingerprints
+    plan = build_plan(
+        desired_resources(state, fingerprints, encrypted=encrypted),
         current.resources,
         store_url=store.display_url,
         lineage=current.lineage,
@@ -79,11 +127,30 @@ def make_plan(
         scope=scope,
         unmanaged=sorted(current.unmanaged),
     )
+    if prepared.checks is None:
+        return plan
+    report = prepared.checks
+    return replace(plan, keys_checked=True, key_checks=tuple(c.to_dict() for c in report.configs))
 
 
-def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> None:
+def make_plan(
+    state: DesiredState,
+    store: Store,
+    resolver: Resolver,
+    *,
+    scope: Sequence[str] = (),
+    check: KeyChecker | None = None,
+    encrypted: bool = False,
+) -> Plan:
+    """``prepare`` then ``plan_prepared``. ``state`` comes from ``load_state``, which callers
+    run before opening the store so bad input writes nothing."""
+    prepared = prepare(state, store, resolver, scope=scope, check=check)
+    return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
+
+
+def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets:
     """Refuse a saved plan that no longer matches: applied already, store changed, a different
-    store, or a secret that changed since."""
+    store, or a secret that changed since. Returns the secrets, resolved again."""
     events = store.audit_events()
     if any(e.run_id == plan.plan_id and e.action == "apply-start" for e in events):
         raise StalePlanError(
@@ -108,16 +175,46 @@ def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> None:
             + "; ".join(f"{p.ref}: {p.message}" for p in resolution.problems)
         )
     key = store.fingerprint_key()
+    values = dict(resolution.values)
+    fingerprints = {ref: fingerprint(key, value) for ref, value in values.items()}
     changed = sorted(
-        text
-        for ref, text in refs.items()
-        if fingerprint(key, resolution.values[ref]) != plan.fingerprints[text]
+        text for ref, text in refs.items() if fingerprints[ref] != plan.fingerprints[text]
     )
     if changed:
         raise StalePlanError(
             f"secret value(s) changed since the plan was made: {', '.join(changed)}; "
             "run llmform plan again"
         )
+    return ResolvedSecrets(values, fingerprints)
+
+
+class KeyCheckError(LlmformError):
+    pass
+
+
+def key_check_error(plan: Plan, consequence: str) -> KeyCheckError | None:
+    """The error for a plan whose keys failed their check (None when all passed), listing each
+    failed key by config and slot; ``consequence`` says what was not done."""
+    failed = plan.failed_keys
+    if not failed:
+        return None
+    listed = "\n  ".join(f"{f.address} {f.slot}: {f.outcome_text}" for f in failed)
+    return KeyCheckError(
+        f"{len(failed)} key(s) failed their check, so {consequence}:\n  {listed}\n"
+        "Fix or replace these keys and plan again, or pass --no-validate-keys to skip the checks"
+    )
+
+
+def require_checked(plan: Plan) -> None:
+    """Apply's guard for a saved plan: its keys were checked, and all passed."""
+    if not plan.keys_checked:
+        raise KeyCheckError(
+            "this plan was made with --no-validate-keys, so its keys were never checked; "
+            "plan again without it, or apply with --no-validate-keys"
+        )
+    error = key_check_error(plan, "nothing was applied")
+    if error is not None:
+        raise error
 
 
 def _ref_from_string(text: str) -> SecretRef:
@@ -132,20 +229,39 @@ class ApplyResult:
     applied: int
 
 
+def sealed_values(
+    plan: Plan, secrets: ResolvedSecrets, cipher: Cipher | None
+) -> dict[str, dict[str, str]] | None:
+    """The sealed values the store keeps for ``plan``'s encrypted configs (None: it keeps
+    references only). A plan made with a cipher needs one to be applied."""
+    if cipher is None:
+        if any(c.after is not None and c.after.attrs.get("encrypted") for c in plan.actionable):
+            raise CipherError(
+                "this plan stores secret values encrypted, but neither LLMFORM_ENCRYPTION_KEY "
+                "nor LLMFORM_TRANSIT_KEY is set; set the one the plan was made with"
+            )
+        return None
+    return seal_changes(plan.actionable, secrets.values, cipher)
+
+
 def apply_plan(
     plan: Plan,
     store: Store,
     run: RunInfo,
     *,
+    secrets: ResolvedSecrets | None = None,
+    cipher: Cipher | None = None,
     audit_file: str | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` (the caller holds the store's lock and has checked freshness). All or
-    nothing where the store can; audit events in the same transaction."""
+    nothing where the store can; audit events in the same transaction. ``secrets`` are the
+    resolved values, needed only to seal them with ``cipher``."""
     actionable = plan.actionable
     if not actionable:
         return ApplyResult([], 0)
+    sealed = sealed_values(plan, secrets or ResolvedSecrets({}, {}), cipher)
     drafts = drafts_for(actionable, run)
-    events = store.apply(actionable, (plan.lineage, plan.serial), drafts)
+    events = store.apply(actionable, (plan.lineage, plan.serial), drafts, sealed)
     if audit_file:
         write_audit_file(audit_file, events)
     return ApplyResult(events, len(actionable))

@@ -39,6 +39,40 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class KeyCheckRow:
+    """One key's verdict as the plan records it (never the key: its slot in the config)."""
+
+    address: str
+    slot: str  # api_key, backup_keys[0], ...
+    outcome: str  # llmform.providers.Outcome's value
+    detail: str
+    passed: bool
+
+    @property
+    def outcome_text(self) -> str:
+        words = self.outcome.replace("_", " ")
+        return f"{words} ({self.detail})" if self.detail else words
+
+
+def key_check_rows(checks: Sequence[Mapping[str, Any]]) -> list[KeyCheckRow]:
+    """The per-key rows of ``CheckReport.to_dict()["configs"]``. A plan file is data from
+    disk: entries of another shape are skipped, and a key not marked passed counts as failed."""
+    rows: list[KeyCheckRow] = []
+    for check in checks:
+        address, keys = check.get("address"), check.get("keys")
+        if not isinstance(address, str) or not isinstance(keys, list):
+            continue
+        for entry in keys:
+            if not isinstance(entry, Mapping):
+                continue
+            slot, outcome, detail = entry.get("slot"), entry.get("outcome"), entry.get("detail")
+            if isinstance(slot, str) and isinstance(outcome, str):
+                text = detail if isinstance(detail, str) else ""
+                rows.append(KeyCheckRow(address, slot, outcome, text, entry.get("passed") is True))
+    return rows
+
+
+@dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...]
     store_url: str  # as displayed: no credentials
@@ -58,6 +92,14 @@ class Plan:
     @property
     def actionable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action != NOOP)
+
+    @property
+    def key_rows(self) -> list[KeyCheckRow]:
+        return key_check_rows(self.key_checks)
+
+    @property
+    def failed_keys(self) -> list[KeyCheckRow]:
+        return [row for row in self.key_rows if not row.passed]
 
     @property
     def summary(self) -> Summary:

@@ -1,12 +1,14 @@
 """A canary secret goes through every command and appears nowhere it should not.
 
 Primary and backup keys of two configs are env references whose values are canaries
-(``sk-CANARY-<random>``). Every command that touches them runs: validate, plan in each format,
-plan -o, apply of the saved plan with --audit-file, a key rotation applied from the files,
-export (stdout and -o), audit (table, --json, --verify), and error paths (a literal key in the
-YAML, a stale plan). Then the canary, and its random part alone, is searched for in every
-stdout and stderr, every log record, every file under the working directory (the plan file, the
-audit file, the exported YAML, the database file itself) and every value of every table row.
+(``sk-CANARY-<random>``), checked against local servers speaking OpenAI's and DeepSeek's
+protocols. Every command that touches them runs: validate, plan in each format, plan -o, apply
+of the saved plan with --audit-file, a key rotation applied from the files, export (stdout and
+-o), audit (table, --json, --verify), and error paths (a literal key in the YAML, a stale plan,
+a key the provider rejects with a message that quotes the whole key). Then the canary, and its
+random part alone, is searched for in every stdout and stderr, every log record, every file
+under the working directory (the plan file, the audit file, the exported YAML, the key-check
+cache, the database file itself) and every value of every table row.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.provider_servers import ProviderServer, openai_error
 
 from llmform.cli import main
 
@@ -30,27 +33,43 @@ PRIMARY = f"sk-CANARY-{TOKEN}-primary"
 BACKUP = f"sk-CANARY-{TOKEN}-backup"
 ROTATED = f"sk-CANARY-{TOKEN}-rotated"
 LITERAL = f"sk-CANARY-{TOKEN}-literal"
+REJECTED = f"sk-CANARY-{TOKEN}-rejected"
 NEEDLES = (TOKEN, "sk-CANARY")
 
 STATE = """\
 apiVersion: llmform/v1
 workspaces:
   - name: prod
-    labels: {team: platform}
-    defaults: {chat: openai-main/gpt-4o}
+    labels: {{team: platform}}
+    defaults: {{chat: openai-main/gpt-4o}}
 configs:
   - name: openai-main
     workspace: prod
     factory: OpenAI
-    api_key: {env: CANARY_PRIMARY}
-    backup_keys: [{env: CANARY_BACKUP}]
+    api_base: {openai}
+    api_key: {{env: CANARY_PRIMARY}}
+    backup_keys: [{{env: CANARY_BACKUP}}]
     models: [gpt-4o]
   - name: deepseek
     workspace: prod
     factory: DeepSeek
-    api_key: {env: CANARY_BACKUP}
-    backup_keys: [{env: CANARY_PRIMARY}]
+    api_base: {deepseek}
+    api_key: {{env: CANARY_BACKUP}}
+    backup_keys: [{{env: CANARY_PRIMARY}}]
     models: [deepseek-chat]
+"""
+
+REJECTED_STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: rejected
+    workspace: prod
+    factory: OpenAI
+    api_base: {openai}
+    api_key: {{env: CANARY_REJECTED}}
+    models: [gpt-4o]
 """
 
 LITERAL_STATE = f"""\
@@ -90,12 +109,26 @@ def run(
     monkeypatch.chdir(tmp_path)  # the default store, .llmform/llmform.db, lands here
     monkeypatch.setenv("CANARY_PRIMARY", PRIMARY)
     monkeypatch.setenv("CANARY_BACKUP", BACKUP)
+    monkeypatch.setenv("CANARY_REJECTED", REJECTED)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # searched like the rest
+    monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
     monkeypatch.delenv("LLMFORM_STORE", raising=False)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "llmform.yaml").write_text(STATE, encoding="utf-8")
-    (tmp_path / "leak").mkdir()
-    (tmp_path / "leak" / "llmform.yaml").write_text(LITERAL_STATE, encoding="utf-8")
-    yield Runs(capsys)
+    # A provider that quotes the whole rejected key back: llmform must not pass it on.
+    quoting = openai_error(401, f"Incorrect API key provided: {REJECTED}.", None, "invalid_api_key")
+    valid = {PRIMARY: "valid", BACKUP: "valid", ROTATED: "valid", REJECTED: quoting}
+    with (
+        ProviderServer("openai", valid, models=["gpt-4o"]) as openai,
+        ProviderServer("deepseek", valid, models=["deepseek-chat"]) as deepseek,
+    ):
+        urls = {"openai": openai.api_base, "deepseek": deepseek.api_base}
+        for name, text in (
+            ("state", STATE.format(**urls)),
+            ("leak", LITERAL_STATE),
+            ("rejected", REJECTED_STATE.format(**urls)),
+        ):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "llmform.yaml").write_text(text, encoding="utf-8")
+        yield Runs(capsys)
 
 
 def _leaks(text: str) -> list[str]:
@@ -121,7 +154,9 @@ def test_the_canary_appears_nowhere(
     caplog.set_level(logging.DEBUG)
 
     run("validate", "state")
-    assert "(sensitive value)" in run("plan", "state")
+    planned = run("plan", "state")
+    assert "(sensitive value)" in planned
+    assert "Key checks: 4 keys of 2 configs, all passed." in planned
     run("plan", "--format", "markdown", "state")
     run("plan", "--format", "json", "state")
     run("plan", "-o", "prod.plan", "state")
@@ -142,6 +177,11 @@ def test_the_canary_appears_nowhere(
     run("audit", "--json")
     run("audit", "--verify")
 
+    # A key the provider rejects, quoting it: reported by slot, the quote redacted.
+    for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
+        output = run(*command, "rejected", expect=1)
+        assert "api_key: invalid key" in output, output
+
     # A literal key in the YAML is refused by every command, without being echoed.
     for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
         output = run(*command, "leak", expect=1)
@@ -156,7 +196,7 @@ def test_the_canary_appears_nowhere(
 
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "leak")
     names = {p.name for p in written}
-    assert {"prod.plan", "audit.jsonl", "exported.yaml", "llmform.db"} <= names, names
+    assert {"prod.plan", "audit.jsonl", "exported.yaml", "llmform.db", "key-checks.json"} <= names
     for path in written:
         data = path.read_bytes()
         for needle in NEEDLES:
@@ -178,6 +218,7 @@ def test_a_real_process_prints_no_canary_even_when_it_fails(run: Runs, tmp_path:
     cases = [
         (["plan", "--format", "json", "state"], 0),
         (["apply", "--auto-approve", "state"], 0),
+        (["plan", "--check-cache-ttl", "0", "rejected"], 1),
         (["plan", "leak"], 1),
         (["validate", "leak"], 1),
     ]

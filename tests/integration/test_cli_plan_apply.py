@@ -1,12 +1,15 @@
-"""plan / apply / export / audit / force-unlock through the CLI, on a real SQLite file."""
+"""plan / apply / export / audit / force-unlock through the CLI, on a real SQLite file, with
+key checks against local servers speaking OpenAI's and Ollama's protocols."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.provider_servers import ProviderServer
 
 from llmform.cli import main
 
@@ -14,30 +17,51 @@ STATE = """\
 apiVersion: llmform/v1
 workspaces:
   - name: prod
-    labels: {team: platform}
-    defaults: {chat: openai-main/gpt-4o}
+    labels: {{team: platform}}
+    defaults: {{chat: openai-main/gpt-4o}}
   - name: staging
 configs:
   - name: openai-main
     workspace: prod
     factory: OpenAI
-    api_key: {env: LLMFORM_TEST_KEY}
-    backup_keys: [{env: LLMFORM_TEST_BACKUP}]
-    models: [gpt-4o, {name: my-ft, type: chat, max_tokens: 1000}]
+    api_base: {openai}
+    api_key: {{env: LLMFORM_TEST_KEY}}
+    backup_keys: [{{env: LLMFORM_TEST_BACKUP}}]
+    models: [gpt-4o, {{name: my-ft, type: chat, max_tokens: 1000}}]
   - name: local
     workspace: staging
     factory: Ollama
-    models: [{name: llama3.2, type: chat}]
+    api_base: {ollama}
+    models: [{{name: llama3.2, type: chat}}]
 """
+
+KEYS = {"sk-test-primary": "valid", "sk-test-backup": "valid", "sk-test-rotated": "valid"}
 
 
 @pytest.fixture()
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def servers() -> Iterator[tuple[ProviderServer, ProviderServer]]:
+    with (
+        ProviderServer("openai", KEYS, models=["gpt-4o", "my-ft"]) as openai,
+        ProviderServer("ollama", {None: "valid"}, models=["llama3.2:latest"]) as ollama,
+    ):
+        yield openai, ollama
+
+
+@pytest.fixture()
+def repo(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    servers: tuple[ProviderServer, ProviderServer],
+) -> Path:
+    openai, ollama = servers
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_TEST_KEY", "sk-test-primary")
     monkeypatch.setenv("LLMFORM_TEST_BACKUP", "sk-test-backup")
     monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
-    (tmp_path / "llmform.yaml").write_text(STATE)
+    monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
+    (tmp_path / "llmform.yaml").write_text(
+        STATE.format(openai=openai.api_base, ollama=ollama.api_base)
+    )
     return tmp_path
 
 
@@ -46,6 +70,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
+
+
+def edit(repo: Path, change: Callable[[str], str]) -> None:
+    path = repo / "llmform.yaml"
+    path.write_text(change(path.read_text()))
 
 
 def serial(repo: Path) -> int:
@@ -144,7 +173,7 @@ def test_workspace_scope_leaves_the_rest(repo: Path, capsys: pytest.CaptureFixtu
 
 def test_rename_is_delete_and_create(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "apply", "--auto-approve", "llmform.yaml")
-    (repo / "llmform.yaml").write_text(STATE.replace("name: local", "name: local-2"))
+    edit(repo, lambda text: text.replace("name: local", "name: local-2"))
     _, out, _ = run(capsys, "plan", "llmform.yaml")
     assert "- config.staging/local" in out
     assert "+ config.staging/local-2" in out
@@ -159,8 +188,11 @@ def test_runtime_fields_survive_updates(repo: Path, capsys: pytest.CaptureFixtur
         conn.execute("UPDATE configs SET used_tokens = 999 WHERE name = 'openai-main'")
     _, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
     assert "No changes." in out
-    (repo / "llmform.yaml").write_text(
-        STATE.replace("team: platform", "team: ml").replace("max_tokens: 1000", "max_tokens: 2000")
+    edit(
+        repo,
+        lambda text: text.replace("team: platform", "team: ml").replace(
+            "max_tokens: 1000", "max_tokens: 2000"
+        ),
     )
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
     with sqlite3.connect(repo / "store.db") as conn:
@@ -221,7 +253,7 @@ def test_force_unlock(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bad_input_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / "llmform.yaml").write_text(STATE.replace("factory: OpenAI", "factory: OpenAl"))
+    edit(repo, lambda text: text.replace("factory: OpenAI", "factory: OpenAl"))
     code, _, err = run(capsys, "apply", "--auto-approve", "llmform.yaml")
     assert code == 1
     assert "unknown factory 'OpenAl' (did you mean 'OpenAI'?)" in err

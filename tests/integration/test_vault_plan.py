@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from baoserver import BaoServer, unique
+from support.provider_servers import ProviderServer
 
 from llmform.cli import main
 
 
-def state(v2: str, v1: str) -> str:
+def state(v2: str, v1: str, openai: str = "", anthropic: str = "") -> str:
+    """Key checks go to ``openai`` and ``anthropic`` (local servers) when given."""
     return f"""\
 apiVersion: llmform/v1
 workspaces:
@@ -23,6 +25,7 @@ configs:
   - name: openai-main
     workspace: prod
     factory: OpenAI
+    api_base: {openai or "https://api.openai.com/v1"}
     api_key: {{vault: "{v2}/llm/openai#api_key"}}
     backup_keys:
       - {{vault: "llm/openai#backup", mount: {v2}}}
@@ -31,6 +34,7 @@ configs:
   - name: anthropic
     workspace: prod
     factory: Anthropic
+    api_base: {anthropic or "https://api.anthropic.com"}
     api_key: {{vault: "{v1}/llm/anthropic#api_key"}}
     models: [claude-sonnet-4-6]
 """
@@ -64,20 +68,11 @@ def everything_written(root: Path) -> str:
     return "\n".join(texts)
 
 
-def test_plan_apply_rotate_with_vault_keys_and_no_value_anywhere(
-    repo: tuple[Path, str, str],
-    bao: BaoServer,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    root, v2, v1 = repo
-    canary = "sk-canary-" + unique("plan")
-    bao.put(v2, "llm/openai", {"api_key": canary + "-v1", "backup": canary + "-backup"})
-    bao.put(v2, "llm/openai", {"api_key": canary + "-v2", "backup": canary + "-backup"})
-    bao.put(v1, "llm/anthropic", {"api_key": canary + "-anthropic"}, version=1)
-    caplog.set_level(logging.DEBUG)
+def plan_rotate_apply(
+    capsys: pytest.CaptureFixture[str], bao: BaoServer, v2: str, canary: str
+) -> list[str]:
+    """Plan, apply, rotate in Vault, see the rotation and the saved plan go stale."""
     outputs = []
-
     code, out, err = run(capsys, "plan", "-o", "first.plan", "llmform.yaml")
     outputs.append(out + err)
     assert code == 0, err
@@ -99,6 +94,35 @@ def test_plan_apply_rotate_with_vault_keys_and_no_value_anywhere(
     outputs.append(out + err)
     assert code == 1
     assert "changed since the plan was made" in err
+
+    return outputs
+
+
+def test_plan_apply_rotate_with_vault_keys_and_no_value_anywhere(
+    repo: tuple[Path, str, str],
+    bao: BaoServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    root, v2, v1 = repo
+    canary = "sk-canary-" + unique("plan")
+    bao.put(v2, "llm/openai", {"api_key": canary + "-v1", "backup": canary + "-backup"})
+    bao.put(v2, "llm/openai", {"api_key": canary + "-v2", "backup": canary + "-backup"})
+    bao.put(v1, "llm/anthropic", {"api_key": canary + "-anthropic"}, version=1)
+    caplog.set_level(logging.DEBUG)
+    outputs = []
+    # The values read from Vault are what the providers are asked about.
+    openai_keys = {canary + s: "valid" for s in ("-v1", "-v2", "-v3", "-backup")}
+    with (
+        ProviderServer("openai", openai_keys, models=["gpt-4o"]) as openai,
+        ProviderServer(
+            "anthropic", {canary + "-anthropic": "valid"}, models=["claude-sonnet-4-6"]
+        ) as anthropic,
+    ):
+        (root / "llmform.yaml").write_text(state(v2, v1, openai.api_base, anthropic.api_base))
+        outputs += plan_rotate_apply(capsys, bao, v2, canary)
+        assert sorted(set(openai.keys_seen())) == sorted(openai_keys)
+        assert anthropic.keys_seen() == [canary + "-anthropic"]
 
     sources = {
         "output": "\n".join(outputs),

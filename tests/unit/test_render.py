@@ -228,13 +228,28 @@ def test_text_sensitive_slot_appearing_and_disappearing() -> None:
     )
 
 
+def key(slot: str, outcome: str, passed: bool, detail: str = "") -> dict[str, object]:
+    return {"slot": slot, "outcome": outcome, "passed": passed, "detail": detail}
+
+
 def test_text_scope_and_key_checks() -> None:
+    """Key checks as CheckReport.to_dict gives them; a plan file is data from disk, so other
+    shapes are skipped and a key not marked passed counts as failed."""
     checks = (
-        {"address": "config.prod/b", "slot": "api_key", "outcome": "valid"},
-        {"address": "config.prod/a", "keys": [{"slot": "api_key", "outcome": "invalid_key"}]},
+        {"address": "config.prod/b", "keys": [key("api_key", "valid", True)]},
+        {
+            "address": "config.prod/a",
+            "keys": [
+                key("api_key", "invalid_key", False, "HTTP 401"),
+                key("backup_keys[0]", "rate_limited", True),
+                {"slot": "backup_keys[1]", "outcome": "valid"},
+                {"slot": 3, "outcome": "valid", "passed": True},
+                "not a key",
+            ],
+        },
         {"address": "config.prod/c", "keys": "not a list of keys"},
-        {"address": "config.prod/c", "slot": 3, "outcome": "valid"},
-        {"slot": "api_key", "outcome": "valid"},
+        {"address": "config.prod/d", "slot": "api_key", "outcome": "valid", "passed": True},
+        {"keys": [key("api_key", "valid", True)]},
     )
     plan = replace(
         make_plan(scope=["prod", "staging"]),
@@ -249,12 +264,22 @@ def test_text_scope_and_key_checks() -> None:
         "Warning: first\n"
         "Warning: second\n"
         "\n"
-        "Key checks:\n"
+        "Key checks: 4 keys of 2 configs, 2 failed.\n"
         "  config.prod/b  api_key: valid\n"
-        "  config.prod/a  api_key: invalid_key\n"
+        "  config.prod/a  api_key: invalid key (HTTP 401)\n"
+        "  config.prod/a  backup_keys[0]: rate limited\n"
+        "  config.prod/a  backup_keys[1]: valid\n"
         "\n"
         "No changes. The store matches the configuration.\n"
     )
+    assert [(k.address, k.slot) for k in plan.failed_keys] == [
+        ("config.prod/a", "api_key"),
+        ("config.prod/a", "backup_keys[1]"),
+    ]
+    colored = render(plan, "text", color=True)
+    assert f"Key checks: 4 keys of 2 configs, {RED}2 failed{END}." in colored
+    assert f"api_key: {RED}invalid key (HTTP 401){END}" in colored
+    assert f"backup_keys[0]: {GREEN}rate limited{END}" in colored
 
 
 MARKDOWN = """\
@@ -350,7 +375,15 @@ def test_markdown_notes_and_escaping() -> None:
     plan = replace(
         plan,
         keys_checked=True,
-        key_checks=({"address": "config.prod/a", "slot": "api_key", "outcome": "valid"},),
+        key_checks=(
+            {
+                "address": "config.prod/a",
+                "keys": [
+                    key("api_key", "valid", True),
+                    key("backup_keys[0]", "error", False, "a|b"),
+                ],
+            },
+        ),
     )
     assert render(plan, "markdown") == (
         "### llmform plan\n"
@@ -384,11 +417,12 @@ def test_markdown_notes_and_escaping() -> None:
         "\n"
         "- `config.prod/by|hand`\n"
         "\n"
-        "**Key checks**\n"
+        "**Key checks** (1 failed)\n"
         "\n"
         "| Resource | Key | Outcome |\n"
         "|---|---|---|\n"
-        "| `config.prod/a` | api_key | valid |\n"
+        "| `config.prod/a` | api_key | ✅ valid |\n"
+        "| `config.prod/a` | backup_keys[0] | ❌ error (a\\|b) |\n"
     )
 
 
@@ -452,12 +486,18 @@ def test_json() -> None:
     }
 
 
-def test_json_key_checks_are_the_validation() -> None:
-    checks = ({"address": "config.prod/a", "slot": "api_key", "outcome": "valid"},)
+def test_json_key_checks_are_the_validation_and_failures_the_errors() -> None:
+    keys = [key("api_key", "valid", True), key("backup_keys[0]", "invalid_key", False, "HTTP 401")]
+    checks = ({"address": "config.prod/a", "keys": keys},)
     plan = replace(make_plan(), keys_checked=True, key_checks=checks)
     data = json.loads(render(plan, "json"))
-    assert data["validation"] == [
-        {"address": "config.prod/a", "outcome": "valid", "slot": "api_key"}
+    assert data["validation"] == [{"address": "config.prod/a", "keys": keys}]
+    assert data["errors"] == [
+        {
+            "address": "config.prod/a",
+            "slot": "backup_keys[0]",
+            "message": "key check failed: invalid key (HTTP 401)",
+        }
     ]
     assert data["warnings"] == []
 

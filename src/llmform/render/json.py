@@ -42,7 +42,14 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
         "validation": [_sorted(dict(check)) for check in plan.key_checks],
         "warnings": warnings,
-        "errors": [],
+        "errors": [
+            {
+                "address": row.address,
+                "slot": row.slot,
+                "message": f"key check failed: {row.outcome_text}",
+            }
+            for row in plan.failed_keys
+        ],
     }
 
 

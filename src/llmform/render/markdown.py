@@ -14,7 +14,6 @@ from .text import (
     KEYS_SKIPPED,
     change_lines,
     groups,
-    key_check_rows,
     scope_text,
     summary_line,
 )
@@ -96,10 +95,21 @@ def _notes(plan: Plan) -> list[str]:
         lines.append("")
     if not plan.keys_checked:
         lines += [f"_{KEYS_SKIPPED}_", ""]
-    checks = key_check_rows(plan.key_checks)
-    if checks:
-        lines += ["**Key checks**", "", "| Resource | Key | Outcome |", "|---|---|---|"]
-        lines += [f"| `{_cell(a)}` | {_cell(s)} | {_cell(o)} |" for a, s, o in checks]
+    rows = plan.key_rows
+    if rows:
+        failed = sum(not row.passed for row in rows)
+        verdict = f"{failed} failed" if failed else "all passed"
+        lines += [
+            f"**Key checks** ({verdict})",
+            "",
+            "| Resource | Key | Outcome |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{_cell(r.address)}` | {_cell(r.slot)} "
+            f"| {'✅' if r.passed else '❌'} {_cell(r.outcome_text)} |"
+            for r in rows
+        ]
         lines.append("")
     return lines
 

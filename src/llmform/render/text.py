@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..console import paint
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
@@ -117,37 +116,30 @@ def notes_lines(plan: Plan, color: bool = False) -> list[str]:
         lines.append("")
     if not plan.keys_checked:
         lines += [paint(KEYS_SKIPPED, "yellow", color), ""]
-    checks = key_check_lines(plan.key_checks)
+    checks = key_check_lines(plan, color)
     if checks:
-        lines += ["Key checks:", *checks, ""]
+        lines += [*checks, ""]
     return lines
 
 
-def key_check_rows(checks: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
-    """(address, slot, outcome) per key: from flat checks ``{address, slot, outcome}`` or from
-    per-config ones ``{address, keys: [{slot, outcome, detail}]}``. Other shapes are skipped,
-    so a new kind of check result cannot break rendering."""
-    rows: list[tuple[str, str, str]] = []
-    for check in checks:
-        address, keys = check.get("address"), check.get("keys")
-        if not isinstance(address, str):
-            continue
-        entries = keys if isinstance(keys, list) else [check]
-        for entry in entries:
-            if not isinstance(entry, Mapping):
-                continue
-            slot, outcome, detail = entry.get("slot"), entry.get("outcome"), entry.get("detail")
-            if isinstance(slot, str) and isinstance(outcome, str):
-                if isinstance(detail, str) and detail:
-                    outcome = f"{outcome} ({detail})"
-                rows.append((address, slot, outcome))
-    return rows
-
-
-def key_check_lines(checks: Sequence[Mapping[str, Any]]) -> list[str]:
-    rows = key_check_rows(checks)
-    width = max((len(address) for address, _, _ in rows), default=0)
-    return [f"  {address.ljust(width)}  {slot}: {outcome}" for address, slot, outcome in rows]
+def key_check_lines(plan: Plan, color: bool = False) -> list[str]:
+    """A heading with the counts, then one line per key: its config, slot and outcome."""
+    rows = plan.key_rows
+    if not rows:
+        return []
+    failed = sum(not row.passed for row in rows)
+    configs = len({row.address for row in rows})
+    counts = f"{_count(len(rows), 'key')} of {_count(configs, 'config')}"
+    if failed:
+        heading = f"Key checks: {counts}, {paint(f'{failed} failed', 'red', color)}."
+    else:
+        heading = f"Key checks: {counts}, {paint('all passed', 'green', color)}."
+    width = max(len(row.address) for row in rows)
+    lines = [heading]
+    for row in rows:
+        outcome = paint(row.outcome_text, "green" if row.passed else "red", color)
+        lines.append(f"  {row.address.ljust(width)}  {row.slot}: {outcome}")
+    return lines
 
 
 def change_lines(change: Change, color: bool = False) -> list[str]:

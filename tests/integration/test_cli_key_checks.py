@@ -1,0 +1,258 @@
+"""Key checks in plan and apply, through the CLI, against local servers speaking OpenAI's and
+Ollama's protocols: what the plan shows, when apply refuses, --no-validate-keys, the cache,
+the scope, and what a CI log sees."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.provider_servers import Behaviour, ProviderServer
+
+from llmform.cli import main
+
+STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+  - name: staging
+configs:
+  - name: openai-main
+    workspace: prod
+    factory: OpenAI
+    api_base: {openai}
+    api_key: {{env: PRIMARY}}
+    backup_keys: [{{env: BACKUP}}]
+    models: [{models}]
+  - name: local
+    workspace: staging
+    factory: Ollama
+    api_base: {ollama}
+    enabled: {local_enabled}
+    models: [{{name: llama3.2, type: chat}}]
+"""
+
+GOOD, OTHER, BAD, BUSY = "sk-good", "sk-other", "sk-bad", "sk-busy"
+BEHAVIOUR: Mapping[str | None, Behaviour] = {
+    GOOD: "valid",
+    OTHER: "valid",
+    BUSY: "rate_limited",
+    BAD: "invalid_key",
+}
+
+
+@dataclass
+class Repo:
+    path: Path
+    openai: ProviderServer
+    ollama: ProviderServer
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def write(self, models: str = "gpt-4o", local_enabled: bool = True) -> None:
+        (self.path / "llmform.yaml").write_text(
+            STATE.format(
+                openai=self.openai.api_base,
+                ollama=self.ollama.api_base,
+                models=models,
+                local_enabled=str(local_enabled).lower(),
+            )
+        )
+
+    def keys(self, primary: str, backup: str) -> None:
+        self.monkeypatch.setenv("PRIMARY", primary)
+        self.monkeypatch.setenv("BACKUP", backup)
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        code = main(["--no-color", *args])
+        out, err = self.capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    def serial(self) -> int:
+        with sqlite3.connect(self.path / "store.db") as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'serial'").fetchone()
+        return int(row[0])
+
+
+@pytest.fixture()
+def repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Repo]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
+    with (
+        ProviderServer("openai", BEHAVIOUR, models=["gpt-4o"]) as openai,
+        ProviderServer("ollama", {None: "valid"}, models=["llama3.2:latest"]) as ollama,
+    ):
+        repo = Repo(tmp_path, openai, ollama, monkeypatch, capsys)
+        repo.keys(GOOD, OTHER)
+        repo.write()
+        yield repo
+
+
+def test_a_plan_shows_every_key_and_passes(repo: Repo) -> None:
+    code, out, err = repo.run("plan", "--detailed-exitcode", "llmform.yaml")
+    assert code == 2, err
+    assert (
+        "Key checks: 3 keys of 2 configs, all passed.\n"
+        "  config.prod/openai-main  api_key: valid\n"
+        "  config.prod/openai-main  backup_keys[0]: valid\n"
+        "  config.staging/local     no key: valid\n"
+    ) in out
+    assert "Key checks were skipped" not in out
+    # Not a terminal: one line says what is being waited for, no bar.
+    assert err == "Key checks: 2 configs...\n"
+    assert sorted(repo.openai.keys_seen()) == [GOOD, OTHER]
+
+
+@dataclass(frozen=True)
+class Failing:
+    name: str
+    primary: str
+    backup: str
+    models: str
+    rows: tuple[str, ...]  # the failing rows of the plan, as printed
+
+
+FAILING = [
+    Failing(
+        "invalid backup",
+        GOOD,
+        BAD,
+        "gpt-4o",
+        ("backup_keys[0]: invalid key (HTTP 401 invalid_request_error invalid_api_key",),
+    ),
+    Failing(
+        "invalid primary, the backup works",
+        BAD,
+        GOOD,
+        "gpt-4o",
+        ("api_key: invalid key (HTTP 401",),
+    ),
+    Failing(
+        "a model the provider does not serve",
+        GOOD,
+        OTHER,
+        "gpt-4o, {name: gpt-99, type: chat}",
+        (
+            "api_key: model missing (the provider does not serve gpt-99)",
+            "backup_keys[0]: model missing (the provider does not serve gpt-99)",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FAILING, ids=lambda c: c.name)
+def test_a_failing_key_fails_the_plan_and_apply_changes_nothing(repo: Repo, case: Failing) -> None:
+    repo.keys(case.primary, case.backup)
+    repo.write(models=case.models)
+    code, out, err = repo.run("plan", "-o", "p.plan", "--detailed-exitcode", "llmform.yaml")
+    assert code == 1
+    assert f"{len(case.rows)} failed." in out
+    for row in case.rows:
+        assert f"  config.prod/openai-main  {row}" in out
+        assert f"config.prod/openai-main {row}" in err
+    assert "the plan cannot be applied and was not saved" in err
+    assert not (repo.path / "p.plan").exists()
+
+    code, out, err = repo.run("apply", "--auto-approve", "llmform.yaml")
+    assert code == 1
+    assert "so nothing was applied" in err
+    assert "Plan: 6 to add" in out  # the plan is shown, with the failing keys
+    assert repo.serial() == 0
+
+    # --no-validate-keys: no provider is asked, the plan says so, and apply goes ahead.
+    asked = len(repo.openai.requests)
+    code, out, err = repo.run("apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
+    assert code == 0, err
+    assert "Key checks were skipped (--no-validate-keys)." in out
+    assert len(repo.openai.requests) == asked
+    assert repo.serial() == 1
+
+
+def test_a_rate_limited_key_passes_with_its_outcome_shown(repo: Repo) -> None:
+    repo.keys(GOOD, BUSY)
+    code, out, err = repo.run("apply", "--auto-approve", "llmform.yaml")
+    assert code == 0, err
+    assert "backup_keys[0]: rate limited (HTTP 429" in out
+    assert "Key checks: 3 keys of 2 configs, all passed." in out
+    # 1 attempt, then 3 retries with backoff on the same (only) key
+    assert repo.openai.keys_seen().count(BUSY) == 4
+
+
+def test_a_saved_plan_carries_its_checks_to_apply(repo: Repo) -> None:
+    code, _, err = repo.run("plan", "-o", "checked.plan", "llmform.yaml")
+    assert code == 0, err
+    code, out, err = repo.run("apply", "--auto-approve", "checked.plan")
+    assert code == 0, err
+    assert "all passed" in out
+    assert repo.serial() == 1
+
+
+def test_a_plan_made_without_checks_is_applied_only_without_checks(repo: Repo) -> None:
+    repo.run("plan", "--no-validate-keys", "-o", "unchecked.plan", "llmform.yaml")
+    code, _, err = repo.run("apply", "--auto-approve", "unchecked.plan")
+    assert code == 1
+    assert "made with --no-validate-keys, so its keys were never checked" in err
+    assert repo.serial() == 0
+    code, _, err = repo.run("apply", "--auto-approve", "--no-validate-keys", "unchecked.plan")
+    assert code == 0, err
+    assert repo.serial() == 1
+
+
+def test_verdicts_are_cached_until_the_ttl(repo: Repo) -> None:
+    repo.run("plan", "llmform.yaml")
+    asked = len(repo.openai.requests)
+    code, out, _ = repo.run("plan", "llmform.yaml")
+    assert code == 0
+    assert len(repo.openai.requests) == asked  # answered from the cache
+    assert "api_key: valid (HTTP 200, cached" in out
+    repo.run("plan", "--check-cache-ttl", "0", "llmform.yaml")
+    assert len(repo.openai.requests) == 2 * asked
+
+
+def test_only_enabled_configs_in_scope_are_checked(repo: Repo) -> None:
+    repo.run("plan", "-w", "staging", "llmform.yaml")
+    assert repo.openai.requests == [] and len(repo.ollama.requests) == 1
+    repo.write(local_enabled=False)
+    code, out, _ = repo.run("plan", "llmform.yaml")
+    assert code == 0
+    assert "Key checks: 2 keys of 1 config, all passed." in out
+    assert len(repo.ollama.requests) == 1
+
+
+def test_json_plan_lists_checks_and_failures(repo: Repo) -> None:
+    repo.keys(GOOD, BAD)
+    code, out, _ = repo.run("plan", "--format", "json", "llmform.yaml")
+    assert code == 1
+    data = json.loads(out)
+    by_address = {c["address"]: c for c in data["validation"]}
+    assert set(by_address) == {"config.prod/openai-main", "config.staging/local"}
+    keys = by_address["config.prod/openai-main"]["keys"]
+    assert [(k["slot"], k["outcome"], k["passed"]) for k in keys] == [
+        ("api_key", "valid", True),
+        ("backup_keys[0]", "invalid_key", False),
+    ]
+    assert [(e["address"], e["slot"]) for e in data["errors"]] == [
+        ("config.prod/openai-main", "backup_keys[0]")
+    ]
+    assert BAD not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--parallelism", "0"], "0 is not in the range x>=1"),
+        (["--check-cache-ttl", "-1"], "-1.0 is not in the range x>=0"),
+    ],
+)
+def test_bad_check_options_are_usage_errors(repo: Repo, args: list[str], message: str) -> None:
+    code, _, err = repo.run("plan", *args, "llmform.yaml")
+    assert code == 2
+    assert message in err
