@@ -20,6 +20,7 @@ from .resources import desired_resources, secret_slots
 from .sealing import seal_changes
 from .secrets.base import Resolver, SecretValue, fingerprint
 from .secrets.crypto import Cipher, CipherError
+from .secrets.refs import ref_from_string
 from .stores.base import StalePlanError, Store
 
 
@@ -167,7 +168,7 @@ def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets
             f"the store changed since the plan was made (serial {plan.serial} -> "
             f"{current.serial}); run llmform plan again"
         )
-    refs = {_ref_from_string(text): text for text in plan.fingerprints}
+    refs = {ref_from_string(text): text for text in plan.fingerprints}
     resolution = resolver.resolve(refs)
     if resolution.problems:
         raise StalePlanError(
@@ -206,7 +207,7 @@ def key_check_error(plan: Plan, consequence: str) -> KeyCheckError | None:
 
 
 def require_checked(plan: Plan) -> None:
-    """Apply's guard for a saved plan: its keys were checked, and all passed."""
+    """Apply's guard (unless --no-validate-keys): the plan's keys were checked, all passed."""
     if not plan.keys_checked:
         raise KeyCheckError(
             "this plan was made with --no-validate-keys, so its keys were never checked; "
@@ -215,12 +216,6 @@ def require_checked(plan: Plan) -> None:
     error = key_check_error(plan, "nothing was applied")
     if error is not None:
         raise error
-
-
-def _ref_from_string(text: str) -> SecretRef:
-    from .secrets.refs import ref_from_string
-
-    return ref_from_string(text)
 
 
 @dataclass(frozen=True)
