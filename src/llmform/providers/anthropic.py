@@ -20,6 +20,7 @@ from .base import (
     body_json,
     describe,
     error_info,
+    get,
     http_error,
     key_header,
     listed_page,
@@ -54,12 +55,7 @@ class Anthropic:
     def request(
         self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
     ) -> httpx.Request:
-        return httpx.Request(
-            "GET",
-            endpoint.api_base + "/v1/models",
-            params={"limit": "1000"},
-            headers=self._headers(key),
-        )
+        return get(endpoint.api_base + "/v1/models", self._headers(key), {"limit": "1000"})
 
     def model_request(
         self,

@@ -23,6 +23,7 @@ from .base import (
     body_json,
     describe,
     error_info,
+    get,
     http_error,
     listed,
 )
@@ -58,7 +59,7 @@ class Bedrock(ListIsFinal):
     def request(
         self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
     ) -> httpx.Request:
-        request = httpx.Request("GET", endpoint.api_base + "/foundation-models")
+        request = get(endpoint.api_base + "/foundation-models")
         secret = secrets.get("api_secret")
         if key is not None and secret is not None:
             sign(request, key, secret, endpoint.option("region") or "", "bedrock")

@@ -21,6 +21,7 @@ from .base import (
     body_json,
     describe,
     error_info,
+    get,
     http_error,
     key_header,
     listed_page,
@@ -40,9 +41,7 @@ class Gemini:
     def request(
         self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
     ) -> httpx.Request:
-        return httpx.Request(
-            "GET", endpoint.api_base + "/models", params={"pageSize": "1000"}, headers=_auth(key)
-        )
+        return get(endpoint.api_base + "/models", _auth(key), {"pageSize": "1000"})
 
     def model_request(
         self,

@@ -9,7 +9,17 @@ from dataclasses import dataclass
 import httpx
 
 from ..secrets.base import SecretValue
-from .base import Endpoint, ListIsFinal, Reply, bearer, body_json, error_info, http_error, listed
+from .base import (
+    Endpoint,
+    ListIsFinal,
+    Reply,
+    bearer,
+    body_json,
+    error_info,
+    get,
+    http_error,
+    listed,
+)
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,7 @@ class Ollama(ListIsFinal):
     def request(
         self, endpoint: Endpoint, key: SecretValue | None, secrets: Mapping[str, SecretValue]
     ) -> httpx.Request:
-        return httpx.Request("GET", endpoint.api_base + "/api/tags", headers=bearer(key))
+        return get(endpoint.api_base + "/api/tags", bearer(key))
 
     def interpret(self, response: httpx.Response) -> Reply:
         status = response.status_code

@@ -26,6 +26,7 @@ from .base import (
     body_json,
     describe,
     error_info,
+    get,
     http_error,
     listed,
 )
@@ -88,9 +89,7 @@ class OpenAIStyle(ListIsFinal):
         params = {}
         if self.version_option:
             params["api-version"] = endpoint.option(self.version_option) or ""
-        return httpx.Request(
-            "GET", endpoint.api_base + self.models_path, params=params, headers=self.auth(key)
-        )
+        return get(endpoint.api_base + self.models_path, self.auth(key), params)
 
     def interpret(self, response: httpx.Response) -> Reply:
         status = response.status_code
