@@ -11,6 +11,7 @@ invalid-key answer, as from the real thing. Every request is recorded for assert
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 import time
@@ -458,7 +459,7 @@ Behaviour = str | Response | Sequence[str | Response]
 class ProviderServer:
     """One protocol on 127.0.0.1:<free port>. ``keys`` maps a key (None: no key sent) to its
     behaviour; ``models`` is the list the check sees; ``aliases`` exist only per model (or
-    on a later page, with ``paged``)."""
+    on a later page, with ``paged``); ``tls`` serves https with that server context."""
 
     def __init__(
         self,
@@ -467,6 +468,7 @@ class ProviderServer:
         models: Sequence[str] = (),
         aliases: Sequence[str] = (),
         paged: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.protocol = PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
         self.keys = dict(keys)
@@ -480,6 +482,9 @@ class ProviderServer:
         self._lock = threading.Lock()
         self._httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self.scheme = "http" if tls is None else "https"
         # a short poll so that shutdown (which waits for the poll) takes milliseconds
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -488,7 +493,7 @@ class ProviderServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     @property
     def api_base(self) -> str:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.checking import EPOCH, FakeClock, run, slots, target
+from support.checking import EPOCH, FakeClock, run, self_signed_tls, slots, target
 from support.provider_servers import ProviderServer
 
+from llmform import checks
 from llmform.check_results import ResultCache
 from llmform.checks import RetryPolicy, run_checks, targets_for
 from llmform.errors import Location
@@ -300,6 +301,52 @@ def test_run_checks_is_the_synchronous_entry_point() -> None:
     with ProviderServer("openai", {K0: "valid"}) as server:
         report = run_checks([target("openai", server.api_base, [K0])], parallelism=2)
     assert report.passed and report.requests == 1
+
+
+def test_https_endpoints_are_verified(tmp_path: Path) -> None:
+    """A run with an https endpoint verifies certificates (a run against plain-HTTP servers
+    only skips loading the CA bundle): a certificate no CA signed is refused before any key
+    is sent, and the plain-HTTP endpoint of the same run is checked as usual."""
+    with (
+        ProviderServer("openai", {K0: "valid"}, tls=self_signed_tls(tmp_path)) as https,
+        ProviderServer("openai", {K1: "valid"}) as plain,
+    ):
+        assert https.api_base.startswith("https://")
+        report = run_checks(
+            [
+                target("openai", https.api_base, [K0], address="config.ws/tls"),
+                target("openai", plain.api_base, [K1], address="config.ws/plain"),
+            ],
+            retry=RetryPolicy(max_retries=0),
+        )
+    tls, clear = (c.keys[0] for c in report.configs)
+    assert tls.outcome is Outcome.UNREACHABLE
+    assert "CERTIFICATE_VERIFY_FAILED" in tls.detail
+    assert https.requests == []  # the key never went out
+    assert clear.outcome is Outcome.VALID
+
+
+@pytest.mark.parametrize(
+    ("bases", "env", "tls"),
+    [
+        (["http://127.0.0.1:1/v1", "HTTP://localhost:2"], {}, False),
+        (["http://127.0.0.1:1/v1"], {"NO_PROXY": "localhost"}, False),  # no proxy named
+        (["http://127.0.0.1:1/v1", "https://api.openai.com/v1"], {}, True),
+        (["http://127.0.0.1:1/v1", None], {}, True),  # no api_base: the provider's https URL
+        (["http://127.0.0.1:1/v1"], {"HTTPS_PROXY": "https://proxy.example:3128"}, True),
+        (["http://127.0.0.1:1/v1"], {"all_proxy": "http://proxy.example:3128"}, True),
+    ],
+)
+def test_the_ca_bundle_is_loaded_whenever_tls_may_be_used(
+    bases: list[str | None], env: dict[str, str], tls: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        for spelling in (name, name.upper()):
+            monkeypatch.delenv(spelling, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    targets = [target("openai", b, [K0], address=f"config.ws/c{i}") for i, b in enumerate(bases)]
+    assert checks._may_use_tls(targets) is tls
 
 
 def test_parallelism_must_be_positive() -> None:
