@@ -5,14 +5,20 @@ each ``GET /v1/models`` after a fixed delay, beside the bound ``N / parallelism 
     python benchmarks/checks.py --keys 5000 --parallelism 100
     python benchmarks/checks.py --smoke            # 100 keys: proves it works
 
-The server runs in its own process (a threaded HTTP server), so that its work does not share
-the checker's interpreter. Exits 1 if any key fails or the time is over ``--limit`` x bound.
+The server runs in its own process (a threaded HTTP/1.1 server with keep-alive), so that its
+work does not share the checker's interpreter. After the checker, a minimal HTTP/1.1 client
+(one request at a time on each of ``parallelism`` kept-alive connections, no parsing beyond the
+status line and the length) sends the same requests to the same server: the floor, i.e. what
+the server and loopback cost, so that the rest is known to be the checker's. Exits 1 if any key
+fails or the checker's time is over ``--limit`` x bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
+import http.client
 import json
 import multiprocessing
 import sys
@@ -33,13 +39,18 @@ def serve(delay: float, port_out: multiprocessing.SimpleQueue[int], stop: Event)
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
-            time.sleep(delay)
-            ok = self.headers.get("authorization", "").startswith("Bearer sk-bench-")
-            self.send_response(200 if ok else 401)
+            status, body = 200, BODY
+            if self.path == "/cpu":  # asked between the timed runs: the server's CPU so far
+                body = str(time.process_time()).encode()
+            else:
+                time.sleep(delay)
+                if not self.headers.get("authorization", "").startswith("Bearer sk-bench-"):
+                    status = 401
+            self.send_response(status)
             self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(BODY)))
+            self.send_header("content-length", str(len(body)))
             self.end_headers()
-            self.wfile.write(BODY)
+            self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -65,6 +76,39 @@ def targets(count: int, base: str) -> list[CheckTarget]:
     return out
 
 
+def server_cpu(port: int) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    try:
+        connection.request("GET", "/cpu")
+        return float(connection.getresponse().read())
+    finally:
+        connection.close()
+
+
+async def floor(port: int, count: int, parallelism: int) -> int:
+    """The same ``count`` requests from a client that does nearly nothing; how many were 200."""
+    keys = iter(range(count))
+    ok = 0
+
+    async def connection() -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in keys:
+            writer.write(
+                f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: Bearer sk-bench-{i:06d}\r\n\r\n".encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            ok += head.startswith(b"HTTP/1.1 200 ")
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(connection() for _ in range(parallelism)))
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=1000)
@@ -81,21 +125,30 @@ def main() -> int:
     server = multiprocessing.Process(target=serve, args=(args.delay, ports, stop), daemon=True)
     server.start()
     try:
-        base = f"http://127.0.0.1:{ports.get()}/v1"
-        work = targets(args.keys, base)
+        port = ports.get()
+        work = targets(args.keys, f"http://127.0.0.1:{port}/v1")
+        served = server_cpu(port)
         started, cpu = time.perf_counter(), time.process_time()
         report = run_checks(work, parallelism=args.parallelism)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        served, before_floor = server_cpu(port) - served, server_cpu(port)
+        started = time.perf_counter()
+        floor_ok = asyncio.run(floor(port, args.keys, args.parallelism))
+        floor_wall = time.perf_counter() - started
+        floor_served = server_cpu(port) - before_floor
     finally:
         stop.set()
         server.join(5)
     bound = args.keys / args.parallelism * args.delay
     print(
-        f"{args.keys} keys, parallelism {args.parallelism}, {args.delay * 1000:.0f} ms each: "
-        f"{wall:.2f} s (bound {bound:.2f} s, {wall / bound:.2f}x; checker CPU {cpu:.2f} s); "
-        f"{report.requests} requests, {'all valid' if report.passed else 'FAILURES'}"
+        f"{args.keys} keys, parallelism {args.parallelism}, {args.delay * 1000:.0f} ms each, "
+        f"bound {bound:.2f} s\n"
+        f"  checker {wall:.2f} s ({wall / bound:.2f}x), CPU {cpu:.2f} s, server CPU "
+        f"{served:.2f} s; {report.requests} requests, "
+        f"{'all valid' if report.passed else 'FAILURES'}\n"
+        f"  floor   {floor_wall:.2f} s ({floor_wall / bound:.2f}x), server CPU {floor_served:.2f} s"
     )
-    if not report.passed or report.requests != args.keys:
+    if not report.passed or report.requests != args.keys or floor_ok != args.keys:
         return 1
     return 0 if wall <= args.limit * bound else 1
 

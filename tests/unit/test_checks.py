@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -459,3 +461,19 @@ def test_keys_without_fingerprints_are_still_told_apart() -> None:
         targets = [replace(t, keys=(replace(t.keys[0], fingerprint=""),)) for t in targets]
         report = run(targets)
     assert [c.keys[0].outcome for c in report.configs] == [Outcome.VALID, Outcome.INVALID_KEY]
+
+
+def test_benchmark_smoke() -> None:
+    """benchmarks/checks.py runs end to end (its figures are for people; only that it works
+    and checks every key is asserted)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "checks.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "100 requests, all valid" in done.stdout
+    assert "floor " in done.stdout
