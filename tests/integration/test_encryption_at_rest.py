@@ -13,10 +13,10 @@ import pytest
 from baoserver import BaoServer, unique
 
 from llmform.diff import UPDATE, Change, diff
+from llmform.engine import make_plan
 from llmform.errors import LlmformError
 from llmform.export import export_yaml
 from llmform.model import DesiredState, SecretRef
-from llmform.plan import build_plan
 from llmform.registry import Registry
 from llmform.render import render
 from llmform.resources import desired_resources, secret_slots
@@ -220,36 +220,20 @@ def test_local_key_round_trip_move_and_switch_off(tmp_path: Path, store: SqliteS
         )
 
 
-def plan_text(
-    store: SqliteStore,
-    state: DesiredState,
-    values: Mapping[SecretRef, SecretValue],
-    encrypted: bool,
-) -> str:
-    key = store.fingerprint_key()
-    fingerprints = {ref: fingerprint(key, value) for ref, value in values.items()}
-    current = store.read()
-    plan = build_plan(
-        desired_resources(state, fingerprints, encrypted=encrypted),
-        current.resources,
-        store_url=store.display_url,
-        lineage=current.lineage,
-        serial=current.serial,
-        fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
-    )
-    return render(plan, "text")
+def plan_text(store: SqliteStore, state: DesiredState, encrypted: bool) -> str:
+    return render(make_plan(state, store, EnvResolver(ENV), encrypted=encrypted), "text")
 
 
 def test_plan_text_and_export_with_encryption(tmp_path: Path, store: SqliteStore) -> None:
     state = write_state(tmp_path)
     values = EnvResolver(ENV).resolve(refs_of(state)).values
     apply(store, state, values, None)
-    text = plan_text(store, state, values, encrypted=True)
+    text = plan_text(store, state, encrypted=True)
     assert text.count("      + encrypted = true\n") == 2
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in text
 
     apply(store, state, values, LocalCipher(SecretValue(generate_key())))
-    text = plan_text(store, state, values, encrypted=False)
+    text = plan_text(store, state, encrypted=False)
     assert text.count("      - encrypted = true -> null\n") == 2
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in text
 
