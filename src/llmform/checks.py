@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import ssl
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from .check_pools import may_use_tls, pooled_clients
 from .check_results import (
     Attempt,
     CheckReport,
@@ -347,33 +346,6 @@ def _failed(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -
     return ConfigResult(target.address, target.provider_type, endpoint, keys)
 
 
-# httpcore matches every queued request against every pooled connection, and probes each
-# connection's socket, on every assignment: quadratic in the pool size. Above a few dozen
-# connections that CPU dominates (9 ms a request at 50), so large runs get several small pools.
-_POOL_SIZE = 5
-
-
-def _pooled_clients(parallelism: int, tls: bool = True) -> list[httpx.AsyncClient]:
-    count = -(-parallelism // _POOL_SIZE)
-    size = -(-parallelism // count)
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    # The CA bundle is loaded once, not once a pool, and only when a TLS connection may be
-    # made: loading it is 30-45 ms, a run against local plain-HTTP servers never uses it.
-    # Without it the context still verifies, and trusts no one: a TLS connection it was not
-    # meant for fails instead of going unverified.
-    verify = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return [httpx.AsyncClient(limits=limits, verify=verify) for _ in range(count)]
-
-
-def _may_use_tls(targets: Sequence[CheckTarget]) -> bool:
-    """Whether any request may go over TLS: an endpoint not on plain HTTP (adapters keep the
-    scheme of ``api_base``; without one they default to the provider's https URL), or a proxy
-    from the environment, which httpx honours and which may itself be https."""
-    if any(scheme != "no" for scheme in urllib.request.getproxies()):  # "no": NO_PROXY
-        return True
-    return not all((t.api_base or "").lower().startswith("http://") for t in targets)
-
-
 async def check_keys(
     targets: Sequence[CheckTarget],
     *,
@@ -391,7 +363,7 @@ async def check_keys(
     the backoff exactly; ``client`` so that they choose the transport."""
     if parallelism < 1:
         raise ValueError("parallelism must be at least 1")
-    own = [] if client is not None else _pooled_clients(parallelism, _may_use_tls(targets))
+    own = [] if client is not None else pooled_clients(parallelism, may_use_tls(targets))
     clients = [client] if client is not None else own
     run = _Run(clients, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock)
     done = 0

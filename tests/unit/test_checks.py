@@ -20,7 +20,7 @@ import pytest
 from support.checking import EPOCH, FakeClock, run, self_signed_tls, slots, target
 from support.provider_servers import ProviderServer
 
-from llmform import checks
+from llmform import check_pools
 from llmform.check_results import ResultCache
 from llmform.checks import RetryPolicy, run_checks, targets_for
 from llmform.errors import Location
@@ -348,7 +348,7 @@ def test_the_ca_bundle_is_loaded_whenever_tls_may_be_used(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     targets = [target("openai", b, [K0], address=f"config.ws/c{i}") for i, b in enumerate(bases)]
-    assert checks._may_use_tls(targets) is tls
+    assert check_pools.may_use_tls(targets) is tls
 
 
 def test_parallelism_must_be_positive() -> None:
