@@ -194,9 +194,9 @@ def plan(
     """
     state = load_state(paths or (".",))
     check = key_checker(validate_keys, parallelism, check_cache_ttl)
-    encrypted = cipher_from_env() is not None  # made only to know; a plan seals nothing
-    with opened(store_url) as store:
+    with opened(store_url) as store, configured_cipher() as cipher:
         prepared = prepare(state, store, chain_from_env(), scope=workspaces, check=check)
+        encrypted = cipher is not None  # a plan only says so; apply seals
         result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
     click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
     error = key_check_error(
@@ -273,7 +273,8 @@ def apply(
     if saved is not None and workspaces:
         raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
     state = load_state(paths or (".",)) if saved is None else None
-    check = key_checker(validate_keys, parallelism, check_cache_ttl)
+    # A saved plan carries its checks; only a plan made here runs them.
+    check = key_checker(validate_keys, parallelism, check_cache_ttl) if saved is None else None
     with opened(store_url) as store, configured_cipher() as cipher:
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
         prepared = None
