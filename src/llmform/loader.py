@@ -126,19 +126,38 @@ def _too_deep(text: str) -> tuple[int, int] | None:
     widest = max(map(len, text.split("\n")))
     if text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
         return None
-    depth = 0
     try:
-        for event in yaml.parse(text, Loader=_Loader):  # an event stream: no recursion
-            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-                depth += 1
-                mark = event.start_mark
-                if depth > MAX_DEPTH and mark is not None:
-                    return mark.line + 1, mark.column + 1
-            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        pass  # reported by the composer, which stops at the same place
+        return _first_too_deep(text, _Loader)
+    except yaml.YAMLError as exc:
+        if not _is_nesting_limit(exc):
+            return None  # reported by the composer, which stops at the same place
+        # libyaml (0.2.5 as PyYAML 6.0.4 bundles it) stops at its own limit while scanning
+        # ahead, before it hands out the events that would show where MAX_DEPTH is passed;
+        # the pure-Python parser scans ahead less, so it can say where
+        try:
+            found = _first_too_deep(text, yaml.SafeLoader)
+        except yaml.YAMLError:
+            found = None
+        where = _yaml_error_location("", exc)
+        return found or (where.line, where.column)
+
+
+def _first_too_deep(text: str, loader: Any) -> tuple[int, int] | None:
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):  # an event stream: no recursion
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            mark = event.start_mark
+            if depth > MAX_DEPTH and mark is not None:
+                return mark.line + 1, mark.column + 1
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
     return None
+
+
+def _is_nesting_limit(exc: yaml.YAMLError) -> bool:
+    """libyaml's own depth limit (newer builds): the same problem as TOO_DEEP."""
+    return "nesting depth" in str(getattr(exc, "problem", "") or "")
 
 
 def _declares_api_version(node: Node) -> bool:
@@ -172,7 +191,8 @@ def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
         where = _yaml_error_location(file, exc)
-        return LoadResult([], [error(where, "", _yaml_error_message(exc))])
+        message = TOO_DEEP if _is_nesting_limit(exc) else _yaml_error_message(exc)
+        return LoadResult([], [error(where, "", message)])
     except RecursionError:  # the pure-Python composer, where libyaml is not built
         return LoadResult([], [error(Location(file), "", TOO_DEEP)])
     found_any = False

@@ -447,3 +447,12 @@ def test_discovery_order_hidden_folders_and_duplicates(tmp_path: Path) -> None:
 def test_diagnostics_are_errors() -> None:
     result = load_text("f.yaml", "apiVersion: llmform/v1\na: 1\na: 2\n")
     assert [d.severity for d in result.diagnostics] == [Severity.ERROR]
+
+
+@pytest.mark.parametrize("depth", [1_001, 3_000])
+def test_libyamls_own_nesting_limit_is_reported_as_too_deep(depth: int) -> None:
+    # libyaml 0.2.5 (PyYAML 6.0.4's wheels) stops at 1,000 levels with its own wording; below
+    # the cheap bound the composer meets it, above it the depth count does: the same error
+    result = load_text("deep.yaml", "apiVersion: llmform/v1\nx: " + "[" * depth + "]" * depth)
+    assert [d.message for d in result.diagnostics] == [TOO_DEEP]
+    assert result.diagnostics[0].location.line == 2
