@@ -18,6 +18,26 @@ def use_color(stream: TextIO, no_color_flag: bool = False) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as an escape instead.
+
+    For any user- or server-controlled string before it is printed (a label, a provider's error
+    text, a CI variable): a newline would forge extra output lines, ESC and C1 controls drive
+    the terminal (colours, cursor moves, window titles), bidirectional overrides reorder what
+    the reader sees. Printable text, spaces included, is kept as it is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def paint(text: str, style: str, enabled: bool) -> str:
     if not enabled:
         return text

@@ -1,4 +1,4 @@
-"""The progress line of long runs: a bar redrawn in place on a terminal, one line in a log."""
+"""Console helpers: the progress line of long runs, and escaping what is printed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from llmform.console import Progress
+from llmform.console import Progress, printable
 
 
 class Terminal(io.StringIO):
@@ -41,3 +41,21 @@ def test_progress(stream: io.StringIO, calls: list[tuple[int, int]], expected: s
     for done, total in calls:
         progress(done, total)
     assert stream.getvalue() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("plain text, é 中", "plain text, é 中"),
+        ("two\nlines", "two\\x0alines"),
+        ("cr\rover", "cr\\x0dover"),
+        ("\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07"),
+        ("c1 \x9b2J", "c1 \\x9b2J"),
+        ("bidi \u202eevil", "bidi \\u202eevil"),
+        ("line sep \u2028", "line sep \\u2028"),
+        ("tab\there", "tab\\x09here"),
+    ],
+)
+def test_printable_escapes_what_a_terminal_would_act_on(text: str, shown: str) -> None:
+    assert printable(text) == shown
+    assert printable(shown) == shown  # already safe: left alone
