@@ -26,7 +26,11 @@ def pooled_clients(parallelism: int, tls: bool = True) -> list[httpx.AsyncClient
     # Without it the context still verifies, and trusts no one: a TLS connection it was not
     # meant for fails instead of going unverified.
     verify = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return [httpx.AsyncClient(limits=limits, verify=verify) for _ in range(count)]
+    # Never follow a redirect: a trusted endpoint's 3xx could hand the key to any host.
+    return [
+        httpx.AsyncClient(limits=limits, verify=verify, follow_redirects=False)
+        for _ in range(count)
+    ]
 
 
 def may_use_tls(targets: Sequence[CheckTarget]) -> bool:

@@ -31,6 +31,8 @@ class Outcome(StrEnum):
     MODEL_MISSING = "model_missing"
     ERROR = "error"
     SKIPPED = "skipped"
+    # Never sent: the endpoint is not trusted (llmform.trust); shown as "not checked: ...".
+    UNTRUSTED = "untrusted_endpoint"
 
 
 # Failures that belong to the key itself: waiting does not cure them, another key may.
@@ -287,6 +289,10 @@ def http_error(status: int, info: ErrorInfo) -> Reply:
         return Reply(Outcome.RATE_LIMITED, detail, status)
     if status == 404:
         return Reply(Outcome.ERROR, detail + " (is api_base right?)", status)
+    if 300 <= status < 400:  # never followed: the key would go wherever it points
+        return Reply(
+            Outcome.ERROR, detail + " (a redirect, not followed; is api_base right?)", status
+        )
     return Reply(Outcome.ERROR, detail, status, transient=status in (408, 409) or status >= 500)
 
 
