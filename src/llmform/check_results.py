@@ -75,7 +75,8 @@ class KeyResult:
 
     @property
     def passed(self) -> bool:
-        return self.outcome not in FAILING
+        """Proven usable: not failed, and not left unchecked for want of trust."""
+        return self.outcome not in FAILING and self.outcome is not Outcome.UNTRUSTED
 
     def to_dict(self) -> JSON:
         return {

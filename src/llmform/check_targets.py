@@ -1,17 +1,24 @@
 """What a key check is asked to check: one target per config, its keys in rotation order.
 
 Built from the desired state and the resolved secrets by ``targets_for``; plain frozen records,
-so a caller (or a test) can also build them by hand.
+so a caller (or a test) can also build them by hand. ``split_by_trust`` keeps back the targets
+whose requests would go to an endpoint that is not trusted (see ``llmform.trust``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import httpx
+
+from .check_results import ConfigResult, KeyResult
 from .model import Config, DesiredState, SecretRef
+from .providers import ADAPTERS, Outcome, Unsupported
 from .resources import secret_slots
 from .secrets.base import SecretValue
+from .trust import shown
 
 
 @dataclass(frozen=True)
@@ -76,3 +83,61 @@ def targets_for(
             )
         )
     return tuple(targets)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a check of a target would send requests: its provider endpoint (``base``, as
+    shown to the user) and every URL it may request, as the HTTP client would send them."""
+
+    base: str
+    urls: tuple[httpx.URL, ...]
+
+
+def destination(target: CheckTarget) -> Destination | None:
+    """The requests a check of ``target`` would make (the model list, and each model it may
+    confirm one by one), built by its adapter without a key; None when the check sends
+    nothing (no adapter, or a config the adapter refuses: the checker reports those)."""
+    adapter = ADAPTERS.get(target.provider_type)
+    if adapter is None:
+        return None
+    try:
+        endpoint = adapter.endpoint(target.api_base, target.options)
+    except ValueError:
+        return None
+    urls: list[str | httpx.URL] = [endpoint.api_base]  # the base: what the user is told
+    with contextlib.suppress(Unsupported):
+        urls.append(adapter.request(endpoint, None, {}).url)
+    for model in target.models:
+        request = adapter.model_request(endpoint, None, {}, model)
+        if request is not None:
+            urls.append(request.url)
+    return Destination(endpoint.api_base, tuple(httpx.URL(u) for u in urls))
+
+
+def untrusted_result(target: CheckTarget, shown: str) -> ConfigResult:
+    """The verdict on a target whose endpoint is not trusted: nothing was sent, each key (or
+    the key-less check) says so, with the endpoint to trust."""
+    slots = [(k.slot, k.position) for k in target.keys] or [("no key", 0)]
+    return ConfigResult(
+        address=target.address,
+        provider_type=target.provider_type,
+        endpoint=shown,
+        keys=tuple(KeyResult(s, p, Outcome.UNTRUSTED, shown) for s, p in slots),
+    )
+
+
+def split_by_trust(
+    targets: Sequence[CheckTarget], allows: Callable[[httpx.URL], bool]
+) -> tuple[list[CheckTarget], dict[str, ConfigResult]]:
+    """The targets that may be checked, and a verdict by address for each of the others:
+    a target is checked only when every URL it would request is allowed."""
+    checkable: list[CheckTarget] = []
+    refused: dict[str, ConfigResult] = {}
+    for target in targets:
+        where = destination(target)
+        if where is None or all(allows(url) for url in where.urls):
+            checkable.append(target)
+        else:
+            refused[target.address] = untrusted_result(target, shown(where.base))
+    return checkable, refused

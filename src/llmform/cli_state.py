@@ -20,18 +20,24 @@ from .audit import detect_run, verify
 from .console import Progress, paint, use_color
 from .engine import (
     KeyChecker,
+    Prepared,
     apply_plan,
     check_fresh,
+    endpoint_trust,
     key_check_error,
     plan_prepared,
     prepare,
+    report_rows,
     require_checked,
+    untrusted_error,
 )
 from .errors import LlmformError
 from .plan import Plan, load_plan, save_plan
 from .secrets.chain import chain_from_env
 from .secrets.crypto import Cipher, cipher_from_env
 from .stores import DEFAULT_STORE_URL, Store, open_store
+from .trust import NormalUrl
+from .trust_sources import configured_urls
 from .validate import load_state
 
 store_option = click.option(
@@ -56,7 +62,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def key_check_options(command: F) -> F:
-    """--no-validate-keys, --parallelism and --check-cache-ttl, shared by plan and apply."""
+    """--no-validate-keys, --parallelism, --check-cache-ttl and --trust-endpoint, shared by
+    plan and apply."""
     options = (
         click.option(
             "--validate-keys/--no-validate-keys",
@@ -79,6 +86,16 @@ def key_check_options(command: F) -> F:
             show_default=True,
             metavar="SECONDS",
             help="Reuse a key's valid/invalid verdict this long (0: always ask the provider).",
+        ),
+        click.option(
+            "--trust-endpoint",
+            "trust_endpoints",
+            multiple=True,
+            metavar="URL",
+            help="Also send keys to this endpoint and the paths below it (repeatable), e.g. "
+            "--trust-endpoint https://llm.example.com/v1. Keys go only to trusted endpoints: "
+            "the built-in catalog's, those already applied to the store, this flag, "
+            "LLMFORM_TRUSTED_ENDPOINTS and the file LLMFORM_TRUSTED_ENDPOINTS_FILE names.",
         ),
     )
     for option in reversed(options):
@@ -178,12 +195,15 @@ def plan(
     validate_keys: bool,
     parallelism: int,
     check_cache_ttl: float,
+    trust_endpoints: tuple[str, ...],
 ) -> None:
     """Show what apply would change in the store.
 
     Validates PATHS (default: the current directory), resolves secrets, checks every key
     against its provider, reads the store and diffs. Nothing is written to the store. A key
-    that fails its check is shown in the plan and makes the command exit 1.
+    that fails its check is shown in the plan and makes the command exit 1. A key whose
+    endpoint is not yet trusted is not sent anywhere: the plan says "not checked: endpoint
+    not yet trusted" (exit 0, so the change can be reviewed) and apply refuses it.
 
     \b
     Examples:
@@ -191,11 +211,15 @@ def plan(
       llmform plan -w prod -o prod.plan configs/
       llmform plan --format markdown --detailed-exitcode configs/ > plan.md
       llmform plan --no-validate-keys configs/     # offline: no provider calls
+      llmform plan --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
     state = load_state(paths or (".",))
+    trusted = configured_urls(trust_endpoints, paths or (".",))
     check = key_checker(validate_keys, parallelism, check_cache_ttl)
     with opened(store_url) as store, configured_cipher() as cipher:
-        prepared = prepare(state, store, chain_from_env(), scope=workspaces, check=check)
+        prepared = prepare(
+            state, store, chain_from_env(), scope=workspaces, check=check, trusted=trusted
+        )
         encrypted = cipher is not None  # a plan only says so; apply seals
         result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
     click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
@@ -249,19 +273,22 @@ def apply(
     validate_keys: bool,
     parallelism: int,
     check_cache_ttl: float,
+    trust_endpoints: tuple[str, ...],
 ) -> None:
     """Apply the configuration (or a saved plan) to the store.
 
     Given PATHS, plans (checking every key) and asks for confirmation; given one saved plan
     file, applies exactly that plan and refuses it if the store or a secret changed since.
-    Refuses when a key failed its check, unless --no-validate-keys. Without a terminal,
-    --auto-approve is required.
+    Refuses when a key failed its check, unless --no-validate-keys, and before asking
+    anything when a key's endpoint is not trusted (see --trust-endpoint). Without a
+    terminal, --auto-approve is required.
 
     \b
     Examples:
       llmform apply examples/quickstart
       llmform plan -o prod.plan configs/ && llmform apply prod.plan
       llmform apply --auto-approve --audit-file audit.jsonl configs/
+      llmform apply --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
     color = _color(_no_color(ctx))
     if not auto_approve and not sys.stdin.isatty():
@@ -273,13 +300,18 @@ def apply(
     if saved is not None and workspaces:
         raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
     state = load_state(paths or (".",)) if saved is None else None
+    trusted = configured_urls(trust_endpoints, (paths or (".",)) if saved is None else ())
     # A saved plan carries its checks; only a plan made here runs them.
     check = key_checker(validate_keys, parallelism, check_cache_ttl) if saved is None else None
     with opened(store_url) as store, configured_cipher() as cipher:
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
         prepared = None
         if state is not None:
-            prepared = prepare(state, store, resolver, scope=workspaces, check=check)
+            prepared = prepare(
+                state, store, resolver, scope=workspaces, check=check, trusted=trusted
+            )
+        if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
+            _refuse_untrusted(saved, prepared, store, trusted)
         with store.lock("apply", lock_timeout):
             if saved is not None:
                 to_apply, secrets = saved, check_fresh(saved, store, resolver)
@@ -304,6 +336,26 @@ def apply(
             color,
         )
     )
+
+
+def _refuse_untrusted(
+    saved: Plan | None, prepared: Prepared | None, store: Store, trusted: Sequence[NormalUrl]
+) -> None:
+    """Refuse keys left unchecked for want of trust. A saved plan's are let through when
+    their endpoint is trusted now (by a setting given to this apply, or applied since)."""
+    if saved is None:
+        error = untrusted_error(report_rows(prepared.checks if prepared else None))
+    else:
+        error = untrusted_error(saved.untrusted_keys, endpoint_trust(store, trusted))
+    if error is not None:
+        raise error
+    if saved is not None and saved.untrusted_keys:
+        click.echo(
+            f"Note: {len(saved.untrusted_keys)} key(s) of this plan were not checked when it "
+            "was made (their endpoint was not trusted then); it is trusted now. Plan again "
+            "to have them checked.",
+            err=True,
+        )
 
 
 def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:

@@ -12,16 +12,19 @@ from dataclasses import dataclass, replace
 
 from .audit import AuditEvent, RunInfo, drafts_for
 from .check_results import CheckReport
-from .check_targets import CheckTarget, targets_for
+from .check_targets import CheckTarget, split_by_trust, targets_for
+from .console import printable
 from .errors import LlmformError
 from .model import Config, DesiredState, SecretRef
-from .plan import Plan, build_plan
+from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
 from .resources import desired_resources, secret_slots
 from .sealing import seal_changes
 from .secrets.base import Resolver, SecretValue, fingerprint
 from .secrets.crypto import Cipher, CipherError
 from .secrets.refs import ref_from_string
 from .stores.base import StalePlanError, Store
+from .trust import EndpointTrust, NormalUrl
+from .trust_sources import HOW_TO_TRUST, applied_urls, run_trust
 
 
 class SecretsError(LlmformError):
@@ -93,9 +96,11 @@ def prepare(
     *,
     scope: Sequence[str] = (),
     check: KeyChecker | None = None,
+    trusted: Sequence[NormalUrl] = (),
 ) -> Prepared:
     """Resolve the secrets of the configs in ``scope`` and, with ``check``, check the keys of
-    the enabled ones against their providers."""
+    the enabled ones against their providers: those whose endpoint is trusted (built in,
+    applied to the store, or ``trusted`` by settings); the others are reported, never sent."""
     _check_scope(state, store, scope)
     configs = _configs_in_scope(state, scope)
     secrets = resolve_secrets(configs, resolver, store.fingerprint_key())
@@ -103,7 +108,20 @@ def prepare(
         return Prepared(secrets, None)
     enabled = [c for c in configs if c.enabled]
     targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
-    return Prepared(secrets, check(targets))
+    checkable, refused = split_by_trust(targets, endpoint_trust(store, trusted).allows)
+    report = check(checkable)
+    if not refused:
+        return Prepared(secrets, report)
+    checked = {c.address: c for c in report.configs}
+    in_order = [refused.get(t.address) or checked.get(t.address) for t in targets]
+    results = tuple(c for c in in_order if c is not None)
+    return Prepared(secrets, CheckReport(results, report.requests))
+
+
+def endpoint_trust(store: Store, trusted: Sequence[NormalUrl] = ()) -> EndpointTrust:
+    """What a run may send keys to: the built-in endpoints, those applied to ``store`` (as it
+    is now, before this run changes it) and ``trusted`` ones from settings."""
+    return run_trust(applied_urls(store.read().resources), trusted)
 
 
 def plan_prepared(
@@ -216,6 +234,35 @@ def require_checked(plan: Plan) -> None:
     error = key_check_error(plan, "nothing was applied")
     if error is not None:
         raise error
+
+
+class UntrustedEndpointError(KeyCheckError):
+    pass
+
+
+def untrusted_error(
+    rows: Sequence[KeyCheckRow], trust: EndpointTrust | None = None
+) -> UntrustedEndpointError | None:
+    """Apply's guard against keys left unchecked for want of trust (None when there are
+    none): each endpoint, its keys and the ways to trust it. With ``trust``, an endpoint it
+    now allows is let through (a saved plan whose endpoint was trusted since)."""
+    pending: dict[str, list[str]] = {}
+    for row in rows:
+        if row.untrusted and (trust is None or not trust.allows(row.detail)):
+            pending.setdefault(printable(row.detail), []).append(f"{row.address} {row.slot}")
+    if not pending:
+        return None
+    listed = "\n  ".join(f"{url}: {', '.join(keys)}" for url, keys in pending.items())
+    count = sum(len(keys) for keys in pending.values())
+    return UntrustedEndpointError(
+        f"{count} key(s) were not checked because their endpoint is not yet trusted, so "
+        f"nothing was applied:\n  {listed}\n{HOW_TO_TRUST}; then plan or apply again"
+    )
+
+
+def report_rows(report: CheckReport | None) -> list[KeyCheckRow]:
+    """The per-key rows of a check report, as a plan records them."""
+    return [] if report is None else key_check_rows([c.to_dict() for c in report.configs])
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,17 @@ from .resources import Resource
 
 PLAN_FORMAT = "llmform-plan/1"
 
+# A key not checked because its endpoint is not trusted (llmform.providers.Outcome.UNTRUSTED):
+# its detail is the endpoint. It fails no plan, and blocks apply until the endpoint is trusted.
+UNTRUSTED = "untrusted_endpoint"
+NOT_TRUSTED_TEXT = "not checked: endpoint not yet trusted"
+# What to tell a user whose endpoint is not trusted yet (llmform.trust_sources reads these).
+HOW_TO_TRUST = (
+    "Once an endpoint is reviewed, trust it with --trust-endpoint URL, or add it to "
+    "LLMFORM_TRUSTED_ENDPOINTS (URLs separated by commas or spaces) or to the file "
+    "LLMFORM_TRUSTED_ENDPOINTS_FILE names (one URL per line, outside the planned files)"
+)
+
 
 class PlanFileError(LlmformError):
     pass
@@ -49,8 +60,12 @@ class KeyCheckRow:
     passed: bool
 
     @property
+    def untrusted(self) -> bool:
+        return self.outcome == UNTRUSTED
+
+    @property
     def outcome_text(self) -> str:
-        words = self.outcome.replace("_", " ")
+        words = NOT_TRUSTED_TEXT if self.untrusted else self.outcome.replace("_", " ")
         return f"{words} ({self.detail})" if self.detail else words
 
 
@@ -99,7 +114,12 @@ class Plan:
 
     @property
     def failed_keys(self) -> list[KeyCheckRow]:
-        return [row for row in self.key_rows if not row.passed]
+        return [row for row in self.key_rows if not row.passed and not row.untrusted]
+
+    @property
+    def untrusted_keys(self) -> list[KeyCheckRow]:
+        """Keys not checked because their endpoint (``detail``) was not trusted."""
+        return [row for row in self.key_rows if row.untrusted]
 
     @property
     def summary(self) -> Summary:

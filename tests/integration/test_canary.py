@@ -121,10 +121,12 @@ def run(
         ProviderServer("deepseek", valid, models=["deepseek-chat"]) as deepseek,
     ):
         urls = {"openai": openai.api_base, "deepseek": deepseek.api_base}
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", " ".join(urls.values()))
         for name, text in (
             ("state", STATE.format(**urls)),
             ("leak", LITERAL_STATE),
             ("rejected", REJECTED_STATE.format(**urls)),
+            ("untrusted", STATE.format(openai="http://127.0.0.1:9/v1", deepseek="http://[::1]:9")),
         ):
             (tmp_path / name).mkdir()
             (tmp_path / name / "llmform.yaml").write_text(text, encoding="utf-8")
@@ -181,6 +183,11 @@ def test_the_canary_appears_nowhere(
     for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
         output = run(*command, "rejected", expect=1)
         assert "api_key: invalid key" in output, output
+
+    # Endpoints nothing trusts: no key goes there, and what is said about them holds none.
+    for command in (["plan"], ["plan", "--format", "markdown"], ["plan", "--format", "json"]):
+        assert "not checked: endpoint not yet trusted" in run(*command, "untrusted")
+    assert "not yet trusted" in run("apply", "--auto-approve", "untrusted", expect=1)
 
     # A literal key in the YAML is refused by every command, without being echoed.
     for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):

@@ -90,6 +90,7 @@ def repo(
         ProviderServer("openai", BEHAVIOUR, models=["gpt-4o"]) as openai,
         ProviderServer("ollama", {None: "valid"}, models=["llama3.2:latest"]) as ollama,
     ):
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", f"{openai.url},{ollama.url}")
         repo = Repo(tmp_path, openai, ollama, monkeypatch, capsys)
         repo.keys(GOOD, OTHER)
         repo.write()

@@ -59,6 +59,7 @@ def repo(
     monkeypatch.setenv("LLMFORM_TEST_BACKUP", "sk-test-backup")
     monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
+    monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", f"{openai.url} {ollama.url}")
     (tmp_path / "llmform.yaml").write_text(
         STATE.format(openai=openai.api_base, ollama=ollama.api_base)
     )

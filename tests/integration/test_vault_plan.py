@@ -103,6 +103,7 @@ def test_plan_apply_rotate_with_vault_keys_and_no_value_anywhere(
     bao: BaoServer,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root, v2, v1 = repo
     canary = "sk-canary-" + unique("plan")
@@ -120,6 +121,7 @@ def test_plan_apply_rotate_with_vault_keys_and_no_value_anywhere(
         ) as anthropic,
     ):
         (root / "llmform.yaml").write_text(state(v2, v1, openai.api_base, anthropic.api_base))
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", f"{openai.url} {anthropic.url}")
         outputs += plan_rotate_apply(capsys, bao, v2, canary)
         assert sorted(set(openai.keys_seen())) == sorted(openai_keys)
         assert anthropic.keys_seen() == [canary + "-anthropic"]

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..diff import CREATE, DELETE, NOOP, REPLACE, Change
-from ..plan import Plan
+from ..plan import HOW_TO_TRUST, NOT_TRUSTED_TEXT, Plan
 from ..resources import JSON, Resource
-from .text import KEYS_SKIPPED
+from .text import KEYS_SKIPPED, untrusted_endpoints
 
 FORMAT_VERSION = "1.0"
 
@@ -35,6 +35,11 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         )
     if not plan.keys_checked:
         warnings.append(KEYS_SKIPPED)
+    for url, addresses in untrusted_endpoints(plan).items():
+        warnings.append(
+            f"{NOT_TRUSTED_TEXT}: {url} ({', '.join(addresses)}); apply refuses until it is "
+            f"trusted. {HOW_TO_TRUST}."
+        )
     return {
         "format_version": FORMAT_VERSION,
         "llmform_version": plan.llmform_version,

@@ -9,13 +9,15 @@ import re
 from collections.abc import Sequence
 
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
-from ..plan import Plan
+from ..plan import HOW_TO_TRUST, Plan
 from .text import (
     KEYS_SKIPPED,
+    UNTRUSTED_HEADING,
     change_lines,
     groups,
     scope_text,
     summary_line,
+    untrusted_endpoints,
 )
 
 _ACTION_WORDS = {CREATE: "create", UPDATE: "update", DELETE: "destroy", REPLACE: "replace"}
@@ -97,8 +99,8 @@ def _notes(plan: Plan) -> list[str]:
         lines += [f"_{KEYS_SKIPPED}_", ""]
     rows = plan.key_rows
     if rows:
-        failed = sum(not row.passed for row in rows)
-        verdict = f"{failed} failed" if failed else "all passed"
+        counts = [(len(plan.failed_keys), "failed"), (len(plan.untrusted_keys), "not checked")]
+        verdict = ", ".join(f"{n} {words}" for n, words in counts if n) or "all passed"
         lines += [
             f"**Key checks** ({verdict})",
             "",
@@ -107,10 +109,18 @@ def _notes(plan: Plan) -> list[str]:
         ]
         lines += [
             f"| `{_cell(r.address)}` | {_cell(r.slot)} "
-            f"| {'✅' if r.passed else '❌'} {_cell(r.outcome_text)} |"
+            f"| {'✅' if r.passed else '⚠️' if r.untrusted else '❌'} {_cell(r.outcome_text)} |"
             for r in rows
         ]
         lines.append("")
+    untrusted = untrusted_endpoints(plan)
+    if untrusted:
+        lines += [f"**{_inline(UNTRUSTED_HEADING)}**", ""]
+        lines += [
+            f"- `{_cell(url)}` ({', '.join(f'`{_cell(a)}`' for a in addresses)})"
+            for url, addresses in untrusted.items()
+        ]
+        lines += ["", f"{_inline(HOW_TO_TRUST)}.", ""]
     return lines
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..console import paint
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
-from ..plan import Plan, Summary
+from ..plan import HOW_TO_TRUST, Plan, Summary
 from ..resources import JSON, REPLACE_FIELDS, Resource
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", REPLACE: "-/+"}
@@ -30,6 +30,9 @@ SENSITIVE = "(sensitive value)"
 SENSITIVE_CHANGED = "(sensitive value changed)"
 NO_CHANGES = "No changes. The store matches the configuration."
 KEYS_SKIPPED = "Key checks were skipped (--no-validate-keys)."
+UNTRUSTED_HEADING = (
+    "Endpoints not yet trusted (no request was sent to them; apply refuses until each is trusted):"
+)
 FACTORIES = "Factories"
 
 
@@ -127,19 +130,40 @@ def key_check_lines(plan: Plan, color: bool = False) -> list[str]:
     rows = plan.key_rows
     if not rows:
         return []
-    failed = sum(not row.passed for row in rows)
     configs = len({row.address for row in rows})
     counts = f"{_count(len(rows), 'key')} of {_count(configs, 'config')}"
-    if failed:
-        heading = f"Key checks: {counts}, {paint(f'{failed} failed', 'red', color)}."
-    else:
-        heading = f"Key checks: {counts}, {paint('all passed', 'green', color)}."
+    verdicts = [
+        paint(f"{n} {words}", style, color)
+        for n, words, style in (
+            (len(plan.failed_keys), "failed", "red"),
+            (len(plan.untrusted_keys), "not checked", "yellow"),
+        )
+        if n
+    ]
+    heading = f"Key checks: {counts}, {', '.join(verdicts) or paint('all passed', 'green', color)}."
     width = max(len(row.address) for row in rows)
     lines = [heading]
     for row in rows:
-        outcome = paint(row.outcome_text, "green" if row.passed else "red", color)
-        lines.append(f"  {row.address.ljust(width)}  {row.slot}: {outcome}")
+        style = "green" if row.passed else "yellow" if row.untrusted else "red"
+        lines.append(
+            f"  {row.address.ljust(width)}  {row.slot}: {paint(row.outcome_text, style, color)}"
+        )
+    untrusted = untrusted_endpoints(plan)
+    if untrusted:
+        lines += ["", UNTRUSTED_HEADING]
+        lines += [f"  {url}  ({', '.join(addresses)})" for url, addresses in untrusted.items()]
+        lines.append(f"{HOW_TO_TRUST}.")
     return lines
+
+
+def untrusted_endpoints(plan: Plan) -> dict[str, list[str]]:
+    """Each endpoint that is not trusted yet, with the configs that use it."""
+    found: dict[str, list[str]] = {}
+    for row in plan.untrusted_keys:
+        addresses = found.setdefault(row.detail, [])
+        if row.address not in addresses:
+            addresses.append(row.address)
+    return found
 
 
 def change_lines(change: Change, color: bool = False) -> list[str]:
