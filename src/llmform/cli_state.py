@@ -20,23 +20,19 @@ from .audit import detect_run, verify
 from .console import Progress, paint, use_color
 from .engine import (
     KeyChecker,
-    Prepared,
     apply_plan,
     check_fresh,
-    endpoint_trust,
     key_check_error,
     plan_prepared,
     prepare,
-    report_rows,
     require_checked,
-    untrusted_error,
+    require_trusted,
 )
 from .errors import LlmformError
 from .plan import Plan, load_plan, save_plan
 from .secrets.chain import chain_from_env
 from .secrets.crypto import Cipher, cipher_from_env
 from .stores import DEFAULT_STORE_URL, Store, open_store
-from .trust import NormalUrl
 from .trust_sources import configured_urls
 from .validate import load_state
 
@@ -231,6 +227,8 @@ def plan(
     if out:
         save_plan(result, out)
         click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
+        if result.untrusted_keys:
+            click.echo("(apply refuses it until the endpoints listed above are trusted)", err=True)
     if detailed_exitcode and not result.summary.empty:
         sys.exit(2)
 
@@ -311,7 +309,14 @@ def apply(
                 state, store, resolver, scope=workspaces, check=check, trusted=trusted
             )
         if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
-            _refuse_untrusted(saved, prepared, store, trusted)
+            let_through = require_trusted(saved, prepared, store, trusted)
+            if let_through:
+                click.echo(
+                    f"Note: {let_through} key(s) of this plan were not checked when it was made "
+                    "(their endpoint was not trusted then); it is trusted now. Plan again to "
+                    "have them checked.",
+                    err=True,
+                )
         with store.lock("apply", lock_timeout):
             if saved is not None:
                 to_apply, secrets = saved, check_fresh(saved, store, resolver)
@@ -336,26 +341,6 @@ def apply(
             color,
         )
     )
-
-
-def _refuse_untrusted(
-    saved: Plan | None, prepared: Prepared | None, store: Store, trusted: Sequence[NormalUrl]
-) -> None:
-    """Refuse keys left unchecked for want of trust. A saved plan's are let through when
-    their endpoint is trusted now (by a setting given to this apply, or applied since)."""
-    if saved is None:
-        error = untrusted_error(report_rows(prepared.checks if prepared else None))
-    else:
-        error = untrusted_error(saved.untrusted_keys, endpoint_trust(store, trusted))
-    if error is not None:
-        raise error
-    if saved is not None and saved.untrusted_keys:
-        click.echo(
-            f"Note: {len(saved.untrusted_keys)} key(s) of this plan were not checked when it "
-            "was made (their endpoint was not trusted then); it is trusted now. Plan again "
-            "to have them checked.",
-            err=True,
-        )
 
 
 def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:

@@ -260,9 +260,21 @@ def untrusted_error(
     )
 
 
-def report_rows(report: CheckReport | None) -> list[KeyCheckRow]:
-    """The per-key rows of a check report, as a plan records them."""
-    return [] if report is None else key_check_rows([c.to_dict() for c in report.configs])
+def require_trusted(
+    saved: Plan | None, prepared: Prepared | None, store: Store, trusted: Sequence[NormalUrl]
+) -> int:
+    """Apply's guard (unless --no-validate-keys), before the lock: refuse keys left unchecked
+    for want of trust. A saved plan's are let through when their endpoint is trusted now (by a
+    setting given to this apply, or applied since); returns how many were."""
+    if saved is None:
+        checks = prepared.checks if prepared is not None else None
+        rows = [] if checks is None else key_check_rows([c.to_dict() for c in checks.configs])
+        error = untrusted_error(rows)
+    else:
+        error = untrusted_error(saved.untrusted_keys, endpoint_trust(store, trusted))
+    if error is not None:
+        raise error
+    return len(saved.untrusted_keys) if saved is not None else 0
 
 
 @dataclass(frozen=True)

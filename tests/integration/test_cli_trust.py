@@ -143,7 +143,9 @@ def test_a_pull_request_endpoint_gets_no_key_and_apply_refuses(repo: Repo) -> No
 
 
 def test_a_saved_plan_with_an_untrusted_endpoint_needs_trust_at_apply(repo: Repo) -> None:
-    assert repo.run("plan", "-o", "pr.plan", "configs")[0] == 0
+    code, _, err = repo.run("plan", "-o", "pr.plan", "configs")
+    assert code == 0
+    assert "(apply refuses it until the endpoints listed above are trusted)" in err
     before = repo.store.read_bytes()
     code, _, err = repo.run("apply", "--auto-approve", "pr.plan")
     assert code == 1 and "not yet trusted, so nothing was applied" in err
