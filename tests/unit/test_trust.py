@@ -13,8 +13,9 @@ from support.checking import target
 
 from llmform.check_targets import split_by_trust
 from llmform.plan import NOT_TRUSTED_TEXT, UNTRUSTED, KeyCheckRow
-from llmform.providers import Outcome
+from llmform.providers import ADAPTERS, Outcome
 from llmform.resources import Resource
+from llmform.secrets.base import SecretValue
 from llmform.trust import EndpointTrust, normal_url, trusted_url
 from llmform.trust_sources import (
     ENV_FILE,
@@ -378,3 +379,17 @@ def test_a_file_the_planned_change_could_edit_is_refused(
         return
     with pytest.raises(TrustSettingsError, match=f"lies inside {refused} {planned}"):
         configured_urls([], [planned], environ)
+
+
+@pytest.mark.parametrize("provider_type", sorted(ADAPTERS))
+def test_the_urls_judged_are_the_urls_sent(provider_type: str) -> None:
+    """Trust is judged on requests built without a key; the checker sends them with one. The
+    key and secret options go into headers only, so the URLs are the same."""
+    adapter = ADAPTERS[provider_type]
+    options = {"region": "us-east-1", "api_version": "2024-10-21"}
+    endpoint = adapter.endpoint("https://llm.corp/v1", options)
+    key, secrets = SecretValue(KEY), {"api_secret": SecretValue("secret-value")}
+    assert adapter.request(endpoint, key, secrets).url == adapter.request(endpoint, None, {}).url
+    with_key = adapter.model_request(endpoint, key, secrets, "some-model")
+    without = adapter.model_request(endpoint, None, {}, "some-model")
+    assert (with_key and with_key.url) == (without and without.url)
