@@ -30,6 +30,7 @@ from .engine import (
 )
 from .errors import LlmformError
 from .plan import Plan, load_plan, save_plan
+from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .secrets.crypto import Cipher, cipher_from_env
 from .stores import DEFAULT_STORE_URL, Store, open_store
@@ -219,11 +220,13 @@ def plan(
         encrypted = cipher is not None  # a plan only says so; apply seals
         result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
     click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
-    error = key_check_error(
-        result, "the plan cannot be applied" + (" and was not saved" if out else "")
-    )
-    if error is not None:
-        raise error
+    consequence = "the plan cannot be applied" + (" and was not saved" if out else "")
+    for error in (
+        protection_error(result.refusals, consequence),
+        key_check_error(result, consequence),
+    ):
+        if error is not None:
+            raise error
     if out:
         save_plan(result, out)
         click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
@@ -231,6 +234,15 @@ def plan(
             click.echo("(apply refuses it until the endpoints listed above are trusted)", err=True)
     if detailed_exitcode and not result.summary.empty:
         sys.exit(2)
+
+
+def refuse_protected(plan: Plan, color: bool, consequence: str = "nothing was applied") -> None:
+    """Show ``plan`` and refuse it if it would delete protected resources. Called before the
+    lock is taken, so that a refused apply writes nothing, not even the lock row."""
+    error = protection_error(plan.refusals, consequence)
+    if error is not None:
+        click.echo(_render(plan, "text", color), nl=False)
+        raise error
 
 
 def _is_plan_file(paths: tuple[str, ...]) -> bool:
@@ -303,11 +315,15 @@ def apply(
     check = key_checker(validate_keys, parallelism, check_cache_ttl) if saved is None else None
     with opened(store_url) as store, configured_cipher() as cipher:
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
-        prepared = None
+        prepared, preview = None, saved
+        encrypted = cipher is not None
         if state is not None:
             prepared = prepare(
                 state, store, resolver, scope=workspaces, check=check, trusted=trusted
             )
+            # planned once before the lock too, so that a refusal (protected resources, an
+            # empty state) writes nothing at all; under the lock it is planned again, for real
+            preview = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
         if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
             let_through = require_trusted(saved, prepared, store, trusted)
             if let_through:
@@ -317,12 +333,13 @@ def apply(
                     "have them checked.",
                     err=True,
                 )
+        assert preview is not None
+        refuse_protected(preview, color)
         with store.lock("apply", lock_timeout):
             if saved is not None:
                 to_apply, secrets = saved, check_fresh(saved, store, resolver)
             else:
                 assert state is not None and prepared is not None
-                encrypted = cipher is not None
                 to_apply = plan_prepared(
                     state, store, prepared, scope=workspaces, encrypted=encrypted
                 )
@@ -346,6 +363,9 @@ def apply(
 def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
     """Print the plan; refuse failed key checks; ask unless --auto-approve (or nothing to do)."""
     click.echo(_render(plan, "text", color), nl=False)
+    refused = protection_error(plan.refusals, "nothing was applied")
+    if refused is not None:  # the store changed between the check before the lock and now
+        raise refused
     if validate_keys:
         require_checked(plan)
     if plan.summary.empty or auto_approve:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .resources import JSON, REPLACE_FIELDS, Resource
+from .resources import FLAGS, JSON, REPLACE_FIELDS, Resource
 
 # Action names as in Terraform's JSON plan; "replace" is rendered -/+ and is
 # ["delete", "create"] in JSON.
@@ -72,8 +72,9 @@ def field_changes(before: Resource, after: Resource) -> tuple[tuple[FieldChange,
     changes: list[FieldChange] = []
     unchanged = 0
     for name in sorted(old.keys() | new.keys()):
-        old_value, old_sensitive = old.get(name, (None, False))
-        new_value, new_sensitive = new.get(name, (None, False))
+        absent = (False, False) if name in FLAGS else (None, False)
+        old_value, old_sensitive = old.get(name, absent)
+        new_value, new_sensitive = new.get(name, absent)
         if old_value == new_value:
             unchanged += 1
             continue

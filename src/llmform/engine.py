@@ -17,6 +17,7 @@ from .console import printable
 from .errors import LlmformError
 from .model import Config, DesiredState, SecretRef
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
+from .protect import protection_error
 from .resources import desired_resources, secret_slots
 from .sealing import seal_changes
 from .secrets.base import Resolver, SecretValue, fingerprint
@@ -310,6 +311,9 @@ def apply_plan(
     """Apply ``plan`` (the caller holds the store's lock and has checked freshness). All or
     nothing where the store can; audit events in the same transaction. ``secrets`` are the
     resolved values, needed only to seal them with ``cipher``."""
+    refused = protection_error(plan.refusals, "nothing was applied")
+    if refused is not None:  # the CLI refuses before the lock; this guards every other caller
+        raise refused
     actionable = plan.actionable
     if not actionable:
         return ApplyResult([], 0)

@@ -57,6 +57,8 @@ def _workspace(resource: Resource) -> dict[str, Any]:
         out["labels"] = dict(a["labels"])
     if a["defaults"]:
         out["defaults"] = dict(a["defaults"])
+    if a.get("protect"):
+        out["protect"] = True
     return out
 
 
@@ -88,6 +90,8 @@ def _config(resource: Resource, factories: dict[str, Resource]) -> dict[str, Any
     out["models"] = [_model(m) if m.get("custom") else m["name"] for m in a["models"]]
     if not a["enabled"]:
         out["enabled"] = False
+    if a.get("protect"):
+        out["protect"] = True
     return out
 
 

@@ -108,6 +108,8 @@ class Workspace:
     description: str = ""
     labels: Mapping[str, str] = field(default_factory=frozen_map)
     defaults: Mapping[str, str] = field(default_factory=frozen_map)
+    # deletion protection: while the store holds it protected, no plan may delete it
+    protect: bool = False
     location: Location = field(default=_NOWHERE, compare=False)
 
     @property
@@ -131,6 +133,7 @@ class Config:
     # provider-specific fields (``api_version``, ``region``); secrets among them are refs
     options: Mapping[str, str] = field(default_factory=frozen_map)
     secret_options: Mapping[str, SecretRef] = field(default_factory=dict)
+    protect: bool = False  # as for Workspace.protect
     location: Location = field(default=_NOWHERE, compare=False)
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 from . import __version__
 from .diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, FieldChange, Scope, diff
 from .errors import LlmformError
+from .protect import Refusal, refusals
 from .resources import Resource
 
 PLAN_FORMAT = "llmform-plan/1"
@@ -107,6 +108,13 @@ class Plan:
     @property
     def actionable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action != NOOP)
+
+    @property
+    def refusals(self) -> tuple[Refusal, ...]:
+        """The deletions and replacements the store's protection forbids (see protect.py):
+        derived from each change's ``before``, what the store holds, so a plan that lists any
+        is never applied, and a loaded plan cannot lose them."""
+        return refusals(self.changes)
 
     @property
     def key_rows(self) -> list[KeyCheckRow]:

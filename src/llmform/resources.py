@@ -32,6 +32,17 @@ class Resource:
         return self.address.split(".", 1)[1]
 
 
+# Boolean attributes a resource carries only when true, as the stores read them back: absent
+# means false, so that turning one off diffs as ``true -> false`` (see diff.field_changes).
+FLAGS: frozenset[str] = frozenset({"protect"})
+
+
+def _with_protect(attrs: dict[str, JSON], protect: bool) -> dict[str, JSON]:
+    if protect:
+        attrs["protect"] = True
+    return attrs
+
+
 # Fields whose change means the object must be replaced (delete then create), not updated.
 REPLACE_FIELDS: Mapping[str, frozenset[str]] = {
     "factory": frozenset({"type"}),
@@ -79,11 +90,14 @@ def workspace_resource(workspace: Workspace) -> Resource:
         address=workspace.address,
         kind="workspace",
         workspace=workspace.name,
-        attrs={
-            "description": workspace.description,
-            "labels": dict(sorted(workspace.labels.items())),
-            "defaults": dict(sorted(workspace.defaults.items())),
-        },
+        attrs=_with_protect(
+            {
+                "description": workspace.description,
+                "labels": dict(sorted(workspace.labels.items())),
+                "defaults": dict(sorted(workspace.defaults.items())),
+            },
+            workspace.protect,
+        ),
     )
 
 
@@ -130,7 +144,7 @@ def config_resource(
         address=config.address,
         kind="config",
         workspace=config.workspace,
-        attrs=attrs,
+        attrs=_with_protect(attrs, config.protect),
         secrets={slot: fingerprints[ref] for slot, ref in slots.items() if ref in fingerprints},
     )
 

@@ -245,6 +245,7 @@ class _Builder:
             description=raw.get("description", ""),
             options=frozen_map(options),
             secret_options=secret_options,
+            protect=raw.get("protect", False),
             location=item.at(),
         )
 
@@ -286,6 +287,7 @@ class _Builder:
             description=raw.get("description", ""),
             labels=frozen_map(raw.get("labels")),
             defaults=frozen_map(raw.get("defaults")),
+            protect=raw.get("protect", False),
             location=item.at(),
         )
 

@@ -102,9 +102,20 @@ def _types_of(doc: Mapping[str, Any]) -> tuple[str, ...]:
     return (kind,) if isinstance(kind, str) else tuple(kind)
 
 
+def _maybe_protect(draw: st.DrawFn, doc: dict[str, Any], protect: bool) -> None:
+    """``protect: true`` or ``false`` written out, or left to its default."""
+    flag = draw(st.none() | st.booleans()) if protect else None
+    if flag is not None:
+        doc["protect"] = flag
+
+
 @st.composite
 def _config(
-    draw: st.DrawFn, workspace: str, name: str, factories: Mapping[str, _Factory]
+    draw: st.DrawFn,
+    workspace: str,
+    name: str,
+    factories: Mapping[str, _Factory],
+    protect: bool = False,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
     """A config document and its enabled models (name -> types), for the defaults."""
     factory = factories[draw(st.sampled_from(sorted(factories)))]
@@ -140,11 +151,15 @@ def _config(
     description = draw(st.none() | TEXT)
     if description is not None:
         doc["description"] = description
+    _maybe_protect(draw, doc, protect)
     return doc, enabled
 
 
 @st.composite
-def desired_states(draw: st.DrawFn) -> GeneratedState:
+def desired_states(draw: st.DrawFn, protect: bool = False) -> GeneratedState:
+    """``protect``: workspaces and configs may carry ``protect: true/false`` (a state applied
+    over one with protected resources may then be refused, so only a state applied last should
+    use it)."""
     declared_names = draw(st.lists(st.sampled_from(DECLARED_NAMES), unique=True, max_size=2))
     declared = [draw(_declared_factory(name)) for name in declared_names]
     factories = {name: _catalog(name) for name in CATALOG_NAMES}
@@ -162,11 +177,12 @@ def desired_states(draw: st.DrawFn) -> GeneratedState:
         labels = draw(st.dictionaries(st.text(string.ascii_lowercase + ".-/", min_size=1), TEXT))
         if labels:
             ws_doc["labels"] = labels
+        _maybe_protect(draw, ws_doc, protect)
         enabled_by_config: dict[str, dict[str, tuple[str, ...]]] = {}
         for name in draw(
             st.lists(st.sampled_from(CONFIG_NAMES), unique=True, min_size=1, max_size=3)
         ):
-            doc, enabled = draw(_config(ws, name, factories))
+            doc, enabled = draw(_config(ws, name, factories, protect))
             configs.append(doc)
             enabled_by_config[name] = enabled
         choices = [

@@ -54,7 +54,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "message": f"key check failed: {row.outcome_text}",
             }
             for row in plan.failed_keys
-        ],
+        ]
+        + [{"address": r.address, "message": r.text} for r in plan.refusals],
     }
 
 

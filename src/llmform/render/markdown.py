@@ -12,6 +12,7 @@ from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
 from .text import (
     KEYS_SKIPPED,
+    REFUSED,
     UNTRUSTED_HEADING,
     change_lines,
     groups,
@@ -121,6 +122,10 @@ def _notes(plan: Plan) -> list[str]:
             for url, addresses in untrusted.items()
         ]
         lines += ["", f"{_inline(HOW_TO_TRUST)}.", ""]
+    if plan.refusals:
+        lines += [f"**{_inline(REFUSED)}**", ""]
+        lines += [f"- `{_cell(r.address)}` {_inline(r.reason)}" for r in plan.refusals]
+        lines.append("")
     return lines
 
 

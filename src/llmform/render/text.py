@@ -33,6 +33,7 @@ KEYS_SKIPPED = "Key checks were skipped (--no-validate-keys)."
 UNTRUSTED_HEADING = (
     "Endpoints not yet trusted (no request was sent to them; apply refuses until each is trusted):"
 )
+REFUSED = "Refused: protected resources would be destroyed, so this plan cannot be applied:"
 FACTORIES = "Factories"
 
 
@@ -107,7 +108,8 @@ def summary_line(summary: Summary, color: bool = False) -> str:
 
 
 def notes_lines(plan: Plan, color: bool = False) -> list[str]:
-    """Warnings, unmanaged resources and key checks, each section followed by a blank line."""
+    """Warnings, unmanaged resources, key checks and refused deletions of protected resources,
+    each section followed by a blank line."""
     lines: list[str] = []
     for warning in plan.warnings:
         lines.append(f"{paint('Warning:', 'yellow', color)} {warning}")
@@ -122,6 +124,9 @@ def notes_lines(plan: Plan, color: bool = False) -> list[str]:
     checks = key_check_lines(plan, color)
     if checks:
         lines += [*checks, ""]
+    refused = plan.refusals
+    if refused:
+        lines += [paint(REFUSED, "red", color), *(f"  {r.text}" for r in refused), ""]
     return lines
 
 

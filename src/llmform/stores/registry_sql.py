@@ -60,13 +60,15 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         }
         put(Resource(f"factory.{name}", "factory", None, attrs), is_managed)
 
-    cur.execute("SELECT name, description, labels, defaults, managed FROM workspaces")
-    for name, description, labels, defaults, is_managed in cur.fetchall():
+    cur.execute("SELECT name, description, labels, defaults, managed, protect FROM workspaces")
+    for name, description, labels, defaults, is_managed, protect in cur.fetchall():
         attrs = {
             "description": description,
             "labels": json.loads(labels),
             "defaults": json.loads(defaults),
         }
+        if protect:
+            attrs["protect"] = True  # as resources.workspace_resource has it
         put(Resource(f"workspace.{name}", "workspace", name, attrs), is_managed)
 
     config_models: dict[tuple[str, str], list[JSON]] = defaultdict(list)
@@ -91,10 +93,11 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         if unsealed:
             plain.add((ws, config))
     cur.execute(
-        "SELECT workspace, name, factory, api_base, enabled, description, options, managed "
-        "FROM configs"
+        "SELECT workspace, name, factory, api_base, enabled, description, options, managed,"
+        " protect FROM configs"
     )
-    for ws, name, factory, api_base, enabled, description, options, is_managed in cur.fetchall():
+    for row in cur.fetchall():
+        ws, name, factory, api_base, enabled, description, options, is_managed, protect = row
         slots = sorted(refs[(ws, name)])
         attrs = {
             "factory": factory,
@@ -107,6 +110,8 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         }
         if slots and (ws, name) not in plain:
             attrs["encrypted"] = True  # as resources.config_resource(encrypted=True) has it
+        if protect:
+            attrs["protect"] = True
         secrets = {slot: fp for _, slot, _, fp in slots if fp is not None}
         put(Resource(f"config.{ws}/{name}", "config", ws, attrs, secrets), is_managed)
     return managed, unmanaged
@@ -179,13 +184,14 @@ def _insert(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
         _factory_models(cur, resource)
     elif resource.kind == "workspace":
         cur.execute(
-            "INSERT INTO workspaces (name, description, labels, defaults, managed, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+            "INSERT INTO workspaces (name, description, labels, defaults, protect, managed,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
             (
                 resource.name,
                 a["description"],
                 _dumps(a["labels"]),
                 _dumps(a["defaults"]),
+                _protect(resource),
                 stamp,
                 stamp,
             ),
@@ -194,7 +200,8 @@ def _insert(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
         ws, name = resource.name.split("/", 1)
         cur.execute(
             "INSERT INTO configs (workspace, name, factory, api_base, enabled, description,"
-            " options, managed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            " options, protect, managed, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
             (
                 ws,
                 name,
@@ -203,6 +210,7 @@ def _insert(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
                 int(a["enabled"]),
                 a["description"],
                 _dumps(a["options"]),
+                _protect(resource),
                 stamp,
                 stamp,
             ),
@@ -221,21 +229,29 @@ def _update(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
         _factory_models(cur, resource)
     elif resource.kind == "workspace":
         cur.execute(
-            "UPDATE workspaces SET description = ?, labels = ?, defaults = ?, updated_at = ?"
-            " WHERE name = ?",
-            (a["description"], _dumps(a["labels"]), _dumps(a["defaults"]), stamp, resource.name),
+            "UPDATE workspaces SET description = ?, labels = ?, defaults = ?, protect = ?,"
+            " updated_at = ? WHERE name = ?",
+            (
+                a["description"],
+                _dumps(a["labels"]),
+                _dumps(a["defaults"]),
+                _protect(resource),
+                stamp,
+                resource.name,
+            ),
         )
     else:
         ws, name = resource.name.split("/", 1)
         cur.execute(
             "UPDATE configs SET factory = ?, api_base = ?, enabled = ?, description = ?,"
-            " options = ?, updated_at = ? WHERE workspace = ? AND name = ?",
+            " options = ?, protect = ?, updated_at = ? WHERE workspace = ? AND name = ?",
             (
                 a["factory"],
                 a["api_base"],
                 int(a["enabled"]),
                 a["description"],
                 _dumps(a["options"]),
+                _protect(resource),
                 stamp,
                 ws,
                 name,
@@ -243,6 +259,10 @@ def _update(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
         )
         _config_models(cur, ws, name, resource)
         _config_secrets(cur, ws, name, resource, sealed)
+
+
+def _protect(resource: Resource) -> int:
+    return int(resource.attrs.get("protect") is True)
 
 
 def _model_row(model: JSON) -> tuple[str, str | None, int | None, int]:

@@ -101,4 +101,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_events_address ON audit_events(address);
     """,
+    # 2: deletion protection (``protect: true``), kept by the store so that it outlives its
+    # removal from the YAML; existing rows are unprotected
+    """
+    ALTER TABLE workspaces ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE configs ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
+    """,
 )

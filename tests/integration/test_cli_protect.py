@@ -1,0 +1,243 @@
+"""Deletion protection through the CLI on a real SQLite file: the whole lifecycle (protected ->
+delete refused, store bytes unchanged -> protect: false applied -> delete works), removal
+together with the flag, replace, a workspace holding protected configs, scoped plans.
+
+Keys are not checked here (--no-validate-keys): protection is decided before any key matters,
+and test_cli_key_checks.py covers the checks."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llmform.cli import main
+
+STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+    protect: true
+  - name: staging
+configs:
+  - name: main
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: LLMFORM_TEST_KEY}
+    models: [gpt-4o]
+    protect: true
+  - name: spare
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: LLMFORM_TEST_KEY}
+    models: [gpt-4o]
+  - name: dev
+    workspace: staging
+    factory: OpenAI
+    api_key: {env: LLMFORM_TEST_KEY}
+    models: [gpt-4o]
+    protect: true
+"""
+
+MAIN = """\
+  - name: main
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: LLMFORM_TEST_KEY}
+    models: [gpt-4o]
+    protect: true
+"""
+
+DELETE_REFUSED = (
+    "{address} is protected, so it will not be destroyed: to delete it, first apply it with "
+    "'protect: false', then remove it"
+)
+NO_KEYS = "--no-validate-keys"
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_TEST_KEY", "sk-test-primary")
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    (tmp_path / "llmform.yaml").write_text(STATE)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in err
+    return code, out, err
+
+
+def write(repo: Path, text: str) -> None:
+    (repo / "llmform.yaml").write_text(text)
+
+
+def store_files(repo: Path) -> dict[str, bytes]:
+    """Every file of the store (the database and any journal beside it), byte for byte."""
+    return {p.name: p.read_bytes() for p in sorted(repo.glob("store.db*"))}
+
+
+def applied(repo: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code, out, err = run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")
+    assert code == 0, out + err
+    return out
+
+
+def refused(repo: Path, capsys: pytest.CaptureFixture[str], *addresses: str) -> str:
+    """plan exits 1 and saves nothing; apply refuses; the store's bytes are unchanged."""
+    before = store_files(repo)
+    code, out, err = run(capsys, "plan", NO_KEYS, "-o", "p.plan", "llmform.yaml")
+    assert code == 1, out + err
+    assert not (repo / "p.plan").exists()
+    assert (
+        "protected resources would be destroyed, so the plan cannot be applied and was not "
+        "saved" in err
+    )
+    for address in addresses:
+        assert address in out.split("Refused:", 1)[1]
+    code, out_apply, err = run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")
+    assert code == 1
+    assert "protected resources would be destroyed, so nothing was applied" in err
+    assert "Apply complete" not in out_apply
+    assert store_files(repo) == before
+    return out
+
+
+def protect_column(repo: Path, table: str, name: str) -> int:
+    with sqlite3.connect(repo / "store.db") as conn:
+        row = conn.execute(f"SELECT protect FROM {table} WHERE name = ?", (name,)).fetchone()
+    return int(row[0])
+
+
+def test_the_protect_lifecycle(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = applied(repo, capsys)
+    assert "+ protect               = true" in out
+    assert protect_column(repo, "configs", "main") == 1
+    assert protect_column(repo, "configs", "spare") == 0
+    # the store reads back what was written: no change
+    code, out, _ = run(capsys, "plan", NO_KEYS, "--detailed-exitcode", "llmform.yaml")
+    assert (code, out.splitlines()[-1]) == (0, "No changes. The store matches the configuration.")
+
+    # removed from the YAML together with its flag: refused, because the store says protected
+    write(repo, STATE.replace(MAIN, ""))
+    out = refused(repo, capsys, "config.prod/main")
+    assert DELETE_REFUSED.format(address="config.prod/main") in out
+    assert "- config.prod/main" in out  # the plan still shows what was asked
+
+    # turning protection off is an ordinary update, shown and applied
+    write(
+        repo,
+        STATE.replace(
+            "    models: [gpt-4o]\n    protect: true\n  - name: spare",
+            ("    models: [gpt-4o]\n    protect: false\n  - name: spare"),
+        ),
+    )
+    code, out, _ = run(capsys, "plan", NO_KEYS, "--detailed-exitcode", "llmform.yaml")
+    assert code == 2
+    assert "  ~ config.prod/main {\n      ~ protect = true -> false\n" in out
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in out
+    applied(repo, capsys)
+    assert protect_column(repo, "configs", "main") == 0
+
+    # now the delete goes through
+    write(repo, STATE.replace(MAIN, ""))
+    out = applied(repo, capsys)
+    assert "Resources: 0 added, 0 changed, 1 destroyed." in out
+
+
+def test_unprotected_deletes_next_to_protected_ones(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    applied(repo, capsys)
+    spare = STATE.split("  - name: spare\n", 1)[1].split("  - name: dev\n", 1)[0]
+    write(repo, STATE.replace("  - name: spare\n" + spare, ""))
+    assert "1 destroyed" in applied(repo, capsys)
+
+
+def test_a_replace_is_refused_even_when_the_flag_goes_with_it(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    applied(repo, capsys)
+    write(
+        repo,
+        STATE.replace(
+            MAIN,
+            MAIN.replace("factory: OpenAI", "factory: DeepSeek")
+            .replace("[gpt-4o]", "[deepseek-chat]")
+            .replace("    protect: true\n", ""),
+        ),
+    )
+    out = refused(repo, capsys, "config.prod/main")
+    assert "-/+ config.prod/main {" in out
+    assert (
+        "config.prod/main is protected, so it will not be replaced (factory cannot change in "
+        "place): to replace it, first apply it with 'protect: false', then change it"
+    ) in out
+
+
+def test_deleting_the_workspace_of_a_protected_config_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    applied(repo, capsys)
+    # staging itself is not protected; its config dev is
+    staging_gone = STATE.replace("  - name: staging\n", "").split("  - name: dev\n")[0]
+    write(repo, staging_gone)
+    out = refused(repo, capsys, "config.staging/dev", "workspace.staging")
+    assert (
+        "workspace.staging holds protected config(s) config.staging/dev, so it will not be "
+        "destroyed: to delete it, first apply those configs with 'protect: false', then "
+        "remove them"
+    ) in out
+
+
+def test_a_protected_workspace_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(
+        repo,
+        "apiVersion: llmform/v1\nworkspaces:\n  - name: prod\n    protect: true\n  - name: keep\n",
+    )
+    applied(repo, capsys)
+    assert protect_column(repo, "workspaces", "prod") == 1
+    write(repo, "apiVersion: llmform/v1\nworkspaces:\n  - name: keep\n")
+    out = refused(repo, capsys, "workspace.prod")
+    assert DELETE_REFUSED.format(address="workspace.prod") in out
+
+
+def test_scoped_plans_obey_protection(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    applied(repo, capsys)
+    write(repo, STATE.replace(MAIN, ""))
+    before = store_files(repo)
+    code, out, _ = run(capsys, "plan", NO_KEYS, "-w", "prod", "llmform.yaml")
+    assert code == 1
+    assert DELETE_REFUSED.format(address="config.prod/main") in out
+    code, _, err = run(capsys, "apply", "--auto-approve", NO_KEYS, "-w", "prod", "llmform.yaml")
+    assert code == 1 and "nothing was applied" in err
+    assert store_files(repo) == before
+    # another workspace's plan does not touch prod, so it is not refused
+    code, out, _ = run(
+        capsys, "plan", NO_KEYS, "--detailed-exitcode", "-w", "staging", "llmform.yaml"
+    )
+    assert code == 0 and "Refused" not in out
+
+
+def test_apply_refuses_before_it_prompts(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    applied(repo, capsys)
+    write(repo, STATE.replace(MAIN, ""))
+    before = store_files(repo)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    code, out, err = run(capsys, "apply", NO_KEYS, "llmform.yaml")
+    assert code == 1
+    assert "Apply these changes?" not in out + err
+    assert "nothing was applied" in err
+    assert store_files(repo) == before
