@@ -47,6 +47,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
       llmform plan configs/                   what would change in the store
       llmform plan -o ci.plan configs/        save a plan; later: llmform apply ci.plan
       llmform apply configs/                  plan, confirm with 'yes', apply
+      llmform destroy -w staging              delete a workspace's resources, after a 'yes'
       llmform export > adopted.yaml           the store's state as YAML
       llmform audit --verify                  check the audit log's hash chain
       llmform catalog                         list the built-in factories
@@ -200,9 +201,10 @@ def import_ragflow_command(file: str, out: str | None) -> None:
 
 
 def _register_state_commands() -> None:
+    from .cli_destroy import destroy
     from .cli_state import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, destroy):
         cli.add_command(command)
 
 

@@ -17,7 +17,7 @@ from .console import printable
 from .errors import LlmformError
 from .model import Config, DesiredState, SecretRef
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
-from .protect import protection_error
+from .protect import check_declares_something, protection_error
 from .resources import desired_resources, secret_slots
 from .sealing import seal_changes
 from .secrets.base import Resolver, SecretValue, fingerprint
@@ -136,6 +136,7 @@ def plan_prepared(
     """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
     the store is to keep secret values sealed (see llmform.sealing)."""
     current = store.read()
+    check_declares_something(state, current.resources, scope)
     fingerprints = prepared.secrets.fingerprints
     plan = build_plan(
         desired_resources(state, fingerprints, encrypted=encrypted),

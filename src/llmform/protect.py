@@ -1,20 +1,24 @@
-"""What a plan may not delete: protected resources.
+"""What a plan may not delete: protected resources, and everything at once by accident.
 
 Protection is decided from the store's side of each change (``before``), never from the YAML
 alone: a resource removed from the files together with its ``protect: true`` is still
 protected, because the store says so. (Terraform's ``prevent_destroy`` is lost with the block
 that declares it, hashicorp/terraform#17599.) Turning protection off is an ordinary update,
 applied first; only then may a later plan delete the resource.
-Pure: changes in, refusals out.
+
+The empty-state guard refuses a desired state that declares nothing while the store holds
+managed resources: a wrong folder or a misspelt path must not plan the deletion of everything.
+Deleting everything takes ``llmform destroy``. Pure: changes, states and resources in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .diff import DELETE, REPLACE, Change
 from .errors import LlmformError
+from .model import DesiredState
 from .resources import Resource
 
 
@@ -82,3 +86,54 @@ class ProtectedError(LlmformError):
 def protection_error(refused: Sequence[Refusal], consequence: str) -> ProtectedError | None:
     """The error for ``refused`` (None when empty); ``consequence`` says what was not done."""
     return ProtectedError(refused, consequence) if refused else None
+
+
+# -- the empty-state guard ----------------------------------------------------------------------
+
+
+class EmptyStateError(LlmformError):
+    """The desired state declares nothing where the store holds managed resources."""
+
+
+def check_declares_something(
+    state: DesiredState, current: Mapping[str, Resource], scope: Sequence[str] = ()
+) -> None:
+    """Refuse a plan whose desired state declares nothing (in ``scope``) while the store holds
+    managed resources there; ``current`` holds the store's managed resources.
+
+    Without a scope, "declares nothing" means no workspace and no config: factories alone do
+    not count, since such a state would still delete every workspace and config. A state with
+    factories only may still delete factories (a repository can manage just those), but one
+    without even a factory deletes nothing. With ``-w NAME``, it means the files do not declare
+    the workspace NAME (its configs cannot be declared without it)."""
+    if scope:
+        for name in sorted(set(scope)):
+            held = [r for r in current.values() if r.workspace == name]
+            if name not in state.workspaces and held:
+                raise EmptyStateError(
+                    f"-w {name}: the configuration declares nothing for workspace {name!r}, but "
+                    f"the store holds {_counted(held)} there, which this plan would delete; to "
+                    f"delete them, run 'llmform destroy -w {name}'; otherwise check the paths "
+                    "you gave and the workspace name"
+                )
+        return
+    if state.workspaces or state.configs:
+        return
+    kept = {factory.address for factory in state.factories.values()}
+    doomed = [r for r in current.values() if r.address not in kept]
+    if any(r.kind != "factory" for r in doomed) or (not state.factories and doomed):
+        raise EmptyStateError(
+            "the configuration declares no workspace and no config, but the store holds "
+            f"{_counted(doomed)}, which this plan would delete; to delete everything, run "
+            "'llmform destroy'; otherwise check the paths you gave (every llmform file "
+            "starts with 'apiVersion: llmform/v1')"
+        )
+
+
+def _counted(resources: Iterable[Resource]) -> str:
+    counts = {"workspace": 0, "config": 0, "factory": 0}
+    for resource in resources:
+        counts[resource.kind] += 1
+    plural = {"workspace": "workspaces", "config": "configs", "factory": "factories"}
+    parts = [f"{n} {kind if n == 1 else plural[kind]}" for kind, n in counts.items() if n]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -1,6 +1,8 @@
 """Deletion protection through the CLI on a real SQLite file: the whole lifecycle (protected ->
 delete refused, store bytes unchanged -> protect: false applied -> delete works), removal
-together with the flag, replace, a workspace holding protected configs, scoped plans.
+together with the flag, replace, a workspace holding protected configs, scoped plans, and the
+guard against a configuration that declares nothing. ``llmform destroy`` is in
+test_cli_destroy.py; failure documents in markdown and JSON in test_cli_error_documents.py.
 
 Keys are not checked here (--no-validate-keys): protection is decided before any key matters,
 and test_cli_key_checks.py covers the checks."""
@@ -241,3 +243,70 @@ def test_apply_refuses_before_it_prompts(
     assert "Apply these changes?" not in out + err
     assert "nothing was applied" in err
     assert store_files(repo) == before
+
+
+# -- the empty-state guard -----------------------------------------------------------------------
+
+DESTROY_HINT = "run 'llmform destroy'"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apiVersion: llmform/v1\n",
+        # factories alone do not count: every workspace and config would go
+        "apiVersion: llmform/v1\nfactories:\n  - {name: Mine, type: openai, "
+        "api_base: 'https://x.example/v1'}\n",
+    ],
+)
+def test_a_configuration_that_declares_nothing_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    write(repo, STATE.replace("    protect: true\n", ""))
+    applied(repo, capsys)
+    write(repo, text)
+    before = store_files(repo)
+    for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
+        code, _, err = run(capsys, *command, NO_KEYS, "llmform.yaml")
+        assert code == 1
+        assert (
+            "the configuration declares no workspace and no config, but the store holds "
+            "2 workspaces, 3 configs" in err
+        )
+        assert DESTROY_HINT in err
+    assert store_files(repo) == before
+
+
+def test_a_scope_with_nothing_declared_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, STATE.replace("    protect: true\n", ""))
+    applied(repo, capsys)
+    staging_only = STATE.replace("    protect: true\n", "").replace("  - name: prod\n", "")
+    staging_only = (
+        staging_only.split("  - name: main\n")[0]
+        + "  - name: dev\n"
+        + (staging_only.split("  - name: dev\n")[1])
+    )
+    write(repo, staging_only)
+    before = store_files(repo)
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        code, _, err = run(capsys, *command, NO_KEYS, "-w", "prod", "llmform.yaml")
+        assert code == 1
+        assert (
+            "-w prod: the configuration declares nothing for workspace 'prod', but the store "
+            "holds 1 workspace and 2 configs there, which this plan would delete; to delete "
+            "them, run 'llmform destroy -w prod'"
+        ) in err
+    assert store_files(repo) == before
+    # the unscoped plan of the same files deletes prod as an ordinary change
+    code, out, _ = run(capsys, "plan", NO_KEYS, "llmform.yaml")
+    assert code == 0 and "Plan: 0 to add, 0 to change, 3 to destroy." in out
+
+
+def test_an_empty_configuration_on_an_empty_store_is_fine(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, "apiVersion: llmform/v1\n")
+    code, out, _ = run(capsys, "plan", NO_KEYS, "llmform.yaml")
+    assert (code, out.splitlines()[-1]) == (0, "No changes. The store matches the configuration.")

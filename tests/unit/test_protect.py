@@ -1,6 +1,6 @@
-"""Deletion protection as pure functions: which changes are refused, and how refusals show in
-every format. The same behaviours through the CLI on a real store are in
-tests/integration/test_cli_protect.py."""
+"""Deletion protection and the empty-state guard as pure functions: which changes are refused,
+what "declares nothing" means, and how refusals show in every format. The same behaviours
+through the CLI on a real store are in tests/integration/test_cli_protect.py."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from llmform.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, diff
-from llmform.model import Config, Workspace
+from llmform.model import Config, DesiredState, Factory, Workspace
 from llmform.plan import Plan, build_plan, load_plan, plan_to_json, save_plan
-from llmform.protect import ProtectedError, refusals
+from llmform.protect import EmptyStateError, ProtectedError, check_declares_something, refusals
 from llmform.render import render
 from llmform.resources import Resource, config_resource, workspace_resource
 
@@ -149,3 +149,82 @@ def test_change_actions_refused() -> None:
     for action in (DELETE, REPLACE):
         change = Change("workspace.p", "workspace", "p", action, before, None)
         assert len(refusals([change])) == 1
+
+
+# -- the empty-state guard -----------------------------------------------------------------------
+
+
+def state(
+    factories: tuple[str, ...] = (), workspaces: tuple[str, ...] = (), configs: int = 0
+) -> DesiredState:
+    ws_map = {name: Workspace(name) for name in workspaces}
+    cfgs = {
+        (workspaces[0], f"c{i}"): Config(workspaces[0], f"c{i}", "Acme", None, None)
+        for i in range(configs)
+    }
+    return DesiredState({n: Factory(n, "openai") for n in factories}, ws_map, cfgs)
+
+
+STORE = resources(FACTORY, ws("prod"), cfg("prod", "main"), ws("dev"))
+FACTORIES_ONLY = resources(FACTORY, Resource("factory.Old", "factory", None, {}))
+
+
+@pytest.mark.parametrize(
+    ("desired", "current", "scope", "message"),
+    [
+        # a file with only apiVersion (or no document at all)
+        (
+            state(),
+            STORE,
+            (),
+            "the configuration declares no workspace and no config, but the store holds "
+            "2 workspaces, 1 config and 1 factory, which this plan would delete; to delete "
+            "everything, run 'llmform destroy'",
+        ),
+        # factories alone do not count: the workspaces and configs would all go
+        (
+            state(factories=("Acme",)),
+            STORE,
+            (),
+            "the store holds 2 workspaces and 1 config, which this plan would delete",
+        ),
+        # nothing at all, a store of factories only
+        (state(), FACTORIES_ONLY, (), "the store holds 2 factories, which"),
+        # -w NAME with nothing declared for NAME
+        (
+            state(workspaces=("dev",)),
+            STORE,
+            ("prod",),
+            "-w prod: the configuration declares nothing for workspace 'prod', but the store "
+            "holds 1 workspace and 1 config there, which this plan would delete; to delete "
+            "them, run 'llmform destroy -w prod'",
+        ),
+        (state(), STORE, ("dev", "prod"), "-w dev: the configuration declares nothing"),
+    ],
+)
+def test_an_empty_state_is_refused(
+    desired: DesiredState, current: dict[str, Resource], scope: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(EmptyStateError) as caught:
+        check_declares_something(desired, current, scope)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("desired", "current", "scope"),
+    [
+        (state(), {}, ()),  # an empty store: nothing to lose
+        (state(workspaces=("prod",)), STORE, ()),  # one workspace declared: a normal plan
+        (state(workspaces=("prod",)), STORE, ("prod",)),
+        (state(workspaces=("dev",)), STORE, ("dev",)),  # prod's configs are out of scope
+        (state(), resources(ws("dev")), ("prod",)),  # the store holds nothing in scope
+        # a repository that manages factories only may delete one
+        (state(factories=("Acme",)), FACTORIES_ONLY, ()),
+        # unmanaged rows are not in ``current``: the guard only counts what a plan deletes
+        (state(), {}, ("prod",)),
+    ],
+)
+def test_a_state_that_declares_something_passes(
+    desired: DesiredState, current: dict[str, Resource], scope: tuple[str, ...]
+) -> None:
+    check_declares_something(desired, current, scope)

@@ -1,0 +1,123 @@
+"""``llmform destroy``: the one way to delete everything (or whole workspaces) from a store.
+
+``plan`` and ``apply`` refuse a configuration that declares nothing (see protect.py), so that
+a wrong folder never wipes a store; deleting on purpose is this explicit command, with its own
+prompt. Kept apart from cli_state.py, whose helpers it reuses.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .audit import detect_run
+from .cli_state import opened, refuse_protected, store_option
+from .console import paint, use_color
+from .destroy import plan_destroy
+from .engine import apply_plan
+from .errors import LlmformError
+from .plan import Plan
+from .protect import protection_error
+from .render import render
+from .render.text import scope_text
+from .stores.base import StalePlanError
+
+
+@click.command()
+@store_option
+@click.option(
+    "-w",
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="NAME",
+    help="Destroy only this workspace and its configs (repeatable); factories are kept.",
+)
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another apply to finish.",
+)
+@click.option(
+    "--audit-file",
+    type=click.Path(dir_okay=False),
+    help="Also append audit events here as JSON Lines.",
+)
+@click.pass_context
+def destroy(
+    ctx: click.Context,
+    store_url: str,
+    workspaces: tuple[str, ...],
+    auto_approve: bool,
+    lock_timeout: float,
+    audit_file: str | None,
+) -> None:
+    """Delete every resource llmform manages in the store (or those of some workspaces).
+
+    Needs no YAML and no secrets. Shows what will be destroyed and asks for 'yes'; without a
+    terminal, --auto-approve is required. Factories are destroyed only when no -w is given.
+    Rows llmform did not create are left alone. A resource the store holds as protected
+    (protect: true) is refused and nothing is deleted: apply 'protect: false' on it first.
+
+    \b
+    Examples:
+      llmform destroy
+      llmform destroy -w staging -w dev
+      llmform destroy --auto-approve --audit-file audit.jsonl --store sqlite:///registry.db
+    """
+    color = use_color(sys.stdout, bool(getattr(ctx.obj, "no_color", False)))
+    if not auto_approve and not sys.stdin.isatty():
+        raise LlmformError(
+            "no terminal to confirm on; pass --auto-approve to destroy without a prompt"
+        )
+    with opened(store_url) as store:
+        shown = plan_destroy(store, workspaces)
+        if shown.summary.empty:
+            where = f" in {scope_text(shown.scope)}" if shown.scope else ""
+            click.echo(f"Nothing to destroy: the store holds no managed resources{where}.")
+            return
+        # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing
+        refuse_protected(shown, color, "nothing was destroyed")
+        _show_and_confirm(shown, auto_approve, color)
+        with store.lock("destroy", lock_timeout):
+            to_destroy = _still_approved(shown, plan_destroy(store, workspaces), auto_approve)
+            if to_destroy.summary.empty:
+                click.echo("Nothing to destroy: another run deleted it meanwhile.")
+                return
+            apply_plan(to_destroy, store, detect_run(to_destroy.plan_id), audit_file=audit_file)
+    destroyed = to_destroy.summary.destroy
+    click.echo(paint(f"\nDestroy complete! Resources: {destroyed} destroyed.", "green", color))
+
+
+def _show_and_confirm(plan: Plan, auto_approve: bool, color: bool) -> None:
+    click.echo(render(plan, "text", color=color), nl=False)
+    if auto_approve:
+        return
+    click.echo()
+    answer = click.prompt(
+        "Destroy these resources? There is no undo. Only 'yes' is accepted",
+        default="",
+        show_default=False,
+    )
+    if answer != "yes":
+        raise LlmformError("destroy cancelled; nothing was changed")
+
+
+def _still_approved(shown: Plan, fresh: Plan, auto_approve: bool) -> Plan:
+    """Under the lock: what to destroy. A 'yes' approved the plan shown, so a store that
+    changed since is refused; with --auto-approve the fresh plan is the one (refused if it
+    now meets protected resources)."""
+    if not auto_approve and (fresh.lineage, fresh.serial) != (shown.lineage, shown.serial):
+        raise StalePlanError(
+            f"the store changed while destroy waited for 'yes' (serial {shown.serial} -> "
+            f"{fresh.serial}); nothing was destroyed; run llmform destroy again"
+        )
+    refused = protection_error(fresh.refusals, "nothing was destroyed")
+    if refused is not None:
+        raise refused
+    return shown if not auto_approve else fresh

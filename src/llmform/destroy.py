@@ -1,0 +1,38 @@
+"""The plan of ``llmform destroy``: delete every managed resource, or those of some workspaces.
+
+It needs no YAML and no secrets: the desired state is empty, so the plan is the store's managed
+resources, each to be deleted (unmanaged rows are left alone, as in every plan). Protection
+still holds: a protected resource shows as refused and the plan is not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from .engine import ScopeError
+from .plan import Plan, build_plan
+from .stores.base import Store
+
+
+def plan_destroy(store: Store, scope: Sequence[str] = ()) -> Plan:
+    """Delete what the store manages in ``scope`` (workspaces; empty: everything, factories
+    included; a scoped destroy never deletes factories, which other workspaces may use)."""
+    current = store.read()
+    known = {r.workspace for r in [*current.resources.values(), *current.unmanaged.values()]}
+    unknown = sorted(set(scope) - known)
+    if unknown:
+        names = ", ".join(sorted(w for w in known if w)) or "none"
+        raise ScopeError(f"--workspace {', '.join(unknown)}: not in the store (known: {names})")
+    plan = build_plan(
+        {},
+        current.resources,
+        store_url=store.display_url,
+        lineage=current.lineage,
+        serial=current.serial,
+        fingerprints={},
+        scope=scope,
+        unmanaged=sorted(current.unmanaged),
+    )
+    # nothing is written that a key could be checked for: every key the plan needs was checked
+    return replace(plan, keys_checked=True)
