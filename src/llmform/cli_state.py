@@ -210,15 +210,19 @@ def plan(
       llmform plan --no-validate-keys configs/     # offline: no provider calls
       llmform plan --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
-    state = load_state(paths or (".",))
-    trusted = configured_urls(trust_endpoints, paths or (".",))
-    check = key_checker(validate_keys, parallelism, check_cache_ttl)
-    with opened(store_url) as store, configured_cipher() as cipher:
-        prepared = prepare(
-            state, store, chain_from_env(), scope=workspaces, check=check, trusted=trusted
-        )
-        encrypted = cipher is not None  # a plan only says so; apply seals
-        result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+    try:
+        state = load_state(paths or (".",))
+        trusted = configured_urls(trust_endpoints, paths or (".",))
+        check = key_checker(validate_keys, parallelism, check_cache_ttl)
+        with opened(store_url) as store, configured_cipher() as cipher:
+            prepared = prepare(
+                state, store, chain_from_env(), scope=workspaces, check=check, trusted=trusted
+            )
+            encrypted = cipher is not None  # a plan only says so; apply seals
+            result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+    except LlmformError as exc:
+        _echo_failure(exc, fmt)
+        raise
     click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
     consequence = "the plan cannot be applied" + (" and was not saved" if out else "")
     for error in (
@@ -234,6 +238,16 @@ def plan(
             click.echo("(apply refuses it until the endpoints listed above are trusted)", err=True)
     if detailed_exitcode and not result.summary.empty:
         sys.exit(2)
+
+
+def _echo_failure(exc: LlmformError, fmt: str) -> None:
+    """In markdown and json, a failed plan still prints a document (its errors), so that a
+    pull-request comment says why; text leaves the errors to stderr."""
+    from .render import render_failure
+
+    document = render_failure(exc, fmt)
+    if document is not None:
+        click.echo(document, nl=False)
 
 
 def refuse_protected(plan: Plan, color: bool, consequence: str = "nothing was applied") -> None:

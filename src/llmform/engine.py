@@ -17,6 +17,7 @@ from .console import printable
 from .errors import LlmformError
 from .model import Config, DesiredState, SecretRef
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
+from .problems import Problem
 from .protect import check_declares_something, protection_error
 from .resources import desired_resources, secret_slots
 from .sealing import seal_changes
@@ -29,7 +30,13 @@ from .trust_sources import HOW_TO_TRUST, applied_urls, run_trust
 
 
 class SecretsError(LlmformError):
-    """Some references could not be resolved; every one is listed, never a value."""
+    """Some references could not be resolved; every one is listed, never a value, in the
+    message and in ``problems`` (each at the first config that uses it)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n  ".join(p.message for p in self.problems)
+        super().__init__(f"cannot resolve secrets:\n  {lines}")
 
 
 class ScopeError(LlmformError):
@@ -64,16 +71,24 @@ def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]
 def resolve_secrets(configs: Iterable[Config], resolver: Resolver, key: bytes) -> ResolvedSecrets:
     """Resolve and fingerprint every secret of ``configs``; all failures reported together."""
     users: dict[SecretRef, list[str]] = {}
+    first_user: dict[SecretRef, Config] = {}
     for config in configs:
         for slot, ref in secret_slots(config).items():
             users.setdefault(ref, []).append(f"{config.address} {slot}")
+            first_user.setdefault(ref, config)
     resolution = resolver.resolve(users)
     if resolution.problems:
-        lines = []
+        problems = []
         for problem in resolution.problems:
             where = ", ".join(users.get(problem.ref, []))
-            lines.append(f"{problem.ref}: {problem.message} (used by {where})")
-        raise SecretsError("cannot resolve secrets:\n  " + "\n  ".join(sorted(lines)))
+            text = f"{problem.ref}: {problem.message} (used by {where})"
+            user = first_user.get(problem.ref)
+            if user is None:
+                problems.append(Problem(text))
+                continue
+            loc = user.location
+            problems.append(Problem(text, loc.file, loc.line, loc.column, address=user.address))
+        raise SecretsError(sorted(problems, key=lambda p: p.message))
     values = dict(resolution.values)
     return ResolvedSecrets(values, {ref: fingerprint(key, v) for ref, v in values.items()})
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .diff import DELETE, REPLACE, Change
 from .errors import LlmformError
 from .model import DesiredState
+from .problems import Problem
 from .resources import Resource
 
 
@@ -76,9 +77,10 @@ def _reason(change: Change) -> str:
 
 
 class ProtectedError(LlmformError):
-    """A plan would delete or replace protected resources."""
+    """A plan would delete or replace protected resources; each is in ``problems``."""
 
     def __init__(self, refused: Sequence[Refusal], consequence: str) -> None:
+        self.problems = tuple(Problem(r.text, address=r.address) for r in refused)
         listed = "\n  ".join(r.text for r in refused)
         super().__init__(f"protected resources would be destroyed, so {consequence}:\n  {listed}")
 

@@ -4,11 +4,12 @@ Primary and backup keys of two configs are env references whose values are canar
 (``sk-CANARY-<random>``), checked against local servers speaking OpenAI's and DeepSeek's
 protocols. Every command that touches them runs: validate, plan in each format, plan -o, apply
 of the saved plan with --audit-file, a key rotation applied from the files, export (stdout and
--o), audit (table, --json, --verify), and error paths (a literal key in the YAML, a stale plan,
-a key the provider rejects with a message that quotes the whole key). Then the canary, and its
-random part alone, is searched for in every stdout and stderr, every log record, every file
-under the working directory (the plan file, the audit file, the exported YAML, the key-check
-cache, the database file itself) and every value of every table row.
+-o), audit (table, --json, --verify), destroy, and error paths (a literal key in the YAML, also
+as markdown and json error documents, a stale plan, a key the provider rejects with a message
+that quotes the whole key). Then the canary, and its random part alone, is searched for in
+every stdout and stderr, every log record, every file under the working directory (the plan
+file, the audit file, the exported YAML, the key-check cache, the database file itself) and
+every value of every table row.
 """
 
 from __future__ import annotations
@@ -189,8 +190,15 @@ def test_the_canary_appears_nowhere(
         assert "not checked: endpoint not yet trusted" in run(*command, "untrusted")
     assert "not yet trusted" in run("apply", "--auto-approve", "untrusted", expect=1)
 
-    # A literal key in the YAML is refused by every command, without being echoed.
-    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+    # A literal key in the YAML is refused by every command, without being echoed; in markdown
+    # and json the failed plan is still a document, listing the errors.
+    for command in (
+        ["validate"],
+        ["plan"],
+        ["plan", "--format", "json"],
+        ["plan", "--format", "markdown"],
+        ["apply", "--auto-approve"],
+    ):
         output = run(*command, "leak", expect=1)
         assert "api_key" in output, output
 
@@ -217,6 +225,11 @@ def test_the_canary_appears_nowhere(
         text = value.hex() if isinstance(value, bytes) else str(value)
         assert not _leaks(text) and TOKEN.encode().hex() not in text, f"{table}: {value!r}"
 
+    # destroy last (it empties the tables searched above): its plan, its audit events
+    output = run("destroy", "--auto-approve", "--audit-file", "audit.jsonl")
+    assert "Destroy complete! Resources: 5 destroyed." in output
+    assert not _leaks(output) and not _leaks((tmp_path / "audit.jsonl").read_text())
+
 
 def test_a_real_process_prints_no_canary_even_when_it_fails(run: Runs, tmp_path: Path) -> None:
     """The same through a real ``llmform`` process: its whole stdout and stderr, on success,
@@ -227,6 +240,7 @@ def test_a_real_process_prints_no_canary_even_when_it_fails(run: Runs, tmp_path:
         (["apply", "--auto-approve", "state"], 0),
         (["plan", "--check-cache-ttl", "0", "rejected"], 1),
         (["plan", "leak"], 1),
+        (["plan", "--format", "json", "leak"], 1),
         (["validate", "leak"], 1),
     ]
     for args, expected in cases:
@@ -255,3 +269,15 @@ def test_a_real_process_prints_no_canary_even_when_it_fails(run: Runs, tmp_path:
     assert done.returncode == 1
     assert "CANARY_BACKUP" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not _leaks(done.stdout + done.stderr), done.stderr
+    for fmt in ("json", "markdown"):  # the error document names it too, and nothing else
+        done = subprocess.run(
+            [sys.executable, "-m", "llmform.cli", "plan", "--format", fmt, "state"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1
+        assert "CANARY" in done.stdout and "Traceback" not in done.stderr, done.stdout
+        assert not _leaks(done.stdout + done.stderr), done.stdout

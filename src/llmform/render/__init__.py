@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from ..errors import LlmformError
 from ..plan import Plan
+from ..problems import problems_of
+from .failure import FAILURE_RENDERERS
 from .json import render_json
 from .markdown import render_markdown
 from .text import render_text
@@ -37,4 +40,22 @@ def render(plan: Plan, fmt: str, color: bool = False) -> str:
     return renderer(plan, color)
 
 
-__all__ = ["RENDERERS", "Renderer", "render", "render_json", "render_markdown", "render_text"]
+def render_failure(exc: LlmformError, fmt: str) -> str | None:
+    """The document that stands for a plan that failed with ``exc``, in ``fmt``; None for
+    text, whose diagnostics go to stderr."""
+    renderer = FAILURE_RENDERERS.get(fmt)
+    if renderer is None:
+        return None
+    errors, warnings = problems_of(exc)
+    return renderer(errors, warnings)
+
+
+__all__ = [
+    "RENDERERS",
+    "Renderer",
+    "render",
+    "render_failure",
+    "render_json",
+    "render_markdown",
+    "render_text",
+]
