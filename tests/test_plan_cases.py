@@ -1,7 +1,8 @@
 """Table-driven plan cases: ``tests/cases/plan/<name>/`` holds ``desired.yaml`` (llmform YAML),
 ``current.json`` (the store's resources, the fingerprints the resolver gives for the desired
 side's references, and which addresses are unmanaged), optionally ``options.json`` (scope,
-warnings, key checks) and ``plan.txt``, the exact text plan.
+warnings, key checks, ``verbose`` as ``plan -v`` gives it) and ``plan.txt``, the exact text
+plan.
 
 Set ``LLMFORM_REGENERATE_CASES=1`` to rewrite every ``plan.txt`` from the code; then read each
 changed file by eye before committing it, since the test can no longer catch anything.
@@ -73,7 +74,8 @@ def case_plan(case: Path) -> tuple[Plan, dict[str, Any]]:
 def test_plan_case(name: str) -> None:
     case = CASES / name
     plan, _ = case_plan(case)
-    text = render(plan, "text")
+    verbose = load_json(case / "options.json").get("verbose", False)
+    text = render(plan, "text", verbose=verbose)
     expected = case / "plan.txt"
     if REGENERATE:
         expected.write_text(text, encoding="utf-8")
@@ -87,8 +89,8 @@ def test_no_fingerprint_in_any_rendering(name: str) -> None:
     secrets = set(current.get("fingerprints", {}).values())
     secrets |= {fp for r in current.get("resources", []) for fp in r["secrets"].values()}
     for fmt in RENDERERS:
-        for color in (False, True):
-            out = render(plan, fmt, color=color)
+        for color, verbose in ((False, False), (True, False), (False, True)):
+            out = render(plan, fmt, color=color, verbose=verbose)
             assert "CANARY" not in out
             assert not [fp for fp in secrets if fp in out]
 

@@ -26,9 +26,11 @@ from .engine import (
     plan_prepared,
     prepare,
     require_checked,
+    require_secrets_compared,
     require_trusted,
 )
 from .errors import LlmformError
+from .model import DesiredState
 from .plan import Plan, load_plan, save_plan
 from .protect import protection_error
 from .secrets.chain import chain_from_env
@@ -156,10 +158,19 @@ def _no_color(ctx: click.Context) -> bool:
     return bool(getattr(ctx.obj, "no_color", False))
 
 
-def _render(plan: Plan, fmt: str, color: bool) -> str:
+def _render(plan: Plan, fmt: str, color: bool, verbose: bool = False) -> str:
     from .render import render
 
-    return render(plan, fmt, color=color)
+    return render(plan, fmt, color=color, verbose=verbose)
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the model lists of factories taken from the built-in catalog (by default one "
+    "line each: name, 'built-in catalog', model count). JSON always has them.",
+)
 
 
 @click.command()
@@ -179,6 +190,14 @@ def _render(plan: Plan, fmt: str, color: bool) -> str:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@verbose_option
+@click.option(
+    "--no-secrets",
+    is_flag=True,
+    help="Plan without secret access (a pull request from a fork): compare references only, "
+    "read no value (no Vault login, no environment lookup), skip the key checks. Such a plan "
+    "says so and can never be applied.",
+)
 @key_check_options
 @click.pass_context
 def plan(
@@ -189,6 +208,8 @@ def plan(
     out: str | None,
     fmt: str,
     detailed_exitcode: bool,
+    verbose: bool,
+    no_secrets: bool,
     validate_keys: bool,
     parallelism: int,
     check_cache_ttl: float,
@@ -209,21 +230,34 @@ def plan(
       llmform plan --format markdown --detailed-exitcode configs/ > plan.md
       llmform plan --no-validate-keys configs/     # offline: no provider calls
       llmform plan --trust-endpoint http://vllm.internal:8000/v1 configs/
+      llmform plan --no-secrets --format markdown configs/   # a fork's pull request
+      llmform plan -v configs/       # catalog factories with their model lists
     """
     try:
         state = load_state(paths or (".",))
-        trusted = configured_urls(trust_endpoints, paths or (".",))
-        check = key_checker(validate_keys, parallelism, check_cache_ttl)
-        with opened(store_url) as store, configured_cipher() as cipher:
-            prepared = prepare(
-                state, store, chain_from_env(), scope=workspaces, check=check, trusted=trusted
-            )
-            encrypted = cipher is not None  # a plan only says so; apply seals
-            result = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+        if no_secrets:
+            result = plan_without_secrets(state, store_url, workspaces)
+        else:
+            trusted = configured_urls(trust_endpoints, paths or (".",))
+            check = key_checker(validate_keys, parallelism, check_cache_ttl)
+            with opened(store_url) as store, configured_cipher() as cipher:
+                encrypted = cipher is not None  # a plan only says so; apply seals
+                prepared = prepare(
+                    state,
+                    store,
+                    chain_from_env(),
+                    scope=workspaces,
+                    check=check,
+                    trusted=trusted,
+                    encrypted=encrypted,
+                )
+                result = plan_prepared(
+                    state, store, prepared, scope=workspaces, encrypted=encrypted
+                )
     except LlmformError as exc:
         _echo_failure(exc, fmt)
         raise
-    click.echo(_render(result, fmt, _color(_no_color(ctx))), nl=False)
+    click.echo(_render(result, fmt, _color(_no_color(ctx)), verbose), nl=False)
     consequence = "the plan cannot be applied" + (" and was not saved" if out else "")
     for error in (
         protection_error(result.refusals, consequence),
@@ -233,7 +267,14 @@ def plan(
             raise error
     if out:
         save_plan(result, out)
-        click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
+        if no_secrets:
+            click.echo(
+                f"\nSaved the plan to {out}; made with --no-secrets, it is for review only and "
+                "cannot be applied",
+                err=True,
+            )
+        else:
+            click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
         if result.untrusted_keys:
             click.echo("(apply refuses it until the endpoints listed above are trusted)", err=True)
     if detailed_exitcode and not result.summary.empty:
@@ -257,6 +298,18 @@ def refuse_protected(plan: Plan, color: bool, consequence: str = "nothing was ap
     if error is not None:
         click.echo(_render(plan, "text", color), nl=False)
         raise error
+
+
+def plan_without_secrets(state: DesiredState, store_url: str, scope: Sequence[str]) -> Plan:
+    """--no-secrets: no resolver and no cipher are made, so nothing logs in to Vault or reads
+    a secret; whether values are to be sealed is taken from the variables' presence alone."""
+    encrypted = any(
+        os.environ.get(name, "").strip()
+        for name in ("LLMFORM_ENCRYPTION_KEY", "LLMFORM_TRANSIT_KEY")
+    )
+    with opened(store_url) as store:
+        prepared = prepare(state, store, None, scope=scope)
+        return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
 
 
 def _is_plan_file(paths: tuple[str, ...]) -> bool:
@@ -321,6 +374,8 @@ def apply(
         )
     resolver = chain_from_env()
     saved = load_plan(paths[0]) if _is_plan_file(paths) else None
+    if saved is not None:
+        require_secrets_compared(saved)
     if saved is not None and workspaces:
         raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
     state = load_state(paths or (".",)) if saved is None else None
@@ -333,7 +388,13 @@ def apply(
         encrypted = cipher is not None
         if state is not None:
             prepared = prepare(
-                state, store, resolver, scope=workspaces, check=check, trusted=trusted
+                state,
+                store,
+                resolver,
+                scope=workspaces,
+                check=check,
+                trusted=trusted,
+                encrypted=encrypted,
             )
             # planned once before the lock too, so that a refusal (protected resources, an
             # empty state) writes nothing at all; under the lock it is planned again, for real

@@ -79,11 +79,26 @@ def field_changes(before: Resource, after: Resource) -> tuple[tuple[FieldChange,
             unchanged += 1
             continue
         sensitive = old_sensitive or new_sensitive
-        if sensitive and (old_value is None or new_value is None):
-            # a new or removed secret slot is already shown through its reference
+        if sensitive and _value_shown_elsewhere(name, old, new, new_value):
             continue
         changes.append(FieldChange(name, old_value, new_value, sensitive))
     return tuple(changes), unchanged
+
+
+Leaves = Mapping[str, tuple[JSON, bool]]
+
+
+def _value_shown_elsewhere(name: str, old: Leaves, new: Leaves, after: JSON) -> bool:
+    """Whether a secret value's change is already said by its reference, or is not known.
+
+    A new or removed slot shows through its reference (``secrets.api_key``). A value with no
+    fingerprint on the desired side was not read (``unresolved.py``: the store's is carried
+    over when the reference is the same, so this is a changed reference, shown as such). A
+    value gaining a fingerprint in a slot the store already has is a change of its own: the
+    store lacks the fingerprint, and apply records it."""
+    reference = name.removesuffix(".value")
+    slot_added_or_removed = reference not in old or reference not in new
+    return slot_added_or_removed or after is None
 
 
 def _replace_reason(kind: str, changes: Iterable[FieldChange]) -> str:

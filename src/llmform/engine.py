@@ -15,28 +15,19 @@ from .check_results import CheckReport
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
 from .errors import LlmformError
-from .model import Config, DesiredState, SecretRef
+from .model import Config, DesiredState
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
-from .problems import Problem
 from .protect import check_declares_something, protection_error
-from .resources import desired_resources, secret_slots
+from .resources import desired_resources
 from .sealing import seal_changes
-from .secrets.base import Resolver, SecretValue, fingerprint
+from .secret_reads import ResolvedSecrets, reading_rule, resolve_secrets
+from .secret_reads import SecretsError as SecretsError  # re-exported: prepare raises it
+from .secrets.base import Resolver, fingerprint
 from .secrets.crypto import Cipher, CipherError
 from .secrets.refs import ref_from_string
 from .stores.base import StalePlanError, Store
 from .trust import EndpointTrust, NormalUrl
 from .trust_sources import HOW_TO_TRUST, applied_urls, run_trust
-
-
-class SecretsError(LlmformError):
-    """Some references could not be resolved; every one is listed, never a value, in the
-    message and in ``problems`` (each at the first config that uses it)."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        lines = "\n  ".join(p.message for p in self.problems)
-        super().__init__(f"cannot resolve secrets:\n  {lines}")
 
 
 class ScopeError(LlmformError):
@@ -48,49 +39,17 @@ KeyChecker = Callable[[Sequence[CheckTarget]], CheckReport]
 
 
 @dataclass(frozen=True)
-class ResolvedSecrets:
-    """The values of a run's references and their keyed fingerprints. Held in memory only."""
-
-    values: Mapping[SecretRef, SecretValue]
-    fingerprints: Mapping[SecretRef, str]
-
-
-@dataclass(frozen=True)
 class Prepared:
     """What a plan needs besides the store's contents: resolved secrets and, unless skipped,
     the key checks. Made before the apply lock is taken, so slow checks do not hold it."""
 
     secrets: ResolvedSecrets
-    checks: CheckReport | None  # None: --no-validate-keys
+    checks: CheckReport | None  # None: --no-validate-keys or --no-secrets
+    secrets_compared: bool = True  # False: --no-secrets, nothing was resolved
 
 
 def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:
     return [c for c in state.configs.values() if not scope or c.workspace in scope]
-
-
-def resolve_secrets(configs: Iterable[Config], resolver: Resolver, key: bytes) -> ResolvedSecrets:
-    """Resolve and fingerprint every secret of ``configs``; all failures reported together."""
-    users: dict[SecretRef, list[str]] = {}
-    first_user: dict[SecretRef, Config] = {}
-    for config in configs:
-        for slot, ref in secret_slots(config).items():
-            users.setdefault(ref, []).append(f"{config.address} {slot}")
-            first_user.setdefault(ref, config)
-    resolution = resolver.resolve(users)
-    if resolution.problems:
-        problems = []
-        for problem in resolution.problems:
-            where = ", ".join(users.get(problem.ref, []))
-            text = f"{problem.ref}: {problem.message} (used by {where})"
-            user = first_user.get(problem.ref)
-            if user is None:
-                problems.append(Problem(text))
-                continue
-            loc = user.location
-            problems.append(Problem(text, loc.file, loc.line, loc.column, address=user.address))
-        raise SecretsError(sorted(problems, key=lambda p: p.message))
-    values = dict(resolution.values)
-    return ResolvedSecrets(values, {ref: fingerprint(key, v) for ref, v in values.items()})
 
 
 def _check_scope(state: DesiredState, store: Store, scope: Sequence[str]) -> None:
@@ -108,18 +67,25 @@ def _check_scope(state: DesiredState, store: Store, scope: Sequence[str]) -> Non
 def prepare(
     state: DesiredState,
     store: Store,
-    resolver: Resolver,
+    resolver: Resolver | None,
     *,
     scope: Sequence[str] = (),
     check: KeyChecker | None = None,
     trusted: Sequence[NormalUrl] = (),
+    encrypted: bool = False,
 ) -> Prepared:
-    """Resolve the secrets of the configs in ``scope`` and, with ``check``, check the keys of
-    the enabled ones against their providers: those whose endpoint is trusted (built in,
-    applied to the store, or ``trusted`` by settings); the others are reported, never sent."""
+    """Resolve the secrets of the configs in ``scope`` that the plan needs (``secret_reads``;
+    ``encrypted`` as in ``plan_prepared``) and, with ``check``, check the keys of the enabled
+    ones against their providers: those whose endpoint is trusted (built in, applied to the
+    store, or ``trusted`` by settings); the others are reported, never sent. ``resolver``
+    None: no secret access (--no-secrets), so nothing is resolved, no key is checked and the
+    plan compares references only."""
     _check_scope(state, store, scope)
+    if resolver is None:
+        return Prepared(ResolvedSecrets({}, {}), None, secrets_compared=False)
     configs = _configs_in_scope(state, scope)
-    secrets = resolve_secrets(configs, resolver, store.fingerprint_key())
+    rule = reading_rule(configs, store, encrypted=encrypted)
+    secrets = resolve_secrets(configs, resolver, store.fingerprint_key(), rule)
     if check is None:
         return Prepared(secrets, None)
     enabled = [c for c in configs if c.enabled]
@@ -138,6 +104,10 @@ def endpoint_trust(store: Store, trusted: Sequence[NormalUrl] = ()) -> EndpointT
     """What a run may send keys to: the built-in endpoints, those applied to ``store`` (as it
     is now, before this run changes it) and ``trusted`` ones from settings."""
     return run_trust(applied_urls(store.read().resources), trusted)
+
+
+class UnreadSecretsError(LlmformError):
+    """A plan made without reading secrets (--no-secrets) is to be applied."""
 
 
 def plan_prepared(
@@ -162,6 +132,8 @@ def plan_prepared(
         fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
         scope=scope,
         unmanaged=sorted(current.unmanaged),
+        warnings=prepared.secrets.notes,
+        secrets_compared=prepared.secrets_compared,
     )
     if prepared.checks is None:
         return plan
@@ -169,10 +141,20 @@ def plan_prepared(
     return replace(plan, keys_checked=True, key_checks=tuple(c.to_dict() for c in report.configs))
 
 
+def require_secrets_compared(plan: Plan) -> None:
+    """A plan made without secret access (--no-secrets) is for review only, never applied."""
+    if not plan.secrets_compared:
+        raise UnreadSecretsError(
+            "this plan was made with --no-secrets: secret values were not read nor compared "
+            "and keys were not checked, so it cannot be applied; run llmform plan (or apply) "
+            "where the secrets can be read"
+        )
+
+
 def make_plan(
     state: DesiredState,
     store: Store,
-    resolver: Resolver,
+    resolver: Resolver | None,
     *,
     scope: Sequence[str] = (),
     check: KeyChecker | None = None,
@@ -180,7 +162,7 @@ def make_plan(
 ) -> Plan:
     """``prepare`` then ``plan_prepared``. ``state`` comes from ``load_state``, which callers
     run before opening the store so bad input writes nothing."""
-    prepared = prepare(state, store, resolver, scope=scope, check=check)
+    prepared = prepare(state, store, resolver, scope=scope, check=check, encrypted=encrypted)
     return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
 
 
@@ -327,6 +309,7 @@ def apply_plan(
     """Apply ``plan`` (the caller holds the store's lock and has checked freshness). All or
     nothing where the store can; audit events in the same transaction. ``secrets`` are the
     resolved values, needed only to seal them with ``cipher``."""
+    require_secrets_compared(plan)
     refused = protection_error(plan.refusals, "nothing was applied")
     if refused is not None:  # the CLI refuses before the lock; this guards every other caller
         raise refused

@@ -20,6 +20,7 @@ from .diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, FieldChange, Sc
 from .errors import LlmformError
 from .protect import Refusal, refusals
 from .resources import Resource
+from .unresolved import carry_over
 
 PLAN_FORMAT = "llmform-plan/1"
 
@@ -101,6 +102,11 @@ class Plan:
     warnings: tuple[str, ...] = ()
     key_checks: tuple[Mapping[str, Any], ...] = ()
     keys_checked: bool = False
+    # False: made with --no-secrets (no value read, so none compared); never applied
+    secrets_compared: bool = True
+    # config address -> slots whose value the plan did not read, so did not compare; the store
+    # keeps the fingerprint it has for the same reference (``unresolved.py``)
+    not_compared: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     llmform_version: str = __version__
@@ -152,8 +158,22 @@ def build_plan(
     scope: Sequence[str] = (),
     unmanaged: Sequence[str] = (),
     warnings: Sequence[str] = (),
+    secrets_compared: bool = True,
 ) -> Plan:
-    changes = diff(desired, current, scope=Scope(frozenset(scope)), unmanaged=frozenset(unmanaged))
+    """Diff ``desired`` against ``current``. A desired config slot without a fingerprint is a
+    value the run did not read: the store's fingerprint for the same reference is carried over
+    and the slot listed as not compared (``unresolved.py``). ``secrets_compared`` False: no
+    value was read at all (--no-secrets), so neither is whether values are sealed; a stored
+    ``encrypted`` is kept."""
+    carried = carry_over(desired, current, keep_encryption=not secrets_compared)
+    changes = diff(
+        carried.resources,
+        current,
+        scope=Scope(frozenset(scope)),
+        unmanaged=frozenset(unmanaged),
+    )
+    written = {c.address for c in changes if c.after is not None}
+    not_compared = {a: s for a, s in sorted(carried.not_compared.items()) if a in written}
     touched_unmanaged = sorted(a for a in unmanaged if a in desired)
     notes = list(warnings) + [
         f"{address} exists in the store but was not created by llmform; it is left alone "
@@ -169,6 +189,8 @@ def build_plan(
         scope=tuple(sorted(scope)),
         unmanaged=tuple(sorted(unmanaged)),
         warnings=tuple(notes),
+        secrets_compared=secrets_compared,
+        not_compared=not_compared,
     )
 
 
@@ -184,6 +206,7 @@ def _resource_json(resource: Resource | None) -> dict[str, Any] | None:
         "workspace": resource.workspace,
         "attrs": resource.attrs,
         "secrets": resource.secrets,
+        "catalog": resource.catalog,
     }
 
 
@@ -191,8 +214,30 @@ def _resource(data: dict[str, Any] | None) -> Resource | None:
     if data is None:
         return None
     return Resource(
-        data["address"], data["kind"], data["workspace"], data["attrs"], data["secrets"]
+        data["address"],
+        data["kind"],
+        data["workspace"],
+        data["attrs"],
+        data["secrets"],
+        catalog=_bool(data["catalog"], "catalog"),
     )
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false")
+    return value
+
+
+def _not_compared(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not all(
+        isinstance(address, str)
+        and isinstance(slots, list)
+        and all(isinstance(slot, str) for slot in slots)
+        for address, slots in value.items()
+    ):
+        raise TypeError("not_compared must map config addresses to lists of slots")
+    return {address: tuple(slots) for address, slots in value.items()}
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -208,6 +253,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "keys_checked": plan.keys_checked,
         "key_checks": list(plan.key_checks),
+        "secrets_compared": plan.secrets_compared,
+        "not_compared": {address: list(slots) for address, slots in plan.not_compared.items()},
         "changes": [
             {
                 "address": c.address,
@@ -268,6 +315,8 @@ def load_plan(path: str) -> Plan:
             warnings=tuple(data["warnings"]),
             keys_checked=data["keys_checked"],
             key_checks=tuple(data["key_checks"]),
+            secrets_compared=_bool(data["secrets_compared"], "secrets_compared"),
+            not_compared=_not_compared(data["not_compared"]),
             plan_id=data["plan_id"],
             created_at=data["created_at"],
             llmform_version=data["llmform_version"],

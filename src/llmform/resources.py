@@ -26,6 +26,9 @@ class Resource:
     workspace: str | None  # the workspace a config or workspace belongs to; None for factories
     attrs: Mapping[str, JSON]
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # a factory taken unchanged from the built-in catalog (no declared factory of its name):
+    # how the plan shows it, never compared, so the store need not know it
+    catalog: bool = field(default=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -82,6 +85,7 @@ def factory_resource(factory: Factory) -> Resource:
             "tags": sorted(factory.tags),
             "models": sorted((model_attrs(m) for m in factory.models), key=lambda m: m["name"]),
         },
+        catalog=factory.builtin,
     )
 
 

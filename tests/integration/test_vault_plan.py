@@ -162,3 +162,75 @@ def test_a_sealed_or_absent_vault_stops_the_plan_with_what_to_do(
     code, _, err = run(capsys, "plan", "llmform.yaml")
     assert code == 1
     assert "VAULT_ADDR is not set" in err
+
+
+def test_no_secrets_and_disabled_configs_leave_vault_alone(
+    repo: tuple[Path, str, str],
+    bao: BaoServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--no-secrets asks Vault nothing (the server's audit device is the witness) and still
+    plans; a disabled config's secret is read only when its fingerprint must be written, and
+    one rotated in Vault while the config is disabled is reported as not compared."""
+    root, v2, v1 = repo
+    bao.put(v2, "llm/openai", {"api_key": "sk-one", "backup": "sk-two"})
+    bao.put(v1, "llm/anthropic", {"api_key": "sk-three"}, version=1)
+    path = root / "llmform.yaml"
+    path.write_text(
+        path.read_text().replace("factory: Anthropic\n", "factory: Anthropic\n    enabled: false\n")
+    )
+    code, out, err = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
+    assert code == 0, out + err
+
+    # rotated in Vault: the enabled config's rotation shows, the disabled one's is not read
+    bao.put(v2, "llm/openai", {"api_key": "sk-one-rotated", "backup": "sk-two"})
+    bao.put(v1, "llm/anthropic", {"api_key": "sk-three-rotated"}, version=1)
+    mark = bao.audit_mark()
+    code, out, err = run(capsys, "plan", "--no-validate-keys", "--detailed-exitcode", ".")
+    assert code == 2, err
+    assert "~ secrets.api_key.value = (sensitive value changed)" in out
+    assert "  config.prod/anthropic  api_key\n" in out
+    read = {r.get("path") for r in bao.audit_requests(mark)}
+    assert not [p for p in read if p and "llm/anthropic" in p]
+    assert [p for p in read if p and "llm/openai" in p]
+
+    # --no-secrets: not a single request, and neither rotation claimed nor denied
+    mark = bao.audit_mark()
+    code, out, err = run(capsys, "plan", "--no-secrets", "--detailed-exitcode", "llmform.yaml")
+    assert code == 0, err
+    assert bao.audit_requests(mark) == []
+    assert "sensitive value" not in out
+    assert (
+        "Secret values not compared (--no-secrets):\n"
+        "  config.prod/anthropic    api_key\n"
+        "  config.prod/openai-main  api_key, backup_keys[0], backup_keys[1]\n"
+    ) in out
+    # without Vault at all, the same
+    monkeypatch.delenv("VAULT_ADDR")
+    monkeypatch.delenv("VAULT_TOKEN")
+    code, out2, err = run(capsys, "plan", "--no-secrets", "--detailed-exitcode", "llmform.yaml")
+    assert (code, out2) == (0, out), err
+
+
+def test_a_disabled_configs_missing_vault_secret_does_not_stop_the_plan(
+    repo: tuple[Path, str, str], bao: BaoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An enabled config's missing secret stops the run; a disabled config's is reported and
+    the config planned without its fingerprint."""
+    root, v2, v1 = repo
+    bao.put(v2, "llm/openai", {"api_key": "sk-one", "backup": "sk-two"})
+    path = root / "llmform.yaml"
+    path.write_text(
+        path.read_text().replace("factory: Anthropic\n", "factory: Anthropic\n    enabled: false\n")
+    )
+    code, out, err = run(capsys, "plan", "--no-validate-keys", "--detailed-exitcode", ".")
+    assert code == 2, err
+    assert (
+        f"Warning: not read, so stored without a fingerprint until a plan reads it: "
+        f"vault:{v1}/llm/anthropic#api_key: no secret at {v1}/llm/anthropic"
+    ) in out
+    assert "(used by config.prod/anthropic api_key)" in out
+    path.write_text(path.read_text().replace("    enabled: false\n", ""))
+    code, _, err = run(capsys, "plan", "--no-validate-keys", ".")
+    assert code == 1 and f"no secret at {v1}/llm/anthropic" in err

@@ -52,6 +52,22 @@ def test_quickstart_uses_env_references_and_a_custom_model() -> None:
     assert all(f.builtin for f in state.factories.values())
 
 
+def test_quickstart_plan_is_what_its_readme_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's plan, on an empty store: catalog factories as one summary line each."""
+    readme = (EXAMPLES / "quickstart" / "README.md").read_text("utf-8")
+    shown = readme.split("```\n", 2)[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-demo")
+    monkeypatch.delenv("LLMFORM_STORE", raising=False)
+    for name in ("LLMFORM_ENCRYPTION_KEY", "LLMFORM_TRANSIT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code = main(["--no-color", "plan", "--no-validate-keys", str(EXAMPLES / "quickstart")])
+    assert (code, capsys.readouterr().out) == (0, shown)
+    assert len(shown.splitlines()) == 43  # 98 before catalog factories were summarised
+
+
 def test_multi_workspace_covers_what_the_issue_asks_for() -> None:
     state = _state("multi-workspace")
     assert set(state.workspaces) == {"prod", "staging", "research"}

@@ -456,7 +456,16 @@ def test_json() -> None:
         ("config.prod/c", ["no-op"]),
     ]
     for change in data["changes"]:
-        assert list(change) == ["address", "kind", "actions", "before", "after", "sensitive"]
+        assert list(change) == [
+            "address",
+            "kind",
+            "actions",
+            "before",
+            "after",
+            "sensitive",
+            "not_compared",
+        ]
+        assert change["not_compared"] == []
     old_x = by_address["config.old/x"]
     assert old_x["kind"] == "config" and old_x["after"] is None
     assert old_x["before"] == {
@@ -575,3 +584,104 @@ def test_canary_secret_and_its_fingerprint_never_rendered(
             out = render(plan, fmt, color=color)
             assert [s for s in secrets if s in out] == []
     assert "(sensitive value changed)" in render(plan, "text")
+
+
+def catalog_plan() -> Plan:
+    """Two factories created from the built-in catalog, one declared, one catalog factory
+    updated (a new release changed its models)."""
+    alpha = replace(BETA, address="factory.Alpha", catalog=True)
+    beta = replace(BETA, catalog=True)
+    gamma = replace(BETA, address="factory.Gamma")
+    delta = replace(BETA, address="factory.Delta", catalog=True)
+    old_models = [{"name": "b0", "type": ["chat"]}, {"name": "b1", "type": ["chat"]}]
+    old_delta = replace(delta, attrs={**delta.attrs, "models": old_models}, catalog=False)
+    desired = {r.address: r for r in (alpha, beta, gamma, delta)}
+    return build_plan(
+        desired,
+        {old_delta.address: old_delta},
+        store_url="s",
+        lineage="l",
+        serial=1,
+        fingerprints={},
+    )
+
+
+CATALOG_TEXT = """\
+Factories:
+
+  + factory.Alpha (built-in catalog, 1 model)
+  + factory.Beta (built-in catalog, 1 model)
+
+  # factory.Delta will be updated in place (built-in catalog)
+  ~ factory.Delta {
+      ~ models = [
+          - "b0"
+          ~ "b1" {max_tokens = null -> 1000}
+        ]
+        # (3 unchanged attributes hidden)
+    }
+
+  # factory.Gamma will be created
+  + factory.Gamma {
+      + models = [
+          + "b1" {type = ["chat"], max_tokens = 1000}
+        ]
+      + type   = "openai"
+    }
+
+Key checks were skipped (--no-validate-keys).
+
+Plan: 3 to add, 1 to change, 0 to destroy.
+"""
+
+ALPHA_IN_FULL = """\
+  # factory.Alpha will be created (built-in catalog)
+  + factory.Alpha {
+      + models = [
+          + "b1" {type = ["chat"], max_tokens = 1000}
+        ]
+      + type   = "openai"
+    }
+"""
+
+
+def test_catalog_factories_are_one_line_each_unless_verbose() -> None:
+    plan = catalog_plan()
+    assert render(plan, "text") == CATALOG_TEXT
+    colored = render(plan, "text", color=True)
+    assert f"  {GREEN}+{END} factory.Alpha (built-in catalog, 1 model)\n" in colored
+    verbose = render(plan, "text", verbose=True)
+    assert ALPHA_IN_FULL + "\n  # factory.Beta will be created (built-in catalog)\n" in verbose
+    assert "(built-in catalog, " not in verbose
+    assert verbose.count('+ "b1" {type = ["chat"], max_tokens = 1000}') == 3
+
+
+def test_markdown_catalog_factories_summary_and_verbose() -> None:
+    plan = catalog_plan()
+    body = render(plan, "markdown")
+    assert (
+        "```diff\n"
+        "+   factory.Alpha (built-in catalog, 1 model)\n"
+        "+   factory.Beta (built-in catalog, 1 model)\n"
+        "\n"
+        "  # factory.Delta will be updated in place (built-in catalog)\n"
+    ) in body
+    assert "| create | `factory.Alpha` |" in body  # the table still lists every resource
+    verbose = render(plan, "markdown", verbose=True)
+    assert "(built-in catalog, " not in verbose
+    assert "  # factory.Alpha will be created (built-in catalog)\n+   factory.Alpha {\n" in verbose
+
+
+def test_json_keeps_catalog_factories_in_full_and_a_saved_plan_keeps_the_marker(
+    tmp_path: Path,
+) -> None:
+    plan = catalog_plan()
+    data = json.loads(render(plan, "json"))
+    alpha = next(c for c in data["changes"] if c["address"] == "factory.Alpha")
+    assert alpha["after"]["models"] == [{"max_tokens": 1000, "name": "b1", "type": ["chat"]}]
+    assert render(plan, "json", verbose=True) == render(plan, "json")
+    save_plan(plan, str(tmp_path / "plan.json"))
+    loaded = load_plan(str(tmp_path / "plan.json"))
+    for fmt in RENDERERS:
+        for verbose in (False, True):
+            assert render(loaded, fmt, verbose=verbose) == render(plan, fmt, verbose=verbose)

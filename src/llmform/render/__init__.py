@@ -20,7 +20,7 @@ from .text import render_text
 
 
 class Renderer(Protocol):
-    def __call__(self, plan: Plan, color: bool = False) -> str: ...
+    def __call__(self, plan: Plan, color: bool = False, verbose: bool = False) -> str: ...
 
 
 RENDERERS: Mapping[str, Renderer] = {
@@ -30,14 +30,15 @@ RENDERERS: Mapping[str, Renderer] = {
 }
 
 
-def render(plan: Plan, fmt: str, color: bool = False) -> str:
-    """``plan`` in the format ``fmt`` (a key of ``RENDERERS``); ``color`` applies to text only."""
+def render(plan: Plan, fmt: str, color: bool = False, verbose: bool = False) -> str:
+    """``plan`` in the format ``fmt`` (a key of ``RENDERERS``); ``color`` applies to text only,
+    ``verbose`` (catalog factories' model lists in full) to text and markdown."""
     try:
         renderer = RENDERERS[fmt]
     except KeyError:
         known = ", ".join(RENDERERS)
         raise ValueError(f"unknown plan format {fmt!r}; use one of {known}") from None
-    return renderer(plan, color)
+    return renderer(plan, color, verbose)
 
 
 def render_failure(exc: LlmformError, fmt: str) -> str | None:

@@ -9,19 +9,20 @@ sensitive values a change writes or removes (``secrets.api_key.value``), so a ro
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..diff import CREATE, DELETE, NOOP, REPLACE, Change
 from ..plan import HOW_TO_TRUST, NOT_TRUSTED_TEXT, Plan
 from ..resources import JSON, Resource
-from .text import KEYS_SKIPPED, untrusted_endpoints
+from .text import NO_SECRETS, keys_skipped, not_compared_heading, untrusted_endpoints
 
 FORMAT_VERSION = "1.0"
 
 
-def render_json(plan: Plan, color: bool = False) -> str:
-    """``color`` is accepted for a uniform renderer signature; JSON has none."""
+def render_json(plan: Plan, color: bool = False, verbose: bool = False) -> str:
+    """``color`` and ``verbose`` are accepted for a uniform renderer signature: JSON has no
+    colour, and always holds every resource's full before and after."""
     return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -33,8 +34,16 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "unmanaged resources in the store (not created by llmform) are left alone: "
             + ", ".join(plan.unmanaged)
         )
+    if not plan.secrets_compared:
+        warnings.append(NO_SECRETS)
     if not plan.keys_checked:
-        warnings.append(KEYS_SKIPPED)
+        warnings.append(keys_skipped(plan))
+    if plan.not_compared:
+        warnings.append(
+            not_compared_heading(plan).rstrip(":")
+            + ": "
+            + "; ".join(f"{a} ({', '.join(s)})" for a, s in plan.not_compared.items())
+        )
     for url, addresses in untrusted_endpoints(plan).items():
         warnings.append(
             f"{NOT_TRUSTED_TEXT}: {url} ({', '.join(addresses)}); apply refuses until it is "
@@ -43,7 +52,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "llmform_version": plan.llmform_version,
-        "changes": [_change(c) for c in plan.changes],
+        "changes": [_change(c, plan.not_compared.get(c.address, ())) for c in plan.changes],
         "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
         "validation": [_sorted(dict(check)) for check in plan.key_checks],
         "warnings": warnings,
@@ -59,7 +68,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _change(change: Change) -> dict[str, Any]:
+def _change(change: Change, not_compared: Sequence[str]) -> dict[str, Any]:
+    """``not_compared``: the sensitive values the plan did not read, where the store holds the
+    same reference (its fingerprint is kept), as paths like ``sensitive``'s."""
     return {
         "address": change.address,
         "kind": change.kind,
@@ -67,6 +78,7 @@ def _change(change: Change) -> dict[str, Any]:
         "before": _attrs(change.before),
         "after": _attrs(change.after),
         "sensitive": _sensitive(change),
+        "not_compared": [f"secrets.{slot}.value" for slot in not_compared],
     }
 
 

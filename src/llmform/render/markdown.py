@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
 from .text import (
-    KEYS_SKIPPED,
+    NO_SECRETS,
     REFUSED,
     UNTRUSTED_HEADING,
-    change_lines,
+    group_lines,
     groups,
+    keys_skipped,
+    not_compared_heading,
     scope_text,
     summary_line,
     untrusted_endpoints,
@@ -26,8 +28,9 @@ _ACTION_WORDS = {CREATE: "create", UPDATE: "update", DELETE: "destroy", REPLACE:
 _SYMBOL = re.compile(r"^( *)(-/\+|[-+~])( .*)$")
 
 
-def render_markdown(plan: Plan, color: bool = False) -> str:
-    """``color`` is accepted for a uniform renderer signature; markdown has none."""
+def render_markdown(plan: Plan, color: bool = False, verbose: bool = False) -> str:
+    """``color`` is accepted for a uniform renderer signature; markdown has none.
+    ``verbose``: catalog factories in full rather than as one summary line each."""
     summary = plan.summary
     lines = ["### llmform plan", "", f"**{summary_line(summary)}**", ""]
     if plan.scope:
@@ -47,7 +50,7 @@ def render_markdown(plan: Plan, color: bool = False) -> str:
             ]
         lines.append("")
     for group in groups(plan):
-        body = [line for change in group.changes for line in [*_diff_lines(change), ""]][:-1]
+        body = _diff_lines(group_lines(group.changes, False, verbose))
         fence = _fence(body)
         title = f"{group.title}: {_group_counts(group.changes)}"
         lines += [
@@ -64,11 +67,11 @@ def render_markdown(plan: Plan, color: bool = False) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _diff_lines(change: Change) -> list[str]:
+def _diff_lines(lines: Sequence[str]) -> list[str]:
     """Text plan lines with the action symbol moved to the first column (where a diff has it);
     ``~`` becomes ``!``, which GitHub's diff highlighting marks as a change."""
     out = []
-    for line in change_lines(change, color=False):
+    for line in lines:
         match = _SYMBOL.match(line)
         if match is None:
             out.append(line)
@@ -96,8 +99,17 @@ def _notes(plan: Plan) -> list[str]:
         lines += ["**Unmanaged** (in the store, not created by llmform; left alone)", ""]
         lines += [f"- `{a}`" for a in plan.unmanaged]
         lines.append("")
+    if not plan.secrets_compared:
+        lines += [f"**{_inline(NO_SECRETS)}**", ""]
     if not plan.keys_checked:
-        lines += [f"_{KEYS_SKIPPED}_", ""]
+        lines += [f"_{_inline(keys_skipped(plan))}_", ""]
+    if plan.not_compared:
+        lines += [_inline(not_compared_heading(plan)), ""]
+        lines += [
+            f"- `{_cell(address)}`: {_inline(', '.join(slots))}"
+            for address, slots in plan.not_compared.items()
+        ]
+        lines.append("")
     rows = plan.key_rows
     if rows:
         counts = [(len(plan.failed_keys), "failed"), (len(plan.untrusted_keys), "not checked")]

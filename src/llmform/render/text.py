@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..console import paint
+from ..console import paint, printable
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
 from ..plan import HOW_TO_TRUST, Plan, Summary
 from ..resources import JSON, REPLACE_FIELDS, Resource
@@ -34,6 +34,12 @@ UNTRUSTED_HEADING = (
     "Endpoints not yet trusted (no request was sent to them; apply refuses until each is trusted):"
 )
 REFUSED = "Refused: protected resources would be destroyed, so this plan cannot be applied:"
+KEYS_SKIPPED_NO_SECRETS = "Key checks were skipped (--no-secrets)."
+NO_SECRETS = (
+    "Secret values were not read (--no-secrets): references are compared, values are not. "
+    "This plan cannot be applied."
+)
+NOT_COMPARED = "Secret values not compared ({why}):"
 FACTORIES = "Factories"
 
 
@@ -83,14 +89,14 @@ def groups(plan: Plan) -> list[Group]:
     return out
 
 
-def render_text(plan: Plan, color: bool = False) -> str:
+def render_text(plan: Plan, color: bool = False, verbose: bool = False) -> str:
+    """``verbose``: catalog factories in full rather than as one summary line each."""
     lines: list[str] = []
     if plan.scope:
         lines += [f"Scope: {scope_text(plan.scope)}; everything else is left alone.", ""]
     for group in groups(plan):
         lines += [paint(group.header, "bold", color), ""]
-        for change in group.changes:
-            lines += [*change_lines(change, color), ""]
+        lines += [*group_lines(group.changes, color, verbose), ""]
     lines += notes_lines(plan, color)
     lines.append(summary_line(plan.summary, color))
     return "\n".join(lines) + "\n"
@@ -119,8 +125,16 @@ def notes_lines(plan: Plan, color: bool = False) -> list[str]:
         lines.append("Unmanaged (in the store, not created by llmform; left alone):")
         lines += [f"  {address}" for address in plan.unmanaged]
         lines.append("")
+    if not plan.secrets_compared:
+        lines += [paint(NO_SECRETS, "yellow", color), ""]
     if not plan.keys_checked:
-        lines += [paint(KEYS_SKIPPED, "yellow", color), ""]
+        lines += [paint(keys_skipped(plan), "yellow", color), ""]
+    if plan.not_compared:
+        shown = {printable(a): printable(", ".join(s)) for a, s in plan.not_compared.items()}
+        width = max(len(address) for address in shown)
+        lines.append(not_compared_heading(plan))
+        lines += [f"  {address.ljust(width)}  {slots}" for address, slots in shown.items()]
+        lines.append("")
     checks = key_check_lines(plan, color)
     if checks:
         lines += [*checks, ""]
@@ -128,6 +142,18 @@ def notes_lines(plan: Plan, color: bool = False) -> list[str]:
     if refused:
         lines += [paint(REFUSED, "red", color), *(f"  {r.text}" for r in refused), ""]
     return lines
+
+
+def keys_skipped(plan: Plan) -> str:
+    return KEYS_SKIPPED if plan.secrets_compared else KEYS_SKIPPED_NO_SECRETS
+
+
+def not_compared_heading(plan: Plan) -> str:
+    """What precedes the configs whose secret values a plan did not read: with secret access
+    these are disabled configs, whose values are read only when the plan needs them. A value
+    not read keeps the fingerprint the store has for its reference (``unresolved.py``)."""
+    why = "--no-secrets" if not plan.secrets_compared else "disabled configs, read only when needed"
+    return NOT_COMPARED.format(why=why)
 
 
 def key_check_lines(plan: Plan, color: bool = False) -> list[str]:
@@ -171,11 +197,46 @@ def untrusted_endpoints(plan: Plan) -> dict[str, list[str]]:
     return found
 
 
-def change_lines(change: Change, color: bool = False) -> list[str]:
-    """The comment line and the block of one change, without a trailing blank line."""
+def group_lines(changes: Sequence[Change], color: bool, verbose: bool) -> list[str]:
+    """The changes of one group, a blank line between blocks; catalog summary lines, one per
+    factory, stand together."""
+    lines: list[str] = []
+    previous_summary = False
+    for change in changes:
+        block = change_lines(change, color, verbose)
+        summary = len(block) == 1 and catalog_summary(change)
+        if lines and not (summary and previous_summary):
+            lines.append("")
+        lines += block
+        previous_summary = summary
+    return lines
+
+
+def catalog_summary(change: Change) -> bool:
+    """A factory created unchanged from the built-in catalog: its models are the catalog's,
+    reviewed with llmform's release, so the plan gives them one line (``-v`` shows them)."""
+    return change.action == CREATE and change.after is not None and change.after.catalog
+
+
+def _catalog_summary_line(change: Change, color: bool) -> str:
+    assert change.after is not None
+    models = change.after.attrs.get("models")
+    count = _count(len(models), "model") if isinstance(models, list) else "its models"
+    symbol = _symbol(SYMBOLS[change.action], color)
+    return f"{symbol} {change.address} (built-in catalog, {count})"
+
+
+def change_lines(change: Change, color: bool = False, verbose: bool = False) -> list[str]:
+    """The comment line and the block of one change, without a trailing blank line; a catalog
+    factory created unchanged is one summary line unless ``verbose``."""
+    if catalog_summary(change) and not verbose:
+        return [_catalog_summary_line(change, color)]
+    notes = [change.reason] if change.action == REPLACE and change.reason else []
+    if change.after is not None and change.after.catalog:
+        notes.append("built-in catalog")
     comment = f"  # {change.address} {_VERBS[change.action]}"
-    if change.action == REPLACE and change.reason:
-        comment += f" ({change.reason})"
+    if notes:
+        comment += f" ({'; '.join(notes)})"
     symbol = _symbol(SYMBOLS[change.action], color)
     head = [paint(comment, "bold", color)]
     if change.action == DELETE:

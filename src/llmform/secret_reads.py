@@ -1,0 +1,128 @@
+"""Which secret values a plan reads, and reading them.
+
+Every secret of an enabled config is read: the plan compares it with the store and the key
+check needs it; one that cannot be resolved stops the run. A disabled config's secrets are read
+only when the plan needs them (``unresolved.slots_to_read``): when the store cannot vouch for a
+value (the config is new, a reference is new or changed, the store has no fingerprint) the plan
+tries to read it so that the stored fingerprint is right, and when encryption at rest must seal
+it (the config is written) it has to. A value the plan tried and could not read for a disabled
+config, and need not seal, does not stop the run: the config is stored without that
+fingerprint, the plan says why, and the first plan that reads it records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .errors import LlmformError
+from .model import Config, SecretRef
+from .problems import Problem
+from .resources import config_resource, secret_slots
+from .secrets.base import Resolver, SecretProblem, SecretValue, fingerprint
+from .stores.base import Store
+from .unresolved import slots_to_read
+
+
+class SecretsError(LlmformError):
+    """Some references could not be resolved; every one is listed, never a value, in the
+    message and in ``problems`` (each at the first config that uses it)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n  ".join(p.message for p in self.problems)
+        super().__init__(f"cannot resolve secrets:\n  {lines}")
+
+
+@dataclass(frozen=True)
+class ResolvedSecrets:
+    """The values of a run's references and their keyed fingerprints. Held in memory only.
+    ``notes``: why a disabled config's value the plan tried to read was left unread."""
+
+    values: Mapping[SecretRef, SecretValue]
+    fingerprints: Mapping[SecretRef, str]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What to read of one config: its slots, and whether a value that cannot be resolved
+    stops the run (``required``) or is left unread (a disabled config's, not to be sealed)."""
+
+    slots: Mapping[str, SecretRef]
+    required: bool = True
+
+
+# A config -> what to read of it.
+ReadingRule = Callable[[Config], Reading]
+
+
+def read_everything(config: Config) -> Reading:
+    return Reading(secret_slots(config))
+
+
+def reading_rule(configs: Sequence[Config], store: Store, *, encrypted: bool) -> ReadingRule:
+    """The rule of this module's docstring for ``configs`` against ``store``; ``encrypted``:
+    the store is to keep values sealed. The store is read only when a disabled config has
+    secrets."""
+    if all(c.enabled or not secret_slots(c) for c in configs):
+        return read_everything
+    current = store.read()
+
+    def reading(config: Config) -> Reading:
+        slots = secret_slots(config)
+        if config.enabled:
+            return Reading(slots)
+        if not slots or config.address in current.unmanaged:
+            return Reading({})  # an unmanaged config is never written
+        resource = config_resource(config, {}, encrypted=encrypted)
+        stored = current.resources.get(config.address)
+        wanted, sealed = slots_to_read(resource, stored, encrypted=encrypted)
+        return Reading({slot: slots[slot] for slot in wanted}, required=sealed)
+
+    return reading
+
+
+def resolve_secrets(
+    configs: Iterable[Config],
+    resolver: Resolver,
+    key: bytes,
+    rule: ReadingRule = read_everything,
+) -> ResolvedSecrets:
+    """Resolve and fingerprint what ``rule`` picks of ``configs``, each distinct reference
+    once; every required reference that fails is reported together, never a value."""
+    users: dict[SecretRef, list[str]] = {}
+    first_user: dict[SecretRef, Config] = {}
+    required: set[SecretRef] = set()
+    for config in configs:
+        reading = rule(config)
+        for slot, ref in reading.slots.items():
+            users.setdefault(ref, []).append(f"{config.address} {slot}")
+            first_user.setdefault(ref, config)
+            if reading.required:
+                required.add(ref)
+    if not users:
+        return ResolvedSecrets({}, {})
+    resolution = resolver.resolve(users)
+
+    def described(problem: SecretProblem) -> str:
+        where = ", ".join(users.get(problem.ref, []))
+        return f"{problem.ref}: {problem.message} (used by {where})"
+
+    def located(problem: SecretProblem) -> Problem:
+        user = first_user.get(problem.ref)
+        if user is None:
+            return Problem(described(problem))
+        loc = user.location
+        return Problem(described(problem), loc.file, loc.line, loc.column, address=user.address)
+
+    failed = [located(p) for p in resolution.problems if p.ref in required]
+    if failed:
+        raise SecretsError(sorted(failed, key=lambda p: p.message))
+    notes = tuple(
+        f"not read, so stored without a fingerprint until a plan reads it: {described(p)}"
+        for p in sorted(resolution.problems, key=lambda p: str(p.ref))
+    )
+    values = dict(resolution.values)
+    fingerprints = {ref: fingerprint(key, v) for ref, v in values.items()}
+    return ResolvedSecrets(values, fingerprints, notes)
