@@ -51,6 +51,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
       llmform export > adopted.yaml           the store's state as YAML
       llmform audit --verify                  check the audit log's hash chain
       llmform catalog                         list the built-in factories
+      llmform catalog OpenAI                  one vendor's models
       llmform schema > llmform.schema.json    the JSON Schema, for editors
 
     The store is chosen with --store on each command or LLMFORM_STORE
@@ -149,23 +150,93 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-@cli.group(invoke_without_command=True)
+class _CatalogGroup(click.Group):
+    """``llmform catalog [NAME]`` beside subcommands (``import-ragflow``): a first argument
+    that names no subcommand is the vendor NAME, wherever it stands among the options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest: list[str] = []
+        takes_value = {
+            opt
+            for param in self.params
+            if not getattr(param, "is_flag", True)
+            for opt in param.opts
+        }
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            index += 1
+            if arg.startswith("-") and arg != "-":
+                rest.append(arg)
+                if arg in takes_value and index < len(args):
+                    rest.append(args[index])
+                    index += 1
+            elif "catalog_name" in ctx.meta:
+                raise click.UsageError(f"unexpected extra argument {arg!r}", ctx)
+            elif arg in self.commands:
+                rest += args[index - 1 :]
+                break
+            else:
+                ctx.meta["catalog_name"] = arg
+        return super().parse_args(ctx, rest)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return ["[OPTIONS]", "[NAME | COMMAND [ARGS]...]"]
+
+
+@cli.group(cls=_CatalogGroup, invoke_without_command=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the factories (or NAME's models) as data, for scripts.",
+)
 @click.pass_context
-def catalog(ctx: click.Context) -> None:
-    """List the built-in factories (vendors, endpoints and model counts).
+def catalog(ctx: click.Context, fmt: str) -> None:
+    """List the built-in factories (vendors, endpoints and model counts), or with NAME one
+    vendor's models: name, types, max_tokens, tools. NAME is matched whatever its case.
 
     \b
     Examples:
       llmform catalog
+      llmform catalog OpenAI
+      llmform catalog deepseek --format json
       llmform catalog import-ragflow llm_factories.json > factories.yaml
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .catalog import builtin_factories
+    from .catalog import builtin_factories, catalog_factory, factory_json, model_table
 
-    factories = builtin_factories()
-    width = max(len(name) for name in factories)
-    for name, factory in sorted(factories.items(), key=lambda kv: kv[0].lower()):
+    name = ctx.meta.get("catalog_name")
+    if name is not None:
+        factory = catalog_factory(name)
+        if fmt == "json":
+            click.echo(json.dumps(factory_json(factory), indent=2))
+            return
+        endpoint = factory.api_base or _no_default_endpoint(factory.type)
+        click.echo(
+            f"{factory.name}: {len(factory.models)} models, type {factory.type}, "
+            f"endpoint {endpoint}"
+        )
+        if factory.models:
+            click.echo()
+            for line in model_table(factory):
+                click.echo(line)
+        else:
+            click.echo("No models in the catalog: a config lists its own, as custom models.")
+        return
+    factories = sorted(builtin_factories().items(), key=lambda kv: kv[0].lower())
+    if fmt == "json":
+        listing = [
+            {k: v for k, v in factory_json(f).items() if k != "models"} | {"models": len(f.models)}
+            for _, f in factories
+        ]
+        click.echo(json.dumps(listing, indent=2))
+        return
+    width = max(len(name) for name, _ in factories)
+    for name, factory in factories:
         click.echo(
             f"{name:<{width}}  {factory.type:<18} {len(factory.models):>3} models  "
             f"{factory.api_base or _no_default_endpoint(factory.type)}"

@@ -2,17 +2,24 @@
 
 Secrets are written as the references the store knows, never values. Plan on the exported
 YAML shows no changes.
+
+A stored factory equal to the built-in catalog's entry of its name is not written out: the
+configs name it and the catalog provides it, so the adopted repository keeps following catalog
+updates with each llmform release. One that differs is written in full, with a comment saying
+so (removing it follows the catalog from then on); so is one equal to the catalog that no config
+uses, since only a config pulls a catalog factory in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from .loader import API_VERSION
-from .model import EnvRef
-from .resources import Resource
+from .model import EnvRef, Factory
+from .resources import Resource, factory_resource
 from .secrets.refs import ref_from_string
 from .stores.base import StoreState
 
@@ -95,17 +102,60 @@ def _config(resource: Resource, factories: dict[str, Resource]) -> dict[str, Any
     return out
 
 
-def export_yaml(state: StoreState) -> str:
-    """The managed resources of ``state`` as one llmform YAML document."""
+def _catalog_note(resource: Resource, catalog: Mapping[str, Factory], used: set[str]) -> str | None:
+    """None: leave the factory to the catalog. Otherwise the comment above its entry ("" for
+    none)."""
+    entry = catalog.get(resource.name)
+    if entry is None:
+        return ""
+    if factory_resource(entry).attrs != resource.attrs:
+        return (
+            f"differs from llmform's built-in catalog entry {resource.name!r} (an older "
+            "release's, or edited);\nremove this entry to follow the catalog"
+        )
+    if resource.name not in used:
+        return (
+            f"the built-in catalog's {resource.name!r}, unchanged: declared because no config "
+            "uses it\n(a config naming it would pull it in from the catalog)"
+        )
+    return None
+
+
+def _dump(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
+
+
+def export_yaml(state: StoreState, catalog: Mapping[str, Factory] | None = None) -> str:
+    """The managed resources of ``state`` as one llmform YAML document; ``catalog`` (default:
+    the built-in one) decides which factories are left to the catalog."""
+    if catalog is None:
+        from .catalog import builtin_factories
+
+        catalog = builtin_factories()
     by_kind: dict[str, dict[str, Resource]] = {"factory": {}, "workspace": {}, "config": {}}
     for address, resource in sorted(state.resources.items()):
         by_kind[resource.kind][address] = resource
-    document: dict[str, Any] = {"apiVersion": API_VERSION}
-    if by_kind["factory"]:
-        document["factories"] = [_factory(r) for r in by_kind["factory"].values()]
+    used = {str(r.attrs["factory"]) for r in by_kind["config"].values()}
+    declared = [
+        (resource, note)
+        for resource in by_kind["factory"].values()
+        if (note := _catalog_note(resource, catalog, used)) is not None
+    ]
+    parts = [
+        f"# Exported by llmform from the store (serial {state.serial}).\n",
+        _dump({"apiVersion": API_VERSION}),
+    ]
+    if declared:
+        # one entry at a time, so that a comment can stand above it
+        parts.append("factories:\n")
+        for resource, note in declared:
+            parts += [f"# {line}\n" for line in note.splitlines()]
+            parts.append(_dump([_factory(resource)]))
+    rest: dict[str, Any] = {}
     if by_kind["workspace"]:
-        document["workspaces"] = [_workspace(r) for r in by_kind["workspace"].values()]
+        rest["workspaces"] = [_workspace(r) for r in by_kind["workspace"].values()]
     if by_kind["config"]:
-        document["configs"] = [_config(r, by_kind["factory"]) for r in by_kind["config"].values()]
-    header = f"# Exported by llmform from the store (serial {state.serial}).\n"
-    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+        rest["configs"] = [_config(r, by_kind["factory"]) for r in by_kind["config"].values()]
+    if rest:
+        parts.append(_dump(rest))
+    return "".join(parts)

@@ -180,6 +180,15 @@ def test_the_canary_appears_nowhere(
     run("audit", "--json")
     run("audit", "--verify")
 
+    # Without secret access (a fork's pull request): no value read, so none can be shown.
+    for fmt in ("text", "markdown", "json"):
+        assert "not compared" in run("plan", "--no-secrets", "--format", fmt, "state")
+    run("plan", "--no-secrets", "-v", "-o", "fork.plan", "state")
+    assert "--no-secrets" in run("apply", "--auto-approve", "fork.plan", expect=1)
+    # Catalog factories at full length, and one vendor's catalog.
+    run("plan", "--verbose", "--format", "markdown", "state")
+    run("catalog", "OpenAI")
+
     # A key the provider rejects, quoting it: reported by slot, the quote redacted.
     for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
         output = run(*command, "rejected", expect=1)
@@ -211,7 +220,8 @@ def test_the_canary_appears_nowhere(
 
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "leak")
     names = {p.name for p in written}
-    assert {"prod.plan", "audit.jsonl", "exported.yaml", "llmform.db", "key-checks.json"} <= names
+    assert {"prod.plan", "fork.plan", "audit.jsonl", "exported.yaml", "llmform.db"} <= names
+    assert "key-checks.json" in names
     for path in written:
         data = path.read_bytes()
         for needle in NEEDLES:
