@@ -6,16 +6,14 @@ reordering any stored event breaks the chain at that point, and ``verify`` says 
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
-import os
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .actor import current_actor, current_commit
 from .diff import Change
 
 GENESIS = "0" * 64
@@ -134,37 +132,6 @@ def verify(events: Sequence[AuditEvent]) -> ChainBreak | None:
     return None
 
 
-# -- who and what ------------------------------------------------------------------------------
-
-_CI_ACTORS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "CIRCLE_USERNAME")
-_CI_COMMITS = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "CIRCLE_SHA1")
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out or None
-
-
 def detect_run(run_id: str, environ: Mapping[str, str] | None = None) -> RunInfo:
-    """The actor from CI variables, then git, then the OS user; the commit where known."""
-    env = os.environ if environ is None else environ
-    actor = next((env[v] for v in _CI_ACTORS if env.get(v)), None)
-    if actor is None:
-        email = _git("config", "user.email")
-        actor = f"git:{email}" if email else f"os:{_os_user()}"
-    else:
-        actor = f"ci:{actor}"
-    commit = next((env[v] for v in _CI_COMMITS if env.get(v)), None) or _git("rev-parse", "HEAD")
-    return RunInfo(run_id=run_id, actor=actor, commit=commit)
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
+    """The run's actor (``actor.current_actor``, as the lock names it) and commit."""
+    return RunInfo(run_id=run_id, actor=current_actor(environ), commit=current_commit(environ))

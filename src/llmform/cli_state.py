@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from .audit import detect_run, verify
-from .console import Progress, paint, use_color
+from .console import Progress, paint, printable, use_color
 from .engine import (
     KeyChecker,
     apply_plan,
@@ -540,7 +540,8 @@ def force_unlock(lock_id: str, store_url: str) -> None:
     with opened(store_url) as store:
         released = store.force_unlock(lock_id)
     click.echo(
-        f"Released lock {released.lock_id} held by {released.who} since {released.created_at}."
+        f"Released lock {printable(released.lock_id)} held by {released.who} since "
+        f"{printable(released.created_at)}."
     )
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ..actor import current_actor
 from ..audit import AuditEvent
+from ..console import printable
 from ..diff import Change
 from ..errors import LlmformError
 from ..resources import Resource
@@ -35,14 +37,16 @@ class LockedError(StoreError):
         if holder.lock_id == UNNAMED_LOCK_ID:
             # not an llmform lock (an application writing to the registry): nothing to unlock
             super().__init__(
-                f"the store is busy: {holder.holder} holds a write transaction; wait for it "
-                "to finish and retry, or give a longer --lock-timeout"
+                f"the store is busy: {printable(holder.holder)} holds a write transaction; wait "
+                "for it to finish and retry, or give a longer --lock-timeout"
             )
             return
+        # The row's values come from whoever took the lock (a CI variable among them): escaped.
+        lock_id = printable(holder.lock_id)
         super().__init__(
-            f"the store is locked by {holder.who} since {holder.created_at} "
-            f"(lock {holder.lock_id}, {holder.operation}); wait for it to finish, or if that "
-            f"run is gone: llmform force-unlock {holder.lock_id}"
+            f"the store is locked by {holder.who} since {printable(holder.created_at)} "
+            f"(lock {lock_id}, {printable(holder.operation)}); wait for it to finish, or if "
+            f"that run is gone: llmform force-unlock {lock_id}"
         )
 
 
@@ -57,21 +61,21 @@ class StalePlanError(StoreError):
 @dataclass(frozen=True)
 class LockInfo:
     lock_id: str
-    holder: str  # user@host
+    holder: str  # ACTOR@HOST, the actor as the audit trail names it (actor.current_actor)
     pid: int
     operation: str
     created_at: str
 
     @property
     def who(self) -> str:
-        return f"{self.holder} (pid {self.pid})"
+        """The holder for a message, escaped: it may hold anything a CI variable held."""
+        return f"{printable(str(self.holder))} (pid {printable(str(self.pid))})"
 
 
 def new_lock(operation: str) -> LockInfo:
-    user = os.environ.get("USER") or os.environ.get("USERNAME") or str(os.getuid())
     return LockInfo(
         lock_id=uuid.uuid4().hex[:12],
-        holder=f"{user}@{socket.gethostname()}",
+        holder=f"{current_actor()}@{socket.gethostname()}",
         pid=os.getpid(),
         operation=operation,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import GENESIS, AuditEvent, seal
+from ..console import printable
 from ..diff import Change
 from . import registry_sql as sql
 from .base import (
@@ -190,7 +191,7 @@ class SqliteStore:
             "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
         ).fetchone()
         if row is None or row[0] != lock_id:
-            held = f"it is held as {row[0]}" if row else "nothing holds it"
+            held = f"it is held as {printable(str(row[0]))}" if row else "nothing holds it"
             raise StoreError(f"no lock {lock_id!r} on {self.display_url} ({held})")
         self._conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (lock_id,))
         return LockInfo(*row)

@@ -1,0 +1,122 @@
+"""Who the audit trail and the lock name, and how the listing and lock messages print it: one
+actor for both, whatever the environment (no $USER, a non-UTF-8 git email, a CI variable with a
+newline or a terminal escape), stored as given and escaped wherever it is printed."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llmform.actor import CI_ACTORS, CI_COMMITS
+from llmform.cli import main
+from llmform.stores.sqlite import SqliteStore
+
+STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: {name}\n"
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No CI variables, no $USER, and a git that knows no user.email (an empty global config,
+    no system config, no repository above)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    for name in (*CI_ACTORS, *CI_COMMITS, "USER", "LOGNAME", "USERNAME", "LNAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("LLMFORM_AUDIT_KEY", "LLMFORM_AUDIT_TRANSIT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "gitconfig").write_bytes(b"")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    (tmp_path / "llmform.yaml").write_text(STATE.format(name="prod"))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in out + err, out + err
+    return code, out, err
+
+
+def stored_actors(repo: Path) -> set[str]:
+    with sqlite3.connect(repo / "store.db") as conn:
+        return {row[0] for row in conn.execute("SELECT actor FROM audit_events")}
+
+
+def test_the_lock_names_the_same_actor_as_the_audit_trail_without_user(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    actor = f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    assert stored_actors(repo) == {actor}
+    holder = SqliteStore(f"sqlite:///{repo / 'store.db'}")
+    try:
+        with holder.lock("apply", 1) as mine:
+            assert mine.holder == f"{actor}@{HOST}"
+            (repo / "llmform.yaml").write_text(STATE.format(name="staging"))
+            code, _, err = run(
+                capsys, "apply", "--auto-approve", "--lock-timeout", "0.2", "llmform.yaml"
+            )
+    finally:
+        holder.close()
+    assert code == 1
+    assert f"the store is locked by {actor}@{HOST} (pid {os.getpid()})" in err
+
+
+def test_a_non_utf8_git_email_is_recorded_escaped(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "gitconfig").write_bytes(b"[user]\n\temail = caf\xe9@example.com\n")
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    assert stored_actors(repo) == {"git:caf\\xe9@example.com"}
+    holder = SqliteStore(f"sqlite:///{repo / 'store.db'}")
+    try:
+        with holder.lock("apply", 1) as mine:
+            assert mine.holder == f"git:caf\\xe9@example.com@{HOST}"
+    finally:
+        holder.close()
+
+
+def test_a_non_utf8_ci_actor_is_recorded_escaped(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTOR", "caf\udce9")  # the byte 0xE9, as os.environ decodes it
+    monkeypatch.setenv("GITHUB_SHA", "abc\udcff")
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    with sqlite3.connect(repo / "store.db") as conn:
+        rows = set(conn.execute("SELECT actor, git_commit FROM audit_events"))
+    assert rows == {("ci:caf\\xe9", "abc\\xff")}
+    assert run(capsys, "audit", "--verify")[0] == 0
+
+
+HOSTILE = "evil\n    2 forged line\x1b[2J\x1b]0;title\x07\u202e"
+ESCAPED = "evil\\x0a    2 forged line\\x1b[2J\\x1b]0;title\\x07\\u202e"
+
+
+def test_lock_messages_and_force_unlock_escape_the_holder(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    with sqlite3.connect(repo / "store.db") as conn:
+        conn.execute(
+            "INSERT INTO locks VALUES ('apply', 'id\x1b[2J', ?, 1, 'apply\x1b[1m', '2026\n-01')",
+            (f"ci:{HOSTILE}@elsewhere",),
+        )
+    code, out, err = run(capsys, "apply", "--auto-approve", "--lock-timeout", "0.2", "llmform.yaml")
+    assert code == 1
+    assert f"the store is locked by ci:{ESCAPED}@elsewhere (pid 1) since 2026\\x0a-01" in err
+    assert "(lock id\\x1b[2J, apply\\x1b[1m)" in err and "force-unlock id\\x1b[2J" in err
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    code, out, err = run(capsys, "force-unlock", "id\x1b[2J")
+    assert code == 0
+    assert (
+        out
+        == f"Released lock id\\x1b[2J held by ci:{ESCAPED}@elsewhere (pid 1) since 2026\\x0a-01.\n"
+    )
