@@ -1,22 +1,39 @@
-"""Audit events: a start, one per changed resource, an end; chained by hash.
+"""Audit events: a start, one per changed resource, an end; chained by seals.
 
-Each event's hash covers its content and the previous event's hash, so editing, removing or
-reordering any stored event breaks the chain at that point, and ``verify`` says where.
+Each event's seal covers its content and the previous event's seal, so editing, removing or
+reordering a stored event breaks the chain at that point, and ``check_chain`` says where. With
+an audit key (``audit_keys``) the seal is an HMAC that only the key's holder can make; without
+one it is plain SHA-256, which anyone who can write the store can recompute.
+
+The seal is computed over the event exactly as the store keeps it: every field is text (the
+sequence number aside), type-checked and made storable before it is sealed, and the changed
+field names are sealed as the JSON text of their column. A stored row whose values are not of
+that form (a number or blob where text belongs, a field list in another spelling) is reported
+as damaged rather than read into something else, so no edit can make what is stored and what
+is sealed differ.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .actor import current_actor, current_commit
+from .actor import as_text, current_actor, current_commit
+from .audit_keys import ChainKey, Seal, plain_seal, seal_of
 from .diff import Change
+from .errors import LlmformError
 
 GENESIS = "0" * 64
+_MESSAGE_TAG = "llmform audit event v1"
+
+
+class AuditError(LlmformError):
+    """Audit events cannot be sealed as asked (a value of the wrong type, a missing key)."""
 
 
 @dataclass(frozen=True)
@@ -38,45 +55,110 @@ class AuditEvent:
     fields: tuple[str, ...]
     result: str
     prev_hash: str
-    hash: str
+    hash: str  # the seal, naming its scheme (audit_keys)
+    # Set when the stored row is not of the form llmform writes; its values are then only
+    # for display, and the chain is broken at this event.
+    damage: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["fields"] = list(self.fields)
+        del data["damage"]
         return data
 
 
-def _digest(content: Mapping[str, Any]) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def fields_json(fields: Iterable[str]) -> str:
+    """The changed field names as the store's ``fields`` column holds them."""
+    return json.dumps(list(fields), separators=(",", ":"))
 
 
-def _content(event: AuditEvent) -> dict[str, Any]:
-    data = event.to_json()
-    del data["hash"]
-    return data
+def message(event: AuditEvent) -> bytes:
+    """What a seal covers: every stored value of the event but its own seal, in order, as JSON
+    (so text, a number and null never read alike)."""
+    values = [
+        _MESSAGE_TAG,
+        event.seq,
+        event.time,
+        event.run_id,
+        event.actor,
+        event.commit,
+        event.address,
+        event.action,
+        fields_json(event.fields),
+        event.result,
+        event.prev_hash,
+    ]
+    return json.dumps(values, separators=(",", ":")).encode("ascii")
 
 
-def seal(drafts: Sequence[Mapping[str, Any]], prev_hash: str, next_seq: int) -> list[AuditEvent]:
+# -- writing ----------------------------------------------------------------------------------
+
+
+def seal(
+    drafts: Sequence[Mapping[str, Any]],
+    prev_hash: str,
+    next_seq: int,
+    key: ChainKey | None = None,
+) -> list[AuditEvent]:
     """Number and chain event drafts (dicts with time, run_id, actor, commit, address, action,
-    fields, result) after the event whose hash is ``prev_hash``."""
+    fields, result) after the event whose seal is ``prev_hash``, sealing each with ``key``
+    (plain SHA-256 without one)."""
+    check_extendable(prev_hash, next_seq - 1, key)
     events = []
     for offset, draft in enumerate(drafts):
-        content = {
-            "seq": next_seq + offset,
-            "time": draft["time"],
-            "run_id": draft["run_id"],
-            "actor": draft["actor"],
-            "commit": draft["commit"],
-            "address": draft["address"],
-            "action": draft["action"],
-            "fields": list(draft["fields"]),
-            "result": draft["result"],
-            "prev_hash": prev_hash,
-        }
-        prev_hash = _digest(content)
-        events.append(AuditEvent(**{**content, "fields": tuple(content["fields"])}, hash=prev_hash))
+        event = AuditEvent(
+            seq=next_seq + offset,
+            time=_text(draft, "time"),
+            run_id=_text(draft, "run_id"),
+            actor=_text(draft, "actor"),
+            commit=None if draft.get("commit") is None else _text(draft, "commit"),
+            address=_text(draft, "address"),
+            action=_text(draft, "action"),
+            fields=_names(draft.get("fields")),
+            result=_text(draft, "result"),
+            prev_hash=prev_hash,
+            hash="",
+        )
+        content = message(event)
+        event = replace(event, hash=key.seal(content) if key else plain_seal(content))
+        events.append(event)
+        prev_hash = event.hash
     return events
+
+
+def check_extendable(prev_hash: str, prev_seq: int, key: ChainKey | None) -> None:
+    """Refuse to append unkeyed events to a keyed trail: they would read as a downgrade (an
+    attacker's rewrite) to every later ``audit --verify`` with the key. A different key is
+    allowed (a rotation): ``--verify`` with the new key then covers the events from there on."""
+    last = seal_of(prev_hash)
+    if key is not None or not last.keyed:
+        return
+    setting = (
+        "LLMFORM_AUDIT_KEY"
+        if last.kind == "hmac"
+        else "LLMFORM_AUDIT_TRANSIT_KEY (and LLMFORM_TRANSIT_MOUNT)"
+    )
+    raise AuditError(
+        f"the audit trail is sealed with {last.describe()} up to event {prev_seq}, and no audit "
+        f"key is set; set {setting} to that key: events without it would break the chain"
+    )
+
+
+def _text(draft: Mapping[str, Any], name: str) -> str:
+    value = draft.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # e.g. a saved plan's "plan_id": 5, as SQLite would keep it
+    if not isinstance(value, str):
+        raise AuditError(
+            f"audit event {name} must be text, not {type(value).__name__}; nothing was applied"
+        )
+    return as_text(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise AuditError("audit event fields must be a list of names; nothing was applied")
+    return tuple(as_text(v) for v in value)
 
 
 def drafts_for(changes: Iterable[Change], run: RunInfo, result: str = "ok") -> list[dict[str, Any]]:
@@ -110,28 +192,191 @@ def drafts_for(changes: Iterable[Change], run: RunInfo, result: str = "ok") -> l
     return drafts
 
 
+def detect_run(run_id: str, environ: Mapping[str, str] | None = None) -> RunInfo:
+    """The run's actor (``actor.current_actor``, as the lock names it) and commit."""
+    return RunInfo(run_id=run_id, actor=current_actor(environ), commit=current_commit(environ))
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def event_from_row(row: Sequence[Any]) -> AuditEvent:
+    """An event from a stored row (seq, time, run_id, actor, git_commit, address, action,
+    fields, result, prev_hash, hash), type-checked: a value llmform would not have written
+    marks the event damaged instead of being converted into something it was not."""
+    problems: list[str] = []
+
+    def text(index: int, name: str) -> str:
+        value = row[index]
+        if isinstance(value, str):
+            return value
+        problems.append(f"its {name} is {_sql_kind(value)}, not text")
+        return _shown(value)
+
+    seq = row[0] if isinstance(row[0], int) and not isinstance(row[0], bool) else 0
+    if seq == 0:
+        problems.append(f"its number is {_sql_kind(row[0])}")
+    commit = None if row[4] is None else text(4, "git_commit")
+    stored_fields = text(7, "fields")
+    names = _parse_names(stored_fields)
+    if names is None:
+        problems.append("its fields are not a list of names as llmform writes them")
+    return AuditEvent(
+        seq=seq,
+        time=text(1, "time"),
+        run_id=text(2, "run_id"),
+        actor=text(3, "actor"),
+        commit=commit,
+        address=text(5, "address"),
+        action=text(6, "action"),
+        fields=names if names is not None else (stored_fields,),
+        result=text(8, "result"),
+        prev_hash=text(9, "prev_hash"),
+        hash=text(10, "hash"),
+        damage="; ".join(problems) or None,
+    )
+
+
+def _parse_names(stored: str) -> tuple[str, ...] | None:
+    try:
+        names = json.loads(stored)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return tuple(names) if fields_json(names) == stored else None
+
+
+def _sql_kind(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return "a blob"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+# -- verifying --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     seq: int
     reason: str
 
 
-def verify(events: Sequence[AuditEvent]) -> ChainBreak | None:
-    """The first event at which the chain breaks, or None when it is whole."""
-    prev_hash = GENESIS
-    expected_seq = events[0].seq if events else 1
+@dataclass(frozen=True)
+class ChainCheck:
+    """How far the chain holds, and what vouches for each event up to there: ``key`` (its
+    seal was verified with the key given), ``plain`` (a plain hash matched: consistent with
+    its neighbours, nothing more), or a ``Seal.describe()`` text for an event sealed with a key
+    not at hand (linked to its neighbours; its content could not be checked)."""
+
+    broken: ChainBreak | None
+    statuses: tuple[tuple[int, str], ...]  # (seq, status) of each event before the break
+
+    @property
+    def first_keyed(self) -> int | None:
+        return next((seq for seq, status in self.statuses if status == "key"), None)
+
+
+def check_chain(events: Sequence[AuditEvent], key: ChainKey | None = None) -> ChainCheck:
+    """Walk the chain from the first event. With ``key``, every event it sealed is verified
+    with it, and an event after the first one it sealed that it did not seal is a break (a
+    downgrade); events before that one are checked as far as their own seal allows."""
+    prev_hash, expected, first_keyed = GENESIS, 1, None
+    statuses: list[tuple[int, str]] = []
+    to_verify: list[tuple[int, bytes, str]] = []
+    broken = None
     for event in events:
-        if event.seq != expected_seq:
-            return ChainBreak(event.seq, f"expected event {expected_seq} here (events missing)")
-        if event.prev_hash != prev_hash:
-            return ChainBreak(event.seq, "does not follow the previous event (edited or removed)")
-        if _digest(_content(event)) != event.hash:
-            return ChainBreak(event.seq, "its content does not match its hash (edited)")
-        prev_hash = event.hash
-        expected_seq += 1
-    return None
+        sealed = seal_of(event.hash)
+        if event.damage is not None:
+            broken = ChainBreak(event.seq, f"{event.damage} (edited)")
+        elif event.seq != expected:
+            broken = ChainBreak(event.seq, f"expected event {expected} here (events missing)")
+        elif event.prev_hash != prev_hash:
+            broken = ChainBreak(event.seq, "does not follow the previous event (edited or removed)")
+        elif key is not None and key.owns(event.hash):
+            first_keyed = first_keyed or event.seq
+            to_verify.append((event.seq, message(event), event.hash))
+            statuses.append((event.seq, "key"))
+        elif key is not None and first_keyed is not None:
+            broken = ChainBreak(
+                event.seq,
+                f"it is sealed with {sealed.describe()}, not with {key.label} as event "
+                f"{first_keyed} before it is: events were written or rewritten without the key "
+                "(a downgrade)",
+            )
+        elif sealed.kind == "unknown":
+            broken = ChainBreak(event.seq, "its hash is in no form llmform writes (edited)")
+        elif sealed.keyed:
+            statuses.append((event.seq, sealed.describe()))
+        elif _plain_matches(event, sealed):
+            statuses.append((event.seq, "plain"))
+        else:
+            broken = ChainBreak(event.seq, "its content does not match its hash (edited)")
+        if broken is not None:
+            break
+        prev_hash, expected = event.hash, expected + 1
+    if key is not None and to_verify:
+        verdicts = key.verify([(content, stored) for _, content, stored in to_verify])
+        for (seq, _, _), valid in zip(to_verify, verdicts, strict=True):
+            if not valid:
+                broken = ChainBreak(
+                    seq, f"its content does not match its seal by {key.label} (edited)"
+                )
+                statuses = [(s, status) for s, status in statuses if s < seq]
+                break
+    return ChainCheck(broken, tuple(statuses))
 
 
-def detect_run(run_id: str, environ: Mapping[str, str] | None = None) -> RunInfo:
-    """The run's actor (``actor.current_actor``, as the lock names it) and commit."""
-    return RunInfo(run_id=run_id, actor=current_actor(environ), commit=current_commit(environ))
+def verify(events: Sequence[AuditEvent], key: ChainKey | None = None) -> ChainBreak | None:
+    """The first event at which the chain breaks, or None when it is whole."""
+    return check_chain(events, key).broken
+
+
+def _plain_matches(event: AuditEvent, sealed: Seal) -> bool:
+    if sealed.kind == "plain":
+        return plain_seal(message(event)) == event.hash
+    return any(hashlib.sha256(text).hexdigest() == event.hash for text in _legacy_messages(event))
+
+
+def _legacy_messages(event: AuditEvent) -> Iterator[bytes]:
+    """What llmform 0.1 hashed: its content dict as it was handed to it. A saved plan's
+    non-text ``plan_id`` (5, 5.0, true) was hashed as that value but stored as its text, so
+    the run id is also tried as the JSON value its text spells."""
+    for run_id in _legacy_run_ids(event.run_id):
+        content = {
+            "seq": event.seq,
+            "time": event.time,
+            "run_id": run_id,
+            "actor": event.actor,
+            "commit": event.commit,
+            "address": event.address,
+            "action": event.action,
+            "fields": list(event.fields),
+            "result": event.result,
+            "prev_hash": event.prev_hash,
+        }
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        yield text.encode("utf-8", "surrogatepass")
+
+
+def _legacy_run_ids(run_id: str) -> Iterator[object]:
+    yield run_id
+    if re.fullmatch(r"-?[0-9][0-9.eE+-]{0,40}", run_id):
+        try:
+            number = json.loads(run_id)
+        except ValueError:
+            return
+        if isinstance(number, int | float):
+            yield number
+        if run_id in ("0", "1"):
+            yield run_id == "1"

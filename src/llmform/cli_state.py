@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 import click
 
-from .audit import detect_run, verify
+from .audit import AuditEvent, check_extendable, detect_run
+from .audit_keys import ChainKey, configured_chain_key
+from .audit_trail import head_line, parse_head, read_copy, verify_trail
 from .console import Progress, paint, printable, use_color
 from .engine import (
     KeyChecker,
@@ -358,7 +360,9 @@ def apply(
     file, applies exactly that plan and refuses it if the store or a secret changed since.
     Refuses when a key failed its check, unless --no-validate-keys, and before asking
     anything when a key's endpoint is not trusted (see --trust-endpoint). Without a
-    terminal, --auto-approve is required.
+    terminal, --auto-approve is required. The audit events are sealed with LLMFORM_AUDIT_KEY
+    or LLMFORM_AUDIT_TRANSIT_KEY when set; the last line printed is the audit chain head
+    ('Audit chain head: SEQ:HASH'), for llmform audit --verify --head.
 
     \b
     Examples:
@@ -382,7 +386,15 @@ def apply(
     trusted = configured_urls(trust_endpoints, (paths or (".",)) if saved is None else ())
     # A saved plan carries its checks; only a plan made here runs them.
     check = key_checker(validate_keys, parallelism, check_cache_ttl) if saved is None else None
-    with opened(store_url) as store, configured_cipher() as cipher:
+    # The audit key first: a bad or unusable one is refused before the store is touched.
+    with (
+        configured_chain_key(probe=True) as chain_key,
+        opened(store_url) as store,
+        configured_cipher() as cipher,
+    ):
+        # Before anything else: a keyed trail is extended only with a key (the store's apply
+        # enforces it again); refused here, the store is not even locked.
+        _refuse_unkeyed(store.audit_events(), chain_key)
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
         prepared, preview = None, saved
         encrypted = cipher is not None
@@ -421,9 +433,20 @@ def apply(
                 secrets = prepared.secrets
             _show_and_confirm(to_apply, validate_keys, auto_approve, color)
             if to_apply.summary.empty:
+                trail = store.audit_events()
+                if trail:
+                    click.echo(head_line(trail[-1]))
                 return
             run = detect_run(to_apply.plan_id)
-            apply_plan(to_apply, store, run, secrets=secrets, cipher=cipher, audit_file=audit_file)
+            result = apply_plan(
+                to_apply,
+                store,
+                run,
+                secrets=secrets,
+                cipher=cipher,
+                audit_file=audit_file,
+                chain_key=chain_key,
+            )
     summary = to_apply.summary
     click.echo(
         paint(
@@ -433,6 +456,14 @@ def apply(
             color,
         )
     )
+    if result.events:
+        click.echo(head_line(result.events[-1]))
+
+
+def _refuse_unkeyed(trail: Sequence[AuditEvent], chain_key: ChainKey | None) -> None:
+    """``audit.check_extendable`` on the trail's last event."""
+    if trail:
+        check_extendable(trail[-1].hash, trail[-1].seq, chain_key)
 
 
 def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
@@ -475,7 +506,26 @@ def export(store_url: str, out: str | None) -> None:
 
 @click.command()
 @store_option
-@click.option("--verify", "check", is_flag=True, help="Check the hash chain; exit 1 on a break.")
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Check the trail: its chain (with the audit key, if set), the store's count of "
+    "applies, and --head / --audit-file if given; exit 1 on any break.",
+)
+@click.option(
+    "--head",
+    metavar="SEQ:HASH",
+    help="With --verify: the chain head an apply printed ('Audit chain head: SEQ:HASH'); the "
+    "trail must still hold that event, unchanged, and reach it unbroken.",
+)
+@click.option(
+    "--audit-file",
+    "copy_file",
+    type=click.Path(dir_okay=False),
+    help="With --verify: a copy written by apply --audit-file; every event in it must be in the "
+    "store, unchanged, and the store must not end before it does.",
+)
 @click.option("-w", "--workspace", help="Only events of this workspace's resources.")
 @click.option("--address", help="Only events of this resource address.")
 @click.option("--since", metavar="ISO-TIME", help="Only events at or after this time.")
@@ -483,27 +533,44 @@ def export(store_url: str, out: str | None) -> None:
 def audit(
     store_url: str,
     check: bool,
+    head: str | None,
+    copy_file: str | None,
     workspace: str | None,
     address: str | None,
     since: str | None,
     as_json: bool,
 ) -> None:
-    """List audit events, or verify their hash chain.
+    """List audit events, or verify the trail.
+
+    --verify checks the chain of seals. With LLMFORM_AUDIT_KEY (or LLMFORM_AUDIT_TRANSIT_KEY)
+    set, every event sealed with the key is verified with it; without a key it proves only
+    that the events agree with each other. A known head or an --audit-file copy also shows
+    events removed from the end.
 
     \b
     Examples:
       llmform audit -w prod
       llmform audit --address config.prod/openai-main --since 2026-01-01
       llmform audit --verify
+      llmform audit --verify --head 42:hmac-sha256:3f1c...   # from an apply's CI log
+      llmform audit --verify --audit-file audit.jsonl
     """
+    if (head or copy_file) and not check:
+        raise click.UsageError("--head and --audit-file go with --verify")
+    if check:
+        known = parse_head(head) if head else None
+        copy = read_copy(copy_file) if copy_file else []
+        with configured_chain_key() as key, opened(store_url) as store:
+            events = store.audit_events()
+            applies = store.read().serial
+            report = verify_trail(events, key, head=known, copy=copy, applies=applies)
+        if report.failures:
+            raise LlmformError("\n".join(report.failures))
+        for line in report.lines:
+            click.echo(line)
+        return
     with opened(store_url) as store:
         events = store.audit_events()
-    if check:
-        broken = verify(events)
-        if broken is not None:
-            raise LlmformError(f"audit chain broken at event {broken.seq}: {broken.reason}")
-        click.echo(f"Audit chain intact: {len(events)} event(s).")
-        return
 
     def keep(address_: str, time: str) -> bool:
         if address and address_ != address:

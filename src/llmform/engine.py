@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .audit import AuditEvent, RunInfo, drafts_for
+from .audit_keys import ChainKey, configured_chain_key
 from .check_results import CheckReport
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
@@ -305,10 +306,13 @@ def apply_plan(
     secrets: ResolvedSecrets | None = None,
     cipher: Cipher | None = None,
     audit_file: str | None = None,
+    chain_key: ChainKey | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` (the caller holds the store's lock and has checked freshness). All or
     nothing where the store can; audit events in the same transaction. ``secrets`` are the
-    resolved values, needed only to seal them with ``cipher``."""
+    resolved values, needed only to seal them with ``cipher``. The audit events are sealed with
+    ``chain_key``, by default the one LLMFORM_AUDIT_KEY / LLMFORM_AUDIT_TRANSIT_KEY configure
+    (so that no way of applying writes unkeyed events into a keyed trail)."""
     require_secrets_compared(plan)
     refused = protection_error(plan.refusals, "nothing was applied")
     if refused is not None:  # the CLI refuses before the lock; this guards every other caller
@@ -318,7 +322,12 @@ def apply_plan(
         return ApplyResult([], 0)
     sealed = sealed_values(plan, secrets or ResolvedSecrets({}, {}), cipher)
     drafts = drafts_for(actionable, run)
-    events = store.apply(actionable, (plan.lineage, plan.serial), drafts, sealed)
+    expected = (plan.lineage, plan.serial)
+    if chain_key is not None:
+        events = store.apply(actionable, expected, drafts, sealed, chain_key=chain_key)
+    else:
+        with configured_chain_key() as from_env:
+            events = store.apply(actionable, expected, drafts, sealed, chain_key=from_env)
     if audit_file:
         write_audit_file(audit_file, events)
     return ApplyResult(events, len(actionable))

@@ -4,7 +4,8 @@ Primary and backup keys of two configs are env references whose values are canar
 (``sk-CANARY-<random>``), checked against local servers speaking OpenAI's and DeepSeek's
 protocols. Every command that touches them runs: validate, plan in each format, plan -o, apply
 of the saved plan with --audit-file, a key rotation applied from the files, export (stdout and
--o), audit (table, --json, --verify), destroy, and error paths (a literal key in the YAML, also
+-o), audit (table, --json, --verify with the audit key, a known head and the audit file),
+destroy, and error paths (a too-short audit key, two audit keys, a literal key in the YAML, also
 as markdown and json error documents, a stale plan, a key the provider rejects with a message
 that quotes the whole key). Then the canary, and its random part alone, is searched for in
 every stdout and stderr, every log record, every file under the working directory (the plan
@@ -35,6 +36,7 @@ BACKUP = f"sk-CANARY-{TOKEN}-backup"
 ROTATED = f"sk-CANARY-{TOKEN}-rotated"
 LITERAL = f"sk-CANARY-{TOKEN}-literal"
 REJECTED = f"sk-CANARY-{TOKEN}-rejected"
+AUDIT_KEY = f"audit-key-{TOKEN}-0123456789"  # seals the audit events; never shown either
 NEEDLES = (TOKEN, "sk-CANARY")
 
 STATE = """\
@@ -111,6 +113,7 @@ def run(
     monkeypatch.setenv("CANARY_PRIMARY", PRIMARY)
     monkeypatch.setenv("CANARY_BACKUP", BACKUP)
     monkeypatch.setenv("CANARY_REJECTED", REJECTED)
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", AUDIT_KEY)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # searched like the rest
     monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
     monkeypatch.delenv("LLMFORM_STORE", raising=False)
@@ -171,7 +174,9 @@ def test_the_canary_appears_nowhere(
     assert "(sensitive value changed)" in run("plan", "state")
     run("plan", "--format", "json", "state")
     run("plan", "--format", "markdown", "state")
-    run("apply", "--auto-approve", "--audit-file", "audit.jsonl", "state")
+    applied = run("apply", "--auto-approve", "--audit-file", "audit.jsonl", "state")
+    head = applied.rpartition("Audit chain head: ")[2].split()[0]
+    assert head.startswith("11:hmac-sha256:"), applied
 
     assert "env: CANARY_PRIMARY" in run("export")
     run("export", "-o", "exported.yaml")
@@ -179,6 +184,17 @@ def test_the_canary_appears_nowhere(
     run("audit")
     run("audit", "--json")
     run("audit", "--verify")
+    assert "verified with it" in run(
+        "audit", "--verify", "--head", head, "--audit-file", "audit.jsonl"
+    )
+    # An audit key too short, and two keys at once: refused without echoing either.
+    os.environ["LLMFORM_AUDIT_KEY"] = TOKEN  # restored by monkeypatch at teardown
+    assert "16 characters long" in run("apply", "--auto-approve", "state", expect=1)
+    assert "16 characters long" in run("audit", "--verify", expect=1)
+    os.environ["LLMFORM_AUDIT_KEY"] = AUDIT_KEY
+    os.environ["LLMFORM_AUDIT_TRANSIT_KEY"] = f"transit-{TOKEN}"
+    assert "not both" in run("audit", "--verify", expect=1)
+    del os.environ["LLMFORM_AUDIT_TRANSIT_KEY"]
 
     # Without secret access (a fork's pull request): no value read, so none can be shown.
     for fmt in ("text", "markdown", "json"):

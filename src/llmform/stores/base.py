@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..actor import current_actor
 from ..audit import AuditEvent
+from ..audit_keys import ChainKey
 from ..console import printable
 from ..diff import Change
 from ..errors import LlmformError
@@ -123,9 +124,11 @@ class Store(Protocol):
         expected: tuple[str, int],
         audit_drafts: Sequence[Mapping[str, Any]],
         sealed: Mapping[str, Mapping[str, str]] | None = None,
+        chain_key: ChainKey | None = None,
     ) -> list[AuditEvent]:
         """Apply ``changes`` if the store is still at (lineage, serial) ``expected``; bump the
-        serial and append the audit events; return them.
+        serial and append the audit events, sealed with ``chain_key`` (plain SHA-256 without
+        one: ``audit.seal``); return them.
 
         ``sealed`` (``sealing.seal_changes``): config address -> slot -> sealed value, stored
         beside the reference for every config the changes write and the plan marks

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..audit import AuditEvent
+from ..audit import AuditEvent, event_from_row, fields_json
 from ..diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
 from ..resources import JSON, Resource, model_dict
 
@@ -328,6 +328,7 @@ def last_audit(cur: Cursor) -> tuple[int, str] | None:
 
 
 def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
+    """The events as sealed: every value is the text the seal covers (``audit.message``)."""
     cur.executemany(
         f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -339,7 +340,7 @@ def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
                 e.commit,
                 e.address,
                 e.action,
-                _dumps(list(e.fields)),
+                fields_json(e.fields),
                 e.result,
                 e.prev_hash,
                 e.hash,
@@ -350,20 +351,6 @@ def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
 
 
 def read_audit(cur: Cursor) -> list[AuditEvent]:
+    """Every event in order; a row llmform would not have written is read as damaged."""
     cur.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_events ORDER BY seq")
-    return [
-        AuditEvent(
-            seq=row[0],
-            time=row[1],
-            run_id=row[2],
-            actor=row[3],
-            commit=row[4],
-            address=row[5],
-            action=row[6],
-            fields=tuple(json.loads(row[7])),
-            result=row[8],
-            prev_hash=row[9],
-            hash=row[10],
-        )
-        for row in cur.fetchall()
-    ]
+    return [event_from_row(row) for row in cur.fetchall()]

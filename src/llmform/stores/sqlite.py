@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import GENESIS, AuditEvent, seal
+from ..audit_keys import ChainKey
 from ..console import printable
 from ..diff import Change
+from ..errors import LlmformError
 from . import registry_sql as sql
 from .base import (
     UNNAMED_LOCK_ID,
@@ -202,6 +204,7 @@ class SqliteStore:
         expected: tuple[str, int],
         audit_drafts: Sequence[Mapping[str, Any]],
         sealed: Mapping[str, Mapping[str, str]] | None = None,
+        chain_key: ChainKey | None = None,
     ) -> list[AuditEvent]:
         sealed = sealed or {}
         conn = self._conn
@@ -225,7 +228,15 @@ class SqliteStore:
                 except sql.SealedMismatch as exc:  # the caller's bug, not the store's state
                     raise StoreError(f"apply refused, nothing changed: {exc}") from None
             last = sql.last_audit(cur)
-            events = seal(audit_drafts, last[1] if last else GENESIS, last[0] + 1 if last else 1)
+            try:
+                events = seal(
+                    audit_drafts,
+                    last[1] if last else GENESIS,
+                    last[0] + 1 if last else 1,
+                    chain_key,
+                )
+            except LlmformError as exc:  # a bad value or a key that cannot seal: roll back
+                raise StoreError(f"apply refused, nothing changed: {exc}") from None
             sql.insert_audit(cur, events)
             cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
             cur.execute("COMMIT")

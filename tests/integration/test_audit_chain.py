@@ -1,0 +1,400 @@
+"""The audit trail against someone who can write the store: rewrites done with a real sqlite3
+connection on the store file, caught by the audit key, by a known chain head, or by an
+``--audit-file`` copy; and a store written by an earlier llmform still verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from llmform.audit import event_from_row, message
+from llmform.audit_keys import plain_seal
+from llmform.cli import main
+
+KEY = "audit-key-for-tests-" + "5f3c9a" * 4  # 44 characters
+LEGACY_SQL = Path(__file__).parent.parent / "support" / "audit_store_0e0937c.sql"
+COLUMNS = "seq, time, run_id, actor, git_commit, address, action, fields, result, prev_hash, hash"
+STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: prod\n    labels: {{team: {team}}}\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    for name in ("LLMFORM_AUDIT_KEY", "LLMFORM_AUDIT_TRANSIT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in out + err
+    return code, out, err
+
+
+def apply(capsys: pytest.CaptureFixture[str], repo: Path, team: str) -> str:
+    """Apply a state labelled ``team``, copying the events to audit.jsonl; the printed head."""
+    (repo / "llmform.yaml").write_text(STATE.format(team=team))
+    code, out, err = run(
+        capsys, "apply", "--auto-approve", "--audit-file", "audit.jsonl", "llmform.yaml"
+    )
+    assert code == 0, err
+    heads = re.findall(r"^Audit chain head: (\S+)$", out, re.MULTILINE)
+    assert len(heads) == 1, out
+    return heads[0]
+
+
+def connect(repo: Path) -> sqlite3.Connection:
+    return sqlite3.connect(repo / "store.db", isolation_level=None)
+
+
+# -- what an attacker with write access does ---------------------------------------------------
+
+
+def legacy_hash(row: dict[str, object]) -> str:
+    """llmform 0.1's plain SHA-256 (commit 0e0937c), which anyone can recompute."""
+    content = {k: row[k] for k in ("seq", "time", "run_id", "actor", "address", "action")}
+    content |= {"commit": row["git_commit"], "result": row["result"]}
+    content |= {"fields": json.loads(str(row["fields"])), "prev_hash": row["prev_hash"]}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def rehash(conn: sqlite3.Connection, start: int, legacy: bool = False) -> None:
+    """Recompute every hash from event ``start`` on, unkeyed, so the chain links again."""
+    names = [c.strip() for c in COLUMNS.split(",")]
+    rows = [
+        dict(zip(names, r, strict=True))
+        for r in conn.execute(f"SELECT {COLUMNS} FROM audit_events ORDER BY seq")
+    ]
+    prev = "0" * 64
+    for row in rows:
+        if row["seq"] >= start:
+            row["prev_hash"] = prev
+            event = event_from_row(tuple(row.values()))
+            row["hash"] = legacy_hash(row) if legacy else plain_seal(message(event))
+            conn.execute(
+                "UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?",
+                (row["prev_hash"], row["hash"], row["seq"]),
+            )
+        prev = str(row["hash"])
+
+
+def last_run_start(conn: sqlite3.Connection) -> int:
+    return int(
+        conn.execute("SELECT max(seq) FROM audit_events WHERE action = 'apply-start'").fetchone()[0]
+    )
+
+
+def edit_and_rehash(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+    rehash(conn, 1)
+
+
+def edit_last_run_and_rehash(conn: sqlite3.Connection) -> None:
+    start = last_run_start(conn)
+    conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = ?", (start + 1,))
+    rehash(conn, start)
+
+
+def delete_last_run(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
+    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'serial'")
+
+
+def delete_every_event(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_events")
+    conn.execute("UPDATE meta SET value = '0' WHERE key = 'serial'")
+
+
+def downgrade_to_legacy(conn: sqlite3.Connection) -> None:
+    rehash(conn, 1, legacy=True)
+
+
+def downgrade_last_run(conn: sqlite3.Connection) -> None:
+    rehash(conn, last_run_start(conn))
+
+
+def delete_last_run_only(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
+
+
+@dataclass(frozen=True)
+class Attack:
+    rewrite: Callable[[sqlite3.Connection], None]
+    caught: dict[str, str]  # mode -> what the error says; a mode not listed does not catch it
+
+
+TRUNCATED_HEAD = "audit trail truncated: the known head is event 9"
+TRUNCATED_COPY = "audit trail truncated: audit.jsonl:"
+ATTACKS = {
+    "edit an event, recompute the plain hashes": Attack(
+        edit_and_rehash,
+        {
+            "key": "no event is sealed with LLMFORM_AUDIT_KEY: the 9 event(s) were written",
+            "head": "audit trail rewritten: event 9 is not the known head 9:hmac-sha256:",
+            "file": "audit trail rewritten: event 1 differs from its copy at audit.jsonl:1 "
+            "(its hash changed)",
+        },
+    ),
+    "edit the last run, recompute its hashes": Attack(
+        edit_last_run_and_rehash,
+        {
+            "key": "audit chain broken at event 7: it is sealed with plain SHA-256 (no key), not "
+            "with LLMFORM_AUDIT_KEY as event 1 before it is: events were written or rewritten "
+            "without the key (a downgrade)",
+            "head": "audit trail rewritten: event 9 is not the known head",
+            "file": "event 7 differs from its copy at audit.jsonl:7 (its hash changed)",
+        },
+    ),
+    "delete the last run and rewind the serial": Attack(
+        delete_last_run, {"head": TRUNCATED_HEAD, "file": TRUNCATED_COPY + "7 holds event 7"}
+    ),
+    "delete every event and rewind the serial": Attack(
+        delete_every_event,
+        {
+            "head": "the known head is event 9, but the trail is empty: events were removed",
+            "file": TRUNCATED_COPY + "1 holds event 1, but the store's trail is empty",
+        },
+    ),
+    "delete the last run": Attack(
+        delete_last_run_only,
+        {
+            mode: "the store counts 3 apply(s), but its audit trail holds 2 run(s): events "
+            "were removed"
+            for mode in ("none", "key", "head", "file")
+        },
+    ),
+    "downgrade every event to the old unkeyed hash": Attack(
+        downgrade_to_legacy,
+        {
+            "key": "no event is sealed with LLMFORM_AUDIT_KEY",
+            "head": "audit trail rewritten: event 9",
+            "file": "event 1 differs from its copy at audit.jsonl:1 (its hash changed)",
+        },
+    ),
+    "downgrade the last run to plain hashes": Attack(
+        downgrade_last_run,
+        {
+            "key": "audit chain broken at event 7: it is sealed with plain SHA-256 (no key)",
+            "head": "audit trail rewritten: event 9",
+            "file": "event 7 differs from its copy at audit.jsonl:7 (its hash changed)",
+        },
+    ),
+}
+MODES = ("none", "key", "head", "file")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
+def test_rewrites_are_caught_by_the_key_the_head_or_the_copy(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    attack: str,
+    mode: str,
+) -> None:
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    heads = [apply(capsys, repo, team) for team in ("a", "b", "c")]
+    assert run(capsys, "audit", "--verify")[0] == 0
+    conn = connect(repo)
+    ATTACKS[attack].rewrite(conn)
+    conn.close()
+    if mode != "key":
+        monkeypatch.delenv("LLMFORM_AUDIT_KEY")
+    anchor = {"head": ["--head", heads[-1]], "file": ["--audit-file", "audit.jsonl"]}
+    code, out, err = run(capsys, "audit", "--verify", *anchor.get(mode, []))
+    expected = ATTACKS[attack].caught.get(mode)
+    if expected is None:  # what this mode cannot see, by design (the README says so)
+        assert code == 0, err
+        assert ("No known head was checked" in out) == (mode in ("none", "key"))
+    else:
+        assert code == 1, out
+        assert expected in err
+
+
+def test_untouched_trail_passes_every_mode_and_says_what_it_proves(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(capsys, repo, "a")  # unkeyed: events 1-3
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    apply(capsys, repo, "b")
+    head = apply(capsys, repo, "c")
+    assert head.startswith("9:hmac-sha256:")
+    code, out, _ = run(capsys, "audit", "--verify", "--head", head, "--audit-file", "audit.jsonl")
+    assert code == 0
+    assert out.splitlines() == [
+        f"Audit chain intact: 9 event(s) of 3 run(s); its head is {head}.",
+        "Events 1-3: not covered by the key (written before it was set): plain hashes, only "
+        "consistent with each other.",
+        "Events 4-9: sealed with LLMFORM_AUDIT_KEY, verified with it: not edited.",
+        f"Reaches the known head {head} unchanged.",
+        "Matches the copy audit.jsonl: its 9 event(s) are in the store, unchanged.",
+    ]
+    monkeypatch.delenv("LLMFORM_AUDIT_KEY")
+    code, out, _ = run(capsys, "audit", "--verify")
+    assert code == 0
+    key_id = head.split(":")[2]
+    assert out.splitlines()[1:] == [
+        "Events 1-3: plain hashes, consistent with each other.",
+        f"Events 4-9: sealed with a local LLMFORM_AUDIT_KEY (key id {key_id}), not at hand: "
+        "not checked.",
+        "No audit key is set (LLMFORM_AUDIT_KEY or LLMFORM_AUDIT_TRANSIT_KEY): this proves only "
+        "internal consistency; anyone who can write the store could have rewritten the events "
+        "and their hashes.",
+        "No known head was checked: events removed from the end (with the serial rewound) "
+        "would not show; check with --head SEQ:HASH (apply prints it) or --audit-file FILE.",
+    ]
+
+
+def test_an_edit_without_rehashing_is_caught_with_the_key(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    apply(capsys, repo, "a")
+    with connect(repo) as conn:
+        conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+    code, _, err = run(capsys, "audit", "--verify")
+    assert code == 1
+    assert "audit chain broken at event 2: its content does not match its seal by " in err
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", "another-key-" + "0" * 30)
+    code, _, err = run(capsys, "audit", "--verify")
+    assert code == 1 and "no event is sealed with LLMFORM_AUDIT_KEY" in err
+
+
+def test_the_head_is_printed_after_each_apply(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = apply(capsys, repo, "a")
+    with connect(repo) as conn:
+        seq, stored = conn.execute(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC"
+        ).fetchone()
+    assert first == f"{seq}:{stored}" and re.fullmatch(r"3:sha256:[0-9a-f]{64}", first)
+    assert apply(capsys, repo, "a") == first  # nothing to change: the head is still printed
+    assert apply(capsys, repo, "b").startswith("6:sha256:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--head", "abc"], "--head 'abc' is not SEQ:HASH"),
+        (["--head", "0:sha256:00"], "is not SEQ:HASH"),
+        (["--head", "3"], "is not SEQ:HASH"),
+        (["--audit-file", "missing.jsonl"], "cannot read the audit copy missing.jsonl"),
+        (["--audit-file", "empty.jsonl"], "empty.jsonl holds no audit events"),
+        (["--audit-file", "bad.jsonl"], "bad.jsonl:2: not a JSON audit event as apply writes it"),
+        (
+            ["--audit-file", "typed.jsonl"],
+            "typed.jsonl:1: its 'seq' is missing or of the wrong type",
+        ),
+        (["--audit-file", "/dev/zero"], "/dev/zero:1: the line is longer than any audit event"),
+    ],
+)
+def test_bad_anchors_are_clear_errors(
+    repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    apply(capsys, repo, "a")
+    (repo / "empty.jsonl").write_text("\n")
+    first = (repo / "audit.jsonl").read_text().splitlines()[0]
+    (repo / "bad.jsonl").write_text(first + "\n{not json\n")
+    (repo / "typed.jsonl").write_text(json.dumps({**json.loads(first), "seq": "1"}) + "\n")
+    code, _, err = run(capsys, "audit", "--verify", *args)
+    assert code == 1 and message in err, err
+
+
+def test_anchors_go_with_verify(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    apply(capsys, repo, "a")
+    code, _, err = run(capsys, "audit", "--head", "3:sha256:00")
+    assert code == 2 and "--head and --audit-file go with --verify" in err
+
+
+def test_a_store_of_the_previous_release_verifies_and_is_extended_keyed(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(repo) as conn:
+        conn.executescript(LEGACY_SQL.read_text(encoding="utf-8"))
+    code, out, err = run(capsys, "audit", "--verify")
+    assert code == 0, err  # event 9 included: its run id was the number 5 when it was hashed
+    assert out.splitlines()[:2] == [
+        "Audit chain intact: 11 event(s) of 3 run(s); its head is "
+        "11:a89465821c93d2f0289c8a4a27fd8bed99f9269f2c9095c1fbb28ce7b2636f4f.",
+        "Events 1-11: plain hashes, consistent with each other.",
+    ]
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    last = int(apply(capsys, repo, "keyed").partition(":hmac-sha256:")[0])
+    code, out, _ = run(capsys, "audit", "--verify")
+    assert code == 0 and f"Events 12-{last}: sealed with LLMFORM_AUDIT_KEY" in out
+    assert "Events 1-11: not covered by the key" in out
+    # The unkeyed history rewritten and rehashed: it no longer leads to the keyed events.
+    with connect(repo) as conn:
+        conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+        rehash(conn, 1, legacy=True)
+        conn.execute("UPDATE audit_events SET prev_hash = ? WHERE seq = 12", ("0" * 64,))
+    code, _, err = run(capsys, "audit", "--verify")
+    assert code == 1
+    assert "audit chain broken at event 12: does not follow the previous event" in err
+
+
+def test_a_keyed_trail_is_not_extended_without_the_key(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    apply(capsys, repo, "a")
+    monkeypatch.delenv("LLMFORM_AUDIT_KEY")
+    before = (repo / "store.db").read_bytes()
+    (repo / "llmform.yaml").write_text(STATE.format(team="b"))
+    code, out, err = run(capsys, "apply", "--auto-approve", "llmform.yaml")
+    assert code == 1
+    assert "the audit trail is sealed with a local LLMFORM_AUDIT_KEY (key id " in err
+    assert "up to event 3, and no audit key is set; set LLMFORM_AUDIT_KEY to that key" in err
+    assert (repo / "store.db").read_bytes() == before
+    # Another key is a rotation: allowed, and --verify with it covers the events from there.
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", "rotated-" + KEY)
+    apply(capsys, repo, "b")
+    code, out, _ = run(capsys, "audit", "--verify")
+    assert code == 0 and "Events 4-6: sealed with LLMFORM_AUDIT_KEY, verified" in out
+    assert "Events 1-3: sealed with a local LLMFORM_AUDIT_KEY (key id " in out
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"LLMFORM_AUDIT_KEY": "short-" + "x" * 25},
+            "LLMFORM_AUDIT_KEY is 31 characters long; it must be at least 32",
+        ),
+        (
+            {"LLMFORM_AUDIT_KEY": KEY, "LLMFORM_AUDIT_TRANSIT_KEY": "audit"},
+            "set LLMFORM_AUDIT_KEY or LLMFORM_AUDIT_TRANSIT_KEY, not both",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["apply", "--auto-approve", "llmform.yaml"], ["audit", "--verify"]]
+)
+def test_a_bad_audit_key_is_refused_before_the_store_is_touched(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    message: str,
+    command: list[str],
+) -> None:
+    apply(capsys, repo, "a")
+    before = (repo / "store.db").read_bytes()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (repo / "llmform.yaml").write_text(STATE.format(team="b"))
+    code, out, err = run(capsys, *command)
+    assert code == 1 and message in err
+    assert env["LLMFORM_AUDIT_KEY"] not in out + err
+    assert (repo / "store.db").read_bytes() == before

@@ -1,0 +1,134 @@
+"""Audit events are sealed over exactly what the store keeps: every value is type-checked and
+made storable before it is sealed, and a stored row llmform would not have written (a number or
+a blob where text belongs, the field list spelt otherwise) breaks the chain instead of being
+read into something else. On a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmform.audit import check_chain, verify
+from llmform.audit_keys import LocalChainKey
+from llmform.stores.base import StoreError
+from llmform.stores.sqlite import SqliteStore
+
+KEY = LocalChainKey("audit-key-for-tests-" + "5f3c9a" * 4)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def draft(**values: Any) -> dict[str, Any]:
+    base = {
+        "time": "2026-01-01T00:00:00+00:00",
+        "run_id": "run-1",
+        "actor": "ci:octocat",
+        "commit": None,
+        "address": "",
+        "action": "apply-start",
+        "fields": [],
+        "result": "started",
+    }
+    return base | values
+
+
+def append(store: SqliteStore, *drafts: dict[str, Any], key: LocalChainKey | None = None) -> None:
+    state = store.read()
+    store.apply([], (state.lineage, state.serial), list(drafts), chain_key=key)
+
+
+def stored(store: SqliteStore, column: str) -> list[Any]:
+    with sqlite3.connect(store.path) as conn:
+        return [row[0] for row in conn.execute(f"SELECT {column} FROM audit_events ORDER BY seq")]
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize(
+    ("values", "column", "kept"),
+    [
+        ({"run_id": 5}, "run_id", "5"),  # a saved plan's "plan_id": 5
+        ({"run_id": -12}, "run_id", "-12"),
+        ({"actor": "ci:caf\udce9"}, "actor", "ci:caf\\xe9"),  # the byte 0xE9 from os.environ
+        ({"actor": "ci:\ud800"}, "actor", "ci:\\ud800"),  # a lone surrogate of no byte
+        ({"result": "a\x00b\n\x1b[2J"}, "result", "a\x00b\n\x1b[2J"),  # kept as given
+        ({"commit": "é漢😀"}, "git_commit", "é漢😀"),
+        (
+            {"fields": ["labels.équipe", "labels.a\nb"]},
+            "fields",
+            '["labels.\\u00e9quipe","labels.a\\nb"]',
+        ),
+        ({"fields": ("b", "a")}, "fields", '["b","a"]'),
+    ],
+)
+def test_values_are_sealed_as_the_store_keeps_them(
+    store: SqliteStore, values: dict[str, Any], column: str, kept: str, key: LocalChainKey | None
+) -> None:
+    append(store, draft(**values), draft(action="apply-end", result="ok"), key=key)
+    assert stored(store, column)[0] == kept
+    reopened = SqliteStore(f"sqlite:///{store.path}")
+    try:
+        assert verify(reopened.audit_events(), key) is None
+        assert check_chain(reopened.audit_events(), key).statuses == (
+            ((1, "key"), (2, "key")) if key else ((1, "plain"), (2, "plain"))
+        )
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"run_id": None}, "audit event run_id must be text, not NoneType"),
+        ({"run_id": True}, "audit event run_id must be text, not bool"),
+        ({"run_id": 5.5}, "audit event run_id must be text, not float"),
+        ({"run_id": ["x"]}, "audit event run_id must be text, not list"),
+        ({"actor": {"a": 1}}, "audit event actor must be text, not dict"),
+        ({"commit": 7.0}, "audit event commit must be text, not float"),
+        ({"fields": "abc"}, "audit event fields must be a list of names"),
+        ({"fields": [1]}, "audit event fields must be a list of names"),
+    ],
+)
+def test_values_that_are_not_text_are_refused_and_nothing_is_written(
+    store: SqliteStore, values: dict[str, Any], message: str
+) -> None:
+    append(store, draft())
+    before = Path(store.path).read_bytes()
+    with pytest.raises(StoreError, match="apply refused, nothing changed: ") as refused:
+        append(store, draft(**values))
+    assert message in str(refused.value)
+    assert Path(store.path).read_bytes() == before
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize(
+    ("update", "reason"),
+    [
+        ("run_id = CAST('run-1' AS BLOB)", "its run_id is a blob, not text (edited)"),
+        ("hash = x'00'", "its hash is a blob, not text (edited)"),
+        ("fields = '[ ]'", "its fields are not a list of names as llmform writes them (edited)"),
+        ("fields = 'not json'", "its fields are not a list of names as llmform writes them"),
+        ("fields = '[1]'", "its fields are not a list of names as llmform writes them"),
+        ("git_commit = ''", "its content does not match its"),  # NULL and "" are not the same
+        ("result = 5", "its content does not match its"),  # stored as the text '5'
+    ],
+)
+def test_rows_llmform_did_not_write_break_the_chain(
+    store: SqliteStore, update: str, reason: str, key: LocalChainKey | None
+) -> None:
+    append(store, draft(), draft(action="apply-end", result="ok"), key=key)
+    with sqlite3.connect(store.path) as conn:
+        conn.execute(f"UPDATE audit_events SET {update} WHERE seq = 2")
+    broken = verify(store.audit_events(), key)
+    assert broken is not None and broken.seq == 2
+    assert reason in broken.reason
