@@ -245,3 +245,55 @@ def _ranges(statuses: Sequence[tuple[int, str]]) -> list[tuple[int, int, str]]:
         else:
             ranges.append((seq, seq, status))
     return ranges
+
+
+# -- the listing ------------------------------------------------------------------------------
+
+
+def matching(
+    events: Sequence[AuditEvent],
+    workspace: str | None = None,
+    address: str | None = None,
+    since: str | None = None,
+) -> list[AuditEvent]:
+    """The events of one workspace's resources, of one address, at or after a time."""
+
+    def keep(event: AuditEvent) -> bool:
+        if address and event.address != address:
+            return False
+        if workspace and not (
+            event.address == f"workspace.{workspace}"
+            or event.address.startswith(f"config.{workspace}/")
+        ):
+            return False
+        return not (since and event.time < since)
+
+    return [event for event in events if keep(event)]
+
+
+_COLUMNS = ("SEQ", "TIME", "RUN", "ACTOR", "ACTION", "ADDRESS", "FIELDS", "RESULT")
+
+
+def listing(events: Sequence[AuditEvent]) -> list[str]:
+    """The events as a table with a header row; every value escaped for the terminal (actors,
+    addresses and field names come from CI variables, git and YAML)."""
+    rows = [_COLUMNS] + [
+        (
+            str(e.seq),
+            printable(e.time),
+            printable(e.run_id),
+            printable(e.actor),
+            printable(e.action),
+            printable(e.address) or "-",
+            printable(", ".join(e.fields)) or "-",
+            printable(e.result),
+        )
+        for e in events
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    return [
+        "  ".join(
+            cell.rjust(widths[i]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]

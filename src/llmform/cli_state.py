@@ -18,7 +18,7 @@ import click
 
 from .audit import AuditEvent, check_extendable, detect_run
 from .audit_keys import ChainKey, configured_chain_key
-from .audit_trail import head_line, parse_head, read_copy, verify_trail
+from .audit_trail import head_line, listing, matching, parse_head, read_copy, verify_trail
 from .console import Progress, paint, printable, use_color
 from .engine import (
     KeyChecker,
@@ -570,28 +570,13 @@ def audit(
             click.echo(line)
         return
     with opened(store_url) as store:
-        events = store.audit_events()
-
-    def keep(address_: str, time: str) -> bool:
-        if address and address_ != address:
-            return False
-        if workspace and not (
-            address_ == f"workspace.{workspace}" or address_.startswith(f"config.{workspace}/")
-        ):
-            return False
-        return not (since and time < since)
-
-    for event in events:
-        if not keep(event.address, event.time):
-            continue
-        if as_json:
+        shown = matching(store.audit_events(), workspace, address, since)
+    if as_json:
+        for event in shown:
             click.echo(json.dumps(event.to_json(), sort_keys=True))
-        else:
-            fields = f" [{', '.join(event.fields)}]" if event.fields else ""
-            click.echo(
-                f"{event.seq:>5} {event.time} {event.actor} {event.action:<11} "
-                f"{event.address or '-'}{fields} {event.result}"
-            )
+    elif shown:
+        for line in listing(shown):
+            click.echo(line)
 
 
 @click.command("force-unlock")

@@ -4,6 +4,7 @@ newline or a terminal escape), stored as given and escaped wherever it is printe
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import socket
@@ -98,6 +99,61 @@ def test_a_non_utf8_ci_actor_is_recorded_escaped(
 
 HOSTILE = "evil\n    2 forged line\x1b[2J\x1b]0;title\x07\u202e"
 ESCAPED = "evil\\x0a    2 forged line\\x1b[2J\\x1b]0;title\\x07\\u202e"
+
+
+@pytest.mark.parametrize("variable", CI_ACTORS)
+def test_ci_identity_is_stored_as_given_and_escaped_in_the_listing(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, HOSTILE)
+    monkeypatch.setenv("GITHUB_SHA", "\x1b[31m")
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    assert stored_actors(repo) == {f"ci:{HOSTILE}"}
+    code, out, _ = run(capsys, "audit")
+    assert code == 0
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    lines = out.splitlines()
+    assert len(lines) == 4  # the header and three events: no forged line
+    assert all(f"ci:{ESCAPED}" in line for line in lines[1:])
+    code, out, _ = run(capsys, "audit", "--json")
+    assert "\x1b" not in out and len(out.splitlines()) == 3
+    assert {json.loads(line)["actor"] for line in out.splitlines()} == {f"ci:{HOSTILE}"}
+
+
+def test_the_listing_has_a_header_and_the_run_id(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    (repo / "llmform.yaml").write_text(STATE.format(name="prod") + "    description: d\n")
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    events = [json.loads(line) for line in run(capsys, "audit", "--json")[1].splitlines()]
+    runs = [e["run_id"] for e in events]
+    code, out, _ = run(capsys, "audit")
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "SEQ",
+        "TIME",
+        "RUN",
+        "ACTOR",
+        "ACTION",
+        "ADDRESS",
+        "FIELDS",
+        "RESULT",
+    ]
+    assert [row.split()[:6] for row in rows] == [
+        [str(e["seq"]), e["time"], e["run_id"], "ci:octocat", e["action"], e["address"] or "-"]
+        for e in events
+    ]
+    assert rows[4].split()[6:] == ["description", "ok"]
+    assert len(set(runs)) == 2
+    # Columns line up: every row starts each column where the header does.
+    starts = [header.index(name) for name in ("TIME", "RUN", "ACTOR", "ACTION")]
+    for row in rows:
+        assert all(row[start - 2 : start] == "  " and row[start] != " " for start in starts)
+    code, out, _ = run(capsys, "audit", "-w", "nowhere")
+    assert (code, out) == (0, "")  # nothing matched: no lone header
 
 
 def test_lock_messages_and_force_unlock_escape_the_holder(

@@ -14,6 +14,7 @@ import pytest
 
 from llmform.audit import check_chain, verify
 from llmform.audit_keys import LocalChainKey
+from llmform.cli import main
 from llmform.stores.base import StoreError
 from llmform.stores.sqlite import SqliteStore
 
@@ -132,3 +133,23 @@ def test_rows_llmform_did_not_write_break_the_chain(
     broken = verify(store.audit_events(), key)
     assert broken is not None and broken.seq == 2
     assert reason in broken.reason
+
+
+def test_the_listing_escapes_field_names_and_results(
+    store: SqliteStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    append(
+        store,
+        draft(),
+        draft(
+            address="workspace.a\u202eb",
+            action="update",
+            fields=["labels.x\n    9 forged", "labels.\x1b[31m"],
+            result="ok\x07",
+        ),
+    )
+    code = main(["--no-color", "audit", "--store", f"sqlite:///{store.path}"])
+    out = capsys.readouterr().out
+    assert code == 0 and len(out.splitlines()) == 3
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "workspace.a\\u202eb  labels.x\\x0a    9 forged, labels.\\x1b[31m  ok\\x07" in out

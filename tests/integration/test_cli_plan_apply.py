@@ -231,7 +231,19 @@ def test_audit_lists_and_verifies(repo: Path, capsys: pytest.CaptureFixture[str]
     lines = [json.loads(line) for line in (repo / "audit.jsonl").read_text().splitlines()]
     assert [e["action"] for e in lines] == ["apply-start"] + ["create"] * 6 + ["apply-end"]
     code, out, _ = run(capsys, "audit", "--address", "config.prod/openai-main")
-    assert code == 0 and len(out.splitlines()) == 1 and "create" in out
+    header, row = out.splitlines()
+    assert code == 0
+    assert header.split() == [
+        "SEQ",
+        "TIME",
+        "RUN",
+        "ACTOR",
+        "ACTION",
+        "ADDRESS",
+        "FIELDS",
+        "RESULT",
+    ]
+    assert row.split()[4:] == ["create", "config.prod/openai-main", "-", "ok"]
     assert run(capsys, "audit", "--verify")[0] == 0
     with sqlite3.connect(repo / "store.db") as conn:
         conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
