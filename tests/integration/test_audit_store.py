@@ -111,6 +111,25 @@ def test_values_that_are_not_text_are_refused_and_nothing_is_written(
     assert Path(store.path).read_bytes() == before
 
 
+def test_the_store_does_not_extend_a_keyed_trail_without_a_key(store: SqliteStore) -> None:
+    """The store's own guard, whatever its caller checked before."""
+    append(store, draft(), key=KEY)
+    before = Path(store.path).read_bytes()
+    with pytest.raises(StoreError) as refused:
+        append(store, draft(action="apply-end", result="ok"))
+    assert str(refused.value) == (
+        "apply refused, nothing changed: the audit trail is sealed with a local "
+        f"LLMFORM_AUDIT_KEY (key id {KEY.key_id}) up to event 1, and no audit key is set; set "
+        "LLMFORM_AUDIT_KEY to that key: events without it would break the chain"
+    )
+    assert Path(store.path).read_bytes() == before
+    append(store, draft(action="apply-end", result="ok"), key=LocalChainKey("r" * 40))
+    assert [s for _, s in check_chain(store.audit_events(), LocalChainKey("r" * 40)).statuses] == [
+        "a local LLMFORM_AUDIT_KEY (key id " + KEY.key_id + ")",
+        "key",
+    ]
+
+
 @pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
 @pytest.mark.parametrize(
     ("update", "reason"),
