@@ -207,10 +207,17 @@ def _summary(
         if status == "key":
             assert key is not None
             lines.append(f"{which}: sealed with {key.label}, verified with it: not edited.")
+        elif status == "plain" and key is not None and last + 1 == check.first_keyed:
+            # The first keyed event seals the last of these hashes, and each hash its event
+            # and the one before: none of them can change without breaking that seal.
+            lines.append(
+                f"{which}: plain hashes from before the key was set, sealed in turn by event "
+                f"{last + 1}: not edited."
+            )
         elif status == "plain" and key is not None:
             lines.append(
-                f"{which}: not covered by the key (written before it was set): plain hashes, "
-                "only consistent with each other."
+                f"{which}: not covered by the key (written before it was set, and followed by "
+                "events it cannot check): plain hashes, only consistent with each other."
             )
         elif status == "plain":
             lines.append(f"{which}: plain hashes, consistent with each other.")

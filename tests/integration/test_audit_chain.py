@@ -68,8 +68,11 @@ def legacy_hash(row: dict[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def rehash(conn: sqlite3.Connection, start: int, legacy: bool = False) -> None:
-    """Recompute every hash from event ``start`` on, unkeyed, so the chain links again."""
+def rehash(
+    conn: sqlite3.Connection, start: int, legacy: bool = False, end: int | None = None
+) -> None:
+    """Recompute every hash from event ``start`` on (to ``end``), unkeyed, so the chain links
+    again."""
     names = [c.strip() for c in COLUMNS.split(",")]
     rows = [
         dict(zip(names, r, strict=True))
@@ -77,7 +80,7 @@ def rehash(conn: sqlite3.Connection, start: int, legacy: bool = False) -> None:
     ]
     prev = "0" * 64
     for row in rows:
-        if row["seq"] >= start:
+        if start <= row["seq"] <= (end or row["seq"]):
             row["prev_hash"] = prev
             event = event_from_row(tuple(row.values()))
             row["hash"] = legacy_hash(row) if legacy else plain_seal(message(event))
@@ -233,8 +236,8 @@ def test_untouched_trail_passes_every_mode_and_says_what_it_proves(
     assert code == 0
     assert out.splitlines() == [
         f"Audit chain intact: 9 event(s) of 3 run(s); its head is {head}.",
-        "Events 1-3: not covered by the key (written before it was set): plain hashes, only "
-        "consistent with each other.",
+        "Events 1-3: plain hashes from before the key was set, sealed in turn by event 4: not "
+        "edited.",
         "Events 4-9: sealed with LLMFORM_AUDIT_KEY, verified with it: not edited.",
         f"Reaches the known head {head} unchanged.",
         "Matches the copy audit.jsonl: its 9 event(s) are in the store, unchanged.",
@@ -333,7 +336,9 @@ def test_a_store_of_the_previous_release_verifies_and_is_extended_keyed(
     last = int(apply(capsys, repo, "keyed").partition(":hmac-sha256:")[0])
     code, out, _ = run(capsys, "audit", "--verify")
     assert code == 0 and f"Events 12-{last}: sealed with LLMFORM_AUDIT_KEY" in out
-    assert "Events 1-11: not covered by the key" in out
+    assert (
+        "Events 1-11: plain hashes from before the key was set, sealed in turn by event 12" in out
+    )
     # The unkeyed history rewritten and rehashed: it no longer leads to the keyed events.
     with connect(repo) as conn:
         conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
@@ -398,3 +403,32 @@ def test_a_bad_audit_key_is_refused_before_the_store_is_touched(
     assert code == 1 and message in err
     assert env["LLMFORM_AUDIT_KEY"] not in out + err
     assert (repo / "store.db").read_bytes() == before
+
+
+def test_what_a_rotated_key_covers_is_said_exactly(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain events right before the first keyed one are sealed in turn by it; events sealed
+    with a key not at hand cut that cover, and what they cannot vouch for is said so."""
+    apply(capsys, repo, "a")  # events 1-3, plain
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", "old-" + KEY)
+    apply(capsys, repo, "b")  # events 4-6, the old key
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    apply(capsys, repo, "c")  # events 7-9, the new key
+    with connect(repo) as conn:  # an edit of the plain history, relinked past the old key
+        conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+        rehash(conn, 1, end=3)
+        new_3 = conn.execute("SELECT hash FROM audit_events WHERE seq = 3").fetchone()[0]
+        conn.execute("UPDATE audit_events SET prev_hash = ? WHERE seq = 4", (new_3,))
+    code, out, _ = run(capsys, "audit", "--verify")
+    assert code == 0  # as reported: neither key at hand vouches for events 1-6
+    assert out.splitlines()[1:4] == [
+        "Events 1-3: not covered by the key (written before it was set, and followed by events "
+        "it cannot check): plain hashes, only consistent with each other.",
+        "Events 4-6: sealed with a local LLMFORM_AUDIT_KEY (key id "
+        f"{out.split('key id ')[1][:12]}), not at hand: not checked.",
+        "Events 7-9: sealed with LLMFORM_AUDIT_KEY, verified with it: not edited.",
+    ]
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", "old-" + KEY)  # the old key sees the relinking
+    code, _, err = run(capsys, "audit", "--verify")
+    assert code == 1 and "audit chain broken at event 4: its content does not match its seal" in err
