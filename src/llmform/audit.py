@@ -144,6 +144,13 @@ def check_extendable(prev_hash: str, prev_seq: int, key: ChainKey | None) -> Non
     )
 
 
+def check_trail_extendable(trail: Sequence[AuditEvent], key: ChainKey | None) -> None:
+    """``check_extendable`` on a trail's last event: what apply and destroy check before they
+    lock, so that a refusal leaves the store untouched."""
+    if trail:
+        check_extendable(trail[-1].hash, trail[-1].seq, key)
+
+
 def _text(draft: Mapping[str, Any], name: str) -> str:
     value = draft.get(name)
     if isinstance(value, int) and not isinstance(value, bool):

@@ -11,7 +11,9 @@ import sys
 
 import click
 
-from .audit import detect_run
+from .audit import check_trail_extendable, detect_run
+from .audit_keys import configured_chain_key
+from .audit_trail import head_line
 from .cli_state import opened, refuse_protected, store_option
 from .console import paint, use_color
 from .destroy import plan_destroy
@@ -75,7 +77,9 @@ def destroy(
         raise LlmformError(
             "no terminal to confirm on; pass --auto-approve to destroy without a prompt"
         )
-    with opened(store_url) as store:
+    # as apply: an unusable audit key, or none for a keyed trail, refused before anything
+    with configured_chain_key(probe=True) as chain_key, opened(store_url) as store:
+        check_trail_extendable(store.audit_events(), chain_key)
         shown = plan_destroy(store, workspaces)
         if shown.summary.empty:
             where = f" in {scope_text(shown.scope)}" if shown.scope else ""
@@ -89,9 +93,12 @@ def destroy(
             if to_destroy.summary.empty:
                 click.echo("Nothing to destroy: another run deleted it meanwhile.")
                 return
-            apply_plan(to_destroy, store, detect_run(to_destroy.plan_id), audit_file=audit_file)
+            run = detect_run(to_destroy.plan_id)
+            result = apply_plan(to_destroy, store, run, audit_file=audit_file, chain_key=chain_key)
     destroyed = to_destroy.summary.destroy
     click.echo(paint(f"\nDestroy complete! Resources: {destroyed} destroyed.", "green", color))
+    if result.events:
+        click.echo(head_line(result.events[-1]))
 
 
 def _show_and_confirm(plan: Plan, auto_approve: bool, color: bool) -> None:

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from .audit import AuditEvent, check_extendable, detect_run
-from .audit_keys import ChainKey, configured_chain_key
+from .audit import check_trail_extendable, detect_run
+from .audit_keys import configured_chain_key
 from .audit_trail import head_line, listing, matching, parse_head, read_copy, verify_trail
 from .console import Progress, paint, printable, use_color
 from .engine import (
@@ -394,7 +394,7 @@ def apply(
     ):
         # Before anything else: a keyed trail is extended only with a key (the store's apply
         # enforces it again); refused here, the store is not even locked.
-        _refuse_unkeyed(store.audit_events(), chain_key)
+        check_trail_extendable(store.audit_events(), chain_key)
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
         prepared, preview = None, saved
         encrypted = cipher is not None
@@ -458,12 +458,6 @@ def apply(
     )
     if result.events:
         click.echo(head_line(result.events[-1]))
-
-
-def _refuse_unkeyed(trail: Sequence[AuditEvent], chain_key: ChainKey | None) -> None:
-    """``audit.check_extendable`` on the trail's last event."""
-    if trail:
-        check_extendable(trail[-1].hash, trail[-1].seq, chain_key)
 
 
 def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:

@@ -432,3 +432,24 @@ def test_what_a_rotated_key_covers_is_said_exactly(
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", "old-" + KEY)  # the old key sees the relinking
     code, _, err = run(capsys, "audit", "--verify")
     assert code == 1 and "audit chain broken at event 4: its content does not match its seal" in err
+
+
+def test_destroy_seals_like_apply_and_prints_the_head(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    apply(capsys, repo, "a")
+    monkeypatch.delenv("LLMFORM_AUDIT_KEY")
+    before = (repo / "store.db").read_bytes()
+    code, _, err = run(capsys, "destroy", "--auto-approve")
+    assert code == 1 and "no audit key is set; set LLMFORM_AUDIT_KEY to that key" in err
+    assert (repo / "store.db").read_bytes() == before
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    code, out, err = run(capsys, "destroy", "--auto-approve", "--audit-file", "audit.jsonl")
+    assert code == 0, err
+    head = re.findall(r"^Audit chain head: (\S+)$", out, re.MULTILINE)
+    assert len(head) == 1 and head[0].startswith("6:hmac-sha256:")
+    code, out, _ = run(
+        capsys, "audit", "--verify", "--head", head[0], "--audit-file", "audit.jsonl"
+    )
+    assert code == 0 and "Events 1-6: sealed with LLMFORM_AUDIT_KEY, verified with it" in out
