@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -83,7 +84,9 @@ def test_destroy_everything(repo: Path, capsys: pytest.CaptureFixture[str]) -> N
     ):
         assert f"  - {address}\n" in out
     assert "Plan: 0 to add, 0 to change, 6 to destroy." in out
-    assert out.rstrip().endswith("Destroy complete! Resources: 6 destroyed.")
+    done, head = out.rstrip().splitlines()[-2:]
+    assert done == "Destroy complete! Resources: 6 destroyed."
+    assert re.fullmatch(r"Audit chain head: \d+:sha256:[0-9a-f]{64}", head)
     assert rows(repo, "factories") == rows(repo, "workspaces") == rows(repo, "configs") == []
     # audited like any apply: start, one event per resource, end; in the store and the file
     events = [json.loads(line) for line in (repo / "audit.jsonl").read_text().splitlines()]
