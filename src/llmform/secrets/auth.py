@@ -19,7 +19,7 @@ from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
 from .base import SecretValue
 from .errors import VaultAuthError, VaultConfigError
 from .settings import VaultSettings
-from .vault_http import Caller, server_errors
+from .vault_http import Caller, field, number, server_errors
 
 log = logging.getLogger("llmform.secrets.vault")
 
@@ -56,9 +56,13 @@ def _token(client: Any, settings: VaultSettings, call: Caller) -> None:
             f"Vault at {settings.addr} rejected the token: it is invalid, expired or revoked "
             f"(or lacks the 'default' policy, which allows token lookup-self); {_RELOGIN['token']}"
         ) from None
-    data = info.get("data") or {}
-    ttl = int(data.get("ttl") or 0)
-    if data.get("renewable") and 0 < ttl < settings.renew_below:
+    except hvac_exc.VaultError as exc:
+        raise VaultAuthError(
+            f"Vault at {settings.addr} did not accept the token's lookup-self: "
+            f"{server_errors(exc)}; {_RELOGIN['token']}"
+        ) from None
+    ttl = number(field(info, "data", "ttl"))
+    if field(info, "data", "renewable") is True and 0 < ttl < settings.renew_below:
         _renew(client, settings, call, ttl)
 
 
@@ -72,7 +76,7 @@ def _renew(client: Any, settings: VaultSettings, call: Caller, ttl: int) -> None
         # The token still works for ``ttl`` seconds, enough for one run: go on, but say so.
         log.warning("could not renew the Vault token (%s); %ds left", server_errors(exc), ttl)
         return
-    new_ttl = int((answer.get("auth") or {}).get("lease_duration") or 0)
+    new_ttl = number(field(answer, "auth", "lease_duration"))
     log.info("renewed the Vault token: %ds left instead of %ds", new_ttl, ttl)
 
 
@@ -133,10 +137,16 @@ def _login(settings: VaultSettings, call: Caller, fn: Callable[[], object]) -> N
             "(permission denied); set LLMFORM_VAULT_AUTH_PATH to where it is mounted "
             "(`vault auth list`)"
         ) from None
-    except (hvac_exc.InvalidRequest, hvac_exc.Unauthorized) as exc:
+    except hvac_exc.VaultError as exc:  # 400 with a reason, 401, 405, ...
         raise VaultAuthError(
             f"Vault refused the {settings.auth} login at {where}: {server_errors(exc)}; "
             f"{_RELOGIN[settings.auth]}"
+        ) from None
+    except (KeyError, TypeError):
+        # hvac reads the token out of the answer itself: an answer without one is not Vault's.
+        raise VaultAuthError(
+            f"Vault at {settings.addr} answered the {settings.auth} login at {where} without a "
+            "token; is VAULT_ADDR the Vault server itself (not a proxy or a web page)?"
         ) from None
     log.info("logged in to Vault with %s at %s", settings.auth, where)
 

@@ -1,27 +1,39 @@
 """The secrets interface: references in, masked values and problems out.
 
 A secret value exists only inside a ``SecretValue``; its ``repr``/``str`` never show it, so a
-value that slips into a log line, an exception or a dataclass repr prints as a mask.
+value that slips into a log line, an exception or a dataclass repr prints as a mask. Every
+``SecretValue`` alive in the process is known to ``llmform.secrets.redaction``, so that text
+from elsewhere (a provider's message, Vault's error, an exception) can be cleaned of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..model import SecretRef
 
+_live: weakref.WeakSet[SecretValue] = weakref.WeakSet()
+_live_lock = threading.Lock()
+_generation = 0  # bumped on every new value, so that a redaction index knows it is stale
+
 
 class SecretValue:
     """A secret. Call ``reveal()`` only at the point of use (an HTTP header, a cipher)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
+        global _generation
         self._value = value
+        with _live_lock:
+            _live.add(self)
+            _generation += 1
 
     def reveal(self) -> str:
         return self._value
@@ -39,6 +51,13 @@ class SecretValue:
 
     def __reduce__(self) -> tuple[object, ...]:  # never pickled into a cache or a plan file
         raise TypeError("a SecretValue cannot be serialised")
+
+
+def live_values() -> tuple[int, tuple[str, ...]]:
+    """The values of every ``SecretValue`` alive now, and a generation number that changes
+    whenever a value is added (for ``llmform.secrets.redaction``'s index)."""
+    with _live_lock:
+        return _generation, tuple({v._value for v in _live})
 
 
 def fingerprint(key: bytes, value: SecretValue) -> str:
@@ -65,3 +84,43 @@ class Resolver(Protocol):
     """Resolves a batch of references at once, so that shared secrets are read once."""
 
     def resolve(self, refs: Iterable[SecretRef]) -> Resolution: ...
+
+
+_EDGE_NAMES = {
+    "\n": "a line break (LF)",
+    "\r": "a carriage return (CR)",
+    " ": "a space",
+    "\t": "a tab",
+}
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be used as a credential, worded without the value; None if it can.
+
+    A key travels in an HTTP header, so it must be printable ASCII. Surrounding whitespace (the
+    newline of ``echo key | vault kv put ...``) is refused rather than stripped: the application
+    that reads the same reference later gets the value as stored, so a value llmform calls
+    valid must be usable exactly as it is.
+    """
+    if not value.strip():
+        return "is blank (only whitespace)"
+    for end, char in (("starts", value[0]), ("ends", value[-1])):
+        if char.isspace():
+            name = _EDGE_NAMES.get(char, f"whitespace (U+{ord(char):04X})")
+            return (
+                f"{end} with {name}; store the value without it (for instance with "
+                "`printf %s`, not `echo`): llmform does not strip it, because the application "
+                "reading the same reference would get it too"
+            )
+    if value.isascii() and value.isprintable():
+        return None
+    if "\n" in value or "\r" in value:
+        kind = "a line break (CR or LF) inside it"
+    elif not value.isascii():
+        kind = (
+            "a non-ASCII character (often a typographic quote or a non-breaking space pasted "
+            "along with the key)"
+        )
+    else:
+        kind = "a control character"
+    return f"holds {kind}, which no HTTP header can carry; store the key as plain ASCII"

@@ -121,7 +121,10 @@ class TransitCipher:
             {"plaintext": _b64(value.reveal()), "associated_data": _b64(context)},
             context,
         )
-        return f"{TRANSIT_PREFIX}{self.mount}/{self.key}:{answer['ciphertext']}"
+        ciphertext = answer.get("ciphertext")
+        if not isinstance(ciphertext, str) or not ciphertext.startswith("vault:"):
+            raise CipherError(f"Vault Transit gave no ciphertext for {context!r}")
+        return f"{TRANSIT_PREFIX}{self.mount}/{self.key}:{ciphertext}"
 
     def decrypt(self, sealed: str, context: str) -> SecretValue:
         if not sealed.startswith(TRANSIT_PREFIX) or ":" not in sealed[len(TRANSIT_PREFIX) :]:
@@ -135,7 +138,10 @@ class TransitCipher:
             {"ciphertext": ciphertext, "associated_data": _b64(context)},
             context,
         )
-        return SecretValue(base64.b64decode(answer["plaintext"]).decode())
+        try:
+            return SecretValue(base64.b64decode(str(answer["plaintext"])).decode())
+        except (KeyError, binascii.Error, ValueError):
+            raise CipherError(f"Vault Transit gave no readable plaintext for {context!r}") from None
 
     def close(self) -> None:
         if self._client is not None:
@@ -165,14 +171,14 @@ class TransitCipher:
             raise CipherError(
                 f'permission denied: the token\'s policies must grant "update" on "{path}"'
             ) from None
-        except (hvac_exc.InvalidRequest, hvac_exc.InvalidPath) as exc:
+        except hvac_exc.VaultError as exc:  # 400 (bad input), 404 (no such key), 401, ...
             from .vault_http import server_errors
 
             raise CipherError(
                 f"Vault Transit could not {op} with {mount}/{key} for {context!r}: "
                 f"{server_errors(exc)}"
             ) from None
-        data = (answer or {}).get("data") or {}
+        data = (answer or {}).get("data") if isinstance(answer, Mapping) else None
         if not isinstance(data, Mapping):
             raise CipherError(f"Vault Transit gave no {op}ed data for {context!r}")
         return data

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 
 from ..model import EnvRef, SecretRef
-from .base import Resolution, SecretProblem, SecretValue
+from .base import Resolution, SecretProblem, SecretValue, value_problem
 
 
 class EnvResolver:
@@ -20,11 +20,13 @@ class EnvResolver:
             if not isinstance(ref, EnvRef):
                 continue
             value = self._environ.get(ref.name)
-            if value:
-                values[ref] = SecretValue(value)
-            else:
+            if not value:
                 state = "empty" if value == "" else "not set"
                 problems.append(
                     SecretProblem(ref, f"environment variable {ref.name} is {state}; export it")
                 )
+            elif (problem := value_problem(value)) is not None:
+                problems.append(SecretProblem(ref, f"environment variable {ref.name} {problem}"))
+            else:
+                values[ref] = SecretValue(value)
         return Resolution(values, tuple(problems))

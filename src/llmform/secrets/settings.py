@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .base import SecretValue
+from .base import SecretValue, value_problem
 from .errors import VaultConfigError
 
 _N = TypeVar("_N", int, float)
@@ -116,12 +116,12 @@ def settings_from_env(
             f"use one of {', '.join(AUTH_METHODS)}"
         )
 
-    token = secret("VAULT_TOKEN")
+    token = _header_safe(secret("VAULT_TOKEN"), "VAULT_TOKEN")
     if token is None:
         token_file = (home if home is not None else _home(env)) / ".vault-token"
         if token_file.is_file():
-            text = token_file.read_text(encoding="utf-8").strip()
-            token = SecretValue(text) if text else None
+            text = _read_file(str(token_file), "~/.vault-token", empty_ok=True)
+            token = _header_safe(SecretValue(text), str(token_file)) if text else None
 
     verify: bool | str = True
     if _bool(env, "VAULT_SKIP_VERIFY"):
@@ -152,7 +152,9 @@ def settings_from_env(
         jwt=secret("LLMFORM_VAULT_JWT", "LLMFORM_VAULT_JWT_FILE"),
         jwt_audience=get("LLMFORM_VAULT_JWT_AUDIENCE"),
         github_oidc_url=get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        github_oidc_token=secret("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        github_oidc_token=_header_safe(
+            secret("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+        ),
         username=get("LLMFORM_VAULT_USERNAME"),
         password=secret("LLMFORM_VAULT_PASSWORD"),
     )
@@ -163,14 +165,24 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(home) if home else Path.home()
 
 
-def _read_file(path: str, variable: str) -> str:
+def _read_file(path: str, variable: str, empty_ok: bool = False) -> str:
     try:
         text = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise VaultConfigError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
-    if not text:
+    except UnicodeDecodeError:
+        raise VaultConfigError(f"{variable}={path}: the file is not UTF-8 text") from None
+    if not text and not empty_ok:
         raise VaultConfigError(f"{variable}={path}: the file is empty")
     return text
+
+
+def _header_safe(value: SecretValue | None, source: str) -> SecretValue | None:
+    """A token sent in an HTTP header must be plain ASCII: say so, naming where it came from
+    and never the value (requests' own error would quote the header)."""
+    if value is not None and (problem := value_problem(value.reveal())) is not None:
+        raise VaultConfigError(f"the token in {source} {problem.replace('the key', 'it')}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

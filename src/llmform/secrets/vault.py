@@ -31,9 +31,9 @@ from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
 
 from ..model import SecretRef, VaultRef
 from .auth import login
-from .base import Resolution, SecretProblem, SecretValue
+from .base import Resolution, SecretProblem, SecretValue, value_problem
 from .settings import VaultSettings, settings_from_env
-from .vault_http import Caller, make_client, server_errors
+from .vault_http import Caller, field, make_client, number, server_errors
 
 log = logging.getLogger("llmform.secrets.vault")
 
@@ -218,9 +218,8 @@ class _Run:
             )
         except hvac_exc.VaultError as exc:
             return f"cannot look up the mount of {path!r}: {server_errors(exc)}"
-        data = (answer or {}).get("data") or {}
-        mount_path = str(data.get("path") or "").strip("/")
-        kind = str(data.get("type") or "")
+        mount_path = str(field(answer, "data", "path") or "").strip("/")
+        kind = str(field(answer, "data", "type") or "")
         if not mount_path:
             return f"no mount found for {path!r}{self._in_ns()}; check `vault secrets list`"
         if kind not in _KV_TYPES:
@@ -228,8 +227,7 @@ class _Run:
                 f"{mount_path!r} is a {kind or 'non-KV'} secrets engine, not KV; "
                 "llmform reads API keys from KV v1 or v2 mounts"
             )
-        options = data.get("options") or {}
-        version = 2 if str(options.get("version") or "1") == "2" else 1
+        version = 2 if str(field(answer, "data", "options", "version") or "1") == "2" else 1
         mount = _Mount(mount_path, version)
         self.mounts[mount_path] = mount
         log.debug("Vault mount %s is KV v%d", mount_path, version)
@@ -268,13 +266,13 @@ class _Run:
                         raise_on_deleted_version=True,
                     ),
                 )
-                data = ((answer or {}).get("data") or {}).get("data")
+                data = field(answer, "data", "data")
             else:
                 answer = self.call(
                     f"read {read.api_path}",
                     lambda: kv.v1.read_secret(path=read.path, mount_point=read.mount.path),
                 )
-                data = (answer or {}).get("data")
+                data = field(answer, "data")
         except hvac_exc.Forbidden:
             needed = f'"read" on "{read.api_path}"{self._in_ns()}'
             return lambda ref: f"permission denied: the token's policies must grant {needed}"
@@ -293,7 +291,7 @@ class _Run:
 
     def _not_found(self, read: _Read, exc: Exception) -> _Failure:
         body = getattr(exc, "json", None)
-        meta = ((body or {}).get("data") or {}).get("metadata") if isinstance(body, dict) else None
+        meta = field(body, "data", "metadata")
         where = f"{read.mount.path}/{read.path}{self._in_ns()}"
         if isinstance(meta, dict) and (meta.get("destroyed") or meta.get("deletion_time")):
             number = meta.get("version")
@@ -340,7 +338,7 @@ class _Run:
             return _no_secret(read, where)
         except hvac_exc.VaultError:
             return f"{where} has no version {read.version}, or no such secret exists"
-        current = ((meta or {}).get("data") or {}).get("current_version")
+        current = number(field(meta, "data", "current_version"))
         return f"{where} has no version {read.version} (its current version is {current})"
 
 
@@ -355,6 +353,9 @@ def _pick(ref: VaultRef, read: _Read, data: _Data) -> SecretValue | str:
     if isinstance(value, SecretValue):
         if not value.reveal():
             return f"key {ref.key!r} of {read.describe()} is empty"
+        problem = value_problem(value.reveal())
+        if problem is not None:
+            return f"the value of key {ref.key!r} of {read.describe()} {problem}"
         return value
     if value is not None:
         return f"key {ref.key!r} of {read.describe()} holds a {value}, not a string"

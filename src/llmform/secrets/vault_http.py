@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from hvac import exceptions as hvac_exc
 from requests.adapters import HTTPAdapter
 
 from .errors import VaultConfigError, VaultUnavailable
+from .redaction import shown
 from .settings import VaultSettings
 
 log = logging.getLogger("llmform.secrets.vault")
@@ -38,10 +39,14 @@ BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 30.0
 
 # hvac raises on a 429 or 503 from the status alone and drops the response, headers and all.
-# A response hook on the session keeps that answer's Retry-After here; a thread sends one
-# request at a time (the resolver's pool included), so per thread it belongs to the request
-# the Caller on that thread just made.
+# A response hook on the session keeps that answer's status and Retry-After here; a thread
+# sends one request at a time (the resolver's pool included), so per thread it belongs to the
+# request the Caller on that thread just made.
 _last = threading.local()
+
+# Answers no client can do anything about but wait: a gateway in front of Vault (502, 504) is
+# retried like a 503.
+_GATEWAY = {502: "502 Bad Gateway", 504: "504 Gateway Timeout"}
 
 
 def make_client(settings: VaultSettings) -> Any:
@@ -95,8 +100,9 @@ class Caller:
         attempt = 0
         while True:
             _last.retry_after = None
+            _last.status = None
             try:
-                return fn()
+                answer = fn()
             except hvac_exc.RateLimitExceeded:
                 reason = "429 Too Many Requests (a rate-limit quota)"
                 advice = (
@@ -108,13 +114,19 @@ class Caller:
                         f"Vault at {addr} kept answering {reason} to {what} after "
                         f"{attempt} retries; {advice}"
                     ) from None
-            except hvac_exc.VaultDown as exc:
-                if _is_sealed(exc):
+            except (hvac_exc.VaultDown, hvac_exc.BadGateway, hvac_exc.UnexpectedError) as exc:
+                status = getattr(_last, "status", None)
+                if isinstance(exc, hvac_exc.VaultDown) and _is_sealed(exc):
                     raise VaultUnavailable(
                         f"Vault at {addr} is sealed; unseal it (`vault operator unseal` or "
                         "`bao operator unseal`, or ask its operator) and run again"
                     ) from None
-                reason = "503 Service Unavailable"
+                if isinstance(exc, hvac_exc.VaultDown):
+                    reason = "503 Service Unavailable"
+                elif status in _GATEWAY:
+                    reason = _GATEWAY[status]
+                else:
+                    raise VaultUnavailable(_unexpected(addr, what, status, exc)) from None
                 advice = "check the server's health (`vault status`) and run again"
                 if attempt >= self._settings.max_retries:
                     raise VaultUnavailable(
@@ -125,6 +137,8 @@ class Caller:
                 raise VaultUnavailable(
                     f"Vault at {addr} is not initialised; initialise and unseal it first"
                 ) from None
+            except hvac_exc.InternalServerError as exc:
+                raise VaultUnavailable(_unexpected(addr, what, 500, exc)) from None
             except requests.exceptions.SSLError as exc:
                 raise VaultUnavailable(_tls_message(addr, exc)) from None
             except requests.exceptions.Timeout:
@@ -137,6 +151,18 @@ class Caller:
                     f"cannot reach Vault at {addr} ({_connection_reason(exc)}); check VAULT_ADDR "
                     "and that the server runs and is reachable from here"
                 ) from None
+            except (requests.exceptions.RequestException, UnicodeError) as exc:
+                # An invalid header or URL: the text would quote it (a token, say); the kind
+                # is enough to act on.
+                raise VaultConfigError(
+                    f"cannot send {what} to Vault at {addr} ({type(exc).__name__}): a Vault "
+                    "setting (VAULT_ADDR, VAULT_NAMESPACE, the token or a login credential) "
+                    "holds a character HTTP does not allow"
+                ) from None
+            else:
+                if answer is not None and not isinstance(answer, Mapping):
+                    raise VaultUnavailable(_not_json(addr, what, answer))
+                return answer
             delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2**attempt)
             asked = _last.retry_after
             if asked is not None and asked > RETRY_AFTER_CAP:
@@ -160,6 +186,41 @@ class Caller:
                 delay,
             )
             self._sleep(delay)
+
+
+def _unexpected(addr: str | None, what: str, status: int | None, exc: Exception) -> str:
+    code = f"HTTP {status}" if status else "an unexpected status"
+    return (
+        f"Vault at {addr} answered {what} with {code}: {server_errors(exc)}; check the "
+        "server's health (`vault status`) and logs, then run again"
+    )
+
+
+def _not_json(addr: str | None, what: str, answer: object) -> str:
+    status = getattr(answer, "status_code", None)
+    kind = f"HTTP {status} with " if status else ""
+    return (
+        f"Vault at {addr} answered {what} with {kind}a body that is not Vault's JSON; is "
+        "VAULT_ADDR the Vault server itself (not a proxy, a load balancer's page or a web UI)?"
+    )
+
+
+def field(answer: object, *path: str) -> Any:
+    """``answer[path[0]][path[1]]...``, or None where a level is missing or not an object: a
+    server (or something posing as one) may answer any JSON at all."""
+    for name in path:
+        if not isinstance(answer, Mapping):
+            return None
+        answer = answer.get(name)
+    return answer
+
+
+def number(value: object) -> int:
+    """An integer field of an answer (a TTL, a version), 0 when it is not one."""
+    try:
+        return int(value)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
@@ -191,20 +252,25 @@ def _http_date(text: str) -> datetime | None:
 
 
 def _keep_retry_after(response: requests.Response, *args: object, **kwargs: object) -> None:
+    _last.status = response.status_code
     if response.status_code in (429, 503):
         headers = response.headers
         _last.retry_after = retry_after_seconds(headers.get("Retry-After"), headers.get("Date"))
 
 
 def server_errors(exc: Exception) -> str:
-    """The server's own error text (paths and reasons, never a value), without hvac's URL."""
+    """The server's own error text, without hvac's URL, redacted: a server (or a proxy) may
+    quote the request, and a login request holds the password, secret_id or JWT; every secret
+    the process holds is masked in every form it may be quoted in (``redaction.shown``)."""
     errors = getattr(exc, "errors", None)
     if isinstance(errors, list):
         text = "; ".join(str(e).strip() for e in errors if str(e).strip())
         # Vault wraps some messages as "1 error occurred:\n\t* permission denied\n\n".
         text = text.replace("1 error occurred:", "").replace("\n\t*", "").strip()
         if text:
-            return " ".join(text.split())
+            return shown(text)
+    if errors is None and getattr(exc, "text", None):
+        return "an answer that is not Vault's JSON (is VAULT_ADDR the Vault server itself?)"
     return type(exc).__name__
 
 
