@@ -12,10 +12,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .providers import Endpoint, Outcome, Reply
 
@@ -162,6 +162,66 @@ class CheckReport:
         }
 
 
+class FailedKey(Protocol):
+    """A failed key as a plan records it (``llmform.plan.KeyCheckRow``)."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+
+# What to do about each kind of failure; "{hosts}" is filled with the hosts that were tried.
+ADVICE: dict[str, str] = {
+    "unreachable": "check that api_base is right and that this machine reaches {hosts}: the "
+    "host name and DNS, a proxy (HTTPS_PROXY, NO_PROXY) and firewalls on the way",
+    "invalid_key": "fix or replace the key where its reference points (Vault or the environment)",
+    "no_permission": "give the key the right to list models, or use another key",
+    "out_of_quota": "add credit or quota to the provider account, or use another key",
+    "model_missing": "deploy the model at the provider, or remove it from the config",
+    "error": "read the provider's answer in the key checks; check api_base and the config's "
+    "options",
+}
+
+
+def failure_summary(
+    failed: Sequence[FailedKey], checks: Sequence[Mapping[str, Any]], consequence: str
+) -> str:
+    """The error for failed key checks: how many, what was not done, and per kind of failure
+    what to do. The keys themselves are not listed again: the plan lists every key's outcome,
+    and this follows it."""
+    by_outcome: dict[str, list[FailedKey]] = {}
+    for row in failed:
+        by_outcome.setdefault(row.outcome, []).append(row)
+    count = len(failed)
+    lines = [
+        f"{count} key{'' if count == 1 else 's'} failed {'its' if count == 1 else 'their'} "
+        f"check (see the key checks in the plan), so {consequence}:"
+    ]
+    for outcome, rows in by_outcome.items():
+        words = outcome.replace("_", " ")
+        advice = ADVICE.get(outcome, "see the key checks in the plan")
+        if "{hosts}" in advice:
+            advice = advice.format(hosts=_hosts({r.address for r in rows}, checks))
+        lines.append(f"  {words} ({len(rows)} key{'' if len(rows) == 1 else 's'}): {advice}")
+    lines.append("Then plan again, or pass --no-validate-keys to skip the checks.")
+    return "\n".join(lines)
+
+
+def _hosts(addresses: set[str], checks: Sequence[Mapping[str, Any]]) -> str:
+    from .check_transport import host_of  # imports httpx's URL parser only when needed
+
+    found: dict[str, None] = {}
+    for check in checks:
+        endpoint = check.get("endpoint")
+        if check.get("address") in addresses and isinstance(endpoint, str):
+            parts = endpoint.split()
+            if len(parts) >= 2:
+                found[host_of(parts[1])] = None
+    return ", ".join(found) or "the endpoint"
+
+
 def identity_digest(endpoint: Endpoint, key_fingerprint: str, extra: tuple[str, ...]) -> str:
     """Names a (provider type, endpoint, key) triple, in the run and in the cache file. The
     fingerprint is already keyed; hashing again keeps the file uniform and short."""
@@ -195,7 +255,7 @@ class ResultCache:
     def _load(self) -> dict[str, JSON]:
         try:
             data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}  # no cache, or a damaged one: check afresh
         if not isinstance(data, dict) or data.get("version") != self.VERSION:
             return {}
@@ -206,7 +266,7 @@ class ResultCache:
         entry = self._entries.get(ident)
         if not isinstance(entry, dict):
             return None
-        age = self.clock() - float(entry.get("checked_at", 0))
+        age = self.clock() - _checked_at(entry)
         if not 0 <= age < self.ttl:
             return None
         try:
@@ -215,11 +275,13 @@ class ResultCache:
             return None
         models = entry.get("models")
         status = entry.get("status")
+        # No detail: the provider's words are never stored, and the plan marks the verdict
+        # "(cached)" itself.
         return Reply(
             outcome,
-            f"HTTP {status}, cached {age:.0f} s ago" if status else f"cached {age:.0f} s ago",
-            entry.get("status"),
-            frozenset(models) if isinstance(models, list) else None,
+            "",
+            status if isinstance(status, int) else None,
+            frozenset(str(m) for m in models) if isinstance(models, list) else None,
         )
 
     def put(self, ident: str, reply: Reply) -> None:
@@ -239,7 +301,7 @@ class ResultCache:
         fresh = {
             k: v
             for k, v in self._entries.items()
-            if isinstance(v, dict) and 0 <= now - float(v.get("checked_at", 0)) < self.ttl
+            if isinstance(v, dict) and 0 <= now - _checked_at(v) < self.ttl
         }
         text = json.dumps({"version": self.VERSION, "entries": fresh}, sort_keys=True)
         with contextlib.suppress(OSError):
@@ -249,3 +311,11 @@ class ResultCache:
                 handle.write(text)
             os.replace(tmp, self.path)
         self._dirty = False
+
+
+def _checked_at(entry: JSON) -> float:
+    """When an entry was made; a damaged one counts as long expired."""
+    try:
+        return float(entry.get("checked_at", 0))
+    except (TypeError, ValueError, OverflowError):
+        return float("-inf")

@@ -31,9 +31,10 @@ from .check_results import (
     identity_digest,
 )
 from .check_targets import CheckTarget, KeySlot, targets_for
+from .check_transport import transport_reply
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
-from .providers.base import redact
-from .secrets.base import SecretValue, fingerprint
+from .providers.base import clean_detail
+from .secrets.base import fingerprint
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -119,43 +120,56 @@ class _Run:
         self.sleep = sleep
         self.clock = clock
         self.probes: dict[str, asyncio.Task[_Probe]] = {}
+        self.refreshed: dict[str, asyncio.Task[_Probe]] = {}  # cached answers asked again
         self.confirmed: dict[tuple[str, str], asyncio.Task[bool | None]] = {}
         self.requests = 0
         self._timeouts = httpx.Timeout(timeout).as_dict()
 
-    async def send(
-        self, build: Callable[[], httpx.Request], key: SecretValue | None
-    ) -> httpx.Response | Reply:
+    async def send(self, build: Callable[[], httpx.Request]) -> httpx.Response | Reply:
         """Send the request ``build`` makes. It is built only once a place under the bound is
         free: a large run would otherwise prepare every request before the first went out,
-        and the first round trips would wait for that."""
+        and the first round trips would wait for that. A request that cannot be built or gets
+        no answer becomes a Reply in fixed words (``check_transport``): an exception's own
+        text may quote the request, key included."""
         async with self.gate:
-            request = build()
+            try:
+                request = build()
+            except Unsupported:
+                raise
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+                return transport_reply(exc, None, self.timeout)
             request.extensions["timeout"] = self._timeouts
             self.requests += 1
             pick = self._busy.index(min(self._busy))  # the pool with a free connection
             self._busy[pick] += 1
             try:
                 return await self.clients[pick].send(request)
-            except httpx.TimeoutException:
-                return Reply(Outcome.UNREACHABLE, f"no answer within {self.timeout:g} s")
-            except httpx.TransportError as exc:
-                detail = f"{type(exc).__name__}: {redact(str(exc), key)}".rstrip(": ")
-                return Reply(Outcome.UNREACHABLE, detail)
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+                return transport_reply(exc, request.url, self.timeout)
             finally:
                 self._busy[pick] -= 1
 
     async def probe(
-        self, target: CheckTarget, adapter: ProviderAdapter, endpoint: Endpoint, slot: KeySlot
+        self,
+        target: CheckTarget,
+        adapter: ProviderAdapter,
+        endpoint: Endpoint,
+        slot: KeySlot,
+        fresh: bool = False,
     ) -> _Probe:
         """One attempt with one key, shared by every config that holds the same key for the
         same endpoint: an attempt in flight is joined, a final answer reused, a transient one
-        (rate limit, outage) tried afresh."""
+        (rate limit, outage) tried afresh. ``fresh``: ask the provider even when the cache
+        has an answer, once per run."""
         ident = identity_digest(endpoint, slot.fingerprint, target.secret_fingerprints)
-        task = self.probes.get(ident)
+        probes = self.refreshed if fresh else self.probes
+        task = probes.get(ident)
         if task is None or (task.done() and task.result().reply.outcome not in _FINAL):
-            task = asyncio.ensure_future(self._attempt(ident, target, adapter, endpoint, slot))
-            self.probes[ident] = task
+            use_cache = not fresh
+            task = asyncio.ensure_future(
+                self._attempt(ident, target, adapter, endpoint, slot, use_cache)
+            )
+            probes[ident] = task
         return await task
 
     async def _attempt(
@@ -165,22 +179,21 @@ class _Run:
         adapter: ProviderAdapter,
         endpoint: Endpoint,
         slot: KeySlot,
+        use_cache: bool = True,
     ) -> _Probe:
-        if self.cache is not None and (hit := self.cache.get(ident)) is not None:
+        if use_cache and self.cache is not None and (hit := self.cache.get(ident)) is not None:
             return _Probe(hit, cached=True)
         try:
-            answer = await self.send(
-                lambda: adapter.request(endpoint, slot.value, target.secrets), slot.value
-            )
+            answer = await self.send(lambda: adapter.request(endpoint, slot.value, target.secrets))
         except Unsupported as exc:
-            return _Probe(Reply(Outcome.SKIPPED, str(exc)))
+            return _Probe(Reply(Outcome.SKIPPED, clean_detail(str(exc))))
         if isinstance(answer, Reply):
             return _Probe(answer)
         reply = adapter.interpret(answer)
         wait = retry_after(answer.headers, self.clock())
         reply = replace(
             reply,
-            detail=redact(reply.detail, slot.value),
+            detail=clean_detail(reply.detail),
             retry_after=wait if wait is not None else reply.retry_after,
         )
         if self.cache is not None and reply.outcome in _CACHEABLE:
@@ -197,18 +210,21 @@ class _Run:
     ) -> bool | None:
         """Whether a model the list did not name exists after all (an alias); None if the
         provider cannot tell."""
-        request = adapter.model_request(endpoint, slot.value, target.secrets, model)
+        try:
+            request = adapter.model_request(endpoint, slot.value, target.secrets, model)
+        except (httpx.InvalidURL, ValueError):
+            return None  # the list request, built alike, has said why already
         if request is None:
             return None
         ident = identity_digest(endpoint, slot.fingerprint, target.secret_fingerprints)
         task = self.confirmed.get((ident, model))
         if task is None:
-            task = asyncio.ensure_future(self._confirm(request, slot.value))
+            task = asyncio.ensure_future(self._confirm(request))
             self.confirmed[(ident, model)] = task
         return await task
 
-    async def _confirm(self, request: httpx.Request, key: SecretValue | None) -> bool | None:
-        answer = await self.send(lambda: request, key)
+    async def _confirm(self, request: httpx.Request) -> bool | None:
+        answer = await self.send(lambda: request)
         if isinstance(answer, Reply):
             return None
         if answer.is_success:
@@ -260,7 +276,7 @@ class _Run:
         try:
             endpoint = adapter.endpoint(target.api_base, target.options)
         except ValueError as exc:
-            return _failed(target, "", Outcome.ERROR, str(exc))
+            return _failed(target, "", Outcome.ERROR, clean_detail(str(exc)))
         missing_keys = [s for s in target.unresolved if s not in {k.slot for k in target.keys}]
         if missing_keys:  # a secret option (api_secret): no key can be checked without it
             detail = f"{', '.join(missing_keys)} not resolved"
@@ -301,6 +317,10 @@ class _Run:
         slot: KeySlot,
         probe: _Probe,
     ) -> KeyResult:
+        if probe.cached and _lacks(probe.reply, target.models):
+            # A model missing from a cached list may have been deployed since: only the
+            # provider, asked now, may say it is missing.
+            probe = await self.probe(target, adapter, endpoint, slot, fresh=True)
         reply = probe.reply
         outcome, detail = reply.outcome, reply.detail
         missing: tuple[str, ...] = ()
@@ -338,6 +358,16 @@ def _identified(slot: KeySlot) -> KeySlot:
     if slot.fingerprint or slot.value is None:
         return slot
     return replace(slot, fingerprint="run:" + fingerprint(_RUN_KEY, slot.value))
+
+
+def _lacks(reply: Reply, models: Sequence[str]) -> bool:
+    """Whether a valid answer's model list leaves out one of ``models``."""
+    listed = reply.models
+    return (
+        reply.outcome is Outcome.VALID
+        and listed is not None
+        and any(m not in listed for m in models)
+    )
 
 
 def _failed(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -> ConfigResult:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from .audit import AuditEvent, RunInfo, drafts_for
 from .audit_keys import ChainKey, configured_chain_key
-from .check_results import CheckReport
+from .check_results import CheckReport, failure_summary
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
 from .errors import LlmformError
@@ -212,16 +212,13 @@ class KeyCheckError(LlmformError):
 
 
 def key_check_error(plan: Plan, consequence: str) -> KeyCheckError | None:
-    """The error for a plan whose keys failed their check (None when all passed), listing each
-    failed key by config and slot; ``consequence`` says what was not done."""
+    """The error for a plan whose keys failed their check (None when all passed): how many,
+    ``consequence`` (what was not done), and what to do about each kind of failure. The keys
+    are not listed again: the plan printed before it lists each one."""
     failed = plan.failed_keys
     if not failed:
         return None
-    listed = "\n  ".join(f"{f.address} {f.slot}: {f.outcome_text}" for f in failed)
-    return KeyCheckError(
-        f"{len(failed)} key(s) failed their check, so {consequence}:\n  {listed}\n"
-        "Fix or replace these keys and plan again, or pass --no-validate-keys to skip the checks"
-    )
+    return KeyCheckError(failure_summary(failed, plan.key_checks, consequence))
 
 
 def require_checked(plan: Plan) -> None:

@@ -60,6 +60,7 @@ class KeyCheckRow:
     outcome: str  # llmform.providers.Outcome's value
     detail: str
     passed: bool
+    cached: bool = False  # answered from the key-check cache, not by the provider now
 
     @property
     def untrusted(self) -> bool:
@@ -68,6 +69,8 @@ class KeyCheckRow:
     @property
     def outcome_text(self) -> str:
         words = NOT_TRUSTED_TEXT if self.untrusted else self.outcome.replace("_", " ")
+        if self.cached:
+            words += " (cached)"
         return f"{words} ({self.detail})" if self.detail else words
 
 
@@ -85,7 +88,8 @@ def key_check_rows(checks: Sequence[Mapping[str, Any]]) -> list[KeyCheckRow]:
             slot, outcome, detail = entry.get("slot"), entry.get("outcome"), entry.get("detail")
             if isinstance(slot, str) and isinstance(outcome, str):
                 text = detail if isinstance(detail, str) else ""
-                rows.append(KeyCheckRow(address, slot, outcome, text, entry.get("passed") is True))
+                passed, cached = entry.get("passed") is True, entry.get("cached") is True
+                rows.append(KeyCheckRow(address, slot, outcome, text, passed, cached))
     return rows
 
 

@@ -119,6 +119,7 @@ class Failing:
     backup: str
     models: str
     rows: tuple[str, ...]  # the failing rows of the plan, as printed
+    advice: str  # the error's advice for that kind of failure
 
 
 FAILING = [
@@ -128,6 +129,8 @@ FAILING = [
         BAD,
         "gpt-4o",
         ("backup_keys[0]: invalid key (HTTP 401 invalid_request_error invalid_api_key",),
+        "  invalid key (1 key): fix or replace the key where its reference points (Vault or the "
+        "environment)\n",
     ),
     Failing(
         "invalid primary, the backup works",
@@ -135,6 +138,7 @@ FAILING = [
         GOOD,
         "gpt-4o",
         ("api_key: invalid key (HTTP 401",),
+        "  invalid key (1 key): fix or replace the key",
     ),
     Failing(
         "a model the provider does not serve",
@@ -145,6 +149,8 @@ FAILING = [
             "api_key: model missing (the provider does not serve gpt-99)",
             "backup_keys[0]: model missing (the provider does not serve gpt-99)",
         ),
+        "  model missing (2 keys): deploy the model at the provider, or remove it from the "
+        "config\n",
     ),
 ]
 
@@ -158,8 +164,16 @@ def test_a_failing_key_fails_the_plan_and_apply_changes_nothing(repo: Repo, case
     assert f"{len(case.rows)} failed." in out
     for row in case.rows:
         assert f"  config.prod/openai-main  {row}" in out
-        assert f"config.prod/openai-main {row}" in err
-    assert "the plan cannot be applied and was not saved" in err
+    # The error says what to do, and does not list the failed keys a second time.
+    count = len(case.rows)
+    assert err.startswith(
+        f"Key checks: 2 configs...\nerror: {count} key{'s' if count > 1 else ''} failed "
+        f"{'their' if count > 1 else 'its'} check (see the key checks in the plan), so the "
+        "plan cannot be applied and was not saved:\n"
+    ), err
+    assert case.advice in err
+    assert err.endswith("Then plan again, or pass --no-validate-keys to skip the checks.\n")
+    assert "config.prod/openai-main" not in err and "HTTP 401" not in err
     assert not (repo.path / "p.plan").exists()
 
     code, out, err = repo.run("apply", "--auto-approve", "llmform.yaml")
@@ -213,7 +227,7 @@ def test_verdicts_are_cached_until_the_ttl(repo: Repo) -> None:
     code, out, _ = repo.run("plan", "llmform.yaml")
     assert code == 0
     assert len(repo.openai.requests) == asked  # answered from the cache
-    assert "api_key: valid (HTTP 200, cached" in out
+    assert "  config.prod/openai-main  api_key: valid (cached)\n" in out
     repo.run("plan", "--check-cache-ttl", "0", "llmform.yaml")
     assert len(repo.openai.requests) == 2 * asked
 
@@ -257,3 +271,90 @@ def test_bad_check_options_are_usage_errors(repo: Repo, args: list[str], message
     code, _, err = repo.run("plan", *args, "llmform.yaml")
     assert code == 2
     assert message in err
+
+
+def test_a_model_deployed_since_the_last_plan_is_found_at_once(repo: Repo) -> None:
+    """The cache keeps a valid key's model list for 15 minutes; a model missing from it is
+    asked about again, so deploying it is seen by the next plan, and the cached verdicts of
+    every format say "(cached)"."""
+    repo.write(models="gpt-4o, {name: gpt-new, type: chat}")
+    code, out, _ = repo.run("plan", "llmform.yaml")
+    assert code == 1
+    assert "api_key: model missing (the provider does not serve gpt-new)" in out
+    repo.openai.models.append("gpt-new")
+    code, out, err = repo.run("plan", "llmform.yaml")
+    assert code == 0, err
+    assert "  config.prod/openai-main  api_key: valid\n" in out
+    assert "  config.prod/openai-main  backup_keys[0]: valid\n" in out
+    # all found now: the next plan answers from the cache, and says so in every format
+    asked = len(repo.openai.requests)
+    _, out, _ = repo.run("plan", "llmform.yaml")
+    assert "  config.prod/openai-main  api_key: valid (cached)\n" in out
+    _, md, _ = repo.run("plan", "--format", "markdown", "llmform.yaml")
+    assert "| `config.prod/openai-main` | `api_key` | ✅ valid (cached) |" in md
+    _, raw, _ = repo.run("plan", "--format", "json", "llmform.yaml")
+    keys = json.loads(raw)["validation"][0]["keys"]
+    assert [k["cached"] for k in keys] == [True, True]
+    assert len(repo.openai.requests) == asked
+
+
+def test_a_cached_failure_says_cached_in_every_format(repo: Repo) -> None:
+    repo.keys(GOOD, BAD)
+    repo.run("plan", "llmform.yaml")
+    code, out, _ = repo.run("plan", "llmform.yaml")
+    assert code == 1
+    assert "  config.prod/openai-main  backup_keys[0]: invalid key (cached)\n" in out
+    _, md, _ = repo.run("plan", "--format", "markdown", "llmform.yaml")
+    assert "| `config.prod/openai-main` | `backup_keys[0]` | ❌ invalid key (cached) |" in md
+    _, raw, _ = repo.run("plan", "--format", "json", "llmform.yaml")
+    assert json.loads(raw)["errors"] == [
+        {
+            "address": "config.prod/openai-main",
+            "slot": "backup_keys[0]",
+            "message": "key check failed: invalid key (cached)",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("api_base", "row", "hosts"),
+    [
+        (
+            "http://127.0.0.1:{port}/v1",
+            "cannot connect to 127.0.0.1:{port}: connection refused",
+            "127.0.0.1:{port}",
+        ),
+        (
+            "http://llmform-no-such-host.invalid/v1",
+            "cannot connect to llmform-no-such-host.invalid: the host name does not resolve",
+            "llmform-no-such-host.invalid",
+        ),
+    ],
+    ids=["refused", "no such host"],
+)
+def test_an_unreachable_endpoint_names_the_host_and_gives_network_advice(
+    repo: Repo, api_base: str, row: str, hosts: str
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = (repo.path / "llmform.yaml").read_text()
+    text = text.replace(repo.openai.api_base, api_base.format(port=port))
+    (repo.path / "llmform.yaml").write_text(text)
+    code, out, err = repo.run("plan", "llmform.yaml")
+    assert code == 1
+    row = row.format(port=port)
+    assert f"  config.prod/openai-main  api_key: unreachable ({row})\n" in out
+    assert f"  config.prod/openai-main  backup_keys[0]: unreachable ({row})\n" in out
+    assert err == (
+        "Key checks: 2 configs...\n"
+        "error: 2 keys failed their check (see the key checks in the plan), so the plan "
+        "cannot be applied:\n"
+        "  unreachable (2 keys): check that api_base is right and that this machine reaches "
+        f"{hosts.format(port=port)}: the host name and DNS, a proxy (HTTPS_PROXY, NO_PROXY) and "
+        "firewalls on the way\n"
+        "Then plan again, or pass --no-validate-keys to skip the checks.\n"
+    )
+    assert "Fix or replace" not in err

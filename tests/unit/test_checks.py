@@ -196,7 +196,7 @@ def test_refused_connection_is_unreachable() -> None:
     assert [k.outcome for k in keys] == [Outcome.UNREACHABLE] * 2
     assert [k.attempts for k in keys] == [2, 2]  # K0 K1 K0 K1
     assert clock.sleeps == [1, 2, 4]
-    assert "ConnectError" in keys[0].detail
+    assert keys[0].detail == f"cannot connect to 127.0.0.1:{port}: connection refused"
 
 
 def test_each_distinct_key_is_checked_once_per_run() -> None:
@@ -260,18 +260,43 @@ def test_cache_spares_the_provider_until_the_ttl(tmp_path: Path) -> None:
         (Outcome.INVALID_KEY, False),
         (Outcome.RATE_LIMITED, False),
     ]
-    # valid (with its model list) and invalid are kept; a rate limit says nothing about later
+    # valid (with its model list) and invalid are kept; a rate limit says nothing about later;
+    # a model missing from a cached list is asked about again, never answered from the cache
     assert second == [
-        (Outcome.MODEL_MISSING, True),
+        (Outcome.MODEL_MISSING, False),
         (Outcome.INVALID_KEY, True),
         (Outcome.RATE_LIMITED, False),
     ]
-    assert seen_second == 4 and seen_first == 6
+    assert seen_second == 5 and seen_first == 6
     assert [c for _, c in third] == [False, False, False]
     text = path.read_text()
     for key in (K0, K1, K2):
         assert key not in text and key[-4:] not in text
     assert set(json.loads(text)) == {"version", "entries"}
+
+
+def test_a_model_deployed_after_a_cached_check_is_found(tmp_path: Path) -> None:
+    """The cache keeps a valid key's model list; a model missing from it may have been deployed
+    since, so the provider is asked again at once, and what it says now decides."""
+    path = tmp_path / "key-checks.json"
+    clock = FakeClock()
+    with ProviderServer("openai", {K0: "valid"}, models=["gpt-4o"]) as server:
+        t = target("openai", server.api_base, [K0], ["gpt-4o", "gpt-new"])
+
+        def once() -> tuple[Outcome, bool, str]:
+            report = run([t], clock, cache=ResultCache(path, ttl=900, clock=clock.clock))
+            key = report.configs[0].keys[0]
+            return key.outcome, key.cached, key.detail
+
+        assert once() == (Outcome.MODEL_MISSING, False, "the provider does not serve gpt-new")
+        server.models.append("gpt-new")  # deployed by the user
+        clock.now += 5
+        assert once() == (Outcome.VALID, False, "")
+        asked = len(server.requests)
+        clock.now += 5
+        # now every configured model is on the cached list: the cache answers, and says so
+        assert once() == (Outcome.VALID, True, "")
+        assert len(server.requests) == asked
 
 
 def test_damaged_cache_is_ignored(tmp_path: Path) -> None:

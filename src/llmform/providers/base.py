@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from ..secrets.base import SecretValue
+from ..secrets.redaction import READ_LIMIT, shown
 
 
 class Outcome(StrEnum):
@@ -136,7 +137,7 @@ class ErrorInfo:
 def body_json(response: httpx.Response) -> object:
     try:
         return json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
 
 
@@ -145,7 +146,8 @@ def error_info(body: object, raw: str = "") -> ErrorInfo:
     ``{"error": "text"}`` (vLLM), ``{"code", "message"}`` (DashScope native, SiliconFlow),
     ``{"message"}`` / ``{"detail"}`` (Mistral, AWS), else the raw text."""
     if not isinstance(body, dict):
-        return ErrorInfo(message=raw.strip()[:300])
+        # Bounded for speed only; the cut that shows is made after redaction (``describe``).
+        return ErrorInfo(message=raw.strip()[:READ_LIMIT])
     inner = body.get("error")
     if isinstance(inner, str):
         return ErrorInfo(message=inner)
@@ -305,7 +307,7 @@ def describe(status: int, info: ErrorInfo) -> str:
     text = " ".join(parts)
     if info.message:
         text += ": " + info.message
-    return text[:300]
+    return clean_detail(text)
 
 
 # Providers echo part of a rejected key ("Incorrect API key provided: sk-abc***wxyz",
@@ -313,13 +315,8 @@ def describe(status: int, info: ErrorInfo) -> str:
 _KEYISH = re.compile(r"\S*(?:\*{2,}|…|\.{3})\S*|\b(?:sk|ak|key)-[\w-]{6,}|\b[\w-]{32,}")
 
 
-def redact(text: str, key: SecretValue | None) -> str:
-    if key is not None:
-        value = key.reveal()
-        if value:
-            text = text.replace(value, "[key]")
-            if len(value) >= 12:
-                # the head and tail that providers quote around a mask
-                for piece in (value[:8], value[-4:]):
-                    text = text.replace(piece, "[key]")
-    return _KEYISH.sub("[key]", text)
+def clean_detail(text: str) -> str:
+    """What of a provider's text may be shown: every secret the run holds redacted in every
+    form it may be quoted in, any word that looks like a masked or a whole key masked too, on
+    one printable line, and only then cut short (``llmform.secrets.redaction.shown``)."""
+    return shown(text, mask=_KEYISH)
