@@ -421,8 +421,8 @@ def test_markdown_notes_and_escaping() -> None:
         "\n"
         "| Resource | Key | Outcome |\n"
         "|---|---|---|\n"
-        "| `config.prod/a` | api_key | ✅ valid |\n"
-        "| `config.prod/a` | backup_keys[0] | ❌ error (a\\|b) |\n"
+        "| `config.prod/a` | `api_key` | ✅ valid |\n"
+        "| `config.prod/a` | `backup_keys[0]` | ❌ error (a\\|b) |\n"
     )
 
 

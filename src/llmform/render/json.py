@@ -8,13 +8,13 @@ sensitive values a change writes or removes (``secrets.api_key.value``), so a ro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..diff import CREATE, DELETE, NOOP, REPLACE, Change
 from ..plan import HOW_TO_TRUST, NOT_TRUSTED_TEXT, Plan
 from ..resources import JSON, Resource
+from .escape import json_dumps
 from .text import NO_SECRETS, keys_skipped, not_compared_heading, untrusted_endpoints
 
 FORMAT_VERSION = "1.0"
@@ -23,7 +23,7 @@ FORMAT_VERSION = "1.0"
 def render_json(plan: Plan, color: bool = False, verbose: bool = False) -> str:
     """``color`` and ``verbose`` are accepted for a uniform renderer signature: JSON has no
     colour, and always holds every resource's full before and after."""
-    return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(plan_json(plan)) + "\n"
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:

@@ -1,15 +1,21 @@
 """Markdown plans for a pull-request comment: the summary and a table of changed resources
 first, then the text plan of each group in a collapsible ``<details>`` block whose ``diff``
-fence lets GitHub colour additions and removals."""
+fence lets GitHub colour additions and removals.
+
+A pull request's author controls most of what a plan shows, and a provider the rest: every
+string is placed through ``escape`` (``md_text`` in prose and cells, ``md_code`` in code spans,
+``md_html`` inside HTML, fenced lines as the text renderer escaped them), so none can leave its
+table cell, code span, fence or ``<details>`` block, nor mention anyone.
+"""
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
+from .escape import md_code, md_fence, md_html, md_lines, md_text
 from .text import (
     NO_SECRETS,
     REFUSED,
@@ -34,7 +40,7 @@ def render_markdown(plan: Plan, color: bool = False, verbose: bool = False) -> s
     summary = plan.summary
     lines = ["### llmform plan", "", f"**{summary_line(summary)}**", ""]
     if plan.scope:
-        lines += [f"Scope: {_inline(scope_text(plan.scope))}; everything else is left alone.", ""]
+        lines += [f"Scope: {md_text(scope_text(plan.scope))}; everything else is left alone.", ""]
     if not summary.empty:
         lines += [
             "| Add | Change | Destroy |",
@@ -46,15 +52,16 @@ def render_markdown(plan: Plan, color: bool = False, verbose: bool = False) -> s
         ]
         for group in groups(plan):
             lines += [
-                f"| {_ACTION_WORDS[c.action]} | `{_cell(c.address)}` |" for c in group.changes
+                f"| {_ACTION_WORDS[c.action]} | {md_code(c.address, table=True)} |"
+                for c in group.changes
             ]
         lines.append("")
     for group in groups(plan):
         body = _diff_lines(group_lines(group.changes, False, verbose))
-        fence = _fence(body)
+        fence = md_fence(body)
         title = f"{group.title}: {_group_counts(group.changes)}"
         lines += [
-            f"<details><summary>{html.escape(title)}</summary>",
+            f"<details><summary>{md_html(title)}</summary>",
             "",
             f"{fence}diff",
             *body,
@@ -64,7 +71,7 @@ def render_markdown(plan: Plan, color: bool = False, verbose: bool = False) -> s
             "",
         ]
     lines += _notes(plan)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return md_lines(lines).rstrip("\n") + "\n"
 
 
 def _diff_lines(lines: Sequence[str]) -> list[str]:
@@ -93,20 +100,20 @@ def _notes(plan: Plan) -> list[str]:
     lines: list[str] = []
     if plan.warnings:
         lines += ["**Warnings**", ""]
-        lines += [f"- {_inline(w)}" for w in plan.warnings]
+        lines += [f"- {md_text(w)}" for w in plan.warnings]
         lines.append("")
     if plan.unmanaged:
         lines += ["**Unmanaged** (in the store, not created by llmform; left alone)", ""]
-        lines += [f"- `{a}`" for a in plan.unmanaged]
+        lines += [f"- {md_code(a)}" for a in plan.unmanaged]
         lines.append("")
     if not plan.secrets_compared:
-        lines += [f"**{_inline(NO_SECRETS)}**", ""]
+        lines += [f"**{md_text(NO_SECRETS)}**", ""]
     if not plan.keys_checked:
-        lines += [f"_{_inline(keys_skipped(plan))}_", ""]
+        lines += [f"_{md_text(keys_skipped(plan))}_", ""]
     if plan.not_compared:
-        lines += [_inline(not_compared_heading(plan)), ""]
+        lines += [md_text(not_compared_heading(plan)), ""]
         lines += [
-            f"- `{_cell(address)}`: {_inline(', '.join(slots))}"
+            f"- {md_code(address)}: {md_text(', '.join(slots))}"
             for address, slots in plan.not_compared.items()
         ]
         lines.append("")
@@ -121,35 +128,21 @@ def _notes(plan: Plan) -> list[str]:
             "|---|---|---|",
         ]
         lines += [
-            f"| `{_cell(r.address)}` | {_cell(r.slot)} "
-            f"| {'✅' if r.passed else '⚠️' if r.untrusted else '❌'} {_cell(r.outcome_text)} |"
+            f"| {md_code(r.address, table=True)} | {md_code(r.slot, table=True)} "
+            f"| {'✅' if r.passed else '⚠️' if r.untrusted else '❌'} {md_text(r.outcome_text)} |"
             for r in rows
         ]
         lines.append("")
     untrusted = untrusted_endpoints(plan)
     if untrusted:
-        lines += [f"**{_inline(UNTRUSTED_HEADING)}**", ""]
+        lines += [f"**{md_text(UNTRUSTED_HEADING)}**", ""]
         lines += [
-            f"- `{_cell(url)}` ({', '.join(f'`{_cell(a)}`' for a in addresses)})"
+            f"- {md_code(url)} ({', '.join(md_code(a) for a in addresses)})"
             for url, addresses in untrusted.items()
         ]
-        lines += ["", f"{_inline(HOW_TO_TRUST)}.", ""]
+        lines += ["", f"{md_text(HOW_TO_TRUST)}.", ""]
     if plan.refusals:
-        lines += [f"**{_inline(REFUSED)}**", ""]
-        lines += [f"- `{_cell(r.address)}` {_inline(r.reason)}" for r in plan.refusals]
+        lines += [f"**{md_text(REFUSED)}**", ""]
+        lines += [f"- {md_code(r.address)} {md_text(r.reason)}" for r in plan.refusals]
         lines.append("")
     return lines
-
-
-def _fence(body: Sequence[str]) -> str:
-    """A code fence longer than any run of backticks inside it (a value may hold some)."""
-    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
-    return "`" * max(3, longest + 1)
-
-
-def _inline(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _cell(value: object) -> str:
-    return _inline(str(value)).replace("|", "\\|")

@@ -4,11 +4,14 @@ Deletes come first, then everything else; each part is grouped under a header (f
 are global, first, then one header per workspace). Per resource: ``+`` create, ``~`` update in
 place, ``-`` delete, ``-/+`` replace. Updates show only changed fields (``"old" -> "new"``) and
 count the rest; lists of models are diffed by model name rather than dumped whole.
+
+Every name, address, value and note is escaped where it is placed (``escape.text`` and
+``escape.value``) and the lines are joined by ``escape.text_lines``: nothing a user or a server
+wrote can add a line or reach the terminal as a control sequence.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +19,7 @@ from ..console import paint, printable
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
 from ..plan import HOW_TO_TRUST, Plan, Summary
 from ..resources import JSON, REPLACE_FIELDS, Resource
+from . import escape as esc
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", REPLACE: "-/+"}
 _STYLES = {"+": "green", "~": "yellow", "-": "red"}
@@ -54,7 +58,8 @@ class Group:
 
     @property
     def header(self) -> str:
-        return f"{self.title} (to destroy):" if self.deletes else f"{self.title}:"
+        title = esc.text(self.title)
+        return f"{title} (to destroy):" if self.deletes else f"{title}:"
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,12 @@ def render_text(plan: Plan, color: bool = False, verbose: bool = False) -> str:
         lines += [*group_lines(group.changes, color, verbose), ""]
     lines += notes_lines(plan, color)
     lines.append(summary_line(plan.summary, color))
-    return "\n".join(lines) + "\n"
+    return esc.text_lines(lines, color) + "\n"
 
 
 def scope_text(scope: Sequence[str]) -> str:
-    return f"workspace{'' if len(scope) == 1 else 's'} {', '.join(scope)}"
+    names = ", ".join(esc.text(name) for name in scope)
+    return f"workspace{'' if len(scope) == 1 else 's'} {names}"
 
 
 def summary_line(summary: Summary, color: bool = False) -> str:
@@ -118,12 +124,12 @@ def notes_lines(plan: Plan, color: bool = False) -> list[str]:
     each section followed by a blank line."""
     lines: list[str] = []
     for warning in plan.warnings:
-        lines.append(f"{paint('Warning:', 'yellow', color)} {warning}")
+        lines.append(f"{paint('Warning:', 'yellow', color)} {esc.text(warning)}")
     if plan.warnings:
         lines.append("")
     if plan.unmanaged:
         lines.append("Unmanaged (in the store, not created by llmform; left alone):")
-        lines += [f"  {address}" for address in plan.unmanaged]
+        lines += [f"  {esc.text(address)}" for address in plan.unmanaged]
         lines.append("")
     if not plan.secrets_compared:
         lines += [paint(NO_SECRETS, "yellow", color), ""]
@@ -140,7 +146,7 @@ def notes_lines(plan: Plan, color: bool = False) -> list[str]:
         lines += [*checks, ""]
     refused = plan.refusals
     if refused:
-        lines += [paint(REFUSED, "red", color), *(f"  {r.text}" for r in refused), ""]
+        lines += [paint(REFUSED, "red", color), *(f"  {esc.text(r.text)}" for r in refused), ""]
     return lines
 
 
@@ -172,17 +178,19 @@ def key_check_lines(plan: Plan, color: bool = False) -> list[str]:
         if n
     ]
     heading = f"Key checks: {counts}, {', '.join(verdicts) or paint('all passed', 'green', color)}."
-    width = max(len(row.address) for row in rows)
+    width = max(len(esc.text(row.address)) for row in rows)
     lines = [heading]
     for row in rows:
         style = "green" if row.passed else "yellow" if row.untrusted else "red"
-        lines.append(
-            f"  {row.address.ljust(width)}  {row.slot}: {paint(row.outcome_text, style, color)}"
-        )
+        outcome = paint(esc.text(row.outcome_text), style, color)
+        lines.append(f"  {esc.text(row.address).ljust(width)}  {esc.text(row.slot)}: {outcome}")
     untrusted = untrusted_endpoints(plan)
     if untrusted:
         lines += ["", UNTRUSTED_HEADING]
-        lines += [f"  {url}  ({', '.join(addresses)})" for url, addresses in untrusted.items()]
+        lines += [
+            f"  {esc.text(url)}  ({', '.join(esc.text(a) for a in addresses)})"
+            for url, addresses in untrusted.items()
+        ]
         lines.append(f"{HOW_TO_TRUST}.")
     return lines
 
@@ -223,7 +231,7 @@ def _catalog_summary_line(change: Change, color: bool) -> str:
     models = change.after.attrs.get("models")
     count = _count(len(models), "model") if isinstance(models, list) else "its models"
     symbol = _symbol(SYMBOLS[change.action], color)
-    return f"{symbol} {change.address} (built-in catalog, {count})"
+    return f"{symbol} {esc.text(change.address)} (built-in catalog, {count})"
 
 
 def change_lines(change: Change, color: bool = False, verbose: bool = False) -> list[str]:
@@ -234,13 +242,14 @@ def change_lines(change: Change, color: bool = False, verbose: bool = False) -> 
     notes = [change.reason] if change.action == REPLACE and change.reason else []
     if change.after is not None and change.after.catalog:
         notes.append("built-in catalog")
-    comment = f"  # {change.address} {_VERBS[change.action]}"
+    address = esc.text(change.address)
+    comment = f"  # {address} {_VERBS[change.action]}"
     if notes:
-        comment += f" ({'; '.join(notes)})"
+        comment += f" ({esc.text('; '.join(notes))})"
     symbol = _symbol(SYMBOLS[change.action], color)
     head = [paint(comment, "bold", color)]
     if change.action == DELETE:
-        return [*head, f"{symbol} {change.address}"]
+        return [*head, f"{symbol} {address}"]
     if change.action == CREATE:
         assert change.after is not None
         fields = _create_fields(change.after)
@@ -248,11 +257,11 @@ def change_lines(change: Change, color: bool = False, verbose: bool = False) -> 
         fields = [_update_field(change, f) for f in change.fields]
     hidden = change.unchanged if change.action != CREATE else 0
     if not fields and not hidden:
-        return [*head, f"{symbol} {change.address} {{}}"]
+        return [*head, f"{symbol} {address} {{}}"]
     body = _block_lines(fields, color)
     if hidden:
         body.append(f"        # ({_count(hidden, 'unchanged attribute')} hidden)")
-    return [*head, f"{symbol} {change.address} {{", *body, "    }"]
+    return [*head, f"{symbol} {address} {{", *body, "    }"]
 
 
 def _symbol(symbol: str, color: bool) -> str:
@@ -262,10 +271,10 @@ def _symbol(symbol: str, color: bool) -> str:
 
 
 def _block_lines(fields: list[_Field], color: bool) -> list[str]:
-    width = max(len(f.name) for f in fields)
+    width = max(len(esc.text(f.name)) for f in fields)
     lines: list[str] = []
     for f in fields:
-        lead = f"    {_symbol(f.symbol, color)} {f.name.ljust(width)} = "
+        lead = f"    {_symbol(f.symbol, color)} {esc.text(f.name).ljust(width)} = "
         if f.items is None:
             lines.append(f"{lead}{f.value}{f.note}")
             continue
@@ -339,7 +348,7 @@ def _model_items(
             hidden += 1
         else:
             diffs = [
-                f"{key} = {_scalar(old[name].get(key))} -> {_scalar(new[name].get(key))}"
+                f"{esc.text(key)} = {_scalar(old[name].get(key))} -> {_scalar(new[name].get(key))}"
                 for key in _model_keys(old[name].keys() | new[name].keys())
                 if old[name].get(key) != new[name].get(key)
             ]
@@ -348,7 +357,9 @@ def _model_items(
 
 
 def _model_text(model: Mapping[str, JSON]) -> str:
-    details = ", ".join(f"{key} = {_scalar(model[key])}" for key in _model_keys(model.keys()))
+    details = ", ".join(
+        f"{esc.text(key)} = {_scalar(model[key])}" for key in _model_keys(model.keys())
+    )
     return f"{_scalar(model['name'])} {{{details}}}" if details else _scalar(model["name"])
 
 
@@ -374,8 +385,8 @@ def _empty(value: JSON) -> bool:
     return value is None or value == "" or value == {} or value == []
 
 
-def _scalar(value: JSON) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _scalar(data: JSON) -> str:
+    return esc.value(data)
 
 
 def _count(n: int, noun: str) -> str:
