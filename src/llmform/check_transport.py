@@ -36,6 +36,8 @@ def host_of(url: httpx.URL | str | None) -> str:
 def transport_reply(exc: BaseException, url: httpx.URL | str | None, timeout: float) -> Reply:
     """The outcome of a request that raised ``exc`` instead of answering (``url``: where it was
     going, when known)."""
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # anyio wraps some
+        return transport_reply(exc.exceptions[0], url, timeout)
     where = host_of(url)
     if isinstance(exc, httpx.ConnectTimeout):
         return Reply(Outcome.UNREACHABLE, f"no connection to {where} within {timeout:g} s")
@@ -65,7 +67,7 @@ def transport_reply(exc: BaseException, url: httpx.URL | str | None, timeout: fl
         return Reply(Outcome.ERROR, f"the answer from {where} could not be decoded", transient=True)
     if isinstance(exc, httpx.TransportError):  # ReadError, WriteError, ...
         return Reply(Outcome.UNREACHABLE, f"the connection to {where} broke")
-    if isinstance(exc, httpx.InvalidURL | ValueError):
+    if isinstance(exc, httpx.InvalidURL | ValueError | OverflowError):  # port 99999: Overflow
         return Reply(Outcome.ERROR, "api_base is not a valid URL")
     return Reply(Outcome.ERROR, f"the request to {where} failed ({type(exc).__name__})")
 

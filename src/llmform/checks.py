@@ -125,26 +125,27 @@ class _Run:
         self.requests = 0
         self._timeouts = httpx.Timeout(timeout).as_dict()
 
-    async def send(self, build: Callable[[], httpx.Request]) -> httpx.Response | Reply:
+    async def send(self, build: Callable[[], httpx.Request], base: str) -> httpx.Response | Reply:
         """Send the request ``build`` makes. It is built only once a place under the bound is
         free: a large run would otherwise prepare every request before the first went out,
         and the first round trips would wait for that. A request that cannot be built or gets
-        no answer becomes a Reply in fixed words (``check_transport``): an exception's own
-        text may quote the request, key included."""
+        no answer becomes a Reply in fixed words (``check_transport``) that name the host
+        tried (``base``'s, until the request has a URL): an exception's own text may quote the
+        request, key included."""
         async with self.gate:
             try:
                 request = build()
             except Unsupported:
                 raise
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-                return transport_reply(exc, None, self.timeout)
+            except Exception as exc:  # the I/O edge: say what, never its text
+                return transport_reply(exc, base, self.timeout)
             request.extensions["timeout"] = self._timeouts
             self.requests += 1
             pick = self._busy.index(min(self._busy))  # the pool with a free connection
             self._busy[pick] += 1
             try:
                 return await self.clients[pick].send(request)
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+            except Exception as exc:  # the I/O edge: say what, never its text
                 return transport_reply(exc, request.url, self.timeout)
             finally:
                 self._busy[pick] -= 1
@@ -184,7 +185,9 @@ class _Run:
         if use_cache and self.cache is not None and (hit := self.cache.get(ident)) is not None:
             return _Probe(hit, cached=True)
         try:
-            answer = await self.send(lambda: adapter.request(endpoint, slot.value, target.secrets))
+            answer = await self.send(
+                lambda: adapter.request(endpoint, slot.value, target.secrets), endpoint.api_base
+            )
         except Unsupported as exc:
             return _Probe(Reply(Outcome.SKIPPED, clean_detail(str(exc))))
         if isinstance(answer, Reply):
@@ -224,7 +227,7 @@ class _Run:
         return await task
 
     async def _confirm(self, request: httpx.Request) -> bool | None:
-        answer = await self.send(lambda: request)
+        answer = await self.send(lambda: request, str(request.url))
         if isinstance(answer, Reply):
             return None
         if answer.is_success:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from . import __version__
-from .console import format_diagnostic, paint, use_color
+from .console import format_diagnostic, format_error, paint, use_color
 from .errors import InputError, LlmformError, Severity
 from .provider_types import PROVIDER_TYPES
 from .validate import Validation, validate_paths
@@ -288,7 +288,7 @@ def _report(exc: LlmformError, no_color: bool) -> None:
         for diagnostic in exc.diagnostics:
             click.echo(format_diagnostic(diagnostic, color), err=True)
         return
-    click.echo(f"{paint('error', 'red', color)}: {exc}", err=True)
+    click.echo(format_error(str(exc), color), err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,10 +45,24 @@ def paint(text: str, style: str, enabled: bool) -> str:
 
 
 def format_diagnostic(diagnostic: Diagnostic, color: bool) -> str:
+    """``file:line:col: error: path: message`` on one line: the path (a label key) and the
+    message (which may quote the input) are escaped like any user-controlled text."""
     style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
-    where = f"{diagnostic.path}: " if diagnostic.path else ""
+    where = f"{printable(diagnostic.path)}: " if diagnostic.path else ""
     label = paint(diagnostic.severity.value, style, color)
-    return f"{paint(str(diagnostic.location), 'bold', color)}: {label}: {where}{diagnostic.message}"
+    location = paint(printable(str(diagnostic.location)), "bold", color)
+    return f"{location}: {label}: {where}{printable(diagnostic.message)}"
+
+
+def format_error(message: str, color: bool) -> str:
+    """An error for stderr: any secret the process holds masked (an exception may quote a
+    server that quoted the request), and each line escaped, so that nothing in the message
+    reaches the terminal as a control sequence. Line breaks are the message's own: whoever
+    puts user text into a message escapes it there (``printable``)."""
+    from .secrets.redaction import redact
+
+    lines = [printable(line) for line in redact(message).split("\n")]
+    return f"{paint('error', 'red', color)}: " + "\n".join(lines)
 
 
 def stderr_color(no_color_flag: bool) -> bool:

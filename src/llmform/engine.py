@@ -191,7 +191,7 @@ def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets
     if resolution.problems:
         raise StalePlanError(
             "cannot resolve secrets the plan depends on: "
-            + "; ".join(f"{p.ref}: {p.message}" for p in resolution.problems)
+            + "; ".join(printable(f"{p.ref}: {p.message}") for p in resolution.problems)
         )
     key = store.fingerprint_key()
     values = dict(resolution.values)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .console import printable
 from .errors import LlmformError
 from .model import Config, SecretRef
 from .problems import Problem
@@ -107,7 +108,8 @@ def resolve_secrets(
 
     def described(problem: SecretProblem) -> str:
         where = ", ".join(users.get(problem.ref, []))
-        return f"{problem.ref}: {problem.message} (used by {where})"
+        # one line: a message may quote what a server said (a Vault key's name)
+        return printable(f"{problem.ref}: {problem.message}") + f" (used by {where})"
 
     def located(problem: SecretProblem) -> Problem:
         user = first_user.get(problem.ref)

@@ -10,7 +10,9 @@ invalid-key answer, as from the real thing. Every request is recorded for assert
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import ssl
 import sys
 import threading
@@ -19,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 Body = object  # a JSON value, or str for a raw text body
 Response = tuple[int, Mapping[str, str], Body]
@@ -451,9 +453,39 @@ class Seen:
 
 
 # A key's behaviour: an outcome name ("valid", or a key of Protocol.errors), a raw Response,
-# "slow:<seconds>" (answer valid after a pause), or a list of those consumed one per request
-# (the last one repeats).
+# "slow:<seconds>" (answer valid after a pause), "echo" (refuse the key quoting it back in
+# every shape, see ``echoing_error``), or a list of those consumed one per request (the last
+# one repeats).
 Behaviour = str | Response | Sequence[str | Response]
+
+# Where an echoing error first quotes the key in the detail a plan shows for an OpenAI-style
+# provider ("HTTP 401 invalid_request_error invalid_api_key: <message>"): 20 characters before
+# the 300th, so text cut to 300 before it is redacted keeps the key's first 20 characters.
+ECHO_AT = 280
+_SHOWN_BEFORE = "HTTP 401 invalid_request_error invalid_api_key: Invalid key "
+
+
+def echoing_error(key: str, headers: Mapping[str, str]) -> Response:
+    """A 401 whose message quotes the key the way careless servers do: cut by a 300-character
+    limit, whole, JSON-escaped, as Python repr of str and bytes, URL-encoded, backslash-escaped,
+    inside Basic auth's base64 of ``user:key``, its first 20 characters, head and tail around
+    a mask, and every request header as received."""
+    basic = base64.b64encode(f"ci-bot:{key}".encode()).decode()
+    message = " ".join(
+        [
+            "x" * (ECHO_AT - len(_SHOWN_BEFORE) - 1),
+            key,
+            f"json={json.dumps(key)}",
+            f"json-in-json={json.dumps(json.dumps({'api_key': key}))}",
+            f"repr={key!r} bytes={key.encode()!r}",
+            f"url={quote(key, safe='')} url-lower-hex={_lower_hex(quote(key, safe=''))}",
+            f"escaped={key.encode('unicode_escape').decode()}",
+            f"basic=Basic {basic}",
+            f"first20={key[:20]} masked={key[:6]}…{key[-4:]} stars={key[:3]}****{key[-4:]}",
+            f"headers={json.dumps(dict(headers))}",
+        ]
+    )
+    return openai_error(401, "Invalid key " + message, "invalid_request_error", "invalid_api_key")
 
 
 class ProviderServer:
@@ -537,6 +569,8 @@ class ProviderServer:
             if seen.query.get(name) != value:
                 return (404, {}, {"error": {"code": "404", "message": "Resource not found"}})
         behaviour = self._behaviour(seen.key)
+        if behaviour == "echo":
+            return echoing_error(seen.key or "", seen.headers)
         if isinstance(behaviour, str) and behaviour.startswith("slow:"):
             time.sleep(float(behaviour.split(":", 1)[1]))
             behaviour = "valid"
@@ -612,6 +646,10 @@ class _QuietServer(ThreadingHTTPServer):
         """A client that gave up (a timeout test) leaves a broken pipe: expected, not news."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def _lower_hex(url_encoded: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), url_encoded)
 
 
 def _is_response(value: object) -> bool:

@@ -1,0 +1,121 @@
+"""What a key check shows when a server quotes the key back, or when a request cannot be sent:
+never the key, in any form, and never an exception's own text.
+
+Against the local provider servers: each protocol's server in its "echo" mode refuses the key
+quoting it whole, escaped every way, in base64, in pieces and past the 300th character.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from support.checking import run, target
+from support.provider_servers import ECHO_AT, PROTOCOLS, ProviderServer
+
+from llmform.checks import CheckReport, RetryPolicy
+from llmform.providers import Outcome
+
+OPTIONS = {"azure-openai": {"api_version": "2024-10-21"}, "bedrock": {"region": "us-east-1"}}
+
+
+def fresh_key(prefix: str = "gsk_") -> str:
+    """A key no heuristic for key-looking words would catch (not sk-, shorter than 32 when cut
+    at 20): only redaction of the key itself can hide it."""
+    return f"{prefix}{secrets.token_hex(10)}/x+y"
+
+
+def pieces(key: str, length: int = 8) -> list[str]:
+    return [key[i : i + length] for i in range(len(key) - length + 1)]
+
+
+def assert_nothing_of(report: CheckReport, *keys: str) -> None:
+    text = json.dumps(report.to_dict()) + repr(report)
+    for key in keys:
+        leaked = [piece for piece in pieces(key) if piece in text]
+        assert not leaked, (leaked, text)
+
+
+@pytest.mark.parametrize("provider", sorted(PROTOCOLS))
+def test_a_provider_quoting_the_key_in_every_form_shows_none(provider: str) -> None:
+    key = fresh_key()
+    with ProviderServer(provider, {key: "echo"}, models=["m-1"]) as server:
+        report = run(
+            [target(provider, server.api_base, [key], ["m-1"], OPTIONS.get(provider))],
+            retry=RetryPolicy(max_retries=0),
+        )
+    (result,) = report.configs
+    detail = result.keys[0].detail
+    assert result.keys[0].outcome is not Outcome.VALID
+    assert "Invalid key" in detail and "[key]" in detail, detail
+    assert len(detail) <= 300 and detail.isprintable()
+    assert_nothing_of(report, key)
+
+
+def test_the_key_quoted_from_the_280th_character_is_masked_before_the_cut() -> None:
+    key = fresh_key()
+    with ProviderServer("openai", {key: "echo"}) as server:
+        report = run([target("openai", server.api_base, [key])])
+    detail = report.configs[0].keys[0].detail
+    # the plan's detail is cut at 300: the first quote of the key started at ECHO_AT
+    assert detail.index("[key]") <= ECHO_AT < 300
+    assert_nothing_of(report, key)
+
+
+def test_sigv4_credentials_quoted_back_show_neither_part() -> None:
+    access, secret = "AKIA" + secrets.token_hex(8).upper(), secrets.token_hex(20)
+    with ProviderServer("bedrock", {access: "echo"}) as server:
+        report = run(
+            [
+                target(
+                    "bedrock",
+                    server.api_base,
+                    [access],
+                    options=OPTIONS["bedrock"],
+                    secrets={"api_secret": secret},
+                )
+            ]
+        )
+    assert server.requests[0].headers["authorization"].startswith("AWS4-HMAC-SHA256")
+    assert_nothing_of(report, access, secret)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["\n", "\r", "\r\n", "\nX-Injected: 1", "\x00", "é", "\u00a0", "\u2028", "\u202e"],
+    ids=repr,
+)
+def test_a_key_no_header_can_carry_is_refused_in_fixed_words(bad: str) -> None:
+    """Resolution refuses such values; a caller that builds targets itself still gets no
+    exception text (httpx's "Illegal header value b'Bearer sk-…'" quotes the key) and no crash."""
+    key = fresh_key() + bad
+    with ProviderServer("openai", {}) as server:
+        report = run([target("openai", server.api_base, [key, key.strip() + "b" + bad])])
+    for result in report.configs[0].keys:
+        assert result.outcome is Outcome.ERROR
+        assert result.detail == (
+            f"the request to {server.url.removeprefix('http://')} could not be sent: a key or "
+            "header value holds a character HTTP does not allow"
+        )
+        assert result.attempts == 1  # the same key would fail the same way
+    assert server.requests == []
+    assert_nothing_of(report, key.strip())
+
+
+@pytest.mark.parametrize(
+    ("api_base", "outcome", "detail"),
+    [
+        ("http://127.0.0.1:99999/v1", Outcome.ERROR, "api_base is not a valid URL"),
+        ("ftp://127.0.0.1/v1", Outcome.ERROR, "api_base must start with http:// or https://"),
+        ("http://[::1/v1", Outcome.ERROR, "api_base is not a valid URL"),
+    ],
+)
+def test_an_api_base_that_is_no_url_is_an_error_in_fixed_words(
+    api_base: str, outcome: Outcome, detail: str
+) -> None:
+    key = fresh_key()
+    report = run([target("openai", api_base, [key])], retry=RetryPolicy(max_retries=0))
+    result = report.configs[0].keys[0]
+    assert (result.outcome, result.detail) == (outcome, detail)
+    assert_nothing_of(report, key)
