@@ -18,7 +18,8 @@ from typing import Protocol
 
 from ..model import SecretRef
 
-_live: weakref.WeakSet[SecretValue] = weakref.WeakSet()
+# By identity, not by value: two equal values are two entries, and one dying leaves the other.
+_live: weakref.WeakValueDictionary[int, SecretValue] = weakref.WeakValueDictionary()
 _live_lock = threading.Lock()
 _generation = 0  # bumped on every new value, so that a redaction index knows it is stale
 
@@ -32,7 +33,7 @@ class SecretValue:
         global _generation
         self._value = value
         with _live_lock:
-            _live.add(self)
+            _live[id(self)] = self
             _generation += 1
 
     def reveal(self) -> str:
@@ -44,20 +45,27 @@ class SecretValue:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretValue) and hmac.compare_digest(self._value, other._value)
+        return isinstance(other, SecretValue) and hmac.compare_digest(
+            _bytes(self._value), _bytes(other._value)
+        )
 
     def __hash__(self) -> int:
-        return hash(hashlib.sha256(self._value.encode()).digest())
+        return hash(hashlib.sha256(_bytes(self._value)).digest())
 
     def __reduce__(self) -> tuple[object, ...]:  # never pickled into a cache or a plan file
         raise TypeError("a SecretValue cannot be serialised")
+
+
+def _bytes(value: str) -> bytes:
+    # any str at all: non-ASCII, and the lone surrogates os.environ makes of undecodable bytes
+    return value.encode("utf-8", "surrogatepass")
 
 
 def live_values() -> tuple[int, tuple[str, ...]]:
     """The values of every ``SecretValue`` alive now, and a generation number that changes
     whenever a value is added (for ``llmform.secrets.redaction``'s index)."""
     with _live_lock:
-        return _generation, tuple({v._value for v in _live})
+        return _generation, tuple({v._value for v in list(_live.values())})
 
 
 def fingerprint(key: bytes, value: SecretValue) -> str:
