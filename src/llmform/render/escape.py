@@ -61,20 +61,35 @@ def _safe_line(line: str, color: bool) -> str:
 # Characters with a meaning inside a markdown line (emphasis, code, links and images, table
 # cells, strikethrough, math; "(" and "!" mean something only next to a "["); a backslash
 # makes each literal (CommonMark: any ASCII punctuation may be backslash-escaped). &, < and >
-# become entities, so no HTML tag (``</details>``, ``<img>``) can open or close. What matters
-# only at the start of a line (``#``, ``-``, ``>``, ``1.``) cannot happen: a value never
-# starts one.
+# become entities, so no HTML tag (``</details>``, ``<img>``) can open or close.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
 # "@name" in a comment notifies that user or team; a zero-width space after the "@" (as an
 # entity, visible in the source) keeps the text and drops the notification.
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
 _NO_MENTION = "@&#8203;"
+# What starts a block when it starts a line, or a list item's text: a heading, a quote, a list,
+# a setext underline, an ordered list's "1." (escaped at its "."), indentation (a code block).
+_BLOCK_START = re.compile(r"^(?:([#>+=-])|(\d{1,9})([.)])| )")
+# GitHub turns "https://…" and "www.…" in text into links: a server's message could plant one.
+# A backslash before the ":" or the "." keeps the text and drops the link (emails are broken
+# up by the "@" above).
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(:)(?=//)|\b(www)(\.)")
 
 
 def md_text(value: object) -> str:
     """Literal text in a markdown paragraph, list item or table cell."""
-    escaped = _html(printable(str(value)))
-    return _MENTION.sub(_NO_MENTION, _MD_SPECIAL.sub(r"\\\1", escaped))
+    escaped = _MD_SPECIAL.sub(r"\\\1", _html(printable(str(value))))
+    escaped = _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", escaped)
+    escaped = _BLOCK_START.sub(_inert_start, escaped, count=1)
+    return _MENTION.sub(_NO_MENTION, escaped)
+
+
+def _inert_start(match: re.Match[str]) -> str:
+    if match[1]:
+        return "\\" + match[1]
+    if match[2]:
+        return f"{match[2]}\\{match[3]}"
+    return "&#32;"  # a space that is text, not indentation
 
 
 def md_html(value: object) -> str:
