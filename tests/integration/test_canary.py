@@ -307,3 +307,107 @@ def test_a_real_process_prints_no_canary_even_when_it_fails(run: Runs, tmp_path:
         assert done.returncode == 1
         assert "CANARY" in done.stdout and "Traceback" not in done.stderr, done.stdout
         assert not _leaks(done.stdout + done.stderr), done.stdout
+
+
+# -- a key with a trailing newline, a provider that echoes, a Vault that echoes ----------------
+
+ECHOED = f"gsk_CANARY_{TOKEN}_echoed"  # no heuristic for key-looking words catches this one
+NEWLINE = f"sk-CANARY-{TOKEN}-newline\n"
+SECRET_ID = f"sid-CANARY-{TOKEN}"
+# the random part, whole and in every 8 characters of it, and the marker
+PIECES = (*NEEDLES, "CANARY", *(TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)))
+
+ECHO_STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: echoed
+    workspace: prod
+    factory: OpenAI
+    api_base: {openai}
+    api_key: {{env: ECHOED_KEY}}
+    models: [gpt-4o]
+"""
+
+NEWLINE_STATE = ECHO_STATE.replace("ECHOED_KEY", "NEWLINE_KEY")
+VAULT_STATE = ECHO_STATE.replace("{{env: ECHOED_KEY}}", '{{vault: "secret/llm#api_key"}}')
+
+
+def _pieces(text: str) -> list[str]:
+    return [piece for piece in PIECES if piece in text]
+
+
+def test_the_canary_survives_echoes_newlines_and_vault(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from support.fake_vault import echo, fake_vault
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
+    monkeypatch.delenv("LLMFORM_STORE", raising=False)
+    monkeypatch.setenv("ECHOED_KEY", ECHOED)
+    monkeypatch.setenv("NEWLINE_KEY", NEWLINE)
+    run = Runs(capsys)
+    with (
+        ProviderServer("openai", {ECHOED: "echo"}, models=["gpt-4o"]) as openai,
+        fake_vault() as vault,
+    ):
+        for name, text in (
+            ("echo", ECHO_STATE),
+            ("newline", NEWLINE_STATE),
+            ("vault", VAULT_STATE),
+        ):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "llmform.yaml").write_text(text.format(openai=openai.api_base))
+
+        # A provider quoting the key every way (whole, escaped, base64, in pieces, past the
+        # 300th character): every format, a refused plan -o, a refused apply.
+        for fmt in ("text", "markdown", "json"):
+            assert "invalid key" in run("plan", "--format", fmt, "echo", expect=1)
+        run("plan", "--check-cache-ttl", "0", "-o", "echo.plan", "echo", expect=1)
+        run("apply", "--auto-approve", "--audit-file", "audit.jsonl", "echo", expect=1)
+        # applied without checks, so that the store and the audit trail hold its traces
+        run("apply", "--auto-approve", "--no-validate-keys", "--audit-file", "audit.jsonl", "echo")
+        run("audit")
+        run("audit", "--json")
+        run("plan", "-o", "later.plan", "--no-validate-keys", "echo")
+
+        # A key with a trailing newline: refused when resolved, in every command.
+        for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
+            output = run(*command, "newline", expect=1)
+            assert "environment variable NEWLINE_KEY ends with a line break (LF)" in output
+
+        # A Vault that quotes the AppRole login request, secret_id and all.
+        monkeypatch.setenv("VAULT_ADDR", vault.url)
+        monkeypatch.setenv("LLMFORM_VAULT_AUTH", "approle")
+        monkeypatch.setenv("LLMFORM_VAULT_ROLE_ID", "role-1")
+        monkeypatch.setenv("LLMFORM_VAULT_SECRET_ID", SECRET_ID)
+        vault.route("/v1/auth/approle/login", echo(400))
+        for fmt in ("text", "json"):
+            output = run("plan", "--format", fmt, "vault", expect=1)
+            assert "Vault refused the approle login at auth/approle: invalid request" in output
+        vault.route("/v1/auth/approle/login", echo(500))
+        assert "HTTP 500" in run("plan", "vault", expect=1)
+
+    assert [r for r in openai.requests if r.key == ECHOED]  # the echo really happened
+    for command, _, output in run.seen:
+        assert not _pieces(output), f"llmform {command} printed the canary:\n{output}"
+    for record in caplog.records:
+        assert not _pieces(record.getMessage() + repr(record.args)), record
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".yaml"]
+    names = {p.name for p in written}
+    assert {"later.plan", "audit.jsonl", "llmform.db", "key-checks.json"} <= names
+    assert "echo.plan" not in names  # a plan whose key failed is not saved
+    for path in written:
+        data = path.read_bytes().decode("utf-8", "replace")
+        assert not _pieces(data), f"{path} holds the canary"
+    for table, value in _table_values(tmp_path / ".llmform" / "llmform.db"):
+        text = value.hex() if isinstance(value, bytes) else str(value)
+        assert not _pieces(text), f"{table}: {value!r}"

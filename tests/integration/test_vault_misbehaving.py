@@ -11,16 +11,14 @@ the real server at the end.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from baoserver import BaoServer, unique
+from support.fake_vault import OK_READ, Answer, FakeVault, echo, fake_vault
 
 from llmform.cli import main
 from llmform.model import VaultRef
@@ -30,83 +28,11 @@ from llmform.secrets.errors import VaultAuthError, VaultConfigError, VaultUnavai
 from llmform.secrets.settings import VaultSettings, settings_from_env
 from llmform.secrets.vault import VaultResolver
 
-# (status, content type, body); the body may be a function of the request
-Answer = tuple[int, str, object]
-
-
-def echo(status: int) -> Callable[[str, dict[str, str], str], Answer]:
-    """An error that quotes the whole request: its body (JSON, as Vault logs it) and headers."""
-
-    def answer(path: str, headers: dict[str, str], body: str) -> Answer:
-        quoted = f"invalid request to {path}: body {body} headers {json.dumps(headers)}"
-        return (status, "application/json", {"errors": [quoted]})
-
-    return answer
-
-
-OK_MOUNT: Answer = (
-    200,
-    "application/json",
-    {"data": {"path": "secret/", "type": "kv", "options": {"version": "2"}}},
-)
-OK_READ: Answer = (200, "application/json", {"data": {"data": {"api_key": "sk-fine-value"}}})
-OK_LOOKUP: Answer = (200, "application/json", {"data": {"ttl": 0, "renewable": False}})
-
-
-@dataclass
-class FakeVault:
-    """Answers by path prefix; ``script`` entries are consumed one per request (the last stays)."""
-
-    url: str = ""
-    routes: dict[str, list[object]] = field(default_factory=dict)
-    seen: list[tuple[str, str]] = field(default_factory=list)
-
-    def route(self, prefix: str, *answers: object) -> None:
-        self.routes[prefix] = list(answers)
-
-    def answer(self, path: str, headers: dict[str, str], body: str) -> Answer:
-        for prefix, script in self.routes.items():
-            if path.startswith(prefix):
-                chosen = script.pop(0) if len(script) > 1 else script[0]
-                return chosen(path, headers, body) if callable(chosen) else chosen  # type: ignore[return-value]
-        return (404, "application/json", {"errors": []})
-
 
 @pytest.fixture
 def vault() -> Iterator[FakeVault]:
-    fake = FakeVault()
-    fake.route("/v1/auth/token/lookup-self", OK_LOOKUP)
-    fake.route("/v1/sys/internal/ui/mounts/", OK_MOUNT)
-    fake.route("/v1/secret/data/", OK_READ)
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            fake.seen.append((self.command, self.path))
-            status, kind, payload = fake.answer(self.path, dict(self.headers.items()), body)
-            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _serve
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with fake_vault() as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 REF = VaultRef(path="secret/llm", key="api_key")
