@@ -61,6 +61,11 @@ def _bytes(value: str) -> bytes:
     return value.encode("utf-8", "surrogatepass")
 
 
+def generation() -> int:
+    """Changes whenever a ``SecretValue`` is made (cheap: redaction asks on every call)."""
+    return _generation
+
+
 def live_values() -> tuple[int, tuple[str, ...]]:
     """The values of every ``SecretValue`` alive now, and a generation number that changes
     whenever a value is added (for ``llmform.secrets.redaction``'s index)."""

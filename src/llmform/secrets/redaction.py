@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from ..console import printable
-from .base import live_values
+from .base import generation, live_values
 
 MASK = "[key]"
 GRAM = 8  # a run this long of a secret (in any form) is redacted wherever it appears
@@ -91,16 +91,18 @@ _cache_lock = threading.Lock()
 
 def _index() -> _Index:
     global _cache
-    generation, values = live_values()
     with _cache_lock:
-        if _cache is None or _cache[0] != generation:
-            _cache = (generation, _Index(values))
+        if _cache is None or _cache[0] != generation():
+            made_at, values = live_values()
+            _cache = (made_at, _Index(values))
         return _cache[1]
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:
     """``text`` with every secret the process holds, in every form above, replaced by
     ``[key]``; ``extra`` adds values that are not (or no longer) in a ``SecretValue``."""
+    if not text:
+        return text
     extras = [e for e in extra if e]
     index = _Index(extras) if extras else None
     for current in (_index(), index):
