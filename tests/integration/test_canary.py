@@ -359,6 +359,7 @@ def test_the_canary_survives_echoes_newlines_and_vault(
         ProviderServer("openai", {ECHOED: "echo"}, models=["gpt-4o"]) as openai,
         fake_vault() as vault,
     ):
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", openai.url)
         for name, text in (
             ("echo", ECHO_STATE),
             ("newline", NEWLINE_STATE),

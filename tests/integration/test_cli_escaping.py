@@ -56,6 +56,7 @@ def folder(
     monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
     monkeypatch.setenv("KEY", "sk-evil-provider-key")
     with ProviderServer("openai", {"sk-evil-provider-key": FORGING}, models=["gpt-4o"]) as s:
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", s.url)
         yield tmp_path, s
 
 

@@ -5,6 +5,7 @@ the scope, and what a CI log sees."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -343,6 +344,8 @@ def test_an_unreachable_endpoint_names_the_host_and_gives_network_advice(
     text = (repo.path / "llmform.yaml").read_text()
     text = text.replace(repo.openai.api_base, api_base.format(port=port))
     (repo.path / "llmform.yaml").write_text(text)
+    trusted = os.environ["LLMFORM_TRUSTED_ENDPOINTS"] + "," + api_base.format(port=port)
+    repo.monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", trusted)
     code, out, err = repo.run("plan", "llmform.yaml")
     assert code == 1
     row = row.format(port=port)

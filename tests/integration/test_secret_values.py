@@ -110,6 +110,7 @@ def repo(
             "bedrock", {ACCESS: "valid"}, models=["anthropic.claude-haiku-4-5-20251001-v1:0"]
         ) as aws,
     ):
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", f"{openai.url} {aws.url}")
         text = STATE.format(openai=openai.api_base, bedrock=aws.api_base)
         (tmp_path / "llmform.yaml").write_text(text)
         yield Repo(tmp_path, openai, aws, monkeypatch, capsys)

@@ -74,8 +74,8 @@ def test_markdown_failure_escapes_what_it_quotes() -> None:
     )
     item = text.splitlines()[-1]
     assert item == (
-        "- we\\|rd\\_\\*.yaml:1:1: `a'b`: \\# x \\| a \\| &lt;b&gt;\\`y\\`&lt;/b&gt; "
-        "\\[l\\](http://e)"
+        "- we\\|rd\\_\\*.yaml:1:1: ``a`b``: \\# x \\| a \\| &lt;b&gt;\\`y\\`&lt;/b&gt; "
+        "\\[l\\](http\\://e)"
     )
 
 

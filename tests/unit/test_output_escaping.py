@@ -234,3 +234,28 @@ def test_diagnostics_and_errors_are_one_line_each_and_inert() -> None:
     # the message's own two lines, its content escaped (it was not escaped where it was made)
     assert message.count("\n") >= 1 and not _unprintable(message)
     assert "\x1b" not in message and "\x07" not in message
+
+
+def _failure_documents(s: str) -> tuple[str, str]:
+    from llmform.problems import Problem
+    from llmform.render.failure import render_failure_json, render_failure_markdown
+
+    errors = [
+        Problem(s, f"dir/{s}.yaml", 3, 5, f"configs[0].{s}", f"config.p/{s}"),
+        Problem(f"message {s}", address=f"config.p/{s}"),
+    ]
+    warnings = [s]
+    return render_failure_markdown(errors, warnings), render_failure_json(errors, warnings)
+
+
+@pytest.mark.parametrize("s", HOSTILE.values(), ids=HOSTILE.keys())
+def test_the_failure_documents_keep_their_shape(s: str) -> None:
+    md, raw = _failure_documents(s)
+    md_ref, raw_ref = _failure_documents("x")
+    assert not _unprintable(md) and not _unprintable(raw)
+    assert md.count("\n") == md_ref.count("\n")
+    html = _html(md)
+    assert _TAG.findall(html) == _TAG.findall(_html(md_ref)), md
+    assert not re.search(r"@[A-Za-z0-9_-]", _outside_code(html)), html
+    assert json.loads(raw)["errors"][0]["path"] == f"configs[0].{s}"
+    assert raw.count("\n") == raw_ref.count("\n")

@@ -8,13 +8,13 @@ The JSON has the plan's shape (PRODUCT §3): no changes, a zero summary, and the
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import __version__
 from ..problems import Problem
+from ..secrets.redaction import redact
+from .escape import json_dumps, md_code, md_lines, md_text
 from .json import FORMAT_VERSION
 
 FAILED = "Plan failed"
@@ -28,12 +28,13 @@ def failure_json(errors: Sequence[Problem], warnings: Sequence[str]) -> dict[str
         "summary": {"add": 0, "change": 0, "destroy": 0},
         "validation": [],
         "warnings": list(warnings),
-        "errors": [e.to_json() for e in errors],
+        # a message may quote what a server said: masked like everything printed on stderr
+        "errors": [{**e.to_json(), "message": redact(e.message)} for e in errors],
     }
 
 
 def render_failure_json(errors: Sequence[Problem], warnings: Sequence[str]) -> str:
-    return json.dumps(failure_json(errors, warnings), indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(failure_json(errors, warnings)) + "\n"
 
 
 def render_failure_markdown(errors: Sequence[Problem], warnings: Sequence[str]) -> str:
@@ -49,12 +50,12 @@ def render_failure_markdown(errors: Sequence[Problem], warnings: Sequence[str]) 
     ]
     for error in errors:
         where = f"{_text(error.where)}: " if error.where else ""
-        path = f"`{_code(error.path)}`: " if error.path else ""
-        lines.append(f"- {where}{path}{_text(error.message)}")
+        path = f"{_code(error.path)}: " if error.path else ""
+        lines.append(f"- {where}{path}{_text(redact(error.message))}")
     lines.append("")
     if warnings:
         lines += ["**Warnings**", "", *(f"- {_text(w)}" for w in warnings), ""]
-    return "\n".join(lines)
+    return md_lines(lines)
 
 
 FailureRenderer = Callable[[Sequence[Problem], Sequence[str]], str]
@@ -64,17 +65,13 @@ FAILURE_RENDERERS: Mapping[str, FailureRenderer] = {
     "json": render_failure_json,
 }
 
-_INLINE_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]|~"})
-
 
 def _text(value: str) -> str:
-    """Plain text in a list item: one line, HTML escaped, inline markup escaped (and a block
-    marker at its start), so a message (which may quote a file name or a YAML key) cannot
-    break out into markup."""
-    text = html.escape(" ".join(value.split()), quote=False).translate(_INLINE_SPECIAL)
-    return "\\" + text if text[:1] in ("#", "+", "-", "=", "!") else text
+    """Plain text in a list item, on one line (a message's own line breaks become spaces):
+    nothing in it can become markup (``escape.md_text``)."""
+    return md_text(" ".join(value.split()))
 
 
 def _code(value: str) -> str:
-    """Inside a code span: no backtick can end it early."""
-    return " ".join(value.split()).replace("`", "'")
+    """A code span that nothing in ``value`` can end early (``escape.md_code``)."""
+    return md_code(" ".join(value.split()))
