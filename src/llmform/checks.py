@@ -7,7 +7,8 @@ the config (wrapping round), after ``base_delay * 2**retry`` seconds (1, 2, 4) o
 ``Retry-After`` asks; a failure of the key itself (invalid, no permission, out of credit)
 rotates at once, and such a key is not tried again. Keys the rotation did not reach (because an
 earlier one worked) are then checked on their own with the same schedule, so every key gets a
-verdict. Inputs are in ``check_targets``, results and the cache in ``check_results``.
+verdict. Inputs are in ``check_targets``, results and the cache in ``check_results``, the
+retry policy in ``check_retry``, failures without an answer in ``check_transport``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -30,6 +30,7 @@ from .check_results import (
     ResultCache,
     identity_digest,
 )
+from .check_retry import RetryPolicy, retry_after
 from .check_targets import CheckTarget, KeySlot, targets_for
 from .check_transport import transport_reply
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
@@ -56,18 +57,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    max_retries: int = 3
-    base_delay: float = 1.0
-    # A Retry-After longer than this is cut to it: a check should not hang for an hour.
-    max_retry_after: float = 60.0
-
-    def backoff(self, retry: int) -> float:
-        """The wait before retry number ``retry`` (0-based): 1, 2, 4 s with the defaults."""
-        return float(self.base_delay * 2**retry)
-
-
-@dataclass(frozen=True)
 class _Probe:
     reply: Reply
     cached: bool = False
@@ -76,26 +65,6 @@ class _Probe:
 _NO_KEY = KeySlot("no key", 0, None, "")
 _CACHEABLE = frozenset({Outcome.VALID, Outcome.INVALID_KEY})
 _FINAL = frozenset({Outcome.VALID, Outcome.SKIPPED}) | KEY_LEVEL
-
-
-def retry_after(headers: httpx.Headers, now: float) -> float | None:
-    """``retry-after-ms`` (Azure, OpenAI), else ``Retry-After`` in seconds or as an HTTP date."""
-    if "retry-after-ms" in headers:
-        try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 class _Run:
