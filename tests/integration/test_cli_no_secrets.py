@@ -142,8 +142,8 @@ def test_no_secrets_says_so_in_every_format_and_lists_each_config_not_compared(
         assert "_Key checks were skipped (--no-secrets)._" in out
         assert (
             "Secret values not compared (--no-secrets):\n\n"
-            "- `config.prod/main`: api_key, backup_keys[0]\n"
-            "- `config.prod/spare`: api_key\n"
+            "- `config.prod/main`: `api_key`, `backup_keys[0]`\n"
+            "- `config.prod/spare`: `api_key`\n"
         ) in out
     else:
         assert out == (

@@ -3,7 +3,8 @@
 One hostile string is put into every field of a plan a renderer shows (addresses, workspace
 names, label keys and values, option names, default types, descriptions, api_base, model names
 and fields, tags, field names, a replace's reason, warnings, scope, unmanaged addresses, every
-part of a key check, the store URL), and the plan is rendered in each format. Compared with the
+part of a key check, the store URL, a catalog factory, a refused protected deletion, slots not
+compared), and the plan is rendered in each format. Compared with the
 same plan holding a harmless string: the text has the same lines and no character a terminal
 acts on; the markdown, parsed by GitHub's own parser (cmark-gfm), has exactly the same HTML
 structure (no cell, code span, fence, <details> or link more or less) and mentions no one; the
@@ -99,8 +100,18 @@ def hostile_plan(s: str) -> Plan:
     r = resources(s)
     ws = f"w{s}"
     old = Resource(f"workspace.old{s}", "workspace", f"old{s}", {"description": s})
+    kept = Resource(f"config.old{s}/k{s}", "config", f"old{s}", {"protect": True, "factory": s})
+    catalog = Resource(
+        f"factory.C{s}",
+        "factory",
+        None,
+        {"type": "openai", "models": [{"name": s, "type": ["chat"]}]},
+        catalog=True,
+    )
     changes = (
         Change(old.address, "workspace", old.workspace, DELETE, old, None),
+        Change(kept.address, "config", kept.workspace, DELETE, kept, None),  # refused
+        Change(catalog.address, "factory", None, CREATE, None, catalog),
         *(Change(x.address, x.kind, x.workspace, CREATE, None, x) for x in r.values()),
         Change(
             f"config.{ws}/u{s}",
@@ -151,6 +162,7 @@ def hostile_plan(s: str) -> Plan:
         warnings=(s, f"about {s}"),
         key_checks=(check,),
         keys_checked=True,
+        not_compared={f"config.{ws}/c{s}": (s, "api_key"), s: (s,)},
     )
 
 
@@ -176,20 +188,25 @@ def _outside_code(html: str) -> str:
 
 def check(s: str) -> None:
     plan, benign = hostile_plan(s), hostile_plan("x")
+    assert plan.refusals and plan.not_compared  # the other packages' sections are shown too
 
-    for color in (False, True):
-        out, ref = render(plan, "text", color), render(benign, "text", color)
+    for color, verbose in ((False, False), (True, False), (False, True)):
+        out, ref = render(plan, "text", color, verbose), render(benign, "text", color, verbose)
         assert out.count("\n") == ref.count("\n"), out
         assert not _unprintable(_SGR.sub("", out) if color else out), out
         assert sorted(_SGR.findall(out)) == sorted(_SGR.findall(ref))  # llmform's colours only
 
-    md, md_ref = render(plan, "markdown"), render(benign, "markdown")
-    assert md.count("\n") == md_ref.count("\n"), md
-    assert not _unprintable(md), md
-    html, html_ref = _html(md), _html(md_ref)
-    assert _TAG.findall(html) == _TAG.findall(html_ref), md
-    assert not re.search(r"@[A-Za-z0-9_-]", _outside_code(html)), html
-    assert "<a " not in html and "<img" not in html
+    for verbose in (False, True):
+        md, md_ref = (
+            render(plan, "markdown", verbose=verbose),
+            render(benign, "markdown", verbose=verbose),
+        )
+        assert md.count("\n") == md_ref.count("\n"), md
+        assert not _unprintable(md), md
+        html, html_ref = _html(md), _html(md_ref)
+        assert _TAG.findall(html) == _TAG.findall(html_ref), md
+        assert not re.search(r"@[A-Za-z0-9_-]", _outside_code(html)), html
+        assert "<a " not in html and "<img" not in html
 
     raw = render(plan, "json")
     assert not _unprintable(raw), raw

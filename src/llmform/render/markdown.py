@@ -113,7 +113,7 @@ def _notes(plan: Plan) -> list[str]:
     if plan.not_compared:
         lines += [md_text(not_compared_heading(plan)), ""]
         lines += [
-            f"- {md_code(address)}: {md_text(', '.join(slots))}"
+            f"- {md_code(address)}: {', '.join(md_code(slot) for slot in slots)}"
             for address, slots in plan.not_compared.items()
         ]
         lines.append("")
