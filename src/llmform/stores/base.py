@@ -126,9 +126,10 @@ class Store(Protocol):
         sealed: Mapping[str, Mapping[str, str]] | None = None,
         chain_key: ChainKey | None = None,
     ) -> list[AuditEvent]:
-        """Apply ``changes`` if the store is still at (lineage, serial) ``expected``; bump the
-        serial and append the audit events, sealed with ``chain_key`` (plain SHA-256 without
-        one: ``audit.seal``); return them.
+        """Apply ``changes`` if the store is still at (lineage, serial) ``expected`` and holds
+        each change's ``before`` at its address, none of them unmanaged (``guard.check_befores``,
+        inside the same transaction); bump the serial and append the audit events, sealed with
+        ``chain_key`` (plain SHA-256 without one: ``audit.seal``); return them.
 
         ``sealed`` (``sealing.seal_changes``): config address -> slot -> sealed value, stored
         beside the reference for every config the changes write and the plan marks

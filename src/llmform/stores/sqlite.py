@@ -33,6 +33,7 @@ from .base import (
     holder_is_gone,
     new_lock,
 )
+from .guard import check_befores
 from .sqlite_schema import MIGRATIONS
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -222,6 +223,9 @@ class SqliteStore:
                     if lineage == expected[0]
                     else "the plan was made for a different store (lineage differs)"
                 )
+            # under the write lock, against the rows about to change: nothing can slip in
+            managed, unmanaged = sql.read_resources(cur)
+            check_befores(changes, managed, unmanaged)
             for change in changes:
                 try:
                     sql.apply_change(cur, change, sealed.get(change.address))
