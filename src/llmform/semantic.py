@@ -157,10 +157,8 @@ class _Builder:
                 f"{_did_you_mean(raw['workspace'], workspaces)}; declare it under 'workspaces'",
             )
         factory = factories.get(raw.get("factory", ""))
-        if factory is None and (
-            not item.has("factory") or raw["factory"] in self.unusable_factories
-        ):
-            return None
+        if factory is None and ("factory" not in raw or raw["factory"] in self.unusable_factories):
+            return None  # missing, or refused by the schema (already reported), or unusable
         if factory is None:
             self.err(
                 item,
