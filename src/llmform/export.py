@@ -128,6 +128,37 @@ def _dump(value: Any) -> str:
 def export_yaml(state: StoreState, catalog: Mapping[str, Factory] | None = None) -> str:
     """The managed resources of ``state`` as one llmform YAML document; ``catalog`` (default:
     the built-in one) decides which factories are left to the catalog."""
+    declared, rest = _sections(state, catalog)
+    parts = [
+        f"# Exported by llmform from the store (serial {state.serial}).\n",
+        _dump({"apiVersion": API_VERSION}),
+    ]
+    if declared:
+        # one entry at a time, so that a comment can stand above it
+        parts.append("factories:\n")
+        for resource, note in declared:
+            parts += [f"# {line}\n" for line in note.splitlines()]
+            parts.append(_dump([_factory(resource)]))
+    if rest:
+        parts.append(_dump(rest))
+    return "".join(parts)
+
+
+def export_document(
+    state: StoreState, catalog: Mapping[str, Factory] | None = None
+) -> dict[str, Any]:
+    """What ``export_yaml`` writes, as the llmform document it parses to (no comments)."""
+    declared, rest = _sections(state, catalog)
+    document: dict[str, Any] = {"apiVersion": API_VERSION}
+    if declared:
+        document["factories"] = [_factory(resource) for resource, _ in declared]
+    return document | rest
+
+
+def _sections(
+    state: StoreState, catalog: Mapping[str, Factory] | None
+) -> tuple[list[tuple[Resource, str]], dict[str, Any]]:
+    """The factories to declare (each with the comment above it) and the other sections."""
     if catalog is None:
         from .catalog import builtin_factories
 
@@ -141,21 +172,9 @@ def export_yaml(state: StoreState, catalog: Mapping[str, Factory] | None = None)
         for resource in by_kind["factory"].values()
         if (note := _catalog_note(resource, catalog, used)) is not None
     ]
-    parts = [
-        f"# Exported by llmform from the store (serial {state.serial}).\n",
-        _dump({"apiVersion": API_VERSION}),
-    ]
-    if declared:
-        # one entry at a time, so that a comment can stand above it
-        parts.append("factories:\n")
-        for resource, note in declared:
-            parts += [f"# {line}\n" for line in note.splitlines()]
-            parts.append(_dump([_factory(resource)]))
     rest: dict[str, Any] = {}
     if by_kind["workspace"]:
         rest["workspaces"] = [_workspace(r) for r in by_kind["workspace"].values()]
     if by_kind["config"]:
         rest["configs"] = [_config(r, by_kind["factory"]) for r in by_kind["config"].values()]
-    if rest:
-        parts.append(_dump(rest))
-    return "".join(parts)
+    return declared, rest
