@@ -46,6 +46,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
       llmform validate configs/               check YAML offline (the pre-commit hook)
       llmform plan configs/                   what would change in the store
       llmform plan -o ci.plan configs/        save a plan; later: llmform apply ci.plan
+      llmform show ci.plan                    print a saved plan for review
       llmform apply configs/                  plan, confirm with 'yes', apply
       llmform destroy -w staging              delete a workspace's resources, after a 'yes'
       llmform export > adopted.yaml           the store's state as YAML
@@ -272,10 +273,10 @@ def import_ragflow_command(file: str, out: str | None) -> None:
 
 
 def _register_state_commands() -> None:
+    from . import cli_plans, cli_state
     from .cli_destroy import destroy
-    from .cli_state import COMMANDS
 
-    for command in (*COMMANDS, destroy):
+    for command in (*cli_state.COMMANDS, *cli_plans.COMMANDS, destroy):
         cli.add_command(command)
 
 

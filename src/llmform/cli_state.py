@@ -1,4 +1,5 @@
-"""The commands that touch a store: plan, apply, export, audit, force-unlock.
+"""The commands that touch a store: plan, apply, export, audit, force-unlock (and, in
+cli_plans.py, show and the apply of a saved plan).
 
 Kept apart from cli.py (the offline commands) so that each stays readable; both only parse
 options, call the library and print.
@@ -16,24 +17,23 @@ from typing import Any, TypeVar
 
 import click
 
-from .audit import check_trail_extendable, detect_run
+from .audit import AuditEvent, check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line, listing, matching, parse_head, read_copy, verify_trail
 from .console import Progress, paint, printable, use_color
 from .engine import (
     KeyChecker,
     apply_plan,
-    check_fresh,
     key_check_error,
     plan_prepared,
     prepare,
     require_checked,
-    require_secrets_compared,
     require_trusted,
 )
 from .errors import LlmformError
 from .model import DesiredState
-from .plan import Plan, load_plan, save_plan
+from .plan import Plan
+from .plan_file import plan_mac_key, save_plan
 from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .secrets.crypto import Cipher, cipher_from_env
@@ -268,15 +268,19 @@ def plan(
         if error is not None:
             raise error
     if out:
-        save_plan(result, out)
+        from .cli_plans import apply_command
+
+        with opened(store_url) as store:  # the MAC's key is the store's: only it can verify
+            save_plan(result, out, plan_mac_key(store.fingerprint_key()))
         if no_secrets:
             click.echo(
-                f"\nSaved the plan to {out}; made with --no-secrets, it is for review only and "
-                "cannot be applied",
+                f"\nSaved the plan to {printable(out)}; made with --no-secrets, it is for review "
+                "only and cannot be applied",
                 err=True,
             )
         else:
-            click.echo(f"\nSaved the plan to {out}; apply it with: llmform apply {out}", err=True)
+            command = printable(apply_command(out, store_url, result))
+            click.echo(f"\nSaved the plan to {printable(out)}; apply it with: {command}", err=True)
         if result.untrusted_keys:
             click.echo("(apply refuses it until the endpoints listed above are trusted)", err=True)
     if detailed_exitcode and not result.summary.empty:
@@ -356,11 +360,13 @@ def apply(
 ) -> None:
     """Apply the configuration (or a saved plan) to the store.
 
-    Given PATHS, plans (checking every key) and asks for confirmation; given one saved plan
-    file, applies exactly that plan and refuses it if the store or a secret changed since.
-    Refuses when a key failed its check, unless --no-validate-keys, and before asking
-    anything when a key's endpoint is not trusted (see --trust-endpoint). Without a
-    terminal, --auto-approve is required. The audit events are sealed with LLMFORM_AUDIT_KEY
+    Given PATHS, plans (checking every key) and asks for confirmation; without a terminal,
+    --auto-approve is required. Given one saved plan file, applies exactly that plan without
+    asking, terminal or not (the saved plan is the approval, as in Terraform): it is refused
+    if it was modified after plan wrote it, was made for another store, or the store or a
+    secret changed since. Refuses when a key failed its check, unless --no-validate-keys, and
+    before anything else when a key's endpoint is not trusted (see --trust-endpoint). The
+    audit events are sealed with LLMFORM_AUDIT_KEY
     or LLMFORM_AUDIT_TRANSIT_KEY when set; the last line printed is the audit chain head
     ('Audit chain head: SEQ:HASH'), for llmform audit --verify --head.
 
@@ -372,20 +378,23 @@ def apply(
       llmform apply --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
     color = _color(_no_color(ctx))
+    if _is_plan_file(paths):
+        if workspaces:
+            raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
+        from .cli_plans import apply_saved
+
+        trusted = configured_urls(trust_endpoints, ())
+        apply_saved(paths[0], store_url, lock_timeout, audit_file, validate_keys, trusted, color)
+        return
     if not auto_approve and not sys.stdin.isatty():
         raise LlmformError(
-            "no terminal to confirm on; pass --auto-approve to apply without a prompt"
+            "no terminal to confirm on; pass --auto-approve to apply without a prompt, or "
+            "apply a saved plan (llmform plan -o FILE, then llmform apply FILE)"
         )
     resolver = chain_from_env()
-    saved = load_plan(paths[0]) if _is_plan_file(paths) else None
-    if saved is not None:
-        require_secrets_compared(saved)
-    if saved is not None and workspaces:
-        raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
-    state = load_state(paths or (".",)) if saved is None else None
-    trusted = configured_urls(trust_endpoints, (paths or (".",)) if saved is None else ())
-    # A saved plan carries its checks; only a plan made here runs them.
-    check = key_checker(validate_keys, parallelism, check_cache_ttl) if saved is None else None
+    state = load_state(paths or (".",))
+    trusted = configured_urls(trust_endpoints, paths or (".",))
+    check = key_checker(validate_keys, parallelism, check_cache_ttl)
     # The audit key first: a bad or unusable one is refused before the store is touched.
     with (
         configured_chain_key(probe=True) as chain_key,
@@ -396,58 +405,44 @@ def apply(
         # enforces it again); refused here, the store is not even locked.
         check_trail_extendable(store.audit_events(), chain_key)
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
-        prepared, preview = None, saved
         encrypted = cipher is not None
-        if state is not None:
-            prepared = prepare(
-                state,
-                store,
-                resolver,
-                scope=workspaces,
-                check=check,
-                trusted=trusted,
-                encrypted=encrypted,
-            )
-            # planned once before the lock too, so that a refusal (protected resources, an
-            # empty state) writes nothing at all; under the lock it is planned again, for real
-            preview = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+        prepared = prepare(
+            state,
+            store,
+            resolver,
+            scope=workspaces,
+            check=check,
+            trusted=trusted,
+            encrypted=encrypted,
+        )
+        # planned once before the lock too, so that a refusal (protected resources, an empty
+        # state) writes nothing at all; under the lock it is planned again, for real
+        preview = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
         if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
-            let_through = require_trusted(saved, prepared, store, trusted)
-            if let_through:
-                click.echo(
-                    f"Note: {let_through} key(s) of this plan were not checked when it was made "
-                    "(their endpoint was not trusted then); it is trusted now. Plan again to "
-                    "have them checked.",
-                    err=True,
-                )
-        assert preview is not None
+            require_trusted(None, prepared, store, trusted)
         refuse_protected(preview, color)
         with store.lock("apply", lock_timeout):
-            if saved is not None:
-                to_apply, secrets = saved, check_fresh(saved, store, resolver)
-            else:
-                assert state is not None and prepared is not None
-                to_apply = plan_prepared(
-                    state, store, prepared, scope=workspaces, encrypted=encrypted
-                )
-                secrets = prepared.secrets
-            _show_and_confirm(to_apply, validate_keys, auto_approve, color)
+            to_apply = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+            show_and_confirm(to_apply, validate_keys, auto_approve, color)
             if to_apply.summary.empty:
-                trail = store.audit_events()
-                if trail:
-                    click.echo(head_line(trail[-1]))
+                print_head(store.audit_events())
                 return
             run = detect_run(to_apply.plan_id)
             result = apply_plan(
                 to_apply,
                 store,
                 run,
-                secrets=secrets,
+                secrets=prepared.secrets,
                 cipher=cipher,
                 audit_file=audit_file,
                 chain_key=chain_key,
             )
-    summary = to_apply.summary
+    report_applied(to_apply, result.events, color)
+
+
+def report_applied(plan: Plan, events: Sequence[AuditEvent], color: bool) -> None:
+    """The summary of an apply, then the audit chain head for the CI log to keep."""
+    summary = plan.summary
     click.echo(
         paint(
             f"\nApply complete! Resources: {summary.add} added, {summary.change} changed, "
@@ -456,11 +451,16 @@ def apply(
             color,
         )
     )
-    if result.events:
-        click.echo(head_line(result.events[-1]))
+    print_head(events)
 
 
-def _show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
+def print_head(events: Sequence[AuditEvent]) -> None:
+    """``Audit chain head: SEQ:HASH`` of the last of ``events`` (none: nothing to print)."""
+    if events:
+        click.echo(head_line(events[-1]))
+
+
+def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
     """Print the plan; refuse failed key checks; ask unless --auto-approve (or nothing to do)."""
     click.echo(_render(plan, "text", color), nl=False)
     refused = protection_error(plan.refusals, "nothing was applied")

@@ -18,6 +18,7 @@ from .console import printable
 from .errors import LlmformError
 from .model import Config, DesiredState
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
+from .plan_check import revalidate
 from .protect import check_declares_something, protection_error
 from .resources import desired_resources
 from .sealing import seal_changes
@@ -26,7 +27,8 @@ from .secret_reads import SecretsError as SecretsError  # re-exported: prepare r
 from .secrets.base import Resolver, fingerprint
 from .secrets.crypto import Cipher, CipherError
 from .secrets.refs import ref_from_string
-from .stores.base import StalePlanError, Store
+from .stores.base import StalePlanError, Store, StoreState
+from .stores.guard import before_problems, check_befores
 from .trust import EndpointTrust, NormalUrl
 from .trust_sources import HOW_TO_TRUST, applied_urls, run_trust
 
@@ -167,25 +169,49 @@ def make_plan(
     return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
 
 
-def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets:
-    """Refuse a saved plan that no longer matches: applied already, store changed, a different
-    store, or a secret that changed since. Returns the secrets, resolved again."""
+def stale_reason(plan: Plan, store: Store, current: StoreState) -> str | None:
+    """Why a saved plan no longer fits ``store`` (whose state now is ``current``): applied
+    already, made for another store, or the store changed since. None: it still fits."""
     events = store.audit_events()
     if any(e.run_id == plan.plan_id and e.action == "apply-start" for e in events):
-        raise StalePlanError(
-            f"this plan ({plan.plan_id}) was already applied; run llmform plan again"
-        )
-    current = store.read()
+        return f"this plan ({plan.plan_id}) was already applied"
     if current.lineage != plan.lineage:
-        raise StalePlanError(
-            f"this plan was made for another store ({plan.store_url}); plan against "
-            f"{store.display_url} instead"
+        return (
+            f"this plan was made for another store ({printable(plan.store_url)}), not "
+            f"{store.display_url}"
         )
     if current.serial != plan.serial:
-        raise StalePlanError(
-            f"the store changed since the plan was made (serial {plan.serial} -> "
-            f"{current.serial}); run llmform plan again"
+        return (
+            f"the store changed since the plan was made (serial {plan.serial} -> {current.serial})"
         )
+    return None
+
+
+def refusal_ahead(plan: Plan, store: Store) -> str | None:
+    """Why apply would refuse a saved plan against ``store`` as it is now, as far as the store
+    tells (stale, or a resource not what the plan expects); for ``show``. None: it would not."""
+    current = store.read()
+    reason = stale_reason(plan, store, current)
+    if reason is not None:
+        return reason
+    problems = before_problems(plan.actionable, current.resources, current.unmanaged)
+    if problems:
+        return f"the store does not hold what the plan expects ({'; '.join(problems)})"
+    return None
+
+
+def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets:
+    """Refuse a saved plan (already authenticated, ``plan_file``) that no longer matches or
+    that llmform's checks reject: applied already, store changed, a different store, a
+    resource that is not what the plan expects or is not llmform's, a secret that changed
+    since, or changes the configuration checks refuse (``plan_check``). Returns the secrets,
+    resolved again. Reads only: run it before taking the lock, so a refusal writes nothing;
+    the store checks serial and befores again inside its apply transaction."""
+    current = store.read()
+    reason = stale_reason(plan, store, current)
+    if reason is not None:
+        raise StalePlanError(f"{reason}; run llmform plan again")
+    check_befores(plan.actionable, current.resources, current.unmanaged)
     refs = {ref_from_string(text): text for text in plan.fingerprints}
     resolution = resolver.resolve(refs)
     if resolution.problems:
@@ -204,6 +230,7 @@ def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets
             f"secret value(s) changed since the plan was made: {', '.join(changed)}; "
             "run llmform plan again"
         )
+    revalidate(plan, current)
     return ResolvedSecrets(values, fingerprints)
 
 
@@ -280,17 +307,24 @@ class ApplyResult:
     applied: int
 
 
+def require_cipher(plan: Plan, cipher: Cipher | None) -> None:
+    """A plan made with a cipher (it stores values encrypted) needs one to be applied."""
+    if cipher is None and any(
+        c.after is not None and c.after.attrs.get("encrypted") for c in plan.actionable
+    ):
+        raise CipherError(
+            "this plan stores secret values encrypted, but neither LLMFORM_ENCRYPTION_KEY "
+            "nor LLMFORM_TRANSIT_KEY is set; set the one the plan was made with"
+        )
+
+
 def sealed_values(
     plan: Plan, secrets: ResolvedSecrets, cipher: Cipher | None
 ) -> dict[str, dict[str, str]] | None:
     """The sealed values the store keeps for ``plan``'s encrypted configs (None: it keeps
-    references only). A plan made with a cipher needs one to be applied."""
+    references only)."""
+    require_cipher(plan, cipher)
     if cipher is None:
-        if any(c.after is not None and c.after.attrs.get("encrypted") for c in plan.actionable):
-            raise CipherError(
-                "this plan stores secret values encrypted, but neither LLMFORM_ENCRYPTION_KEY "
-                "nor LLMFORM_TRANSIT_KEY is set; set the one the plan was made with"
-            )
         return None
     return seal_changes(plan.actionable, secrets.values, cipher)
 

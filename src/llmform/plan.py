@@ -1,4 +1,5 @@
-"""The Plan: what apply will do, as data. Built purely; saved and loaded as JSON.
+"""The Plan: what apply will do, as data. Built purely; saved as JSON (``plan_to_json``, read
+back by ``plan_from_json``; ``plan_file.py`` authenticates the file).
 
 A saved plan holds no secret value: secrets appear only as references and keyed fingerprints.
 It records what it was computed against (store lineage and serial, each reference's
@@ -7,22 +8,44 @@ fingerprint) so that apply can refuse it when stale.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, FieldChange, Scope, diff
 from .errors import LlmformError
+from .plan_shapes import (
+    ACTIONS,
+    KEY_CHECK,
+    KINDS,
+    NOT_COMPARED,
+    PLAN_ID,
+    TIMESTAMP,
+    address_problem,
+    resource_attrs,
+)
 from .protect import Refusal, refusals
 from .resources import Resource
+from .typed_json import (
+    Fields,
+    ShapeError,
+    boolean,
+    count,
+    list_of,
+    map_of,
+    nonempty_text,
+    object_with,
+    one_of,
+    optional,
+    text,
+)
 from .unresolved import carry_over
 
-PLAN_FORMAT = "llmform-plan/1"
+# The saved plan's format (plan_file.py); another format is refused with a message saying so.
+PLAN_FORMAT = "llmform-plan/2"
 
 # A key not checked because its endpoint is not trusted (llmform.providers.Outcome.UNTRUSTED):
 # its detail is the endpoint. It fails no plan, and blocks apply until the endpoint is trusted.
@@ -37,7 +60,7 @@ HOW_TO_TRUST = (
 
 
 class PlanFileError(LlmformError):
-    pass
+    """A saved plan that cannot be used: unreadable, damaged, of another format, modified."""
 
 
 @dataclass(frozen=True)
@@ -198,50 +221,24 @@ def build_plan(
     )
 
 
-# -- save / load ------------------------------------------------------------------------------
+# -- the saved form ---------------------------------------------------------------------------
+# plan_file.py writes plan_to_json's object with a MAC over all of it and reads it back through
+# plan_from_json. A field added to Plan is one line in each (with its type check); the MAC
+# covers it without anyone touching plan_file.py, and a field written but not read is refused.
 
 
-def _resource_json(resource: Resource | None) -> dict[str, Any] | None:
-    if resource is None:
-        return None
-    return {
-        "address": resource.address,
-        "kind": resource.kind,
-        "workspace": resource.workspace,
-        "attrs": resource.attrs,
-        "secrets": resource.secrets,
-        "catalog": resource.catalog,
-    }
+def save_plan(plan: Plan, path: str, mac_key: bytes | None = None) -> None:
+    """``plan_file.save_plan``: with the store's ``plan_mac_key``, a plan apply accepts."""
+    from .plan_file import save_plan as save
+
+    save(plan, path, mac_key)
 
 
-def _resource(data: dict[str, Any] | None) -> Resource | None:
-    if data is None:
-        return None
-    return Resource(
-        data["address"],
-        data["kind"],
-        data["workspace"],
-        data["attrs"],
-        data["secrets"],
-        catalog=_bool(data["catalog"], "catalog"),
-    )
+def load_plan(path: str, mac_key: bytes | None = None, store_url: str = "") -> Plan:
+    """``plan_file.load_plan``: verified with a key, else only read and checked."""
+    from .plan_file import load_plan as load
 
-
-def _bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be true or false")
-    return value
-
-
-def _not_compared(value: Any) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, dict) or not all(
-        isinstance(address, str)
-        and isinstance(slots, list)
-        and all(isinstance(slot, str) for slot in slots)
-        for address, slots in value.items()
-    ):
-        raise TypeError("not_compared must map config addresses to lists of slots")
-    return {address: tuple(slots) for address, slots in value.items()}
+    return load(path, mac_key, store_url)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -259,71 +256,95 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "key_checks": list(plan.key_checks),
         "secrets_compared": plan.secrets_compared,
         "not_compared": {address: list(slots) for address, slots in plan.not_compared.items()},
-        "changes": [
-            {
-                "address": c.address,
-                "kind": c.kind,
-                "workspace": c.workspace,
-                "action": c.action,
-                "before": _resource_json(c.before),
-                "after": _resource_json(c.after),
-                "fields": [[f.name, f.before, f.after, f.sensitive] for f in c.fields],
-                "unchanged": c.unchanged,
-                "reason": c.reason,
-            }
-            for c in plan.changes
-        ],
+        "changes": [change_to_json(c) for c in plan.changes],
     }
 
 
-def save_plan(plan: Plan, path: str) -> None:
-    target = Path(path)
-    text = json.dumps(plan_to_json(plan), indent=1, sort_keys=False) + "\n"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+def plan_from_json(data: Fields) -> Plan:
+    data.get("format", one_of(PLAN_FORMAT))
+    url, lineage, serial = data.get("store", object_with(_store))
+    return Plan(
+        plan_id=data.get("plan_id", PLAN_ID),
+        created_at=data.get("created_at", TIMESTAMP),
+        llmform_version=data.get("llmform_version", text),
+        store_url=url,
+        lineage=lineage,
+        serial=serial,
+        scope=tuple(data.get("scope", list_of(text))),
+        fingerprints=data.get("fingerprints", map_of(text)),
+        unmanaged=tuple(data.get("unmanaged", list_of(text))),
+        warnings=tuple(data.get("warnings", list_of(text))),
+        keys_checked=data.get("keys_checked", boolean),
+        key_checks=tuple(data.get("key_checks", list_of(KEY_CHECK))),
+        secrets_compared=data.get("secrets_compared", boolean),
+        not_compared=data.get("not_compared", map_of(NOT_COMPARED)),
+        changes=tuple(data.get("changes", list_of(object_with(change_from_json)))),
+    )
 
 
-def load_plan(path: str) -> Plan:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanFileError(f"{path}: cannot read the plan file ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-        raise PlanFileError(
-            f"{path}: not an llmform plan file (expected format {PLAN_FORMAT!r}); "
-            "create one with 'llmform plan -o FILE'"
-        )
-    try:
-        return Plan(
-            changes=tuple(
-                Change(
-                    address=c["address"],
-                    kind=c["kind"],
-                    workspace=c["workspace"],
-                    action=c["action"],
-                    before=_resource(c["before"]),
-                    after=_resource(c["after"]),
-                    fields=tuple(FieldChange(*f) for f in c["fields"]),
-                    unchanged=c["unchanged"],
-                    reason=c["reason"],
-                )
-                for c in data["changes"]
-            ),
-            store_url=data["store"]["url"],
-            lineage=data["store"]["lineage"],
-            serial=data["store"]["serial"],
-            fingerprints=data["fingerprints"],
-            scope=tuple(data["scope"]),
-            unmanaged=tuple(data["unmanaged"]),
-            warnings=tuple(data["warnings"]),
-            keys_checked=data["keys_checked"],
-            key_checks=tuple(data["key_checks"]),
-            secrets_compared=_bool(data["secrets_compared"], "secrets_compared"),
-            not_compared=_not_compared(data["not_compared"]),
-            plan_id=data["plan_id"],
-            created_at=data["created_at"],
-            llmform_version=data["llmform_version"],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanFileError(f"{path}: the plan file is damaged ({exc!r}); plan again") from None
+def _store(data: Fields) -> tuple[str, str, int]:
+    return data.get("url", text), data.get("lineage", nonempty_text), data.get("serial", count)
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "kind": change.kind,
+        "workspace": change.workspace,
+        "action": change.action,
+        "before": resource_to_json(change.before),
+        "after": resource_to_json(change.after),
+        "fields": [[f.name, f.before, f.after, f.sensitive] for f in change.fields],
+        "unchanged": change.unchanged,
+        "reason": change.reason,
+    }
+
+
+def change_from_json(data: Fields) -> Change:
+    return Change(
+        address=data.get("address", text),
+        kind=data.get("kind", one_of(*KINDS)),
+        workspace=data.get("workspace", optional(text)),
+        action=data.get("action", one_of(*ACTIONS)),
+        before=data.get("before", optional(object_with(resource_from_json))),
+        after=data.get("after", optional(object_with(resource_from_json))),
+        fields=tuple(data.get("fields", list_of(_field_change))),
+        unchanged=data.get("unchanged", count),
+        reason=data.get("reason", text),
+    )
+
+
+def _field_change(value: Any, where: str) -> FieldChange:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ShapeError(where, "expected a list [name, before, after, sensitive]")
+    name, before, after, sensitive = value
+    return FieldChange(text(name, f"{where}[0]"), before, after, boolean(sensitive, f"{where}[3]"))
+
+
+def resource_to_json(resource: Resource | None) -> dict[str, Any] | None:
+    if resource is None:
+        return None
+    return {
+        "address": resource.address,
+        "kind": resource.kind,
+        "workspace": resource.workspace,
+        "attrs": resource.attrs,
+        "secrets": resource.secrets,
+        "catalog": resource.catalog,
+    }
+
+
+def resource_from_json(data: Fields) -> Resource:
+    kind = data.get("kind", one_of(*KINDS))
+    resource = Resource(
+        address=data.get("address", text),
+        kind=kind,
+        workspace=data.get("workspace", optional(text)),
+        attrs=data.get("attrs", resource_attrs(kind)),
+        secrets=data.get("secrets", map_of(text)),
+        catalog=data.get("catalog", boolean),
+    )
+    problem = address_problem(resource)
+    if problem:
+        raise ShapeError(f"{data.where}.address", problem)
+    return resource

@@ -5,12 +5,13 @@ Primary and backup keys of two configs are env references whose values are canar
 protocols. Every command that touches them runs: validate, plan in each format, plan -o, apply
 of the saved plan with --audit-file, a key rotation applied from the files, export (stdout and
 -o), audit (table, --json, --verify with the audit key, a known head and the audit file),
-destroy, and error paths (a too-short audit key, two audit keys, a literal key in the YAML, also
-as markdown and json error documents, a stale plan, a key the provider rejects with a message
-that quotes the whole key). Then the canary, and its random part alone, is searched for in
-every stdout and stderr, every log record, every file under the working directory (the plan
-file, the audit file, the exported YAML, the key-check cache, the database file itself) and
-every value of every table row.
+destroy, show of the saved plan in each format (verified, unverified, stale, tampered), and
+error paths (a too-short audit key, two audit keys, a literal key in the YAML, also as markdown
+and json error documents, a stale plan, a key the provider rejects with a message that quotes
+the whole key). Then the canary, and its random part alone, is searched for in every stdout and
+stderr, every log record, every file under the working directory (the plan file, the audit
+file, the exported YAML, the key-check cache, the database file itself) and every value of
+every table row.
 """
 
 from __future__ import annotations
@@ -166,8 +167,17 @@ def test_the_canary_appears_nowhere(
     run("plan", "--format", "markdown", "state")
     run("plan", "--format", "json", "state")
     run("plan", "-o", "prod.plan", "state")
-    run("apply", "--auto-approve", "--audit-file", "audit.jsonl", "prod.plan")
+    assert "(sensitive value)" in run("show", "prod.plan")  # a saved plan shown for review
+    run("show", "--format", "markdown", "prod.plan")
+    run("show", "--format", "json", "prod.plan")
+    run("show", "--store", "sqlite:///nowhere/none.db", "prod.plan")  # unverified: warns
+    run("apply", "--audit-file", "audit.jsonl", "prod.plan")  # a saved plan needs no approval
     assert "already applied" in run("apply", "--auto-approve", "prod.plan", expect=1)
+    assert "already applied" in run("show", "prod.plan")  # shown, with apply's refusal ahead
+    tampered = (tmp_path / "prod.plan").read_text().replace('"serial": 0', '"serial": 1')
+    (tmp_path / "tampered.plan").write_text(tampered, encoding="utf-8")
+    for command in (["apply"], ["show"], ["show", "--format", "json"]):
+        assert "was modified" in run(*command, "tampered.plan", expect=1)
 
     # A rotated key: the plan says so without saying what either value is.
     os.environ["CANARY_PRIMARY"] = ROTATED  # restored by monkeypatch at teardown
@@ -238,6 +248,7 @@ def test_the_canary_appears_nowhere(
     names = {p.name for p in written}
     assert {"prod.plan", "fork.plan", "audit.jsonl", "exported.yaml", "llmform.db"} <= names
     assert "key-checks.json" in names
+    assert '"mac": "' in (tmp_path / "prod.plan").read_text()
     for path in written:
         data = path.read_bytes()
         for needle in NEEDLES:

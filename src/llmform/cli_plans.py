@@ -1,0 +1,187 @@
+"""The commands about saved plans: ``show``, and ``apply`` of a saved plan.
+
+A saved plan is read and type-checked (``plan_file.read_plan``) before any store is opened,
+verified against the store's key before anything in it is used, and checked against the store
+(``engine.check_fresh``) before the lock is taken, so that every refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import click
+
+from .audit import check_trail_extendable, detect_run
+from .audit_keys import configured_chain_key
+from .cli_state import (
+    _color,
+    _echo_failure,
+    _no_color,
+    _render,
+    configured_cipher,
+    opened,
+    print_head,
+    refuse_protected,
+    report_applied,
+    show_and_confirm,
+    store_option,
+    verbose_option,
+)
+from .console import paint, printable
+from .engine import (
+    apply_plan,
+    check_fresh,
+    refusal_ahead,
+    require_cipher,
+    require_secrets_compared,
+    require_trusted,
+)
+from .errors import LlmformError
+from .plan import Plan
+from .plan_file import plan_mac_key, read_plan
+from .secrets.chain import chain_from_env
+from .stores import Store
+from .trust import NormalUrl
+
+
+def apply_command(path: str, store_url: str, plan: Plan) -> str:
+    """The command that applies the plan saved at ``path``, as a shell (a CI step) runs it:
+    quoted, naming the store unless LLMFORM_STORE already does, and with --no-validate-keys
+    when the plan's keys were not checked (apply refuses such a plan without it)."""
+    words = ["llmform", "apply"]
+    if store_url != os.environ.get("LLMFORM_STORE"):
+        words += ["--store", store_url]
+    if not plan.keys_checked:
+        words.append("--no-validate-keys")
+    return shlex.join([*words, path])
+
+
+@contextmanager
+def existing_store(url: str) -> Iterator[Store | None]:
+    """The store at ``url``, or None when there is none: a saved plan is for a store that
+    exists, so reading or applying one never creates a store.
+
+    The one place that asks; it asks the file system only for SQLite, until open_store can be
+    told that the store must exist."""
+    if url.startswith("sqlite:"):
+        from .stores.sqlite import path_from_url
+
+        if not os.path.exists(path_from_url(url)):
+            yield None
+            return
+    with opened(url) as store:
+        yield store
+
+
+def apply_saved(
+    path: str,
+    store_url: str,
+    lock_timeout: float,
+    audit_file: str | None,
+    validate_keys: bool,
+    trusted: Sequence[NormalUrl],
+    color: bool,
+) -> None:
+    """Apply a saved plan and report it: every check that can refuse it runs before the lock is
+    taken, so a refusal writes nothing; the store checks serial and befores again as it
+    writes."""
+    saved = read_plan(path)
+    require_secrets_compared(saved.plan)  # a --no-secrets plan is for review only
+    # The audit key first: a bad or unusable one is refused before the store is touched.
+    with (
+        configured_chain_key(probe=True) as chain_key,
+        existing_store(store_url) as store,
+        configured_cipher() as cipher,
+    ):
+        if store is None:
+            raise LlmformError(
+                f"no store at {printable(store_url)}; a saved plan applies to the store it was "
+                "made for: pass its URL with --store (or LLMFORM_STORE)"
+            )
+        plan = saved.verify(plan_mac_key(store.fingerprint_key()), store.display_url)
+        check_trail_extendable(store.audit_events(), chain_key)
+        if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
+            let_through = require_trusted(plan, None, store, trusted)
+            if let_through:
+                click.echo(
+                    f"Note: {let_through} key(s) of this plan were not checked when it was made "
+                    "(their endpoint was not trusted then); it is trusted now. Plan again to "
+                    "have them checked.",
+                    err=True,
+                )
+        refuse_protected(plan, color)
+        secrets = check_fresh(plan, store, chain_from_env())
+        require_cipher(plan, cipher)
+        show_and_confirm(plan, validate_keys, True, color)
+        if plan.summary.empty:
+            print_head(store.audit_events())
+            return
+        with store.lock("apply", lock_timeout):
+            result = apply_plan(
+                plan,
+                store,
+                detect_run(plan.plan_id),
+                secrets=secrets,
+                cipher=cipher,
+                audit_file=audit_file,
+                chain_key=chain_key,
+            )
+    report_applied(plan, result.events, color)
+
+
+@click.command()
+@click.argument("planfile", type=click.Path(dir_okay=False))
+@store_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@verbose_option
+@click.pass_context
+def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: bool) -> None:
+    """Print a saved plan (from plan -o) as plan prints it, for review.
+
+    The plan is verified first against the store it is for (--store): a file modified after
+    plan wrote it, or made for another store, is refused. With no store at that URL (reading a
+    CI artifact on a laptop) it is printed with a warning on stderr that it is unverified;
+    apply always verifies. A plan the store has moved past is printed with a note that apply
+    will refuse it. Nothing is written. With --format markdown or json, a refused file still
+    prints a document (its errors), as plan does.
+
+    \b
+    Examples:
+      llmform show prod.plan
+      llmform show --format markdown prod.plan > plan.md
+      llmform show -v prod.plan          # catalog factories with their model lists
+      llmform show --format json --store sqlite:////srv/llm/registry.db prod.plan
+    """
+    warn = paint("warning", "yellow", _color(_no_color(ctx), err=True))
+    try:
+        saved = read_plan(planfile)
+        with existing_store(store_url) as store:
+            if store is None:
+                plan = saved.unverified()
+                note = (
+                    f"{warn}: {printable(planfile)} is not verified: there is no store at "
+                    f"{printable(store_url)} to check it against (pass --store); apply "
+                    "verifies it and refuses a modified plan"
+                )
+            else:
+                plan = saved.verify(plan_mac_key(store.fingerprint_key()), store.display_url)
+                reason = refusal_ahead(plan, store)
+                note = f"{warn}: {reason}; apply will refuse this plan" if reason else ""
+    except LlmformError as exc:  # markdown and json still print a document: its errors
+        _echo_failure(exc, fmt)
+        raise
+    if note:
+        click.echo(note, err=True)
+    click.echo(_render(plan, fmt, _color(_no_color(ctx)), verbose), nl=False)
+
+
+COMMANDS = (show,)

@@ -1,0 +1,224 @@
+"""Saved plans on disk: written with a MAC, read back with every field checked.
+
+``llmform plan -o FILE`` writes ``plan_to_json``'s object plus ``mac``: HMAC-SHA256, under a key
+derived from the store's fingerprint key, over the canonical JSON of everything else in the
+file. A field added to the plan is covered without anyone remembering to: the MAC is over the
+serialisation, not a list of fields. The key never leaves the store, so only a run that can
+read the store can make a plan that store accepts, and a plan made for one store does not
+verify against another.
+
+Reading is in two steps, so that nothing in the file is acted on before it is authenticated:
+``read_plan`` parses the file within bounds (size, depth, finite numbers, no duplicate keys),
+refuses another format version and checks every field's type, naming the field; then
+``SavedPlan.verify`` checks the MAC against the store's key and that every change follows from
+its own before and after (what a reviewer sees is what apply does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .console import printable
+from .diff import Change, diff
+from .plan import PLAN_FORMAT, Plan, PlanFileError, change_to_json, plan_from_json, plan_to_json
+from .typed_json import ShapeError, bounded, object_with
+
+MAC_CONTEXT = b"llmform saved-plan MAC v1"
+MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan of 10,000 configs is about 8.4 MB
+MAX_PLAN_DEPTH = 32  # what llmform writes nests 9 levels deep
+_MAC = re.compile(r"[0-9a-f]{64}")
+_FORMAT = re.compile(r"llmform-plan/([0-9]{1,6})")
+_AGAIN = "plan again with this llmform: llmform plan -o FILE"
+
+
+class TamperedPlanError(PlanFileError):
+    """A saved plan that does not verify: modified after plan wrote it, or for another store."""
+
+
+def plan_mac_key(fingerprint_key: bytes) -> bytes:
+    """The key of saved plans' MACs, derived from the store's fingerprint key, so that the
+    store needs no second secret and a MAC never doubles as a fingerprint."""
+    return hmac.new(fingerprint_key, MAC_CONTEXT, hashlib.sha256).digest()
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def mac_of(key: bytes, data: Any) -> str:
+    """The MAC of a plan file's ``data`` (everything but the MAC) under ``key``."""
+    return hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
+
+
+def plan_text(plan: Plan, mac_key: bytes | None) -> str:
+    """The saved form of ``plan``: its JSON with the MAC over all of it (no MAC without a key:
+    such a file can be read, never applied)."""
+    data = plan_to_json(plan)
+    signed = data if mac_key is None else {**data, "mac": mac_of(mac_key, data)}
+    return json.dumps(signed, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save_plan(plan: Plan, path: str, mac_key: bytes | None) -> None:
+    """Write ``plan`` to ``path``, with its MAC under ``mac_key`` (``plan_mac_key``)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(plan_text(plan, mac_key), encoding="utf-8")
+    tmp.replace(target)
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan file read and type-checked, not yet authenticated."""
+
+    path: str  # as shown in messages (escaped)
+    plan: Plan
+    signed: dict[str, Any]  # everything in the file but the MAC, as parsed
+    mac: str | None  # None: missing or not a MAC at all
+
+    def verify(self, mac_key: bytes, store_url: str) -> Plan:
+        """The plan, if its MAC is right under ``mac_key`` (the key of the store at
+        ``store_url``) and its changes are what llmform computes; else TamperedPlanError."""
+        expected = mac_of(mac_key, self.signed)
+        if self.mac is None or not hmac.compare_digest(self.mac, expected):
+            why = (
+                "it has no valid MAC"
+                if self.mac is None
+                else f"its MAC does not verify with the key of {printable(store_url)}"
+            )
+            raise TamperedPlanError(
+                f"{self.path}: refused: the file was modified after 'llmform plan' wrote it, "
+                f"or was made for another store ({why}); nothing was done. Plan again against "
+                "this store: llmform plan -o FILE"
+            )
+        return self.unverified()
+
+    def unverified(self) -> Plan:
+        """The plan without its MAC checked (no store to check it against), still refused when
+        a change does not follow from its own before and after."""
+        _check_consistent(self.path, self.plan)
+        return self.plan
+
+
+def load_plan(path: str, mac_key: bytes | None, store_url: str = "") -> Plan:
+    """``read_plan`` then ``verify`` (``unverified`` without a key: for reading a plan, never
+    for applying one)."""
+    saved = read_plan(path)
+    return saved.unverified() if mac_key is None else saved.verify(mac_key, store_url)
+
+
+def read_plan(path: str) -> SavedPlan:
+    """Parse and type-check the plan file at ``path``; PlanFileError says what is wrong."""
+    name = printable(path)
+    data = _parse(name, _read(path, name))
+    _check_format(name, data)
+    mac = data.pop("mac", None)
+    try:
+        plan = object_with(plan_from_json)(data, "")
+    except ShapeError as exc:
+        raise PlanFileError(
+            f"{name}: the plan file is damaged: {printable(str(exc))}; {_AGAIN}"
+        ) from None
+    valid_mac = mac if isinstance(mac, str) and _MAC.fullmatch(mac) else None
+    return SavedPlan(name, plan, data, valid_mac)
+
+
+def _read(path: str, name: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise PlanFileError(f"{name}: cannot read the plan file: {exc.strerror}") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise PlanFileError(
+            f"{name}: not an llmform plan file: larger than {MAX_PLAN_BYTES // 2**20} MiB"
+        )
+    return raw
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse(name: str, raw: bytes) -> dict[str, Any]:
+    problem: str | None
+    try:
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+        )
+        problem = bounded(data, MAX_PLAN_DEPTH)
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        problem = f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except _Duplicate:
+        problem = "an object has the same field twice"
+    except RecursionError:
+        problem = f"nested more than {MAX_PLAN_DEPTH} levels deep"
+    except ValueError:  # a number too long to convert, NaN or Infinity
+        problem = "a number is not valid"
+    if problem is None and not isinstance(data, dict):
+        problem = "not a JSON object"
+    if problem is not None:
+        raise PlanFileError(
+            f"{name}: not an llmform plan file: {problem}; create one with llmform plan -o FILE"
+        )
+    return data  # type: ignore[no-any-return]
+
+
+def _check_format(name: str, data: dict[str, Any]) -> None:
+    found = data.get("format")
+    if found == PLAN_FORMAT:
+        return
+    match = _FORMAT.fullmatch(found) if isinstance(found, str) else None
+    if match is None:
+        raise PlanFileError(
+            f"{name}: not an llmform plan file (it has no format 'llmform-plan/N'); "
+            "create one with llmform plan -o FILE"
+        )
+    ours = int(PLAN_FORMAT.rpartition("/")[2])
+    by = "an older" if int(match[1]) < ours else "a newer"
+    raise PlanFileError(
+        f"{name}: the plan file has format {found!r} (made by {by} llmform), but this llmform "
+        f"({__version__}) reads only {PLAN_FORMAT!r}; {_AGAIN}"
+    )
+
+
+def _check_consistent(name: str, plan: Plan) -> None:
+    """Every change is what ``diff`` makes of its before and after, in diff's order: an action,
+    field list or address edited to show one thing and do another is refused."""
+    desired = {c.after.address: c.after for c in plan.changes if c.after is not None}
+    current = {c.before.address: c.before for c in plan.changes if c.before is not None}
+    derived = diff(desired, current)
+    for index, (change, expected) in enumerate(zip_longest(plan.changes, derived)):
+        if change is None or expected is None or _same(change) != _same(expected):
+            named = f" ({printable(change.address)})" if change is not None else ""
+            raise TamperedPlanError(
+                f"{name}: refused: changes[{index}]{named} is not what llmform computes from "
+                "the changes' before and after (its action, fields, address or order differ), "
+                f"so the file was modified after 'llmform plan' wrote it; {_AGAIN}"
+            )
+
+
+def _same(change: Change) -> bytes:
+    return _canonical(change_to_json(change))
