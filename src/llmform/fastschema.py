@@ -55,6 +55,7 @@ _IMPLEMENTED = frozenset(
         "maxLength",
         "pattern",
         "minimum",
+        "maximum",
         "if",
         "then",
         "else",
@@ -142,6 +143,8 @@ class _Compiler:
                 checks.append(self.string(name, schema[name]))
         if "minimum" in schema:
             checks.append(self.minimum(schema["minimum"]))
+        if "maximum" in schema:
+            checks.append(self.maximum(schema["maximum"]))
         if keywords & {"properties", "additionalProperties", "required", "minProperties"}:
             checks.append(self.object(schema))
         if "propertyNames" in schema:
@@ -187,6 +190,9 @@ class _Compiler:
 
     def minimum(self, rule: Any) -> Check:
         return lambda x: not _is_number(x) or not x < rule  # as jsonschema words it: NaN passes
+
+    def maximum(self, rule: Any) -> Check:
+        return lambda x: not _is_number(x) or not x > rule
 
     def object(self, schema: Mapping[str, Any]) -> Check:
         known = {key: self.compile(sub) for key, sub in schema.get("properties", {}).items()}

@@ -18,15 +18,16 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import Diagnostic, Location, error
+from .errors import Diagnostic, Location, error, has_errors
+from .identify import API_VERSION, Kind, identify, may_be_llmform
 from .yamltree import (
     COMPOSE_SAFE_DEPTH,
     MAX_DEPTH,
-    AliasBomb,
+    TOO_DEEP,
     Constructor,
     MarkedDict,
     MarkedList,
-    TooDeep,
+    Unbuildable,
 )
 
 __all__ = [
@@ -41,10 +42,10 @@ __all__ = [
     "load_text",
 ]
 
-API_VERSION = "llmform/v1"
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where it is built
+_NULL_TAG = "tag:yaml.org,2002:null"
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,6 @@ def _decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
     return text, None
 
 
-TOO_DEEP = (
-    f"YAML nested more than {MAX_DEPTH} levels deep; llmform documents need only a few levels, "
-    "so flatten this structure"
-)
-
-
 def _too_deep(text: str) -> tuple[int, int] | None:
     """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does."""
     # Flow collections nest one level per bracket, block ones at most two levels per column:
@@ -160,12 +155,6 @@ def _is_nesting_limit(exc: yaml.YAMLError) -> bool:
     return "nesting depth" in str(getattr(exc, "problem", "") or "")
 
 
-def _declares_api_version(node: Node) -> bool:
-    return isinstance(node, MappingNode) and any(
-        isinstance(key, ScalarNode) and key.value == "apiVersion" for key, _ in node.value
-    )
-
-
 def _not_llmform(node: Node) -> str:
     fix = f"'apiVersion: {API_VERSION}'"
     if isinstance(node, MappingNode):
@@ -176,64 +165,72 @@ def _not_llmform(node: Node) -> str:
     )
 
 
-def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
+def _is_empty(node: Node) -> bool:
+    """An empty document: what a trailing '---' (or '--- ~', or '...') leaves."""
+    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
+
+
+def _at(file: str, node: Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_text(
+    file: str, text: str, *, explicit: bool = True, unparsable_is_foreign: bool = False
+) -> LoadResult:
     """Parse one file's text into llmform documents.
 
     ``explicit`` is whether the user named the file: only then is a YAML document that is not
-    llmform's (no ``apiVersion``) an error rather than a file to pass over.
+    llmform's (see ``identify``) an error rather than a document to pass over. A document that
+    is almost llmform's is an error either way. ``unparsable_is_foreign`` passes over a file
+    that is not even YAML, instead of reporting why (for files that do not mention llmform).
     """
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
+    bom = text.find("\ufeff")  # one at the very start was removed when decoding
     deep = _too_deep(text)
     if deep is not None:
+        if unparsable_is_foreign:
+            return LoadResult([], [])
         return LoadResult([], [error(Location(file, *deep), "", TOO_DEEP)])
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
-        where = _yaml_error_location(file, exc)
-        message = TOO_DEEP if _is_nesting_limit(exc) else _yaml_error_message(exc)
-        return LoadResult([], [error(where, "", message)])
+        if unparsable_is_foreign:
+            return LoadResult([], [])
+        if bom >= 0:  # what the parser says about it ("did not find expected key") misleads
+            return LoadResult([], [_bom_error(file, text, bom)])
+        return LoadResult([], [_yaml_error(file, text, exc)])
     except RecursionError:  # the pure-Python composer, where libyaml is not built
-        return LoadResult([], [error(Location(file), "", TOO_DEEP)])
+        return LoadResult(
+            [], [] if unparsable_is_foreign else [error(Location(file), "", TOO_DEEP)]
+        )
     found_any = False
+    verdicts = []
     for node in nodes:
-        if node is None:
+        if node is None or _is_empty(node):
             continue
         found_any = True
-        if not _declares_api_version(node):
-            # not llmform's: passed over unbuilt when scanned, whatever YAML features it uses
+        verdicts.append((node, identify(node)))
+    if bom >= 0 and any(verdict.kind is not Kind.FOREIGN for _, verdict in verdicts):
+        return LoadResult([], [_bom_error(file, text, bom)])
+    for node, verdict in verdicts:
+        if verdict.kind is Kind.FOREIGN:
+            # passed over unbuilt when scanned, whatever YAML features it uses
             if explicit:
-                where = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
-                diagnostics.append(error(where, "", _not_llmform(node)))
+                where = verdict.node if verdict.node is not None else node
+                message = verdict.message or _not_llmform(node)
+                diagnostics.append(error(_at(file, where), verdict.path, message))
+            continue
+        if verdict.kind is Kind.NEAR_MISS:
+            assert verdict.node is not None
+            diagnostics.append(error(_at(file, verdict.node), verdict.path, verdict.message))
             continue
         constructor = Constructor(file)
         try:
             data = constructor.build(node)
-        except AliasBomb as bomb:
-            diagnostics.append(
-                error(
-                    bomb.args[0],
-                    "",
-                    "YAML aliases expand this document far beyond its written size; "
-                    "llmform refuses it (a 'billion laughs' file?); write the values out",
-                )
-            )
-            continue
-        except TooDeep as too_deep:
-            diagnostics.append(error(too_deep.args[0], "", TOO_DEEP))
-            continue
-        version = data["apiVersion"]
-        if not explicit and not str(version).lower().startswith("llmform/"):
-            continue  # another tool's document (a Kubernetes manifest) in a scanned folder
-        if version != API_VERSION:
-            line, column = data.marks["apiVersion"][2:]
-            diagnostics.append(
-                error(
-                    Location(file, line, column),
-                    "apiVersion",
-                    f"unsupported apiVersion {version!r}; this llmform reads {API_VERSION!r}",
-                )
-            )
+        except Unbuildable as problem:
+            where, message = problem.args
+            diagnostics.append(error(where, "", message))
             continue
         diagnostics.extend(constructor.finish(data))
         documents.append(Document(file, data))
@@ -242,6 +239,52 @@ def load_text(file: str, text: str, *, explicit: bool = True) -> LoadResult:
             error(Location(file), "", f"file is empty; start it with 'apiVersion: {API_VERSION}'")
         )
     return LoadResult(documents, diagnostics)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character ``index``."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _yaml_error(file: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # a character YAML forbids; the error has a position (in bytes, from libyaml) but no
+        # line and column, so find the character ourselves
+        found = _FORBIDDEN.search(text)
+        if found is not None:
+            return error(
+                Location(file, *_position(text, found.start())),
+                "",
+                _forbidden_message(found.group()),
+            )
+    where = _yaml_error_location(file, exc)
+    return error(where, "", TOO_DEEP if _is_nesting_limit(exc) else _yaml_error_message(exc))
+
+
+# The characters YAML does not allow in a stream (PyYAML's reader rejects the same).
+_FORBIDDEN = re.compile("[^\t\n\r -~\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _forbidden_message(char: str) -> str:
+    code = ord(char)
+    if code == 0:
+        return "a NUL byte (U+0000) is not allowed in YAML; is this a binary file? delete it"
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return (
+            f"control character U+{code:04X} is not allowed in YAML; delete it, or write it as "
+            f"an escape (\\x{code:02x}) inside a double-quoted string"
+        )
+    return f"character U+{code:04X} is not allowed in YAML; delete it"
+
+
+def _bom_error(file: str, text: str, index: int) -> Diagnostic:
+    return error(
+        Location(file, *_position(text, index)),
+        "",
+        "a byte order mark (U+FEFF, invisible in most editors) inside the file, often left by "
+        "joining files together; delete it",
+    )
 
 
 def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnostic]]:
@@ -287,35 +330,99 @@ def _special(path: str) -> bool:
         return False  # a dangling link: reading it reports why
 
 
-# Case-insensitive, so that a misspelt apiVersion such as "LLMform/v1" is still reported.
+# Whether a file that may not be ours is: a YAML error in it is reported only when it is.
+# Case-insensitive, so that a file with a misspelt apiVersion such as "LLMform/v1" is reported.
 _MENTIONS_LLMFORM = re.compile(rb"(?i)llmform")
 
+# The most llmform reads of one file: far beyond any desired state (10,000 configs take about
+# 3 MiB), and a bound on what a wrong path (/dev/zero, a log, a disk image) can cost.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
-def load_paths(paths: Iterable[str], *, ignore_foreign: bool = False) -> LoadResult:
+# (real path, named explicitly, ignore_foreign) -> what loading it found
+LoadCache = dict[tuple[str, bool, bool], LoadResult]
+
+
+def load_paths(
+    paths: Iterable[str], *, ignore_foreign: bool = False, cache: LoadCache | None = None
+) -> LoadResult:
     """Load every llmform document under ``paths`` (files and directories).
 
-    ``ignore_foreign`` treats named files like scanned ones (a document without ``apiVersion``
-    is passed over) and skips, unparsed, any file that does not mention llmform at all: what a
-    pre-commit hook wants, since it is handed every staged YAML file, including Kubernetes
-    manifests and Helm templates that are not even valid YAML.
+    Finding none is an error: an empty desired state would plan the deletion of everything.
+
+    ``ignore_foreign`` treats named files like scanned ones (a document that is not llmform's
+    is passed over) and skips, unparsed, any file that cannot hold an llmform document (see
+    ``identify.may_be_llmform``): what a pre-commit hook wants, since it is handed every staged
+    YAML file, including Kubernetes manifests and Helm templates that are not even valid YAML.
+    Finding no llmform document is then no error either. ``cache`` lets a caller that loads
+    overlapping sets of files read and parse each once.
     """
+    paths = list(paths)
     files, diagnostics = discover(paths)
     documents: list[Document] = []
     for file, named in files:
-        try:
-            raw = Path(file).read_bytes()
-        except OSError as exc:
-            diagnostics.append(error(Location(file), "", f"cannot read file: {exc.strerror}"))
-            continue
         explicit = named and not ignore_foreign
-        if ignore_foreign and _MENTIONS_LLMFORM.search(raw) is None:
-            continue
-        text, problem = _decode(file, raw)
-        if problem is not None:
-            diagnostics.append(problem)
-            continue
-        assert text is not None
-        result = load_text(file, text, explicit=explicit)
+        key = (os.path.realpath(file), explicit, ignore_foreign)
+        result = cache.get(key) if cache is not None else None
+        if result is None:
+            result = load_file(file, explicit=explicit, ignore_foreign=ignore_foreign)
+            if cache is not None:
+                cache[key] = result
         documents.extend(result.documents)
         diagnostics.extend(result.diagnostics)
+    if not documents and not ignore_foreign and not has_errors(diagnostics):
+        diagnostics.extend(_nothing_found(paths))
     return LoadResult(documents, diagnostics)
+
+
+def load_file(file: str, *, explicit: bool, ignore_foreign: bool = False) -> LoadResult:
+    """The llmform documents of one file (see ``load_paths`` and ``load_text``)."""
+    raw, problem = _read(file)
+    if problem is not None:
+        return LoadResult([], [problem])
+    assert raw is not None
+    if ignore_foreign and not may_be_llmform(raw):
+        return LoadResult([], [])
+    # a file that does not mention llmform, handed over by pre-commit, is another tool's when
+    # it is not YAML (a Helm template): only an llmform-shaped document in it is ours
+    foreign_if_unparsable = ignore_foreign and _MENTIONS_LLMFORM.search(raw) is None
+    text, problem = _decode(file, raw)
+    if problem is not None:
+        return LoadResult([], [] if foreign_if_unparsable else [problem])
+    assert text is not None
+    return load_text(file, text, explicit=explicit, unparsable_is_foreign=foreign_if_unparsable)
+
+
+def _read(file: str) -> tuple[bytes | None, Diagnostic | None]:
+    try:
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero never ends
+    except OSError as exc:
+        return None, error(Location(file), "", f"cannot read file: {exc.strerror}")
+    if len(raw) > MAX_FILE_BYTES:
+        return None, error(
+            Location(file),
+            "",
+            f"larger than {MAX_FILE_BYTES // 2**20} MiB, the most llmform reads from one file; "
+            "check that this is the file you meant, or split the state over several files",
+        )
+    return raw, None
+
+
+def _nothing_found(paths: Sequence[str]) -> list[Diagnostic]:
+    fix = (
+        f"name the folder that holds your llmform files, or add 'apiVersion: {API_VERSION}' "
+        "at the top of each"
+    )
+    found: list[Diagnostic] = []
+    for given in paths:
+        if Path(given).is_dir():
+            count = sum(1 for _ in _scan(Path(given)))
+            scanned = (
+                f"{count} YAML file(s) scanned, none starting with 'apiVersion: {API_VERSION}'"
+                if count
+                else "no *.yaml or *.yml file in it"
+            )
+            found.append(error(Location(given), "", f"no llmform document here ({scanned}); {fix}"))
+    if not found:  # no paths at all (a library caller)
+        found.append(error(Location("."), "", f"no llmform document: no paths given; {fix}"))
+    return found

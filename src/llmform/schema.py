@@ -170,7 +170,8 @@ def _default_message(rule: Any, instance: Any, err: ValidationError) -> str:
 
 # jsonschema's own wording ("-1 is less than the minimum of 0") says what but not how to fix it
 _LIMIT_MESSAGES: dict[str, Callable[[Any, Any, ValidationError], str]] = {
-    "minimum": lambda rule, value, _: f"must be at least {rule}, not {value}",
+    "minimum": lambda rule, value, _: f"must be at least {rule}, not {_shown(value)}",
+    "maximum": lambda rule, value, _: f"must be at most {rule}, not {_shown(value)}",
     "minLength": lambda rule, value, _: (
         "must not be empty" if rule == 1 else f"must be at least {rule} characters long"
     ),

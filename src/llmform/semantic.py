@@ -8,11 +8,9 @@ otherwise skipped.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from .errors import Diagnostic, Location, error, warning
 from .loader import Document
@@ -28,10 +26,19 @@ from .model import (
 from .provider_types import ALL_OPTIONS, ALL_SECRET_OPTIONS, PROVIDER_TYPES
 from .schema import format_path
 from .secrets.refs import RefSyntaxError, parse_ref
+from .urls import check_url
 
 Path = tuple[str | int, ...]
+# The largest max_tokens: SQLite's INTEGER is a signed 64-bit number (the schema's maximum).
+MAX_TOKENS = 2**63 - 1
 # (file, (section, index, field)) of schema-rejected fields; field None: the whole item
 Broken = set[tuple[str, tuple[str, int, str | None]]]
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -114,8 +121,22 @@ class _Builder:
                 self.err(item, ("models", index), f"model {name!r} is listed twice; remove one")
                 continue
             seen.add(name)
-            models.append(model_from_raw(raw, custom=custom))
+            if self.max_tokens(item, ("models", index), raw):
+                models.append(model_from_raw(raw, custom=custom))
         return tuple(models)
+
+    def max_tokens(self, item: _Item, steps: tuple[str | int, ...], raw: Mapping[str, Any]) -> bool:
+        """Whether a model's max_tokens fits the store (the schema says so too; this holds for
+        whatever reaches the state, a plan's records included)."""
+        value = raw.get("max_tokens")
+        if value is None or (_is_integral(value) and 0 <= value <= MAX_TOKENS):
+            return True
+        self.err(
+            item,
+            (*steps, "max_tokens"),
+            f"must be a whole number from 0 to {MAX_TOKENS} (2^63 - 1, what the store holds)",
+        )
+        return False
 
     def url(self, item: _Item, steps: tuple[str | int, ...], value: str) -> None:
         problem, insecure = check_url(value)
@@ -163,7 +184,8 @@ class _Builder:
             self.err(
                 item,
                 ("factory",),
-                f"unknown factory {raw['factory']!r}{_did_you_mean(raw['factory'], factories)}; "
+                f"unknown factory {raw['factory']!r}"
+                f"{_did_you_mean(raw['factory'], factories)}; "
                 "declare it under 'factories' or pick one from 'llmform catalog'",
             )
             return None
@@ -260,16 +282,22 @@ class _Builder:
                     self.err(
                         item,
                         ("models", index),
-                        f"model {raw!r} is not in the catalog of factory {factory.name!r}{hint}; "
-                        f"declare a custom model as {{name: {raw}, type: chat}}",
+                        f"model {raw!r} is not in the catalog of factory "
+                        f"{factory.name!r}{hint}; declare a custom model as "
+                        f"{{name: {raw}, type: chat}}",
                     )
                     continue
-            else:
+            elif self.max_tokens(item, ("models", index), raw):
                 model = model_from_raw(raw, custom=True)
+            else:
+                ok = False
+                continue
             if model.name in seen:
                 ok = False
                 self.err(
-                    item, ("models", index), f"model {model.name!r} is listed twice; remove one"
+                    item,
+                    ("models", index),
+                    f"model {model.name!r} is listed twice; remove one",
                 )
                 continue
             seen.add(model.name)
@@ -331,60 +359,16 @@ class _Builder:
 
 
 _OPTION_EXAMPLES = {"api_version": "2024-10-21", "region": "us-east-1"}
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def check_url(value: str) -> tuple[str | None, str | None]:
-    """(problem, insecure host): a problem makes the URL unusable; an insecure host is plain
-    http to a host that is not loopback.
-
-    The URL is not quoted in a problem: people paste keys into URLs (user:key@host, ?key=...),
-    and the location of the field is enough to find it.
-    """
-    example = "write e.g. https://api.example.com/v1"
-    if any(char.isspace() for char in value):
-        return f"not a valid URL: it contains a space; {example}", None
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        port = parts.port
-    except ValueError as exc:
-        # urllib's text may quote the bad part: say what is wrong in our words
-        what = "the port must be a number from 1 to 65535"
-        if "IPv6" in str(exc):
-            what = "unbalanced '[' ']' around the host"
-        return f"not a valid URL: {what}; {example}", None
-    if parts.scheme not in ("http", "https") or not host:
-        return f"not a valid http(s) URL; {example}", None
-    if port == 0:
-        return f"not a valid URL: the port must be a number from 1 to 65535; {example}", None
-    if parts.username is not None or parts.password is not None:
-        return (
-            "credentials do not belong in the URL (user:password@host); remove them and put "
-            "the key in api_key as a reference",
-            None,
-        )
-    if parts.scheme == "http" and not _is_loopback(host):
-        return None, host
-    return None, None
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def model_from_raw(raw: Mapping[str, Any], *, custom: bool) -> Model:
     kind = raw["type"]
     types = (kind,) if isinstance(kind, str) else tuple(kind)
+    max_tokens = raw.get("max_tokens")
     return Model(
         name=raw["name"],
         types=types,
-        max_tokens=raw.get("max_tokens"),
+        max_tokens=None if max_tokens is None else int(max_tokens),  # YAML's 8192.0 is 8192
         tools=raw.get("tools", False),
         custom=custom,
     )

@@ -7,6 +7,7 @@ duplicate keys, alias-expansion bombs and absurd nesting, which PyYAML's own con
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -56,12 +57,28 @@ class MarkedList(list[Any]):
         self.marks: list[tuple[int, int]] = []
 
 
-class AliasBomb(Exception):
-    pass
+TOO_DEEP = (
+    f"YAML nested more than {MAX_DEPTH} levels deep; llmform documents need only a few levels, "
+    "so flatten this structure"
+)
+ALIAS_BOMB = (
+    "YAML aliases expand this document far beyond its written size; llmform refuses it "
+    "(a 'billion laughs' file?); write the values out"
+)
+RECURSIVE_ALIAS = (
+    "a YAML alias inside the collection its anchor marks (a recursive anchor) makes an endless "
+    "value; write the values out"
+)
 
 
-class TooDeep(Exception):
-    pass
+class Unbuildable(Exception):
+    """A document that cannot be built at all: ``args`` are (location, message)."""
+
+
+# Lone surrogates (U+D800-U+DFFF) are no characters: only a "\\ud800" escape in a double-quoted
+# scalar makes one (libyaml refuses the escape, PyYAML's pure-Python scanner does not), and the
+# string could then not be written to a terminal, a JSON document or the store.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Constructor:
@@ -75,8 +92,10 @@ class Constructor:
         self.expanded = 0
         self.written = 0
         self.depth = 0
+        self.root: Node | None = None
 
     def build(self, node: Node) -> Any:
+        self.root = node
         value, _ = self._build(node)
         return value
 
@@ -109,7 +128,7 @@ class Constructor:
         if seen is not None:  # an alias: the same node again
             self.expanded += seen[1]
             if self.expanded > ALIAS_EXPANSION_FACTOR * self.written + ALIAS_EXPANSION_ALLOWANCE:
-                raise AliasBomb(self._where(node))
+                raise Unbuildable(self._where(node), ALIAS_BOMB)
             return seen
         self.written += 1
         if isinstance(node, ScalarNode):
@@ -127,9 +146,18 @@ class Constructor:
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
         if tag == _TAG + "str":
+            if node.style == '"':
+                self._refuse_surrogates(node)
             return node.value
         if tag == _TAG + "int":
-            return _scalars.construct_yaml_int(node)
+            try:
+                return _scalars.construct_yaml_int(node)
+            except ValueError:  # Python refuses to convert more than 4,300 digits
+                raise Unbuildable(
+                    self._where(node),
+                    f"a number {len(node.value):,} characters long; no number in llmform's "
+                    "format is that long",
+                ) from None
         if tag == _TAG + "float":
             return _scalars.construct_yaml_float(node)
         if tag == _TAG + "bool":
@@ -141,10 +169,21 @@ class Constructor:
         self._unsupported_tag(node)
         return node.value
 
+    def _refuse_surrogates(self, node: ScalarNode) -> None:
+        if _SURROGATE.search(node.value):
+            raise Unbuildable(
+                self._where(node),
+                "an escape of a lone surrogate (\\ud800 to \\udfff) is no character; write the "
+                "character itself, or its \\U escape",
+            )
+
     def _enter(self, node: Node, plain_tag: str) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise TooDeep(self._where(node))
+            cycle = _cycle(self.root) if self.root is not None else None
+            if cycle is not None:  # not deep as written: an alias recurses
+                raise Unbuildable(self._where(cycle), RECURSIVE_ALIAS)
+            raise Unbuildable(self._where(node), TOO_DEEP)
         if node.tag != plain_tag:
             self._unsupported_tag(node)
 
@@ -180,6 +219,8 @@ class Constructor:
             # a key is its text as written: YAML 1.1 would make label keys on/yes/null into
             # True/None, which str() turns into "True"/"None" without a word to the user
             plain = key_node.tag in _PLAIN_KEY_TAGS
+            if plain and key_node.style == '"':
+                self._refuse_surrogates(key_node)
             key = key_node.value if plain else str(self._scalar(key_node))
             value, value_size = self._build(value_node)
             size += value_size + 1
@@ -230,6 +271,33 @@ class Constructor:
                 "<<",
             )
         return size
+
+
+def _cycle(root: Node) -> Node | None:
+    """A collection that contains itself through an alias, if any (composed node graphs are
+    acyclic otherwise)."""
+    done: set[int] = set()
+    open_: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            open_.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in open_:
+            return node
+        if id(node) in done or isinstance(node, ScalarNode):
+            continue
+        open_.add(id(node))
+        stack.append((node, True))
+        children = (
+            node.value
+            if isinstance(node, SequenceNode)
+            else [part for pair in node.value for part in pair]
+        )
+        stack.extend((child, False) for child in reversed(children))
+    return None
 
 
 def _path_index(

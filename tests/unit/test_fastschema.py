@@ -57,6 +57,7 @@ SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.sampled_from([0, 1, -1, 3, 1.0, 2.5, math.nan]),
+    st.sampled_from([2**63 - 1, 2**63, 2**64, -(2**63), 9.2e18, 1e19, 1e30, math.inf]),
     st.sampled_from(WORDS),
     st.sampled_from(["", "x", "a/b", "a" * 70, "secret/x#k", "http://h", "Bad Name!", "é"]),
     st.text(max_size=8),
@@ -129,3 +130,20 @@ def test_agrees_on_random_values_for_every_subschema(index: int, value: Any) -> 
     sub = SUBSCHEMAS[index]
     expected = VALIDATOR.evolve(schema=sub).is_valid(value)
     assert SUBSCHEMA_CHECKS[index](value) == expected
+
+
+MODEL = schema()["$defs"]["model"]
+
+
+@pytest.mark.parametrize(
+    "max_tokens",
+    [0, 8192, 2**63 - 1, 2**63, 2**64, 10**30, -1, 8192.0, 9.2e18, 1e19, 1e30, math.inf, math.nan],
+)
+def test_agrees_on_max_tokens_at_and_beyond_64_bits(max_tokens: Any) -> None:
+    """The schema's maximum (what the store's signed 64-bit INTEGER holds) is compiled, not
+    delegated, and draws the line where jsonschema does."""
+    model = {"name": "m", "type": "chat", "max_tokens": max_tokens}
+    expected = VALIDATOR.evolve(schema=MODEL).is_valid(model)
+    assert compile_schema(VALIDATOR, MODEL)(model) == expected
+    in_range = not isinstance(max_tokens, float) or max_tokens.is_integer()
+    assert expected == (in_range and 0 <= max_tokens <= 2**63 - 1)

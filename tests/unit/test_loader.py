@@ -456,3 +456,99 @@ def test_libyamls_own_nesting_limit_is_reported_as_too_deep(depth: int) -> None:
     result = load_text("deep.yaml", "apiVersion: llmform/v1\nx: " + "[" * depth + "]" * depth)
     assert [d.message for d in result.diagnostics] == [TOO_DEEP]
     assert result.diagnostics[0].location.line == 2
+
+
+# -- bounded reads and characters YAML forbids ---------------------------------------------
+
+
+def test_a_file_past_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    from llmform.loader import MAX_FILE_BYTES
+
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as handle:  # sparse: no 16 MiB written to disk
+        handle.write(b"apiVersion: llmform/v1\n")
+        handle.truncate(MAX_FILE_BYTES + 1)
+    tracemalloc.start()
+    try:
+        messages = _messages([str(huge)])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert messages == [
+        f"{huge}: error: larger than 16 MiB, the most llmform reads from one file; check that "
+        "this is the file you meant, or split the state over several files"
+    ]
+    assert peak < 2 * MAX_FILE_BYTES + 1024 * 1024  # the bound, not the file, sets the cost
+
+
+def _capped_memory() -> None:
+    """In the child: at most 1 GiB of address space, so that a regression (an unbounded read of
+    an endless input) fails with MemoryError instead of taking the machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("validate /dev/zero", id="dev-zero"),
+        pytest.param('validate <(yes "a: b")', id="endless-pipe"),  # a FIFO named explicitly
+        pytest.param("plan --no-validate-keys /dev/zero", id="plan-dev-zero"),
+    ],
+)
+def test_an_endless_input_is_read_with_a_bound(tmp_path: Path, command: str) -> None:
+    python = f"{sys.executable} -m llmform.cli --no-color"
+    result = subprocess.run(
+        ["bash", "-c", f"exec {python} {command}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        preexec_fn=_capped_memory,
+    )
+    assert result.returncode == 1
+    assert "error: larger than 16 MiB, the most llmform reads from one file" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # plan opened no store
+
+
+def test_a_lone_surrogate_escape_is_refused_by_the_pure_python_scanner_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # libyaml refuses "\ud800" while scanning; PyYAML's pure-Python scanner (used where libyaml
+    # is not built) makes a str that no terminal, JSON document or store could take
+    import yaml
+
+    import llmform.loader
+
+    monkeypatch.setattr(llmform.loader, "_Loader", yaml.SafeLoader)
+    for text in (
+        'apiVersion: llmform/v1\nworkspaces: [{name: prod, description: "a\\ud800b"}]\n',
+        'apiVersion: llmform/v1\nworkspaces: [{name: prod, labels: {"\\udfff": x}}]\n',
+    ):
+        result = load_text("f.yaml", text)
+        assert result.documents == []
+        assert [str(d) for d in result.diagnostics] == [
+            f"f.yaml:2:{text.splitlines()[1].index(chr(34)) + 1}: error: an escape of a lone "
+            "surrogate (\\ud800 to \\udfff) is no character; write the character itself, or "
+            "its \\U escape"
+        ]
+
+
+def test_an_alias_bomb_through_merge_keys_is_refused() -> None:
+    lines = ["apiVersion: llmform/v1", "m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}"]
+    lines += [
+        f"m{i}: &m{i} [{', '.join([f'{{<<: *m{i - 1}, k{j}: x}}' for j in range(9)])}]"
+        if i == 1
+        else f"m{i}: &m{i} [{', '.join([f'*m{i - 1}'] * 9)}]"
+        for i in range(1, 12)
+    ]
+    started = time.perf_counter()
+    result = load_text("bomb.yaml", "\n".join(lines) + "\n")
+    assert time.perf_counter() - started < 1.0
+    assert result.documents == []
+    assert "YAML aliases expand this document far beyond its written size" in str(
+        result.diagnostics[0]
+    )

@@ -20,7 +20,7 @@ import yaml
 
 from ..errors import LlmformError
 from ..model import MODEL_TYPES
-from ..semantic import check_url
+from ..urls import check_url
 
 # RAGFlow vendor name -> llmform provider type; every other vendor speaks the OpenAI protocol as
 # far as llmform can tell, which is what RAGFlow's own OpenAI-API-Compatible path assumes too.

@@ -1,0 +1,159 @@
+"""Does a YAML document look like llmform's? The one decision every reader of YAML uses.
+
+A folder llmform scans may hold other tools' YAML (Kubernetes manifests, docker-compose files,
+CI workflows, Helm charts), which is passed over. But a document that is *almost* llmform's, an
+apiVersion key or value with a typo (``apiversion``, ``api_version``, ``llmform/V1``) or
+llmform's sections without any apiVersion, is a mistake to report: passing it over silently
+would make llmform see a smaller desired state than the user wrote, and plan deletions.
+
+The decision reads composed nodes, never builds them, so a foreign document costs nothing and
+whatever YAML features it uses (tags, anchors) cannot hurt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+API_VERSION = "llmform/v1"
+API_VERSION_KEY = "apiVersion"
+SECTIONS = frozenset({"factories", "workspaces", "configs"})
+
+# Normalised spellings close to these are typos of them (see _near).
+_KEY_TARGET = "apiversion"
+_VALUE_TARGET = "llmform"
+_NEAR_RATIO = 0.8
+_NEAR_KEY_RATIO = 0.85  # "version" (docker-compose) is 0.82 from "apiversion"
+_SEPARATORS = re.compile(r"[\s_.\-]+")
+
+
+class Kind(Enum):
+    LLMFORM = "llmform"  # apiVersion: llmform/v1, exactly
+    NEAR_MISS = "near miss"  # looks like ours but is not quite: an error wherever it is
+    FOREIGN = "foreign"  # another tool's document
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind
+    # for NEAR_MISS (and FOREIGN with an apiVersion): the node to locate the problem at, the
+    # diagnostic's path and the message
+    node: Node | None = None
+    path: str = ""
+    message: str = ""
+
+
+LLMFORM = Verdict(Kind.LLMFORM)
+FOREIGN = Verdict(Kind.FOREIGN)
+
+
+def unsupported_version(shown: str) -> str:
+    return f"unsupported apiVersion {shown}; this llmform reads {API_VERSION!r}"
+
+
+def identify(node: Node) -> Verdict:
+    """Whose document ``node`` (a composed top-level node) is."""
+    if not isinstance(node, MappingNode):
+        return FOREIGN
+    version: Node | None = None
+    near_keys: list[ScalarNode] = []
+    keys: set[str] = set()
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        keys.add(key.value)
+        if key.value == API_VERSION_KEY:
+            version = value
+        elif _is_near_key(key.value):
+            near_keys.append(key)
+    shaped = _llmform_shaped(node, keys - {k.value for k in near_keys})
+    if version is not None:
+        if isinstance(version, ScalarNode) and version.value == API_VERSION:
+            return LLMFORM
+        near = (isinstance(version, ScalarNode) and _mentions_llmform(version.value)) or shaped
+        kind = Kind.NEAR_MISS if near else Kind.FOREIGN
+        return Verdict(kind, version, API_VERSION_KEY, unsupported_version(_version_text(version)))
+    values = {id(key): value for key, value in node.value}
+    for key in near_keys:
+        value = values[id(key)]
+        if shaped or (isinstance(value, ScalarNode) and _mentions_llmform(value.value)):
+            return Verdict(
+                Kind.NEAR_MISS,
+                key,
+                "",
+                f"{key.value!r} is not {API_VERSION_KEY!r}: llmform reads only that exact key "
+                f"(case-sensitive); write '{API_VERSION_KEY}: {API_VERSION}'",
+            )
+    if shaped:
+        found = ", ".join(repr(name) for name in sorted(keys & SECTIONS))
+        return Verdict(
+            Kind.NEAR_MISS,
+            node,
+            "",
+            f"looks like an llmform document ({found}) but has no apiVersion; add "
+            f"'{API_VERSION_KEY}: {API_VERSION}' at the top",
+        )
+    return FOREIGN
+
+
+def _normal(text: str) -> str:
+    return _SEPARATORS.sub("", text).lower()
+
+
+def _close(text: str, target: str, ratio: float) -> bool:
+    return text == target or difflib.SequenceMatcher(None, text, target).ratio() >= ratio
+
+
+def _is_near_key(key: str) -> bool:
+    """``apiversion``, ``ApiVersion``, ``api_version``, ``api-version``, ``apiVerison``..."""
+    normal = _normal(key)
+    return 7 <= len(normal) <= 14 and _close(normal, _KEY_TARGET, _NEAR_KEY_RATIO)
+
+
+def _mentions_llmform(value: str) -> bool:
+    """``llmform/V1``, ``LLMform/v1``, ``llmform/v2``, ``llmform/1``, `` llmform/v1 ``,
+    ``llmfrom/v1``: the part before the first '/' is (close to) "llmform"."""
+    head = _normal(value.split("/", 1)[0])
+    return 5 <= len(head) <= 12 and _close(head, _VALUE_TARGET, _NEAR_RATIO)
+
+
+def _llmform_shaped(node: MappingNode, keys: set[str]) -> bool:
+    """Only llmform's top-level keys, and its sections are lists of mappings (docker-compose's
+    ``configs:`` is a mapping, a GitHub workflow has ``jobs:``, a manifest has ``kind:``)."""
+    present = keys & SECTIONS
+    if not present or not keys <= SECTIONS | {API_VERSION_KEY}:
+        return False
+    lists = 0
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode) or key.value not in SECTIONS:
+            continue
+        if isinstance(value, SequenceNode):
+            if not all(isinstance(item, MappingNode) for item in value.value):
+                return False
+            lists += 1
+        elif not (isinstance(value, ScalarNode) and value.tag.endswith(":null")):
+            return False
+    return lists > 0
+
+
+def _version_text(node: Node) -> str:
+    if isinstance(node, ScalarNode):
+        return repr(node.value)
+    return "(a list)" if isinstance(node, SequenceNode) else "(a mapping)"
+
+
+# The cheap test of a file's bytes, for a caller handed files that are probably not ours (the
+# pre-commit hook gets every staged YAML file): a file that matches neither cannot hold a
+# document that identify() calls llmform's or a near miss, so it need not even be parsed.
+_MAY_BE_OURS = re.compile(
+    rb"(?i:l?lm[\W_]?f[or]{2}m)"
+    rb"|(?m:(?:^|[{,])[ \t]*[\"']?(?:factories|workspaces|configs)[\"']?[ \t]*:)"
+)
+
+
+def may_be_llmform(raw: bytes) -> bool:
+    return _MAY_BE_OURS.search(raw) is not None

@@ -1,0 +1,52 @@
+"""Checks of the URLs a desired state names (``api_base``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def check_url(value: str) -> tuple[str | None, str | None]:
+    """(problem, insecure host): a problem makes the URL unusable; an insecure host is plain
+    http to a host that is not loopback.
+
+    The URL is not quoted in a problem: people paste keys into URLs (user:key@host, ?key=...),
+    and the location of the field is enough to find it.
+    """
+    example = "write e.g. https://api.example.com/v1"
+    if any(char.isspace() for char in value):
+        return f"not a valid URL: it contains a space; {example}", None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        # urllib's text may quote the bad part: say what is wrong in our words
+        what = "the port must be a number from 1 to 65535"
+        if "IPv6" in str(exc):
+            what = "unbalanced '[' ']' around the host"
+        return f"not a valid URL: {what}; {example}", None
+    if parts.scheme not in ("http", "https") or not host:
+        return f"not a valid http(s) URL; {example}", None
+    if port == 0:
+        return f"not a valid URL: the port must be a number from 1 to 65535; {example}", None
+    if parts.username is not None or parts.password is not None:
+        return (
+            "credentials do not belong in the URL (user:password@host); remove them and put "
+            "the key in api_key as a reference",
+            None,
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        return None, host
+    return None, None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
