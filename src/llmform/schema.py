@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from .errors import Diagnostic, error
 from .fastschema import Check, compile_schema
 from .loader import Document
+from .secret_shapes import NOT_SHOWN, looks_like_key
 
 # Fields whose values may be secrets: an error there never quotes what the user wrote.
 SECRET_FIELDS = frozenset({"api_key", "backup_keys", "api_secret"})
@@ -71,6 +72,8 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, str) and looks_like_key(value):
+        return NOT_SHOWN  # a key pasted into the wrong field is not quoted back
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -114,6 +117,13 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
                 if secret and not hint:  # `api_key: {sk-...}` is a mapping with the key as key
                     yield error(
                         document.locate([*path, key], key=True), dotted, UNKNOWN_REF_KEY_MESSAGE
+                    )
+                    continue
+                if looks_like_key(key):
+                    yield error(
+                        document.locate([*path, key], key=True),
+                        dotted,
+                        f"unknown key {NOT_SHOWN}; remove it",
                     )
                     continue
                 yield error(
@@ -165,6 +175,8 @@ def _diagnostics_for(document: Document, err: ValidationError) -> Iterator[Diagn
 
 
 def _default_message(rule: Any, instance: Any, err: ValidationError) -> str:
+    if isinstance(instance, str) and looks_like_key(instance):
+        return f"{NOT_SHOWN} is not valid here ({err.validator})"
     return err.message
 
 

@@ -25,6 +25,8 @@ from .model import (
 )
 from .provider_types import ALL_OPTIONS, ALL_SECRET_OPTIONS, PROVIDER_TYPES
 from .schema import format_path
+from .secret_shapes import reference_secret
+from .secret_shapes import shown as quoted
 from .secrets.refs import RefSyntaxError, parse_ref
 from .urls import check_url
 
@@ -91,7 +93,9 @@ class _Builder:
             fix = "rename or remove one of them" if len(group) == 2 else "keep only one"
             for item in group:
                 others = ", ".join(str(other.at("name")) for other in group if other is not item)
-                self.err(item, ("name",), f"duplicate {kind} {shown!r} (also at {others}); {fix}")
+                self.err(
+                    item, ("name",), f"duplicate {kind} {quoted(shown)} (also at {others}); {fix}"
+                )
         return {key: group[0] for key, group in groups.items()}
 
     # -- factories ---------------------------------------------------------------------------
@@ -118,7 +122,9 @@ class _Builder:
         for index, raw in enumerate(raw_models):
             name = raw["name"]
             if name in seen:
-                self.err(item, ("models", index), f"model {name!r} is listed twice; remove one")
+                self.err(
+                    item, ("models", index), f"model {quoted(name)} is listed twice; remove one"
+                )
                 continue
             seen.add(name)
             if self.max_tokens(item, ("models", index), raw):
@@ -146,7 +152,7 @@ class _Builder:
             self.warn(
                 item,
                 steps,
-                f"plain http to {insecure!r} sends keys unencrypted; use https "
+                f"plain http to {quoted(insecure)} sends keys unencrypted; use https "
                 "(http is fine only for loopback hosts)",
             )
 
@@ -155,6 +161,10 @@ class _Builder:
     def ref(
         self, item: _Item, steps: tuple[str | int, ...], raw: Mapping[str, Any]
     ) -> SecretRef | None:
+        pasted = reference_secret(raw)
+        if pasted is not None:  # before parse_ref, whose messages may quote parts of it
+            self.err(item, steps, pasted)
+            return None
         try:
             return parse_ref(raw)
         except RefSyntaxError as exc:
@@ -174,7 +184,7 @@ class _Builder:
             self.err(
                 item,
                 ("workspace",),
-                f"unknown workspace {raw['workspace']!r}"
+                f"unknown workspace {quoted(raw['workspace'])}"
                 f"{_did_you_mean(raw['workspace'], workspaces)}; declare it under 'workspaces'",
             )
         factory = factories.get(raw.get("factory", ""))
@@ -184,7 +194,7 @@ class _Builder:
             self.err(
                 item,
                 ("factory",),
-                f"unknown factory {raw['factory']!r}"
+                f"unknown factory {quoted(raw['factory'])}"
                 f"{_did_you_mean(raw['factory'], factories)}; "
                 "declare it under 'factories' or pick one from 'llmform catalog'",
             )
@@ -279,12 +289,13 @@ class _Builder:
                 if model is None:
                     ok = False
                     hint = _did_you_mean(raw, (m.name for m in factory.models))
+                    custom = raw if quoted(raw) == repr(raw) else "NAME"
                     self.err(
                         item,
                         ("models", index),
-                        f"model {raw!r} is not in the catalog of factory "
+                        f"model {quoted(raw)} is not in the catalog of factory "
                         f"{factory.name!r}{hint}; declare a custom model as "
-                        f"{{name: {raw}, type: chat}}",
+                        f"{{name: {custom}, type: chat}}",
                     )
                     continue
             elif self.max_tokens(item, ("models", index), raw):
@@ -297,7 +308,7 @@ class _Builder:
                 self.err(
                     item,
                     ("models", index),
-                    f"model {model.name!r} is listed twice; remove one",
+                    f"model {quoted(model.name)} is listed twice; remove one",
                 )
                 continue
             seen.add(model.name)
@@ -329,7 +340,7 @@ class _Builder:
                 self.err(
                     item,
                     steps,
-                    f"unknown config {config_name!r} in workspace {workspace.name!r}"
+                    f"unknown config {quoted(config_name)} in workspace {workspace.name!r}"
                     f"{_did_you_mean(config_name, names)}; a default is 'config/model' naming a "
                     "config of the same workspace",
                 )
@@ -340,7 +351,7 @@ class _Builder:
                 self.err(
                     item,
                     steps,
-                    f"model {model_name!r} is not enabled in config {config_name!r}{hint}; "
+                    f"model {quoted(model_name)} is not enabled in config {config_name!r}{hint}; "
                     "add it to the config's models",
                 )
             elif model_type not in model.types:

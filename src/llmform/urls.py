@@ -1,9 +1,11 @@
-"""Checks of the URLs a desired state names (``api_base``)."""
+"""Checks of the URLs a desired state names (``api_base``): usable, and holding no secret."""
 
 from __future__ import annotations
 
 import ipaddress
 from urllib.parse import urlsplit
+
+from .secret_shapes import url_secret
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -32,12 +34,9 @@ def check_url(value: str) -> tuple[str | None, str | None]:
         return f"not a valid http(s) URL; {example}", None
     if port == 0:
         return f"not a valid URL: the port must be a number from 1 to 65535; {example}", None
-    if parts.username is not None or parts.password is not None:
-        return (
-            "credentials do not belong in the URL (user:password@host); remove them and put "
-            "the key in api_key as a reference",
-            None,
-        )
+    secret = url_secret(parts)
+    if secret is not None:
+        return secret, None
     if parts.scheme == "http" and not _is_loopback(host):
         return None, host
     return None, None

@@ -14,6 +14,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Location, error
+from .secret_shapes import shown
 
 # An alias may expand a document to this many times its written size (plus a small allowance)
 # before we refuse it: enough for any sane use of anchors and merge keys, far below a
@@ -30,6 +31,7 @@ COMPOSE_SAFE_DEPTH = 5_000
 
 _scalars = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
+_REFERENCE_KEYS = frozenset({None, "<<", "vault", "env", "version", "mount"})
 _PLAIN_KEY_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
 
 
@@ -103,7 +105,7 @@ class Constructor:
         """The problems met while building ``root``, each with the path of what it concerns."""
         if not self.problems:
             return []
-        from .schema import format_path  # schema imports this module
+        from .schema import SECRET_FIELDS, format_path  # schema imports this module
 
         by_id, by_mark = _path_index(root)
         found: list[Diagnostic] = []
@@ -112,6 +114,10 @@ class Constructor:
                 path = by_mark.get((where.line, where.column), ())
             else:
                 path = by_id.get(id(mapping), ()) + ((key,) if key is not None else ())
+            if key not in _REFERENCE_KEYS and not SECRET_FIELDS.isdisjoint(path):
+                # another key inside a secret reference may be the secret itself
+                path = path[:-1]
+                message = message.replace(repr(key), "(not shown)")
             found.append(error(where, format_path(path), message))
         return found
 
@@ -228,7 +234,7 @@ class Constructor:
                 first_line = out.marks[key][0]
                 self._problem(
                     key_node,
-                    f"duplicate key {key!r} (first defined at line {first_line}); "
+                    f"duplicate key {shown(key)} (first defined at line {first_line}); "
                     "remove one of them",
                     out,
                     key,

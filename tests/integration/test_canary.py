@@ -89,6 +89,32 @@ configs:
     models: [gpt-4o]
 """
 
+# Keys in the wrong place: an api_base query string, credentials in a URL, a key pasted where
+# the variable's name goes.
+WRONG_PLACE_STATE = f"""\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: in-the-url
+    workspace: prod
+    factory: OpenAI
+    api_base: https://proxy.example/v1?api_key={LITERAL}
+    api_key: {{env: CANARY_PRIMARY}}
+    models: [gpt-4o]
+  - name: in-the-userinfo
+    workspace: prod
+    factory: OpenAI
+    api_base: https://user:{LITERAL}@proxy.example/v1
+    api_key: {{env: CANARY_PRIMARY}}
+    models: [gpt-4o]
+  - name: as-the-name
+    workspace: prod
+    factory: OpenAI
+    api_key: {{env: gsk_CANARY{TOKEN}literal}}
+    models: [gpt-4o]
+"""
+
 
 @dataclass
 class Runs:
@@ -130,6 +156,7 @@ def run(
         for name, text in (
             ("state", STATE.format(**urls)),
             ("leak", LITERAL_STATE),
+            ("wrong-place", WRONG_PLACE_STATE),
             ("rejected", REJECTED_STATE.format(**urls)),
             ("untrusted", STATE.format(openai="http://127.0.0.1:9/v1", deepseek="http://[::1]:9")),
         ):
@@ -236,6 +263,14 @@ def test_the_canary_appears_nowhere(
     ):
         output = run(*command, "leak", expect=1)
         assert "api_key" in output, output
+    for command in (
+        ["validate"],
+        ["validate", "--format", "json"],
+        ["plan"],
+        ["apply", "--auto-approve"],
+    ):
+        output = run(*command, "wrong-place", expect=1)
+        assert "(not shown)" in output, output
 
     assert len(run.seen) >= 20
     for command, _, output in run.seen:
@@ -244,7 +279,8 @@ def test_the_canary_appears_nowhere(
         assert not _leaks(record.getMessage()), record
         assert not _leaks(repr(record.args)), record
 
-    written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "leak")
+    inputs = ("leak", "wrong-place")
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.parent.name not in inputs)
     names = {p.name for p in written}
     assert {"prod.plan", "fork.plan", "audit.jsonl", "exported.yaml", "llmform.db"} <= names
     assert "key-checks.json" in names
