@@ -8,6 +8,8 @@ importer's code.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +266,42 @@ BAD_INPUTS = [
         ],
         id="bad-entries",
     ),
+    pytest.param(
+        b'{"factory_llm_infos":\n' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        [":2:100: JSON nested more than 100 levels deep"],  # the 101st '[' of line 2
+        id="deeply-nested",
+    ),
+    pytest.param(
+        b'{"factory_llm_infos": [{"name": "A", "llm": [{"llm_name": "m", "model_type": "chat", '
+        b'"max_tokens": ' + b"9" * 5000 + b"}]}]}",
+        ["factory_llm_infos[0].llm[0].max_tokens: expected an integer from 0 to "],
+        id="integer-of-5000-digits",
+    ),
+    pytest.param(
+        json.dumps(
+            {
+                "factory_llm_infos": [
+                    {"name": "A", "llm": [{"llm_name": "m", "model_type": "chat", "max_tokens": n}]}
+                    for n in (2**63, 10**30)
+                ]
+            }
+        ).encode(),
+        [
+            "factory_llm_infos[0].llm[0].max_tokens: expected an integer from 0 to "
+            "9223372036854775807 (2^63 - 1) or null",
+            "factory_llm_infos[1].llm[0].max_tokens",
+        ],
+        id="max-tokens-beyond-64-bits",
+    ),
+    pytest.param(
+        b'{"factory_llm_infos": [{"name": "A\\ud800", "llm": [{"llm_name": "m\\udfff", '
+        b'"model_type": "chat"}]}]}',
+        [
+            "factory_llm_infos[0].name: a \\ud800-\\udfff escape that is no character",
+            "factory_llm_infos[0].llm[0].llm_name: a \\ud800-\\udfff escape",
+        ],
+        id="lone-surrogate-escapes",
+    ),
 ]
 
 
@@ -287,3 +325,29 @@ def test_bad_input_is_a_clear_error(
     for message in messages:
         assert message in captured.err
     assert not out.exists()
+
+
+def test_a_huge_or_endless_file_is_read_with_a_bound(tmp_path: Path) -> None:
+    """A file past the limit (sparse here) is refused; /dev/zero ends too. In a child process
+    with at most 1 GiB of memory, so that a regression fails instead of taking the machine's."""
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as handle:
+        handle.truncate(16 * 2**20 + 1)
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30)); "
+        "from llmform.cli import main; sys.exit(main(['--no-color', 'catalog', "
+        "'import-ragflow', sys.argv[1]]))"
+    )
+    for source in (str(huge), "/dev/zero"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, source],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (
+            f"error: {source}: larger than 16 MiB, the most llmform reads from one file; "
+            "give the path to RAGFlow's conf/llm_factories.json\n"
+        )

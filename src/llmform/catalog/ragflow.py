@@ -11,15 +11,17 @@ not that shape at all is an error naming the file and the place.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from .. import jsontext
 from ..errors import LlmformError
+from ..loader import MAX_FILE_BYTES
 from ..model import MODEL_TYPES
+from ..semantic import MAX_TOKENS
 from ..urls import check_url
 
 # RAGFlow vendor name -> llmform provider type; every other vendor speaks the OpenAI protocol as
@@ -113,14 +115,19 @@ def import_ragflow(path: str) -> str:
     """
     raw_bytes = _read(path)
     try:
-        data = json.loads(raw_bytes.decode("utf-8-sig"))  # a BOM is harmless here
+        data = jsontext.loads(raw_bytes.decode("utf-8-sig"))  # a BOM is harmless here
     except UnicodeDecodeError as exc:
         raise LlmformError(f"{path}: not UTF-8 text ({exc.reason}); {_FIX}") from None
-    except json.JSONDecodeError as exc:
-        raise LlmformError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {_FIX}"
-        ) from None
-    conversion = _convert(data, path)
+    except jsontext.JsonError as exc:
+        where = f"{path}:{exc.line}:{exc.column}" if exc.line else path
+        raise LlmformError(f"{where}: {exc.message}; {_FIX}") from None
+    conversion = _Conversion(path)
+    for where in jsontext.lone_surrogates(data):
+        conversion.problem(
+            where, "a \\ud800-\\udfff escape that is no character (a lone surrogate)"
+        )
+    if not conversion.problems:
+        conversion = _convert(data, path)
     if len(conversion.problems) == 1:
         raise LlmformError(f"{path}: {conversion.problems[0]}; {_FIX}")
     if conversion.problems:
@@ -135,13 +142,19 @@ def import_ragflow(path: str) -> str:
 def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            raw = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero never ends
     except FileNotFoundError:
         raise LlmformError(f"{path}: no such file; {_FIX}") from None
     except IsADirectoryError:
         raise LlmformError(f"{path}: is a directory; {_FIX}") from None
     except OSError as exc:
         raise LlmformError(f"{path}: cannot read ({exc.strerror}); {_FIX}") from None
+    if len(raw) > MAX_FILE_BYTES:  # RAGFlow's catalog is about 300 KB
+        raise LlmformError(
+            f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, the most llmform reads from one "
+            f"file; {_FIX}"
+        )
+    return raw
 
 
 def _convert(data: object, source: str) -> _Conversion:
@@ -280,9 +293,13 @@ def _convert_model(conversion: _Conversion, vendor: str, where: str, raw: object
     max_tokens = raw.get("max_tokens")
     # bool is an int in Python; RAGFlow never means a context size by true/false
     if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0
+        not isinstance(max_tokens, int)
+        or isinstance(max_tokens, bool)
+        or not 0 <= max_tokens <= MAX_TOKENS
     ):
-        conversion.problem(f"{where}.max_tokens", "expected a non-negative integer or null")
+        conversion.problem(
+            f"{where}.max_tokens", f"expected an integer from 0 to {MAX_TOKENS} (2^63 - 1) or null"
+        )
         return None
     is_tools = raw.get("is_tools")
     if is_tools is not None and not isinstance(is_tools, bool):
