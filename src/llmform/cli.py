@@ -20,7 +20,7 @@ from . import __version__
 from .console import format_diagnostic, format_error, paint, use_color
 from .errors import InputError, LlmformError, Severity
 from .provider_types import PROVIDER_TYPES
-from .validate import Validation, validate_paths
+from .validate import Validation, validate_paths, validate_states_of
 
 
 @dataclass(frozen=True)
@@ -69,23 +69,37 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @click.option(
     "--ignore-foreign",
     is_flag=True,
-    help="Pass over named files that are not llmform's (no apiVersion, or no mention of "
-    "llmform at all) instead of reporting them; the pre-commit hook uses this.",
+    help="Pass over named files that are not llmform's (another tool's YAML, or not YAML at "
+    "all) instead of reporting them, and do not require an llmform document; a file that is "
+    "almost llmform's (a misspelt apiVersion) is still an error. The pre-commit hook uses this.",
+)
+@click.option(
+    "--whole-state",
+    is_flag=True,
+    help="Validate each named file with the state it belongs to: the file alone if everything "
+    "it names is declared in it, else the llmform files of the nearest folder above it (up to "
+    "the working directory) in which it is; report errors in the named files only. The "
+    "pre-commit hook uses this.",
 )
 @pass_options
-def validate(options: Options, paths: tuple[str, ...], fmt: str, ignore_foreign: bool) -> None:
+def validate(
+    options: Options, paths: tuple[str, ...], fmt: str, ignore_foreign: bool, whole_state: bool
+) -> None:
     """Check llmform YAML offline: syntax, schema, references, secret-reference syntax.
 
     PATHS are files or directories (scanned for *.yaml and *.yml); the default is the current
-    directory. Exits 1 if any error was found, 0 otherwise (warnings alone pass).
+    directory. Finding no llmform document is an error. Exits 1 if any error was found, 0
+    otherwise (warnings alone pass).
 
     \b
     Examples:
       llmform validate
       llmform validate examples/quickstart
       llmform validate --format json prod.yaml staging.yaml
+      llmform validate --ignore-foreign --whole-state llm/configs/prod.yaml   # as pre-commit
     """
-    result = validate_paths(paths or (".",), ignore_foreign=ignore_foreign)
+    check = validate_states_of if whole_state else validate_paths
+    result = check(paths or (".",), ignore_foreign=ignore_foreign)
     if fmt == "json":
         click.echo(json.dumps(validation_json(result), indent=2))
     else:
@@ -107,6 +121,8 @@ def validation_summary(result: Validation, color: bool) -> str:
         )
     state = result.state
     assert state is not None
+    if not result.files:  # --ignore-foreign: nothing was llmform's
+        return paint("Nothing to check: no llmform document among the files given", "green", color)
     return paint(
         f"Valid: {result.files} file(s), {len(state.factories)} factories, "
         f"{len(state.workspaces)} workspaces, {len(state.configs)} configs"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .errors import Diagnostic, InputError, has_errors
-from .loader import Document, load_paths
+from .errors import Diagnostic, InputError, Location, Severity, has_errors, warning
+from .loader import Document, LoadCache, load_paths
 from .model import DesiredState, Factory
 from .schema import check_document
 from .semantic import Broken, build_state
+from .state_scope import Scope, find_scope, merge
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,82 @@ def validate_paths(
     all_diagnostics = sorted(loaded.diagnostics + diagnostics, key=Diagnostic.sort_key)
     files = len({d.file for d in loaded.documents})
     return Validation(None if has_errors(all_diagnostics) else state, all_diagnostics, files)
+
+
+def validate_states_of(
+    paths: Iterable[str],
+    catalog: Mapping[str, Factory] | None = None,
+    *,
+    ignore_foreign: bool = False,
+) -> Validation:
+    """Validate each named file with the rest of the state it belongs to (see
+    ``state_scope``), reporting errors in the named files only; a named folder is a state of
+    its own, reported whole. For a hook handed some files of a state (pre-commit)."""
+    from .catalog import builtin_factories
+
+    factories = builtin_factories() if catalog is None else catalog
+    cache: LoadCache = {}
+
+    def load(folder: str) -> list[Document]:
+        return load_paths([folder], ignore_foreign=ignore_foreign, cache=cache).documents
+
+    diagnostics: list[Diagnostic] = []
+    scopes: list[Scope] = []
+    with _collector_paused():
+        for given in paths:
+            if os.path.isdir(given):
+                scopes.append(Scope((given,), ()))
+                continue
+            loaded = load_paths([given], ignore_foreign=ignore_foreign, cache=cache)
+            if not loaded.documents:  # not llmform's, or broken: nothing to put in a state
+                diagnostics.extend(loaded.diagnostics)
+                continue
+            scopes.append(find_scope(given, loaded.documents, factories, load))
+        states = [_check_scope(scope, factories, ignore_foreign, cache) for scope in merge(scopes)]
+    files: set[str] = set()
+    merged = DesiredState({}, {}, {})
+    for state, found, scope_files in states:
+        diagnostics.extend(found)
+        files.update(scope_files)
+        merged = DesiredState(
+            {**merged.factories, **state.factories},
+            {**merged.workspaces, **state.workspaces},
+            {**merged.configs, **state.configs},
+        )
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return Validation(None if has_errors(diagnostics) else merged, diagnostics, len(files))
+
+
+def _check_scope(
+    scope: Scope, catalog: Mapping[str, Factory], ignore_foreign: bool, cache: LoadCache
+) -> tuple[DesiredState, list[Diagnostic], set[str]]:
+    """The state of one scope, the diagnostics to report from it, and its files."""
+    loaded = load_paths(scope.paths, ignore_foreign=ignore_foreign, cache=cache)
+    state, found = check_documents(loaded.documents, catalog)
+    files = {os.path.realpath(d.file) for d in loaded.documents}
+    everything = loaded.diagnostics + found
+    if not scope.owners:  # a named folder: all of it is the user's to see
+        return state, everything, files
+    owners = {os.path.realpath(owner): owner for owner in scope.owners}
+    reported: list[Diagnostic] = []
+    elsewhere = 0
+    for diagnostic in everything:
+        owner = owners.get(os.path.realpath(diagnostic.location.file))
+        if owner is not None:  # spelt as named: "./a.yaml" from a scan of "." is "a.yaml"
+            reported.append(replace(diagnostic, location=replace(diagnostic.location, file=owner)))
+        elif diagnostic.severity is Severity.ERROR:
+            elsewhere += 1
+    if elsewhere:
+        folder = scope.paths[0]
+        reported.append(
+            warning(
+                Location(folder),
+                "",
+                f"{elsewhere} error(s) in other files of the state under {folder!r}, not "
+                f"reported here; run 'llmform validate {folder}' to see them",
+            )
+        )
+    return state, reported, files
 
 
 @contextmanager

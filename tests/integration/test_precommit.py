@@ -48,6 +48,21 @@ configs:
     models: [gpt-4o]
 """
 
+# A state split over files (as examples/multi-workspace): the workspace of the config in
+# llm/configs/team-a.yaml is declared in llm/workspaces.yaml. Only team-a.yaml is staged in the
+# passing run; llm/configs/broken.yaml, never staged, has an error of its own.
+SPLIT = {
+    "llm/workspaces.yaml": "apiVersion: llmform/v1\nworkspaces:\n  - name: team-a\n",
+    "llm/configs/team-a.yaml": GOOD.replace("workspaces:\n  - name: prod\n", "")
+    .replace("openai-main", "team-a-openai")
+    .replace("workspace: prod", "workspace: team-a"),
+    "llm/configs/broken.yaml": GOOD.replace("workspaces:\n  - name: prod\n", "").replace(
+        "workspace: prod", "workspace: team-b"
+    ),
+}
+# An llmform file whose apiVersion key is misspelt: almost llmform's, so it fails the commit.
+NEAR_MISS = GOOD.replace("apiVersion:", "apiversion:").replace("prod", "dev")
+
 # Staged YAML that is not llmform's: pre-commit hands it to the hook as well.
 FOREIGN = {
     ".github/workflows/ci.yaml": "name: ci\non: [push]\njobs: {}\n",
@@ -113,15 +128,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     project = root / "project"
     project.mkdir()
     _init_repo(project, env)
-    for name, text in {"good.yaml": GOOD, "bad.yaml": BAD, **FOREIGN}.items():
+    files = {"good.yaml": GOOD, "bad.yaml": BAD, "near-miss.yaml": NEAR_MISS, **SPLIT, **FOREIGN}
+    for name, text in files.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(text)
     _git(project, env, "add", "-A")
 
-    def start(llmform_file: str) -> subprocess.Popen[str]:
+    def start(llmform_files: list[str]) -> subprocess.Popen[str]:
         command = [sys.executable, "-m", "pre_commit", "try-repo", str(hook), "llmform-validate"]
         return subprocess.Popen(
-            [*command, "--verbose", "--files", llmform_file, *FOREIGN],
+            [*command, "--verbose", "--files", *llmform_files, *FOREIGN],
             cwd=project,
             env=env,
             stdout=subprocess.PIPE,
@@ -129,7 +145,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             text=True,
         )
 
-    processes = {name: start(name) for name in ("bad.yaml", "good.yaml")}
+    staged = {
+        "bad.yaml": ["bad.yaml", "near-miss.yaml"],
+        "good.yaml": ["good.yaml", "llm/configs/team-a.yaml"],
+    }
+    processes = {name: start(files) for name, files in staged.items()}
     results = {}
     for name, process in processes.items():
         output, _ = process.communicate(timeout=600)
@@ -144,14 +164,26 @@ def test_hook_fails_on_a_bad_file_and_names_the_error(runs: dict[str, Run]) -> N
         "bad.yaml:8:14: error: configs[0].api_key: a literal secret is not allowed here; "
         'write a reference instead: {vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
     ) in run.output
-    assert "1 error(s), 0 warning(s)" in run.output
+    assert (
+        "near-miss.yaml:1:1: error: 'apiversion' is not 'apiVersion': llmform reads only that "
+        "exact key (case-sensitive); write 'apiVersion: llmform/v1'"
+    ) in run.output
+    assert "2 error(s), 0 warning(s)" in run.output
     assert CANARY not in run.output
     assert "Traceback" not in run.output
 
 
-def test_hook_passes_on_a_good_file_among_foreign_yaml(runs: dict[str, Run]) -> None:
+def test_hook_passes_on_good_files_among_foreign_yaml(runs: dict[str, Run]) -> None:
+    """good.yaml is a state of its own; llm/configs/team-a.yaml, staged without the file that
+    declares its workspace, is checked with the rest of llm/, its state. The error in
+    llm/configs/broken.yaml, not staged, is a warning pointing at the state, not a failure."""
     run = runs["good.yaml"]
     assert run.returncode == 0, run.output
     assert "llmform validate" in run.output and "Passed" in run.output
-    # the foreign files were handed over and passed over; only good.yaml was read
-    assert "Valid: 1 file(s), 1 factories, 1 workspaces, 1 configs" in run.output
+    assert "unknown workspace" not in run.output
+    assert (
+        "llm: warning: 1 error(s) in other files of the state under 'llm', not reported here; "
+        "run 'llmform validate llm' to see them"
+    ) in run.output
+    # the foreign files were handed over and passed over: good.yaml and llm/ were read
+    assert "Valid: 4 file(s), 1 factories, 2 workspaces, 2 configs, 1 warning(s)" in run.output

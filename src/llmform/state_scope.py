@@ -1,0 +1,165 @@
+"""Which state a file belongs to, for checking files one at a time (the pre-commit hook).
+
+pre-commit hands over the staged files, not whole states: a config file staged alone names a
+workspace declared in a file that was not staged. So each named file is validated with the
+state it belongs to, which is the first of these in which everything the file refers to
+(workspaces and factories of its configs, the configs of its workspaces' defaults) is declared:
+
+1. the file itself (a state in one file);
+2. the llmform files under the file's folder, then under each folder above it, up to the
+   working directory (or, for a file outside it, the root of its git repository).
+
+If no folder is, the one in which the fewest references are missing, the nearest first, so
+that the error is about what is really missing (with the names around it to suggest). A
+folder is never left for a folder above it once the file's references resolve, so separate
+states side by side (examples/quickstart and examples/multi-workspace) stay separate. Errors
+are reported in the named files only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .loader import Document
+
+# What a state declares: factory names, workspace names, (workspace, config) names.
+Names = tuple[set[str], set[str], set[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Paths validated together as one state; errors are reported in ``owners`` only."""
+
+    paths: tuple[str, ...]
+    owners: tuple[str, ...]
+
+
+def find_scope(
+    file: str,
+    documents: Sequence[Document],
+    catalog: Iterable[str],
+    load_folder: Callable[[str], Sequence[Document]],
+) -> Scope:
+    """The state ``file`` (whose llmform documents are ``documents``) belongs to."""
+    builtin = set(catalog)
+    needed = _references(documents)
+    if _missing(needed, _declared(documents), builtin) == 0:
+        return Scope((file,), (file,))
+    best: tuple[int, str] | None = None
+    for folder in folders_up(file):
+        missing = _missing(needed, _declared(load_folder(folder)), builtin)
+        if best is None or missing < best[0]:
+            best = (missing, folder)
+        if missing == 0:
+            break
+    assert best is not None  # there is always the file's own folder
+    return Scope((best[1],), (file,))
+
+
+def folders_up(file: str) -> list[str]:
+    """The folder of ``file``, then each one above it up to the boundary, as spelt from the
+    file's own spelling (so that scanned paths read like the named one)."""
+    boundary = _boundary(file)
+    folders: list[str] = []
+    folder = os.path.dirname(file) or "."
+    while True:
+        folders.append(folder)
+        real = Path(folder).resolve()
+        if real == boundary or boundary not in real.parents:
+            return folders
+        folder = os.path.normpath(os.path.join(folder, os.pardir))
+
+
+def _boundary(file: str) -> Path:
+    """The working directory, for a file under it (pre-commit runs at the repository's root);
+    otherwise the root of the file's git repository, or else its own folder."""
+    here = Path.cwd().resolve()
+    folder = Path(file).resolve().parent
+    if folder == here or here in folder.parents:
+        return here
+    for parent in (folder, *folder.parents):
+        if (parent / ".git").exists():
+            return parent
+    return folder
+
+
+def merge(scopes: Iterable[Scope]) -> list[Scope]:
+    """One scope per state: a folder inside another folder's scope is part of that one."""
+    folders: dict[Path, tuple[str, list[str]]] = {}  # real path -> (as spelt, owners)
+    files: list[Scope] = []
+    for scope in scopes:
+        if len(scope.paths) == 1 and os.path.isdir(scope.paths[0]):
+            real = Path(scope.paths[0]).resolve()
+            folders.setdefault(real, (scope.paths[0], []))[1].extend(scope.owners)
+        else:
+            files.append(scope)
+    merged: list[Scope] = []
+    for real, (spelt, _) in sorted(folders.items()):
+        if any(parent in folders for parent in real.parents):
+            continue
+        owners = [
+            owner
+            for inner, (_, inner_owners) in folders.items()
+            if inner == real or real in inner.parents
+            for owner in inner_owners
+        ]
+        merged.append(Scope((spelt,), tuple(dict.fromkeys(owners))))
+    return merged + files
+
+
+def _references(documents: Sequence[Document]) -> Names:
+    factories: set[str] = set()
+    workspaces: set[str] = set()
+    configs: set[tuple[str, str]] = set()
+    for document in documents:
+        for config in _items(document.data, "configs"):
+            workspace, factory = config.get("workspace"), config.get("factory")
+            if isinstance(workspace, str):
+                workspaces.add(workspace)
+            if isinstance(factory, str):
+                factories.add(factory)
+        for workspace in _items(document.data, "workspaces"):
+            name, defaults = workspace.get("name"), workspace.get("defaults")
+            if isinstance(name, str) and isinstance(defaults, Mapping):
+                for target in defaults.values():
+                    if isinstance(target, str):
+                        configs.add((name, target.partition("/")[0]))
+    return factories, workspaces, configs
+
+
+def _declared(documents: Sequence[Document]) -> Names:
+    factories: set[str] = set()
+    workspaces: set[str] = set()
+    configs: set[tuple[str, str]] = set()
+    for document in documents:
+        factories.update(_names(_items(document.data, "factories")))
+        workspaces.update(_names(_items(document.data, "workspaces")))
+        for config in _items(document.data, "configs"):
+            workspace, name = config.get("workspace"), config.get("name")
+            if isinstance(workspace, str) and isinstance(name, str):
+                configs.add((workspace, name))
+    return factories, workspaces, configs
+
+
+def _missing(needed: Names, declared: Names, builtin: set[str]) -> int:
+    factories, workspaces, configs = needed
+    return (
+        len(factories - declared[0] - builtin)
+        + len(workspaces - declared[1])
+        + len(configs - declared[2])
+    )
+
+
+def _items(data: Mapping[str, Any], section: str) -> list[Mapping[str, Any]]:
+    items = data.get(section)
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+def _names(items: Iterable[Mapping[str, Any]]) -> Iterable[str]:
+    return (name for item in items if isinstance(name := item.get("name"), str))
