@@ -70,6 +70,8 @@ def _is_integer(x: Any) -> bool:
 
 
 def _is_number(x: Any) -> bool:
+    if type(x) is int or type(x) is float:  # the common case, without the ABC check
+        return True
     return isinstance(x, numbers.Number) and not isinstance(x, bool)
 
 
@@ -141,10 +143,8 @@ class _Compiler:
         for name in ("minLength", "maxLength", "pattern"):
             if name in schema:
                 checks.append(self.string(name, schema[name]))
-        if "minimum" in schema:
-            checks.append(self.minimum(schema["minimum"]))
-        if "maximum" in schema:
-            checks.append(self.maximum(schema["maximum"]))
+        if "minimum" in schema or "maximum" in schema:
+            checks.append(self.bounds(schema.get("minimum"), schema.get("maximum")))
         if keywords & {"properties", "additionalProperties", "required", "minProperties"}:
             checks.append(self.object(schema))
         if "propertyNames" in schema:
@@ -188,11 +188,13 @@ class _Compiler:
             return lambda x: not isinstance(x, str) or len(x) >= rule
         return lambda x: not isinstance(x, str) or len(x) <= rule
 
-    def minimum(self, rule: Any) -> Check:
-        return lambda x: not _is_number(x) or not x < rule  # as jsonschema words it: NaN passes
-
-    def maximum(self, rule: Any) -> Check:
-        return lambda x: not _is_number(x) or not x > rule
+    def bounds(self, low: Any, high: Any) -> Check:
+        # as jsonschema words them ("not x < minimum"), so that NaN passes both
+        if high is None:
+            return lambda x: not _is_number(x) or not x < low
+        if low is None:
+            return lambda x: not _is_number(x) or not x > high
+        return lambda x: not _is_number(x) or not (x < low or x > high)
 
     def object(self, schema: Mapping[str, Any]) -> Check:
         known = {key: self.compile(sub) for key, sub in schema.get("properties", {}).items()}

@@ -25,6 +25,7 @@ SECTIONS = frozenset({"factories", "workspaces", "configs"})
 
 # Normalised spellings close to these are typos of them (see _near).
 _KEY_TARGET = "apiversion"
+_KEY_LETTERS = frozenset(_KEY_TARGET)
 _VALUE_TARGET = "llmform"
 _NEAR_RATIO = 0.8
 _NEAR_KEY_RATIO = 0.85  # "version" (docker-compose) is 0.82 from "apiversion"
@@ -110,8 +111,16 @@ def _close(text: str, target: str, ratio: float) -> bool:
 
 def _is_near_key(key: str) -> bool:
     """``apiversion``, ``ApiVersion``, ``api_version``, ``api-version``, ``apiVerison``..."""
+    if not 7 <= len(key) <= 20:
+        return False
     normal = _normal(key)
-    return 7 <= len(normal) <= 14 and _close(normal, _KEY_TARGET, _NEAR_KEY_RATIO)
+    # cheap first: a typo keeps all but a couple of the letters ("configs" keeps 4 of 7)
+    letters = sum(char in _KEY_LETTERS for char in normal)
+    return (
+        7 <= len(normal) <= 14
+        and letters >= len(normal) - 2
+        and _close(normal, _KEY_TARGET, _NEAR_KEY_RATIO)
+    )
 
 
 def _mentions_llmform(value: str) -> bool:

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -22,12 +22,14 @@ from .errors import Diagnostic, Location, error, has_errors
 from .identify import API_VERSION, Kind, identify, may_be_llmform
 from .yamltree import (
     COMPOSE_SAFE_DEPTH,
+    LONE_SURROGATE,
     MAX_DEPTH,
     TOO_DEEP,
     Constructor,
     MarkedDict,
     MarkedList,
     Unbuildable,
+    lone_surrogate,
 )
 
 __all__ = [
@@ -44,7 +46,8 @@ __all__ = [
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where it is built
+_LIBYAML: Any = getattr(yaml, "CSafeLoader", None)
+_Loader: Any = _LIBYAML or yaml.SafeLoader  # libyaml where it is built
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
@@ -225,6 +228,9 @@ def load_text(
             assert verdict.node is not None
             diagnostics.append(error(_at(file, verdict.node), verdict.path, verdict.message))
             continue
+        if _Loader is not _LIBYAML and (surrogate := lone_surrogate(node)) is not None:
+            diagnostics.append(error(_at(file, surrogate), "", LONE_SURROGATE))
+            continue
         constructor = Constructor(file)
         try:
             data = constructor.build(node)
@@ -395,10 +401,10 @@ def load_file(file: str, *, explicit: bool, ignore_foreign: bool = False) -> Loa
 def _read(file: str) -> tuple[bytes | None, Diagnostic | None]:
     try:
         with open(file, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero never ends
+            raw = read_bounded(handle)
     except OSError as exc:
         return None, error(Location(file), "", f"cannot read file: {exc.strerror}")
-    if len(raw) > MAX_FILE_BYTES:
+    if raw is None:
         return None, error(
             Location(file),
             "",
@@ -406,6 +412,18 @@ def _read(file: str) -> tuple[bytes | None, Diagnostic | None]:
             "check that this is the file you meant, or split the state over several files",
         )
     return raw, None
+
+
+def read_bounded(handle: BinaryIO) -> bytes | None:
+    """The contents of an open file, or None past MAX_FILE_BYTES: /dev/zero never ends."""
+    size = os.fstat(handle.fileno()).st_size
+    # a regular file's size is known: no 16 MiB buffer for a 2 KiB file (one byte more than
+    # its size, to notice a file that grew); a pipe or device is read up to the limit
+    wanted = size + 1 if 0 < size <= MAX_FILE_BYTES else MAX_FILE_BYTES + 1
+    raw = handle.read(wanted)
+    if len(raw) == wanted and wanted <= MAX_FILE_BYTES:  # it grew: read on to the limit
+        raw += handle.read(MAX_FILE_BYTES + 1 - len(raw))
+    return None if len(raw) > MAX_FILE_BYTES else raw
 
 
 def _nothing_found(paths: Sequence[str]) -> list[Diagnostic]:

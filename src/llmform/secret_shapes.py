@@ -52,6 +52,8 @@ _PREFIXED = re.compile(
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~]+")
 _RUN = re.compile(r"[A-Za-z0-9]{20,}")
 MIN_RANDOM_RUN = 20
+# Text without such a run holds nothing key-shaped: the cheap test done first.
+_CANDIDATE = re.compile(r"[A-Za-z0-9+=_\-.~]{20,}")
 
 
 def has_key_prefix(text: str) -> bool:
@@ -135,19 +137,22 @@ URL_FIX = (
 
 def url_secret(parts: SplitResult) -> str | None:
     """Why the URL ``parts`` carries a credential, without quoting it; None if it does not."""
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc and (parts.username is not None or parts.password is not None):
         return (
             "credentials do not belong in the URL (user:password@host); remove them and put "
             "the key in api_key as a reference"
         )
     for part, where in ((parts.query, "query string"), (parts.fragment, "fragment")):
+        if not part:
+            continue
         for name, value in parse_qsl(part.replace(";", "&"), keep_blank_values=True):
             if _credential_param(name) and value:
                 named = name if re.fullmatch(r"[A-Za-z_\-]{1,40}", name) else "a credential"
                 return f"a secret in the URL's {where} (parameter {named!r}, not shown); {URL_FIX}"
             if looks_like_key(name) or looks_like_key(value):
                 return f"what looks like a key in the URL's {where} (not shown); {URL_FIX}"
-    if any(has_key_prefix(unquote(segment)) for segment in parts.path.split("/")):
+    path = unquote(parts.path)
+    if _CANDIDATE.search(path) and any(has_key_prefix(segment) for segment in path.split("/")):
         return f"what looks like a key in the URL's path (not shown); {URL_FIX}"
     return None
 
@@ -157,18 +162,17 @@ def reference_secret(raw: Any) -> str | None:
     if not isinstance(raw, dict):
         return None
     env = raw.get("env")
-    if isinstance(env, str) and looks_like_key(env):
+    if isinstance(env, str) and _CANDIDATE.search(env) and looks_like_key(env):
         return (
             "this looks like an API key, not the name of an environment variable (not shown); "
             "put the key in a variable and write its name, e.g. {env: OPENAI_API_KEY}"
         )
-    parts = [raw.get("mount")]
-    vault = raw.get("vault")
-    if isinstance(vault, str):
-        parts += re.split(r"[/#]", vault)
-    if any(isinstance(part, str) and looks_like_key(part) for part in parts):
-        return (
-            "this vault reference holds what looks like an API key (not shown); write where "
-            'the key is stored, e.g. {vault: "secret/llm/openai#api_key"}'
-        )
+    for text in (raw.get("vault"), raw.get("mount")):
+        if not isinstance(text, str) or not _CANDIDATE.search(text):
+            continue
+        if any(looks_like_key(part) for part in re.split(r"[/#]", text)):
+            return (
+                "this vault reference holds what looks like an API key (not shown); write "
+                'where the key is stored, e.g. {vault: "secret/llm/openai#api_key"}'
+            )
     return None

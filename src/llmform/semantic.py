@@ -135,7 +135,9 @@ class _Builder:
         """Whether a model's max_tokens fits the store (the schema says so too; this holds for
         whatever reaches the state, a plan's records included)."""
         value = raw.get("max_tokens")
-        if value is None or (_is_integral(value) and 0 <= value <= MAX_TOKENS):
+        if value is None or (type(value) is int and 0 <= value <= MAX_TOKENS):
+            return True
+        if _is_integral(value) and 0 <= value <= MAX_TOKENS:  # 8192.0
             return True
         self.err(
             item,

@@ -81,6 +81,30 @@ class Unbuildable(Exception):
 # scalar makes one (libyaml refuses the escape, PyYAML's pure-Python scanner does not), and the
 # string could then not be written to a terminal, a JSON document or the store.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = (
+    "an escape of a lone surrogate (\\ud800 to \\udfff) is no character; write the character "
+    "itself, or its \\U escape"
+)
+
+
+def lone_surrogate(root: Node) -> Node | None:
+    """The first double-quoted scalar (value or key) under ``root`` holding a lone surrogate.
+    Only PyYAML's pure-Python scanner makes them, so only its output needs this walk."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.style == '"' and _SURROGATE.search(node.value):
+                return node
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        else:
+            stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+    return None
 
 
 class Constructor:
@@ -152,8 +176,6 @@ class Constructor:
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
         if tag == _TAG + "str":
-            if node.style == '"':
-                self._refuse_surrogates(node)
             return node.value
         if tag == _TAG + "int":
             try:
@@ -174,14 +196,6 @@ class Constructor:
             return node.value  # kept as written: nothing in the format is a date or bytes
         self._unsupported_tag(node)
         return node.value
-
-    def _refuse_surrogates(self, node: ScalarNode) -> None:
-        if _SURROGATE.search(node.value):
-            raise Unbuildable(
-                self._where(node),
-                "an escape of a lone surrogate (\\ud800 to \\udfff) is no character; write the "
-                "character itself, or its \\U escape",
-            )
 
     def _enter(self, node: Node, plain_tag: str) -> None:
         self.depth += 1
@@ -225,8 +239,6 @@ class Constructor:
             # a key is its text as written: YAML 1.1 would make label keys on/yes/null into
             # True/None, which str() turns into "True"/"None" without a word to the user
             plain = key_node.tag in _PLAIN_KEY_TAGS
-            if plain and key_node.style == '"':
-                self._refuse_surrogates(key_node)
             key = key_node.value if plain else str(self._scalar(key_node))
             value, value_size = self._build(value_node)
             size += value_size + 1

@@ -19,7 +19,7 @@ import yaml
 
 from .. import jsontext
 from ..errors import LlmformError
-from ..loader import MAX_FILE_BYTES
+from ..loader import MAX_FILE_BYTES, read_bounded
 from ..model import MODEL_TYPES
 from ..semantic import MAX_TOKENS
 from ..urls import check_url
@@ -142,14 +142,14 @@ def import_ragflow(path: str) -> str:
 def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero never ends
+            raw = read_bounded(handle)
     except FileNotFoundError:
         raise LlmformError(f"{path}: no such file; {_FIX}") from None
     except IsADirectoryError:
         raise LlmformError(f"{path}: is a directory; {_FIX}") from None
     except OSError as exc:
         raise LlmformError(f"{path}: cannot read ({exc.strerror}); {_FIX}") from None
-    if len(raw) > MAX_FILE_BYTES:  # RAGFlow's catalog is about 300 KB
+    if raw is None:  # RAGFlow's catalog is about 300 KB
         raise LlmformError(
             f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, the most llmform reads from one "
             f"file; {_FIX}"
