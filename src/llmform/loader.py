@@ -20,8 +20,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Location, error, has_errors
 from .identify import API_VERSION, Kind, identify, may_be_llmform
+from .yamltext import bom_error, decode, too_deep, yaml_error
 from .yamltree import (
-    COMPOSE_SAFE_DEPTH,
     LONE_SURROGATE,
     MAX_DEPTH,
     TOO_DEEP,
@@ -82,82 +82,6 @@ class LoadResult:
     diagnostics: list[Diagnostic]
 
 
-def _yaml_error_location(file: str, exc: yaml.YAMLError) -> Location:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    if mark is None:
-        return Location(file)
-    return Location(file, mark.line + 1, mark.column + 1)
-
-
-def _yaml_error_message(exc: yaml.YAMLError) -> str:
-    if not isinstance(exc, yaml.MarkedYAMLError):
-        return f"invalid YAML: {exc}"
-    problem = exc.problem or "syntax error"
-    if "tab" in problem:  # the scanner's context ("while scanning a plain scalar") only confuses
-        return f"invalid YAML: {problem}; indent with spaces, YAML does not allow tabs there"
-    context, start, end = exc.context, exc.context_mark, exc.problem_mark
-    if context and start is not None and end is not None and start.line != end.line:
-        # the problem is found where parsing stopped; say where the construct began
-        problem += f" {context} (which starts at line {start.line + 1}, column {start.column + 1})"
-    elif context:
-        problem += f" {context}"
-    return f"invalid YAML: {problem}"
-
-
-def _decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        byte = raw[exc.start]
-        return None, error(
-            Location(file, line, column), "", f"not UTF-8 text (byte 0x{byte:02x}); save as UTF-8"
-        )
-    return text, None
-
-
-def _too_deep(text: str) -> tuple[int, int] | None:
-    """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does."""
-    # Flow collections nest one level per bracket, block ones at most two levels per column:
-    # a cheap bound that ordinary files stay far below, so they are parsed only once.
-    widest = max(map(len, text.split("\n")))
-    if text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
-        return None
-    try:
-        return _first_too_deep(text, _Loader)
-    except yaml.YAMLError as exc:
-        if not _is_nesting_limit(exc):
-            return None  # reported by the composer, which stops at the same place
-        # libyaml (0.2.5 as PyYAML 6.0.4 bundles it) stops at its own limit while scanning
-        # ahead, before it hands out the events that would show where MAX_DEPTH is passed;
-        # the pure-Python parser scans ahead less, so it can say where
-        try:
-            found = _first_too_deep(text, yaml.SafeLoader)
-        except yaml.YAMLError:
-            found = None
-        where = _yaml_error_location("", exc)
-        return found or (where.line, where.column)
-
-
-def _first_too_deep(text: str, loader: Any) -> tuple[int, int] | None:
-    depth = 0
-    for event in yaml.parse(text, Loader=loader):  # an event stream: no recursion
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            depth += 1
-            mark = event.start_mark
-            if depth > MAX_DEPTH and mark is not None:
-                return mark.line + 1, mark.column + 1
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            depth -= 1
-    return None
-
-
-def _is_nesting_limit(exc: yaml.YAMLError) -> bool:
-    """libyaml's own depth limit (newer builds): the same problem as TOO_DEEP."""
-    return "nesting depth" in str(getattr(exc, "problem", "") or "")
-
-
 def _not_llmform(node: Node) -> str:
     fix = f"'apiVersion: {API_VERSION}'"
     if isinstance(node, MappingNode):
@@ -190,7 +114,7 @@ def load_text(
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     bom = text.find("\ufeff")  # one at the very start was removed when decoding
-    deep = _too_deep(text)
+    deep = too_deep(text, _Loader)
     if deep is not None:
         if unparsable_is_foreign:
             return LoadResult([], [])
@@ -201,8 +125,8 @@ def load_text(
         if unparsable_is_foreign:
             return LoadResult([], [])
         if bom >= 0:  # what the parser says about it ("did not find expected key") misleads
-            return LoadResult([], [_bom_error(file, text, bom)])
-        return LoadResult([], [_yaml_error(file, text, exc)])
+            return LoadResult([], [bom_error(file, text, bom)])
+        return LoadResult([], [yaml_error(file, text, exc)])
     except RecursionError:  # the pure-Python composer, where libyaml is not built
         return LoadResult(
             [], [] if unparsable_is_foreign else [error(Location(file), "", TOO_DEEP)]
@@ -215,7 +139,7 @@ def load_text(
         found_any = True
         verdicts.append((node, identify(node)))
     if bom >= 0 and any(verdict.kind is not Kind.FOREIGN for _, verdict in verdicts):
-        return LoadResult([], [_bom_error(file, text, bom)])
+        return LoadResult([], [bom_error(file, text, bom)])
     for node, verdict in verdicts:
         if verdict.kind is Kind.FOREIGN:
             # passed over unbuilt when scanned, whatever YAML features it uses
@@ -245,52 +169,6 @@ def load_text(
             error(Location(file), "", f"file is empty; start it with 'apiVersion: {API_VERSION}'")
         )
     return LoadResult(documents, diagnostics)
-
-
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column of character ``index``."""
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
-def _yaml_error(file: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
-    if isinstance(exc, yaml.reader.ReaderError):
-        # a character YAML forbids; the error has a position (in bytes, from libyaml) but no
-        # line and column, so find the character ourselves
-        found = _FORBIDDEN.search(text)
-        if found is not None:
-            return error(
-                Location(file, *_position(text, found.start())),
-                "",
-                _forbidden_message(found.group()),
-            )
-    where = _yaml_error_location(file, exc)
-    return error(where, "", TOO_DEEP if _is_nesting_limit(exc) else _yaml_error_message(exc))
-
-
-# The characters YAML does not allow in a stream (PyYAML's reader rejects the same).
-_FORBIDDEN = re.compile("[^\t\n\r -~\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _forbidden_message(char: str) -> str:
-    code = ord(char)
-    if code == 0:
-        return "a NUL byte (U+0000) is not allowed in YAML; is this a binary file? delete it"
-    if code < 0x20 or 0x7F <= code <= 0x9F:
-        return (
-            f"control character U+{code:04X} is not allowed in YAML; delete it, or write it as "
-            f"an escape (\\x{code:02x}) inside a double-quoted string"
-        )
-    return f"character U+{code:04X} is not allowed in YAML; delete it"
-
-
-def _bom_error(file: str, text: str, index: int) -> Diagnostic:
-    return error(
-        Location(file, *_position(text, index)),
-        "",
-        "a byte order mark (U+FEFF, invisible in most editors) inside the file, often left by "
-        "joining files together; delete it",
-    )
 
 
 def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnostic]]:
@@ -391,7 +269,7 @@ def load_file(file: str, *, explicit: bool, ignore_foreign: bool = False) -> Loa
     # a file that does not mention llmform, handed over by pre-commit, is another tool's when
     # it is not YAML (a Helm template): only an llmform-shaped document in it is ours
     foreign_if_unparsable = ignore_foreign and _MENTIONS_LLMFORM.search(raw) is None
-    text, problem = _decode(file, raw)
+    text, problem = decode(file, raw)
     if problem is not None:
         return LoadResult([], [] if foreign_if_unparsable else [problem])
     assert text is not None

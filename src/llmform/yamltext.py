@@ -1,0 +1,134 @@
+"""YAML text that cannot be read, located: not UTF-8, characters YAML forbids, a byte order
+mark inside the file, nesting beyond MAX_DEPTH, and PyYAML's syntax errors in our words."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Location, error
+from .yamltree import COMPOSE_SAFE_DEPTH, MAX_DEPTH, TOO_DEEP
+
+
+def error_location(file: str, exc: yaml.YAMLError) -> Location:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return Location(file)
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def syntax_message(exc: yaml.YAMLError) -> str:
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f"invalid YAML: {exc}"
+    problem = exc.problem or "syntax error"
+    if "tab" in problem:  # the scanner's context ("while scanning a plain scalar") only confuses
+        return f"invalid YAML: {problem}; indent with spaces, YAML does not allow tabs there"
+    context, start, end = exc.context, exc.context_mark, exc.problem_mark
+    if context and start is not None and end is not None and start.line != end.line:
+        # the problem is found where parsing stopped; say where the construct began
+        problem += f" {context} (which starts at line {start.line + 1}, column {start.column + 1})"
+    elif context:
+        problem += f" {context}"
+    return f"invalid YAML: {problem}"
+
+
+def decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        return None, error(
+            Location(file, line, column), "", f"not UTF-8 text (byte 0x{byte:02x}); save as UTF-8"
+        )
+    return text, None
+
+
+def too_deep(text: str, loader: Any) -> tuple[int, int] | None:
+    """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does."""
+    # Flow collections nest one level per bracket, block ones at most two levels per column:
+    # a cheap bound that ordinary files stay far below, so they are parsed only once.
+    widest = max(map(len, text.split("\n")))
+    if text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
+        return None
+    try:
+        return _first_too_deep(text, loader)
+    except yaml.YAMLError as exc:
+        if not is_nesting_limit(exc):
+            return None  # reported by the composer, which stops at the same place
+        # libyaml (0.2.5 as PyYAML 6.0.4 bundles it) stops at its own limit while scanning
+        # ahead, before it hands out the events that would show where MAX_DEPTH is passed;
+        # the pure-Python parser scans ahead less, so it can say where
+        try:
+            found = _first_too_deep(text, yaml.SafeLoader)
+        except yaml.YAMLError:
+            found = None
+        where = error_location("", exc)
+        return found or (where.line, where.column)
+
+
+def _first_too_deep(text: str, loader: Any) -> tuple[int, int] | None:
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):  # an event stream: no recursion
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            mark = event.start_mark
+            if depth > MAX_DEPTH and mark is not None:
+                return mark.line + 1, mark.column + 1
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+    return None
+
+
+def is_nesting_limit(exc: yaml.YAMLError) -> bool:
+    """libyaml's own depth limit (newer builds): the same problem as TOO_DEEP."""
+    return "nesting depth" in str(getattr(exc, "problem", "") or "")
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character ``index``."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def yaml_error(file: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # a character YAML forbids; the error has a position (in bytes, from libyaml) but no
+        # line and column, so find the character ourselves
+        found = _FORBIDDEN.search(text)
+        if found is not None:
+            return error(
+                Location(file, *_position(text, found.start())),
+                "",
+                _forbidden_message(found.group()),
+            )
+    where = error_location(file, exc)
+    return error(where, "", TOO_DEEP if is_nesting_limit(exc) else syntax_message(exc))
+
+
+# The characters YAML does not allow in a stream (PyYAML's reader rejects the same).
+_FORBIDDEN = re.compile("[^\t\n\r -~\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _forbidden_message(char: str) -> str:
+    code = ord(char)
+    if code == 0:
+        return "a NUL byte (U+0000) is not allowed in YAML; is this a binary file? delete it"
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return (
+            f"control character U+{code:04X} is not allowed in YAML; delete it, or write it as "
+            f"an escape (\\x{code:02x}) inside a double-quoted string"
+        )
+    return f"character U+{code:04X} is not allowed in YAML; delete it"
+
+
+def bom_error(file: str, text: str, index: int) -> Diagnostic:
+    return error(
+        Location(file, *_position(text, index)),
+        "",
+        "a byte order mark (U+FEFF, invisible in most editors) inside the file, often left by "
+        "joining files together; delete it",
+    )
