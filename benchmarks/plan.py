@@ -26,7 +26,7 @@ import yaml
 from llmform.audit import RunInfo
 from llmform.engine import apply_plan, make_plan
 from llmform.secrets.chain import chain_from_env
-from llmform.stores import open_store
+from llmform.stores import OpenMode, open_store
 from llmform.validate import load_state
 
 VENDORS = [
@@ -91,7 +91,7 @@ def main() -> int:
         (root / "state").mkdir()
         generate(root / "state", args.configs, args.workspaces, args.files)
         paths = [str(root / "state")]
-        store = open_store(f"sqlite:///{root / 'bench.db'}")
+        store = open_store(f"sqlite:///{root / 'bench.db'}", OpenMode.CREATE)
         resolver = chain_from_env()
 
         state = load_state(paths)

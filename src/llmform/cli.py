@@ -12,30 +12,26 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import click
 
 from . import __version__
+from .cli_options import Group, Options, group_store_option, pass_options
 from .console import format_diagnostic, format_error, paint, use_color
 from .errors import InputError, LlmformError, Severity
+from .files import write_file
 from .provider_types import PROVIDER_TYPES
 from .validate import Validation, validate_paths, validate_states_of
 
-
-@dataclass(frozen=True)
-class Options:
-    no_color: bool
-
-    def color(self, err: bool = False) -> bool:
-        return use_color(sys.stderr if err else sys.stdout, self.no_color)
+__all__ = ["Options", "cli", "main", "pass_options"]
 
 
-pass_options = click.make_pass_decorator(Options)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set).")
+@group_store_option
 @click.version_option(__version__, prog_name="llmform")
 @click.pass_context
 def cli(ctx: click.Context, no_color: bool) -> None:
@@ -44,6 +40,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
     \b
     Examples:
       llmform validate configs/               check YAML offline (the pre-commit hook)
+      llmform init                            create an empty store
       llmform plan configs/                   what would change in the store
       llmform plan -o ci.plan configs/        save a plan; later: llmform apply ci.plan
       llmform show ci.plan                    print a saved plan for review
@@ -55,8 +52,8 @@ def cli(ctx: click.Context, no_color: bool) -> None:
       llmform catalog OpenAI                  one vendor's models
       llmform schema > llmform.schema.json    the JSON Schema, for editors
 
-    The store is chosen with --store on each command or LLMFORM_STORE
-    (default sqlite:///.llmform/llmform.db).
+    The store is chosen with --store (before or after the command) or LLMFORM_STORE
+    (default sqlite:///.llmform/llmform.db). Only init and apply create a store.
     """
     ctx.obj = Options(no_color=no_color)
 
@@ -167,7 +164,7 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-class _CatalogGroup(click.Group):
+class _CatalogGroup(Group):
     """``llmform catalog [NAME]`` beside subcommands (``import-ragflow``): a first argument
     that names no subcommand is the vendor NAME, wherever it stands among the options."""
 
@@ -284,15 +281,15 @@ def import_ragflow_command(file: str, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_file(out, text, private=False)
 
 
 def _register_state_commands() -> None:
     from . import cli_plans, cli_state
     from .cli_destroy import destroy
+    from .cli_init import init
 
-    for command in (*cli_state.COMMANDS, *cli_plans.COMMANDS, destroy):
+    for command in (init, *cli_state.COMMANDS, *cli_plans.COMMANDS, destroy):
         cli.add_command(command)
 
 

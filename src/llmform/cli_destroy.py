@@ -8,14 +8,15 @@ prompt. Kept apart from cli_state.py, whose helpers it reuses.
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 
 import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line
-from .cli_state import opened, refuse_protected, store_option
-from .console import paint, use_color
+from .cli_state import check_audit_file, opened, refuse_protected, store_option
+from .console import paint, printable, use_color
 from .destroy import plan_destroy
 from .engine import apply_plan
 from .errors import LlmformError
@@ -23,7 +24,7 @@ from .plan import Plan
 from .protect import protection_error
 from .render import render
 from .render.text import scope_text
-from .stores.base import StalePlanError
+from .stores.base import NoStoreError, OpenMode, StalePlanError
 
 
 @click.command()
@@ -77,8 +78,15 @@ def destroy(
         raise LlmformError(
             "no terminal to confirm on; pass --auto-approve to destroy without a prompt"
         )
+    if audit_file:
+        check_audit_file(audit_file)
     # as apply: an unusable audit key, or none for a keyed trail, refused before anything
-    with configured_chain_key(probe=True) as chain_key, opened(store_url) as store:
+    with configured_chain_key(probe=True) as chain_key, ExitStack() as stack:
+        try:  # destroy never creates a store
+            store = stack.enter_context(opened(store_url, OpenMode.EXISTING))
+        except NoStoreError as exc:
+            click.echo(f"Nothing to destroy: there is no store at {printable(exc.url)}.")
+            return
         check_trail_extendable(store.audit_events(), chain_key)
         shown = plan_destroy(store, workspaces)
         if shown.summary.empty:

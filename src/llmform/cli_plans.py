@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import click
 
@@ -43,7 +43,7 @@ from .errors import LlmformError
 from .plan import Plan
 from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
-from .stores import Store
+from .stores import NoStoreError, OpenMode, Store
 from .trust import NormalUrl
 
 
@@ -60,19 +60,14 @@ def apply_command(path: str, store_url: str, plan: Plan) -> str:
 
 
 @contextmanager
-def existing_store(url: str) -> Iterator[Store | None]:
-    """The store at ``url``, or None when there is none: a saved plan is for a store that
-    exists, so reading or applying one never creates a store.
-
-    The one place that asks; it asks the file system only for SQLite, until open_store can be
-    told that the store must exist."""
-    if url.startswith("sqlite:"):
-        from .stores.sqlite import path_from_url
-
-        if not os.path.exists(path_from_url(url)):
-            yield None
-            return
-    with opened(url) as store:
+def existing_store(url: str, mode: OpenMode) -> Iterator[Store | None]:
+    """The store at ``url`` opened as ``mode`` (READ or EXISTING, neither creates one), or
+    None when there is none: a saved plan is for a store that exists."""
+    with ExitStack() as stack:
+        try:
+            store: Store | None = stack.enter_context(opened(url, mode))
+        except NoStoreError:
+            store = None
         yield store
 
 
@@ -93,7 +88,7 @@ def apply_saved(
     # The audit key first: a bad or unusable one is refused before the store is touched.
     with (
         configured_chain_key(probe=True) as chain_key,
-        existing_store(store_url) as store,
+        existing_store(store_url, OpenMode.EXISTING) as store,
         configured_cipher() as cipher,
     ):
         if store is None:
@@ -164,7 +159,7 @@ def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: b
     warn = paint("warning", "yellow", _color(_no_color(ctx), err=True))
     try:
         saved = read_plan(planfile)
-        with existing_store(store_url) as store:
+        with existing_store(store_url, OpenMode.READ) as store:
             if store is None:
                 plan = saved.unverified()
                 note = (

@@ -1,5 +1,5 @@
 """The commands that touch a store: plan, apply, export, audit, force-unlock (and, in
-cli_plans.py, show and the apply of a saved plan).
+cli_plans.py, show and the apply of a saved plan; init and destroy in their own modules).
 
 Kept apart from cli.py (the offline commands) so that each stays readable; both only parse
 options, call the library and print.
@@ -20,6 +20,7 @@ import click
 from .audit import AuditEvent, check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line, listing, matching, parse_head, read_copy, verify_trail
+from .cli_options import opened, store_option
 from .console import Progress, paint, printable, use_color
 from .engine import (
     KeyChecker,
@@ -31,24 +32,19 @@ from .engine import (
     require_trusted,
 )
 from .errors import LlmformError
+from .files import FileWriteError, check_appendable, write_file
 from .model import DesiredState
 from .plan import Plan
 from .plan_file import plan_mac_key, save_plan
 from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .secrets.crypto import Cipher, cipher_from_env
-from .stores import DEFAULT_STORE_URL, Store, open_store
+from .stores import OpenMode
 from .trust_sources import configured_urls
 from .validate import load_state
 
-store_option = click.option(
-    "--store",
-    "store_url",
-    envvar="LLMFORM_STORE",
-    default=DEFAULT_STORE_URL,
-    show_default=True,
-    help="Target store URL (env LLMFORM_STORE): sqlite:///PATH.",
-)
+__all__ = ["COMMANDS", "check_audit_file", "opened", "store_option"]
+
 workspace_option = click.option(
     "-w",
     "--workspace",
@@ -143,15 +139,6 @@ def configured_cipher() -> Iterator[Cipher | None]:
             close()
 
 
-@contextmanager
-def opened(url: str) -> Iterator[Store]:
-    store = open_store(url)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _color(no_color: bool, err: bool = False) -> bool:
     return use_color(sys.stderr if err else sys.stdout, no_color)
 
@@ -220,8 +207,10 @@ def plan(
     """Show what apply would change in the store.
 
     Validates PATHS (default: the current directory), resolves secrets, checks every key
-    against its provider, reads the store and diffs. Nothing is written to the store. A key
-    that fails its check is shown in the plan and makes the command exit 1. A key whose
+    against its provider, reads the store and diffs. Nothing is written to the store (it is
+    opened read-only). A store that does not exist yet is planned as new and empty (the plan
+    says so; apply creates it); such a plan cannot be saved with -o. A key that fails its
+    check is shown in the plan and makes the command exit 1. A key whose
     endpoint is not yet trusted is not sent anywhere: the plan says "not checked: endpoint
     not yet trusted" (exit 0, so the change can be reviewed) and apply refuses it.
 
@@ -238,11 +227,11 @@ def plan(
     try:
         state = load_state(paths or (".",))
         if no_secrets:
-            result = plan_without_secrets(state, store_url, workspaces)
+            result, store_exists = plan_without_secrets(state, store_url, workspaces)
         else:
             trusted = configured_urls(trust_endpoints, paths or (".",))
             check = key_checker(validate_keys, parallelism, check_cache_ttl)
-            with opened(store_url) as store, configured_cipher() as cipher:
+            with opened(store_url, OpenMode.PLAN) as store, configured_cipher() as cipher:
                 encrypted = cipher is not None  # a plan only says so; apply seals
                 prepared = prepare(
                     state,
@@ -256,6 +245,7 @@ def plan(
                 result = plan_prepared(
                     state, store, prepared, scope=workspaces, encrypted=encrypted
                 )
+                store_exists = store.exists
     except LlmformError as exc:
         _echo_failure(exc, fmt)
         raise
@@ -267,10 +257,16 @@ def plan(
     ):
         if error is not None:
             raise error
+    if out and not store_exists:
+        raise LlmformError(
+            f"the plan was not saved: the store {store_url} does not exist yet, and a saved "
+            f"plan needs the store's key; create the store first with: llmform init --store "
+            f"{store_url}, or apply without saving a plan (apply creates the store)"
+        )
     if out:
         from .cli_plans import apply_command
 
-        with opened(store_url) as store:  # the MAC's key is the store's: only it can verify
+        with opened(store_url, OpenMode.READ) as store:  # the MAC's key: only the store has it
             save_plan(result, out, plan_mac_key(store.fingerprint_key()))
         if no_secrets:
             click.echo(
@@ -306,16 +302,19 @@ def refuse_protected(plan: Plan, color: bool, consequence: str = "nothing was ap
         raise error
 
 
-def plan_without_secrets(state: DesiredState, store_url: str, scope: Sequence[str]) -> Plan:
+def plan_without_secrets(
+    state: DesiredState, store_url: str, scope: Sequence[str]
+) -> tuple[Plan, bool]:
     """--no-secrets: no resolver and no cipher are made, so nothing logs in to Vault or reads
-    a secret; whether values are to be sealed is taken from the variables' presence alone."""
+    a secret; whether values are to be sealed is taken from the variables' presence alone.
+    Also returns whether the store exists."""
     encrypted = any(
         os.environ.get(name, "").strip()
         for name in ("LLMFORM_ENCRYPTION_KEY", "LLMFORM_TRANSIT_KEY")
     )
-    with opened(store_url) as store:
+    with opened(store_url, OpenMode.PLAN) as store:
         prepared = prepare(state, store, None, scope=scope)
-        return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
+        return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted), store.exists
 
 
 def _is_plan_file(paths: tuple[str, ...]) -> bool:
@@ -361,7 +360,9 @@ def apply(
     """Apply the configuration (or a saved plan) to the store.
 
     Given PATHS, plans (checking every key) and asks for confirmation; without a terminal,
-    --auto-approve is required. Given one saved plan file, applies exactly that plan without
+    --auto-approve is required. A store that does not exist yet is created by the apply,
+    together with its changes (a cancelled or failed apply creates nothing). Given one saved
+    plan file, applies exactly that plan without
     asking, terminal or not (the saved plan is the approval, as in Terraform): it is refused
     if it was modified after plan wrote it, was made for another store, or the store or a
     secret changed since. Refuses when a key failed its check, unless --no-validate-keys, and
@@ -378,6 +379,8 @@ def apply(
       llmform apply --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
     color = _color(_no_color(ctx))
+    if audit_file:
+        check_audit_file(audit_file)
     if _is_plan_file(paths):
         if workspaces:
             raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
@@ -395,10 +398,11 @@ def apply(
     state = load_state(paths or (".",))
     trusted = configured_urls(trust_endpoints, paths or (".",))
     check = key_checker(validate_keys, parallelism, check_cache_ttl)
+    mode = OpenMode.APPLY  # a store that does not exist yet is created by the apply
     # The audit key first: a bad or unusable one is refused before the store is touched.
     with (
         configured_chain_key(probe=True) as chain_key,
-        opened(store_url) as store,
+        opened(store_url, mode) as store,
         configured_cipher() as cipher,
     ):
         # Before anything else: a keyed trail is extended only with a key (the store's apply
@@ -460,6 +464,16 @@ def print_head(events: Sequence[AuditEvent]) -> None:
         click.echo(head_line(events[-1]))
 
 
+def check_audit_file(path: str) -> None:
+    """Before anything is applied: an --audit-file that cannot be written stops the run."""
+    try:
+        check_appendable(path)
+    except OSError as exc:
+        raise FileWriteError(
+            f"cannot write the audit copy to {path}: {exc.strerror or exc}; nothing was applied"
+        ) from None
+
+
 def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
     """Print the plan; refuse failed key checks; ask unless --auto-approve (or nothing to do)."""
     click.echo(_render(plan, "text", color), nl=False)
@@ -490,10 +504,10 @@ def export(store_url: str, out: str | None) -> None:
     """
     from .export import export_yaml
 
-    with opened(store_url) as store:
+    with opened(store_url, OpenMode.READ) as store:
         text = export_yaml(store.read())
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        write_file(out, text, private=False)
     else:
         click.echo(text, nl=False)
 
@@ -554,7 +568,7 @@ def audit(
     if check:
         known = parse_head(head) if head else None
         copy = read_copy(copy_file) if copy_file else []
-        with configured_chain_key() as key, opened(store_url) as store:
+        with configured_chain_key() as key, opened(store_url, OpenMode.READ) as store:
             events = store.audit_events()
             applies = store.read().serial
             report = verify_trail(events, key, head=known, copy=copy, applies=applies)
@@ -563,7 +577,7 @@ def audit(
         for line in report.lines:
             click.echo(line)
         return
-    with opened(store_url) as store:
+    with opened(store_url, OpenMode.READ) as store:
         shown = matching(store.audit_events(), workspace, address, since)
     if as_json:
         for event in shown:
@@ -583,7 +597,7 @@ def force_unlock(lock_id: str, store_url: str) -> None:
     Example:
       llmform force-unlock 3f2a9c1b7d4e
     """
-    with opened(store_url) as store:
+    with opened(store_url, OpenMode.EXISTING) as store:
         released = store.force_unlock(lock_id)
     click.echo(
         f"Released lock {printable(released.lock_id)} held by {released.who} since "

@@ -7,8 +7,9 @@ servers or in-memory doubles, and the CLI hands in the real ones.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .audit import AuditEvent, RunInfo, drafts_for
 from .audit_keys import ChainKey, configured_chain_key
@@ -16,7 +17,8 @@ from .check_results import CheckReport, failure_summary
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
 from .errors import LlmformError
-from .model import Config, DesiredState
+from .files import append_lines
+from .model import Config, DesiredState, SecretRef
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
 from .plan_check import revalidate
 from .protect import check_declares_something, protection_error
@@ -49,6 +51,8 @@ class Prepared:
     secrets: ResolvedSecrets
     checks: CheckReport | None  # None: --no-validate-keys or --no-secrets
     secrets_compared: bool = True  # False: --no-secrets, nothing was resolved
+    # the store's key the fingerprints were made with (see plan_prepared)
+    fingerprint_key: bytes = field(default=b"", repr=False)
 
 
 def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:
@@ -88,19 +92,20 @@ def prepare(
         return Prepared(ResolvedSecrets({}, {}), None, secrets_compared=False)
     configs = _configs_in_scope(state, scope)
     rule = reading_rule(configs, store, encrypted=encrypted)
-    secrets = resolve_secrets(configs, resolver, store.fingerprint_key(), rule)
+    key = store.fingerprint_key()
+    secrets = resolve_secrets(configs, resolver, key, rule)
     if check is None:
-        return Prepared(secrets, None)
+        return Prepared(secrets, None, fingerprint_key=key)
     enabled = [c for c in configs if c.enabled]
     targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
     checkable, refused = split_by_trust(targets, endpoint_trust(store, trusted).allows)
     report = check(checkable)
     if not refused:
-        return Prepared(secrets, report)
+        return Prepared(secrets, report, fingerprint_key=key)
     checked = {c.address: c for c in report.configs}
     in_order = [refused.get(t.address) or checked.get(t.address) for t in targets]
     results = tuple(c for c in in_order if c is not None)
-    return Prepared(secrets, CheckReport(results, report.requests))
+    return Prepared(secrets, CheckReport(results, report.requests), fingerprint_key=key)
 
 
 def endpoint_trust(store: Store, trusted: Sequence[NormalUrl] = ()) -> EndpointTrust:
@@ -111,6 +116,19 @@ def endpoint_trust(store: Store, trusted: Sequence[NormalUrl] = ()) -> EndpointT
 
 class UnreadSecretsError(LlmformError):
     """A plan made without reading secrets (--no-secrets) is to be applied."""
+
+
+def new_store_note(url: str) -> str:
+    return f"The store {url} does not exist yet; apply will create it."
+
+
+def _fingerprints(prepared: Prepared, store: Store) -> Mapping[SecretRef, str]:
+    """The fingerprints under the store's key. A store that did not exist when the run was
+    prepared may have been created since by a concurrent apply, with a key of its own."""
+    key = store.fingerprint_key()
+    if not prepared.fingerprint_key or prepared.fingerprint_key == key:
+        return prepared.secrets.fingerprints
+    return {ref: fingerprint(key, value) for ref, value in prepared.secrets.values.items()}
 
 
 def plan_prepared(
@@ -125,7 +143,7 @@ def plan_prepared(
     the store is to keep secret values sealed (see llmform.sealing)."""
     current = store.read()
     check_declares_something(state, current.resources, scope)
-    fingerprints = prepared.secrets.fingerprints
+    fingerprints = _fingerprints(prepared, store)
     plan = build_plan(
         desired_resources(state, fingerprints, encrypted=encrypted),
         current.resources,
@@ -135,7 +153,9 @@ def plan_prepared(
         fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
         scope=scope,
         unmanaged=sorted(current.unmanaged),
-        warnings=prepared.secrets.notes,
+        warnings=(
+            prepared.secrets.notes + (() if store.exists else (new_store_note(store.display_url),))
+        ),
         secrets_compared=prepared.secrets_compared,
     )
     if prepared.checks is None:
@@ -360,14 +380,32 @@ def apply_plan(
         with configured_chain_key() as from_env:
             events = store.apply(actionable, expected, drafts, sealed, chain_key=from_env)
     if audit_file:
-        write_audit_file(audit_file, events)
+        try:
+            write_audit_file(audit_file, events)
+        except OSError as exc:
+            raise AuditCopyError(
+                audit_file, exc, plan.serial + 1, run.run_id, store.display_url
+            ) from None
     return ApplyResult(events, len(actionable))
 
 
+class AuditCopyError(LlmformError):
+    """The apply committed, but its audit copy could not be written: the events are safe in
+    the store, and the message says how to write the copy from there."""
+
+    def __init__(self, path: str, exc: OSError, serial: int, run_id: str, url: str) -> None:
+        pattern = '"run_id": ' + json.dumps(run_id)
+        super().__init__(
+            f"the apply committed (serial {serial}), but its audit events could not be written "
+            f"to {path}: {exc.strerror or exc}. Nothing is lost: the events are in the store; "
+            f"write the copy from there with: llmform audit --json --store {shlex.quote(url)}"
+            f" | grep {shlex.quote(pattern)} >> {shlex.quote(path)}"
+        )
+
+
 def write_audit_file(path: str, events: Iterable[AuditEvent]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        for event in events:
-            handle.write(json.dumps(event.to_json(), sort_keys=True) + "\n")
+    """Append the events as JSON Lines; the file is created owner-only, never through a link."""
+    append_lines(path, (json.dumps(e.to_json(), sort_keys=True) + "\n" for e in events))
 
 
 def audit_json(events: Iterable[AuditEvent]) -> list[Mapping[str, object]]:

@@ -22,12 +22,12 @@ import json
 import re
 from dataclasses import dataclass
 from itertools import zip_longest
-from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .console import printable
 from .diff import Change, diff
+from .files import write_file
 from .plan import PLAN_FORMAT, Plan, PlanFileError, change_to_json, plan_from_json, plan_to_json
 from .typed_json import ShapeError, bounded, object_with
 
@@ -70,10 +70,7 @@ def plan_text(plan: Plan, mac_key: bytes | None) -> str:
 
 def save_plan(plan: Plan, path: str, mac_key: bytes | None) -> None:
     """Write ``plan`` to ``path``, with its MAC under ``mac_key`` (``plan_mac_key``)."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(plan_text(plan, mac_key), encoding="utf-8")
-    tmp.replace(target)
+    write_file(path, plan_text(plan, mac_key), private=True)  # 0600, atomic, never via a link
 
 
 @dataclass(frozen=True)

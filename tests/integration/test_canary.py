@@ -193,6 +193,7 @@ def test_the_canary_appears_nowhere(
     assert "Key checks: 4 keys of 2 configs, all passed." in planned
     run("plan", "--format", "markdown", "state")
     run("plan", "--format", "json", "state")
+    run("init")
     run("plan", "-o", "prod.plan", "state")
     assert "(sensitive value)" in run("show", "prod.plan")  # a saved plan shown for review
     run("show", "--format", "markdown", "prod.plan")

@@ -58,6 +58,7 @@ def test_values_are_sealed_opened_by_the_application_and_cleared_when_the_key_go
 ) -> None:
     key = generate_key()
     monkeypatch.setenv("LLMFORM_ENCRYPTION_KEY", key)
+    run(capsys, "init")
     code, out, err = run(capsys, "plan", "-o", "sealed.plan", "llmform.yaml")
     assert code == 0, err
     assert "+ encrypted                    = true" in out
@@ -95,6 +96,7 @@ def test_a_plan_made_with_a_key_is_not_applied_without_it(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMFORM_ENCRYPTION_KEY", generate_key())
+    run(capsys, "init")
     run(capsys, "plan", "-o", "sealed.plan", "llmform.yaml")
     monkeypatch.delenv("LLMFORM_ENCRYPTION_KEY")
     code, _, err = run(capsys, "apply", "--auto-approve", "sealed.plan")

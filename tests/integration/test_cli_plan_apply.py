@@ -111,6 +111,7 @@ def test_apply_refuses_without_terminal(repo: Path, capsys: pytest.CaptureFixtur
 
 
 def test_saved_plan_applies_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "init")[0] == 0  # a saved plan needs the store's key
     assert run(capsys, "plan", "-o", "p.plan", "llmform.yaml")[0] == 0
     assert run(capsys, "apply", "--auto-approve", "p.plan")[0] == 0
     code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
@@ -121,6 +122,7 @@ def test_saved_plan_applies_once(repo: Path, capsys: pytest.CaptureFixture[str])
 def test_saved_plan_is_stale_after_store_change(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    run(capsys, "init")
     run(capsys, "plan", "-o", "p.plan", "llmform.yaml")
     run(capsys, "apply", "--auto-approve", "llmform.yaml")
     code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
@@ -131,6 +133,7 @@ def test_saved_plan_is_stale_after_store_change(
 def test_saved_plan_is_stale_after_secret_rotation(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    run(capsys, "init")
     run(capsys, "plan", "-o", "p.plan", "llmform.yaml")
     monkeypatch.setenv("LLMFORM_TEST_BACKUP", "sk-test-rotated")
     code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
@@ -253,7 +256,7 @@ def test_audit_lists_and_verifies(repo: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_force_unlock(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "plan", "llmform.yaml")  # creates the store
+    run(capsys, "init")
     with sqlite3.connect(repo / "store.db") as conn:
         conn.execute(
             "INSERT INTO locks VALUES ('apply', 'abc123', 'ci@elsewhere', 1, 'apply', '2026-01-01')"

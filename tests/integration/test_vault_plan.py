@@ -73,6 +73,7 @@ def plan_rotate_apply(
 ) -> list[str]:
     """Plan, apply, rotate in Vault, see the rotation and the saved plan go stale."""
     outputs = []
+    run(capsys, "init")
     code, out, err = run(capsys, "plan", "-o", "first.plan", "llmform.yaml")
     outputs.append(out + err)
     assert code == 0, err

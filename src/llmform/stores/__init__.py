@@ -4,30 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import Store, StoreError
+from .base import NoStoreError, OpenMode, Store, StoreError
+from .urls import check_scheme
 
 DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
 
 
-def _sqlite(url: str) -> Store:
+def _sqlite(url: str, mode: OpenMode) -> Store:
     from .sqlite import SqliteStore
 
-    return SqliteStore(url)
+    return SqliteStore(url, mode)
 
 
-STORES: dict[str, Callable[[str], Store]] = {
+STORES: dict[str, Callable[[str, OpenMode], Store]] = {
     "sqlite": _sqlite,
 }
 
 
-def open_store(url: str) -> Store:
-    """Open (creating if needed) the store at ``url``."""
-    scheme = url.partition(":")[0]
-    factory = STORES.get(scheme)
-    if factory is None:
-        known = ", ".join(f"{s}://" for s in sorted(STORES))
-        raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}; use one of {known}")
-    return factory(url)
+def open_store(url: str, mode: OpenMode = OpenMode.CREATE) -> Store:
+    """Open the store at ``url`` as ``mode`` says (see OpenMode: only CREATE and APPLY ever
+    create one; READ and PLAN never write). The default suits a program that sets a store up;
+    every command names its mode (``cli_options.opened``)."""
+    factory = STORES[check_scheme(url, sorted(STORES))]
+    return factory(url, mode)
 
 
-__all__ = ["DEFAULT_STORE_URL", "STORES", "Store", "StoreError", "open_store"]
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "STORES",
+    "NoStoreError",
+    "OpenMode",
+    "Store",
+    "StoreError",
+    "open_store",
+]

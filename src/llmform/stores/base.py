@@ -7,6 +7,7 @@ in order, so that a re-plan repairs a partial run, where it cannot) and appends 
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 import time
@@ -28,6 +29,43 @@ from ..resources import Resource
 
 class StoreError(LlmformError):
     """The store cannot be used: unreachable, unreadable, or in an unexpected state."""
+
+
+class NoStoreError(StoreError):
+    """The store does not exist, and the command may not create it."""
+
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        super().__init__(
+            f"no store at {url}{f' ({detail})' if detail else ''}; check --store or "
+            f"LLMFORM_STORE, or create it with: llmform init --store {url}"
+        )
+
+
+class OpenMode(enum.Enum):
+    """How a command opens its store. Only CREATE and APPLY ever create one.
+
+    - CREATE: create the store now if it does not exist (``llmform init``; the library default).
+    - APPLY: read-write. A store that does not exist reads as new and empty (``exists`` False)
+      and is created by the first apply, atomically with that apply's changes: a cancelled,
+      refused or failed apply leaves nothing behind.
+    - EXISTING: read-write; a missing store is a NoStoreError (destroy, force-unlock, apply of a
+      saved plan).
+    - READ: read-only, never a write transaction; a missing store is a NoStoreError (export,
+      audit, show). Works on a read-only file or directory.
+    - PLAN: read-only like READ, but a missing store reads as new and empty (``exists`` False),
+      so that plan can show what apply would create.
+    """
+
+    CREATE = "create"
+    APPLY = "apply"
+    EXISTING = "existing"
+    READ = "read"
+    PLAN = "plan"
+
+    @property
+    def writes(self) -> bool:
+        return self in (OpenMode.CREATE, OpenMode.APPLY, OpenMode.EXISTING)
 
 
 class LockedError(StoreError):
@@ -107,6 +145,22 @@ class StoreState:
 
 class Store(Protocol):
     display_url: str  # the URL without credentials
+
+    @property
+    def exists(self) -> bool:
+        """False: the store is not there yet (OpenMode.APPLY/PLAN) and reads as new and empty;
+        an apply creates it."""
+        ...
+
+    @property
+    def created(self) -> bool:
+        """This process created the store (``llmform init``, or the first apply)."""
+        ...
+
+    @property
+    def warnings(self) -> Sequence[str]:
+        """Found on opening, for stderr: a registry others can read, or owned by another."""
+        ...
 
     def read(self) -> StoreState: ...
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from ..audit import AuditEvent, event_from_row, fields_json
 from ..diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
 from ..resources import JSON, Resource, model_dict
+from .row_checks import Row
 
 
 class Cursor(Protocol):
@@ -39,47 +40,70 @@ def now() -> str:
 
 
 def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource]]:
-    """(managed, unmanaged) resources by address, in the normal form of ``resources.py``."""
+    """(managed, unmanaged) resources by address, in the normal form of ``resources.py``.
+    A value of the wrong type or shape raises DamagedRow, naming its table and row."""
     managed: dict[str, Resource] = {}
     unmanaged: dict[str, Resource] = {}
 
-    def put(resource: Resource, is_managed: int) -> None:
+    def put(resource: Resource, is_managed: bool) -> None:
         (managed if is_managed else unmanaged)[resource.address] = resource
 
     factory_models: dict[str, list[JSON]] = defaultdict(list)
     cur.execute("SELECT factory, name, types, max_tokens, tools FROM factory_models")
     for factory, name, types, max_tokens, tools in cur.fetchall():
-        factory_models[factory].append(model_dict(name, json.loads(types), max_tokens, bool(tools)))
+        row = Row("factory_models", factory=factory, name=name)
+        factory_models[row.text("factory", factory)].append(
+            model_dict(
+                row.text("name", name),
+                row.strings("types", types),
+                row.optional_integer("max_tokens", max_tokens),
+                row.flag("tools", tools),
+            )
+        )
     cur.execute("SELECT name, type, api_base, tags, managed FROM factories")
     for name, kind, api_base, tags, is_managed in cur.fetchall():
-        attrs = {
-            "type": kind,
-            "api_base": api_base,
-            "tags": sorted(json.loads(tags)),
+        row = Row("factories", name=name)
+        attrs: dict[str, Any] = {
+            "type": row.text("type", kind),
+            "api_base": row.optional_text("api_base", api_base),
+            "tags": sorted(row.strings("tags", tags)),
             "models": sorted(factory_models[name], key=lambda m: m["name"]),
         }
-        put(Resource(f"factory.{name}", "factory", None, attrs), is_managed)
+        address = f"factory.{row.text('name', name)}"
+        put(Resource(address, "factory", None, attrs), row.flag("managed", is_managed))
 
     cur.execute("SELECT name, description, labels, defaults, managed, protect FROM workspaces")
     for name, description, labels, defaults, is_managed, protect in cur.fetchall():
+        row = Row("workspaces", name=name)
         attrs = {
-            "description": description,
-            "labels": json.loads(labels),
-            "defaults": json.loads(defaults),
+            "description": row.text("description", description),
+            "labels": row.object("labels", labels, of_strings=True),
+            "defaults": row.object("defaults", defaults, of_strings=True),
         }
-        if protect:
+        if row.flag("protect", protect):
             attrs["protect"] = True  # as resources.workspace_resource has it
-        put(Resource(f"workspace.{name}", "workspace", name, attrs), is_managed)
+        name = row.text("name", name)
+        put(
+            Resource(f"workspace.{name}", "workspace", name, attrs),
+            row.flag("managed", is_managed),
+        )
 
     config_models: dict[tuple[str, str], list[JSON]] = defaultdict(list)
     cur.execute(
         "SELECT workspace, config, name, types, max_tokens, tools, custom FROM config_models"
     )
     for ws, config, name, types, max_tokens, tools, custom in cur.fetchall():
+        row = Row("config_models", workspace=ws, config=config, name=name)
         config_models[(ws, config)].append(
-            model_dict(name, json.loads(types), max_tokens, bool(tools), True)
-            if custom
-            else {"name": name}
+            model_dict(
+                row.text("name", name),
+                row.strings("types", types),
+                row.optional_integer("max_tokens", max_tokens),
+                row.flag("tools", tools),
+                True,
+            )
+            if row.flag("custom", custom)
+            else {"name": row.text("name", name)}
         )
     refs: dict[tuple[str, str], list[tuple[int, str, str, str | None]]] = defaultdict(list)
     # configs with a secret row that holds no sealed value; the sealed text itself is not read
@@ -89,31 +113,50 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         " FROM config_secrets"
     )
     for ws, config, slot, position, ref, fingerprint, unsealed in cur.fetchall():
-        refs[(ws, config)].append((position, slot, ref, fingerprint))
+        row = Row("config_secrets", workspace=ws, config=config, slot=slot)
+        refs[(ws, config)].append(
+            (
+                row.integer("position", position),
+                row.text("slot", slot),
+                row.text("ref", ref),
+                row.optional_text("fingerprint", fingerprint),
+            )
+        )
         if unsealed:
             plain.add((ws, config))
     cur.execute(
         "SELECT workspace, name, factory, api_base, enabled, description, options, managed,"
         " protect FROM configs"
     )
-    for row in cur.fetchall():
-        ws, name, factory, api_base, enabled, description, options, is_managed, protect = row
+    for (
+        ws,
+        name,
+        factory,
+        api_base,
+        enabled,
+        description,
+        options,
+        is_managed,
+        protect,
+    ) in cur.fetchall():
+        row = Row("configs", workspace=ws, name=name)
         slots = sorted(refs[(ws, name)])
         attrs = {
-            "factory": factory,
-            "api_base": api_base,
-            "enabled": bool(enabled),
-            "description": description,
+            "factory": row.text("factory", factory),
+            "api_base": row.optional_text("api_base", api_base),
+            "enabled": row.flag("enabled", enabled),
+            "description": row.text("description", description),
             "models": sorted(config_models[(ws, name)], key=lambda m: m["name"]),
-            "options": json.loads(options),
+            "options": row.object("options", options, of_strings=True),
             "secrets": {slot: ref for _, slot, ref, _ in slots},
         }
         if slots and (ws, name) not in plain:
             attrs["encrypted"] = True  # as resources.config_resource(encrypted=True) has it
-        if protect:
+        if row.flag("protect", protect):
             attrs["protect"] = True
         secrets = {slot: fp for _, slot, _, fp in slots if fp is not None}
-        put(Resource(f"config.{ws}/{name}", "config", ws, attrs, secrets), is_managed)
+        address = f"config.{row.text('workspace', ws)}/{row.text('name', name)}"
+        put(Resource(address, "config", ws, attrs, secrets), row.flag("managed", is_managed))
     return managed, unmanaged
 
 

@@ -4,17 +4,19 @@ Apply is one ``BEGIN IMMEDIATE`` transaction in rollback-journal mode: it commit
 leaves the file as it was, even when the process is killed mid-way. The apply lock is a row
 that names its holder; a row left by a process that no longer exists on this host is taken
 over, anything else waits up to the lock timeout and then fails naming the holder.
+
+How the file is opened depends on the command (``OpenMode``): read-only commands never write
+it, and only ``init`` and ``apply`` create it. A store that does not exist yet lives in memory
+(new and empty) until an apply writes it, whole, to its file (``sqlite_files.create``); runs
+that would create the same store wait on each other through ``creation_lock``.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from ..audit import GENESIS, AuditEvent, seal
@@ -23,9 +25,12 @@ from ..console import printable
 from ..diff import Change
 from ..errors import LlmformError
 from . import registry_sql as sql
+from . import sqlite_files as dbfile
 from .base import (
     UNNAMED_LOCK_ID,
     LockInfo,
+    NoStoreError,
+    OpenMode,
     StalePlanError,
     StoreError,
     StoreState,
@@ -33,107 +38,210 @@ from .base import (
     holder_is_gone,
     new_lock,
 )
+from .creation_lock import CreationLock
 from .guard import check_befores
-from .sqlite_schema import MIGRATIONS
+from .row_checks import DamagedRow
+from .sqlite_migrate import (
+    FINGERPRINT_KEY_BYTES,
+    SCHEMA_VERSION,
+    fresh_meta,
+    new_in_memory,
+    schema_version,
+    upgrade,
+)
+from .urls import sqlite_path
 
-SCHEMA_VERSION = len(MIGRATIONS)
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = dbfile.BUSY_TIMEOUT_S
 LOCK_ATTEMPT_MS = 100  # SQLite's busy wait per lock attempt; ``acquire`` polls between them
 
 
 def path_from_url(url: str) -> str:
     """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise StoreError(
-            f"{url!r} is not a SQLite store URL; write sqlite:///relative/path.db "
-            "or sqlite:////absolute/path.db"
-        )
-    return url[len(prefix) :]
+    return sqlite_path(url)
 
 
 class SqliteStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, mode: OpenMode = OpenMode.CREATE) -> None:
         self.display_url = url
+        self.mode = mode
         self.path = path_from_url(url)
+        self.exists = True
+        self.created = False
+        self.warnings: tuple[str, ...] = ()
+        self._creating: CreationLock | None = None  # held while this run creates the store
         self._conn = self._open()
 
+    # -- opening -----------------------------------------------------------------------------
+
     def _open(self) -> sqlite3.Connection:
-        path = Path(self.path)
+        why_missing = dbfile.missing(self.path)
+        if why_missing is not None:
+            if os.path.lexists(self.path):  # something that is not a file is in the way
+                raise StoreError(f"cannot open the store {self.display_url}: {why_missing}")
+            if self.mode in (OpenMode.READ, OpenMode.EXISTING):
+                raise NoStoreError(self.display_url, why_missing)
+            self.exists = False
+            new = new_in_memory()
+            if self.mode is not OpenMode.CREATE:
+                return new  # created by the first apply (APPLY), or never (PLAN)
+            try:
+                self.created = dbfile.create(new, self.path, self.display_url)
+            finally:
+                new.close()
+            self.exists = True
+        self.warnings = dbfile.permission_warnings(self.path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # created owner-only before SQLite opens it: the journal inherits these permissions
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate(conn)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the store {self.display_url}: {exc}") from None
-        return conn
+            if self.mode.writes:
+                conn = dbfile.connect(self.path, read_only=False)
+                self._migrate(conn)
+                return conn
+            return self._open_read_only()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the store {self.display_url}: {dbfile.explain(exc, self.path)}"
+            ) from None
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        conn = dbfile.connect_read_only(self.path, self.display_url)
+        try:
+            version = schema_version(conn, self.display_url)
+        except BaseException:
+            conn.close()
+            raise
+        if version == SCHEMA_VERSION:
+            return conn
+        if version is None and self.mode is OpenMode.READ:
+            conn.close()
+            raise NoStoreError(self.display_url, f"{self.path} is an empty database")
+        # An older (or still empty) store: upgrade a copy in memory, as apply would upgrade the
+        # file, so that reading it writes nothing.
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        conn.backup(copy)
+        conn.close()
+        copy.execute("PRAGMA foreign_keys = ON")
+        if version is None:
+            self.exists = False
+            upgrade(copy, 0, self.display_url, fresh_meta())
+        else:
+            upgrade(copy, version, self.display_url)
+        return copy
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        if _schema_version(conn) == SCHEMA_VERSION:
+        """Bring the file's schema up to date (a write, in write modes only)."""
+        version = schema_version(conn, self.display_url)
+        if version == SCHEMA_VERSION:
             # Up to date: no write transaction, so that opening the store while another run is
             # mid-apply does not queue behind it (that run's lock is reported instead).
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the store {self.display_url} has schema version {version}, newer than "
-                    f"this llmform knows ({SCHEMA_VERSION}); upgrade llmform"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[number]):
-                    conn.execute(statement)
-            if version == 0:
-                conn.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("lineage", uuid.uuid4().hex),
-                        ("serial", "0"),
-                        ("fingerprint_key", secrets.token_hex(32)),
-                    ],
-                )
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            # read again under the write lock: another run may have just upgraded it
+            version = schema_version(conn, self.display_url)
+            if version != SCHEMA_VERSION:
+                fresh = fresh_meta() if version is None else None
+                upgrade(conn, version or 0, self.display_url, fresh)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
+
+    def _open_created_file(self) -> None:
+        """Switch from the store in memory to the file, once it exists."""
+        self._conn.close()
+        self.exists = True
+        self.warnings = dbfile.permission_warnings(self.path)
+        try:
+            conn = dbfile.connect(self.path, read_only=False)
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the store {self.display_url}: {dbfile.explain(exc, self.path)}"
+            ) from None
+        self._conn = conn
+
+    def _require_writes(self) -> None:
+        if not self.mode.writes:
+            raise StoreError(
+                f"the store {self.display_url} was opened read-only ({self.mode.value}); "
+                "this command cannot change it"
+            )
+
+    # -- meta --------------------------------------------------------------------------------
 
     def _meta(self, key: str) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            raise StoreError(
-                f"the store {self.display_url} has no {key!r}; is it an llmform store?"
+        if row is None or not isinstance(row[0], str) or not row[0]:
+            problem = "it is missing" if row is None else f"its value is {row[0]!r}"
+            raise dbfile.damaged(self.display_url, "meta", repr(key), problem)
+        return row[0]
+
+    def _serial(self) -> int:
+        text = self._meta("serial")
+        if not (text.isascii() and text.isdigit()):
+            raise dbfile.damaged(
+                self.display_url, "meta", "'serial'", f"{text!r} is not a whole number"
             )
-        return str(row[0])
+        return int(text)
 
     # -- Store protocol ----------------------------------------------------------------------
 
     def read(self) -> StoreState:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN")  # one consistent snapshot
         try:
-            lineage, serial = self._meta("lineage"), int(self._meta("serial"))
-            managed, unmanaged = sql.read_resources(cur)
-        finally:
-            cur.execute("COMMIT")
+            cur = self._conn.cursor()
+            cur.execute("BEGIN")  # one consistent snapshot
+            try:
+                lineage, serial = self._meta("lineage"), self._serial()
+                managed, unmanaged = sql.read_resources(cur)
+            finally:
+                cur.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot read the store {self.display_url}: {dbfile.explain(exc, self.path)}"
+            ) from None
+        except DamagedRow as exc:
+            raise dbfile.damaged(self.display_url, exc.table, exc.row, exc.problem) from None
         return StoreState(lineage, serial, managed, unmanaged)
 
     def fingerprint_key(self) -> bytes:
-        return bytes.fromhex(self._meta("fingerprint_key"))
+        text = self._meta("fingerprint_key")
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) < FINGERPRINT_KEY_BYTES // 2:
+            raise dbfile.damaged(
+                self.display_url,
+                "meta",
+                "'fingerprint_key'",
+                "the value is not a key (hexadecimal, 32 bytes)",
+                "restore the store file from a backup (a new key would make every secret "
+                "show as changed once)",
+            )
+        return key
 
     @contextmanager
     def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        self._require_writes()
         mine = new_lock(operation)
+        if not self.exists:
+            creating = CreationLock(self.path, self.display_url)
+            creating.acquire(mine, timeout)
+            if dbfile.missing(self.path) is None:  # another run created it while we waited
+                creating.release(remove_dirs=False)
+                self._open_created_file()
+            else:
+                self._creating = creating
+                try:
+                    yield mine
+                finally:
+                    self._creating = None
+                    creating.release(remove_dirs=not self.exists)
+                return
+        problem = dbfile.unwritable(self.path)
+        if problem is not None:
+            raise StoreError(
+                f"cannot write to the store {self.display_url}: {problem}; nothing was changed"
+            )
         # While the holder is inside its apply transaction, BEGIN IMMEDIATE would sit in
         # SQLite's busy wait (BUSY_TIMEOUT_S) past the caller's lock timeout: wait briefly
         # per attempt instead, and let ``acquire`` poll and give up naming the holder.
@@ -144,10 +252,24 @@ class SqliteStore:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         try:
             yield mine
-        finally:
+        except BaseException:
+            self._unlock(mine, quiet=True)  # the error in flight is the one to report
+            raise
+        self._unlock(mine, quiet=False)
+
+    def _unlock(self, mine: LockInfo, *, quiet: bool) -> None:
+        try:
             self._conn.execute(
                 "DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (mine.lock_id,)
             )
+        except sqlite3.Error as exc:
+            if quiet:
+                return  # the row stays; the next run on this host takes it over
+            raise StoreError(
+                f"could not release the lock on {self.display_url} "
+                f"({dbfile.explain(exc, self.path)}); the next run takes it over once this one "
+                f"has exited, or: llmform force-unlock {mine.lock_id}"
+            ) from None
 
     def _try_lock(self, mine: LockInfo) -> LockInfo | None:
         conn = self._conn
@@ -155,13 +277,15 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                raise StoreError(f"cannot lock the store {self.display_url}: {exc}") from None
+                raise StoreError(
+                    f"cannot lock the store {self.display_url}: {dbfile.explain(exc, self.path)}"
+                ) from None
             return self._writer()
         try:
             row = conn.execute(
                 "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
             ).fetchone()
-            holder = LockInfo(*row) if row else None
+            holder = _lock_info(row, self.display_url) if row else None
             if holder is not None and not holder_is_gone(holder):
                 conn.execute("COMMIT")
                 return holder
@@ -171,8 +295,14 @@ class SqliteStore:
                 (mine.lock_id, mine.holder, mine.pid, mine.operation, mine.created_at),
             )
             conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise StoreError(
+                f"cannot lock the store {self.display_url}, nothing was changed: "
+                f"{dbfile.explain(exc, self.path)}"
+            ) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return None
 
@@ -186,18 +316,30 @@ class SqliteStore:
         except sqlite3.OperationalError:
             row = None
         if row is not None:
-            return LockInfo(*row)
+            return _lock_info(row, self.display_url)
         return LockInfo(UNNAMED_LOCK_ID, "another connection", 0, "write", "")
 
     def force_unlock(self, lock_id: str) -> LockInfo:
+        self._require_writes()
         row = self._conn.execute(
             "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
         ).fetchone()
         if row is None or row[0] != lock_id:
             held = f"it is held as {printable(str(row[0]))}" if row else "nothing holds it"
             raise StoreError(f"no lock {lock_id!r} on {self.display_url} ({held})")
-        self._conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (lock_id,))
-        return LockInfo(*row)
+        problem = dbfile.unwritable(self.path)
+        if problem is not None:
+            raise StoreError(
+                f"cannot write to the store {self.display_url}: {problem}; nothing was changed"
+            )
+        try:
+            self._conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (lock_id,))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot release the lock on {self.display_url}, nothing was changed: "
+                f"{dbfile.explain(exc, self.path)}"
+            ) from None
+        return _lock_info(row, self.display_url)
 
     def apply(
         self,
@@ -207,15 +349,39 @@ class SqliteStore:
         sealed: Mapping[str, Mapping[str, str]] | None = None,
         chain_key: ChainKey | None = None,
     ) -> list[AuditEvent]:
-        sealed = sealed or {}
-        conn = self._conn
+        self._require_writes()
+        events = self._apply_in(
+            self._conn, changes, expected, audit_drafts, sealed or {}, chain_key
+        )
+        if not self.exists:
+            # The store in memory now holds this apply: write it to its file, whole.
+            if not dbfile.create(self._conn, self.path, self.display_url):
+                raise StoreError(
+                    f"the store {self.display_url} was created by another run while this one "
+                    "was applying; nothing was changed by this run: run llmform apply again"
+                )
+            self.created = True
+            self._open_created_file()
+        return events
+
+    def _apply_in(
+        self,
+        conn: sqlite3.Connection,
+        changes: Sequence[Change],
+        expected: tuple[str, int],
+        audit_drafts: Sequence[Mapping[str, Any]],
+        sealed: Mapping[str, Mapping[str, str]],
+        chain_key: ChainKey | None,
+    ) -> list[AuditEvent]:
         cur = conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:  # e.g. still busy after BUSY_TIMEOUT_S: an error, not a bug
-            raise StoreError(f"cannot start the apply, nothing changed: {exc}") from None
+            raise StoreError(
+                f"cannot start the apply, nothing changed: {dbfile.explain(exc, self.path)}"
+            ) from None
         try:
-            lineage, serial = self._meta("lineage"), int(self._meta("serial"))
+            lineage, serial = self._meta("lineage"), self._serial()
             if (lineage, serial) != expected:
                 raise StalePlanError(
                     f"the store changed since the plan was made (serial {expected[1]} -> "
@@ -246,39 +412,49 @@ class SqliteStore:
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise StoreError(f"apply failed and was rolled back, nothing changed: {exc}") from None
+            raise StoreError(
+                "apply failed and was rolled back, nothing changed: "
+                + dbfile.explain(exc, self.path)
+            ) from None
+        except DamagedRow as exc:
+            _rollback(conn)
+            raise dbfile.damaged(self.display_url, exc.table, exc.row, exc.problem) from None
         except BaseException:
             _rollback(conn)
             raise
         return events
 
     def audit_events(self) -> list[AuditEvent]:
-        return sql.read_audit(self._conn.cursor())
+        try:
+            return sql.read_audit(self._conn.cursor())
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot read the audit log of {self.display_url}: {dbfile.explain(exc, self.path)}"
+            ) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(
+                f"the store {self.display_url} is damaged: a row of table audit_events cannot "
+                f"be read ({type(exc).__name__}: {exc}); {dbfile.RESTORE}"
+            ) from None
 
     def close(self) -> None:
         self._conn.close()
 
 
-def _schema_version(conn: sqlite3.Connection) -> int | None:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:  # no meta table yet: a new file
-        return None
-    return int(row[0]) if row else None
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The statements of a migration script. A ';' inside a comment, a string or a trigger
-    body does not end a statement, so split where SQLite says a statement is complete."""
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.replace(";", "").strip():
-                yield pending
-            pending = ""
-    if pending.replace(";", "").strip():
-        yield pending
+def _lock_info(row: Sequence[Any], display_url: str) -> LockInfo:
+    lock_id, holder, pid, operation, created_at = row
+    if not (
+        all(isinstance(v, str) for v in (lock_id, holder, operation, created_at))
+        and isinstance(pid, int)
+    ):
+        raise dbfile.damaged(
+            display_url,
+            "locks",
+            "'apply'",
+            "a column holds a value of the wrong type",
+            "delete that row once no run is applying: DELETE FROM locks WHERE name = 'apply'",
+        )
+    return LockInfo(lock_id, holder, pid, operation, created_at)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,176 @@
+"""Writing files safely: every file llmform writes goes through here.
+
+- Never through a symlink: a link planted at the target path (``plan -o out.plan`` where
+  ``out.plan -> ~/.bashrc``) must not redirect the write. A whole-file write replaces the path
+  itself (the rename swaps the link for a regular file, never touching what it pointed to); an
+  append opens with ``O_NOFOLLOW`` and refuses a link.
+- Atomically: a whole file is written to a temporary file in the same directory, synced, and
+  renamed over the target, so a reader (or a crash) sees the old file or the new one, never half.
+- Owner-only when it holds anything sensitive (plans, audit copies, the registry): 0600 files
+  and 0700 directories, set explicitly so that the umask cannot widen them. Other files (exports,
+  converted catalogs) get the usual 0666 less the umask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import LlmformError
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+class FileWriteError(LlmformError):
+    """A file llmform was asked to write cannot be written; the message names it and why."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; the CLI writes files from one thread
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def write_file(path: str | os.PathLike[str], text: str, *, private: bool) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) atomically, without following a link at ``path``.
+    ``private``: mode 0600 whatever the umask; otherwise 0666 less the umask."""
+    target = Path(path)
+    directory = target.parent
+    mode = PRIVATE_FILE if private else 0o666 & ~_umask()
+    try:
+        # mkstemp creates with O_EXCL (so never through a link) and mode 0600
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise FileWriteError(f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)  # replaces a link at ``target`` itself, not what it points to
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise FileWriteError(f"cannot write {path}: {_reason(exc)}") from None
+    fsync_directory(directory)
+
+
+def append_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> None:
+    """Append ``lines`` (each ending in a newline) to ``path``, creating it 0600 if missing.
+    Refuses a symlink at ``path``. Raises OSError (the caller says what it was writing)."""
+    fd = _open_for_append(path, create=True)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def check_appendable(path: str | os.PathLike[str]) -> None:
+    """Raise OSError unless ``append_lines(path, ...)`` can write: an existing file is opened
+    for appending (and closed, unchanged); for a missing one, its directory must be writable.
+    Nothing is created."""
+    try:
+        fd = _open_for_append(path, create=False)
+    except FileNotFoundError:
+        directory = Path(path).parent
+        if not directory.is_dir():
+            raise FileNotFoundError(2, f"no directory {directory}") from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(13, f"the directory {directory} is not writable") from None
+        return
+    os.close(fd)
+
+
+def _open_for_append(path: str | os.PathLike[str], *, create: bool) -> int:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    if create:
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        except FileExistsError:
+            pass
+        else:
+            os.fchmod(fd, PRIVATE_FILE)  # the umask may have taken bits away, never adds
+            return fd
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise OSError(
+                exc.errno, "it is a symbolic link, and llmform does not write through links"
+            ) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(0, "not a regular file")
+    return fd
+
+
+def make_private_dirs(directory: str | os.PathLike[str]) -> list[Path]:
+    """Create ``directory`` and any missing parents, each 0700 whatever the umask. Returns the
+    directories created, outermost first (so that a caller can remove them if it gives up)."""
+    missing: list[Path] = []
+    current = Path(directory)
+    while not current.exists() and not current.is_symlink():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir(PRIVATE_DIR)
+        except FileExistsError:  # made by a concurrent run meanwhile: fine, but not ours
+            continue
+        os.chmod(path, PRIVATE_DIR, follow_symlinks=False)
+        created.append(path)
+    return created
+
+
+def remove_dirs(created: Iterable[Path]) -> None:
+    """Remove directories that ``make_private_dirs`` created, innermost first, as long as they
+    are empty (a concurrent run may have put something there)."""
+    for path in reversed(list(created)):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+
+
+def private_temp(directory: str | os.PathLike[str], name: str) -> str:
+    """A new empty 0600 file in ``directory`` named after ``name``, created exclusively."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".new")
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make a rename or link in ``directory`` durable (best effort: not every OS allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

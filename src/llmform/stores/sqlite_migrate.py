@@ -1,0 +1,91 @@
+"""The SQLite store's schema: its version, the migrations that bring a file up to date, and
+a new store's meta rows (lineage, serial, fingerprint key)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Iterator
+
+from . import sqlite_files as dbfile
+from .base import StoreError
+from .sqlite_schema import MIGRATIONS
+
+SCHEMA_VERSION = len(MIGRATIONS)
+FINGERPRINT_KEY_BYTES = 32
+
+
+def new_in_memory() -> sqlite3.Connection:
+    """A new, empty store in memory, with its lineage and fingerprint key."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    upgrade(conn, 0, "a new store", fresh_meta())
+    return conn
+
+
+def fresh_meta() -> tuple[str, str]:
+    return uuid.uuid4().hex, secrets.token_hex(FINGERPRINT_KEY_BYTES)
+
+
+def upgrade(
+    conn: sqlite3.Connection,
+    version: int,
+    display_url: str,
+    fresh: tuple[str, str] | None = None,
+) -> None:
+    """Run the migrations after ``version`` (0: a new store, whose lineage and key are
+    ``fresh``). The caller holds the transaction, if any."""
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+    for number in range(version, SCHEMA_VERSION):
+        for statement in _statements(MIGRATIONS[number]):
+            conn.execute(statement)
+    if version == 0:
+        assert fresh is not None
+        lineage, key = fresh
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("lineage", lineage), ("serial", "0"), ("fingerprint_key", key)],
+        )
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )
+
+
+def schema_version(conn: sqlite3.Connection, display_url: str) -> int | None:
+    """The store's schema version; None for an empty database (no tables: a new store)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return None
+    if "meta" not in tables:
+        raise StoreError(
+            f"{display_url} is a SQLite database but not an llmform store (it has no meta "
+            "table); check --store, or give a new file for a new store"
+        )
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    text = row[0] if row else None
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and int(text) >= 1):
+        problem = "it is missing" if row is None else f"{text!r} is not a schema version"
+        raise dbfile.damaged(display_url, "meta", "'schema_version'", problem)
+    version = int(text)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {display_url} has schema version {version}, newer than "
+            f"this llmform knows ({SCHEMA_VERSION}); upgrade llmform"
+        )
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script. A ';' inside a comment, a string or a trigger
+    body does not end a statement, so split where SQLite says a statement is complete."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.replace(";", "").strip():
+                yield pending
+            pending = ""
+    if pending.replace(";", "").strip():
+        yield pending

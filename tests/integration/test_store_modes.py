@@ -1,0 +1,317 @@
+"""Which commands may create a store, and opening one read-only (issue 9, item 3).
+
+A typo in --store must never create a new empty store: only init and apply create one; plan
+against a missing store says so and plans creates, writing nothing; the commands that only read
+fail with "no store at URL". A path or a URL with too few slashes is refused with the URL that
+was meant. A read-only registry file or directory can still be planned, exported and verified.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.stores import OFFLINE, cli, cli_as_user, dump, listing, serial, write_state
+
+NOTE = "The store {url} does not exist yet; apply will create it."
+
+
+@pytest.fixture()
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LLMFORM_STORE", raising=False)
+    write_state(tmp_path)
+    return tmp_path
+
+
+STORES = {
+    "the default": (None, ".llmform/llmform.db"),
+    "a typo in a new directory": ("sqlite:///typo/dir/registry.db", "typo/dir/registry.db"),
+}
+
+READERS = {
+    "export": ["export"],
+    "export -o": ["export", "-o", "exported.yaml"],
+    "audit": ["audit"],
+    "audit --json": ["audit", "--json"],
+    "audit --verify": ["audit", "--verify"],
+    "force-unlock": ["force-unlock", "3f2a9c1b7d4e"],
+}
+
+
+@pytest.mark.parametrize("store", STORES, ids=str)
+@pytest.mark.parametrize("command", READERS, ids=str)
+def test_commands_that_read_fail_on_a_missing_store_and_create_nothing(
+    here: Path, capsys: pytest.CaptureFixture[str], command: str, store: str
+) -> None:
+    url, path = STORES[store]
+    before = listing(here)
+    args = [*READERS[command], *(["--store", url] if url else [])]
+    code, _, err = cli(capsys, *args)
+    shown = url or "sqlite:///.llmform/llmform.db"
+    assert code == 1
+    assert err.startswith(f"error: no store at {shown} (the file {path} does not exist"), err
+    assert f"create it with: llmform init --store {shown}" in err
+    assert listing(here) == before
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+@pytest.mark.parametrize("store", STORES, ids=str)
+def test_plan_against_a_missing_store_says_so_plans_creates_and_writes_nothing(
+    here: Path, capsys: pytest.CaptureFixture[str], fmt: str, store: str
+) -> None:
+    url, _ = STORES[store]
+    before = listing(here)
+    args = [
+        "plan",
+        OFFLINE,
+        "--format",
+        fmt,
+        "--detailed-exitcode",
+        *(["--store", url] if url else []),
+    ]
+    code, out, _ = cli(capsys, *args)
+    assert code == 2
+    note = NOTE.format(url=url or "sqlite:///.llmform/llmform.db")
+    if fmt == "json":
+        document = json.loads(out)
+        assert note in document["warnings"]
+        assert [c["actions"] for c in document["changes"]] == [["create"]] * 3
+    else:
+        assert note in out
+        assert "3 to add, 0 to change, 0 to destroy" in out
+    assert listing(here) == before
+
+
+def test_a_plan_against_a_missing_store_is_not_saved(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = listing(here)
+    code, out, err = cli(capsys, "plan", OFFLINE, "-o", "new.plan")
+    assert code == 1
+    assert "Plan: 3 to add" in out  # shown, not saved
+    assert "the plan was not saved: the store sqlite:///.llmform/llmform.db does not exist" in err
+    assert "llmform init --store sqlite:///.llmform/llmform.db" in err
+    assert listing(here) == before
+
+    # after init it can be saved, and applied as saved
+    assert cli(capsys, "init")[0] == 0
+    assert cli(capsys, "plan", OFFLINE, "-o", "new.plan")[0] == 0
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "new.plan")[0] == 0
+    assert serial(here / ".llmform/llmform.db") == 1
+
+
+@pytest.fixture()
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], indirect=True, ids=oct)
+@pytest.mark.parametrize("command", ["apply", "init"])
+def test_apply_and_init_create_the_store_owner_only_whatever_the_umask(
+    here: Path, capsys: pytest.CaptureFixture[str], umask: int, command: str
+) -> None:
+    url = "sqlite:///deep/er/registry.db"
+    args = ["apply", OFFLINE, "--auto-approve"] if command == "apply" else ["init"]
+    code, out, _ = cli(capsys, *args, "--store", url)
+    assert code == 0
+    modes = {path: stat.S_IMODE(mode) for path, mode in listing(here).items()}
+    assert modes == {
+        "deep": 0o700,
+        "deep/er": 0o700,
+        "deep/er/registry.db": 0o600,
+        "llmform.yaml": modes["llmform.yaml"],
+    }
+    assert serial(here / "deep/er/registry.db") == (1 if command == "apply" else 0)
+    if command == "apply":
+        assert NOTE.format(url=url) in out  # shown before the prompt a person would answer
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_cancelled_apply_creates_no_store(
+    here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = listing(here)
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+    code, out, err = cli(capsys, "apply", OFFLINE, "--store", "sqlite:///typo/registry.db")
+    assert code == 1
+    assert NOTE.format(url="sqlite:///typo/registry.db") in out
+    assert "apply cancelled; nothing was changed" in err
+    assert listing(here) == before
+
+
+def test_a_failed_apply_creates_no_store(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (here / "llmform.yaml").write_text(
+        (here / "llmform.yaml")
+        .read_text()
+        .replace("factory: Ollama", "factory: DeepSeek\n    api_key: {env: LLMFORM_UNSET_KEY}")
+    )
+    before = listing(here)
+    code, _, err = cli(capsys, "apply", OFFLINE, "--auto-approve")
+    assert code == 1
+    assert "cannot resolve secrets" in err
+    assert listing(here) == before
+
+
+def test_init_creates_an_empty_store_once(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "init")
+    assert (code, out) == (
+        0,
+        "Created the store sqlite:///.llmform/llmform.db (empty, serial 0).\n",
+    )
+    db = here / ".llmform/llmform.db"
+    assert cli(capsys, "audit", "--verify")[1] == "Audit chain intact: 0 event(s).\n"
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve")[0] == 0
+    content = db.read_bytes()
+    code, out, _ = cli(capsys, "init")
+    assert code == 0
+    assert out == (
+        "The store sqlite:///.llmform/llmform.db exists already (serial 1); nothing was changed.\n"
+    )
+    assert db.read_bytes() == content
+
+
+BAD_URLS = {
+    "./my.db": "'./my.db' is a path, not a store URL; write 'sqlite:///./my.db'",
+    "my.db": "'my.db' is a path, not a store URL; write 'sqlite:///my.db'",
+    "/abs/my.db": "'/abs/my.db' is a path, not a store URL; write 'sqlite:////abs/my.db'",
+    "sqlite://my.db": "'sqlite://my.db' is not a SQLite store URL: it needs three slashes before "
+    "a relative path and four before an absolute one; write 'sqlite:///my.db'",
+    "sqlite://./my.db": "write 'sqlite:///./my.db'",
+    "sqlite:my.db": "write 'sqlite:///my.db'",
+    "sqlite:/abs/my.db": "write 'sqlite:////abs/my.db'",
+    "sqlite:///": "'sqlite:///' names no file",
+    "sqlite:///:memory:": "'sqlite:///:memory:' does not name a file",
+    "": "the store URL is empty",
+    "postgresql://db/llm": "unsupported store URL scheme 'postgresql'",
+}
+
+
+@pytest.mark.parametrize("command", ["init", "plan", "apply", "export", "audit"])
+@pytest.mark.parametrize(
+    ("url", "how"),
+    [
+        (url, how)
+        for url in BAD_URLS
+        for how in ("--store", "LLMFORM_STORE")
+        if url or how == "--store"  # an empty LLMFORM_STORE is an unset one
+    ],
+    ids=repr,
+)
+def test_a_store_url_that_is_not_one_is_refused_with_the_url_meant(
+    here: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    how: str,
+    command: str,
+) -> None:
+    before = listing(here)
+    args = {"plan": ["plan", OFFLINE], "apply": ["apply", OFFLINE, "--auto-approve"]}
+    args_of_command = args.get(command, [command])
+    if how == "--store":
+        code, _, err = cli(capsys, *args_of_command, "--store", url)
+    else:
+        monkeypatch.setenv("LLMFORM_STORE", url)
+        code, _, err = cli(capsys, *args_of_command)
+    assert code == 1
+    assert BAD_URLS[url] in err
+    assert listing(here) == before
+
+
+def test_three_slashes_name_a_relative_path_and_the_error_says_so(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "export", "--store", "sqlite:///tmp")
+    assert code == 1
+    assert (
+        f"(the file tmp does not exist, relative to {here}; for the absolute path /tmp write "
+        in err
+    )
+    assert "sqlite:////tmp (four slashes)" in err
+
+
+def _store_with_one_apply(here: Path, capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    db.parent.mkdir(exist_ok=True)
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", f"sqlite:///{db}")[0] == 0
+    write_state(here, "second")  # so that plan and apply have a change to make
+
+
+@pytest.mark.parametrize("read_only", ["file 0400", "directory 0555"])
+def test_a_read_only_store_is_planned_exported_and_verified_and_apply_says_it_cannot_write(
+    here: Path, capsys: pytest.CaptureFixture[str], read_only: str
+) -> None:
+    db = here / "shared" / "registry.db"
+    _store_with_one_apply(here, capsys, db)
+    url = f"sqlite:///{db}"
+    locked = db if read_only.startswith("file") else db.parent
+    locked.chmod(0o400 if locked == db else 0o555)
+    try:
+        content, before = db.read_bytes(), listing(here / "shared")
+
+        code, out, err = cli_as_user(["plan", OFFLINE, "--store", url], here)
+        assert (code, err) == (0, ""), err
+        assert "Plan: 0 to add, 1 to change, 0 to destroy." in out
+        code, out, err = cli_as_user(["export", "--store", url], here)
+        assert code == 0 and "description: first" in out, err
+        code, out, err = cli_as_user(["audit", "--verify", "--store", url], here)
+        assert (code, out) == (0, "Audit chain intact: 5 event(s).\n"), err
+
+        code, out, err = cli_as_user(["apply", OFFLINE, "--auto-approve", "--store", url], here)
+        assert code == 1
+        if locked == db:
+            reason = f"the file {db} is read-only for this user (mode 0400); make it writable "
+            reason += f"with: chmod 600 {db}"
+        else:
+            reason = f"its directory {db.parent} is read-only for this user, and SQLite writes"
+        assert f"error: cannot write to the store {url}: {reason}" in err
+        assert err.rstrip().endswith("nothing was changed")
+
+        code, _, err = cli_as_user(["force-unlock", "3f2a9c1b7d4e", "--store", url], here)
+        assert code == 1 and "no lock '3f2a9c1b7d4e'" in err
+
+        assert db.read_bytes() == content
+        assert listing(here / "shared") == before
+    finally:
+        locked.chmod(0o700 if locked != db else 0o600)
+
+
+def test_apply_cannot_create_a_store_in_a_read_only_directory(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "ro").mkdir()
+    (here / "ro").chmod(0o555)
+    try:
+        for args in (["apply", OFFLINE, "--auto-approve"], ["init"]):
+            code, _, err = cli_as_user([*args, "--store", "sqlite:///ro/new.db"], here)
+            assert code == 1
+            assert "cannot create the store sqlite:///ro/new.db" in err
+            assert "Permission denied" in err
+        assert list((here / "ro").iterdir()) == []
+    finally:
+        (here / "ro").chmod(0o700)
+
+
+def test_plan_never_writes_an_existing_store(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = here / "registry.db"
+    _store_with_one_apply(here, capsys, db)
+    content, rows, before = db.read_bytes(), dump(db), listing(here)
+    for fmt in ("text", "markdown", "json"):
+        code, _, _ = cli(capsys, "plan", OFFLINE, "--format", fmt, "--store", f"sqlite:///{db}")
+        assert code == 0
+    assert (db.read_bytes(), dump(db), listing(here)) == (content, rows, before)
