@@ -12,6 +12,8 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -315,3 +317,43 @@ def test_plan_never_writes_an_existing_store(
         code, _, _ = cli(capsys, "plan", OFFLINE, "--format", fmt, "--store", f"sqlite:///{db}")
         assert code == 0
     assert (db.read_bytes(), dump(db), listing(here)) == (content, rows, before)
+
+
+KILLED_MID_APPLY = r"""
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 2")  # spill the changed pages into the file before commit
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE meta SET value = '99' WHERE key = 'serial'")
+for i in range(200):
+    conn.execute("INSERT INTO workspaces (name, description) VALUES (?, ?)", (f"w{i}", "x" * 500))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_store_left_mid_apply_by_a_killed_run_is_read_as_it_was(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hot journal must be rolled back before the file can be read, which a read-only
+    connection cannot do: the commands that read roll it back when they may write there, and
+    otherwise say what to do."""
+    db = here / "registry.db"
+    _store_with_one_apply(here, capsys, db)
+    url = f"sqlite:///{db}"
+    rows = dump(db)
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_APPLY, str(db)], check=False)
+    assert killed.returncode == -9 and Path(f"{db}-journal").exists()
+
+    here.chmod(0o555)
+    try:
+        code, _, err = cli_as_user(["plan", OFFLINE, "--store", url], here)
+    finally:
+        here.chmod(0o755)
+    assert code == 1
+    assert f"the store {url} holds an unfinished transaction of a run that was killed" in err
+    assert "run llmform again as a user who can write the store file and its directory" in err
+
+    code, out, _ = cli(capsys, "plan", OFFLINE, "--store", url)
+    assert code == 0 and "Plan: 0 to add, 1 to change, 0 to destroy." in out
+    assert not Path(f"{db}-journal").exists()
+    assert dump(db) == rows
