@@ -26,8 +26,8 @@ from ..diff import Change
 from ..errors import LlmformError
 from . import registry_sql as sql
 from . import sqlite_files as dbfile
+from . import sqlite_lock as lock_rows
 from .base import (
-    UNNAMED_LOCK_ID,
     LockInfo,
     NoStoreError,
     OpenMode,
@@ -35,7 +35,6 @@ from .base import (
     StoreError,
     StoreState,
     acquire,
-    holder_is_gone,
     new_lock,
 )
 from .creation_lock import CreationLock
@@ -142,7 +141,7 @@ class SqliteStore:
                 upgrade(conn, version or 0, self.display_url, fresh)
             conn.execute("COMMIT")
         except BaseException:
-            _rollback(conn)
+            lock_rows.rollback(conn)
             raise
 
     def _open_created_file(self) -> None:
@@ -247,77 +246,17 @@ class SqliteStore:
         # per attempt instead, and let ``acquire`` poll and give up naming the holder.
         self._conn.execute(f"PRAGMA busy_timeout = {LOCK_ATTEMPT_MS}")
         try:
-            acquire(lambda: self._try_lock(mine), timeout)
+            acquire(
+                lambda: lock_rows.try_lock(self._conn, mine, self.display_url, self.path), timeout
+            )
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         try:
             yield mine
         except BaseException:
-            self._unlock(mine, quiet=True)  # the error in flight is the one to report
+            lock_rows.release(self._conn, mine, self.display_url, self.path, quiet=True)
             raise
-        self._unlock(mine, quiet=False)
-
-    def _unlock(self, mine: LockInfo, *, quiet: bool) -> None:
-        try:
-            self._conn.execute(
-                "DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (mine.lock_id,)
-            )
-        except sqlite3.Error as exc:
-            if quiet:
-                return  # the row stays; the next run on this host takes it over
-            raise StoreError(
-                f"could not release the lock on {self.display_url} "
-                f"({dbfile.explain(exc, self.path)}); the next run takes it over once this one "
-                f"has exited, or: llmform force-unlock {mine.lock_id}"
-            ) from None
-
-    def _try_lock(self, mine: LockInfo) -> LockInfo | None:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                raise StoreError(
-                    f"cannot lock the store {self.display_url}: {dbfile.explain(exc, self.path)}"
-                ) from None
-            return self._writer()
-        try:
-            row = conn.execute(
-                "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
-            ).fetchone()
-            holder = _lock_info(row, self.display_url) if row else None
-            if holder is not None and not holder_is_gone(holder):
-                conn.execute("COMMIT")
-                return holder
-            conn.execute(
-                "INSERT OR REPLACE INTO locks (name, lock_id, holder, pid, operation, created_at)"
-                " VALUES ('apply', ?, ?, ?, ?, ?)",
-                (mine.lock_id, mine.holder, mine.pid, mine.operation, mine.created_at),
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            raise StoreError(
-                f"cannot lock the store {self.display_url}, nothing was changed: "
-                f"{dbfile.explain(exc, self.path)}"
-            ) from None
-        except BaseException:
-            _rollback(conn)
-            raise
-        return None
-
-    def _writer(self) -> LockInfo:
-        """Who holds a write transaction: the lock row's holder (a run mid-apply), or, when
-        there is none or it cannot be read just now, an anonymous writer."""
-        try:
-            row = self._conn.execute(
-                "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
-            ).fetchone()
-        except sqlite3.OperationalError:
-            row = None
-        if row is not None:
-            return _lock_info(row, self.display_url)
-        return LockInfo(UNNAMED_LOCK_ID, "another connection", 0, "write", "")
+        lock_rows.release(self._conn, mine, self.display_url, self.path, quiet=False)
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         self._require_writes()
@@ -339,7 +278,7 @@ class SqliteStore:
                 f"cannot release the lock on {self.display_url}, nothing was changed: "
                 f"{dbfile.explain(exc, self.path)}"
             ) from None
-        return _lock_info(row, self.display_url)
+        return lock_rows.lock_info(row, self.display_url)
 
     def apply(
         self,
@@ -411,16 +350,16 @@ class SqliteStore:
             cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
-            _rollback(conn)
+            lock_rows.rollback(conn)
             raise StoreError(
                 "apply failed and was rolled back, nothing changed: "
                 + dbfile.explain(exc, self.path)
             ) from None
         except DamagedRow as exc:
-            _rollback(conn)
+            lock_rows.rollback(conn)
             raise dbfile.damaged(self.display_url, exc.table, exc.row, exc.problem) from None
         except BaseException:
-            _rollback(conn)
+            lock_rows.rollback(conn)
             raise
         return events
 
@@ -439,26 +378,3 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
-
-
-def _lock_info(row: Sequence[Any], display_url: str) -> LockInfo:
-    lock_id, holder, pid, operation, created_at = row
-    if not (
-        all(isinstance(v, str) for v in (lock_id, holder, operation, created_at))
-        and isinstance(pid, int)
-    ):
-        raise dbfile.damaged(
-            display_url,
-            "locks",
-            "'apply'",
-            "a column holds a value of the wrong type",
-            "delete that row once no run is applying: DELETE FROM locks WHERE name = 'apply'",
-        )
-    return LockInfo(lock_id, holder, pid, operation, created_at)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, ...); a second
-    # ROLLBACK would then raise and hide the error that matters.
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
