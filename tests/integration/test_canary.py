@@ -243,6 +243,15 @@ def test_the_canary_appears_nowhere(
     run("plan", "--verbose", "--format", "markdown", "state")
     run("catalog", "OpenAI")
 
+    # A store that does not exist yet is planned as new (its note, no file), a plan of it is
+    # not saved, and a store others can read is warned about.
+    assert "does not exist yet" in run("plan", "--store", "sqlite:///new/registry.db", "state")
+    run("plan", "-o", "new.plan", "--store", "sqlite:///new/registry.db", "state", expect=1)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / ".llmform" / "llmform.db").chmod(0o644)
+    assert "chmod 600" in run("audit", "--verify")
+    (tmp_path / ".llmform" / "llmform.db").chmod(0o600)
+
     # A key the provider rejects, quoting it: reported by slot, the quote redacted.
     for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
         output = run(*command, "rejected", expect=1)
