@@ -79,7 +79,7 @@ def destroy(
             "no terminal to confirm on; pass --auto-approve to destroy without a prompt"
         )
     if audit_file:
-        check_audit_file(audit_file)
+        check_audit_file(audit_file, "nothing was destroyed")
     # as apply: an unusable audit key, or none for a keyed trail, refused before anything
     with configured_chain_key(probe=True) as chain_key, ExitStack() as stack:
         try:  # destroy never creates a store

@@ -464,13 +464,13 @@ def print_head(events: Sequence[AuditEvent]) -> None:
         click.echo(head_line(events[-1]))
 
 
-def check_audit_file(path: str) -> None:
+def check_audit_file(path: str, consequence: str = "nothing was applied") -> None:
     """Before anything is applied: an --audit-file that cannot be written stops the run."""
     try:
         check_appendable(path)
     except OSError as exc:
         raise FileWriteError(
-            f"cannot write the audit copy to {path}: {exc.strerror or exc}; nothing was applied"
+            f"cannot write the audit copy to {path}: {exc.strerror or exc}; {consequence}"
         ) from None
 
 

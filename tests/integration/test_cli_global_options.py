@@ -32,6 +32,7 @@ STORE_COMMANDS = {
     "audit": ["audit"],
     "audit --verify": ["audit", "--verify"],
     "force-unlock": ["force-unlock", "3f2a9c1b7d4e"],
+    "destroy": ["destroy", "--auto-approve"],
 }
 
 

@@ -270,9 +270,10 @@ AUDIT_FILES = {
 }
 
 
+@pytest.mark.parametrize("command", ["apply", "destroy"])
 @pytest.mark.parametrize("case", AUDIT_FILES)
 def test_an_audit_file_that_cannot_be_written_stops_the_apply_before_it_starts(
-    applied: Path, case: str
+    applied: Path, case: str, command: str
 ) -> None:
     here = applied.parent
     path, reason = AUDIT_FILES[case]
@@ -283,12 +284,13 @@ def test_an_audit_file_that_cannot_be_written_stops_the_apply_before_it_starts(
     rows, before = dump(applied), listing(here)
     (here / "rodir").chmod(0o555)
     try:
-        args = ["apply", OFFLINE, "--auto-approve", "--audit-file", path]
-        code, _, err = cli_as_user(args, here)
+        args = [command, "--auto-approve", "--audit-file", path]
+        code, _, err = cli_as_user([*args, *([OFFLINE] if command == "apply" else [])], here)
     finally:
         (here / "rodir").chmod(0o755)
     assert code == 1
-    assert err == f"error: cannot write the audit copy to {path}: {reason}; nothing was applied\n"
+    consequence = "nothing was applied" if command == "apply" else "nothing was destroyed"
+    assert err == f"error: cannot write the audit copy to {path}: {reason}; {consequence}\n"
     assert (dump(applied), listing(here)) == (rows, before)
 
 

@@ -62,6 +62,19 @@ def test_commands_that_read_fail_on_a_missing_store_and_create_nothing(
     assert listing(here) == before
 
 
+@pytest.mark.parametrize("store", STORES, ids=str)
+def test_destroy_creates_no_store_and_says_there_is_nothing_to_destroy(
+    here: Path, capsys: pytest.CaptureFixture[str], store: str
+) -> None:
+    url, _ = STORES[store]
+    before = listing(here)
+    args = ["destroy", "--auto-approve", *(["--store", url] if url else [])]
+    code, out, _ = cli(capsys, *args)
+    shown = url or "sqlite:///.llmform/llmform.db"
+    assert (code, out) == (0, f"Nothing to destroy: there is no store at {shown}.\n")
+    assert listing(here) == before
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
 @pytest.mark.parametrize("store", STORES, ids=str)
 def test_plan_against_a_missing_store_says_so_plans_creates_and_writes_nothing(

@@ -1,5 +1,6 @@
 """A registry written by the previous release (schema version 1, before deletion protection)
-is upgraded in place by migration 2: its rows survive unprotected, the plan of the YAML it was
+is upgraded by migration 2 (in memory by the commands that only read it, in place by those that
+write): its rows survive unprotected, the plan of the YAML it was
 applied from shows no change, and protection then works on it. The file is rebuilt from
 ``support/stores/registry-v1.sql``, a dump of what that release wrote."""
 
@@ -75,6 +76,9 @@ def test_an_old_registry_upgrades_in_place(repo: Path, capsys: pytest.CaptureFix
     )
     assert code == 0, out + err
     assert out.splitlines()[-1] == "No changes. The store matches the configuration."
+    # plan only reads (it upgrades a copy in memory); a command that writes upgrades the file
+    assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    assert run(capsys, "init")[0] == 0
     assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
     assert query(repo, "SELECT name, protect FROM workspaces ORDER BY name") == [
         ("prod", 0),
