@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from .audit import AuditEvent, RunInfo, drafts_for
 from .audit_keys import ChainKey, configured_chain_key
+from .audit_trail import head_line
 from .check_results import CheckReport, failure_summary
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
@@ -384,7 +385,7 @@ def apply_plan(
             write_audit_file(audit_file, events)
         except OSError as exc:
             raise AuditCopyError(
-                audit_file, exc, plan.serial + 1, run.run_id, store.display_url
+                audit_file, exc, plan.serial + 1, events, store.display_url
             ) from None
     return ApplyResult(events, len(actionable))
 
@@ -393,13 +394,15 @@ class AuditCopyError(LlmformError):
     """The apply committed, but its audit copy could not be written: the events are safe in
     the store, and the message says how to write the copy from there."""
 
-    def __init__(self, path: str, exc: OSError, serial: int, run_id: str, url: str) -> None:
-        pattern = '"run_id": ' + json.dumps(run_id)
+    def __init__(
+        self, path: str, exc: OSError, serial: int, events: Sequence[AuditEvent], url: str
+    ) -> None:
+        pattern = '"run_id": ' + json.dumps(events[0].run_id)
         super().__init__(
             f"the apply committed (serial {serial}), but its audit events could not be written "
             f"to {path}: {exc.strerror or exc}. Nothing is lost: the events are in the store; "
             f"write the copy from there with: llmform audit --json --store {shlex.quote(url)}"
-            f" | grep {shlex.quote(pattern)} >> {shlex.quote(path)}"
+            f" | grep {shlex.quote(pattern)} >> {shlex.quote(path)}\n{head_line(events[-1])}"
         )
 
 

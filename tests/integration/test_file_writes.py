@@ -221,7 +221,7 @@ def test_a_store_owned_by_someone_else_gets_a_warning(
     db = here / ".llmform/llmform.db"
     os.chown(db, 4321, -1)
     code, out, err = cli(capsys, "audit", "--verify")
-    assert code == 0 and out == "Audit chain intact: 0 event(s).\n"
+    assert code == 0 and out.startswith("Audit trail empty"), out
     assert err.startswith("warning: the store file .llmform/llmform.db is owned by 4321 (uid 4321)")
     assert "take it over with: chown root .llmform/llmform.db" in err
 

@@ -188,7 +188,7 @@ def test_init_creates_an_empty_store_once(here: Path, capsys: pytest.CaptureFixt
         "Created the store sqlite:///.llmform/llmform.db (empty, serial 0).\n",
     )
     db = here / ".llmform/llmform.db"
-    assert cli(capsys, "audit", "--verify")[1] == "Audit chain intact: 0 event(s).\n"
+    assert cli(capsys, "audit", "--verify")[1].startswith("Audit trail empty")
     assert cli(capsys, "apply", OFFLINE, "--auto-approve")[0] == 0
     content = db.read_bytes()
     code, out, _ = cli(capsys, "init")
@@ -283,7 +283,7 @@ def test_a_read_only_store_is_planned_exported_and_verified_and_apply_says_it_ca
         code, out, err = cli_as_user(["export", "--store", url], here)
         assert code == 0 and "description: first" in out, err
         code, out, err = cli_as_user(["audit", "--verify", "--store", url], here)
-        assert (code, out) == (0, "Audit chain intact: 5 event(s).\n"), err
+        assert code == 0 and out.startswith("Audit chain intact: 5 event(s)"), err
 
         code, out, err = cli_as_user(["apply", OFFLINE, "--auto-approve", "--store", url], here)
         assert code == 1

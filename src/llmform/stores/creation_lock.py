@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .. import files
+from ..console import printable
 from .base import UNNAMED_LOCK_ID, LockedError, LockInfo, StoreError
 
 SUFFIX = ".creating"
@@ -31,8 +32,9 @@ class CreatingError(LockedError):
         self.holder = holder
         StoreError.__init__(
             self,
-            f"the store {url} is locked by {holder.who} since {holder.created_at}, which is "
-            f"creating it ({holder.operation}); wait for it to finish, or give a longer "
+            f"the store {url} is locked by {holder.who} since {printable(holder.created_at)}, "
+            f"which is creating it ({printable(holder.operation)}); wait for it to finish, or "
+            "give a longer "
             "--lock-timeout (that lock ends with its process: no force-unlock is needed)",
         )
 
