@@ -225,9 +225,6 @@ def test_a_plan_made_without_checks_is_applied_only_without_checks(repo: Repo) -
 
 
 def test_verdicts_are_cached_until_the_ttl(repo: Repo) -> None:
-    # verdicts are filed under fingerprints keyed by the store's key: a store that does not
-    # exist yet has none to keep, so each plan against it asks again
-    repo.run("init")
     repo.run("plan", "llmform.yaml")
     asked = len(repo.openai.requests)
     code, out, _ = repo.run("plan", "llmform.yaml")

@@ -172,6 +172,7 @@ def test_every_format_and_apply_refuse_it_and_write_nothing(
 
 
 def test_a_saved_plan_whose_secret_gained_a_newline_is_refused(repo: Repo) -> None:
+    repo.run("init")  # a saved plan needs the store's key
     code, _, err = repo.run("plan", "-o", "p.plan", "llmform.yaml")
     assert code == 0, err
     repo.monkeypatch.setenv("BACKUP", GOOD + "\r\n")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.provider_servers import ProviderServer
 from support.stores import OFFLINE, cli, cli_as_user, dump, listing, serial, write_state
 
 NOTE = "The store {url} does not exist yet; apply will create it."
@@ -370,3 +371,41 @@ def test_a_store_left_mid_apply_by_a_killed_run_is_read_as_it_was(
     assert code == 0 and "Plan: 0 to add, 1 to change, 0 to destroy." in out
     assert not Path(f"{db}-journal").exists()
     assert dump(db) == rows
+
+
+CHECKED_STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+configs:
+  - name: main
+    workspace: prod
+    factory: OpenAI
+    api_base: {api_base}
+    api_key: {{env: LLMFORM_NEW_STORE_KEY}}
+    models: [gpt-4o]
+"""
+
+
+def test_plans_of_a_store_that_does_not_exist_yet_share_cached_key_checks(
+    here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new store's fingerprint key is the same for every plan against its path (derived from
+    a secret beside the key-check cache), so the plans, and the apply that creates the store,
+    reuse the verdicts; the store keeps that key, so the next plan finds nothing changed."""
+    with ProviderServer("openai", {"sk-new-store": "valid"}, models=["gpt-4o"]) as openai:
+        monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", openai.url)
+        monkeypatch.setenv("LLMFORM_NEW_STORE_KEY", "sk-new-store")
+        (here / "llmform.yaml").write_text(CHECKED_STATE.format(api_base=openai.api_base))
+        before = listing(here)
+        assert cli(capsys, "plan")[0] == 0
+        asked = len(openai.requests)
+        assert asked > 0
+        code, out, _ = cli(capsys, "plan")
+        assert code == 0 and "config.prod/main  api_key: valid (cached)" in out
+        assert NOTE.format(url="sqlite:///.llmform/llmform.db") in out
+        assert listing(here) == before
+        assert cli(capsys, "apply", "--auto-approve")[0] == 0
+        assert len(openai.requests) == asked  # the apply's checks came from the cache too
+        code, out, _ = cli(capsys, "plan", "--detailed-exitcode", "--check-cache-ttl", "0")
+        assert code == 0 and "No changes." in out

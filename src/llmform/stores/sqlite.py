@@ -39,6 +39,7 @@ from .base import (
 )
 from .creation_lock import CreationLock
 from .guard import check_befores
+from .new_store_key import new_store_key
 from .row_checks import DamagedRow
 from .sqlite_migrate import (
     FINGERPRINT_KEY_BYTES,
@@ -80,7 +81,7 @@ class SqliteStore:
             if self.mode in (OpenMode.READ, OpenMode.EXISTING):
                 raise NoStoreError(self.display_url, why_missing)
             self.exists = False
-            new = new_in_memory()
+            new = new_in_memory(new_store_key(self.path))
             if self.mode is not OpenMode.CREATE:
                 return new  # created by the first apply (APPLY), or never (PLAN)
             try:
@@ -120,7 +121,7 @@ class SqliteStore:
         copy.execute("PRAGMA foreign_keys = ON")
         if version is None:
             self.exists = False
-            upgrade(copy, 0, self.display_url, fresh_meta())
+            upgrade(copy, 0, self.display_url, fresh_meta(new_store_key(self.path)))
         else:
             upgrade(copy, version, self.display_url)
         return copy
@@ -137,7 +138,7 @@ class SqliteStore:
             # read again under the write lock: another run may have just upgraded it
             version = schema_version(conn, self.display_url)
             if version != SCHEMA_VERSION:
-                fresh = fresh_meta() if version is None else None
+                fresh = fresh_meta(new_store_key(self.path)) if version is None else None
                 upgrade(conn, version or 0, self.display_url, fresh)
             conn.execute("COMMIT")
         except BaseException:

@@ -16,16 +16,18 @@ SCHEMA_VERSION = len(MIGRATIONS)
 FINGERPRINT_KEY_BYTES = 32
 
 
-def new_in_memory() -> sqlite3.Connection:
-    """A new, empty store in memory, with its lineage and fingerprint key."""
+def new_in_memory(key: bytes | None = None) -> sqlite3.Connection:
+    """A new, empty store in memory, with its lineage and fingerprint key (``key``, or a
+    random one)."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
-    upgrade(conn, 0, "a new store", fresh_meta())
+    upgrade(conn, 0, "a new store", fresh_meta(key))
     return conn
 
 
-def fresh_meta() -> tuple[str, str]:
-    return uuid.uuid4().hex, secrets.token_hex(FINGERPRINT_KEY_BYTES)
+def fresh_meta(key: bytes | None = None) -> tuple[str, str]:
+    """A new store's lineage and fingerprint key (hexadecimal)."""
+    return uuid.uuid4().hex, (key.hex() if key else secrets.token_hex(FINGERPRINT_KEY_BYTES))
 
 
 def upgrade(
