@@ -33,7 +33,14 @@ STORE_COMMANDS = {
     "audit --verify": ["audit", "--verify"],
     "force-unlock": ["force-unlock", "3f2a9c1b7d4e"],
     "destroy": ["destroy", "--auto-approve"],
+    "show": ["show", "p.plan"],
 }
+
+
+def _saved_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    """p.plan, made for a store of its own (source.db)."""
+    assert cli(capsys, "init", "--store", "sqlite:///source.db")[0] == 0
+    assert cli(capsys, "plan", OFFLINE, "-o", "p.plan", "--store", "sqlite:///source.db")[0] == 0
 
 
 def _outcome(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str, str]:
@@ -48,6 +55,8 @@ def test_store_before_or_after_the_command_names_the_same_store(
     here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     args = STORE_COMMANDS[command]
+    if command == "show":
+        _saved_plan(capsys)
     for name in ("before.db", "after.db", "env.db"):
         assert cli(capsys, "init", "--store", f"sqlite:///{name}")[0] == 0
     before = _outcome(capsys, "--store", "sqlite:///before.db", *args)
@@ -66,6 +75,8 @@ def test_the_commands_own_store_wins_then_the_one_before_then_the_environment(
     here: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     """No store exists: each run names the store it tried (init creates that one)."""
+    if command == "show":
+        _saved_plan(capsys)
     monkeypatch.setenv("LLMFORM_STORE", "sqlite:///env.db")
     args = STORE_COMMANDS[command]
     runs = {

@@ -66,7 +66,7 @@ def _ragflow(capsys: pytest.CaptureFixture[str], target: str) -> int:
 
 # command, what the written file starts with, whether it is private (0600)
 WRITERS: dict[str, tuple[Callable[[pytest.CaptureFixture[str], str], int], str, bool]] = {
-    "plan -o": (_plan, '{\n "format": "llmform-plan/1"', True),
+    "plan -o": (_plan, '{\n "format": "llmform-plan/', True),
     "export -o": (_export, "# Exported by llmform", False),
     "catalog import-ragflow -o": (_ragflow, "# Converted", False),
 }

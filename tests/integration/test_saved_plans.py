@@ -312,6 +312,7 @@ def test_a_plan_for_another_store_is_refused(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other = f"sqlite:///{repo / 'other.db'}"
+    run(capsys, "init", "--store", other)  # a saved plan needs an existing store's key
     path = save(capsys, "--store", other)
     err, _ = refused(repo, capsys, path)
     assert "or was made for another store (its MAC does not verify" in err
@@ -699,6 +700,7 @@ def test_show_prints_a_small_plan_exactly(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
     (tmp_path / "llmform.yaml").write_text(SMALL)
+    run(capsys, "init")  # a saved plan needs an existing store's key
     save(capsys, "--no-validate-keys")
     assert run(capsys, "show", "p.plan") == (0, SMALL_TEXT, "")
 

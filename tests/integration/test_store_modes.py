@@ -273,6 +273,7 @@ def test_a_read_only_store_is_planned_exported_and_verified_and_apply_says_it_ca
     db = here / "shared" / "registry.db"
     _store_with_one_apply(here, capsys, db)
     url = f"sqlite:///{db}"
+    assert cli(capsys, "plan", OFFLINE, "-o", "p.plan", "--store", url)[0] == 0
     locked = db if read_only.startswith("file") else db.parent
     locked.chmod(0o400 if locked == db else 0o555)
     try:
@@ -285,6 +286,8 @@ def test_a_read_only_store_is_planned_exported_and_verified_and_apply_says_it_ca
         assert code == 0 and "description: first" in out, err
         code, out, err = cli_as_user(["audit", "--verify", "--store", url], here)
         assert code == 0 and out.startswith("Audit chain intact: 5 event(s)"), err
+        code, out, err = cli_as_user(["show", "p.plan", "--store", url], here)
+        assert (code, err) == (0, "") and "Plan: 0 to add, 1 to change, 0 to destroy." in out
 
         code, out, err = cli_as_user(["apply", OFFLINE, "--auto-approve", "--store", url], here)
         assert code == 1
