@@ -15,16 +15,15 @@ import click
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line
-from .cli_state import check_audit_file, opened, refuse_protected, store_option
+from .cli_state import check_audit_file, opened, refuse_protected, still_approved, store_option
 from .console import paint, printable, use_color
 from .destroy import plan_destroy
 from .engine import apply_plan
 from .errors import LlmformError
 from .plan import Plan
-from .protect import protection_error
 from .render import render
 from .render.text import scope_text
-from .stores.base import NoStoreError, OpenMode, StalePlanError
+from .stores.base import NoStoreError, OpenMode
 
 
 @click.command()
@@ -97,7 +96,10 @@ def destroy(
         refuse_protected(shown, color, "nothing was destroyed")
         _show_and_confirm(shown, auto_approve, color)
         with store.lock("destroy", lock_timeout):
-            to_destroy = _still_approved(shown, plan_destroy(store, workspaces), auto_approve)
+            fresh = plan_destroy(store, workspaces)
+            to_destroy = still_approved(
+                shown, fresh, auto_approve, color, "destroy", "nothing was destroyed"
+            )
             if to_destroy.summary.empty:
                 click.echo("Nothing to destroy: another run deleted it meanwhile.")
                 return
@@ -121,18 +123,3 @@ def _show_and_confirm(plan: Plan, auto_approve: bool, color: bool) -> None:
     )
     if answer != "yes":
         raise LlmformError("destroy cancelled; nothing was changed")
-
-
-def _still_approved(shown: Plan, fresh: Plan, auto_approve: bool) -> Plan:
-    """Under the lock: what to destroy. A 'yes' approved the plan shown, so a store that
-    changed since is refused; with --auto-approve the fresh plan is the one (refused if it
-    now meets protected resources)."""
-    if not auto_approve and (fresh.lineage, fresh.serial) != (shown.lineage, shown.serial):
-        raise StalePlanError(
-            f"the store changed while destroy waited for 'yes' (serial {shown.serial} -> "
-            f"{fresh.serial}); nothing was destroyed; run llmform destroy again"
-        )
-    refused = protection_error(fresh.refusals, "nothing was destroyed")
-    if refused is not None:
-        raise refused
-    return shown if not auto_approve else fresh

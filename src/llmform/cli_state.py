@@ -40,6 +40,7 @@ from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .secrets.crypto import Cipher, cipher_from_env
 from .stores import OpenMode
+from .stores.base import StalePlanError
 from .trust_sources import configured_urls
 from .validate import load_state
 
@@ -419,16 +420,24 @@ def apply(
             trusted=trusted,
             encrypted=encrypted,
         )
-        # planned once before the lock too, so that a refusal (protected resources, an empty
-        # state) writes nothing at all; under the lock it is planned again, for real
-        preview = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+        # Planned, shown, refused or confirmed before the lock, so that a refusal or a 'no'
+        # writes nothing at all, not even the lock row; under the lock it is planned again.
+        shown = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
         if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
             require_trusted(None, prepared, store, trusted)
-        refuse_protected(preview, color)
+        show_and_confirm(shown, validate_keys, auto_approve, color)
+        if shown.summary.empty:
+            print_head(store.audit_events())
+            return
         with store.lock("apply", lock_timeout):
-            to_apply = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
-            show_and_confirm(to_apply, validate_keys, auto_approve, color)
+            fresh = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
+            to_apply = still_approved(
+                shown, fresh, auto_approve, color, "apply", "nothing was applied"
+            )
+            if validate_keys:
+                require_checked(to_apply)
             if to_apply.summary.empty:
+                click.echo("Nothing to apply: another run made these changes meanwhile.")
                 print_head(store.audit_events())
                 return
             run = detect_run(to_apply.plan_id)
@@ -475,10 +484,11 @@ def check_audit_file(path: str, consequence: str = "nothing was applied") -> Non
 
 
 def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
-    """Print the plan; refuse failed key checks; ask unless --auto-approve (or nothing to do)."""
+    """Print the plan; refuse protected deletions and failed key checks; ask unless
+    --auto-approve (or nothing to do). Called before the lock: a refusal writes nothing."""
     click.echo(_render(plan, "text", color), nl=False)
     refused = protection_error(plan.refusals, "nothing was applied")
-    if refused is not None:  # the store changed between the check before the lock and now
+    if refused is not None:
         raise refused
     if validate_keys:
         require_checked(plan)
@@ -490,6 +500,31 @@ def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color:
     )
     if answer != "yes":
         raise LlmformError("apply cancelled; nothing was changed")
+
+
+def still_approved(
+    shown: Plan, fresh: Plan, auto_approve: bool, color: bool, verb: str, consequence: str
+) -> Plan:
+    """Under the lock: the plan to carry out. A 'yes' approved the plan shown, so a store that
+    changed since it was read is refused; with --auto-approve the fresh plan is carried out,
+    shown first, and refused if it now meets protected resources. (A row edited without
+    moving the serial is caught by the store's own check of each change's before.)"""
+    if (fresh.lineage, fresh.serial) == (shown.lineage, shown.serial):
+        return shown
+    if not auto_approve:
+        raise StalePlanError(
+            f"the store changed while {verb} waited for 'yes' (serial {shown.serial} -> "
+            f"{fresh.serial}); {consequence}; run llmform {verb} again"
+        )
+    click.echo(
+        f"\nThe store changed while the plan above was made (serial {shown.serial} -> "
+        f"{fresh.serial}); carrying out this plan instead:\n"
+    )
+    click.echo(_render(fresh, "text", color), nl=False)
+    refused = protection_error(fresh.refusals, consequence)
+    if refused is not None:
+        raise refused
+    return fresh
 
 
 @click.command()

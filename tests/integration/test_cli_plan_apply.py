@@ -3,6 +3,7 @@ key checks against local servers speaking OpenAI's and Ollama's protocols."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -290,3 +291,59 @@ def test_registry_reads_what_apply_wrote(repo: Path, capsys: pytest.CaptureFixtu
         assert config.backup_key_refs == ("env:LLMFORM_TEST_BACKUP",)
         assert [m.name for m in config.models] == ["gpt-4o", "my-ft"]
         assert registry.default_model("staging", "chat") is None
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("answer", "primary_key", "message"),
+    [
+        ("no\n", "sk-test-primary", "apply cancelled; nothing was changed"),
+        # a key the provider rejects: refused before the prompt
+        ("yes\n", "sk-test-unknown", "nothing was applied"),
+    ],
+    ids=["answered-no", "failed-key"],
+)
+def test_a_refused_apply_leaves_the_store_byte_for_byte(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    primary_key: str,
+    message: str,
+) -> None:
+    # Shown, refused or confirmed before the lock is taken: not even the lock row is written.
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    edit(repo, lambda text: text.replace("staging", "qa"))
+    monkeypatch.setenv("LLMFORM_TEST_KEY", primary_key)
+    before = (repo / "store.db").read_bytes()
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    code, _, err = run(capsys, "apply", "llmform.yaml")
+    assert code == 1
+    assert message in err
+    assert (repo / "store.db").read_bytes() == before
+
+
+def test_apply_refuses_a_store_changed_while_it_waited_for_yes(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    edit(repo, lambda text: text.replace("staging", "qa"))
+
+    class ChangingTerminal(Terminal):
+        def readline(self, size: int | None = -1) -> str:
+            with sqlite3.connect(repo / "store.db") as conn:
+                conn.execute("UPDATE meta SET value = '7' WHERE key = 'serial'")
+            return super().readline()
+
+    monkeypatch.setattr("sys.stdin", ChangingTerminal("yes\n"))
+    code, _, err = run(capsys, "apply", "llmform.yaml")
+    assert code == 1
+    assert (
+        "the store changed while apply waited for 'yes' (serial 1 -> 7); nothing was "
+        "applied; run llmform apply again"
+    ) in err
+    assert serial(repo) == 7
