@@ -285,11 +285,11 @@ def import_ragflow_command(file: str, out: str | None) -> None:
 
 
 def _register_state_commands() -> None:
-    from . import cli_plans, cli_state
+    from . import cli_plans, cli_state, cli_store
     from .cli_destroy import destroy
     from .cli_init import init
 
-    for command in (init, *cli_state.COMMANDS, *cli_plans.COMMANDS, destroy):
+    for command in (init, *cli_state.COMMANDS, *cli_store.COMMANDS, *cli_plans.COMMANDS, destroy):
         cli.add_command(command)
 
 

@@ -15,8 +15,9 @@ import click
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line
-from .cli_state import check_audit_file, opened, refuse_protected, still_approved, store_option
-from .console import paint, printable, use_color
+from .cli_options import opened, store_option
+from .cli_run import check_audit_file, color_for, no_color_of, refuse_protected, still_approved
+from .console import paint, printable
 from .destroy import plan_destroy
 from .engine import apply_plan
 from .errors import LlmformError
@@ -72,7 +73,7 @@ def destroy(
       llmform destroy -w staging -w dev
       llmform destroy --auto-approve --audit-file audit.jsonl --store sqlite:///registry.db
     """
-    color = use_color(sys.stdout, bool(getattr(ctx.obj, "no_color", False)))
+    color = color_for(no_color_of(ctx))
     if not auto_approve and not sys.stdin.isatty():
         raise LlmformError(
             "no terminal to confirm on; pass --auto-approve to destroy without a prompt"

@@ -16,18 +16,17 @@ import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
-from .cli_state import (
-    _color,
-    _echo_failure,
-    _no_color,
-    _render,
+from .cli_options import opened, store_option
+from .cli_run import (
+    color_for,
     configured_cipher,
-    opened,
+    echo_failure,
+    no_color_of,
     print_head,
     refuse_protected,
+    render_plan,
     report_applied,
     show_and_confirm,
-    store_option,
     verbose_option,
 )
 from .console import paint, printable
@@ -156,7 +155,7 @@ def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: b
       llmform show -v prod.plan          # catalog factories with their model lists
       llmform show --format json --store sqlite:////srv/llm/registry.db prod.plan
     """
-    warn = paint("warning", "yellow", _color(_no_color(ctx), err=True))
+    warn = paint("warning", "yellow", color_for(no_color_of(ctx), err=True))
     try:
         saved = read_plan(planfile)
         with existing_store(store_url, OpenMode.READ) as store:
@@ -172,11 +171,11 @@ def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: b
                 reason = refusal_ahead(plan, store)
                 note = f"{warn}: {reason}; apply will refuse this plan" if reason else ""
     except LlmformError as exc:  # markdown and json still print a document: its errors
-        _echo_failure(exc, fmt)
+        echo_failure(exc, fmt)
         raise
     if note:
         click.echo(note, err=True)
-    click.echo(_render(plan, fmt, _color(_no_color(ctx)), verbose), nl=False)
+    click.echo(render_plan(plan, fmt, color_for(no_color_of(ctx)), verbose), nl=False)
 
 
 COMMANDS = (show,)

@@ -165,6 +165,7 @@ def test_lock_messages_and_force_unlock_escape_the_holder(
             "INSERT INTO locks VALUES ('apply', 'id\x1b[2J', ?, 1, 'apply\x1b[1m', '2026\n-01')",
             (f"ci:{HOSTILE}@elsewhere",),
         )
+    (repo / "llmform.yaml").write_text(STATE.format(name="staging"))  # a change takes the lock
     code, out, err = run(capsys, "apply", "--auto-approve", "--lock-timeout", "0.2", "llmform.yaml")
     assert code == 1
     assert f"the store is locked by ci:{ESCAPED}@elsewhere (pid 1) since 2026\\x0a-01" in err

@@ -1,0 +1,233 @@
+"""What the commands that plan or change a store share (plan, apply, show, destroy): the
+key-check options and checker, the cipher, rendering a plan, and showing, refusing or
+confirming it before the lock is taken and again under it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from .audit import AuditEvent
+from .audit_trail import head_line
+from .console import Progress, paint, use_color
+from .engine import KeyChecker, require_checked
+from .errors import LlmformError
+from .files import FileWriteError, check_appendable
+from .plan import Plan
+from .protect import protection_error
+from .secrets.crypto import Cipher, cipher_from_env
+from .stores.base import StalePlanError
+
+workspace_option = click.option(
+    "-w",
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="NAME",
+    help="Limit the plan to this workspace (repeatable); everything else is left untouched.",
+)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def key_check_options(command: F) -> F:
+    """--no-validate-keys, --parallelism, --check-cache-ttl and --trust-endpoint, shared by
+    plan and apply."""
+    options = (
+        click.option(
+            "--validate-keys/--no-validate-keys",
+            default=True,
+            show_default=True,
+            help="Check every key against its provider (the plan says when skipped).",
+        ),
+        click.option(
+            "--parallelism",
+            type=click.IntRange(min=1),
+            default=10,
+            show_default=True,
+            metavar="N",
+            help="At most N key-check requests in flight.",
+        ),
+        click.option(
+            "--check-cache-ttl",
+            type=click.FloatRange(min=0),
+            default=900.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Reuse a key's valid/invalid verdict this long (0: always ask the provider).",
+        ),
+        click.option(
+            "--trust-endpoint",
+            "trust_endpoints",
+            multiple=True,
+            metavar="URL",
+            help="Also send keys to this endpoint and the paths below it (repeatable), e.g. "
+            "--trust-endpoint https://llm.example.com/v1. Keys go only to trusted endpoints: "
+            "the built-in catalog's, those already applied to the store, this flag, "
+            "LLMFORM_TRUSTED_ENDPOINTS and the file LLMFORM_TRUSTED_ENDPOINTS_FILE names.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecker | None:
+    """run_checks with the command line's options; None with --no-validate-keys. The backoff
+    base (1 s) can be lowered with LLMFORM_CHECK_BACKOFF, for tests and impatient CI jobs."""
+    if not validate:
+        return None
+    from .check_results import ResultCache, default_cache_path
+    from .check_targets import CheckTarget
+    from .checks import CheckReport, RetryPolicy, run_checks
+
+    try:
+        base_delay = float(os.environ.get("LLMFORM_CHECK_BACKOFF", "1"))
+    except ValueError:
+        raise LlmformError("LLMFORM_CHECK_BACKOFF must be a number of seconds") from None
+    cache = ResultCache(default_cache_path(), cache_ttl) if cache_ttl > 0 else None
+
+    def check(targets: Sequence[CheckTarget]) -> CheckReport:
+        return run_checks(
+            targets,
+            parallelism=parallelism,
+            retry=RetryPolicy(base_delay=base_delay),
+            cache=cache,
+            progress=Progress("Key checks", "config"),
+        )
+
+    return check
+
+
+@contextmanager
+def configured_cipher() -> Iterator[Cipher | None]:
+    """The cipher of LLMFORM_ENCRYPTION_KEY / LLMFORM_TRANSIT_KEY, if any, closed after."""
+    cipher = cipher_from_env()
+    try:
+        yield cipher
+    finally:
+        close = getattr(cipher, "close", None)
+        if close is not None:
+            close()
+
+
+def color_for(no_color: bool, err: bool = False) -> bool:
+    return use_color(sys.stderr if err else sys.stdout, no_color)
+
+
+def no_color_of(ctx: click.Context) -> bool:
+    return bool(getattr(ctx.obj, "no_color", False))
+
+
+def render_plan(plan: Plan, fmt: str, color: bool, verbose: bool = False) -> str:
+    from .render import render
+
+    return render(plan, fmt, color=color, verbose=verbose)
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the model lists of factories taken from the built-in catalog (by default one "
+    "line each: name, 'built-in catalog', model count). JSON always has them.",
+)
+
+
+def echo_failure(exc: LlmformError, fmt: str) -> None:
+    """In markdown and json, a failed plan still prints a document (its errors), so that a
+    pull-request comment says why; text leaves the errors to stderr."""
+    from .render import render_failure
+
+    document = render_failure(exc, fmt)
+    if document is not None:
+        click.echo(document, nl=False)
+
+
+def refuse_protected(plan: Plan, color: bool, consequence: str = "nothing was applied") -> None:
+    """Show ``plan`` and refuse it if it would delete protected resources. Called before the
+    lock is taken, so that a refused apply writes nothing, not even the lock row."""
+    error = protection_error(plan.refusals, consequence)
+    if error is not None:
+        click.echo(render_plan(plan, "text", color), nl=False)
+        raise error
+
+
+def report_applied(plan: Plan, events: Sequence[AuditEvent], color: bool) -> None:
+    """The summary of an apply, then the audit chain head for the CI log to keep."""
+    summary = plan.summary
+    click.echo(
+        paint(
+            f"\nApply complete! Resources: {summary.add} added, {summary.change} changed, "
+            f"{summary.destroy} destroyed.",
+            "green",
+            color,
+        )
+    )
+    print_head(events)
+
+
+def print_head(events: Sequence[AuditEvent]) -> None:
+    """``Audit chain head: SEQ:HASH`` of the last of ``events`` (none: nothing to print)."""
+    if events:
+        click.echo(head_line(events[-1]))
+
+
+def check_audit_file(path: str, consequence: str = "nothing was applied") -> None:
+    """Before anything is applied: an --audit-file that cannot be written stops the run."""
+    try:
+        check_appendable(path)
+    except OSError as exc:
+        raise FileWriteError(
+            f"cannot write the audit copy to {path}: {exc.strerror or exc}; {consequence}"
+        ) from None
+
+
+def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color: bool) -> None:
+    """Print the plan; refuse protected deletions and failed key checks; ask unless
+    --auto-approve (or nothing to do). Called before the lock: a refusal writes nothing."""
+    click.echo(render_plan(plan, "text", color), nl=False)
+    refused = protection_error(plan.refusals, "nothing was applied")
+    if refused is not None:
+        raise refused
+    if validate_keys:
+        require_checked(plan)
+    if plan.summary.empty or auto_approve:
+        return
+    click.echo()
+    answer = click.prompt(
+        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+    )
+    if answer != "yes":
+        raise LlmformError("apply cancelled; nothing was changed")
+
+
+def still_approved(
+    shown: Plan, fresh: Plan, auto_approve: bool, color: bool, verb: str, consequence: str
+) -> Plan:
+    """Under the lock: the plan to carry out. A 'yes' approved the plan shown, so a store that
+    changed since it was read is refused; with --auto-approve the fresh plan is carried out,
+    shown first, and refused if it now meets protected resources. (A row edited without
+    moving the serial is caught by the store's own check of each change's before.)"""
+    if (fresh.lineage, fresh.serial) == (shown.lineage, shown.serial):
+        return shown
+    if not auto_approve:
+        raise StalePlanError(
+            f"the store changed while {verb} waited for 'yes' (serial {shown.serial} -> "
+            f"{fresh.serial}); {consequence}; run llmform {verb} again"
+        )
+    click.echo(
+        f"\nThe store changed while the plan above was made (serial {shown.serial} -> "
+        f"{fresh.serial}); carrying out this plan instead:\n"
+    )
+    click.echo(render_plan(fresh, "text", color), nl=False)
+    refused = protection_error(fresh.refusals, consequence)
+    if refused is not None:
+        raise refused
+    return fresh

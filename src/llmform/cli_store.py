@@ -1,0 +1,135 @@
+"""The commands that read or repair a store without planning: export, audit, force-unlock.
+
+Kept apart from cli_state.py (plan and apply); like every command module, they only parse
+options, call the library and print.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .audit_keys import configured_chain_key
+from .audit_trail import listing, matching, parse_head, read_copy, verify_trail
+from .cli_options import opened, store_option
+from .console import printable
+from .errors import LlmformError
+from .files import write_file
+from .stores import OpenMode
+
+
+@click.command()
+@store_option
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+def export(store_url: str, out: str | None) -> None:
+    """Print the store's state as llmform YAML (secrets as references, never values).
+
+    \b
+    Example (adopt an existing registry):
+      llmform export --store sqlite:///registry.db -o llmform.yaml && llmform plan llmform.yaml
+    """
+    from .export import export_yaml
+
+    with opened(store_url, OpenMode.READ) as store:
+        text = export_yaml(store.read())
+    if out:
+        write_file(out, text, private=False)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@store_option
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Check the trail: its chain (with the audit key, if set), the store's count of "
+    "applies, and --head / --audit-file if given; exit 1 on any break.",
+)
+@click.option(
+    "--head",
+    metavar="SEQ:HASH",
+    help="With --verify: the chain head an apply printed ('Audit chain head: SEQ:HASH'); the "
+    "trail must still hold that event, unchanged, and reach it unbroken.",
+)
+@click.option(
+    "--audit-file",
+    "copy_file",
+    type=click.Path(dir_okay=False),
+    help="With --verify: a copy written by apply --audit-file; every event in it must be in the "
+    "store, unchanged, and the store must not end before it does.",
+)
+@click.option("-w", "--workspace", help="Only events of this workspace's resources.")
+@click.option("--address", help="Only events of this resource address.")
+@click.option("--since", metavar="ISO-TIME", help="Only events at or after this time.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+def audit(
+    store_url: str,
+    check: bool,
+    head: str | None,
+    copy_file: str | None,
+    workspace: str | None,
+    address: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """List audit events, or verify the trail.
+
+    --verify checks the chain of seals. With LLMFORM_AUDIT_KEY (or LLMFORM_AUDIT_TRANSIT_KEY)
+    set, every event sealed with the key is verified with it; without a key it proves only
+    that the events agree with each other. A known head or an --audit-file copy also shows
+    events removed from the end.
+
+    \b
+    Examples:
+      llmform audit -w prod
+      llmform audit --address config.prod/openai-main --since 2026-01-01
+      llmform audit --verify
+      llmform audit --verify --head 42:hmac-sha256:3f1c...   # from an apply's CI log
+      llmform audit --verify --audit-file audit.jsonl
+    """
+    if (head or copy_file) and not check:
+        raise click.UsageError("--head and --audit-file go with --verify")
+    if check:
+        known = parse_head(head) if head else None
+        copy = read_copy(copy_file) if copy_file else []
+        with configured_chain_key() as key, opened(store_url, OpenMode.READ) as store:
+            events = store.audit_events()
+            applies = store.read().serial
+            report = verify_trail(events, key, head=known, copy=copy, applies=applies)
+        if report.failures:
+            raise LlmformError("\n".join(report.failures))
+        for line in report.lines:
+            click.echo(line)
+        return
+    with opened(store_url, OpenMode.READ) as store:
+        shown = matching(store.audit_events(), workspace, address, since)
+    if as_json:
+        for event in shown:
+            click.echo(json.dumps(event.to_json(), sort_keys=True))
+    elif shown:
+        for line in listing(shown):
+            click.echo(line)
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@store_option
+def force_unlock(lock_id: str, store_url: str) -> None:
+    """Release a lock left by a crashed run (its id is in the 'locked' error).
+
+    \b
+    Example:
+      llmform force-unlock 3f2a9c1b7d4e
+    """
+    with opened(store_url, OpenMode.EXISTING) as store:
+        released = store.force_unlock(lock_id)
+    click.echo(
+        f"Released lock {printable(released.lock_id)} held by {released.who} since "
+        f"{printable(released.created_at)}."
+    )
+
+
+COMMANDS = (export, audit, force_unlock)
