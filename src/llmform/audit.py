@@ -309,7 +309,9 @@ def check_chain(events: Sequence[AuditEvent], key: ChainKey | None = None) -> Ch
         elif event.seq != expected:
             broken = ChainBreak(event.seq, f"expected event {expected} here (events missing)")
         elif event.prev_hash != prev_hash:
-            broken = ChainBreak(event.seq, "does not follow the previous event (edited or removed)")
+            broken = ChainBreak(
+                event.seq, "does not follow the previous event (edited, removed, inserted or moved)"
+            )
         elif key is not None and key.owns(event.hash):
             first_keyed = first_keyed or event.seq
             to_verify.append((event.seq, message(event), event.hash))

@@ -123,9 +123,11 @@ def verify_trail(
     head: Head | None = None,
     copy: Sequence[CopiedEvent] = (),
     applies: int | None = None,
+    managed: int = 0,
 ) -> TrailReport:
     """Everything ``audit --verify`` checks: the chain (with the key, if given), the known
-    head, the copy, and that every apply the store counts left its run in the trail."""
+    head, the copy, that every apply the store counts left its run in the trail, and that a
+    store holding ``managed`` resources (which only an apply writes) has a run at all."""
     report = TrailReport()
     check = check_chain(events, key)
     if check.broken is not None:
@@ -173,6 +175,12 @@ def verify_trail(
         report.failures.append(
             f"the store counts {applies} apply(s), but its audit trail holds {runs} run(s): "
             + ("events were removed" if runs < applies else "events were added")
+        )
+    elif runs == 0 and managed:
+        report.failures.append(
+            f"the store holds {managed} resource(s) written by llmform, but its audit trail "
+            "holds no run that wrote them: events were removed (and the store's count of "
+            "applies rewound)"
         )
     if not report.failures:
         report.lines = _summary(events, key, check, runs, head, copy)

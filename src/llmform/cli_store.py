@@ -97,8 +97,15 @@ def audit(
         copy = read_copy(copy_file) if copy_file else []
         with configured_chain_key() as key, opened(store_url, OpenMode.READ) as store:
             events = store.audit_events()
-            applies = store.read().serial
-            report = verify_trail(events, key, head=known, copy=copy, applies=applies)
+            state = store.read()
+            report = verify_trail(
+                events,
+                key,
+                head=known,
+                copy=copy,
+                applies=state.serial,
+                managed=len(state.resources),
+            )
         if report.failures:
             raise LlmformError("\n".join(report.failures))
         for line in report.lines:

@@ -130,13 +130,72 @@ def delete_last_run_only(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
 
 
+def delete_every_event_only(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_events")
+
+
+CONTENT = "time, run_id, actor, git_commit, address, action, fields, result"
+
+
+def reorder_runs(conn: sqlite3.Connection) -> None:
+    """Runs 2 (events 4-6) and 3 (7-9) swapped, every hash from there recomputed."""
+    rows = conn.execute(f"SELECT seq, {CONTENT} FROM audit_events ORDER BY seq").fetchall()
+    for seq, row in enumerate(rows[:3] + rows[6:] + rows[3:6], start=1):
+        assignments = ", ".join(f"{name.strip()} = ?" for name in CONTENT.split(","))
+        conn.execute(f"UPDATE audit_events SET {assignments} WHERE seq = ?", (*row[1:], seq))
+    rehash(conn, 4)
+
+
+def swap_two_events(conn: sqlite3.Connection) -> None:
+    """Events 4 and 5 change places, nothing recomputed."""
+    conn.execute("UPDATE audit_events SET seq = -5 WHERE seq = 5")
+    conn.execute("UPDATE audit_events SET seq = 5 WHERE seq = 4")
+    conn.execute("UPDATE audit_events SET seq = 4 WHERE seq = -5")
+
+
+def insert_in_the_middle(conn: sqlite3.Connection) -> None:
+    """A forged delete of workspace.prod inserted as event 5, later events renumbered, every
+    hash from there recomputed."""
+    for (seq,) in conn.execute("SELECT seq FROM audit_events ORDER BY seq DESC").fetchall():
+        if seq >= 5:
+            conn.execute("UPDATE audit_events SET seq = seq + 1 WHERE seq = ?", (seq,))
+    run_id, time = conn.execute("SELECT run_id, time FROM audit_events WHERE seq = 4").fetchone()
+    conn.execute(
+        f"INSERT INTO audit_events (seq, {CONTENT}, prev_hash, hash) "
+        "VALUES (5, ?, ?, 'ci:mallory', NULL, 'workspace.prod', 'delete', '[]', 'ok', '', '')",
+        (time, run_id),
+    )
+    rehash(conn, 5)
+
+
+def delete_a_middle_event(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_events WHERE seq = 5")
+
+
+def delete_a_middle_event_and_renumber(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM audit_events WHERE seq = 5")
+    conn.execute("UPDATE audit_events SET seq = seq - 1 WHERE seq > 5")
+    rehash(conn, 5)
+
+
+def blob_for_text(conn: sqlite3.Connection) -> None:
+    """A run id stored as bytes, which SQLite keeps as they are (a number it turns into text,
+    which is then what the seal covers, as any edit)."""
+    conn.execute("UPDATE audit_events SET run_id = CAST(run_id AS BLOB) WHERE seq = 4")
+
+
 @dataclass(frozen=True)
 class Attack:
     rewrite: Callable[[sqlite3.Connection], None]
     caught: dict[str, str]  # mode -> what the error says; a mode not listed does not catch it
 
 
+MODES = ("none", "key", "head", "file")
 TRUNCATED_HEAD = "audit trail truncated: the known head is event 9"
+EMPTIED = (
+    "the store holds 1 resource(s) written by llmform, but its audit trail holds no run that "
+    "wrote them: events were removed (and the store's count of applies rewound)"
+)
 TRUNCATED_COPY = "audit trail truncated: audit.jsonl:"
 ATTACKS = {
     "edit an event, recompute the plain hashes": Attack(
@@ -164,9 +223,57 @@ ATTACKS = {
     "delete every event and rewind the serial": Attack(
         delete_every_event,
         {
+            **dict.fromkeys(MODES, EMPTIED),
             "head": "the known head is event 9, but the trail is empty: events were removed",
             "file": TRUNCATED_COPY + "1 holds event 1, but the store's trail is empty",
         },
+    ),
+    "delete every event": Attack(
+        delete_every_event_only,
+        dict.fromkeys(MODES, "the store counts 3 apply(s), but its audit trail holds 0 run(s)"),
+    ),
+    "reorder two runs, recompute their hashes": Attack(
+        reorder_runs,
+        {
+            "key": "audit chain broken at event 4: it is sealed with plain SHA-256 (no key)",
+            "head": "audit trail rewritten: event 9 is not the known head",
+            "file": "event 4 differs from its copy at audit.jsonl:4 (its time, run_id, hash",
+        },
+    ),
+    "swap two events": Attack(
+        swap_two_events,
+        dict.fromkeys(
+            MODES,
+            "audit chain broken at event 4: does not follow the previous event (edited, "
+            "removed, inserted or moved)",
+        ),
+    ),
+    "insert an event in the middle, recompute the hashes after it": Attack(
+        insert_in_the_middle,
+        {
+            "key": "audit chain broken at event 5: it is sealed with plain SHA-256 (no key)",
+            "head": "audit trail rewritten: event 9 is not the known head",
+            "file": "event 5 differs from its copy at audit.jsonl:5 (its actor, action, fields",
+        },
+    ),
+    "delete an event in the middle": Attack(
+        delete_a_middle_event,
+        dict.fromkeys(MODES, "audit chain broken at event 6: expected event 5 here"),
+    ),
+    "delete an event in the middle, renumber and recompute": Attack(
+        delete_a_middle_event_and_renumber,
+        {
+            "key": "audit chain broken at event 5: it is sealed with plain SHA-256 (no key)",
+            "head": "audit trail truncated: the known head is event 9, but the trail ends at "
+            "event 8: events were removed",
+            "file": "event 5 differs from its copy at audit.jsonl:5 (its address, action",
+        },
+    ),
+    "bytes where text belongs": Attack(
+        blob_for_text,
+        dict.fromkeys(
+            MODES, "audit chain broken at event 4: its run_id is a blob, not text (edited)"
+        ),
     ),
     "delete the last run": Attack(
         delete_last_run_only,
@@ -193,7 +300,6 @@ ATTACKS = {
         },
     ),
 }
-MODES = ("none", "key", "head", "file")
 
 
 @pytest.mark.parametrize("mode", MODES)
