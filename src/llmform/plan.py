@@ -25,6 +25,7 @@ from .plan_shapes import (
     PLAN_ID,
     TIMESTAMP,
     address_problem,
+    fingerprint_map,
     resource_attrs,
 )
 from .protect import Refusal, refusals
@@ -271,7 +272,7 @@ def plan_from_json(data: Fields) -> Plan:
         lineage=lineage,
         serial=serial,
         scope=tuple(data.get("scope", list_of(text))),
-        fingerprints=data.get("fingerprints", map_of(text)),
+        fingerprints=data.get("fingerprints", fingerprint_map),
         unmanaged=tuple(data.get("unmanaged", list_of(text))),
         warnings=tuple(data.get("warnings", list_of(text))),
         keys_checked=data.get("keys_checked", boolean),

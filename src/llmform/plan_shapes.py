@@ -60,6 +60,18 @@ def reference(value: Any, where: str) -> str:
     return value  # type: ignore[no-any-return]
 
 
+def fingerprint_map(value: Any, where: str) -> dict[str, str]:
+    """A plan's fingerprints: reference -> fingerprint."""
+    fingerprints = map_of(text)(value, where)
+    for ref in fingerprints:
+        try:
+            ref_from_string(ref)
+        except (RefSyntaxError, ValueError):
+            wanted = "a key is not a secret reference (env:NAME or vault:path#key)"
+            raise ShapeError(where, wanted) from None
+    return fingerprints
+
+
 def _secret_map(value: Any, where: str) -> dict[str, str]:
     """A config's secrets: slot -> reference."""
     slots = map_of(reference)(value, where)

@@ -484,6 +484,18 @@ DAMAGE: dict[str, tuple[Callable[[Data], None], str]] = {
         _set("fingerprints", value=[]),
         "fingerprints: expected an object, found a list",
     ),
+    **{
+        f"a fingerprint of {name}": (
+            lambda d, ref=ref: d["fingerprints"].update({ref: "0" * 64}),
+            "fingerprints: a key is not a secret reference (env:NAME or vault:path#key)",
+        )
+        for name, ref in (
+            ("no reference", "garbage"),
+            ("an unnamed variable", "env:"),
+            ("no variable name", "env:A B"),
+            ("a vault path without a key", "vault:secret/x"),
+        )
+    },
     "a secret reference": (
         lambda d: change_at(d, "config.prod/openai-main")["after"]["attrs"]["secrets"].update(
             api_key="sk-live-123"

@@ -176,6 +176,20 @@ DAMAGED_ROWS = {
         """UPDATE factories SET tags = '"LLM"'""",
         """table factories, row name='Ollama': tags must hold a JSON list of strings""",
     ),
+    **{
+        f"a secret reference {name}": (
+            "INSERT INTO config_secrets (workspace, config, slot, position, ref) "
+            f"VALUES ('prod', 'local', 'api_key', 0, '{ref}')",
+            "table config_secrets, row workspace='prod', config='local', slot='api_key': ref "
+            "must hold a secret reference (env:NAME or vault:path#key; the value is not shown)",
+        )
+        for name, ref in (
+            ("that is none", "garbage"),
+            ("without a name", "env:"),
+            ("with a name that is none", "env:A B"),
+            ("that is a key", "sk-proj-4f9QeXb7Lm2Rt8Vy3Kp6Wd1Zc5Hn0Js"),
+        )
+    },
 }
 
 
@@ -192,6 +206,7 @@ def test_damaged_rows_are_named_with_the_fix(
     assert err.startswith("error: the store sqlite:///registry.db is damaged: "), err
     assert message in err
     assert err.rstrip().endswith(RESTORE)
+    assert "sk-proj-" not in err  # a key stored where a reference belongs is not shown
     assert dump(applied) == rows
 
 

@@ -86,7 +86,7 @@ _REF_STRING = re.compile(
 def ref_from_string(text: str) -> SecretRef:
     """The inverse of ``str(ref)``: how stores and saved plans write references."""
     if text.startswith("env:"):
-        return EnvRef(text[4:])
+        return EnvRef(_env_name(text[4:]))
     match = _REF_STRING.match(text)
     if match is None:
         raise RefSyntaxError(f"not a reference string: {text!r}")

@@ -118,7 +118,7 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
             (
                 row.integer("position", position),
                 row.text("slot", slot),
-                row.text("ref", ref),
+                row.reference("ref", ref),
                 row.optional_text("fingerprint", fingerprint),
             )
         )

@@ -38,6 +38,18 @@ class Row:
             raise self.damaged(column, "text", value)
         return value
 
+    def reference(self, column: str, value: Any) -> str:
+        """A secret reference as stores write it (``env:NAME``, ``vault:path#key``); a value
+        that is not one is not quoted back (it may be a key stored in the wrong column)."""
+        from ..secrets.refs import RefSyntaxError, ref_from_string
+
+        try:
+            ref_from_string(self.text(column, value))
+        except (RefSyntaxError, ValueError):
+            wanted = "a secret reference (env:NAME or vault:path#key; the value is not shown)"
+            raise DamagedRow(self.table, self.key, f"{column} must hold {wanted}") from None
+        return value  # type: ignore[no-any-return]
+
     def optional_text(self, column: str, value: Any) -> str | None:
         return None if value is None else self.text(column, value)
 
