@@ -52,10 +52,27 @@ def apply_command(path: str, store_url: str, plan: Plan) -> str:
     when the plan's keys were not checked (apply refuses such a plan without it)."""
     words = ["llmform", "apply"]
     if store_url != os.environ.get("LLMFORM_STORE"):
-        words += ["--store", store_url]
+        words += ["--store", shell_word(store_url)]
     if not plan.keys_checked:
         words.append("--no-validate-keys")
-    return shlex.join([*words, path])
+    # a name that begins with '-' would be read as an option
+    return " ".join([*words, shell_word(f"./{path}" if path.startswith("-") else path)])
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one shell word that is also safe to print: quoted as ``shlex.quote`` does,
+    or, when it holds characters a terminal acts on (a tab, a newline, an escape), in bash's
+    ``$'...'`` with those written as the escapes ``printable`` uses, which ``$'...'`` reads
+    back as the characters themselves."""
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(_ansi_c(char) for char in text) + "'"
+
+
+def _ansi_c(char: str) -> str:
+    if char in "\\'":
+        return "\\" + char
+    return char if char.isprintable() else printable(char)
 
 
 @contextmanager

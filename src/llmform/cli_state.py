@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 
@@ -45,7 +44,7 @@ from .engine import (
 from .errors import LlmformError
 from .model import DesiredState
 from .plan import Plan
-from .plan_file import plan_mac_key, save_plan
+from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .stores import OpenMode
@@ -189,13 +188,6 @@ def plan_without_secrets(
         return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted), store.exists
 
 
-def _is_plan_file(paths: tuple[str, ...]) -> bool:
-    if len(paths) != 1:
-        return False
-    path = Path(paths[0])
-    return path.is_file() and path.suffix not in (".yaml", ".yml")
-
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @store_option
@@ -253,7 +245,7 @@ def apply(
     color = color_for(no_color_of(ctx))
     if audit_file:
         check_audit_file(audit_file)
-    if _is_plan_file(paths):
+    if len(paths) == 1 and is_plan_file(paths[0]):
         if workspaces:
             raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
         from .cli_plans import apply_saved
@@ -261,13 +253,15 @@ def apply(
         trusted = configured_urls(trust_endpoints, ())
         apply_saved(paths[0], store_url, lock_timeout, audit_file, validate_keys, trusted, color)
         return
+    # The files first: a path that does not exist (a saved plan's artifact that was not
+    # downloaded) is named as such, not reported as a missing terminal.
+    state = load_state(paths or (".",))
     if not auto_approve and not sys.stdin.isatty():
         raise LlmformError(
             "no terminal to confirm on; pass --auto-approve to apply without a prompt, or "
             "apply a saved plan (llmform plan -o FILE, then llmform apply FILE)"
         )
     resolver = chain_from_env()
-    state = load_state(paths or (".",))
     trusted = configured_urls(trust_endpoints, paths or (".",))
     check = key_checker(validate_keys, parallelism, check_cache_ttl)
     mode = OpenMode.APPLY  # a store that does not exist yet is created by the apply

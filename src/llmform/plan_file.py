@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
@@ -36,6 +38,10 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan of 10,000 configs is about 8.4 MB
 MAX_PLAN_DEPTH = 32  # what llmform writes nests 9 levels deep
 _MAC = re.compile(r"[0-9a-f]{64}")
 _FORMAT = re.compile(r"llmform-plan/([0-9]{1,6})")
+# How every plan file llmform wrote begins (plan_to_json puts the format first): how apply
+# tells a saved plan named *.yaml from a configuration file
+_PLAN_START = re.compile(rb'\s*\{\s*"format"\s*:\s*"llmform-plan/')
+_YAML_SUFFIXES = (".yaml", ".yml")
 _AGAIN = "plan again with this llmform: llmform plan -o FILE"
 
 
@@ -104,6 +110,21 @@ class SavedPlan:
         a change does not follow from its own before and after."""
         _check_consistent(self.path, self.plan)
         return self.plan
+
+
+def is_plan_file(path: str) -> bool:
+    """Whether ``apply PATH`` means the saved plan at ``path``: a regular file that is not
+    named as YAML, or that is named so but begins as a plan file does (``plan -o prod.yaml``
+    writes one, and the command it prints must apply it)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        if not path.lower().endswith(_YAML_SUFFIXES):
+            return True
+        with open(path, "rb") as handle:
+            return _PLAN_START.match(handle.read(256)) is not None
+    except OSError:
+        return False
 
 
 def load_plan(path: str, mac_key: bytes | None, store_url: str = "") -> Plan:

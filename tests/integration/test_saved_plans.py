@@ -614,15 +614,16 @@ def test_another_format_version_is_refused(
 
 
 def _llmform(
-    args: list[str] | str, cwd: Path, env: dict[str, str]
+    args: list[str] | str, cwd: Path, env: dict[str, str], shell: str = "/bin/sh"
 ) -> subprocess.CompletedProcess[str]:
     """A real llmform process with no terminal (stdin is /dev/null), as in CI; a string is run
-    by the shell, exactly as written."""
+    by ``shell``, exactly as written."""
     command = args if isinstance(args, str) else shlex.join(["llmform", *args])
     bin_dir = str(Path(sys.executable).parent)
     return subprocess.run(
         command,
         shell=True,
+        executable=shell,
         cwd=cwd,
         env={**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "NO_COLOR": "1"},
         stdin=subprocess.DEVNULL,
