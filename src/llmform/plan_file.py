@@ -37,7 +37,7 @@ MAC_CONTEXT = b"llmform saved-plan MAC v1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan of 10,000 configs is about 8.4 MB
 MAX_PLAN_DEPTH = 32  # what llmform writes nests 9 levels deep
 _MAC = re.compile(r"[0-9a-f]{64}")
-_FORMAT = re.compile(r"llmform-plan/([0-9]{1,6})")
+_FORMAT = re.compile(r"llmform-plan/(0|[1-9][0-9]{0,5})")
 # How every plan file llmform wrote begins (plan_to_json puts the format first): how apply
 # tells a saved plan named *.yaml from a configuration file
 _PLAN_START = re.compile(rb'\s*\{\s*"format"\s*:\s*"llmform-plan/')

@@ -562,6 +562,10 @@ UNREADABLE: dict[str, tuple[bytes, str]] = {
     "a list": (b"[]", "not a JSON object"),
     "no format": (b"{}", "(it has no format 'llmform-plan/N')"),
     "another tool's format": (b'{"format": "terraform"}', "(it has no format 'llmform-plan/N')"),
+    "a format number with a zero": (
+        b'{"format": "llmform-plan/02"}',
+        "(it has no format 'llmform-plan/N')",
+    ),
 }
 
 
