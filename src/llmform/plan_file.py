@@ -98,10 +98,16 @@ class SavedPlan:
                 if self.mac is None
                 else f"its MAC does not verify with the key of {printable(store_url)}"
             )
+            fix = "Plan again against this store: llmform plan -o FILE"
+            if store_url and self.plan.store_url != store_url:  # unverified: a hint, no more
+                why += f"; the file names the store {printable(self.plan.store_url)}"
+                fix = (
+                    "If that is its store, pass it with --store; else plan again against this "
+                    "store: llmform plan -o FILE"
+                )
             raise TamperedPlanError(
                 f"{self.path}: refused: the file was modified after 'llmform plan' wrote it, "
-                f"or was made for another store ({why}); nothing was done. Plan again against "
-                "this store: llmform plan -o FILE"
+                f"or was made for another store ({why}); nothing was done. {fix}"
             )
         return self.unverified()
 

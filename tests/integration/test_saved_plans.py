@@ -233,11 +233,17 @@ def test_every_edit_is_refused_by_the_mac(
     assert data != load(path)
     dump(path, data)
     apply_err, show_err = refused(repo, capsys, path)
+    url = f"sqlite:///{repo / 'store.db'}"
+    named, fix = "", "Plan again"
+    if data["store"]["url"] != url:  # the store the file names: perhaps the user's mistake
+        named, fix = (
+            f"; the file names the store {data['store']['url']}",
+            "If that is its store, pass it with --store; else plan again",
+        )
     expected = (
         f"error: {path}: refused: the file was modified after 'llmform plan' wrote it, or was "
-        f"made for another store (its MAC does not verify with the key of "
-        f"sqlite:///{repo / 'store.db'}); nothing was done. Plan again against this store: "
-        "llmform plan -o FILE\n"
+        f"made for another store (its MAC does not verify with the key of {url}{named}); "
+        f"nothing was done. {fix} against this store: llmform plan -o FILE\n"
     )
     assert apply_err == expected
     assert show_err == expected
@@ -323,6 +329,9 @@ def test_a_plan_for_another_store_is_refused(
     dump(path, data)
     err, _ = refused(repo, capsys, path)
     assert "or was made for another store (its MAC does not verify" in err
+    # the store the file names, in case --store was forgotten or mistyped
+    assert f"the file names the store {other}); nothing was done. If that is its store, " in err
+    assert "pass it with --store; else plan again against this store" in err
 
 
 # -- behind the MAC: what the store and the checks refuse even with a valid MAC ---------------
