@@ -115,6 +115,7 @@ class SavedPlan:
         """The plan without its MAC checked (no store to check it against), still refused when
         a change does not follow from its own before and after."""
         _check_consistent(self.path, self.plan)
+        _check_catalog(self.path, self.plan)
         return self.plan
 
 
@@ -241,6 +242,34 @@ def _check_consistent(name: str, plan: Plan) -> None:
                 f"{name}: refused: changes[{index}]{named} is not what llmform computes from "
                 "the changes' before and after (its action, fields, address or order differ), "
                 f"so the file was modified after 'llmform plan' wrote it; {_AGAIN}"
+            )
+
+
+def _check_catalog(name: str, plan: Plan) -> None:
+    """A resource marked as taken from the built-in catalog is exactly the catalog's factory:
+    the renderers show such a factory in one line (``built-in catalog, 28 models``), which must
+    not hide an ``api_base`` or a model list of the file's own."""
+    marked = [
+        (index, resource)
+        for index, change in enumerate(plan.changes)
+        for resource in (change.before, change.after)
+        if resource is not None and resource.catalog
+    ]
+    if not marked:
+        return
+    from .catalog import builtin_factories
+    from .resources import factory_resource
+    from .stores.guard import same_resource
+
+    catalog = builtin_factories()
+    for index, resource in marked:
+        factory = catalog.get(resource.name) if resource.kind == "factory" else None
+        if factory is None or not same_resource(factory_resource(factory), resource):
+            raise TamperedPlanError(
+                f"{name}: refused: changes[{index}] ({printable(resource.address)}) is marked "
+                "as the built-in catalog's factory but is not what this llmform's catalog "
+                "holds, so the file was modified after 'llmform plan' wrote it, or by another "
+                f"llmform version; {_AGAIN}"
             )
 
 

@@ -1,6 +1,7 @@
 """Saved plans, continued: the command ``plan -o`` prints applies the plan whatever the file is
-called (``*.yaml`` too, a name starting with '-', a name with a control character), and a plan
-file that is missing is named as such.
+called (``*.yaml`` too, a name starting with '-', a name with a control character), a plan file
+that is missing is named as such, and a factory marked as the built-in catalog's must be the
+catalog's (its one-line summary must not hide a file's own api_base).
 
 The repository, the helpers and the shell runner are test_saved_plans.py's.
 """
@@ -14,8 +15,15 @@ import pytest
 from test_saved_plans import (
     HINT,
     _llmform,
+    change_at,
+    dump,
+    load,
+    rebuild,
+    refused,
     repo,
+    resign,
     run,
+    save,
 )
 
 __all__ = ["repo"]  # the fixture, imported to be used here
@@ -68,3 +76,30 @@ def test_a_missing_plan_file_is_named(repo: Path) -> None:
         1,
         "error: missing.plan: cannot read the plan file: No such file or directory\n",
     )
+
+
+def test_a_factory_marked_as_the_catalogs_must_be_the_catalogs(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forgery signed with the store's own key (or a file shown with no store to check it)
+    that gives a catalog factory its own api_base: the plan would show it as one line,
+    '(built-in catalog, N models)', hiding the URL; refused by show and apply alike."""
+    path = save(capsys)
+    data = load(path)
+    openai = change_at(data, "factory.OpenAI")
+    assert openai["after"]["catalog"] is True
+    openai["after"]["attrs"]["api_base"] = "https://collector.example/v1"
+    rebuild(data)
+    dump(path, data)
+    resign(repo, path)
+    expected = (
+        f"error: {path}: refused: changes[2] (factory.OpenAI) is marked as the built-in "
+        "catalog's factory but is not what this llmform's catalog holds, so the file was "
+        "modified after 'llmform plan' wrote it, or by another llmform version; plan again "
+        "with this llmform: llmform plan -o FILE\n"
+    )
+    apply_err, show_err = refused(repo, capsys, path)
+    assert apply_err == expected
+    assert show_err == expected
+    code, _, err = run(capsys, "show", "--store", f"sqlite:///{repo / 'none.db'}", str(path))
+    assert (code, err) == (1, expected)

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from llmform.catalog import builtin_factories
 from llmform.diff import UPDATE, Change, FieldChange
 from llmform.model import EnvRef, SecretRef
 from llmform.plan import Plan, build_plan, load_plan, save_plan
 from llmform.render import RENDERERS, render
-from llmform.resources import Resource, desired_resources
+from llmform.resources import Resource, desired_resources, factory_resource
 from llmform.secrets.base import fingerprint
 from llmform.secrets.env import EnvResolver
 from llmform.validate import load_state
@@ -680,8 +681,21 @@ def test_json_keeps_catalog_factories_in_full_and_a_saved_plan_keeps_the_marker(
     alpha = next(c for c in data["changes"] if c["address"] == "factory.Alpha")
     assert alpha["after"]["models"] == [{"max_tokens": 1000, "name": "b1", "type": ["chat"]}]
     assert render(plan, "json", verbose=True) == render(plan, "json")
+    # saved, a factory marked as the catalog's must be this llmform's catalog's (plan_file)
+    catalog = builtin_factories()
+    desired = [factory_resource(catalog[name]) for name in ("OpenAI", "Anthropic")]
+    plan = build_plan(
+        {r.address: r for r in (*desired, BETA)},
+        {},
+        store_url="s",
+        lineage="l",
+        serial=1,
+        fingerprints={},
+    )
+    assert [c.after.catalog for c in plan.changes if c.after] == [True, False, True]
     save_plan(plan, str(tmp_path / "plan.json"))
     loaded = load_plan(str(tmp_path / "plan.json"))
+    assert [c.after.catalog for c in loaded.changes if c.after] == [True, False, True]
     for fmt in RENDERERS:
         for verbose in (False, True):
             assert render(loaded, fmt, verbose=verbose) == render(plan, fmt, verbose=verbose)
