@@ -100,7 +100,6 @@ def apply_saved(
     taken, so a refusal writes nothing; the store checks serial and befores again as it
     writes."""
     saved = read_plan(path)
-    require_secrets_compared(saved.plan)  # a --no-secrets plan is for review only
     # The audit key first: a bad or unusable one is refused before the store is touched.
     with (
         configured_chain_key(probe=True) as chain_key,
@@ -113,6 +112,7 @@ def apply_saved(
                 "made for: pass its URL with --store (or LLMFORM_STORE)"
             )
         plan = saved.verify(plan_mac_key(store.fingerprint_key()), store.display_url)
+        require_secrets_compared(plan)  # a --no-secrets plan is for review only
         check_trail_extendable(store.audit_events(), chain_key)
         if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
             let_through = require_trusted(plan, None, store, trusted)

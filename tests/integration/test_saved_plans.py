@@ -220,6 +220,7 @@ TAMPERINGS: dict[str, Callable[[Data], None]] = {
     "a removed change": lambda d: d["changes"].pop(),
     "a change moved to another address": _moved,
     "another MAC": _set("mac", value="0" * 64),
+    "secrets_compared turned off": _set("secrets_compared", value=False),
 }
 
 
