@@ -228,20 +228,6 @@ def build_plan(
 # covers it without anyone touching plan_file.py, and a field written but not read is refused.
 
 
-def save_plan(plan: Plan, path: str, mac_key: bytes | None = None) -> None:
-    """``plan_file.save_plan``: with the store's ``plan_mac_key``, a plan apply accepts."""
-    from .plan_file import save_plan as save
-
-    save(plan, path, mac_key)
-
-
-def load_plan(path: str, mac_key: bytes | None = None, store_url: str = "") -> Plan:
-    """``plan_file.load_plan``: verified with a key, else only read and checked."""
-    from .plan_file import load_plan as load
-
-    return load(path, mac_key, store_url)
-
-
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "format": PLAN_FORMAT,

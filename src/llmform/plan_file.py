@@ -134,7 +134,7 @@ def is_plan_file(path: str) -> bool:
         return False
 
 
-def load_plan(path: str, mac_key: bytes | None, store_url: str = "") -> Plan:
+def load_plan(path: str, mac_key: bytes | None = None, store_url: str = "") -> Plan:
     """``read_plan`` then ``verify`` (``unverified`` without a key: for reading a plan, never
     for applying one)."""
     saved = read_plan(path)

@@ -11,7 +11,8 @@ import pytest
 
 from llmform.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, diff
 from llmform.model import Config, DesiredState, Factory, Workspace
-from llmform.plan import Plan, build_plan, load_plan, plan_to_json, save_plan
+from llmform.plan import Plan, build_plan, plan_to_json
+from llmform.plan_file import load_plan, save_plan
 from llmform.protect import EmptyStateError, ProtectedError, check_declares_something, refusals
 from llmform.render import render
 from llmform.resources import Resource, config_resource, workspace_resource
@@ -115,7 +116,7 @@ def test_a_scoped_plan_refuses_in_scope_only() -> None:
 
 def test_a_saved_plan_keeps_its_refusals(tmp_path: Any) -> None:
     plan = plan_of({}, resources(ws("prod", protect=True)))
-    save_plan(plan, str(tmp_path / "p.plan"))
+    save_plan(plan, str(tmp_path / "p.plan"), None)
     assert load_plan(str(tmp_path / "p.plan")).refusals == plan.refusals != ()
     assert plan_to_json(plan)["changes"][0]["before"]["attrs"]["protect"] is True
 

@@ -15,7 +15,8 @@ import pytest
 from llmform.catalog import builtin_factories
 from llmform.diff import UPDATE, Change, FieldChange
 from llmform.model import EnvRef, SecretRef
-from llmform.plan import Plan, build_plan, load_plan, save_plan
+from llmform.plan import Plan, build_plan
+from llmform.plan_file import load_plan, save_plan
 from llmform.render import RENDERERS, render
 from llmform.resources import Resource, desired_resources, factory_resource
 from llmform.secrets.base import fingerprint
@@ -527,7 +528,7 @@ def test_json_is_deterministic_whatever_the_attribute_order() -> None:
 
 def test_a_saved_plan_renders_as_the_original(tmp_path: Path) -> None:
     plan = replace(make_plan(unmanaged=["config.prod/manual"]), warnings=("careful",))
-    save_plan(plan, str(tmp_path / "plan.json"))
+    save_plan(plan, str(tmp_path / "plan.json"), None)
     loaded = load_plan(str(tmp_path / "plan.json"))
     for fmt in RENDERERS:
         assert render(loaded, fmt) == render(plan, fmt)
@@ -693,7 +694,7 @@ def test_json_keeps_catalog_factories_in_full_and_a_saved_plan_keeps_the_marker(
         fingerprints={},
     )
     assert [c.after.catalog for c in plan.changes if c.after] == [True, False, True]
-    save_plan(plan, str(tmp_path / "plan.json"))
+    save_plan(plan, str(tmp_path / "plan.json"), None)
     loaded = load_plan(str(tmp_path / "plan.json"))
     assert [c.after.catalog for c in loaded.changes if c.after] == [True, False, True]
     for fmt in RENDERERS:
