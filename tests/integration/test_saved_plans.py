@@ -126,7 +126,7 @@ def resign(repo: Path, path: Path) -> None:
     with sqlite3.connect(repo / "store.db") as conn:
         (hex_key,) = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
     data = load(path)
-    del data["mac"]
+    data.pop("mac", None)
     data["mac"] = mac_of(plan_mac_key(bytes.fromhex(hex_key)), data)
     dump(path, data)
 
