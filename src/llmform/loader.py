@@ -84,11 +84,29 @@ class LoadResult:
 
 def _not_llmform(node: Node) -> str:
     fix = f"'apiVersion: {API_VERSION}'"
+    if _is_saved_plan(node):
+        return (
+            "a saved plan (llmform plan -o), not configuration: apply it alone, as in "
+            "llmform apply FILE, or read it with llmform show FILE"
+        )
     if isinstance(node, MappingNode):
         return f"not an llmform document: add {fix} at the top"
     kind = "a list" if isinstance(node, SequenceNode) else "a single value"
     return (
         f"not an llmform document: its top level is {kind}; write a mapping that starts with {fix}"
+    )
+
+
+def _is_saved_plan(node: Node) -> bool:
+    """A plan file (JSON, so YAML too) named where configuration goes."""
+    if not isinstance(node, MappingNode) or not node.value:
+        return False
+    key, value = node.value[0]
+    return (
+        isinstance(key, ScalarNode)
+        and key.value == "format"
+        and isinstance(value, ScalarNode)
+        and value.value.startswith("llmform-plan/")
     )
 
 

@@ -103,3 +103,23 @@ def test_a_factory_marked_as_the_catalogs_must_be_the_catalogs(
     assert show_err == expected
     code, _, err = run(capsys, "show", "--store", f"sqlite:///{repo / 'none.db'}", str(path))
     assert (code, err) == (1, expected)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["plan"], ["apply", "--auto-approve", "llmform.yaml"]],
+    ids=["validate", "plan", "apply with configuration"],
+)
+def test_a_saved_plan_where_configuration_goes_is_named(
+    repo: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """Not 'add apiVersion: llmform/v1 at the top', which would be wrong advice."""
+    path = save(capsys)
+    before = (repo / "store.db").read_bytes()
+    code, _, err = run(capsys, *command, str(path))
+    assert code == 1
+    assert (
+        f"{path}:1:1: error: a saved plan (llmform plan -o), not configuration: apply it alone, "
+        "as in llmform apply FILE, or read it with llmform show FILE\n"
+    ) in err
+    assert (repo / "store.db").read_bytes() == before
