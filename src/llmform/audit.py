@@ -72,10 +72,13 @@ def fields_json(fields: Iterable[str]) -> str:
     return json.dumps(list(fields), separators=(",", ":"))
 
 
-def message(event: AuditEvent) -> bytes:
+def message(event: AuditEvent, store: str = "") -> bytes:
     """What a seal covers: every stored value of the event but its own seal, in order, as JSON
-    (so text, a number and null never read alike)."""
-    values = [
+    (so text, a number and null never read alike). A keyed seal also covers ``store``, the
+    lineage of the store the event belongs to: with one key for several stores, a trail copied
+    from another store (chained and sealed with the same key) would verify otherwise. (A plain
+    hash binds nothing anyone could not recompute, so it leaves the store out.)"""
+    values: list[object] = [
         _MESSAGE_TAG,
         event.seq,
         event.time,
@@ -88,6 +91,8 @@ def message(event: AuditEvent) -> bytes:
         event.result,
         event.prev_hash,
     ]
+    if store:
+        values.append(store)
     return json.dumps(values, separators=(",", ":")).encode("ascii")
 
 
@@ -99,10 +104,11 @@ def seal(
     prev_hash: str,
     next_seq: int,
     key: ChainKey | None = None,
+    store: str = "",
 ) -> list[AuditEvent]:
     """Number and chain event drafts (dicts with time, run_id, actor, commit, address, action,
     fields, result) after the event whose seal is ``prev_hash``, sealing each with ``key``
-    (plain SHA-256 without one)."""
+    (plain SHA-256 without one); a keyed seal also covers ``store``, the store's lineage."""
     check_extendable(prev_hash, next_seq - 1, key)
     events = []
     for offset, draft in enumerate(drafts):
@@ -119,8 +125,8 @@ def seal(
             prev_hash=prev_hash,
             hash="",
         )
-        content = message(event)
-        event = replace(event, hash=key.seal(content) if key else plain_seal(content))
+        sealed = key.seal(message(event, store)) if key else plain_seal(message(event))
+        event = replace(event, hash=sealed)
         events.append(event)
         prev_hash = event.hash
     return events
@@ -294,10 +300,13 @@ class ChainCheck:
         return next((seq for seq, status in self.statuses if status == "key"), None)
 
 
-def check_chain(events: Sequence[AuditEvent], key: ChainKey | None = None) -> ChainCheck:
+def check_chain(
+    events: Sequence[AuditEvent], key: ChainKey | None = None, store: str = ""
+) -> ChainCheck:
     """Walk the chain from the first event. With ``key``, every event it sealed is verified
-    with it, and an event after the first one it sealed that it did not seal is a break (a
-    downgrade); events before that one are checked as far as their own seal allows."""
+    with it, as sealed for ``store`` (the lineage of the store the events were read from), and
+    an event after the first one it sealed that it did not seal is a break (a downgrade);
+    events before that one are checked as far as their own seal allows."""
     prev_hash, expected, first_keyed = GENESIS, 1, None
     statuses: list[tuple[int, str]] = []
     to_verify: list[tuple[int, bytes, str]] = []
@@ -314,7 +323,7 @@ def check_chain(events: Sequence[AuditEvent], key: ChainKey | None = None) -> Ch
             )
         elif key is not None and key.owns(event.hash):
             first_keyed = first_keyed or event.seq
-            to_verify.append((event.seq, message(event), event.hash))
+            to_verify.append((event.seq, message(event, store), event.hash))
             statuses.append((event.seq, "key"))
         elif key is not None and first_keyed is not None:
             broken = ChainBreak(
@@ -339,16 +348,20 @@ def check_chain(events: Sequence[AuditEvent], key: ChainKey | None = None) -> Ch
         for (seq, _, _), valid in zip(to_verify, verdicts, strict=True):
             if not valid:
                 broken = ChainBreak(
-                    seq, f"its content does not match its seal by {key.label} (edited)"
+                    seq,
+                    f"its content does not match its seal by {key.label} (edited, or sealed "
+                    "for another store and copied here)",
                 )
                 statuses = [(s, status) for s, status in statuses if s < seq]
                 break
     return ChainCheck(broken, tuple(statuses))
 
 
-def verify(events: Sequence[AuditEvent], key: ChainKey | None = None) -> ChainBreak | None:
+def verify(
+    events: Sequence[AuditEvent], key: ChainKey | None = None, store: str = ""
+) -> ChainBreak | None:
     """The first event at which the chain breaks, or None when it is whole."""
-    return check_chain(events, key).broken
+    return check_chain(events, key, store).broken
 
 
 def _plain_matches(event: AuditEvent, sealed: Seal) -> bool:

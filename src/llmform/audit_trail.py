@@ -124,12 +124,14 @@ def verify_trail(
     copy: Sequence[CopiedEvent] = (),
     applies: int | None = None,
     managed: int = 0,
+    store: str = "",
 ) -> TrailReport:
     """Everything ``audit --verify`` checks: the chain (with the key, if given), the known
     head, the copy, that every apply the store counts left its run in the trail, and that a
-    store holding ``managed`` resources (which only an apply writes) has a run at all."""
+    store holding ``managed`` resources (which only an apply writes) has a run at all. ``store``:
+    the store's lineage, which keyed seals cover."""
     report = TrailReport()
-    check = check_chain(events, key)
+    check = check_chain(events, key, store)
     if check.broken is not None:
         report.failures.append(
             f"audit chain broken at event {check.broken.seq}: {check.broken.reason}"

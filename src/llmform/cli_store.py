@@ -105,6 +105,7 @@ def audit(
                 copy=copy,
                 applies=state.serial,
                 managed=len(state.resources),
+                store=state.lineage,
             )
         if report.failures:
             raise LlmformError("\n".join(report.failures))

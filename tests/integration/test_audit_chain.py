@@ -330,6 +330,36 @@ def test_rewrites_are_caught_by_the_key_the_head_or_the_copy(
         assert expected in err
 
 
+def test_a_trail_copied_from_another_store_with_the_same_key_is_caught(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One key for several stores (one Transit key for every environment): another store's
+    trail, whole and sealed with that key, put in place of this one's. Keyed seals cover the
+    store's lineage, so the key sees it at the first event; without the key, nothing can."""
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
+    heads = [apply(capsys, repo, team) for team in ("a", "b", "c")]
+    other = f"sqlite:///{repo / 'other.db'}"
+    for team in ("x", "y", "z"):
+        (repo / "other.yaml").write_text(STATE.format(team=team))
+        assert run(capsys, "apply", "--auto-approve", "--store", other, "other.yaml")[0] == 0
+    with connect(repo) as conn:
+        conn.execute("ATTACH DATABASE ? AS other", (str(repo / "other.db"),))
+        conn.execute("DELETE FROM audit_events")
+        conn.execute("INSERT INTO audit_events SELECT * FROM other.audit_events")
+    code, _, err = run(capsys, "audit", "--verify")
+    assert code == 1
+    assert err == (
+        "error: audit chain broken at event 1: its content does not match its seal by "
+        "LLMFORM_AUDIT_KEY (edited, or sealed for another store and copied here)\n"
+    )
+    code, _, err = run(capsys, "audit", "--verify", "--store", other)
+    assert code == 0, err  # the same events are whole where they belong
+    code, _, err = run(capsys, "audit", "--verify", "--head", heads[-1])
+    assert code == 1 and "audit trail rewritten: event 9 is not the known head" in err
+    monkeypatch.delenv("LLMFORM_AUDIT_KEY")
+    assert run(capsys, "audit", "--verify")[0] == 0  # without the key: consistent, no more
+
+
 def test_untouched_trail_passes_every_mode_and_says_what_it_proves(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

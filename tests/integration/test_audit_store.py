@@ -79,8 +79,9 @@ def test_values_are_sealed_as_the_store_keeps_them(
     assert stored(store, column)[0] == kept
     reopened = SqliteStore(f"sqlite:///{store.path}")
     try:
-        assert verify(reopened.audit_events(), key) is None
-        assert check_chain(reopened.audit_events(), key).statuses == (
+        lineage = reopened.read().lineage  # what keyed seals cover besides the event
+        assert verify(reopened.audit_events(), key, lineage) is None
+        assert check_chain(reopened.audit_events(), key, lineage).statuses == (
             ((1, "key"), (2, "key")) if key else ((1, "plain"), (2, "plain"))
         )
     finally:
@@ -124,7 +125,8 @@ def test_the_store_does_not_extend_a_keyed_trail_without_a_key(store: SqliteStor
     )
     assert Path(store.path).read_bytes() == before
     append(store, draft(action="apply-end", result="ok"), key=LocalChainKey("r" * 40))
-    assert [s for _, s in check_chain(store.audit_events(), LocalChainKey("r" * 40)).statuses] == [
+    rotated = check_chain(store.audit_events(), LocalChainKey("r" * 40), store.read().lineage)
+    assert [s for _, s in rotated.statuses] == [
         "a local LLMFORM_AUDIT_KEY (key id " + KEY.key_id + ")",
         "key",
     ]
@@ -149,7 +151,7 @@ def test_rows_llmform_did_not_write_break_the_chain(
     append(store, draft(), draft(action="apply-end", result="ok"), key=key)
     with sqlite3.connect(store.path) as conn:
         conn.execute(f"UPDATE audit_events SET {update} WHERE seq = 2")
-    broken = verify(store.audit_events(), key)
+    broken = verify(store.audit_events(), key, store.read().lineage)
     assert broken is not None and broken.seq == 2
     assert reason in broken.reason
 

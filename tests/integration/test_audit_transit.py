@@ -75,7 +75,7 @@ def test_transit_seals_and_verifies_across_a_rotation(
         (
             edit_only,
             "audit chain broken at event 2: its content does not match its seal by the Vault "
-            f"Transit key {mount}/{key} (edited)",
+            f"Transit key {mount}/{key} (edited, or sealed for another store and copied here)",
         ),
         (edit_and_rehash, f"no event is sealed with the Vault Transit key {mount}/{key}"),
         (downgrade_last_run, "audit chain broken at event 4: it is sealed with plain SHA-256"),

@@ -344,6 +344,7 @@ class SqliteStore:
                     last[1] if last else GENESIS,
                     last[0] + 1 if last else 1,
                     chain_key,
+                    lineage,
                 )
             except LlmformError as exc:  # a bad value or a key that cannot seal: roll back
                 raise StoreError(f"apply refused, nothing changed: {exc}") from None
