@@ -110,6 +110,14 @@ def _copied_event(raw: bytes, where: str) -> dict[str, Any]:
     return {name: data[name] for name in _EVENT_TYPES}
 
 
+# What to do about a trail that failed: there is nothing to repair, only something to find out.
+INVESTIGATE = (
+    "The trail was changed by someone with write access to the store (or the --head or "
+    "--audit-file given is another store's): compare the events (llmform audit --json) with a "
+    "backup of the store and the --audit-file copy, and find out who else writes to it."
+)
+
+
 @dataclass
 class TrailReport:
     failures: list[str] = field(default_factory=list)  # why the trail cannot be trusted

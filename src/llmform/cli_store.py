@@ -11,7 +11,7 @@ import json
 import click
 
 from .audit_keys import configured_chain_key
-from .audit_trail import listing, matching, parse_head, read_copy, verify_trail
+from .audit_trail import INVESTIGATE, listing, matching, parse_head, read_copy, verify_trail
 from .cli_options import opened, store_option
 from .console import printable
 from .errors import LlmformError
@@ -108,7 +108,7 @@ def audit(
                 store=state.lineage,
             )
         if report.failures:
-            raise LlmformError("\n".join(report.failures))
+            raise LlmformError("\n".join([*report.failures, INVESTIGATE]))
         for line in report.lines:
             click.echo(line)
         return

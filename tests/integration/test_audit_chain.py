@@ -16,6 +16,7 @@ import pytest
 
 from llmform.audit import event_from_row, message
 from llmform.audit_keys import plain_seal
+from llmform.audit_trail import INVESTIGATE
 from llmform.cli import main
 
 KEY = "audit-key-for-tests-" + "5f3c9a" * 4  # 44 characters
@@ -350,7 +351,7 @@ def test_a_trail_copied_from_another_store_with_the_same_key_is_caught(
     assert code == 1
     assert err == (
         "error: audit chain broken at event 1: its content does not match its seal by "
-        "LLMFORM_AUDIT_KEY (edited, or sealed for another store and copied here)\n"
+        f"LLMFORM_AUDIT_KEY (edited, or sealed for another store and copied here)\n{INVESTIGATE}\n"
     )
     code, _, err = run(capsys, "audit", "--verify", "--store", other)
     assert code == 0, err  # the same events are whole where they belong
