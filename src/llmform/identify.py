@@ -2,9 +2,11 @@
 
 A folder llmform scans may hold other tools' YAML (Kubernetes manifests, docker-compose files,
 CI workflows, Helm charts), which is passed over. But a document that is *almost* llmform's, an
-apiVersion key or value with a typo (``apiversion``, ``api_version``, ``llmform/V1``) or
-llmform's sections without any apiVersion, is a mistake to report: passing it over silently
-would make llmform see a smaller desired state than the user wrote, and plan deletions.
+apiVersion key or value with a typo (``apiversion``, ``api_version``, ``llmform/V1``), our
+version under another key (``version: llmform/v1``), llmform's sections (or their singular,
+``config:``) without any apiVersion, or an llmform document written as a list item, is a
+mistake to report: passing it over silently would make llmform see a smaller desired state than
+the user wrote, and plan deletions.
 
 The decision reads composed nodes, never builds them, so a foreign document costs nothing and
 whatever YAML features it uses (tags, anchors) cannot hurt.
@@ -22,6 +24,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 API_VERSION = "llmform/v1"
 API_VERSION_KEY = "apiVersion"
 SECTIONS = frozenset({"factories", "workspaces", "configs"})
+# What a section's name becomes with a slip of case or number (compared lower-cased).
+_SECTION_SLIPS = SECTIONS | {"factory", "workspace", "config"}
 
 # Normalised spellings close to these are typos of them (see _near).
 _KEY_TARGET = "apiversion"
@@ -58,6 +62,8 @@ def unsupported_version(shown: str) -> str:
 
 def identify(node: Node) -> Verdict:
     """Whose document ``node`` (a composed top-level node) is."""
+    if isinstance(node, SequenceNode):
+        return _listed(node)
     if not isinstance(node, MappingNode):
         return FOREIGN
     version: Node | None = None
@@ -82,15 +88,21 @@ def identify(node: Node) -> Verdict:
     for key in near_keys:
         value = values[id(key)]
         if shaped or (isinstance(value, ScalarNode) and _mentions_llmform(value.value)):
-            return Verdict(
-                Kind.NEAR_MISS,
-                key,
-                "",
-                f"{key.value!r} is not {API_VERSION_KEY!r}: llmform reads only that exact key "
-                f"(case-sensitive); write '{API_VERSION_KEY}: {API_VERSION}'",
+            return _wrong_key(key)
+    sections = any(_is_section(name) for name in keys)
+    for key, value in node.value:
+        # our version under another key (version:, kind:): ours, whatever the key's spelling
+        if (
+            isinstance(key, ScalarNode)
+            and isinstance(value, ScalarNode)
+            and (
+                value.value == API_VERSION
+                or (sections and "/" in value.value and _mentions_llmform(value.value))
             )
+        ):
+            return _wrong_key(key)
     if shaped:
-        found = ", ".join(repr(name) for name in sorted(keys & SECTIONS))
+        found = ", ".join(repr(name) for name in sorted(k for k in keys if _is_section(k)))
         return Verdict(
             Kind.NEAR_MISS,
             node,
@@ -98,6 +110,31 @@ def identify(node: Node) -> Verdict:
             f"looks like an llmform document ({found}) but has no apiVersion; add "
             f"'{API_VERSION_KEY}: {API_VERSION}' at the top",
         )
+    return FOREIGN
+
+
+def _wrong_key(key: ScalarNode) -> Verdict:
+    return Verdict(
+        Kind.NEAR_MISS,
+        key,
+        "",
+        f"{key.value!r} is not {API_VERSION_KEY!r}: llmform reads only that exact key "
+        f"(case-sensitive); write '{API_VERSION_KEY}: {API_VERSION}'",
+    )
+
+
+def _listed(node: SequenceNode) -> Verdict:
+    """A list whose item is an llmform document (``- apiVersion: llmform/v1``): ours, written
+    one indentation level too deep."""
+    for item in node.value:
+        if isinstance(item, MappingNode) and identify(item).kind is Kind.LLMFORM:
+            return Verdict(
+                Kind.NEAR_MISS,
+                item,
+                "",
+                "an llmform document is a mapping, but this one is an item of a list: remove the "
+                f"'- ' before '{API_VERSION_KEY}' and the indentation of the lines under it",
+            )
     return FOREIGN
 
 
@@ -130,23 +167,39 @@ def _mentions_llmform(value: str) -> bool:
     return 5 <= len(head) <= 12 and _close(head, _VALUE_TARGET, _NEAR_RATIO)
 
 
+def _is_section(key: str) -> bool:
+    """``configs``, or a slip of it: ``config``, ``Configs``."""
+    return key.lower() in _SECTION_SLIPS
+
+
 def _llmform_shaped(node: MappingNode, keys: set[str]) -> bool:
-    """Only llmform's top-level keys, and its sections are lists of mappings (docker-compose's
-    ``configs:`` is a mapping, a GitHub workflow has ``jobs:``, a manifest has ``kind:``)."""
-    present = keys & SECTIONS
-    if not present or not keys <= SECTIONS | {API_VERSION_KEY}:
+    """Only llmform's top-level keys (its sections, or their singular or capitalised forms),
+    and its sections are lists of mappings (docker-compose's ``configs:`` is a mapping, a
+    GitHub workflow has ``jobs:``, a manifest has ``kind:``); under a slip of a section's name
+    (``config:``, more common in other tools' files), mappings that have a ``name``."""
+    present = {key for key in keys if _is_section(key)}
+    if not present or not keys <= present | {API_VERSION_KEY}:
         return False
     lists = 0
     for key, value in node.value:
-        if not isinstance(key, ScalarNode) or key.value not in SECTIONS:
+        if not isinstance(key, ScalarNode) or not _is_section(key.value):
             continue
         if isinstance(value, SequenceNode):
-            if not all(isinstance(item, MappingNode) for item in value.value):
+            named = key.value in SECTIONS or (
+                bool(value.value) and all(map(_has_name, value.value))
+            )
+            if not named or not all(isinstance(item, MappingNode) for item in value.value):
                 return False
             lists += 1
         elif not (isinstance(value, ScalarNode) and value.tag.endswith(":null")):
             return False
     return lists > 0
+
+
+def _has_name(node: Node) -> bool:
+    return isinstance(node, MappingNode) and any(
+        isinstance(key, ScalarNode) and key.value == "name" for key, _ in node.value
+    )
 
 
 def _version_text(node: Node) -> str:
@@ -160,7 +213,7 @@ def _version_text(node: Node) -> str:
 # document that identify() calls llmform's or a near miss, so it need not even be parsed.
 _MAY_BE_OURS = re.compile(
     rb"(?i:l?lm[\W_]?f[or]{2}m)"
-    rb"|(?m:(?:^|[{,])[ \t]*[\"']?(?:factories|workspaces|configs)[\"']?[ \t]*:)"
+    rb"|(?im:(?:^|[{,])[ \t]*[\"']?(?:factor(?:y|ies)|workspaces?|configs?)[\"']?[ \t]*:)"
 )
 
 

@@ -33,6 +33,15 @@ CASES: dict[str, tuple[str, str]] = {
     "value misspelt": ("apiVersion: llmfrom/v1\n", NEAR),
     "sections without apiVersion": ("workspaces:\n  - name: prod\nconfigs: []\n", NEAR),
     "kubernetes value on llmform sections": ("apiVersion: v1\nworkspaces: [{name: a}]\n", NEAR),
+    "our version under version": ("version: llmform/v1\nconfigs: [{name: a}]\n", NEAR),
+    "our version under kind": ("kind: llmform/v1\n", NEAR),
+    "a near version under another key": ("api: llmform/V1\nworkspaces: [{name: a}]\n", NEAR),
+    "singular section without apiVersion": ("config:\n  - {name: a, workspace: p}\n", NEAR),
+    "capitalised section without apiVersion": ("Workspaces:\n  - name: prod\n", NEAR),
+    "llmform document as a list item": (
+        "- apiVersion: llmform/v1\n  workspaces: [{name: prod}]\n",
+        NEAR,
+    ),
     "kubernetes": ("apiVersion: v1\nkind: ConfigMap\ndata: {configs: x}\n", FOREIGN),
     "kubernetes list": ("apiVersion: v1\nkind: List\nitems: [{kind: Pod}]\n", FOREIGN),
     "docker-compose": ("services: {web: {image: nginx}}\nconfigs:\n  web: {file: a}\n", FOREIGN),
@@ -44,6 +53,14 @@ CASES: dict[str, tuple[str, str]] = {
     "another tool's api_version": ("api_version: 2\nendpoint: x\n", FOREIGN),
     "configs of strings": ("configs: [a, b]\n", FOREIGN),
     "a list": ("- name: prod\n", FOREIGN),
+    "a list of other documents": ("- apiVersion: v1\n  kind: Pod\n", FOREIGN),
+    "compose project named llmform": (
+        "name: llmform\nservices: {web: {image: llmform/app}}\nconfigs: {a: {file: x}}\n",
+        FOREIGN,
+    ),
+    "an image named llmform": ("image: llmform/app:1\nreplicas: 2\n", FOREIGN),
+    "helm values with a config mapping": ("replicas: 1\nconfig: {a: 1}\n", FOREIGN),
+    "another tool's config list": ("config:\n  - {key: a, value: b}\n", FOREIGN),
 }
 
 
