@@ -214,10 +214,19 @@ def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnos
 
 
 def _scan(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
+    """The YAML files under ``root``: any case of the suffix (``prod.YAML``), and through
+    symbolic links to folders (a folder shared between states), each real folder once. Passing
+    over a file or folder of the state would plan the deletion of what it declares."""
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:  # a link loop, or a folder reached twice
+            dirnames[:] = []
+            continue
+        visited.add(real)
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
+            if name.lower().endswith(YAML_SUFFIXES) and not name.startswith("."):
                 path = os.path.join(dirpath, name)
                 if not _special(path):
                     yield path

@@ -143,3 +143,65 @@ def test_the_default_path_is_the_working_directory(
         "that holds your llmform files, or add 'apiVersion: llmform/v1' at the top of each\n"
     )
     assert _snapshot(store.parent) == before
+
+
+# A state split over two files, one of which has a mistake: passing that file over would plan
+# the deletion of what it declares. (file text -> the error expected on stderr)
+WORKSPACES = "apiVersion: llmform/v1\nworkspaces:\n  - name: prod\n"
+CONFIGS = "apiVersion: llmform/v1\nconfigs:\n" + STATE.split("configs:\n", 1)[1]
+SPLIT_MISTAKES: dict[str, tuple[str, str]] = {
+    "forgotten apiVersion": (
+        CONFIGS.replace("apiVersion: llmform/v1\n", ""),
+        "looks like an llmform document ('configs') but has no apiVersion",
+    ),
+    "apiversion": (CONFIGS.replace("apiVersion", "apiversion"), "'apiversion' is not"),
+    "api_version": (CONFIGS.replace("apiVersion", "api_version"), "'api_version' is not"),
+    "apiVerison": (CONFIGS.replace("apiVersion", "apiVerison"), "'apiVerison' is not"),
+    "version": (CONFIGS.replace("apiVersion", "version"), "'version' is not 'apiVersion'"),
+    "kind": (CONFIGS.replace("apiVersion", "kind"), "'kind' is not 'apiVersion'"),
+    "llmform/V1": (CONFIGS.replace("llmform/v1", "llmform/V1"), "unsupported apiVersion"),
+    "LLMFORM/v1": (CONFIGS.replace("llmform/v1", "LLMFORM/v1"), "unsupported apiVersion"),
+    "llmform/v2": (CONFIGS.replace("llmform/v1", "llmform/v2"), "unsupported apiVersion"),
+    "llmform": (CONFIGS.replace("llmform/v1", "llmform"), "unsupported apiVersion"),
+    "singular section, no apiVersion": (
+        CONFIGS.replace("apiVersion: llmform/v1\n", "").replace("configs:", "config:"),
+        "looks like an llmform document ('config') but has no apiVersion",
+    ),
+    "apiVersion alone, then the sections": (
+        CONFIGS.replace("llmform/v1\n", "llmform/v1\n---\n"),
+        "looks like an llmform document ('configs') but has no apiVersion",
+    ),
+    "a list item": (
+        "- " + CONFIGS.replace("\n", "\n  ").rstrip() + "\n",
+        "an llmform document is a mapping, but this one is an item of a list",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS[:1] + COMMANDS[2:3], ids=" ".join)
+@pytest.mark.parametrize(("text", "expected"), SPLIT_MISTAKES.values(), ids=SPLIT_MISTAKES.keys())
+def test_a_mistake_in_one_file_of_a_split_state_is_an_error(
+    store: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    text: str,
+    expected: str,
+) -> None:
+    folder = _folder(store.parent, {"workspaces.yaml": WORKSPACES, "configs.yaml": text})
+    before = _snapshot(store.parent)
+    capsys.readouterr()
+    code = main(["--no-color", *command, folder])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"{folder}/configs.yaml:" in err and expected in err
+    assert "destroy" not in out and "Apply complete" not in out
+    assert _snapshot(store.parent) == before
+
+
+def test_the_split_state_itself_plans_no_change(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _folder(store.parent, {"workspaces.yaml": WORKSPACES, "configs.YAML": CONFIGS})
+    capsys.readouterr()
+    assert main(["--no-color", "plan", "--no-validate-keys", folder]) == 0
+    assert capsys.readouterr().out.endswith("No changes. The store matches the configuration.\n")

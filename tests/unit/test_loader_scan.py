@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmform.loader import load_paths
+from llmform.loader import Document, load_paths
 
 
 def test_scan_ignores_other_api_versions_but_not_llmform_ones(tmp_path: Path) -> None:
@@ -22,3 +22,34 @@ def test_named_foreign_file_is_an_error(tmp_path: Path) -> None:
     result = load_paths([str(tmp_path / "configmap.yaml")])
     assert len(result.diagnostics) == 1
     assert "unsupported apiVersion 'v1'" in result.diagnostics[0].message
+
+
+DOCUMENT = "apiVersion: llmform/v1\nworkspaces: [{name: {name}}]\n"
+
+
+def _workspaces(documents: list[Document]) -> list[str]:
+    return sorted(w["name"] for d in documents for w in d.data["workspaces"])
+
+
+def test_scan_reads_every_case_of_the_suffix(tmp_path: Path) -> None:
+    # a file the scan passes over is part of the state the plan would delete
+    for name in ("a.yaml", "b.YAML", "c.Yml", "d.yml", "e.json", "f.yaml.bak", ".g.yaml"):
+        (tmp_path / name).write_text(DOCUMENT.replace("{name}", name[0]))
+    result = load_paths([str(tmp_path)])
+    assert result.diagnostics == []
+    assert _workspaces(result.documents) == ["a", "b", "c", "d"]
+
+
+def test_scan_follows_links_to_folders_once(tmp_path: Path) -> None:
+    state, shared = tmp_path / "state", tmp_path / "shared"
+    state.mkdir()
+    shared.mkdir()
+    (state / "own.yaml").write_text(DOCUMENT.replace("{name}", "own"))
+    (shared / "common.yaml").write_text(DOCUMENT.replace("{name}", "common"))
+    (state / "shared").symlink_to(shared)
+    (state / "again").symlink_to(shared)  # the same folder twice: read once
+    (shared / "loop").symlink_to(state)  # a loop ends
+    (state / ".hidden").symlink_to(shared)  # hidden, as a hidden folder is
+    result = load_paths([str(state)])
+    assert result.diagnostics == []
+    assert _workspaces(result.documents) == ["common", "own"]
