@@ -213,10 +213,37 @@ BAD_URLS = {
     "sqlite:///:memory:": "'sqlite:///:memory:' does not name a file",
     "": "the store URL is empty",
     "postgresql://db/llm": "unsupported store URL scheme 'postgresql'",
+    # a near miss of the scheme: the URL meant, not "unsupported scheme"
+    "SQLite:///my.db": "'SQLite:///my.db' is not a store URL llmform reads; write "
+    "'sqlite:///my.db'",
+    "SQLITE://my.db": "write 'sqlite:///my.db'",
+    "sqlite3:///my.db": "write 'sqlite:///my.db'",
+    "sqlite+pysqlite:////abs/my.db": "write 'sqlite:////abs/my.db'",
+    "file:///abs/my.db": "write 'sqlite:////abs/my.db'",
+    "file:my.db": "write 'sqlite:///my.db'",
+    # what would name another file than the one meant
+    "sqlite:///my.db ": "the store URL 'sqlite:///my.db ' has spaces around it, which would "
+    "name another file; write 'sqlite:///my.db'",
+    "sqlite:///my.db?mode=ro": "'sqlite:///my.db?mode=ro': a store URL takes no query or "
+    "fragment (llmform opens the file as it needs); write 'sqlite:///my.db'",
+    "sqlite:///my.db#x": "write 'sqlite:///my.db'",
+    "sqlite:///~/my.db": "'sqlite:///~/my.db': '~' is not expanded in a store URL (it would "
+    f"name a folder called '~'); write 'sqlite:///{os.path.expanduser('~/my.db')}'",
+}
+
+URL_COMMANDS = {
+    "init": ["init"],
+    "plan": ["plan", OFFLINE],
+    "apply": ["apply", OFFLINE, "--auto-approve"],
+    "export": ["export"],
+    "audit": ["audit"],
+    "audit --verify": ["audit", "--verify"],
+    "force-unlock": ["force-unlock", "3f2a9c1b7d4e"],
+    "destroy": ["destroy", "--auto-approve"],
 }
 
 
-@pytest.mark.parametrize("command", ["init", "plan", "apply", "export", "audit"])
+@pytest.mark.parametrize("command", URL_COMMANDS)
 @pytest.mark.parametrize(
     ("url", "how"),
     [
@@ -236,8 +263,7 @@ def test_a_store_url_that_is_not_one_is_refused_with_the_url_meant(
     command: str,
 ) -> None:
     before = listing(here)
-    args = {"plan": ["plan", OFFLINE], "apply": ["apply", OFFLINE, "--auto-approve"]}
-    args_of_command = args.get(command, [command])
+    args_of_command = URL_COMMANDS[command]
     if how == "--store":
         code, _, err = cli(capsys, *args_of_command, "--store", url)
     else:

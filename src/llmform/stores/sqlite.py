@@ -55,16 +55,11 @@ BUSY_TIMEOUT_S = dbfile.BUSY_TIMEOUT_S
 LOCK_ATTEMPT_MS = 100  # SQLite's busy wait per lock attempt; ``acquire`` polls between them
 
 
-def path_from_url(url: str) -> str:
-    """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
-    return sqlite_path(url)
-
-
 class SqliteStore:
     def __init__(self, url: str, mode: OpenMode = OpenMode.CREATE) -> None:
         self.display_url = url
         self.mode = mode
-        self.path = path_from_url(url)
+        self.path = sqlite_path(url)
         self.exists = True
         self.created = False
         self.warnings: tuple[str, ...] = ()
