@@ -76,6 +76,49 @@ def test_destroy_creates_no_store_and_says_there_is_nothing_to_destroy(
     assert listing(here) == before
 
 
+EMPTY_FILE_IS_NO_STORE = {
+    **READERS,
+    "destroy": ["destroy", "--auto-approve"],
+    "apply PLANFILE": ["apply", OFFLINE, "elsewhere.plan"],
+    "plan": ["plan", OFFLINE],
+}
+
+
+@pytest.mark.parametrize("command", EMPTY_FILE_IS_NO_STORE, ids=str)
+def test_an_empty_file_is_no_store_and_only_init_and_apply_make_it_one(
+    here: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A file made by ``touch`` (or a copy that failed) is an empty SQLite database: the
+    commands that may not create a store must not turn it into one."""
+    other = "sqlite:///elsewhere.db"
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", other)[0] == 0
+    assert cli(capsys, "plan", OFFLINE, "-o", "elsewhere.plan", "--store", other)[0] == 0
+    (here / "empty.db").touch()
+    url = "sqlite:///empty.db"
+    code, out, err = cli(capsys, *EMPTY_FILE_IS_NO_STORE[command], "--store", url)
+    if command == "plan":
+        assert code == 0 and NOTE.format(url=url) in out
+    elif command == "destroy":
+        assert (code, out) == (0, f"Nothing to destroy: there is no store at {url}.\n")
+    else:
+        assert code == 1
+        assert f"no store at {url}" in err
+    assert (here / "empty.db").stat().st_size == 0
+
+
+@pytest.mark.parametrize("command", ["init", "apply"])
+def test_init_and_apply_make_an_empty_file_a_store(
+    here: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    (here / "empty.db").touch()
+    args = ["init"] if command == "init" else ["apply", OFFLINE, "--auto-approve"]
+    code, out, _ = cli(capsys, *args, "--store", "sqlite:///empty.db")
+    assert code == 0
+    if command == "init":  # it did change the file: not "exists already; nothing was changed"
+        assert out == "Created the store sqlite:///empty.db (empty, serial 0).\n"
+    assert serial(here / "empty.db") == (0 if command == "init" else 1)
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
 @pytest.mark.parametrize("store", STORES, ids=str)
 def test_plan_against_a_missing_store_says_so_plans_creates_and_writes_nothing(

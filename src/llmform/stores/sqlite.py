@@ -88,7 +88,11 @@ class SqliteStore:
         try:
             if self.mode.writes:
                 conn = dbfile.connect(self.path, read_only=False)
-                self._migrate(conn)
+                try:
+                    self._migrate(conn)
+                except BaseException:
+                    conn.close()
+                    raise
                 return conn
             return self._open_read_only()
         except sqlite3.Error as exc:
@@ -122,12 +126,16 @@ class SqliteStore:
         return copy
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Bring the file's schema up to date (a write, in write modes only)."""
+        """Bring the file's schema up to date (a write, in write modes only). An empty database
+        (a file made by ``touch``) is no store yet: only the modes that may create a store make
+        it one; the others (destroy, force-unlock, apply of a saved plan) say there is none."""
         version = schema_version(conn, self.display_url)
         if version == SCHEMA_VERSION:
             # Up to date: no write transaction, so that opening the store while another run is
             # mid-apply does not queue behind it (that run's lock is reported instead).
             return
+        if version is None and self.mode is OpenMode.EXISTING:
+            raise NoStoreError(self.display_url, f"{self.path} is an empty database")
         conn.execute("BEGIN IMMEDIATE")
         try:
             # read again under the write lock: another run may have just upgraded it
@@ -135,6 +143,7 @@ class SqliteStore:
             if version != SCHEMA_VERSION:
                 fresh = fresh_meta(new_store_key(self.path)) if version is None else None
                 upgrade(conn, version or 0, self.display_url, fresh)
+                self.created = version is None
             conn.execute("COMMIT")
         except BaseException:
             lock_rows.rollback(conn)
