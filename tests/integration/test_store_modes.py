@@ -270,6 +270,9 @@ BAD_URLS = {
     "sqlite:///my.db?mode=ro": "'sqlite:///my.db?mode=ro': a store URL takes no query or "
     "fragment (llmform opens the file as it needs); write 'sqlite:///my.db'",
     "sqlite:///my.db#x": "write 'sqlite:///my.db'",
+    "sqlite:///a\nerror: b.db": "the store URL 'sqlite:///a\\x0aerror: b.db' holds a line break "
+    "or control character",
+    "sqlite:///\x1b[2Jmy.db": "the store URL 'sqlite:///\\x1b[2Jmy.db' holds a line break",
     "sqlite:///~/my.db": "'sqlite:///~/my.db': '~' is not expanded in a store URL (it would "
     f"name a folder called '~'); write 'sqlite:///{os.path.expanduser('~/my.db')}'",
 }

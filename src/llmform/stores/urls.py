@@ -5,13 +5,15 @@ A path given where a URL is expected (``--store ./my.db``), a SQLite URL with to
 SQLAlchemy's ``sqlite+pysqlite:``, ``file:``), spaces around it, a ``~`` no shell expanded, or
 a query (``?mode=ro``) is refused with the URL that was probably meant, rather than read as
 something else: a typo in ``--store`` must never quietly name another store (``apply`` would
-create it, a file named ``my.db?mode=ro`` or a folder named ``~``).
+create it, a file named ``my.db?mode=ro`` or a folder named ``~``). A URL with a line break or
+a terminal control in it is refused too, so that no message quoting the URL carries one.
 """
 
 from __future__ import annotations
 
 import os
 
+from ..console import printable
 from .base import StoreError
 
 SQLITE_PREFIX = "sqlite:///"
@@ -28,6 +30,11 @@ def check_scheme(url: str, known: list[str]) -> str:
     """The scheme of ``url``; a plain path or a near miss gets the URL it probably meant."""
     if not url.strip():
         raise StoreError("the store URL is empty; write sqlite:///relative/path.db")
+    if printable(url) != url:  # a line break or terminal control: in every message after this
+        raise StoreError(
+            f"the store URL '{printable(url)}' holds a line break or control character; "
+            "write the URL of the file alone"
+        )
     if url != url.strip():
         raise StoreError(
             f"the store URL {url!r} has spaces around it, which would name another file; "
