@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -189,10 +189,21 @@ def load_text(
     return LoadResult(documents, diagnostics)
 
 
-def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnostic]]:
-    """Expand command-line paths into (file, named explicitly) pairs, in a stable order."""
+@dataclass(frozen=True)
+class Discovered:
+    """What command-line paths name: (file, named explicitly) pairs in a stable order, the
+    problems with the paths, and for each folder given the real paths of the files in it."""
+
+    files: list[tuple[str, bool]]
+    diagnostics: list[Diagnostic]
+    folders: dict[str, list[str]]
+
+
+def discover(paths: Iterable[str]) -> Discovered:
+    """Expand command-line paths into files to read (see ``Discovered``)."""
     files: list[tuple[str, bool]] = []
     diagnostics: list[Diagnostic] = []
+    folders: dict[str, list[str]] = {}
     # by real path, so that "a.yaml ./a.yaml" or "dir dir/a.yaml" read a file once instead of
     # reporting everything in it as duplicated by itself
     seen: set[str] = set()
@@ -200,6 +211,7 @@ def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnos
         path = Path(given)
         if path.is_dir():
             found = sorted(_scan(path))
+            folders[given] = [os.path.realpath(file) for file in found]
             for file in found:
                 if (real := os.path.realpath(file)) not in seen:
                     seen.add(real)
@@ -210,7 +222,7 @@ def discover(paths: Iterable[str]) -> tuple[list[tuple[str, bool]], list[Diagnos
                 files.append((given, True))
         else:
             diagnostics.append(error(Location(given), "", "no such file or directory"))
-    return files, diagnostics
+    return Discovered(files, diagnostics, folders)
 
 
 def _scan(root: Path) -> Iterator[str]:
@@ -258,7 +270,9 @@ def load_paths(
 ) -> LoadResult:
     """Load every llmform document under ``paths`` (files and directories).
 
-    Finding none is an error: an empty desired state would plan the deletion of everything.
+    Finding none in a folder given is an error, even when other paths hold some: an empty
+    desired state would plan the deletion of everything, and a wrong folder among several the
+    deletion of what the right one declares. (A file given that holds none is an error anyway.)
 
     ``ignore_foreign`` treats named files like scanned ones (a document that is not llmform's
     is passed over) and skips, unparsed, any file that cannot hold an llmform document (see
@@ -268,11 +282,14 @@ def load_paths(
     overlapping sets of files read and parse each once.
     """
     paths = list(paths)
-    files, diagnostics = discover(paths)
+    discovered = discover(paths)
+    diagnostics = list(discovered.diagnostics)
     documents: list[Document] = []
-    for file, named in files:
+    found: set[str] = set()  # real paths of the files with a document or an error
+    for file, named in discovered.files:
         explicit = named and not ignore_foreign
-        key = (os.path.realpath(file), explicit, ignore_foreign)
+        real = os.path.realpath(file)
+        key = (real, explicit, ignore_foreign)
         result = cache.get(key) if cache is not None else None
         if result is None:
             result = load_file(file, explicit=explicit, ignore_foreign=ignore_foreign)
@@ -280,8 +297,16 @@ def load_paths(
                 cache[key] = result
         documents.extend(result.documents)
         diagnostics.extend(result.diagnostics)
-    if not documents and not ignore_foreign and not has_errors(diagnostics):
-        diagnostics.extend(_nothing_found(paths))
+        if result.documents or has_errors(result.diagnostics):
+            found.add(real)
+    if not ignore_foreign:
+        empty = {
+            folder: len(reals)
+            for folder, reals in discovered.folders.items()
+            if found.isdisjoint(reals)
+        }
+        if empty or not paths:
+            diagnostics.extend(_nothing_found(empty))
     return LoadResult(documents, diagnostics)
 
 
@@ -331,21 +356,21 @@ def read_bounded(handle: BinaryIO) -> bytes | None:
     return None if len(raw) > MAX_FILE_BYTES else raw
 
 
-def _nothing_found(paths: Sequence[str]) -> list[Diagnostic]:
+def _nothing_found(folders: Mapping[str, int]) -> list[Diagnostic]:
+    """The errors for folders given that hold no llmform document (folder -> how many YAML
+    files were scanned in it); none given at all is a library caller's slip."""
     fix = (
         f"name the folder that holds your llmform files, or add 'apiVersion: {API_VERSION}' "
         "at the top of each"
     )
     found: list[Diagnostic] = []
-    for given in paths:
-        if Path(given).is_dir():
-            count = sum(1 for _ in _scan(Path(given)))
-            scanned = (
-                f"{count} YAML file(s) scanned, none starting with 'apiVersion: {API_VERSION}'"
-                if count
-                else "no *.yaml or *.yml file in it"
-            )
-            found.append(error(Location(given), "", f"no llmform document here ({scanned}); {fix}"))
-    if not found:  # no paths at all (a library caller)
+    for folder, count in folders.items():
+        scanned = (
+            f"{count} YAML file(s) scanned, none starting with 'apiVersion: {API_VERSION}'"
+            if count
+            else "no *.yaml or *.yml file in it"
+        )
+        found.append(error(Location(folder), "", f"no llmform document here ({scanned}); {fix}"))
+    if not found:
         found.append(error(Location("."), "", f"no llmform document: no paths given; {fix}"))
     return found

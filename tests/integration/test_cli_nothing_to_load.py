@@ -205,3 +205,24 @@ def test_the_split_state_itself_plans_no_change(
     capsys.readouterr()
     assert main(["--no-color", "plan", "--no-validate-keys", folder]) == 0
     assert capsys.readouterr().out.endswith("No changes. The store matches the configuration.\n")
+
+
+@pytest.mark.parametrize("command", COMMANDS[:1] + COMMANDS[2:3], ids=" ".join)
+@pytest.mark.parametrize("wrong", ["empty folder", "other tools' YAML"])
+@pytest.mark.parametrize("order", ["wrong last", "wrong first"])
+def test_a_wrong_folder_next_to_the_right_one_is_an_error(
+    store: Path, capsys: pytest.CaptureFixture[str], command: list[str], wrong: str, order: str
+) -> None:
+    # `llmform apply prod/ staging/` where staging/ is the wrong folder: its resources in the
+    # store would be planned for deletion
+    files, expected = FOLDERS[wrong]
+    folder = _folder(store.parent, files)
+    given = [str(store.parent / "good"), folder]
+    before = _snapshot(store.parent)
+    capsys.readouterr()
+    code = main(["--no-color", *command, *(given if order == "wrong last" else given[::-1])])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.startswith(f"{folder}: error: {expected}")
+    assert "Apply complete" not in out
+    assert _snapshot(store.parent) == before

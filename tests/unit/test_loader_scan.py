@@ -53,3 +53,22 @@ def test_scan_follows_links_to_folders_once(tmp_path: Path) -> None:
     result = load_paths([str(state)])
     assert result.diagnostics == []
     assert _workspaces(result.documents) == ["common", "own"]
+
+
+def test_each_folder_given_must_hold_a_document(tmp_path: Path) -> None:
+    state, other = tmp_path / "state", tmp_path / "other"
+    (state / "sub").mkdir(parents=True)
+    other.mkdir()
+    (state / "sub" / "a.yaml").write_text(DOCUMENT.replace("{name}", "a"))
+    (other / "compose.yaml").write_text("services: {web: {image: nginx}}\n")
+    # the same folder twice, or a folder inside another, is no empty folder
+    for paths in ([state, state / "sub"], [state / "sub", state], [state, f"{state}/."]):
+        assert load_paths([str(p) for p in paths]).diagnostics == []
+    result = load_paths([str(state), str(other)])
+    assert [str(d) for d in result.diagnostics] == [
+        f"{other}: error: no llmform document here (1 YAML file(s) scanned, none starting with "
+        "'apiVersion: llmform/v1'); name the folder that holds your llmform files, or add "
+        "'apiVersion: llmform/v1' at the top of each"
+    ]
+    # pre-commit hands over files of other tools: no error for finding none
+    assert load_paths([str(other)], ignore_foreign=True).diagnostics == []
