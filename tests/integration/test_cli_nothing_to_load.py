@@ -226,3 +226,13 @@ def test_a_wrong_folder_next_to_the_right_one_is_an_error(
     assert err.startswith(f"{folder}: error: {expected}")
     assert "Apply complete" not in out
     assert _snapshot(store.parent) == before
+
+
+@pytest.mark.parametrize("name", ["state.YAML", "state.Yml"])
+def test_apply_takes_a_yaml_file_of_any_case_as_yaml_not_as_a_saved_plan(
+    store: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    (store.parent / name).write_text(STATE)
+    capsys.readouterr()
+    assert main(["--no-color", "apply", "--auto-approve", "--no-validate-keys", name]) == 0
+    assert "plan file" not in capsys.readouterr().err
