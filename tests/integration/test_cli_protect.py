@@ -310,3 +310,98 @@ def test_an_empty_configuration_on_an_empty_store_is_fine(
     write(repo, "apiVersion: llmform/v1\n")
     code, out, _ = run(capsys, "plan", NO_KEYS, "llmform.yaml")
     assert (code, out.splitlines()[-1]) == (0, "No changes. The store matches the configuration.")
+
+
+# -- protection turned on after a plan was made -------------------------------------------------
+
+UNPROTECTED = STATE.replace("    protect: true\n", "")
+SPARE = "  - name: spare\n" + STATE.split("  - name: spare\n", 1)[1].split("  - name: dev\n")[0]
+
+
+def spare_exists(repo: Path) -> bool:
+    with sqlite3.connect(repo / "store.db") as conn:
+        return conn.execute("SELECT 1 FROM configs WHERE name = 'spare'").fetchone() is not None
+
+
+def protect_behind_the_plans_back(repo: Path, table: str, name: str, *, serial: bool) -> None:
+    """What another run (or a hand edit, with ``serial=False``) does to the store meanwhile."""
+    with sqlite3.connect(repo / "store.db") as conn:
+        conn.execute(f"UPDATE {table} SET protect = 1 WHERE name = ?", (name,))
+        if serial:
+            conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'serial'")
+
+
+def test_a_saved_plan_made_before_protection_was_applied_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, UNPROTECTED)
+    applied(repo, capsys)
+    write(repo, UNPROTECTED.replace(SPARE, ""))
+    assert run(capsys, "plan", NO_KEYS, "-o", "delete-spare.plan", "llmform.yaml")[0] == 0
+    # then an apply protects spare
+    write(repo, UNPROTECTED.replace(SPARE, SPARE + "    protect: true\n"))
+    applied(repo, capsys)
+    before = store_files(repo)
+    code, _, err = run(capsys, "show", "delete-spare.plan")
+    assert code == 0 and "apply will refuse this plan" in err
+    code, out, err = run(capsys, "apply", NO_KEYS, "delete-spare.plan")
+    assert code == 1
+    assert "the store changed since the plan was made (serial 1 -> 2)" in err
+    assert "Apply complete" not in out
+    assert store_files(repo) == before and spare_exists(repo)
+
+
+def test_a_saved_plan_is_refused_when_the_store_holds_it_protected(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flag set in the store without a new serial (by hand, by another tool): the plan's
+    record of the config is no longer what the store holds."""
+    write(repo, UNPROTECTED)
+    applied(repo, capsys)
+    write(repo, UNPROTECTED.replace(SPARE, ""))
+    assert run(capsys, "plan", NO_KEYS, "-o", "delete-spare.plan", "llmform.yaml")[0] == 0
+    protect_behind_the_plans_back(repo, "configs", "spare", serial=False)
+    before = store_files(repo)
+    code, _, err = run(capsys, "apply", NO_KEYS, "delete-spare.plan")
+    assert code == 1
+    assert "config.prod/spare changed in the store since the plan was made" in err
+    assert store_files(repo) == before and spare_exists(repo)
+
+
+@pytest.mark.parametrize("command", ["apply", "destroy"])
+def test_protection_applied_while_an_auto_approved_run_waited_is_obeyed(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """--auto-approve carries out the plan made again under the lock, which meets the
+    protection another run applied after the first plan was shown."""
+    write(repo, UNPROTECTED)
+    applied(repo, capsys)
+    module, function = {
+        "apply": ("llmform.cli_state", "plan_prepared"),
+        "destroy": ("llmform.cli_destroy", "plan_destroy"),
+    }[command]
+    real = getattr(__import__(module, fromlist=[function]), function)
+    calls = []
+
+    def planned_twice(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:  # under the lock
+            protect_behind_the_plans_back(repo, "configs", "spare", serial=True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(f"{module}.{function}", planned_twice)
+    if command == "apply":
+        write(repo, UNPROTECTED.replace(SPARE, ""))
+        args = ["apply", "--auto-approve", NO_KEYS, "llmform.yaml"]
+    else:
+        args = ["destroy", "--auto-approve", "-w", "prod"]
+    code, out, err = run(capsys, *args)
+    assert code == 1
+    assert "carrying out this plan instead" in out
+    assert DELETE_REFUSED.format(address="config.prod/spare") in out.split("instead")[1]
+    what = "applied" if command == "apply" else "destroyed"
+    assert f"protected resources would be destroyed, so nothing was {what}" in err
+    assert spare_exists(repo)
