@@ -118,12 +118,23 @@ def destination(target: CheckTarget) -> Destination | None:
 def untrusted_result(target: CheckTarget, shown: str) -> ConfigResult:
     """The verdict on a target whose endpoint is not trusted: nothing was sent, each key (or
     the key-less check) says so, with the endpoint to trust."""
+    return _unsent(target, shown, Outcome.UNTRUSTED, shown)
+
+
+def unparsable_result(target: CheckTarget) -> ConfigResult:
+    """The verdict on a target whose requests the HTTP client cannot even build (a host it
+    cannot encode): nothing was sent, and none of the client's text, which quotes the URL."""
+    detail = "api_base is not a valid URL (the HTTP client cannot parse it); run llmform validate"
+    return _unsent(target, "", Outcome.ERROR, detail)
+
+
+def _unsent(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -> ConfigResult:
     slots = [(k.slot, k.position) for k in target.keys] or [("no key", 0)]
     return ConfigResult(
         address=target.address,
         provider_type=target.provider_type,
-        endpoint=shown,
-        keys=tuple(KeyResult(s, p, Outcome.UNTRUSTED, shown) for s, p in slots),
+        endpoint=endpoint,
+        keys=tuple(KeyResult(s, p, outcome, detail) for s, p in slots),
     )
 
 
@@ -135,7 +146,11 @@ def split_by_trust(
     checkable: list[CheckTarget] = []
     refused: dict[str, ConfigResult] = {}
     for target in targets:
-        where = destination(target)
+        try:
+            where = destination(target)
+        except (httpx.InvalidURL, ValueError):  # UnicodeError, IDNAError: no request can be made
+            refused[target.address] = unparsable_result(target)
+            continue
         if where is None or all(allows(url) for url in where.urls):
             checkable.append(target)
         else:

@@ -31,17 +31,42 @@ def check_url(value: str) -> tuple[str | None, str | None]:
         what = "the port must be a number from 1 to 65535"
         if "IPv6" in str(exc):
             what = "unbalanced '[' ']' around the host"
+        elif "NFKC" in str(exc):
+            what = "the host has characters Unicode normalisation turns into '/', '?', '#' or '@'"
         return f"not a valid URL: {what}; {example}", None
     if parts.scheme not in ("http", "https") or not host:
         return f"not a valid http(s) URL; {example}", None
     if port == 0:
         return f"not a valid URL: the port must be a number from 1 to 65535; {example}", None
+    unsendable = _unsendable(value)
+    if unsendable:
+        return f"not a valid URL: {unsendable}; {example}", None
     secret = url_secret(parts)
     if secret is not None:
         return secret, None
     if parts.scheme == "http" and not _is_loopback(host):
         return None, host
     return None, None
+
+
+def _unsendable(value: str) -> str | None:
+    """Why the HTTP client the key checks use would refuse ``value`` (None if it would not),
+    in our words: urllib accepts hosts that httpx cannot encode (``xn--a-.com``, a soft hyphen
+    or a full-width letter in a name, ``256.1.1.1``) and control characters in the path."""
+    import httpx  # the CLI has it loaded; a library caller pays only when validating
+
+    try:
+        httpx.Request("GET", value)  # parsed and its Host header made, as a key check does
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError and IDNAError are ValueErrors
+        text = str(exc)
+        if "IPv4" in text or "IPv6" in text:
+            return "the host is not a valid IP address"
+        if "non-printable" in text or (isinstance(exc, UnicodeError) and "surrogate" in text):
+            return "it contains a control character or a character that is not text"
+        if "IDNA" in text or isinstance(exc, UnicodeError):
+            return "the host is not a valid domain name (international names included)"
+        return "the HTTP client cannot parse it"
+    return None
 
 
 def _is_loopback(host: str) -> bool:

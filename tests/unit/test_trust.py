@@ -257,6 +257,29 @@ def test_a_target_is_checked_only_when_every_request_is_trusted(
         assert KEY not in repr(result)
 
 
+@pytest.mark.parametrize(
+    "api_base",
+    [
+        "https://xn--a-.example/v1",  # an A-label the client cannot decode for its Host header
+        "https://ex\u00adample.com/v1",
+        "https://256.1.1.1/v1",
+        "https://api.openai.com/v1/\x7f",
+        "https://api.openai.com/\ud800",
+    ],
+)
+def test_a_target_the_http_client_cannot_address_is_an_error_not_a_crash(api_base: str) -> None:
+    """However the URL got past validation (a store, a library caller), a request the HTTP
+    client cannot build goes nowhere and is reported in fixed words, not the client's text."""
+    one = target("openai-compatible", api_base, [KEY])
+    checkable, refused = split_by_trust([one], builtin_trust().allows)
+    assert checkable == []
+    (key,) = refused[one.address].keys
+    assert (key.outcome, key.detail) == (
+        Outcome.ERROR,
+        "api_base is not a valid URL (the HTTP client cannot parse it); run llmform validate",
+    )
+
+
 def test_an_untrusted_key_is_shown_as_not_checked() -> None:
     assert Outcome.UNTRUSTED.value == UNTRUSTED
     row = KeyCheckRow("config.prod/x", "api_key", UNTRUSTED, "http://127.0.0.1:9/v1", False)
