@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 from support.checking import run, target
-from support.provider_servers import ECHO_AT, PROTOCOLS, ProviderServer
+from support.provider_servers import ECHO_AT, PROTOCOLS, ProviderServer, openai_error
 
 from llmform.checks import CheckReport, RetryPolicy
 from llmform.providers import Outcome
@@ -61,6 +61,24 @@ def test_the_key_quoted_from_the_280th_character_is_masked_before_the_cut() -> N
     # the plan's detail is cut at 300: the first quote of the key started at ECHO_AT
     assert detail.index("[key]") <= ECHO_AT < 300
     assert_nothing_of(report, key)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 5, 7, 18, 21])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_key_quoted_over_and_over_past_the_read_limit_shows_nothing(
+    shift: int, as_json: bool
+) -> None:
+    """Thousands of characters of quotes shrink to one mask: the head of a quote cut by the
+    read limit would then sit in view."""
+    key = fresh_key()
+    text = "x" * shift + key * 400
+    body = openai_error(401, text, None, None)[2] if as_json else text
+    with ProviderServer("openai", {key: (401, {}, body)}) as server:
+        report = run([target("openai", server.api_base, [key])])
+    assert report.configs[0].keys[0].outcome is Outcome.INVALID_KEY
+    assert_nothing_of(report, key)
+    detail = report.configs[0].keys[0].detail
+    assert not any(key[i : i + 3] in detail for i in range(len(key) - 2)), detail
 
 
 def test_sigv4_credentials_quoted_back_show_neither_part() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from llmform.providers.base import clean_detail
 from llmform.secrets.base import SecretValue
-from llmform.secrets.redaction import GRAM, redact, shown
+from llmform.secrets.redaction import GRAM, READ_LIMIT, redact, shown
 
 # A key with characters that every escaping changes: / + = " ' \ and a space-free body.
 TOKEN = secrets.token_hex(8)
@@ -90,6 +90,19 @@ def test_redaction_comes_before_the_cut(offset: int) -> None:
         assert len(out) <= 300
         assert TOKEN[:GRAM] not in out
         assert not any(KEY[i : i + GRAM] in out for i in range(len(KEY) - GRAM + 1))
+
+
+@pytest.mark.parametrize("form", ["itself", "repr of str", "URL-encoded"])
+@pytest.mark.parametrize("shift", range(0, 40, 3))
+def test_a_key_split_by_the_read_limit_leaves_nothing_in_view(form: str, shift: int) -> None:
+    """A server quoting the key over and over: the masks shrink 4000 characters to a few, so
+    whatever the cut at READ_LIMIT leaves of the last quote (its head, too short to be
+    recognised) would come into view if it were kept."""
+    quoted = FORMS[form](KEY)
+    text = "x" * shift + quoted * (READ_LIMIT // len(quoted) + 2)
+    for out in (shown(text), clean_detail(text)):
+        assert len(out) <= 300 and not any(KEY[i : i + 4] in out for i in range(len(KEY) - 3))
+        assert not any(quoted[i : i + 4] in out for i in range(len(quoted) - 3)), out
 
 
 def test_shown_text_is_one_printable_line() -> None:

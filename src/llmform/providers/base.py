@@ -146,8 +146,9 @@ def error_info(body: object, raw: str = "") -> ErrorInfo:
     ``{"error": "text"}`` (vLLM), ``{"code", "message"}`` (DashScope native, SiliconFlow),
     ``{"message"}`` / ``{"detail"}`` (Mistral, AWS), else the raw text."""
     if not isinstance(body, dict):
-        # Bounded for speed only; the cut that shows is made after redaction (``describe``).
-        return ErrorInfo(message=raw.strip()[:READ_LIMIT])
+        # Bounded for speed only, and beyond what ``describe`` reads: its cut, which drops
+        # what a cut may leave of a secret, is the one that counts.
+        return ErrorInfo(message=raw.strip()[: 2 * READ_LIMIT])
     inner = body.get("error")
     if isinstance(inner, str):
         return ErrorInfo(message=inner)

@@ -98,53 +98,67 @@ def _index() -> _Index:
         return _cache[1]
 
 
-def redact(text: str, extra: Iterable[str] = ()) -> str:
+def redact(text: str, extra: Iterable[str] = (), keep: int | None = None) -> str:
     """``text`` with every secret the process holds, in every form above, replaced by
-    ``[key]``; ``extra`` adds values that are not (or no longer) in a ``SecretValue``."""
+    ``[key]``; ``extra`` adds values that are not (or no longer) in a ``SecretValue``.
+    ``keep``: only the first ``keep`` characters of ``text`` are returned (redacted), the rest
+    serving as context, so that a secret running past ``keep`` is still recognised."""
     if not text:
         return text
+    keep = len(text) if keep is None else keep
     extras = [e for e in extra if e]
-    index = _Index(extras) if extras else None
-    for current in (_index(), index):
-        if current:
-            text = _apply(current, text)
-    return text
+    found = [_marks(i, text) for i in (_index(), _Index(extras) if extras else None) if i]
+    if not any(any(marked) for marked in found):
+        return text[:keep]
+    marked = found[0]
+    for other in found[1:]:  # rare: values given as well as held
+        marked = bytearray(a | b for a, b in zip(marked, other, strict=True))
+    return _masked(text, marked, keep)
 
 
-# How much of a server's text is read, and how much shown by default. Redaction runs on the
-# READ_LIMIT first characters and the cut to what shows is made from its result: a mask can
-# shorten a secret's stretch only by about the stretch's length, so a piece of a secret cut
-# at READ_LIMIT cannot reach the part that shows.
+# How much of a server's text is read, and how much shown by default. The cut at READ_LIMIT
+# comes before redaction, so the secret it may split leaves a head too short to be
+# recognised (under GRAM characters, or a few base64 characters of one), and masks shorten
+# the text before it (a key quoted a hundred times in a row becomes one "[key]"), which
+# could bring that head into view. So the CUT_MARGIN characters before such a cut are read,
+# as the context that recognises a secret running into them, but never shown.
 READ_LIMIT = 4000
 SHOWN_LIMIT = 300
+CUT_MARGIN = 2 * GRAM
 
 
 def shown(text: str, limit: int = SHOWN_LIMIT, mask: re.Pattern[str] | None = None) -> str:
     """What of a server's (or an exception's) text may be shown: redacted, with ``mask``'s
     matches masked too, on one printable line, and only then cut to ``limit`` characters."""
-    text = redact(text[:READ_LIMIT])
+    if len(text) > READ_LIMIT:
+        text = redact(text[:READ_LIMIT], keep=READ_LIMIT - CUT_MARGIN)
+    else:
+        text = redact(text)
     if mask is not None:
         text = mask.sub(MASK, text)
     return printable(" ".join(text.split()))[:limit]
 
 
-def _apply(index: _Index, text: str) -> str:
+def _marks(index: _Index, text: str) -> bytearray:
     marked = index.marks(text)
     for match in _BASE64.finditer(text):
         if _decodes_to_secret(index, match.group(0)):
             marked[match.start() : match.end()] = b"\1" * (match.end() - match.start())
-    if not any(marked):
-        return text
+    return marked
+
+
+def _masked(text: str, marked: bytearray, keep: int) -> str:
+    """``text[:keep]`` with each run of marked characters replaced by one ``MASK``."""
     out: list[str] = []
     i = 0
-    while i < len(text):
+    while i < keep:
         if marked[i]:
-            while i < len(text) and marked[i]:
+            while i < keep and marked[i]:
                 i += 1
             out.append(MASK)
         else:
             j = i
-            while j < len(text) and not marked[j]:
+            while j < keep and not marked[j]:
                 j += 1
             out.append(text[i:j])
             i = j
