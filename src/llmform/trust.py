@@ -149,8 +149,8 @@ def trusted_url(text: str) -> NormalUrl:
         raise ValueError("wildcards are not supported; list each endpoint")
     try:
         parsed = httpx.URL(text)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise ValueError(f"not a valid URL ({exc})") from None
+    except (httpx.InvalidURL, TypeError, ValueError):  # its text quotes the URL
+        raise ValueError("not a valid URL; write e.g. https://llm.example/v1") from None
     if not parsed.is_absolute_url or parsed.scheme.lower() not in DEFAULT_PORTS:
         raise ValueError("not an absolute http:// or https:// URL (e.g. https://llm.example/v1)")
     if parsed.userinfo or parsed.query or parsed.fragment or "?" in text or "#" in text:

@@ -14,10 +14,12 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import LlmformError
 from .plan import HOW_TO_TRUST
 from .resources import Resource
+from .secret_shapes import looks_like_key, url_secret
 from .trust import EndpointTrust, HostPattern, NormalUrl, UntrustableUrl, normal_url, trusted_url
 
 ENV_URLS = "LLMFORM_TRUSTED_ENDPOINTS"
@@ -118,15 +120,29 @@ def configured_urls(
     the file ``ENV_FILE`` names, which must not lie inside the ``planned`` paths nor in the git
     work tree they belong to (a pull request could edit it)."""
     urls: list[NormalUrl] = []
-    for text in flags:
-        urls.append(_parse(text, f"{FLAG} {text!r}"))
-    for text in re.split(r"[\s,]+", environ.get(ENV_URLS, "")):
-        if text:
-            urls.append(_parse(text, f"{ENV_URLS}: {text!r}"))
+    for number, text in enumerate(flags, 1):
+        urls.append(_parse(text, f"{FLAG} {_quoted(text, number)}"))
+    listed = [text for text in re.split(r"[\s,]+", environ.get(ENV_URLS, "")) if text]
+    for number, text in enumerate(listed, 1):
+        urls.append(_parse(text, f"{ENV_URLS}: {_quoted(text, number)}"))
     name = environ.get(ENV_FILE, "").strip()
     if name:
         urls.extend(_file_urls(Path(name), planned))
     return tuple(urls)
+
+
+def _quoted(text: str, number: int = 0) -> str:
+    """A setting's URL as a message quotes it: not at all when it may hold a secret (people
+    paste keys into URLs: user:password@, ``?api_key=``, a key-shaped part, or a key alone
+    into the wrong variable); then by its ``number`` in the list, when it has one."""
+    try:
+        secret = url_secret(urlsplit(text))
+    except ValueError:
+        secret = None
+    parts = re.split(r"[/:@?#&=;]", text)
+    if secret or re.search(r"[@?#]", text) or any(looks_like_key(part) for part in parts):
+        return f"{f'URL {number} ' if number else ''}(not shown: it may hold a secret)"
+    return repr(text)
 
 
 def _parse(text: str, where: str) -> NormalUrl:
@@ -158,7 +174,7 @@ def _file_urls(path: Path, planned: Sequence[str]) -> list[NormalUrl]:
         entry = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
         if not entry:
             continue
-        where = f"{path}:{number}: {entry!r}"
+        where = f"{path}:{number}: {_quoted(entry)}"
         if len(entry.split()) > 1:
             raise TrustSettingsError(f"{where}: one URL per line")
         urls.append(_parse(entry, where))

@@ -336,7 +336,7 @@ def test_settings_come_from_the_flag_the_environment_and_a_file(tmp_path: Path) 
     [
         (["llm.corp"], {}, None, "--trust-endpoint 'llm.corp': not an absolute"),
         ([], {ENV_URLS: "https://ok.corp,http://127.1"}, None, f"{ENV_URLS}: 'http://127.1'"),
-        ([], {}, "https://ok.corp\nhttps://u:p@x.corp\n", "trusted.txt:2: 'https://u:p@x.corp'"),
+        ([], {}, "https://ok.corp\nhttps://u:p@x.corp\n", r"trusted.txt:2: \(not shown: it may"),
         ([], {}, "https://a.corp https://b.corp\n", "trusted.txt:1: .*one URL per line"),
         ([], {}, b"\xff\xfe", "is not UTF-8 text"),
     ],
@@ -354,6 +354,44 @@ def test_a_bad_setting_is_named_with_its_fix(
         environ[ENV_FILE] = str(listed)
     with pytest.raises(TrustSettingsError, match=message):
         configured_urls(flags, [str(tmp_path / "configs")], environ)
+
+
+CANARY = "sk-proj-CANARYt1x7Qm2Zr8Lp4Vt6Nw3Kd"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://ci:{CANARY}@llm.corp/v1",
+        f"https://{CANARY}@llm.corp/v1",
+        f"https://llm.corp/v1?api_key={CANARY}",
+        f"https://llm.corp/v1?{CANARY}",
+        f"https://llm.corp/v1#{CANARY}",
+        f"https://llm.corp/{CANARY}/v1?x=1",
+        CANARY,  # a key set in the wrong variable
+        f"llm.corp/{CANARY}",
+        f"https://llm.corp:{CANARY}/v1",
+    ],
+)
+@pytest.mark.parametrize("where", ["flag", "env", "file"])
+def test_a_setting_holding_a_secret_is_refused_without_quoting_it(
+    tmp_path: Path, url: str, where: str
+) -> None:
+    listed = tmp_path / "trusted.txt"
+    listed.write_text(f"https://ok.corp\n{url}\n")
+    flags, environ = [], {}
+    if where == "flag":
+        flags = ["https://ok.corp", url]
+    elif where == "env":
+        environ = {ENV_URLS: f"https://ok.corp {url}"}
+    else:
+        environ = {ENV_FILE: str(listed)}
+    with pytest.raises(TrustSettingsError) as caught:
+        configured_urls(flags, [str(tmp_path / "configs")], environ)
+    message = str(caught.value)
+    assert "CANARY" not in message and "Zr8Lp4" not in message, message
+    shown = {"flag": "--trust-endpoint URL 2", "env": f"{ENV_URLS}: URL 2", "file": ":2: "}
+    assert shown[where] in message and "(not shown: it may hold a secret)" in message, message
 
 
 def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
