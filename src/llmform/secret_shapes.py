@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 # Prefixes of the keys of LLM vendors and of the clouds and services people keep next to them.
 KEY_PREFIXES = (
@@ -176,3 +176,16 @@ def reference_secret(raw: Any) -> str | None:
                 'where the key is stored, e.g. {vault: "secret/llm/openai#api_key"}'
             )
     return None
+
+
+def url_may_hold_secret(text: str) -> bool:
+    """Whether a URL from a setting (an endpoint, a server address) may hold a secret, so that
+    a message must not quote it: a user:password@, a query or fragment, a key-shaped part
+    (the port included), or a key set in the wrong variable."""
+    try:
+        if url_secret(urlsplit(text)):
+            return True
+    except ValueError:  # an unreadable port or brackets: the parts are looked at below
+        pass
+    parts = re.split(r"[/:@?#&=;]", text)
+    return bool(re.search(r"[@?#]", text)) or any(looks_like_key(part) for part in parts)

@@ -14,12 +14,11 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from .errors import LlmformError
 from .plan import HOW_TO_TRUST
 from .resources import Resource
-from .secret_shapes import looks_like_key, url_secret
+from .secret_shapes import url_may_hold_secret
 from .trust import EndpointTrust, HostPattern, NormalUrl, UntrustableUrl, normal_url, trusted_url
 
 ENV_URLS = "LLMFORM_TRUSTED_ENDPOINTS"
@@ -135,12 +134,7 @@ def _quoted(text: str, number: int = 0) -> str:
     """A setting's URL as a message quotes it: not at all when it may hold a secret (people
     paste keys into URLs: user:password@, ``?api_key=``, a key-shaped part, or a key alone
     into the wrong variable); then by its ``number`` in the list, when it has one."""
-    try:
-        secret = url_secret(urlsplit(text))
-    except ValueError:
-        secret = None
-    parts = re.split(r"[/:@?#&=;]", text)
-    if secret or re.search(r"[@?#]", text) or any(looks_like_key(part) for part in parts):
+    if url_may_hold_secret(text):
         return f"{f'URL {number} ' if number else ''}(not shown: it may hold a secret)"
     return repr(text)
 

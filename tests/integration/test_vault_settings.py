@@ -81,6 +81,45 @@ def test_malformed_variables_are_named(
     assert message in str(caught.value)
 
 
+VAULT_CANARY = "hvs.CAESIJq7Rk2Mv9Xb4Tn6Wc1Hy8Ld3Pf5Gs0JqZr"
+
+
+@pytest.mark.parametrize(
+    "addr",
+    [
+        f"https://llmform:{VAULT_CANARY}@vault.example.com:8200",
+        f"https://{VAULT_CANARY}@vault.example.com",
+        f"https://vault.example.com:8200/?token={VAULT_CANARY}",
+        f"https://vault.example.com:8200#{VAULT_CANARY}",
+        f"https://vault.example.com/{VAULT_CANARY}",
+        VAULT_CANARY,  # the token set in the wrong variable
+    ],
+)
+def test_a_vault_addr_holding_a_secret_is_refused_unquoted(addr: str, tmp_path: Path) -> None:
+    """Every Vault message names VAULT_ADDR, so a credential pasted into it would be printed
+    on every failure."""
+    with pytest.raises(VaultConfigError) as caught:
+        settings_from_env({"VAULT_ADDR": addr, "VAULT_TOKEN": "s.token"}, home=tmp_path)
+    message = str(caught.value)
+    assert message.startswith("VAULT_ADDR must be the server's address only"), message
+    assert "Mv9Xb4" not in message and "CAESI" not in message, message
+
+
+def test_surrounding_whitespace_of_login_credentials_is_stripped(tmp_path: Path) -> None:
+    (tmp_path / "secret-id").write_text("sid-from-file\n")
+    settings = settings_from_env(
+        {
+            "VAULT_TOKEN": " s.token\n",
+            "LLMFORM_VAULT_SECRET_ID_FILE": str(tmp_path / "secret-id"),
+            "LLMFORM_VAULT_PASSWORD": "pw-123\r\n",
+        },
+        home=tmp_path,
+    )
+    assert settings.token == SecretValue("s.token")
+    assert settings.secret_id == SecretValue("sid-from-file")
+    assert settings.password == SecretValue("pw-123")
+
+
 def test_token_precedence_and_masking(tmp_path: Path) -> None:
     (tmp_path / ".vault-token").write_text("s.from-file\n")
     from_file = settings_from_env({}, home=tmp_path)

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..secret_shapes import url_may_hold_secret
 from .base import SecretValue, value_problem
 from .errors import VaultConfigError
 
@@ -136,7 +137,7 @@ def settings_from_env(
         raise VaultConfigError("set both VAULT_CLIENT_CERT and VAULT_CLIENT_KEY, or neither")
 
     return VaultSettings(
-        addr=(get("VAULT_ADDR") or "").rstrip("/") or None,
+        addr=_server_address((get("VAULT_ADDR") or "").rstrip("/") or None),
         namespace=(get("VAULT_NAMESPACE") or "").strip("/") or None,
         verify=verify,
         client_cert=(cert, key) if cert and key else None,
@@ -158,6 +159,21 @@ def settings_from_env(
         username=get("LLMFORM_VAULT_USERNAME"),
         password=secret("LLMFORM_VAULT_PASSWORD"),
     )
+
+
+def _server_address(addr: str | None) -> str | None:
+    """``VAULT_ADDR``, which every Vault message names, refused (and not quoted) when it holds
+    what may be a secret: a user:password@, a query or fragment (``?token=``), a key-shaped
+    part, or a token set in the wrong variable."""
+    if addr is None:
+        return None
+    if url_may_hold_secret(addr):
+        raise VaultConfigError(
+            "VAULT_ADDR must be the server's address only, e.g. https://vault.example.com:8200 "
+            "(not shown: it holds a user:password@, a query or fragment, or what looks like a "
+            "key); log in with VAULT_TOKEN or LLMFORM_VAULT_AUTH and its variables instead"
+        )
+    return addr
 
 
 def _home(env: Mapping[str, str]) -> Path:
