@@ -12,8 +12,11 @@ a terminal control in it is refused too, so that no message quoting the URL carr
 from __future__ import annotations
 
 import os
+import re
+from urllib.parse import urlsplit
 
 from ..console import printable
+from ..secret_shapes import looks_like_key, url_secret
 from .base import StoreError
 
 SQLITE_PREFIX = "sqlite:///"
@@ -37,23 +40,46 @@ def check_scheme(url: str, known: list[str]) -> str:
         )
     if url != url.strip():
         raise StoreError(
-            f"the store URL {url!r} has spaces around it, which would name another file; "
-            f"write {url.strip()!r}"
+            f"the store URL {quoted(url)} has spaces around it, which would name another "
+            f"file; write {_meant(url, url.strip())}"
         )
     scheme, colon, rest = url.partition(":")
     if not colon or "/" in scheme or "\\" in scheme or (len(scheme) == 1 and scheme.isalpha()):
         raise StoreError(
-            f"{url!r} is a path, not a store URL; write {sqlite_url(url)!r} ({_EXAMPLES})"
+            f"{quoted(url)} is a path, not a store URL; write {_meant(url, sqlite_url(url))} "
+            f"({_EXAMPLES})"
         )
     if scheme not in known:
         meant = _near_sqlite(scheme, rest)
         if meant is not None:
             raise StoreError(
-                f"{url!r} is not a store URL llmform reads; write {meant!r} ({_EXAMPLES})"
+                f"{quoted(url)} is not a store URL llmform reads; write {_meant(url, meant)} "
+                f"({_EXAMPLES})"
             )
         listed = ", ".join(f"{s}://" for s in known)
-        raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}; use one of {listed}")
+        raise StoreError(
+            f"unsupported store URL scheme {scheme!r} in {quoted(url)}; use one of {listed}"
+        )
     return scheme
+
+
+def quoted(url: str) -> str:
+    """A store URL as an error quotes it: not at all when it may carry a password (a
+    ``user:password@``, a credential in its query, a key-shaped part), as database URLs do."""
+    authority = url.partition("://")[2].partition("/")[0]
+    try:
+        secret = url_secret(urlsplit(url))
+    except ValueError:
+        secret = None
+    parts = re.split(r"[/:@?#&=;]", url)
+    if "@" in authority or secret or any(looks_like_key(part) for part in parts):
+        return "(the URL, not shown: it may hold a password)"
+    return repr(url)
+
+
+def _meant(url: str, suggestion: str) -> str:
+    """The URL meant, quoted, unless it is made of a URL that is not quoted."""
+    return repr(suggestion) if quoted(url) == repr(url) else _EXAMPLES
 
 
 def _near_sqlite(scheme: str, rest: str) -> str | None:
@@ -83,31 +109,32 @@ def _with_slashes(rest: str) -> str:
 def sqlite_path(url: str) -> str:
     """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
     if not url.startswith("sqlite:"):
-        raise StoreError(f"{url!r} is not a SQLite store URL")
+        raise StoreError(f"{quoted(url)} is not a SQLite store URL")
     rest = url[len("sqlite:") :]
     slashes = len(rest) - len(rest.lstrip("/"))
     if slashes < 3:
         if not rest.strip("/"):
-            raise StoreError(f"{url!r} names no file; write sqlite:///relative/path.db")
+            raise StoreError(f"{quoted(url)} names no file; write sqlite:///relative/path.db")
         raise StoreError(
-            f"{url!r} is not a SQLite store URL: it needs three slashes before a relative path "
-            f"and four before an absolute one; write {_with_slashes(rest)!r}"
+            f"{quoted(url)} is not a SQLite store URL: it needs three slashes before a relative "
+            f"path and four before an absolute one; write {_meant(url, _with_slashes(rest))}"
         )
     path = rest[3:]
     if not path:
-        raise StoreError(f"{url!r} names no file; write sqlite:///relative/path.db")
+        raise StoreError(f"{quoted(url)} names no file; write sqlite:///relative/path.db")
     if path.startswith(":memory:") or path.endswith("/"):
-        raise StoreError(f"{url!r} does not name a file; write sqlite:///relative/path.db")
+        raise StoreError(f"{quoted(url)} does not name a file; write sqlite:///relative/path.db")
     if "?" in path or "#" in path:
         bare = path.partition("?")[0].partition("#")[0]
-        meant = repr(sqlite_url(bare)) if bare else "sqlite:///relative/path.db"
+        meant = _meant(url, sqlite_url(bare)) if bare else "sqlite:///relative/path.db"
         raise StoreError(
-            f"{url!r}: a store URL takes no query or fragment (llmform opens the file as it "
-            f"needs); write {meant}"
+            f"{quoted(url)}: a store URL takes no query or fragment (llmform opens the file as "
+            f"it needs); write {meant}"
         )
     if path.startswith("~") and os.path.expanduser(path) != path:
+        meant = _meant(url, sqlite_url(os.path.expanduser(path)))
         raise StoreError(
-            f"{url!r}: '~' is not expanded in a store URL (it would name a folder called "
-            f"{path.partition('/')[0]!r}); write {sqlite_url(os.path.expanduser(path))!r}"
+            f"{quoted(url)}: '~' is not expanded in a store URL (it would name a folder called "
+            f"{path.partition('/')[0]!r}); write {meant}"
         )
     return path
