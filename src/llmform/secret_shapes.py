@@ -62,6 +62,28 @@ def has_key_prefix(text: str) -> bool:
     return match is not None and any(c.isdigit() for c in match["rest"])
 
 
+# A known prefix starting a word, and the key characters after it: a key inside free text.
+_EMBEDDED = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?:"
+    + "|".join(re.escape(p) for p in KEY_PREFIXES)
+    + r")[A-Za-z0-9_\-]{16,}"
+)
+_LONG_RUN = re.compile(r"[A-Za-z0-9]{12,}")
+
+
+def holds_key(text: str) -> bool:
+    """Whether free text (a description, a label, a name) holds an API key: a word that
+    starts with a known key prefix and carries a random run of 12 or more letters and digits
+    (``ASIA-PACIFIC-1`` or ``sk-llama-2-13b`` do not)."""
+    if len(text) < MIN_RANDOM_RUN:
+        return False
+    for match in _EMBEDDED.finditer(text):
+        for run in _LONG_RUN.findall(match.group(0)):
+            if any(c.isdigit() for c in run) and any(c.isalpha() for c in run):
+                return True
+    return False
+
+
 def looks_like_key(text: str) -> bool:
     """Whether ``text`` is probably an API key or a similar credential (see the module)."""
     if len(text) < MIN_RANDOM_RUN or not _TOKEN.fullmatch(text):

@@ -38,7 +38,7 @@ def check_url(value: str) -> tuple[str | None, str | None]:
         return f"not a valid http(s) URL; {example}", None
     if port == 0:
         return f"not a valid URL: the port must be a number from 1 to 65535; {example}", None
-    unsendable = _unsendable(value)
+    unsendable = _unsendable(value, host)
     if unsendable:
         return f"not a valid URL: {unsendable}; {example}", None
     secret = url_secret(parts)
@@ -49,11 +49,14 @@ def check_url(value: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _unsendable(value: str) -> str | None:
+def _unsendable(value: str, host: str) -> str | None:
     """Why the HTTP client the key checks use would refuse ``value`` (None if it would not),
     in our words: urllib accepts hosts that httpx cannot encode (``xn--a-.com``, a soft hyphen
     or a full-width letter in a name, ``256.1.1.1``) and control characters in the path."""
-    import httpx  # the CLI has it loaded; a library caller pays only when validating
+    plain_name = not host[-1:].isdigit() and ":" not in host and "xn--" not in host
+    if plain_name and value.isascii() and value.isprintable():
+        return None  # what httpx refuses in such a URL, urllib has refused already (the port)
+    import httpx  # the CLI has it loaded; a library caller pays only for unusual URLs
 
     try:
         httpx.Request("GET", value)  # parsed and its Host header made, as a key check does

@@ -14,6 +14,7 @@ from .model import DesiredState, Factory
 from .schema import check_document
 from .semantic import Broken, build_state
 from .state_scope import Scope, find_scope, merge
+from .text_secrets import keys_in_text
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def check_documents(
         diagnostics.extend(problems)
         broken.update((document.file, item) for item in rejected)
     state, semantic = build_state(documents, broken, catalog)
-    return state, diagnostics + semantic
+    reported = {d.location for d in diagnostics + semantic if d.severity is Severity.ERROR}
+    pasted = [d for document in documents for d in keys_in_text(document, reported)]
+    return state, diagnostics + semantic + pasted
 
 
 def validate_paths(
