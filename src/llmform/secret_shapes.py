@@ -174,8 +174,12 @@ def url_secret(parts: SplitResult) -> str | None:
             if looks_like_key(name) or looks_like_key(value):
                 return f"what looks like a key in the URL's {where} (not shown); {URL_FIX}"
     path = unquote(parts.path)
-    if _CANDIDATE.search(path) and any(has_key_prefix(segment) for segment in path.split("/")):
+    if _CANDIDATE.search(path) and (
+        any(has_key_prefix(segment) for segment in path.split("/")) or holds_key(path)
+    ):  # a whole segment, or a word inside one (``;key=sk-...``, an encoded ``?key=``)
         return f"what looks like a key in the URL's path (not shown); {URL_FIX}"
+    if holds_key(parts.netloc.rpartition("@")[2]):  # as written: hostname is lower-cased
+        return f"what looks like a key in the URL's host name (not shown); {URL_FIX}"
     return None
 
 
