@@ -111,8 +111,10 @@ def prepare(
 
 def endpoint_trust(store: Store, trusted: Sequence[NormalUrl] = ()) -> EndpointTrust:
     """What a run may send keys to: the built-in endpoints, those applied to ``store`` (as it
-    is now, before this run changes it) and ``trusted`` ones from settings."""
-    return run_trust(applied_urls(store.read().resources), trusted)
+    is now, before this run changes it; none when a change under review could have written
+    it) and ``trusted`` ones from settings."""
+    applied = applied_urls(store.read().resources) if store.applied_by_trusted_runs else ()
+    return run_trust(applied, trusted)
 
 
 class UnreadSecretsError(LlmformError):

@@ -7,6 +7,7 @@ file, the flag), and the ways around it: a trust file the change can edit, a red
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -221,6 +222,43 @@ def test_an_endpoint_applied_by_a_trusted_run_stays_trusted(repo: Repo) -> None:
     repo.write(ATTACK.format(url=repo.server.url + "/v2"))
     code, out, _ = repo.run("plan", "configs")
     assert code == 0 and f"{NOT_TRUSTED} ({repo.server.url}/v2)" in out
+
+
+def _git(repo: Repo, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=pr@example.com", "-c", "user.name=pr", *args],
+        cwd=repo.path,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_store_a_pull_request_can_commit_trusts_nothing(repo: Repo) -> None:
+    """A store file in the repository: a pull request can commit one in which its endpoint
+    counts as applied. While git tracks the file, its endpoints are not trusted (and it is
+    warned about); untracked, as a developer's local store is, it trusts them again."""
+    code, _, err = repo.run(
+        "apply", "--auto-approve", "--trust-endpoint", repo.server.api_base, "configs"
+    )
+    assert code == 0, err
+    repo.server.requests.clear()
+    _git(repo, "init", "-q", ".")
+    _git(repo, "add", "configs", "store.db")
+    _git(repo, "commit", "-q", "-m", "a store of the pull request's making")
+    warning = (
+        f"warning: git tracks the store file {repo.store} (in {repo.path}): a change under "
+        "review can rewrite it, so the endpoints in it are not trusted for key checks"
+    )
+    for command in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
+        code, out, err = repo.run(*command, "configs")
+        assert warning in err and "git rm --cached store.db" in err, err
+        assert code == (1 if command[0] == "apply" else 0)
+        assert NOT_TRUSTED in out + err or "not yet trusted" in err
+    assert repo.server.requests == []
+    _git(repo, "rm", "-q", "--cached", "store.db")  # a local store the repository ignores
+    code, out, err = repo.run("plan", "--check-cache-ttl", "0", "configs")
+    assert code == 0 and "warning: git tracks" not in err
+    assert "Key checks: 2 keys of 1 config, all passed." in out
 
 
 def test_a_redirect_from_a_trusted_endpoint_is_not_followed(

@@ -162,6 +162,13 @@ class Store(Protocol):
         """Found on opening, for stderr: a registry others can read, or owned by another."""
         ...
 
+    @property
+    def applied_by_trusted_runs(self) -> bool:
+        """Whether only llmform's runs write what the store holds, so that the endpoints in it
+        may be trusted for key checks; False for a store a change under review could have
+        written (a SQLite file that git tracks: ``stores.versioned``)."""
+        ...
+
     def read(self) -> StoreState: ...
 
     def fingerprint_key(self) -> bytes:

@@ -50,6 +50,7 @@ from .sqlite_migrate import (
     upgrade,
 )
 from .urls import sqlite_path
+from .versioned import version_control_warning
 
 BUSY_TIMEOUT_S = dbfile.BUSY_TIMEOUT_S
 LOCK_ATTEMPT_MS = 100  # SQLite's busy wait per lock attempt; ``acquire`` polls between them
@@ -63,6 +64,7 @@ class SqliteStore:
         self.exists = True
         self.created = False
         self.warnings: tuple[str, ...] = ()
+        self.applied_by_trusted_runs = True
         self._creating: CreationLock | None = None  # held while this run creates the store
         self._conn = self._open()
 
@@ -85,6 +87,10 @@ class SqliteStore:
                 new.close()
             self.exists = True
         self.warnings = dbfile.permission_warnings(self.path)
+        versioned = version_control_warning(self.path)
+        if versioned is not None:
+            self.warnings += (versioned,)
+            self.applied_by_trusted_runs = False
         try:
             if self.mode.writes:
                 conn = dbfile.connect(self.path, read_only=False)
