@@ -326,7 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
         if os.environ.get("LLMFORM_DEBUG"):
-            traceback.print_exc()
+            # an exception's text may quote a request, key included: masked like any other
+            from .secrets.redaction import redact
+
+            click.echo(redact(traceback.format_exc()), err=True, nl=False)
         click.echo(
             f"error: internal error ({type(exc).__name__}); please report it "
             "with LLMFORM_DEBUG=1 output",

@@ -469,3 +469,25 @@ def test_the_canary_survives_echoes_newlines_and_vault(
     for table, value in _table_values(tmp_path / ".llmform" / "llmform.db"):
         text = value.hex() if isinstance(value, bytes) else str(value)
         assert not _pieces(text), f"{table}: {value!r}"
+
+
+def test_a_debug_traceback_masks_the_secrets_the_run_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LLMFORM_DEBUG=1 prints an internal error's traceback, and an exception's text may quote
+    a request (httpx's "Illegal header value b'Bearer sk-...'"): masked like any output."""
+    from llmform import cli_state
+    from llmform.secrets.base import SecretValue
+
+    held = SecretValue(PRIMARY)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"Illegal header value b'Bearer {held.reveal()}'")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_DEBUG", "1")
+    monkeypatch.setattr(cli_state, "load_state", crash)
+    assert main(["plan", "."]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "Illegal header value b'Bearer [key]'" in err, err
+    assert "internal error (RuntimeError)" in err and not _leaks(err), err
