@@ -16,6 +16,7 @@ every table row.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import secrets
@@ -38,7 +39,22 @@ ROTATED = f"sk-CANARY-{TOKEN}-rotated"
 LITERAL = f"sk-CANARY-{TOKEN}-literal"
 REJECTED = f"sk-CANARY-{TOKEN}-rejected"
 AUDIT_KEY = f"audit-key-{TOKEN}-0123456789"  # seals the audit events; never shown either
-NEEDLES = (TOKEN, "sk-CANARY")
+SECRETS = (PRIMARY, BACKUP, ROTATED, LITERAL, REJECTED, AUDIT_KEY)
+
+
+def _encodings(value: str) -> set[str]:
+    """Forms an output could carry a secret in without quoting it: base64 (standard and
+    URL-safe, at each of the three alignments it may start at inside a longer text, ends
+    trimmed), hex, and UTF-16."""
+    found = {value.encode().hex(), value.encode("utf-16-le").decode("latin-1")}
+    for skip in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(value[skip:].encode()).decode()
+            found.add(text[4:-4])
+    return found
+
+
+NEEDLES = (TOKEN, "sk-CANARY", *sorted(set().union(*map(_encodings, SECRETS))))
 
 STATE = """\
 apiVersion: llmform/v1
@@ -112,6 +128,13 @@ configs:
     workspace: prod
     factory: OpenAI
     api_key: {{env: gsk_CANARY{TOKEN}literal}}
+    models: [gpt-4o]
+  - name: in-the-description
+    workspace: prod
+    factory: OpenAI
+    description: "the key is {LITERAL}, rotate it soon"
+    api_key: {{env: CANARY_PRIMARY}}
+    labels_are_not_config_fields: {LITERAL}
     models: [gpt-4o]
 """
 
@@ -281,6 +304,17 @@ def test_the_canary_appears_nowhere(
     ):
         output = run(*command, "wrong-place", expect=1)
         assert "(not shown)" in output, output
+
+    # Settings that carry a key by mistake: refused, named, never quoted.
+    trust = f"https://ci:{LITERAL}@llm.corp/v1"
+    for command in (
+        ["plan", "--trust-endpoint", trust, "state"],
+        ["apply", "--auto-approve", "--trust-endpoint", trust, "state"],
+    ):
+        assert "(not shown: it may hold a secret)" in run(*command, expect=1)
+    assert "(the URL, not shown" in run(
+        "export", "--store", f"postgresql://llm:{LITERAL}@db/x", expect=1
+    )
 
     assert len(run.seen) >= 20
     for command, _, output in run.seen:
@@ -453,6 +487,9 @@ def test_the_canary_survives_echoes_newlines_and_vault(
             assert "Vault refused the approle login at auth/approle: invalid request" in output
         vault.route("/v1/auth/approle/login", echo(500))
         assert "HTTP 500" in run("plan", "vault", expect=1)
+        # A credential pasted into VAULT_ADDR, which every Vault message names: refused.
+        monkeypatch.setenv("VAULT_ADDR", vault.url.replace("://", f"://ci:{SECRET_ID}@"))
+        assert "VAULT_ADDR must be the server's address only" in run("plan", "vault", expect=1)
 
     assert [r for r in openai.requests if r.key == ECHOED]  # the echo really happened
     for command, _, output in run.seen:
