@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .providers import Endpoint, Outcome, Reply
+from .secrets.redaction import redact
 
 JSON = dict[str, Any]
 
@@ -285,10 +286,13 @@ class ResultCache:
         )
 
     def put(self, ident: str, reply: Reply) -> None:
+        # The names are the provider's: one that quotes a secret of the run (a server echoing
+        # the key as a model id) is left out, which can only make a model be asked about again.
+        models = None if reply.models is None else sorted(m for m in reply.models if redact(m) == m)
         self._entries[ident] = {
             "outcome": str(reply.outcome),
             "status": reply.status,
-            "models": None if reply.models is None else sorted(reply.models),
+            "models": models,
             "checked_at": self.clock(),
         }
         self._dirty = True

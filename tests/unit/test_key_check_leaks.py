@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import secrets
+from pathlib import Path
 
 import pytest
 from support.checking import run, target
 from support.provider_servers import ECHO_AT, PROTOCOLS, ProviderServer, openai_error
 
-from llmform.checks import CheckReport, RetryPolicy
+from llmform.checks import CheckReport, ResultCache, RetryPolicy
 from llmform.providers import Outcome
 
 OPTIONS = {"azure-openai": {"api_version": "2024-10-21"}, "bedrock": {"region": "us-east-1"}}
@@ -79,6 +80,21 @@ def test_a_key_quoted_over_and_over_past_the_read_limit_shows_nothing(
     assert_nothing_of(report, key)
     detail = report.configs[0].keys[0].detail
     assert not any(key[i : i + 3] in detail for i in range(len(key) - 2)), detail
+
+
+def test_a_model_list_quoting_the_key_leaves_it_out_of_the_cache_file(tmp_path: Path) -> None:
+    """The cache keeps a valid key's model list, names the provider chose: a server that lists
+    the key (or a form of it) as a model id must not get it written to disk."""
+    key = fresh_key()
+    listed = ["gpt-4o", key, f"echo-{key}", json.dumps(key), "m-1"]
+    cache = ResultCache(tmp_path / "key-checks.json", ttl=900)
+    with ProviderServer("openai", {key: "valid"}, models=listed) as server:
+        report = run([target("openai", server.api_base, [key], ["m-1"])], cache=cache)
+    assert report.configs[0].keys[0].outcome is Outcome.VALID
+    text = (tmp_path / "key-checks.json").read_text()
+    assert not [piece for piece in pieces(key) if piece in text], text
+    (entry,) = json.loads(text)["entries"].values()
+    assert entry["models"] == ["gpt-4o", "m-1"]
 
 
 def test_sigv4_credentials_quoted_back_show_neither_part() -> None:
