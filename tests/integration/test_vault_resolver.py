@@ -82,6 +82,8 @@ def test_every_problem_of_a_batch_is_reported_with_what_to_do(bao: BaoServer) ->
     bao.put(v2, "gone", {"api_key": "old"})
     kv2.delete_latest_version_of_secret(path="gone", mount_point=v2)
     bao.put(v2, "odd", {"empty": "", "number": 42})
+    # `vault kv put .../pasted sk-proj-...=x`: the key pasted as a key name is not listed
+    bao.put(v2, "pasted", {"sk-proj-CANARYv5x7Qm2Zr8Lp4Vt6Nw3Kd": "x", "apikey": "y"})
     bao.put(v1, "plain", {"api_key": "v1"}, version=1)
 
     good = ref(f"{v2}/llm/openai#api_key")
@@ -109,6 +111,9 @@ def test_every_problem_of_a_batch_is_reported_with_what_to_do(bao: BaoServer) ->
         ref(f"{transit}/keys/x#k"): "is a transit secrets engine, not KV",
         ref(f"{v2}/odd#empty"): "key 'empty' of",
         ref(f"{v2}/odd#number"): "holds a number, not a string",
+        ref(f"{v2}/pasted#api_key"): (
+            "has no key 'api_key' (its keys: (not shown: it looks like a secret), apikey)"
+        ),
         ref(f"{v1}/missing#api_key"): f"no secret at {v1}/missing",
     }
     result = resolver(bao).resolve([good, *expected])

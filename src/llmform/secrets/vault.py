@@ -30,6 +30,7 @@ from urllib.parse import quote
 from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
 
 from ..model import SecretRef, VaultRef
+from ..secret_shapes import NOT_SHOWN, holds_key, looks_like_key
 from .auth import login
 from .base import Resolution, SecretProblem, SecretValue, value_problem
 from .settings import VaultSettings, settings_from_env
@@ -294,11 +295,11 @@ class _Run:
         meta = field(body, "data", "metadata")
         where = f"{read.mount.path}/{read.path}{self._in_ns()}"
         if isinstance(meta, dict) and (meta.get("destroyed") or meta.get("deletion_time")):
-            number = meta.get("version")
+            version = number(meta.get("version"))  # the server's: a number, or not shown
             which = (
-                f"version {number}"
+                f"version {version}"
                 if read.version is not None
-                else f"the latest version ({number})"
+                else f"the latest version ({version})"
             )
             if meta.get("destroyed"):
                 text = (
@@ -308,7 +309,7 @@ class _Run:
             else:
                 text = (
                     f"{which} of {where} is deleted; undelete it (`vault kv undelete "
-                    f"-mount={read.mount.path} -versions={number} {read.path}`) "
+                    f"-mount={read.mount.path} -versions={version} {read.path}`) "
                     "or pin another version"
                 )
             return lambda ref: text
@@ -359,5 +360,7 @@ def _pick(ref: VaultRef, read: _Read, data: _Data) -> SecretValue | str:
         return value
     if value is not None:
         return f"key {ref.key!r} of {read.describe()} holds a {value}, not a string"
-    keys = ", ".join(sorted(data)) or "none"
+    # a key name may be a pasted key itself (``vault kv put secret/llm sk-...=x``): not shown
+    keys = ", ".join(sorted(NOT_SHOWN if holds_key(k) or looks_like_key(k) else k for k in data))
+    keys = keys or "none"
     return f"{read.describe()} has no key {ref.key!r} (its keys: {keys})"
