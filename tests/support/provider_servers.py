@@ -468,6 +468,7 @@ _SHOWN_BEFORE = "HTTP 401 invalid_request_error invalid_api_key: Invalid key "
 def echoing_error(key: str, headers: Mapping[str, str]) -> Response:
     """A 401 whose message quotes the key the way careless servers do: cut by a 300-character
     limit, whole, JSON-escaped, as Python repr of str and bytes, URL-encoded, backslash-escaped,
+    as hex,
     inside Basic auth's base64 of ``user:key``, its first 20 characters, head and tail around
     a mask, and every request header as received."""
     basic = base64.b64encode(f"ci-bot:{key}".encode()).decode()
@@ -479,7 +480,7 @@ def echoing_error(key: str, headers: Mapping[str, str]) -> Response:
             f"json-in-json={json.dumps(json.dumps({'api_key': key}))}",
             f"repr={key!r} bytes={key.encode()!r}",
             f"url={quote(key, safe='')} url-lower-hex={_lower_hex(quote(key, safe=''))}",
-            f"escaped={key.encode('unicode_escape').decode()}",
+            f"escaped={key.encode('unicode_escape').decode()} hex={key.encode().hex()}",
             f"basic=Basic {basic}",
             f"first20={key[:20]} masked={key[:6]}…{key[-4:]} stars={key[:3]}****{key[-4:]}",
             f"headers={json.dumps(dict(headers))}",

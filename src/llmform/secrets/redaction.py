@@ -7,8 +7,8 @@ Servers quote what they were sent in many shapes, so each secret the process hol
 - the value itself, and any run of ``GRAM`` or more of its characters (a provider that echoes
   ``sk-abc…xyz`` or the first 20 characters, a message cut in the middle of the key);
 - its escaped and quoted forms: JSON (``\\"``, ``\\/``, ``\\uXXXX``), Python ``repr`` of the
-  str and of its bytes, backslash escapes, URL encoding (``%2F`` and ``%2f``, ``+`` for space),
-  HTML entities;
+  str and of its bytes, backslash escapes, URL encoding (``%2F`` and ``%2f``, ``+`` for space,
+  or every byte escaped), HTML entities, hex;
 - base64 (standard or URL-safe, at any alignment) whose decoded bytes hold the value or a run
   of it, such as Basic auth's ``user:key``.
 
@@ -46,6 +46,10 @@ def forms(value: str) -> set[str]:
     for encoded in (quote(value, safe=""), quote(value), quote_plus(value)):
         out |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
     out.add(html.escape(value))
+    raw = value.encode("utf-8", "surrogatepass")
+    out |= {raw.hex(), raw.hex().upper()}  # a dump of the request's bytes
+    every = "".join(f"%{byte:02X}" for byte in raw)  # every byte escaped, not just the unsafe
+    out |= {every, every.lower()}
     return {f for f in out if f}
 
 
