@@ -143,7 +143,10 @@ def _parse(text: str, where: str) -> NormalUrl:
     try:
         return trusted_url(text)
     except ValueError as exc:
-        raise TrustSettingsError(f"{where}: {exc}") from None
+        why = str(exc)
+        if url_may_hold_secret(text):  # the reason quotes the host: a key's place too
+            why = re.sub(r"'[^']*'", "(not shown)", why)
+        raise TrustSettingsError(f"{where}: {why}") from None
 
 
 def _file_urls(path: Path, planned: Sequence[str]) -> list[NormalUrl]:
