@@ -300,6 +300,8 @@ def test_the_canary_appears_nowhere(
         ["validate"],
         ["validate", "--format", "json"],
         ["plan"],
+        ["plan", "--format", "json"],
+        ["plan", "--format", "markdown"],
         ["apply", "--auto-approve"],
     ):
         output = run(*command, "wrong-place", expect=1)
