@@ -32,10 +32,8 @@ def keys_in_text(document: Document, reported: Collection[Location] = ()) -> Ite
     own message for a key-shaped value says "not shown" too)."""
     for path, key in _found(document.data):
         where = document.locate(path, key=key)
-        if where not in reported:
-            # the path names the mapping that holds a key-shaped name, never the name itself
-            shown = [step for step in (path[:-1] if key else path) if not _keyish(step)]
-            yield error(where, format_path(shown), MESSAGE)
+        if where not in reported:  # (format_path leaves a key-shaped name out of the path)
+            yield error(where, format_path(path), MESSAGE)
 
 
 Path = tuple[str | int, ...]
