@@ -80,7 +80,7 @@ def test_a_key_quoted_over_and_over_past_the_read_limit_shows_nothing(
     assert report.configs[0].keys[0].outcome is Outcome.INVALID_KEY
     assert_nothing_of(report, key)
     detail = report.configs[0].keys[0].detail
-    assert not any(key[i : i + 3] in detail for i in range(len(key) - 2)), detail
+    assert not any(key[i : i + 4] in detail for i in range(len(key) - 3)), detail
 
 
 def test_a_model_list_quoting_the_key_leaves_it_out_of_the_cache_file(tmp_path: Path) -> None:

@@ -51,6 +51,8 @@ HOSTILE = {
     "link": "[click](https://evil.example) ![img](https://evil.example/p.png)",
     "autolink": "see https://evil.example and www.evil.example",
     "mention": "@octocat @org/team cc@example.com",
+    # escaped for markdown first ("@\\_"), the "@" must still not be left before a name
+    "mention of an escaped name": "@_x @-team @*y",
     "emphasis": "*bold* _it_ ~~strike~~ $x^2$",
     "entities": "&amp; &lt; &#x27;",
     "backslashes": "\\ \\| \\`",

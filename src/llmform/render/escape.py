@@ -65,7 +65,8 @@ def _safe_line(line: str, color: bool) -> str:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
 # "@name" in a comment notifies that user or team; a zero-width space after the "@" (as an
 # entity, visible in the source) keeps the text and drops the notification.
-_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
+# It runs after the backslash escapes: "@\_x" renders as "@_x", so a backslash may come between.
+_MENTION = re.compile(r"@(?=\\?[A-Za-z0-9_-])")
 _NO_MENTION = "@&#8203;"
 # What starts a block when it starts a line, or a list item's text: a heading, a quote, a list,
 # a setext underline, an ordered list's "1." (escaped at its "."), indentation (a code block).
