@@ -1,6 +1,6 @@
 """Options that every command shares: ``--no-color`` and ``--store``, accepted before the
-command (``llmform --store URL plan``) and after it (``llmform plan --store URL``), and opening
-the store a command names.
+command (``llmform --store URL plan``) and after it (``llmform plan --store URL``; by the
+commands that use no store too, which ignore it), and opening the store a command names.
 
 Given in both places, the command's own ``--store`` wins (it is the nearer, more specific one);
 then the one before the command, then ``LLMFORM_STORE``, then the default. ``--no-color``
@@ -47,12 +47,21 @@ _no_color_option = click.option(
 )
 
 
+# A command that uses no store (validate, schema, catalog) still takes --store after its name,
+# as it does before it: one habit (or one CI variable in every command line) for all commands.
+_unused_store_option = click.option(
+    "--store", metavar="URL", expose_value=False, hidden=True, help="Not used by this command."
+)
+
+
 class Group(click.Group):
-    """A group whose commands all accept ``--no-color`` after their name too."""
+    """A group whose commands all accept ``--no-color`` and ``--store`` after their name too."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(param.name == "no_color" for param in cmd.params):
             _no_color_option(cmd)
+        if not any("--store" in getattr(param, "opts", ()) for param in cmd.params):
+            _unused_store_option(cmd)
         super().add_command(cmd, name)
 
 

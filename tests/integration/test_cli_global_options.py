@@ -122,6 +122,30 @@ def test_no_color_is_accepted_before_and_after_every_command(
         assert (out_after, err_after) == (out_before, err_before)
 
 
+STORELESS_COMMANDS = {
+    "validate": ["validate"],
+    "schema": ["schema"],
+    "catalog": ["catalog"],
+    "catalog NAME": ["catalog", "OpenAI"],
+    "catalog NAME --format json": ["catalog", "OpenAI", "--format", "json"],
+    "catalog import-ragflow": ["catalog", "import-ragflow", "missing.json"],
+}
+
+
+@pytest.mark.parametrize("command", STORELESS_COMMANDS)
+def test_store_is_accepted_after_a_command_that_uses_none_as_before_it(
+    here: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """``llmform --store URL validate`` is accepted (the store is not used), so is
+    ``llmform validate --store URL``: one habit for every command, no usage error."""
+    args = STORELESS_COMMANDS[command]
+    before = cli(capsys, "--store", "sqlite:///unused.db", *args)
+    after = cli(capsys, *args, "--store", "sqlite:///unused.db")
+    assert after[0] != 2, after  # not "no such option"
+    assert after == before
+    assert not (here / "unused.db").exists()
+
+
 def _on_a_terminal(cwd: Path, *args: str) -> str:
     """What ``llmform ARGS`` writes to a terminal (stdout and stderr)."""
     main_end, child_end = pty.openpty()
