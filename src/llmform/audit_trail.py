@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -275,13 +276,35 @@ def _ranges(statuses: Sequence[tuple[int, str]]) -> list[tuple[int, int, str]]:
 # -- the listing ------------------------------------------------------------------------------
 
 
+def parse_since(text: str) -> datetime:
+    """``--since``: an ISO 8601 date or time, UTC unless it names its zone. Compared as a time,
+    not as text: ``2026-01-31T20:00-05:00`` is after ``2026-02-01T00:30+00:00``."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise AuditError(
+            f"--since {printable(text)!r} is not an ISO 8601 time; write a date or a time, "
+            "e.g. 2026-01-31, 2026-01-31T14:00 (UTC) or 2026-01-31T14:00+01:00"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _time_of(event: AuditEvent) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(event.time)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def matching(
     events: Sequence[AuditEvent],
     workspace: str | None = None,
     address: str | None = None,
-    since: str | None = None,
+    since: datetime | None = None,
 ) -> list[AuditEvent]:
-    """The events of one workspace's resources, of one address, at or after a time."""
+    """The events of one workspace's resources, of one address, at or after a time (an event
+    whose time does not parse is kept: a filter never hides what it cannot read)."""
 
     def keep(event: AuditEvent) -> bool:
         if address and event.address != address:
@@ -291,7 +314,8 @@ def matching(
             or event.address.startswith(f"config.{workspace}/")
         ):
             return False
-        return not (since and event.time < since)
+        when = _time_of(event) if since else None
+        return not (since and when and when < since)
 
     return [event for event in events if keep(event)]
 

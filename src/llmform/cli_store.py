@@ -11,7 +11,15 @@ import json
 import click
 
 from .audit_keys import configured_chain_key
-from .audit_trail import INVESTIGATE, listing, matching, parse_head, read_copy, verify_trail
+from .audit_trail import (
+    INVESTIGATE,
+    listing,
+    matching,
+    parse_head,
+    parse_since,
+    read_copy,
+    verify_trail,
+)
 from .cli_options import opened, store_option
 from .console import printable
 from .errors import LlmformError
@@ -61,9 +69,16 @@ def export(store_url: str, out: str | None) -> None:
     help="With --verify: a copy written by apply --audit-file; every event in it must be in the "
     "store, unchanged, and the store must not end before it does.",
 )
-@click.option("-w", "--workspace", help="Only events of this workspace's resources.")
-@click.option("--address", help="Only events of this resource address.")
-@click.option("--since", metavar="ISO-TIME", help="Only events at or after this time.")
+@click.option(
+    "-w", "--workspace", metavar="NAME", help="Only events of this workspace's resources."
+)
+@click.option("--address", metavar="ADDRESS", help="Only events of this resource address.")
+@click.option(
+    "--since",
+    metavar="ISO-TIME",
+    help="Only events at or after this time: a date or a time, UTC unless it names its zone "
+    "(2026-01-31, 2026-01-31T14:00+01:00).",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
 def audit(
     store_url: str,
@@ -112,14 +127,22 @@ def audit(
         for line in report.lines:
             click.echo(line)
         return
+    after = parse_since(since) if since is not None else None
     with opened(store_url, OpenMode.READ) as store:
-        shown = matching(store.audit_events(), workspace, address, since)
+        events = store.audit_events()
+    shown = matching(events, workspace, address, after)
     if as_json:
         for event in shown:
             click.echo(json.dumps(event.to_json(), sort_keys=True))
     elif shown:
         for line in listing(shown):
             click.echo(line)
+    elif events:  # said on stderr: stdout, which a script may read, stays empty
+        click.echo(
+            f"No audit event matches the filters ({len(events)} events in the store).", err=True
+        )
+    else:
+        click.echo("No audit events: nothing was applied to this store.", err=True)
 
 
 @click.command("force-unlock")
