@@ -6,8 +6,9 @@ only when the plan needs them (``unresolved.slots_to_read``): when the store can
 value (the config is new, a reference is new or changed, the store has no fingerprint) the plan
 tries to read it so that the stored fingerprint is right, and when encryption at rest must seal
 it (the config is written) it has to. A value the plan tried and could not read for a disabled
-config, and need not seal, does not stop the run: the config is stored without that
-fingerprint, the plan says why, and the first plan that reads it records it.
+config, and need not seal, does not stop the run (nor does a Vault that cannot be used at all,
+when no value the run must have is in it): the config is stored without that fingerprint, the
+plan says why, and the first plan that reads it records it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 
 from .console import printable
 from .errors import LlmformError
-from .model import Config, SecretRef
+from .model import Config, SecretRef, VaultRef
 from .problems import Problem
 from .resources import config_resource, secret_slots
-from .secrets.base import Resolver, SecretProblem, SecretValue, fingerprint
+from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
+from .secrets.redaction import redact
 from .stores.base import Store
 from .unresolved import slots_to_read
 
@@ -104,7 +106,7 @@ def resolve_secrets(
                 required.add(ref)
     if not users:
         return ResolvedSecrets({}, {})
-    resolution = resolver.resolve(users)
+    resolution = _resolve(resolver, users, required)
 
     def described(problem: SecretProblem) -> str:
         where = ", ".join(users.get(problem.ref, []))
@@ -128,3 +130,25 @@ def resolve_secrets(
     values = dict(resolution.values)
     fingerprints = {ref: fingerprint(key, v) for ref, v in values.items()}
     return ResolvedSecrets(values, fingerprints, notes)
+
+
+def _resolve(
+    resolver: Resolver, refs: Mapping[SecretRef, object], required: set[SecretRef]
+) -> Resolution:
+    """Every reference of ``refs`` in one batch (one Vault login). A batch can fail as a whole
+    (Vault not set up, unreachable, refusing the login): then the references not required are
+    reported as unread with that reason, like a single missing secret, and the required ones
+    are resolved on their own; if those include a Vault reference, the failure stops the run
+    (asking Vault again would only fail again, slowly)."""
+    try:
+        return resolver.resolve(refs)
+    except LlmformError as exc:
+        optional = [ref for ref in refs if ref not in required]
+        if not optional or any(isinstance(ref, VaultRef) for ref in required):
+            raise
+        needed = resolver.resolve([ref for ref in refs if ref in required]) if required else None
+        reason = " ".join(redact(str(exc)).split())
+        unread = tuple(SecretProblem(ref, reason) for ref in optional)
+        if needed is None:
+            return Resolution({}, unread)
+        return Resolution(needed.values, (*needed.problems, *unread))

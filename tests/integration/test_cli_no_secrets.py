@@ -321,6 +321,51 @@ def test_a_disabled_config_created_without_its_secret_is_fingerprinted_once_enab
     assert code == 2 and "~ secrets.api_key.value = (sensitive value changed)" in out
 
 
+VAULT_SPARE = STATE.replace("{env: NS_SPARE}", '{vault: "secret/llm/spare#api_key"}')
+
+
+@pytest.mark.parametrize(
+    ("environment", "why"),
+    [
+        ({}, "VAULT_ADDR is not set; export VAULT_ADDR="),
+        ({"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "hvs.r5-token"}, "127.0.0.1:1"),
+    ],
+    ids=["no VAULT_ADDR", "unreachable"],
+)
+def test_a_disabled_configs_secret_from_a_vault_that_cannot_be_used_is_a_warning(
+    environment: dict[str, str],
+    why: str,
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a disabled config reads from Vault, and Vault cannot be used at all (not set up, or
+    down): as for an unset variable, the config is planned and applied without that
+    fingerprint and the plan says why, rather than the run stopping for a value it need not
+    have. An enabled config's Vault secret still stops the run."""
+    monkeypatch.setenv("VAULT_CLIENT_TIMEOUT", "2")
+    monkeypatch.setenv("VAULT_MAX_RETRIES", "0")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    edit(repo, lambda _: VAULT_SPARE)
+    code, out, err = run(capsys, "plan", "--no-validate-keys", "--detailed-exitcode", ".")
+    assert code == 2, err
+    (warning,) = [line for line in out.splitlines() if line.startswith("Warning: not read")]
+    assert warning.startswith(
+        "Warning: not read, so stored without a fingerprint until a plan reads it: "
+        "vault:secret/llm/spare#api_key: "
+    )
+    assert why in warning and warning.endswith("(used by config.prod/spare api_key)")
+    apply(capsys)
+    assert fingerprints(repo)[("spare", "api_key")] is None
+    assert fingerprints(repo)[("main", "api_key")] is not None
+
+    edit(repo, lambda t: t.replace("enabled: false", "enabled: true"))
+    code, out, err = run(capsys, "plan", "--no-validate-keys", ".")
+    assert (code, out) == (1, "")
+    assert why in err
+
+
 def test_encryption_reads_a_disabled_configs_secret_only_when_it_must_seal_it(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
