@@ -125,10 +125,12 @@ def no_color_of(ctx: click.Context) -> bool:
     return bool(getattr(ctx.obj, "no_color", False))
 
 
-def render_plan(plan: Plan, fmt: str, color: bool, verbose: bool = False) -> str:
+def render_plan(
+    plan: Plan, fmt: str, color: bool, verbose: bool = False, errors: Sequence[str] = ()
+) -> str:
     from .render import render
 
-    return render(plan, fmt, color=color, verbose=verbose)
+    return render(plan, fmt, color=color, verbose=verbose, errors=errors)
 
 
 verbose_option = click.option(

@@ -42,6 +42,7 @@ from .engine import (
     require_trusted,
 )
 from .errors import LlmformError
+from .files import FileWriteError, check_writable
 from .model import DesiredState
 from .plan import Plan
 from .plan_file import is_plan_file, plan_mac_key, save_plan
@@ -115,6 +116,8 @@ def plan(
       llmform plan -v configs/       # catalog factories with their model lists
     """
     try:
+        if out:  # before anything is planned: a plan that cannot be saved is wasted
+            check_plan_file(out)
         state = load_state(paths or (".",))
         if no_secrets:
             result, store_exists = plan_without_secrets(state, store_url, workspaces)
@@ -139,20 +142,23 @@ def plan(
     except LlmformError as exc:
         echo_failure(exc, fmt)
         raise
-    click.echo(render_plan(result, fmt, color_for(no_color_of(ctx)), verbose), nl=False)
-    consequence = "the plan cannot be applied" + (" and was not saved" if out else "")
-    for error in (
-        protection_error(result.refusals, consequence),
-        key_check_error(result, consequence),
-    ):
-        if error is not None:
-            raise error
+    not_saved = None
     if out and not store_exists:
-        raise LlmformError(
+        not_saved = LlmformError(
             f"the plan was not saved: the store {store_url} does not exist yet, and a saved "
             f"plan needs the store's key; create the store first with: llmform init --store "
             f"{store_url}, or apply without saving a plan (apply creates the store)"
         )
+    errors = [str(not_saved)] if not_saved else []
+    click.echo(render_plan(result, fmt, color_for(no_color_of(ctx)), verbose, errors), nl=False)
+    consequence = "the plan cannot be applied" + (" and was not saved" if out else "")
+    for error in (
+        protection_error(result.refusals, consequence),
+        key_check_error(result, consequence),
+        not_saved,
+    ):
+        if error is not None:
+            raise error
     if out:
         from .cli_plans import apply_command
 
@@ -186,6 +192,16 @@ def plan_without_secrets(
     with opened(store_url, OpenMode.PLAN) as store:
         prepared = prepare(state, store, None, scope=scope)
         return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted), store.exists
+
+
+def check_plan_file(path: str) -> None:
+    """plan -o: the file can be written (its folder exists and is writable)."""
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise FileWriteError(
+            f"cannot save the plan to {printable(path)}: {exc.strerror or exc}; nothing was planned"
+        ) from None
 
 
 @click.command()

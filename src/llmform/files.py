@@ -93,6 +93,16 @@ def check_appendable(path: str | os.PathLike[str]) -> None:
     os.close(fd)
 
 
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise OSError unless ``write_file(path, ...)`` can write: its directory exists and may
+    be written. Nothing is created."""
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise FileNotFoundError(2, f"no folder {directory}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(13, f"the folder {directory} is not writable")
+
+
 def _open_for_append(path: str | os.PathLike[str], *, create: bool) -> int:
     flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     if create:

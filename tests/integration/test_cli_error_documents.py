@@ -185,3 +185,54 @@ def test_a_refused_protected_delete(repo: Path, capsys: pytest.CaptureFixture[st
         "**Refused: protected resources would be destroyed, so this plan cannot be applied:**"
         f"\n\n- `config.prod/main` {refusal.split(' ', 1)[1]}\n"
     ) in out
+
+
+NOT_SAVED = (
+    "the plan was not saved: the store sqlite:///{store} does not exist yet, and a saved plan "
+    "needs the store's key; create the store first with: llmform init --store "
+    "sqlite:///{store}, or apply without saving a plan (apply creates the store)"
+)
+
+
+def test_a_plan_shown_but_not_saved_says_why_in_its_document(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plan -o against a store that does not exist yet shows the plan and refuses to save it
+    (exit 1): the document says why, as stderr does, not a plan without an error."""
+    message = NOT_SAVED.format(store=repo / "store.db")
+    args = ("plan", "--no-validate-keys", "-o", "new.plan", "llmform.yaml")
+    code, out, err = run(capsys, *args, "--format", "json")
+    assert code == 1 and message in err
+    data = json.loads(out)
+    assert data["summary"] == {"add": 3, "change": 0, "destroy": 0}
+    assert data["errors"] == [{"message": message}]
+    code, out, _ = run(capsys, *args, "--format", "markdown")
+    assert code == 1
+    assert "**Plan: 3 to add, 0 to change, 0 to destroy.**" in out
+    errors = out.split("\n**Errors**\n\n- ", 1)[1]
+    assert errors.startswith("the plan was not saved: the store sqlite:///")
+    assert errors.endswith(", or apply without saving a plan (apply creates the store)\n")
+    assert errors.count("\n") == 1  # the last section, one item
+    assert not (repo / "new.plan").exists() and not (repo / "store.db").exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "text"])
+def test_a_plan_file_that_cannot_be_written_stops_the_plan_before_it_starts(
+    repo: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """-o in a folder that does not exist: said before anything is planned (no key checked,
+    no secret read), in the document too."""
+    assert run(capsys, "init")[0] == 0
+    message = "cannot save the plan to missing/new.plan: no folder missing; nothing was planned"
+    code, out, err = run(
+        capsys, "plan", "--no-validate-keys", "--format", fmt, "-o", "missing/new.plan", "."
+    )
+    assert code == 1
+    assert message in err
+    if fmt == "json":
+        assert json.loads(out)["errors"] == [{"message": message}]
+    elif fmt == "markdown":
+        assert out.startswith("### llmform plan\n\n**Plan failed: 1 error.**")
+        assert "- cannot save the plan to missing/new.plan" in out
+    else:
+        assert out == ""

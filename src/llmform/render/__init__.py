@@ -7,7 +7,7 @@ A renderer never prints a secret fingerprint: sensitive values appear only as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..errors import LlmformError
@@ -20,7 +20,9 @@ from .text import render_text
 
 
 class Renderer(Protocol):
-    def __call__(self, plan: Plan, color: bool = False, verbose: bool = False) -> str: ...
+    def __call__(
+        self, plan: Plan, color: bool = False, verbose: bool = False, errors: Sequence[str] = ()
+    ) -> str: ...
 
 
 RENDERERS: Mapping[str, Renderer] = {
@@ -30,15 +32,20 @@ RENDERERS: Mapping[str, Renderer] = {
 }
 
 
-def render(plan: Plan, fmt: str, color: bool = False, verbose: bool = False) -> str:
+def render(
+    plan: Plan, fmt: str, color: bool = False, verbose: bool = False, errors: Sequence[str] = ()
+) -> str:
     """``plan`` in the format ``fmt`` (a key of ``RENDERERS``); ``color`` applies to text only,
-    ``verbose`` (catalog factories' model lists in full) to text and markdown."""
+    ``verbose`` (catalog factories' model lists in full) to text and markdown. ``errors``: why
+    a plan that is shown failed, besides what the plan holds itself (its refusals and failed
+    keys), such as a plan that could not be saved: markdown and json list them; text leaves
+    them to stderr."""
     try:
         renderer = RENDERERS[fmt]
     except KeyError:
         known = ", ".join(RENDERERS)
         raise ValueError(f"unknown plan format {fmt!r}; use one of {known}") from None
-    return renderer(plan, color, verbose)
+    return renderer(plan, color, verbose, errors)
 
 
 def render_failure(exc: LlmformError, fmt: str) -> str | None:

@@ -20,13 +20,16 @@ from .text import NO_SECRETS, keys_skipped, not_compared_heading, untrusted_endp
 FORMAT_VERSION = "1.0"
 
 
-def render_json(plan: Plan, color: bool = False, verbose: bool = False) -> str:
+def render_json(
+    plan: Plan, color: bool = False, verbose: bool = False, errors: Sequence[str] = ()
+) -> str:
     """``color`` and ``verbose`` are accepted for a uniform renderer signature: JSON has no
-    colour, and always holds every resource's full before and after."""
-    return json_dumps(plan_json(plan)) + "\n"
+    colour, and always holds every resource's full before and after. ``errors`` are added to
+    the plan's own in ``errors``."""
+    return json_dumps(plan_json(plan, errors)) + "\n"
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
     summary = plan.summary
     warnings = list(plan.warnings)
     if plan.unmanaged:
@@ -64,7 +67,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             }
             for row in plan.failed_keys
         ]
-        + [{"address": r.address, "message": r.text} for r in plan.refusals],
+        + [{"address": r.address, "message": r.text} for r in plan.refusals]
+        + [{"message": error} for error in errors],
     }
 
 

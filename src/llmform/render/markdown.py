@@ -34,9 +34,12 @@ _ACTION_WORDS = {CREATE: "create", UPDATE: "update", DELETE: "destroy", REPLACE:
 _SYMBOL = re.compile(r"^( *)(-/\+|[-+~])( .*)$")
 
 
-def render_markdown(plan: Plan, color: bool = False, verbose: bool = False) -> str:
+def render_markdown(
+    plan: Plan, color: bool = False, verbose: bool = False, errors: Sequence[str] = ()
+) -> str:
     """``color`` is accepted for a uniform renderer signature; markdown has none.
-    ``verbose``: catalog factories in full rather than as one summary line each."""
+    ``verbose``: catalog factories in full rather than as one summary line each. ``errors``
+    end the comment, as the error document of a failed plan lists them."""
     summary = plan.summary
     lines = ["### llmform plan", "", f"**{summary_line(summary)}**", ""]
     if plan.scope:
@@ -71,6 +74,8 @@ def render_markdown(plan: Plan, color: bool = False, verbose: bool = False) -> s
             "",
         ]
     lines += _notes(plan)
+    if errors:
+        lines += ["**Errors**", "", *(f"- {md_text(' '.join(e.split()))}" for e in errors), ""]
     return md_lines(lines).rstrip("\n") + "\n"
 
 

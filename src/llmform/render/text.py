@@ -94,8 +94,11 @@ def groups(plan: Plan) -> list[Group]:
     return out
 
 
-def render_text(plan: Plan, color: bool = False, verbose: bool = False) -> str:
-    """``verbose``: catalog factories in full rather than as one summary line each."""
+def render_text(
+    plan: Plan, color: bool = False, verbose: bool = False, errors: Sequence[str] = ()
+) -> str:
+    """``verbose``: catalog factories in full rather than as one summary line each. ``errors``
+    are not part of a text plan: the CLI prints them on stderr."""
     lines: list[str] = []
     if plan.scope:
         lines += [f"Scope: {scope_text(plan.scope)}; everything else is left alone.", ""]
