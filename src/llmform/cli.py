@@ -74,9 +74,10 @@ def cli(ctx: click.Context, no_color: bool) -> None:
     "--whole-state",
     is_flag=True,
     help="Validate each named file with the state it belongs to: the file alone if everything "
-    "it names is declared in it, else the llmform files of the nearest folder above it (up to "
-    "the working directory) in which it is; report errors in the named files only. The "
-    "pre-commit hook uses this.",
+    "it names is declared in it (and the files beside it use nothing it declares), else the "
+    "llmform files of the nearest folder above it (up to the working directory) in which it "
+    "is; report errors in the named files, and those the change to them makes in other files "
+    "(compared with git's HEAD). The pre-commit hook uses this.",
 )
 @pass_options
 def validate(

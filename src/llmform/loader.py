@@ -316,6 +316,13 @@ def load_file(file: str, *, explicit: bool, ignore_foreign: bool = False) -> Loa
     if problem is not None:
         return LoadResult([], [problem])
     assert raw is not None
+    return load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
+
+
+def load_bytes(
+    file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool = False
+) -> LoadResult:
+    """``load_file`` of ``raw``, the contents of ``file`` (as another version has them)."""
     if ignore_foreign and not may_be_llmform(raw):
         return LoadResult([], [])
     # a file that does not mention llmform, handed over by pre-commit, is another tool's when

@@ -5,7 +5,9 @@ workspace declared in a file that was not staged. So each named file is validate
 state it belongs to, which is the first of these in which everything the file refers to
 (workspaces and factories of its configs, the configs of its workspaces' defaults) is declared:
 
-1. the file itself (a state in one file);
+1. the file itself (a state in one file), unless the nearest folder above it that holds other
+   llmform files names what the file declares (or declared before the change, as git's HEAD
+   has it), without declaring it: then that folder, whose files a change to the file can break;
 2. the llmform files under the file's folder, then under each folder above it, up to the
    working directory (or, for a file outside it, the root of its git repository).
 
@@ -43,12 +45,15 @@ def find_scope(
     documents: Sequence[Document],
     catalog: Iterable[str],
     load_folder: Callable[[str], Sequence[Document]],
+    previous: Callable[[str], Sequence[Document]] = lambda _: (),
 ) -> Scope:
-    """The state ``file`` (whose llmform documents are ``documents``) belongs to."""
+    """The state ``file`` (whose llmform documents are ``documents``, and ``previous(file)``
+    before the change being checked, as git's HEAD has them) belongs to."""
     builtin = set(catalog)
     needed = _references(documents)
     if _missing(needed, _declared(documents), builtin) == 0:
-        return Scope((file,), (file,))
+        names = _union(_declared(documents), _declared(previous(file)))
+        return Scope((_used_by(file, names, load_folder) or file,), (file,))
     best: tuple[int, str] | None = None
     for folder in folders_up(file):
         missing = _missing(needed, _declared(load_folder(folder)), builtin)
@@ -58,6 +63,32 @@ def find_scope(
             break
     assert best is not None  # there is always the file's own folder
     return Scope((best[1],), (file,))
+
+
+def _used_by(
+    file: str, names: Names, load_folder: Callable[[str], Sequence[Document]]
+) -> str | None:
+    """The nearest folder above ``file`` with other llmform files in it, if those name (without
+    declaring it themselves) something ``file`` declares, or declared before the change: then
+    ``file`` is part of their state, and removing or renaming what it declares breaks them. A
+    folder whose files name nothing of it holds other states: ``file`` is a state of its own."""
+    real = os.path.realpath(file)
+    for folder in folders_up(file):
+        others = [d for d in load_folder(folder) if os.path.realpath(d.file) != real]
+        if not others:
+            continue
+        (factories, workspaces, configs), declared = _references(others), _declared(others)
+        uses = (
+            (factories - declared[0]) & names[0]
+            or (workspaces - declared[1]) & names[1]
+            or (configs - declared[2]) & names[2]
+        )
+        return folder if uses else None
+    return None
+
+
+def _union(first: Names, second: Names) -> Names:
+    return first[0] | second[0], first[1] | second[1], first[2] | second[2]
 
 
 def folders_up(file: str) -> list[str]:

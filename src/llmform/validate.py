@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -13,6 +13,7 @@ from .loader import Document, LoadCache, load_paths
 from .model import DesiredState, Factory
 from .schema import check_document
 from .semantic import Broken, build_state
+from .state_before import at_head, errors_before
 from .state_scope import Scope, find_scope, merge
 from .text_secrets import keys_in_text
 
@@ -44,6 +45,12 @@ def check_documents(
     reported = {d.location for d in diagnostics + semantic if d.severity is Severity.ERROR}
     pasted = [d for document in documents for d in keys_in_text(document, reported)]
     return state, diagnostics + semantic + pasted
+
+
+def checker(
+    catalog: Mapping[str, Factory],
+) -> Callable[[list[Document]], list[Diagnostic]]:
+    return lambda documents: check_documents(documents, catalog)[1]
 
 
 def validate_paths(
@@ -85,6 +92,9 @@ def validate_states_of(
     def load(folder: str) -> list[Document]:
         return load_paths([folder], ignore_foreign=ignore_foreign, cache=cache).documents
 
+    def previous(file: str) -> list[Document]:
+        return at_head(file, explicit=not ignore_foreign, ignore_foreign=ignore_foreign)
+
     diagnostics: list[Diagnostic] = []
     scopes: list[Scope] = []
     with _collector_paused():
@@ -96,7 +106,7 @@ def validate_states_of(
             if not loaded.documents:  # not llmform's, or broken: nothing to put in a state
                 diagnostics.extend(loaded.diagnostics)
                 continue
-            scopes.append(find_scope(given, loaded.documents, factories, load))
+            scopes.append(find_scope(given, loaded.documents, factories, load, previous))
         states = [_check_scope(scope, factories, ignore_foreign, cache) for scope in merge(scopes)]
     files: set[str] = set()
     merged = DesiredState({}, {}, {})
@@ -124,21 +134,26 @@ def _check_scope(
         return state, everything, files
     owners = {os.path.realpath(owner): owner for owner in scope.owners}
     reported: list[Diagnostic] = []
-    elsewhere = 0
+    elsewhere: list[Diagnostic] = []
     for diagnostic in everything:
         owner = owners.get(os.path.realpath(diagnostic.location.file))
         if owner is not None:  # spelt as named: "./a.yaml" from a scan of "." is "a.yaml"
             reported.append(replace(diagnostic, location=replace(diagnostic.location, file=owner)))
         elif diagnostic.severity is Severity.ERROR:
-            elsewhere += 1
+            elsewhere.append(diagnostic)
+    folder = scope.paths[0]
+    before = None
     if elsewhere:
-        folder = scope.paths[0]
+        before = errors_before(folder, scope.owners, ignore_foreign, cache, checker(catalog))
+    made = [d for d in elsewhere if before is not None and before.lacks(d)]
+    reported += [replace(d, message=f"{d.message} ({before.made_by})") for d in made if before]
+    if len(elsewhere) > len(made):
         reported.append(
             warning(
                 Location(folder),
                 "",
-                f"{elsewhere} error(s) in other files of the state under {folder!r}, not "
-                f"reported here; run 'llmform validate {folder}' to see them",
+                f"{len(elsewhere) - len(made)} error(s) in other files of the state under "
+                f"{folder!r}, not reported here; run 'llmform validate {folder}' to see them",
             )
         )
     return state, reported, files

@@ -187,3 +187,67 @@ def test_hook_passes_on_good_files_among_foreign_yaml(runs: dict[str, Run]) -> N
     ) in run.output
     # the foreign files were handed over and passed over: good.yaml and llm/ were read
     assert "Valid: 4 file(s), 1 factories, 2 workspaces, 2 configs, 1 warning(s)" in run.output
+
+
+def test_git_commit_runs_the_hook_on_what_the_commit_changes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The user's flow: pre-commit installed as the repository's git hook, commits made with
+    git. A commit that touches one file of a split state, another state or only another tool's
+    YAML passes; one whose staged file breaks a file it does not touch (a workspace removed
+    that an unstaged config names) is refused, naming the error where it is."""
+    root = tmp_path_factory.mktemp("git-commit")
+    env = _git_env(root)
+    hook = _hook_repo((root / "hook").resolve(), env)
+    rev = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=hook, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    project = root / "project"
+    project.mkdir()
+    _init_repo(project, env)
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hook}\n    rev: {rev}\n    hooks:\n      - id: llmform-validate\n"
+    )
+    files = {"good.yaml": GOOD, **SPLIT, **FOREIGN}
+    files["llm/configs/broken.yaml"] = files["llm/configs/broken.yaml"].replace("team-b", "team-a")
+    files["llm/workspaces.yaml"] += "  - name: team-c\n"
+    files["llm/configs/team-c.yaml"] = files["llm/configs/team-a.yaml"].replace("team-a", "team-c")
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"], cwd=project, env=env, check=True
+    )
+
+    def commit(*paths: str) -> Run:
+        _git(project, env, "add", *paths)
+        done = subprocess.run(
+            ["git", "commit", "-q", "-m", "change"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        return Run(done.returncode, done.stdout + done.stderr)
+
+    def edit(name: str, old: str, new: str) -> str:
+        (project / name).write_text((project / name).read_text().replace(old, new))
+        return name
+
+    first = commit(".")
+    assert first.returncode == 0 and "llmform validate" in first.output, first.output
+    one = commit(edit("llm/configs/team-a.yaml", "[gpt-4o]", "[gpt-4o, gpt-4o-mini]"))
+    assert one.returncode == 0, one.output
+    other = commit(edit("good.yaml", "[gpt-4o]", "[gpt-4o, gpt-4o-mini]"))
+    assert other.returncode == 0, other.output
+    foreign = commit(edit(".github/workflows/ci.yaml", "[push]", "[push, pull_request]"))
+    assert foreign.returncode == 0, foreign.output
+    breaking = commit(edit("llm/workspaces.yaml", "  - name: team-c\n", ""))
+    assert breaking.returncode == 1, breaking.output
+    assert (
+        "llm/configs/team-c.yaml:4:16: error: configs[0].workspace: unknown workspace 'team-c' "
+        "(did you mean 'team-a'?); declare it under 'workspaces' (made by the changes to "
+        "llm/workspaces.yaml)"
+    ) in breaking.output
+    assert "Traceback" not in breaking.output

@@ -87,7 +87,8 @@ CASES = {
     # staged files: (exit code, stderr lines before the summary)
     "a config file of the split state": (["llm/configs/prod.yaml"], 0, [ELSEWHERE]),
     "its workspaces, whose defaults name a config": (["llm/workspaces.yaml"], 0, [ELSEWHERE]),
-    "a factory file: a state of its own": (["llm/factories/internal.yaml"], 0, []),
+    # the configs beside it use its factory: a change to it can break them
+    "a factory file the configs use": (["llm/factories/internal.yaml"], 0, [ELSEWHERE]),
     "the broken file": (["llm/configs/staging.yaml"], 1, [STAGING_ERROR]),
     "two files of the same state": (
         ["llm/configs/staging.yaml", "llm/workspaces.yaml"],
@@ -153,8 +154,8 @@ def test_a_file_outside_the_working_directory_stays_in_its_repository(
 def test_summary_counts_the_states_validated(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--no-color", "validate", "--whole-state", "llm/factories/internal.yaml"]) == 0
-    assert capsys.readouterr().err == "Valid: 1 file(s), 1 factories, 0 workspaces, 0 configs\n"
+    assert main(["--no-color", "validate", "--whole-state", "single.yaml"]) == 0
+    assert capsys.readouterr().err == "Valid: 1 file(s), 1 factories, 1 workspaces, 1 configs\n"
     assert main(["--no-color", "validate", "--ignore-foreign", "deploy/service.yaml"]) == 0
     assert capsys.readouterr().err == (
         "Nothing to check: no llmform document among the files given\n"
