@@ -172,6 +172,9 @@ class FailedKey(Protocol):
     @property
     def outcome(self) -> str: ...
 
+    @property
+    def cached(self) -> bool: ...
+
 
 # What to do about each kind of failure; "{hosts}" is filled with the hosts that were tried.
 ADVICE: dict[str, str] = {
@@ -206,6 +209,12 @@ def failure_summary(
         if "{hosts}" in advice:
             advice = advice.format(hosts=_hosts({r.address for r in rows}, checks))
         lines.append(f"  {words} ({len(rows)} key{'' if len(rows) == 1 else 's'}): {advice}")
+    cached = sum(row.cached for row in failed)
+    if cached:
+        lines.append(
+            f"  ({cached} of these verdicts came from the key-check cache, made by an earlier "
+            "run: if a key was fixed at the provider since, --check-cache-ttl 0 asks again)"
+        )
     lines.append("Then plan again, or pass --no-validate-keys to skip the checks.")
     return "\n".join(lines)
 
@@ -242,9 +251,15 @@ class ResultCache:
     limit or an outage says nothing about the next run, and credit or permissions can be fixed
     by an admin at any moment. The file holds digests, outcomes, statuses, model names and
     times; never a key, never a provider message.
+
+    ``ttl`` is how old an answer this run takes from the cache (0: none). Every answer the run
+    gets from a provider is recorded, whatever its ttl, so that a fresh answer (asked with ttl
+    0 after a key was fixed at the provider) replaces the stale one for the runs that follow;
+    entries are kept for ``KEEP`` seconds at least, since a later run may use the default ttl.
     """
 
     VERSION = 1
+    KEEP = 900.0  # the default --check-cache-ttl
 
     def __init__(self, path: Path, ttl: float, clock: Callable[[], float] = time.time) -> None:
         self.path = path
@@ -301,11 +316,11 @@ class ResultCache:
         """Write atomically, dropping expired entries; a read-only cache dir is not an error."""
         if not self._dirty:
             return
-        now = self.clock()
+        now, keep = self.clock(), max(self.ttl, self.KEEP)
         fresh = {
             k: v
             for k, v in self._entries.items()
-            if isinstance(v, dict) and 0 <= now - _checked_at(v) < self.ttl
+            if isinstance(v, dict) and 0 <= now - _checked_at(v) < keep
         }
         text = json.dumps({"version": self.VERSION, "entries": fresh}, sort_keys=True)
         with contextlib.suppress(OSError):

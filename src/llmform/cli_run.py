@@ -60,7 +60,8 @@ def key_check_options(command: F) -> F:
             default=900.0,
             show_default=True,
             metavar="SECONDS",
-            help="Reuse a key's valid/invalid verdict this long (0: always ask the provider).",
+            help="Reuse a key's valid/invalid verdict this long (0: always ask the provider; "
+            "its answers still replace the cached ones).",
         ),
         click.option(
             "--trust-endpoint",
@@ -91,7 +92,9 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
         base_delay = float(os.environ.get("LLMFORM_CHECK_BACKOFF", "1"))
     except ValueError:
         raise LlmformError("LLMFORM_CHECK_BACKOFF must be a number of seconds") from None
-    cache = ResultCache(default_cache_path(), cache_ttl) if cache_ttl > 0 else None
+    # with a ttl of 0 no answer is taken from the cache, but every one the providers give is
+    # recorded in it, replacing older ones
+    cache = ResultCache(default_cache_path(), cache_ttl)
 
     def check(targets: Sequence[CheckTarget]) -> CheckReport:
         return run_checks(

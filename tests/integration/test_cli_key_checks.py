@@ -303,10 +303,19 @@ def test_a_model_deployed_since_the_last_plan_is_found_at_once(repo: Repo) -> No
 
 def test_a_cached_failure_says_cached_in_every_format(repo: Repo) -> None:
     repo.keys(GOOD, BAD)
-    repo.run("plan", "llmform.yaml")
-    code, out, _ = repo.run("plan", "llmform.yaml")
+    _, _, err = repo.run("plan", "llmform.yaml")
+    assert "cache" not in err
+    code, out, err = repo.run("plan", "llmform.yaml")
     assert code == 1
     assert "  config.prod/openai-main  backup_keys[0]: invalid key (cached)\n" in out
+    # the error says where the verdict came from, and how to ask the provider again
+    assert err.endswith(
+        "  invalid key (1 key): fix or replace the key where its reference points (Vault or the "
+        "environment)\n"
+        "  (1 of these verdicts came from the key-check cache, made by an earlier run: if a key "
+        "was fixed at the provider since, --check-cache-ttl 0 asks again)\n"
+        "Then plan again, or pass --no-validate-keys to skip the checks.\n"
+    )
     _, md, _ = repo.run("plan", "--format", "markdown", "llmform.yaml")
     assert "| `config.prod/openai-main` | `backup_keys[0]` | ❌ invalid key (cached) |" in md
     _, raw, _ = repo.run("plan", "--format", "json", "llmform.yaml")
@@ -317,6 +326,14 @@ def test_a_cached_failure_says_cached_in_every_format(repo: Repo) -> None:
             "message": "key check failed: invalid key (cached)",
         }
     ]
+    repo.openai.keys[BAD] = "valid"  # the provider lets the key in now
+    code, out, _ = repo.run("plan", "--check-cache-ttl", "0", "llmform.yaml")
+    assert code == 0
+    assert "  config.prod/openai-main  backup_keys[0]: valid\n" in out
+    # and that answer replaced the cached one: the next plan (or apply) does not go back to it
+    code, out, _ = repo.run("plan", "llmform.yaml")
+    assert code == 0
+    assert "  config.prod/openai-main  backup_keys[0]: valid (cached)\n" in out
 
 
 @pytest.mark.parametrize(
