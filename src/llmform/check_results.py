@@ -195,28 +195,36 @@ def failure_summary(
     """The error for failed key checks: how many, what was not done, and per kind of failure
     what to do. The keys themselves are not listed again: the plan lists every key's outcome,
     and this follows it."""
-    by_outcome: dict[str, list[FailedKey]] = {}
-    for row in failed:
-        by_outcome.setdefault(row.outcome, []).append(row)
     count = len(failed)
     lines = [
         f"{count} key{'' if count == 1 else 's'} failed {'its' if count == 1 else 'their'} "
-        f"check (see the key checks in the plan), so {consequence}:"
+        f"check (see the key checks in the plan), so {consequence}:",
+        *(f"  {line}" for line in failure_advice(failed, checks)),
+        "Then plan again, or pass --no-validate-keys to skip the checks.",
     ]
+    return "\n".join(lines)
+
+
+def failure_advice(failed: Sequence[FailedKey], checks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per kind of failure, how many keys and what to do (for the error on stderr and for the
+    markdown plan a pull request shows); then whether some verdicts came from the cache."""
+    by_outcome: dict[str, list[FailedKey]] = {}
+    for row in failed:
+        by_outcome.setdefault(row.outcome, []).append(row)
+    lines = []
     for outcome, rows in by_outcome.items():
         words = outcome.replace("_", " ")
         advice = ADVICE.get(outcome, "see the key checks in the plan")
         if "{hosts}" in advice:
             advice = advice.format(hosts=_hosts({r.address for r in rows}, checks))
-        lines.append(f"  {words} ({len(rows)} key{'' if len(rows) == 1 else 's'}): {advice}")
+        lines.append(f"{words} ({len(rows)} key{'' if len(rows) == 1 else 's'}): {advice}")
     cached = sum(row.cached for row in failed)
     if cached:
         lines.append(
-            f"  ({cached} of these verdicts came from the key-check cache, made by an earlier "
+            f"({cached} of these verdicts came from the key-check cache, made by an earlier "
             "run: if a key was fixed at the provider since, --check-cache-ttl 0 asks again)"
         )
-    lines.append("Then plan again, or pass --no-validate-keys to skip the checks.")
-    return "\n".join(lines)
+    return lines
 
 
 def _hosts(addresses: set[str], checks: Sequence[Mapping[str, Any]]) -> str:

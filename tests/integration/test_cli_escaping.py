@@ -64,7 +64,9 @@ def plan(
     capsys: pytest.CaptureFixture[str], folder: Path, server: ProviderServer, s: str, fmt: str
 ) -> tuple[str, str]:
     (folder / "llmform.yaml").write_text(STATE.format(s=s, api_base=server.api_base))
-    assert main(["--no-color", "plan", "--format", fmt, "llmform.yaml"]) == 1  # the key fails
+    # the key fails; asked each time, so that both plans compared have the same notes
+    argv = ["--no-color", "plan", "--check-cache-ttl", "0", "--format", fmt, "llmform.yaml"]
+    assert main(argv) == 1
     out, err = capsys.readouterr()
     return out, err
 

@@ -380,3 +380,14 @@ def test_an_unreachable_endpoint_names_the_host_and_gives_network_advice(
         "Then plan again, or pass --no-validate-keys to skip the checks.\n"
     )
     assert "Fix or replace" not in err
+    # the pull-request comment says what to do too, under the key checks
+    code, md, _ = repo.run("plan", "--format", "markdown", "llmform.yaml")
+    assert code == 1
+    assert md.endswith(
+        f"| `config.prod/openai-main` | `backup_keys[0]` | ❌ unreachable ({row}) |\n"
+        "| `config.staging/local` | `no key` | ✅ valid (cached) |\n\n"
+        "**2 keys failed their check, so this plan cannot be applied:**\n\n"
+        "- unreachable (2 keys): check that api\\_base is right and that this machine reaches "
+        f"{hosts.format(port=port)}: the host name and DNS, a proxy (HTTPS\\_PROXY, NO\\_PROXY) "
+        "and firewalls on the way\n"
+    )

@@ -425,6 +425,11 @@ def test_markdown_notes_and_escaping() -> None:
         "|---|---|---|\n"
         "| `config.prod/a` | `api_key` | ✅ valid |\n"
         "| `config.prod/a` | `backup_keys[0]` | ❌ error (a\\|b) |\n"
+        "\n"
+        "**1 key failed its check, so this plan cannot be applied:**\n"
+        "\n"
+        "- error (1 key): read the provider's answer in the key checks; check api\\_base and the "
+        "config's options\n"
     )
 
 

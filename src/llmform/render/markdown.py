@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..check_results import failure_advice
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
 from .escape import md_code, md_fence, md_html, md_lines, md_text
@@ -138,6 +139,16 @@ def _notes(plan: Plan) -> list[str]:
             for r in rows
         ]
         lines.append("")
+    failed = plan.failed_keys
+    if failed:  # what the error on stderr says, for whoever reads only the comment
+        count = len(failed)
+        lines += [
+            f"**{count} key{'' if count == 1 else 's'} failed "
+            f"{'its' if count == 1 else 'their'} check, so this plan cannot be applied:**",
+            "",
+            *(f"- {md_text(line)}" for line in failure_advice(failed, plan.key_checks)),
+            "",
+        ]
     untrusted = untrusted_endpoints(plan)
     if untrusted:
         lines += [f"**{md_text(UNTRUSTED_HEADING)}**", ""]
