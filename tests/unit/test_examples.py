@@ -69,6 +69,30 @@ def test_quickstart_plan_is_what_its_readme_shows(
     assert len(shown.splitlines()) == 45
 
 
+def test_multi_workspace_readme_commands_run_offline_as_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its README's two commands, with no Vault and no key: validate, and plan --no-secrets
+    against a store of its own, ending as the README shows; nothing is written."""
+    readme = (EXAMPLES / "multi-workspace" / "README.md").read_text("utf-8")
+    shown = readme.split("```\n", 2)[1]
+    monkeypatch.chdir(tmp_path)
+    for name in ("VAULT_ADDR", "VAULT_TOKEN", "LLMFORM_STORE", "LLMFORM_ENCRYPTION_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+    example = str(EXAMPLES / "multi-workspace")
+    assert "    llmform validate examples/multi-workspace\n" in readme
+    assert main(["--no-color", "validate", example]) == 0
+    assert "`Valid: 5 file(s), 12 factories, 3 workspaces, 14 configs`" in readme
+    capsys.readouterr()
+    command = "llmform plan --no-secrets --store sqlite:///multi.db examples/multi-workspace"
+    assert f"    {command}\n" in readme
+    code = main(["--no-color", *command.split()[1:-1], example])
+    out = capsys.readouterr().out
+    assert code == 0 and out.endswith(shown), out
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_multi_workspace_covers_what_the_issue_asks_for() -> None:
     state = _state("multi-workspace")
     assert set(state.workspaces) == {"prod", "staging", "research"}
