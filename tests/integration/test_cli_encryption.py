@@ -6,6 +6,9 @@ test_encryption_at_rest.py.)"""
 from __future__ import annotations
 
 import secrets
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,7 +105,7 @@ def test_a_plan_made_with_a_key_is_not_applied_without_it(
     code, _, err = run(capsys, "apply", "--auto-approve", "sealed.plan")
     assert code == 1
     assert "this plan stores secret values encrypted, but neither LLMFORM_ENCRYPTION_KEY" in err
-    assert run(capsys, "audit") == (0, "", "")  # nothing was applied
+    assert run(capsys, "audit")[1] == ""  # nothing was applied
 
 
 def test_a_bad_key_is_an_error_that_does_not_echo_it(
@@ -112,3 +115,10 @@ def test_a_bad_key_is_an_error_that_does_not_echo_it(
     code, _, err = run(capsys, "plan", "llmform.yaml")
     assert code == 1
     assert "the encryption key is not base64 text" in err
+    # which variable, and how to make a good key
+    assert err.startswith("error: LLMFORM_ENCRYPTION_KEY: the encryption key is not base64 text;")
+    python, *command = shlex.split(err.split("made with: ", 1)[1].strip())
+    assert python == "python3"
+    made = subprocess.run([sys.executable, *command], capture_output=True, text=True, check=True)
+    monkeypatch.setenv("LLMFORM_ENCRYPTION_KEY", made.stdout.strip())
+    assert run(capsys, "plan", "llmform.yaml")[0] == 0

@@ -51,6 +51,12 @@ def generate_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
+MAKE_KEY = (
+    'it is 32 random bytes in base64, made with: python3 -c "from llmform.secrets.crypto '
+    'import generate_key; print(generate_key())"'
+)
+
+
 class LocalCipher:
     """AES-256-GCM with a random 96-bit nonce per value and the context as associated data."""
 
@@ -58,12 +64,9 @@ class LocalCipher:
         try:
             raw = base64.b64decode(key.reveal().encode(), altchars=b"-_", validate=True)
         except (binascii.Error, ValueError):
-            raise CipherError("the encryption key is not base64 text") from None
+            raise CipherError(f"the encryption key is not base64 text; {MAKE_KEY}") from None
         if len(raw) != 32:
-            raise CipherError(
-                f"the encryption key holds {len(raw)} bytes, not 32; make one with "
-                "llmform.secrets.crypto.generate_key()"
-            )
+            raise CipherError(f"the encryption key holds {len(raw)} bytes, not 32; {MAKE_KEY}")
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self._aead = AESGCM(raw)
@@ -193,7 +196,10 @@ def cipher_from_env(
     if local.strip() and transit.strip():
         raise CipherError("set LLMFORM_ENCRYPTION_KEY or LLMFORM_TRANSIT_KEY, not both")
     if local.strip():
-        return LocalCipher(SecretValue(local.strip()))
+        try:
+            return LocalCipher(SecretValue(local.strip()))
+        except CipherError as exc:
+            raise CipherError(f"LLMFORM_ENCRYPTION_KEY: {exc}") from None
     if transit.strip():
         if settings is None:
             from .settings import settings_from_env
