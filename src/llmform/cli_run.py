@@ -4,6 +4,7 @@ confirming it before the lock is taken and again under it."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,13 @@ workspace_option = click.option(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """FloatRange lets 'nan' through (no comparison with it is true)."""
+    if math.isnan(value):
+        raise click.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 def key_check_options(command: F) -> F:
     """--no-validate-keys, --parallelism, --check-cache-ttl and --trust-endpoint, shared by
     plan and apply."""
@@ -57,6 +65,7 @@ def key_check_options(command: F) -> F:
         click.option(
             "--check-cache-ttl",
             type=click.FloatRange(min=0),
+            callback=_a_number,
             default=900.0,
             show_default=True,
             metavar="SECONDS",

@@ -268,6 +268,7 @@ def test_json_plan_lists_checks_and_failures(repo: Repo) -> None:
     [
         (["--parallelism", "0"], "0 is not in the range x>=1"),
         (["--check-cache-ttl", "-1"], "-1.0 is not in the range x>=0"),
+        (["--check-cache-ttl", "nan"], "nan is not a number of seconds"),
     ],
 )
 def test_bad_check_options_are_usage_errors(repo: Repo, args: list[str], message: str) -> None:
