@@ -7,12 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.ragflow import ragflow_json
 
 from llmform.catalog import builtin_factories
 from llmform.cli import main
 from llmform.validate import validate_paths
-
-RAGFLOW_JSON = Path(__file__).parents[2].parent / "shared/data/ragflow_llm_factories.json"
 
 # name -> (provider type, default endpoint); the contract of PRODUCT.md's built-in catalog and
 # the endpoints of the vendors' documentation.
@@ -59,7 +58,7 @@ def test_openai_compatible_is_an_empty_shell() -> None:
 
 
 def test_catalog_names_line_up_with_ragflow() -> None:
-    infos = json.loads(RAGFLOW_JSON.read_text("utf-8"))["factory_llm_infos"]
+    infos = json.loads(ragflow_json().read_text("utf-8"))["factory_llm_infos"]
     ragflow_names = {info["name"] for info in infos}
     for name in EXPECTED:
         assert RAGFLOW_NAMES.get(name, name) in ragflow_names, name

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.ragflow import ragflow_json
 
 from llmform.catalog.ragflow import import_ragflow
 from llmform.cli import main
 from llmform.model import DesiredState
 from llmform.validate import validate_paths
-
-RAGFLOW_JSON = Path(__file__).parents[2].parent / "shared/data/ragflow_llm_factories.json"
 
 # The mapping the importer promises (PRODUCT.md's provider types); every other vendor is
 # openai-compatible.
@@ -45,14 +44,14 @@ def _types(raw: str | list[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def infos() -> list[dict[str, Any]]:
-    data = json.loads(RAGFLOW_JSON.read_text("utf-8"))
+    data = json.loads(ragflow_json().read_text("utf-8"))
     result: list[dict[str, Any]] = data["factory_llm_infos"]
     return result
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, DesiredState]:
-    text = import_ragflow(str(RAGFLOW_JSON))
+    text = import_ragflow(str(ragflow_json()))
     path = tmp_path_factory.mktemp("ragflow") / "factories.yaml"
     path.write_text(text, encoding="utf-8")
     result = validate_paths([str(path)])
@@ -125,9 +124,9 @@ def test_output_is_deterministic_and_says_where_it_came_from(
     imported: tuple[str, DesiredState],
 ) -> None:
     text, _state = imported
-    assert import_ragflow(str(RAGFLOW_JSON)) == text
+    assert import_ragflow(str(ragflow_json())) == text
     header = text.split("apiVersion: llmform/v1")[0]
-    assert str(RAGFLOW_JSON) in header
+    assert str(ragflow_json()) in header
     assert all(line.startswith("#") for line in header.splitlines())
 
 
@@ -135,10 +134,10 @@ def test_cli_writes_stdout_or_out_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], imported: tuple[str, DesiredState]
 ) -> None:
     text, _state = imported
-    assert main(["catalog", "import-ragflow", str(RAGFLOW_JSON)]) == 0
+    assert main(["catalog", "import-ragflow", str(ragflow_json())]) == 0
     assert capsys.readouterr().out == text
     out = tmp_path / "out.yaml"
-    assert main(["catalog", "import-ragflow", str(RAGFLOW_JSON), "-o", str(out)]) == 0
+    assert main(["catalog", "import-ragflow", str(ragflow_json()), "-o", str(out)]) == 0
     assert capsys.readouterr().out == ""
     assert out.read_text("utf-8") == text
 
