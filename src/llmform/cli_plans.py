@@ -11,6 +11,7 @@ import os
 import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 
 import click
 
@@ -172,26 +173,27 @@ def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: b
       llmform show -v prod.plan          # catalog factories with their model lists
       llmform show --format json --store sqlite:////srv/llm/registry.db prod.plan
     """
-    warn = paint("warning", "yellow", color_for(no_color_of(ctx), err=True))
     try:
         saved = read_plan(planfile)
         with existing_store(store_url, OpenMode.READ) as store:
             if store is None:
                 plan = saved.unverified()
                 note = (
-                    f"{warn}: {printable(planfile)} is not verified: there is no store at "
-                    f"{printable(store_url)} to check it against (pass --store); apply "
-                    "verifies it and refuses a modified plan"
+                    f"{planfile} is not verified: there is no store at {store_url} to check it "
+                    "against (pass --store); apply verifies it and refuses a modified plan"
                 )
             else:
                 plan = saved.verify(plan_mac_key(store.fingerprint_key()), store.display_url)
                 reason = refusal_ahead(plan, store)
-                note = f"{warn}: {reason}; apply will refuse this plan" if reason else ""
+                note = f"{reason}; apply will refuse this plan" if reason else ""
     except LlmformError as exc:  # markdown and json still print a document: its errors
         echo_failure(exc, fmt)
         raise
     if note:
-        click.echo(note, err=True)
+        warn = paint("warning", "yellow", color_for(no_color_of(ctx), err=True))
+        click.echo(f"{warn}: {printable(note)}", err=True)
+        if fmt != "text":  # a document pasted into a pull request carries it too
+            plan = replace(plan, warnings=(*plan.warnings, note))
     click.echo(render_plan(plan, fmt, color_for(no_color_of(ctx)), verbose), nl=False)
 
 

@@ -763,6 +763,22 @@ def test_show_without_the_store_warns_that_it_is_unverified(
     assert not (repo / "laptop").exists()
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_an_unverified_show_says_so_in_the_document_too(
+    repo: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    # a markdown or json document is pasted into a pull request without its stderr
+    path = save(capsys)
+    elsewhere = f"sqlite:///{repo / 'laptop' / 'none.db'}"
+    code, out, err = run(capsys, "show", "--format", fmt, "--store", elsewhere, str(path))
+    assert code == 0 and "is not verified" in err
+    if fmt == "json":
+        warnings = json.loads(out)["warnings"]
+        assert any(w.startswith(f"{path} is not verified: there is no store") for w in warnings)
+    else:
+        assert "is not verified: there is no store at" in out
+
+
 def test_show_of_a_stale_plan_says_apply_will_refuse_it(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
