@@ -191,7 +191,7 @@ ADVICE: dict[str, str] = {
 
 def failure_summary(
     failed: Sequence[FailedKey], checks: Sequence[Mapping[str, Any]], consequence: str
-) -> str:
+) -> list[str]:
     """The error for failed key checks: how many, what was not done, and per kind of failure
     what to do. The keys themselves are not listed again: the plan lists every key's outcome,
     and this follows it."""
@@ -202,7 +202,7 @@ def failure_summary(
         *(f"  {line}" for line in failure_advice(failed, checks)),
         "Then plan again, or pass --no-validate-keys to skip the checks.",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def failure_advice(failed: Sequence[FailedKey], checks: Sequence[Mapping[str, Any]]) -> list[str]:

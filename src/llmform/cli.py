@@ -303,7 +303,7 @@ def _report(exc: LlmformError, no_color: bool) -> None:
         for diagnostic in exc.diagnostics:
             click.echo(format_diagnostic(diagnostic, color), err=True)
         return
-    click.echo(format_error(str(exc), color), err=True)
+    click.echo(format_error(exc.lines, color), err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

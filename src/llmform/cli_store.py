@@ -123,7 +123,7 @@ def audit(
                 store=state.lineage,
             )
         if report.failures:
-            raise LlmformError("\n".join([*report.failures, INVESTIGATE]))
+            raise LlmformError(*report.failures, INVESTIGATE)
         for line in report.lines:
             click.echo(line)
         return

@@ -268,7 +268,7 @@ def key_check_error(plan: Plan, consequence: str) -> KeyCheckError | None:
     failed = plan.failed_keys
     if not failed:
         return None
-    return KeyCheckError(failure_summary(failed, plan.key_checks, consequence))
+    return KeyCheckError(*failure_summary(failed, plan.key_checks, consequence))
 
 
 def require_checked(plan: Plan) -> None:
@@ -299,11 +299,12 @@ def untrusted_error(
             pending.setdefault(printable(row.detail), []).append(f"{row.address} {row.slot}")
     if not pending:
         return None
-    listed = "\n  ".join(f"{url}: {', '.join(keys)}" for url, keys in pending.items())
     count = sum(len(keys) for keys in pending.values())
     return UntrustedEndpointError(
         f"{count} key(s) were not checked because their endpoint is not yet trusted, so "
-        f"nothing was applied:\n  {listed}\n{HOW_TO_TRUST}; then plan or apply again"
+        "nothing was applied:",
+        *(f"  {url}: {', '.join(keys)}" for url, keys in pending.items()),
+        f"{HOW_TO_TRUST}; then plan or apply again",
     )
 
 
@@ -404,7 +405,8 @@ class AuditCopyError(LlmformError):
             f"the apply committed (serial {serial}), but its audit events could not be written "
             f"to {path}: {exc.strerror or exc}. Nothing is lost: the events are in the store; "
             f"write the copy from there with: llmform audit --json --store {shlex.quote(url)}"
-            f" | grep {shlex.quote(pattern)} >> {shlex.quote(path)}\n{head_line(events[-1])}"
+            f" | grep {shlex.quote(pattern)} >> {shlex.quote(path)}",
+            head_line(events[-1]),
         )
 
 

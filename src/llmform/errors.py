@@ -53,7 +53,22 @@ def warning(location: Location, path: str, message: str) -> Diagnostic:
 
 
 class LlmformError(Exception):
-    """The root of every error llmform reports to a user (never with a traceback)."""
+    """The root of every error llmform reports to a user (never with a traceback).
+
+    A message of several lines is given one line per argument (``LlmformError(first, *more)``):
+    printed, each argument is one line, and a line break inside an argument is data, escaped
+    like any other control character. So a name, a path, a URL or a server's text quoted in a
+    message can never add a line of its own (a forged ``error:`` line, say), wherever the
+    message was made.
+    """
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The message's own lines (one per argument)."""
+        return tuple(str(arg) for arg in self.args)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
 
 
 class InputError(LlmformError):
@@ -61,7 +76,7 @@ class InputError(LlmformError):
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
-        super().__init__("\n".join(str(d) for d in self.diagnostics))
+        super().__init__(*(str(d) for d in self.diagnostics))
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -67,8 +67,9 @@ def revalidate(plan: Plan, current: StoreState) -> None:
     if problems:
         raise InvalidPlanError(
             "this plan would write what llmform's checks of a configuration reject, so nothing "
-            "was applied:\n  " + "\n  ".join(problems) + "\nPlan again from the configuration: "
-            "llmform plan -o FILE"
+            "was applied:",
+            *(f"  {problem}" for problem in problems),
+            "Plan again from the configuration: llmform plan -o FILE",
         )
 
 

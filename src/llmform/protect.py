@@ -81,8 +81,10 @@ class ProtectedError(LlmformError):
 
     def __init__(self, refused: Sequence[Refusal], consequence: str) -> None:
         self.problems = tuple(Problem(r.text, address=r.address) for r in refused)
-        listed = "\n  ".join(r.text for r in refused)
-        super().__init__(f"protected resources would be destroyed, so {consequence}:\n  {listed}")
+        super().__init__(
+            f"protected resources would be destroyed, so {consequence}:",
+            *(f"  {r.text}" for r in refused),
+        )
 
 
 def protection_error(refused: Sequence[Refusal], consequence: str) -> ProtectedError | None:

@@ -54,8 +54,8 @@ def seal_changes(
                 missing.append(f"{change.address} {slot}: {text}")
     if missing:
         raise CipherError(
-            "cannot store secrets encrypted without their values; not resolved:\n  "
-            + "\n  ".join(missing)
+            "cannot store secrets encrypted without their values; not resolved:",
+            *(f"  {line}" for line in missing),
         )
     sealed: dict[str, dict[str, str]] = {}
     for address, slot, ref in wanted:

@@ -33,8 +33,7 @@ class SecretsError(LlmformError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
-        lines = "\n  ".join(p.message for p in self.problems)
-        super().__init__(f"cannot resolve secrets:\n  {lines}")
+        super().__init__("cannot resolve secrets:", *(f"  {p.message}" for p in self.problems))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from llmform.console import format_diagnostic, format_error
 from llmform.diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
-from llmform.errors import Diagnostic, Location, Severity
+from llmform.errors import Diagnostic, LlmformError, Location, Severity
 from llmform.plan import Plan
 from llmform.render import render
 from llmform.render.json import plan_json
@@ -249,10 +249,13 @@ def test_diagnostics_and_errors_are_one_line_each_and_inert() -> None:
     for color in (False, True):
         line = format_diagnostic(diagnostic, color)
         assert "\n" not in line and not _unprintable(_SGR.sub("", line))
-    message = format_error(f"first line\n  {s!s}", color=False)
-    # the message's own two lines, its content escaped (it was not escaped where it was made)
-    assert message.count("\n") >= 1 and not _unprintable(message)
+    # an error's own lines are its arguments; a line break inside one is data
+    error = LlmformError(f"first line {s}", f"  second {s}")
+    message = format_error(error.lines, color=False)
+    assert message.count("\n") == 1 and not _unprintable(message)
     assert "\x1b" not in message and "\x07" not in message
+    assert str(error) == f"first line {s}\n  second {s}"  # the error documents' message
+    assert format_error(f"one {s}", color=False).count("\n") == 0
 
 
 def _failure_documents(s: str) -> tuple[str, str]:

@@ -131,10 +131,11 @@ def import_ragflow(path: str) -> str:
     if len(conversion.problems) == 1:
         raise LlmformError(f"{path}: {conversion.problems[0]}; {_FIX}")
     if conversion.problems:
-        listed = "".join(f"\n  {problem}" for problem in conversion.problems)
         raise LlmformError(
             f"{path}: not the shape of RAGFlow's llm_factories.json "
-            f"({len(conversion.problems)} problems):{listed}\nFix them, or {_FIX}"
+            f"({len(conversion.problems)} problems):",
+            *(f"  {problem}" for problem in conversion.problems),
+            f"Fix them, or {_FIX}",
         )
     return _render(conversion, hashlib.sha256(raw_bytes).hexdigest())
 

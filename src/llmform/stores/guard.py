@@ -44,9 +44,9 @@ def check_befores(
     problems = before_problems(changes, managed, unmanaged)
     if problems:
         raise StalePlanError(
-            "the store does not hold what the plan expects, so nothing was applied:\n  "
-            + "\n  ".join(problems)
-            + "\nRun llmform plan again"
+            "the store does not hold what the plan expects, so nothing was applied:",
+            *(f"  {problem}" for problem in problems),
+            "Run llmform plan again",
         )
 
 
