@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from . import yamlout
 from .loader import API_VERSION
 from .model import EnvRef, Factory
 from .resources import Resource, factory_resource
@@ -122,7 +121,7 @@ def _catalog_note(resource: Resource, catalog: Mapping[str, Factory], used: set[
 
 
 def _dump(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
+    return yamlout.dump(value, width=100)
 
 
 def export_yaml(state: StoreState, catalog: Mapping[str, Factory] | None = None) -> str:

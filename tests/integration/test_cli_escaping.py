@@ -122,3 +122,20 @@ def test_validate_diagnostics_are_inert(
     assert "\\x1b[2J" in err
     lines = err.splitlines()
     assert len(lines) == 2 and lines[1].startswith("1 error(s)"), err
+
+
+def test_export_writes_hostile_strings_as_escapes_and_reads_them_back(
+    folder: tuple[Path, ProviderServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, server = folder
+    (path / "llmform.yaml").write_text(STATE.format(s=EVIL, api_base=server.api_base))
+    assert main(["--no-color", "apply", "--auto-approve", "--no-validate-keys"]) == 0
+    capsys.readouterr()
+    assert main(["--no-color", "export"]) == 0
+    exported = capsys.readouterr().out
+    assert not _unprintable(exported), exported  # no ESC, BEL, C1 or bidi override raw
+    assert "\\e]0;owned\\a\\u202E" in exported
+    (path / "adopted").mkdir()
+    (path / "adopted" / "llmform.yaml").write_text(exported)
+    assert main(["--no-color", "plan", "--no-validate-keys", "adopted"]) == 0
+    assert "No changes." in capsys.readouterr().out  # every string read back exactly

@@ -206,6 +206,8 @@ ODD_NAMES = [
     *("%p", "|pipe", ">gt", "?q", "@at", "`bt", "null", "true", "123", "0x1F", "~", "\\back"),
     *("  lead", "trail ", "tab\tx", "a\nb", "a\r\nb", "a\u2028b", "a\x85b", "\ufeffbom"),
     *("ü中文", "\U0001f600", "a" * 256),
+    # what a terminal or an editor acts on: written as escapes, read back as they were
+    *("esc\x1b[2J\x1b]0;t\x07", "c1\x9b31m", "bidi\u202egnp.exe", "zero\u200bwidth", "nbsp\xa0x"),
 ]
 
 
@@ -218,7 +220,9 @@ def test_odd_model_names_survive_the_round_trip(tmp_path: Path) -> None:
     source = tmp_path / "llm_factories.json"
     source.write_text(json.dumps({"factory_llm_infos": [info]}), encoding="utf-8")
     out = tmp_path / "out.yaml"
-    out.write_text(import_ragflow(str(source)), encoding="utf-8")
+    text = import_ragflow(str(source))
+    assert all(c.isprintable() or c == "\n" for c in text), [c for c in text if not c.isprintable()]
+    out.write_text(text, encoding="utf-8")
     result = validate_paths([str(out)])
     assert result.diagnostics == []
     assert result.state is not None

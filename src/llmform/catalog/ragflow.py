@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from .. import jsontext
+from .. import jsontext, yamlout
 from ..errors import LlmformError
 from ..loader import MAX_FILE_BYTES, read_bounded
 from ..model import MODEL_TYPES
@@ -345,32 +343,12 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper whose strings with line breaks or control characters are double-quoted,
-    where they become escapes; PyYAML would otherwise fold them over several lines, which
-    breaks a one-line flow mapping."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = None if data.isprintable() else '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def _dump(value: dict[str, Any] | list[str], *, flow: bool) -> list[str]:
     """YAML lines for ``value``; PyYAML does the quoting. A mapping or list is dumped, never a
-    bare scalar, which would get a document-end marker."""
-    text = yaml.dump(
-        value,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=flow,
-        width=float("inf"),
-    )
-    return text.splitlines()
+    bare scalar, which would get a document-end marker. A string with a line break or a control
+    character is double-quoted and escaped (``yamlout``): folded over several lines, it would
+    break a one-line flow mapping."""
+    return yamlout.dump(value, default_flow_style=flow, width=float("inf")).splitlines()
 
 
 def _render(conversion: _Conversion, digest: str) -> str:
