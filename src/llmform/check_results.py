@@ -10,13 +10,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .files import FileWriteError, make_private_dirs, read_own_file, write_file
 from .providers import Endpoint, Outcome, Reply
 from .secrets.redaction import redact
 
@@ -268,6 +268,7 @@ class ResultCache:
 
     VERSION = 1
     KEEP = 900.0  # the default --check-cache-ttl
+    MAX_BYTES = 16 << 20  # thousands of keys; a bigger file is not a cache llmform wrote
 
     def __init__(self, path: Path, ttl: float, clock: Callable[[], float] = time.time) -> None:
         self.path = path
@@ -277,10 +278,15 @@ class ResultCache:
         self._dirty = False
 
     def _load(self) -> dict[str, JSON]:
+        # Only a file of this user that no one else can write: a verdict planted by another
+        # user (in a cache directory others can write) would pass a key that was never checked.
+        raw = read_own_file(self.path, self.MAX_BYTES)
+        if raw is None:
+            return {}
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError, RecursionError):
-            return {}  # no cache, or a damaged one: check afresh
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            return {}  # a damaged cache: check afresh
         if not isinstance(data, dict) or data.get("version") != self.VERSION:
             return {}
         entries = data.get("entries")
@@ -321,7 +327,8 @@ class ResultCache:
         self._dirty = True
 
     def save(self) -> None:
-        """Write atomically, dropping expired entries; a read-only cache dir is not an error."""
+        """Write atomically and owner-only (its directories 0700), dropping expired entries; a
+        read-only cache dir is not an error."""
         if not self._dirty:
             return
         now, keep = self.clock(), max(self.ttl, self.KEEP)
@@ -331,12 +338,9 @@ class ResultCache:
             if isinstance(v, dict) and 0 <= now - _checked_at(v) < keep
         }
         text = json.dumps({"version": self.VERSION, "entries": fresh}, sort_keys=True)
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".key-checks.")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            os.replace(tmp, self.path)
+        with contextlib.suppress(OSError, FileWriteError):
+            make_private_dirs(self.path.parent)
+            write_file(self.path, text, private=True)
         self._dirty = False
 
 

@@ -158,6 +158,34 @@ def remove_dirs(created: Iterable[Path]) -> None:
             return
 
 
+def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:
+    """The content of ``path`` if it is a regular file of this user that only this user can
+    read or write, at most ``max_bytes`` long; else None. For the files llmform keeps for
+    itself (the key-check cache, the secret behind a new store's key): a link, a FIFO, a file
+    another user planted or can edit, or an endless one is not read, and llmform goes on as if
+    there were none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or stat.S_IMODE(info.st_mode) & 0o077
+            or info.st_size > max_bytes
+        ):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= max_bytes else None
+
+
 def private_temp(directory: str | os.PathLike[str], name: str) -> str:
     """A new empty 0600 file in ``directory`` named after ``name``, created exclusively."""
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".new")

@@ -7,9 +7,12 @@ Delays are asserted on a fake clock (nothing really waits); servers are real, on
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -305,6 +308,67 @@ def test_damaged_cache_is_ignored(tmp_path: Path) -> None:
     with ProviderServer("openai", {K0: "valid"}) as server:
         report = run([target("openai", server.api_base, [K0])], cache=ResultCache(path, 60))
     assert report.passed and json.loads(path.read_text())["version"] == 1
+
+
+def _cached_valid_then_revoked(path: Path, tamper: Callable[[Path], None]) -> Outcome:
+    """Cache a valid verdict for K0, ``tamper`` with the cache file, revoke K0 at the
+    provider, and check again: what the second check says."""
+    with ProviderServer("openai", {K0: "valid"}) as server:
+        assert run([target("openai", server.api_base, [K0])], cache=ResultCache(path, 60)).passed
+        tamper(path)
+        server.keys[K0] = "invalid_key"
+        report = run([target("openai", server.api_base, [K0])], cache=ResultCache(path, 60))
+    return report.configs[0].keys[0].outcome
+
+
+def test_the_cache_is_written_owner_only_under_any_umask(tmp_path: Path) -> None:
+    path = tmp_path / "xdg" / "llmform" / "key-checks.json"
+    old = os.umask(0)
+    try:
+        assert _cached_valid_then_revoked(path, lambda _: None) is Outcome.VALID  # cached
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (path.parent.parent, path.parent, path)] == [
+        0o700,
+        0o700,
+        0o600,
+    ]
+
+
+def _planted_by_another_user(path: Path) -> None:
+    os.chown(path, 65534, 65534)
+
+
+def _writable_by_others(path: Path) -> None:
+    path.chmod(0o666)
+
+
+def _replaced_by_a_link(path: Path) -> None:
+    copy = path.with_name("elsewhere.json")
+    path.rename(copy)
+    path.symlink_to(copy)
+
+
+@pytest.mark.parametrize(
+    "tamper", [_planted_by_another_user, _writable_by_others, _replaced_by_a_link]
+)
+def test_a_cache_file_someone_else_could_have_written_is_not_trusted(
+    tmp_path: Path, tamper: Callable[[Path], None]
+) -> None:
+    if tamper is _planted_by_another_user and os.geteuid() != 0:
+        pytest.fail("chown to another user needs root (the test containers run as root)")
+    # the same verdicts, but in a file that another user could have planted or edited: the
+    # provider is asked again, and the revoked key is found
+    path = tmp_path / "key-checks.json"
+    assert _cached_valid_then_revoked(path, tamper) is Outcome.INVALID_KEY
+
+
+def test_an_endless_cache_file_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "key-checks.json"
+    path.symlink_to("/dev/zero")
+    with ProviderServer("openai", {K0: "valid"}) as server:
+        report = run([target("openai", server.api_base, [K0])], cache=ResultCache(path, 60))
+    assert report.passed and not path.is_symlink()  # replaced by a file of its own
 
 
 def test_results_name_keys_by_position_and_serialise_without_secrets() -> None:

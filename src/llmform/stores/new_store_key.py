@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from .. import files
@@ -60,19 +59,11 @@ def _local_secret() -> bytes | None:
 
 def _read(path: Path) -> bytes | None:
     """The secret, if the file is ours, owner-only and well formed (else it is not used)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
+    data = files.read_own_file(path, 4 * SECRET_BYTES)
+    if data is None:
         return None
     try:
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o077:
-            return None
-        text = os.read(fd, 4 * SECRET_BYTES).decode("ascii", "replace").strip()
-    finally:
-        os.close(fd)
-    try:
-        secret = bytes.fromhex(text)
+        secret = bytes.fromhex(data.decode("ascii", "replace").strip())
     except ValueError:
         return None
     return secret if len(secret) == SECRET_BYTES else None
