@@ -8,6 +8,7 @@ options, call the library and print.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -147,7 +148,7 @@ def plan(
         not_saved = LlmformError(
             f"the plan was not saved: the store {store_url} does not exist yet, and a saved "
             f"plan needs the store's key; create the store first with: llmform init --store "
-            f"{store_url}, or apply without saving a plan (apply creates the store)"
+            f"{shlex.quote(store_url)}, or apply without saving a plan (apply creates the store)"
         )
     errors = [str(not_saved)] if not_saved else []
     click.echo(render_plan(result, fmt, color_for(no_color_of(ctx)), verbose, errors), nl=False)

@@ -219,6 +219,39 @@ def test_a_store_others_can_read_gets_a_warning_on_every_command(
     assert cli(capsys, "audit", "--verify")[2] == ""
 
 
+@pytest.mark.parametrize(("mode", "warned"), [(0o777, True), (0o770, True), (0o1777, False)])
+def test_a_store_in_a_directory_others_can_write_gets_a_warning(
+    here: Path, capsys: pytest.CaptureFixture[str], mode: int, warned: bool
+) -> None:
+    # others who may write the directory can rename a store of their own over this one,
+    # unless the sticky bit (as on /tmp) keeps them from replacing files they do not own
+    shared = here / "shared dir"
+    shared.mkdir()
+    store = f"--store=sqlite:///{shared.name}/registry.db"
+    assert cli(capsys, "init", store)[0] == 0
+    shared.chmod(mode)
+    code, _, err = cli(capsys, "export", store)
+    assert code == 0
+    if warned:
+        assert err == (
+            f"warning: the store's directory shared dir is writable by group/others (mode "
+            f"{mode:04o}): they can replace the store file with one of their own; make it "
+            "owner-only with: chmod 700 'shared dir', or move the store\n"
+        )
+    else:
+        assert err == ""
+
+
+def test_the_fix_in_a_warning_is_a_command_that_works_on_a_path_with_spaces(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = "--store=sqlite:///my store.db"
+    assert cli(capsys, "init", store)[0] == 0
+    (here / "my store.db").chmod(0o640)
+    err = cli(capsys, "audit", store)[2]
+    assert err.endswith("make it owner-only with: chmod 600 'my store.db'\n"), err
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_store_owned_by_someone_else_gets_a_warning(
     here: Path, capsys: pytest.CaptureFixture[str]

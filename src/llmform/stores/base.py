@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import shlex
 import socket
 import time
 import uuid
@@ -38,7 +39,7 @@ class NoStoreError(StoreError):
         self.url = url
         super().__init__(
             f"no store at {url}{f' ({detail})' if detail else ''}; check --store or "
-            f"LLMFORM_STORE, or create it with: llmform init --store {url}"
+            f"LLMFORM_STORE, or create it with: llmform init --store {shlex.quote(url)}"
         )
 
 

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import pwd
+import shlex
 import shutil
 import sqlite3
 import stat
@@ -160,8 +161,8 @@ def _user(uid: int) -> str:
 
 
 def permission_warnings(path: str) -> tuple[str, ...]:
-    """A registry readable by others, or owned by someone else: worth a warning, not an error
-    (the file may be shared on purpose)."""
+    """A registry readable by others, owned by someone else, or in a directory where others
+    may replace it: worth a warning, not an error (the file may be shared on purpose)."""
     try:
         info = os.stat(path)
     except OSError:
@@ -174,15 +175,27 @@ def permission_warnings(path: str) -> tuple[str, ...]:
             what = "readable and writable"
         warnings.append(
             f"the store file {path} is {what} by group/others (mode {mode:04o}); it holds the "
-            f"registry and its audit trail: make it owner-only with: chmod 600 {path}"
+            "registry and its audit trail: make it owner-only with: "
+            f"chmod 600 {shlex.quote(path)}"
         )
     me = os.geteuid()
     if info.st_uid != me:
         warnings.append(
             f"the store file {path} is owned by {_user(info.st_uid)} (uid {info.st_uid}), not "
             f"by you ({_user(me)}, uid {me}): its owner can change the registry and its audit "
-            f"trail; take it over with: chown {_user(me)} {path} (or run llmform as its owner)"
+            f"trail; take it over with: chown {shlex.quote(_user(me))} {shlex.quote(path)} "
+            "(or run llmform as its owner)"
         )
+    directory = os.path.dirname(path) or "."
+    with contextlib.suppress(OSError):
+        dir_mode = stat.S_IMODE(os.stat(directory).st_mode)
+        # the sticky bit (/tmp) keeps others from renaming or deleting files they do not own
+        if dir_mode & 0o022 and not dir_mode & stat.S_ISVTX:
+            warnings.append(
+                f"the store's directory {directory} is writable by group/others (mode "
+                f"{dir_mode:04o}): they can replace the store file with one of their own; make "
+                f"it owner-only with: chmod 700 {shlex.quote(directory)}, or move the store"
+            )
     return tuple(warnings)
 
 
@@ -193,12 +206,13 @@ def unwritable(path: str) -> str | None:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         return (
             f"the file {path} is read-only for this user (mode {mode:04o}); make it writable "
-            f"with: chmod 600 {path}"
+            f"with: chmod 600 {shlex.quote(path)}"
         )
     if not os.access(directory, os.W_OK | os.X_OK):
         return (
             f"its directory {directory} is read-only for this user, and SQLite writes a journal "
-            f"beside the file; make it writable (chmod u+w {directory}) or move the store"
+            "beside the file; make it writable (chmod u+w "
+            f"{shlex.quote(directory)}) or move the store"
         )
     return None
 
