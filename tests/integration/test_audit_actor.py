@@ -71,6 +71,44 @@ def test_the_lock_names_the_same_actor_as_the_audit_trail_without_user(
     assert f"the store is locked by {actor}@{HOST} (pid {os.getpid()})" in err
 
 
+@pytest.mark.parametrize(
+    ("who", "actor"),
+    [
+        ("a CI variable", "ci:octo cat"),
+        ("git's user.email", "git:dev@example.com"),
+        ("a uid without a passwd entry", f"os:{os.getuid()}"),
+    ],
+)
+def test_every_kind_of_actor_is_the_same_in_the_lock_message_and_the_trail(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    who: str,
+    actor: str,
+) -> None:
+    if who == "a CI variable":
+        monkeypatch.setenv("GITLAB_USER_LOGIN", "  octo cat \n")  # kept, but for the blanks
+    elif who == "git's user.email":
+        (repo / "gitconfig").write_text("[user]\n\temail = dev@example.com\n")
+    else:  # a bare container: no $USER, and no passwd entry for the uid
+
+        def no_entry(uid: int) -> pwd.struct_passwd:
+            raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+        monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
+    assert stored_actors(repo) == {actor}
+    holder = SqliteStore(f"sqlite:///{repo / 'store.db'}")
+    try:
+        with holder.lock("apply", 1):
+            (repo / "llmform.yaml").write_text(STATE.format(name="staging"))
+            code, _, err = run(capsys, "destroy", "--auto-approve", "--lock-timeout", "0.2")
+    finally:
+        holder.close()
+    assert code == 1
+    assert f"the store is locked by {actor}@{HOST} (pid {os.getpid()})" in err
+
+
 def test_a_non_utf8_git_email_is_recorded_escaped(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
