@@ -222,6 +222,8 @@ def _secret_safe_message(err: ValidationError) -> str:
         return 'an empty reference; write {vault: "path#key"} or {env: NAME}'
     if kind == "minimum":
         return f"must be at least {expected}"
+    if kind == "maximum":  # a version number, never the secret: safe to say what it is
+        return f"must be at most {expected}"
     return f"invalid secret reference ({kind})"
 
 
