@@ -186,6 +186,14 @@ def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:
     return data if len(data) <= max_bytes else None
 
 
+def read_at_most(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``path``: a caller that gets more than ``limit`` refuses
+    the file, so that a device that never ends (/dev/zero, /dev/urandom) or a file far larger
+    than anything it could mean costs no more than that. Raises OSError."""
+    with open(path, "rb") as handle:
+        return handle.read(limit + 1)
+
+
 def private_temp(directory: str | os.PathLike[str], name: str) -> str:
     """A new empty 0600 file in ``directory`` named after ``name``, created exclusively."""
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".new")

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..files import read_at_most
 from ..secret_shapes import url_may_hold_secret
 from .base import SecretValue, value_problem
 from .errors import VaultConfigError
@@ -181,11 +182,22 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(home) if home else Path.home()
 
 
+# A token, a secret_id or a JWT is a few KiB at most.
+MAX_CREDENTIAL_FILE = 1 << 20
+
+
 def _read_file(path: str, variable: str, empty_ok: bool = False) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        raw = read_at_most(path, MAX_CREDENTIAL_FILE)
     except OSError as exc:
         raise VaultConfigError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_CREDENTIAL_FILE:
+        raise VaultConfigError(
+            f"{variable}={path}: the file is larger than 1 MiB, which no credential is; is it "
+            "the right file?"
+        )
+    try:
+        text = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise VaultConfigError(f"{variable}={path}: the file is not UTF-8 text") from None
     if not text and not empty_ok:
