@@ -365,6 +365,9 @@ async def check_keys(
     the backoff exactly; ``client`` so that they choose the transport."""
     if parallelism < 1:
         raise ValueError("parallelism must be at least 1")
+    # No more requests are ever in flight than there are keys (a key's retries follow each
+    # other): pools beyond that would only cost memory (--parallelism 10**30 asked for 2e29).
+    parallelism = min(parallelism, max(1, sum(max(1, len(t.keys)) for t in targets)))
     own = [] if client is not None else pooled_clients(parallelism, may_use_tls(targets))
     clients = [client] if client is not None else own
     run = _Run(clients, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock)
