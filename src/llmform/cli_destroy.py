@@ -16,7 +16,14 @@ from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line
 from .cli_options import opened, store_option
-from .cli_run import check_audit_file, color_for, no_color_of, refuse_protected, still_approved
+from .cli_run import (
+    check_audit_file,
+    color_for,
+    lock_timeout_option,
+    no_color_of,
+    refuse_protected,
+    still_approved,
+)
 from .console import paint, printable
 from .destroy import plan_destroy
 from .engine import apply_plan
@@ -38,14 +45,7 @@ from .stores.base import NoStoreError, OpenMode
     help="Destroy only this workspace and its configs (repeatable); factories are kept.",
 )
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for another apply to finish.",
-)
+@lock_timeout_option
 @click.option(
     "--audit-file",
     type=click.Path(dir_okay=False),

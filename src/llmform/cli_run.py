@@ -37,11 +37,30 @@ workspace_option = click.option(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
-    """FloatRange lets 'nan' through (no comparison with it is true)."""
-    if math.isnan(value):
-        raise click.BadParameter(f"{value} is not a number of seconds")
-    return value
+class Seconds(click.FloatRange):
+    """A duration: 0 or more seconds (``inf``: no limit). NaN is refused: every comparison
+    with it is false, so a NaN timeout would wait forever and a NaN TTL would mean nothing."""
+
+    name = "number of seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{seconds} is not a number of seconds.", param, ctx)
+        return seconds
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=Seconds(),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another apply to finish.",
+)
 
 
 def key_check_options(command: F) -> F:
@@ -64,8 +83,7 @@ def key_check_options(command: F) -> F:
         ),
         click.option(
             "--check-cache-ttl",
-            type=click.FloatRange(min=0),
-            callback=_a_number,
+            type=Seconds(),
             default=900.0,
             show_default=True,
             metavar="SECONDS",
@@ -97,10 +115,17 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
     from .check_targets import CheckTarget
     from .checks import CheckReport, RetryPolicy, run_checks
 
+    setting = os.environ.get("LLMFORM_CHECK_BACKOFF", "1")
     try:
-        base_delay = float(os.environ.get("LLMFORM_CHECK_BACKOFF", "1"))
+        base_delay = float(setting)
     except ValueError:
-        raise LlmformError("LLMFORM_CHECK_BACKOFF must be a number of seconds") from None
+        base_delay = math.nan
+    # inf would wait forever at the first retry, NaN makes the wait itself fail
+    if not (math.isfinite(base_delay) and base_delay >= 0):
+        raise LlmformError(
+            f"LLMFORM_CHECK_BACKOFF={setting!r} must be a number of seconds, 0 or more (the "
+            "first retry's wait; default 1)"
+        )
     # with a ttl of 0 no answer is taken from the cache, but every one the providers give is
     # recorded in it, replacing older ones
     cache = ResultCache(default_cache_path(), cache_ttl)

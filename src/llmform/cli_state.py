@@ -24,6 +24,7 @@ from .cli_run import (
     echo_failure,
     key_check_options,
     key_checker,
+    lock_timeout_option,
     no_color_of,
     print_head,
     render_plan,
@@ -210,14 +211,7 @@ def check_plan_file(path: str) -> None:
 @store_option
 @workspace_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for another apply to finish.",
-)
+@lock_timeout_option
 @click.option(
     "--audit-file",
     type=click.Path(dir_okay=False),
