@@ -19,19 +19,50 @@ def error_location(file: str, exc: yaml.YAMLError) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def syntax_message(exc: yaml.YAMLError) -> str:
+def syntax_message(exc: yaml.YAMLError, text: str = "") -> str:
     if not isinstance(exc, yaml.MarkedYAMLError):
         return f"invalid YAML: {exc}"
     problem = exc.problem or "syntax error"
     if "tab" in problem:  # the scanner's context ("while scanning a plain scalar") only confuses
         return f"invalid YAML: {problem}; indent with spaces, YAML does not allow tabs there"
     context, start, end = exc.context, exc.context_mark, exc.problem_mark
+    if problem.startswith("found undefined alias") and end is not None:
+        # libyaml does not name the alias; PyYAML does
+        name = _alias_at(text, end.line, end.column)
+        named = f" *{name}" if name and problem == "found undefined alias" else ""
+        return (
+            f"invalid YAML: {problem}{named}; define the anchor (&name) before the alias (*name) "
+            "that uses it"
+        )
+    if (
+        context == "while scanning a simple key"
+        and start is not None
+        and end is not None
+        and start.line == end.line
+        and end.column - start.column > MAX_SIMPLE_KEY
+    ):
+        return (
+            f"invalid YAML: a mapping key longer than {MAX_SIMPLE_KEY} characters, YAML's limit "
+            "for a key without '? '; shorten it"
+        )
     if context and start is not None and end is not None and start.line != end.line:
         # the problem is found where parsing stopped; say where the construct began
         problem += f" {context} (which starts at line {start.line + 1}, column {start.column + 1})"
     elif context:
         problem += f" {context}"
     return f"invalid YAML: {problem}"
+
+
+# YAML 1.1/1.2: an implicit (simple) key is at most 1024 characters long
+MAX_SIMPLE_KEY = 1024
+
+
+def _alias_at(text: str, line: int, column: int) -> str | None:
+    lines = text.split("\n")
+    if line >= len(lines):
+        return None
+    found = re.match(r"\*([^\s,\[\]{}]{1,100})", lines[line][column:])
+    return found[1] if found else None
 
 
 def decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
@@ -106,7 +137,7 @@ def yaml_error(file: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
                 _forbidden_message(found.group()),
             )
     where = error_location(file, exc)
-    return error(where, "", TOO_DEEP if is_nesting_limit(exc) else syntax_message(exc))
+    return error(where, "", TOO_DEEP if is_nesting_limit(exc) else syntax_message(exc, text))
 
 
 # The characters YAML does not allow in a stream (PyYAML's reader rejects the same).
