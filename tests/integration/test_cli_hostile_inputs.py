@@ -306,6 +306,26 @@ CASES |= {
         {"v/llmform.yaml": GOOD.replace("{env: KEY}", "{vault: 'kv/llm#key'}")},
         {"VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "t", "VAULT_CLIENT_TIMEOUT": "x"},
     ),
+    **{
+        f"{name}={value}": Case(
+            ("plan", NO_KEYS, "v"),
+            f"{value}: {says}" if name.startswith("VAULT_CLIENT") else f"{value}, {says}",
+            {"v/llmform.yaml": GOOD.replace("{env: KEY}", "{vault: 'kv/llm#key'}")},
+            {"VAULT_ADDR": "https://127.0.0.1:9", "VAULT_TOKEN": "t", name: value, **more},
+        )
+        for name, value, says, more in (
+            ("VAULT_CACERT", "/nonexistent.pem", "no such file", {}),
+            ("VAULT_CACERT", "/dev/zero", "not a regular file", {}),
+            ("VAULT_CAPATH", "/dev/null", "not a regular file", {}),
+            ("VAULT_CLIENT_CERT", "/nonexistent.pem", "no such file", {"VAULT_CLIENT_KEY": "/k"}),
+        )
+    },
+    "VAULT_CLIENT_TIMEOUT nan": Case(
+        ("plan", NO_KEYS, "v"),
+        "VAULT_CLIENT_TIMEOUT='nan' is not a finite number",
+        {"v/llmform.yaml": GOOD.replace("{env: KEY}", "{vault: 'kv/llm#key'}")},
+        {"VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "t", "VAULT_CLIENT_TIMEOUT": "nan"},
+    ),
     "LLMFORM_VAULT_AUTH unknown": Case(
         ("plan", NO_KEYS, "v"),
         "LLMFORM_VAULT_AUTH",

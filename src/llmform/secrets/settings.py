@@ -37,6 +37,7 @@ llmform's own variables choose the login method:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -233,6 +234,8 @@ def _number(env: Mapping[str, str], name: str, default: _N, kind: type[_N]) -> _
         number = kind(value)
     except ValueError:
         raise VaultConfigError(f"{name}={env[name]!r} is not a number") from None
+    if not math.isfinite(number):  # a NaN or infinite timeout would never time out
+        raise VaultConfigError(f"{name}={env[name]!r} is not a finite number")
     if number < 0:
         raise VaultConfigError(f"{name}={env[name]!r} must not be negative")
     return number

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -60,6 +61,7 @@ def make_client(settings: VaultSettings) -> Any:
         raise VaultConfigError(
             f"VAULT_ADDR={settings.addr!r} has no scheme; write https://{settings.addr}"
         )
+    _check_tls_files(settings)
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.concurrency))
     session.mount("http://", adapter)
@@ -84,6 +86,30 @@ def make_client(settings: VaultSettings) -> Any:
         namespace=settings.namespace,
         session=session,
     )
+
+
+def _check_tls_files(settings: VaultSettings) -> None:
+    """The files the TLS settings name, checked before the first request: requests fails on a
+    missing one with an OSError of its own, and OpenSSL would read /dev/zero until memory runs
+    out."""
+    if isinstance(settings.verify, str) and not (
+        os.path.isfile(settings.verify) or os.path.isdir(settings.verify)
+    ):
+        raise VaultConfigError(
+            f"VAULT_CACERT or VAULT_CAPATH names {settings.verify}, {_not_a_file(settings.verify)}"
+            "; give a PEM file (VAULT_CACERT) or a directory of them (VAULT_CAPATH)"
+        )
+    for variable, path in zip(
+        ("VAULT_CLIENT_CERT", "VAULT_CLIENT_KEY"), settings.client_cert or (), strict=False
+    ):
+        if not os.path.isfile(path):
+            raise VaultConfigError(
+                f"{variable}={path}: {_not_a_file(path)}; give the path of a PEM file"
+            )
+
+
+def _not_a_file(path: str) -> str:
+    return "not a regular file" if os.path.exists(path) else "no such file"
 
 
 class Caller:
