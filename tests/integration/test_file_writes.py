@@ -274,6 +274,31 @@ def test_the_store_directory_is_created_owner_only(
     assert modes[".llmform/llmform.db"] == 0o600
 
 
+@pytest.mark.parametrize("suffix", ["-journal", "-wal"])
+@pytest.mark.parametrize("command", [["apply", OFFLINE, "--auto-approve"], ["plan", OFFLINE]])
+def test_a_symlink_planted_at_the_journal_is_named_and_nothing_is_written_through_it(
+    here: Path, capsys: pytest.CaptureFixture[str], suffix: str, command: list[str]
+) -> None:
+    assert cli(capsys, "init")[0] == 0
+    db = here / ".llmform/llmform.db"
+    rows = dump(db)
+    victim = here / "victim.txt"
+    victim.write_text(VICTIM_TEXT)
+    link = here / f".llmform/llmform.db{suffix}"
+    link.symlink_to(victim)
+    code, _, err = cli(capsys, *command)
+    assert code == 1
+    assert err.endswith(
+        f"error: cannot open the store sqlite:///.llmform/llmform.db: .llmform/llmform.db{suffix}"
+        " is a symbolic link, and SQLite opens no store whose journal is one (it could send a "
+        "copy of the registry elsewhere); remove it once no run is applying: "
+        f"rm .llmform/llmform.db{suffix}\n"
+    ), err
+    assert victim.read_text() == VICTIM_TEXT
+    link.unlink()
+    assert dump(db) == rows
+
+
 @pytest.mark.parametrize("command", ["apply", "init"])
 def test_a_planted_symlink_does_not_redirect_the_store(
     here: Path, capsys: pytest.CaptureFixture[str], command: str

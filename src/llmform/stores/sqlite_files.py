@@ -56,7 +56,9 @@ def connect_read_only(path: str, display_url: str) -> sqlite3.Connection:
     # the file held before that apply; it changes nothing that was committed.
     try:
         connect(path, read_only=False).close()
-    except sqlite3.Error:
+    except sqlite3.Error as exc:
+        if (problem := _linked_journal(path)) is not None:
+            raise StoreError(f"cannot open the store {display_url}: {problem}") from exc
         raise StoreError(
             f"the store {display_url} holds an unfinished transaction of a run that was killed "
             f"({path}-journal), which must be rolled back before it can be read, and this user "
@@ -199,9 +201,26 @@ def permission_warnings(path: str) -> tuple[str, ...]:
     return tuple(warnings)
 
 
+def _linked_journal(path: str) -> str | None:
+    for suffix in ("-journal", "-wal", "-shm"):
+        if os.path.islink(path + suffix):
+            # SQLite refuses the store then ("unable to open database file"): a link planted
+            # there would send the journal, a copy of the registry's pages, elsewhere
+            return (
+                f"{path}{suffix} is a symbolic link, and SQLite opens no store whose journal is "
+                "one (it could send a copy of the registry elsewhere); remove it once no run is "
+                f"applying: rm {shlex.quote(path + suffix)}"
+            )
+    return None
+
+
 def unwritable(path: str) -> str | None:
     """Why this user cannot write the store file at ``path`` (None: it can)."""
     directory = os.path.dirname(path) or "."
+    if (problem := _linked_journal(path)) is not None:
+        return problem
+    if not os.path.exists(path):
+        return f"the file {path} does not exist any more"
     if not os.access(path, os.W_OK):
         mode = stat.S_IMODE(os.stat(path).st_mode)
         return (
