@@ -390,3 +390,19 @@ def test_a_hostile_input_is_a_clear_error_and_changes_nothing(
         assert "internal error" not in text and "Traceback" not in text, text
         assert all(c.isprintable() or c == "\n" for c in text), text
     assert (folder / "store.db").read_bytes() == store
+
+
+def test_a_store_path_that_is_not_utf8_works_and_is_printed_escaped(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = "--store=sqlite:///caf\udce9.db"  # the byte 0xE9, as Python reads it from argv
+    outputs = []
+    for args in (["init"], ["apply", NO_KEYS, "--auto-approve"], ["plan", NO_KEYS], ["export"]):
+        capsys.readouterr()
+        code = main(["--no-color", *args, store])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        assert all(c.isprintable() or c == "\n" for c in out + err), out + err
+        outputs.append(out)
+    assert outputs[0] == "Created the store sqlite:///caf\\udce9.db (empty, serial 0).\n"
+    assert os.path.isfile(folder / os.fsdecode(b"caf\xe9.db"))

@@ -23,7 +23,8 @@ RESTORE = "restore the store file from a backup, or correct the row with the sql
 
 
 def _uri(path: str, mode: str) -> str:
-    return f"file:{quote(os.path.abspath(path))}?mode={mode}"
+    # the file name's own bytes: a path that is not UTF-8 comes as surrogate escapes
+    return f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
 
 
 def connect(path: str, *, read_only: bool) -> sqlite3.Connection:
