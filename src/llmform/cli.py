@@ -7,6 +7,7 @@ printed as a message; anything else is a bug and is reported as one, still witho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -306,9 +307,21 @@ def _report(exc: LlmformError, no_color: bool) -> None:
     click.echo(format_error(exc.lines, color), err=True)
 
 
+def _never_fail_to_print() -> None:
+    """Text the output's encoding cannot hold (a Chinese description with
+    PYTHONIOENCODING=latin-1, a file name that is not UTF-8) is written as a backslash escape
+    instead of failing the run: printing must not be what breaks an apply."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmform`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _never_fail_to_print()
     try:
         cli.main(args=args, prog_name="llmform", standalone_mode=False)
     except click.exceptions.Abort:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,3 +408,21 @@ def test_a_store_path_that_is_not_utf8_works_and_is_printed_escaped(
         outputs.append(out)
     assert outputs[0] == "Created the store sqlite:///caf\\udce9.db (empty, serial 0).\n"
     assert os.path.isfile(folder / os.fsdecode(b"caf\xe9.db"))
+
+
+def test_an_output_encoding_that_cannot_hold_the_text_escapes_it(folder: Path) -> None:
+    """A real process whose stdout is Latin-1 (PYTHONIOENCODING), printing a plan with
+    Chinese text: written as escapes, not an internal error."""
+    (folder / "llmform.yaml").write_text(
+        GOOD.replace("  - name: prod\n", "  - name: prod\n    description: 中文\n")
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "llmform.cli", "--no-color", "plan", NO_KEYS],
+        capture_output=True,
+        cwd=folder,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b'~ description = "" -> "\\u4e2d\\u6587"' in done.stdout, done.stdout
