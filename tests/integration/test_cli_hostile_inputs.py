@@ -426,3 +426,22 @@ def test_an_output_encoding_that_cannot_hold_the_text_escapes_it(folder: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert b'~ description = "" -> "\\u4e2d\\u6587"' in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("ending", ["---\n", "---", "...\n", "---\n...\n", "---\n# the end\n"])
+def test_a_valid_file_that_ends_in_a_document_marker_is_planned_and_applied_as_it_is(
+    folder: Path, capsys: pytest.CaptureFixture[str], ending: str
+) -> None:
+    changed = GOOD.replace("  - name: prod\n", "  - name: prod\n    description: d\n")
+    (folder / "llmform.yaml").write_text(changed)
+    capsys.readouterr()
+    assert main(["--no-color", "plan", NO_KEYS]) == 0
+    without = capsys.readouterr().out
+    (folder / "llmform.yaml").write_text(changed + ending)
+    assert main(["--no-color", "validate"]) == 0
+    assert main(["--no-color", "plan", NO_KEYS]) == 0
+    assert capsys.readouterr().out == without
+    assert main(["--no-color", "apply", NO_KEYS, "--auto-approve"]) == 0
+    capsys.readouterr()
+    assert main(["--no-color", "plan", NO_KEYS]) == 0
+    assert "No changes." in capsys.readouterr().out
