@@ -31,6 +31,7 @@ from .errors import LlmformError
 from .sealing import seal_context
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, cipher_from_env
+from .stores.sqlite_files import file_uri
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Registry:
         self._cipher = cipher
         self._owns_cipher = False
         try:
-            self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            self._conn = sqlite3.connect(file_uri(path, "ro"), uri=True)
             self._conn.execute("SELECT 1 FROM meta").fetchone()
         except sqlite3.Error as exc:
             raise LlmformError(f"cannot read the llmform registry {path}: {exc}") from None

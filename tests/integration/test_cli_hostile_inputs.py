@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -394,20 +395,30 @@ def test_a_hostile_input_is_a_clear_error_and_changes_nothing(
     assert (folder / "store.db").read_bytes() == store
 
 
-def test_a_store_path_that_is_not_utf8_works_and_is_printed_escaped(
-    folder: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "name", ["my#1.db", "what?.db", "100%.db", "caf\udce9.db"], ids=["#", "?", "%", "not UTF-8"]
+)
+def test_the_store_and_the_registry_open_the_file_named_not_another(
+    folder: Path, name: str
 ) -> None:
-    store = "--store=sqlite:///caf\udce9.db"  # the byte 0xE9, as Python reads it from argv
-    outputs = []
-    for args in (["init"], ["apply", NO_KEYS, "--auto-approve"], ["plan", NO_KEYS], ["export"]):
-        capsys.readouterr()
-        code = main(["--no-color", *args, store])
-        out, err = capsys.readouterr()
-        assert code == 0, out + err
-        assert all(c.isprintable() or c == "\n" for c in out + err), out + err
-        outputs.append(out)
-    assert outputs[0] == "Created the store sqlite:///caf\\udce9.db (empty, serial 0).\n"
-    assert os.path.isfile(folder / os.fsdecode(b"caf\xe9.db"))
+    """Characters a SQLite URI gives a meaning (#, ?, %) and bytes that are not UTF-8 in the
+    file's name: the library opens that file ('my#1.db' is not 'my'), and never fails on it."""
+    from llmform.registry import Registry
+    from llmform.stores.base import OpenMode
+    from llmform.stores.sqlite import SqliteStore
+
+    shutil.copy(folder / "store.db", folder / name)
+    decoy = name.split("#")[0].split("?")[0]  # 'my', 'what': what a URI would have opened
+    if decoy != name:
+        (folder / decoy).write_text("another file")
+    else:  # store URLs refuse '#' and '?' (they would be a fragment or a query)
+        store = SqliteStore(f"sqlite:///{folder / name}", OpenMode.READ)
+        try:
+            assert store.read().serial == 1
+        finally:
+            store.close()
+    with Registry(str(folder / name)) as registry:
+        assert registry.config("prod", "main").factory == "OpenAI"
 
 
 def test_an_output_encoding_that_cannot_hold_the_text_escapes_it(folder: Path) -> None:

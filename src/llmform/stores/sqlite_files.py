@@ -22,8 +22,10 @@ BUSY_TIMEOUT_S = 30.0
 RESTORE = "restore the store file from a backup, or correct the row with the sqlite3 shell"
 
 
-def _uri(path: str, mode: str) -> str:
-    # the file name's own bytes: a path that is not UTF-8 comes as surrogate escapes
+def file_uri(path: str, mode: str) -> str:
+    """The SQLite URI of the file ``path`` (``mode`` ro or rw): every character that URIs
+    give a meaning (``?``, ``#``, ``%``) quoted, so that ``my#1.db`` is not ``my``, and the
+    name's own bytes (a path that is not UTF-8 comes as surrogate escapes)."""
     return f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
 
 
@@ -32,7 +34,7 @@ def connect(path: str, *, read_only: bool) -> sqlite3.Connection:
     a file (a plain connect would, should the file vanish meanwhile). Read-only takes no write
     lock ever, so it works on a read-only file or in a read-only directory."""
     conn = sqlite3.connect(
-        _uri(path, "ro" if read_only else "rw"),
+        file_uri(path, "ro" if read_only else "rw"),
         uri=True,
         timeout=BUSY_TIMEOUT_S,
         isolation_level=None,
