@@ -248,7 +248,7 @@ def test_the_fix_in_a_warning_is_a_command_that_works_on_a_path_with_spaces(
     store = "--store=sqlite:///my store.db"
     assert cli(capsys, "init", store)[0] == 0
     (here / "my store.db").chmod(0o640)
-    err = cli(capsys, "audit", store)[2]
+    err = cli(capsys, "export", store)[2]
     assert err.endswith("make it owner-only with: chmod 600 'my store.db'\n"), err
 
 
