@@ -12,9 +12,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from support.cli import run
 
 from llmform.actor import CI_ACTORS, CI_COMMITS
-from llmform.cli import main
 from llmform.stores.sqlite import SqliteStore
 
 STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: {name}\n"
@@ -37,13 +37,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     (tmp_path / "llmform.yaml").write_text(STATE.format(name="prod"))
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in out + err, out + err
-    return code, out, err
 
 
 def stored_actors(repo: Path) -> set[str]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.cli import run
 
 from llmform.audit import event_from_row, message
 from llmform.audit_keys import plain_seal
 from llmform.audit_trail import INVESTIGATE
-from llmform.cli import main
 
 KEY = "audit-key-for-tests-" + "5f3c9a" * 4  # 44 characters
 LEGACY_SQL = Path(__file__).parent.parent / "support" / "audit_store_0e0937c.sql"
@@ -32,13 +32,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("LLMFORM_AUDIT_KEY", "LLMFORM_AUDIT_TRANSIT_KEY"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in out + err
-    return code, out, err
 
 
 def apply(capsys: pytest.CaptureFixture[str], repo: Path, team: str) -> str:

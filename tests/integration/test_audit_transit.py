@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from baoserver import BaoServer, unique
+from support.cli import run
 from test_audit_chain import downgrade_last_run, edit_and_rehash
 
 from llmform.audit_keys import TransitChainKey
-from llmform.cli import main
 from llmform.secrets.base import SecretValue
 from llmform.secrets.settings import VaultSettings
 from llmform.stores.base import StoreError
@@ -40,13 +40,6 @@ def transit(bao: BaoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("LLMFORM_TRANSIT_MOUNT", mount)
     monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
     return mount, key
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in out + err
-    return code, out, err
 
 
 def apply(capsys: pytest.CaptureFixture[str], team: str) -> str:

@@ -11,8 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from llmform.cli import main
+from support.cli import run
 
 STATE = """\
 apiVersion: llmform/v1
@@ -48,13 +47,6 @@ def repo(
     (tmp_path / "llmform.yaml").unlink()
     monkeypatch.delenv("LLMFORM_TEST_KEY")
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err
-    return code, out, err
 
 
 def rows(repo: Path, table: str) -> list[tuple[str, int]]:

@@ -10,9 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.cli import run
 from support.provider_servers import ProviderServer
-
-from llmform.cli import main
 
 STATE = """\
 apiVersion: llmform/v1
@@ -65,13 +64,6 @@ def repo(
         STATE.format(openai=openai.api_base, ollama=ollama.api_base)
     )
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def edit(repo: Path, change: Callable[[str], str]) -> None:

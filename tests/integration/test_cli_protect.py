@@ -14,8 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from llmform.cli import main
+from support.cli import run
 
 STATE = """\
 apiVersion: llmform/v1
@@ -66,13 +65,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
     (tmp_path / "llmform.yaml").write_text(STATE)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err
-    return code, out, err
 
 
 def write(repo: Path, text: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run
 from support.provider_servers import ProviderServer
 
 from llmform.cli import main
@@ -76,13 +77,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         edited = edited.replace("  - name: staging\n", "  - name: staging\n  - name: dev\n")
         (tmp_path / "llmform.yaml").write_text(edited)
         yield tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in out + err
-    return code, out, err
 
 
 def save(capsys: pytest.CaptureFixture[str], *args: str, out: str = "p.plan") -> Path:

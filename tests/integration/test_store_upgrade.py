@@ -10,8 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from llmform.cli import main
+from support.cli import run
 
 DUMP = Path(__file__).parent.parent / "support" / "stores" / "registry-v1.sql"
 
@@ -50,13 +49,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         conn.executescript(DUMP.read_text(encoding="utf-8"))
     (tmp_path / "llmform.yaml").write_text(OLD_STATE)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err
-    return code, out, err
 
 
 def query(repo: Path, sql: str) -> list[tuple[object, ...]]:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from baoserver import BaoServer, unique
+from support.cli import run
 from support.provider_servers import ProviderServer
-
-from llmform.cli import main
 
 
 def state(v2: str, v1: str, openai: str = "", anthropic: str = "") -> str:
@@ -53,13 +52,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bao: BaoServer) -> tup
     monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
     (tmp_path / "llmform.yaml").write_text(state(v2, v1))
     return tmp_path, v2, v1
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", *args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def everything_written(root: Path) -> str:
