@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from .errors import LlmformError
 from .secrets.settings import VaultSettings
+from .secrets.transit import TransitClient
 
 PLAIN_PREFIX = "sha256:"
 HMAC_PREFIX = "hmac-sha256:"
@@ -161,9 +162,7 @@ class TransitChainKey:
                 "LLMFORM_AUDIT_TRANSIT_KEY must name a Transit key (a name without ':'), and "
                 "LLMFORM_TRANSIT_MOUNT its mount"
             )
-        self._sleep = sleep
-        self._client: Any = None
-        self._call: Any = None
+        self._transit = TransitClient(settings, sleep)
 
     def __repr__(self) -> str:
         return f"TransitChainKey({self.mount}/{self.key} at {self.settings.addr})"
@@ -192,42 +191,12 @@ class TransitChainKey:
         return verdicts
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.adapter.close()
-            self._client = None
+        self._transit.close()
 
     def _post(self, op: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
-
-        from .secrets.vault_http import server_errors
-
-        if self._client is None:
-            from .secrets.auth import login
-            from .secrets.vault_http import Caller, make_client
-
-            self._client = make_client(self.settings)
-            self._call = Caller(self.settings, self._sleep)
-            login(self._client, self.settings, self._call)
-        path = f"{self.mount}/{op}/{self.key}"
-        client = self._client
-        try:
-            answer = self._call(
-                f"transit {op} with {self.mount}/{self.key}",
-                lambda: client.adapter.post(f"/v1/{path}", json=dict(body)),
-            )
-        except hvac_exc.Forbidden:
-            raise AuditKeyError(
-                f'permission denied: the token\'s policies must grant "update" on "{path}"'
-            ) from None
-        except hvac_exc.VaultError as exc:
-            raise AuditKeyError(
-                f"Vault Transit could not {op} the audit events with {self.mount}/{self.key}: "
-                f"{server_errors(exc)}"
-            ) from None
-        data = (answer or {}).get("data") if isinstance(answer, Mapping) else None
-        if not isinstance(data, Mapping):
-            raise AuditKeyError(f"Vault Transit gave no answer to {op} with {self.label}")
-        return data
+        return self._transit.post(
+            self.mount, self.key, op, body, what="the audit events", error=AuditKeyError
+        )
 
 
 def chain_key_from_env(

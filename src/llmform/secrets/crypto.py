@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from ..errors import LlmformError
 from .base import SecretValue
 from .settings import VaultSettings
+from .transit import TransitClient
 
 LOCAL_PREFIX = "llmform:aesgcm:v1:"
 TRANSIT_PREFIX = "llmform:transit:"
@@ -109,9 +110,7 @@ class TransitCipher:
         self.settings = settings
         self.key = key.strip("/")
         self.mount = mount.strip("/")
-        self._sleep = sleep
-        self._client: Any = None
-        self._call: Any = None
+        self._transit = TransitClient(settings, sleep)
 
     def __repr__(self) -> str:
         return f"TransitCipher({self.mount}/{self.key} at {self.settings.addr})"
@@ -147,44 +146,12 @@ class TransitCipher:
             raise CipherError(f"Vault Transit gave no readable plaintext for {context!r}") from None
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.adapter.close()
-            self._client = None
+        self._transit.close()
 
     def _post(
         self, mount: str, key: str, op: str, body: Mapping[str, str], context: str
-    ) -> Mapping[str, str]:
-        from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
-
-        if self._client is None:
-            from .auth import login
-            from .vault_http import Caller, make_client
-
-            self._client = make_client(self.settings)
-            self._call = Caller(self.settings, self._sleep)
-            login(self._client, self.settings, self._call)
-        path = f"{mount}/{op}/{key}"
-        client = self._client
-        try:
-            answer = self._call(
-                f"transit {op} with {mount}/{key}",
-                lambda: client.adapter.post(f"/v1/{path}", json=dict(body)),
-            )
-        except hvac_exc.Forbidden:
-            raise CipherError(
-                f'permission denied: the token\'s policies must grant "update" on "{path}"'
-            ) from None
-        except hvac_exc.VaultError as exc:  # 400 (bad input), 404 (no such key), 401, ...
-            from .vault_http import server_errors
-
-            raise CipherError(
-                f"Vault Transit could not {op} with {mount}/{key} for {context!r}: "
-                f"{server_errors(exc)}"
-            ) from None
-        data = (answer or {}).get("data") if isinstance(answer, Mapping) else None
-        if not isinstance(data, Mapping):
-            raise CipherError(f"Vault Transit gave no {op}ed data for {context!r}")
-        return data
+    ) -> Mapping[str, Any]:
+        return self._transit.post(mount, key, op, body, what=f"for {context!r}", error=CipherError)
 
 
 def cipher_from_env(
