@@ -17,6 +17,7 @@ from .audit_keys import configured_chain_key
 from .audit_trail import head_line
 from .cli_options import opened, store_option
 from .cli_run import (
+    audit_file_option,
     check_audit_file,
     color_for,
     lock_timeout_option,
@@ -46,11 +47,7 @@ from .stores.base import NoStoreError, OpenMode
 )
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
 @lock_timeout_option
-@click.option(
-    "--audit-file",
-    type=click.Path(dir_okay=False),
-    help="Also append audit events here as JSON Lines.",
-)
+@audit_file_option
 @click.pass_context
 def destroy(
     ctx: click.Context,

@@ -53,6 +53,11 @@ class Seconds(click.FloatRange):
         return seconds
 
 
+audit_file_option = click.option(
+    "--audit-file",
+    type=click.Path(dir_okay=False),
+    help="Also append audit events here as JSON Lines (checked before anything is applied).",
+)
 lock_timeout_option = click.option(
     "--lock-timeout",
     type=Seconds(),

@@ -18,6 +18,7 @@ from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .cli_options import opened, store_option
 from .cli_run import (
+    audit_file_option,
     check_audit_file,
     color_for,
     configured_cipher,
@@ -212,11 +213,7 @@ def check_plan_file(path: str) -> None:
 @workspace_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @lock_timeout_option
-@click.option(
-    "--audit-file",
-    type=click.Path(dir_okay=False),
-    help="Also append audit events here as JSON Lines.",
-)
+@audit_file_option
 @key_check_options
 @click.pass_context
 def apply(
