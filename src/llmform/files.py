@@ -1,4 +1,5 @@
-"""Writing files safely: every file llmform writes goes through here.
+"""Writing files safely (every file llmform writes goes through here), and reading files
+within a bound.
 
 - Never through a symlink: a link planted at the target path (``plan -o out.plan`` where
   ``out.plan -> ~/.bashrc``) must not redirect the write. A whole-file write replaces the path
@@ -9,6 +10,10 @@
 - Owner-only when it holds anything sensitive (plans, audit copies, the registry): 0600 files
   and 0700 directories, set explicitly so that the umask cannot widen them. Other files (exports,
   converted catalogs) get the usual 0666 less the umask.
+
+Every file a user names for llmform to read (configuration, a saved plan, a RAGFlow export, a
+credential or trust file) is read up to a limit of its kind (``read_at_most``), and the files
+llmform keeps for itself only when they are its own (``read_own_file``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import LlmformError
 
@@ -186,12 +192,24 @@ def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:
     return data if len(data) <= max_bytes else None
 
 
-def read_at_most(path: str | os.PathLike[str], limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of ``path``: a caller that gets more than ``limit`` refuses
-    the file, so that a device that never ends (/dev/zero, /dev/urandom) or a file far larger
-    than anything it could mean costs no more than that. Raises OSError."""
+def read_at_most(path: str | os.PathLike[str], limit: int) -> bytes | None:
+    """The content of ``path``, or None when it is longer than ``limit`` bytes: a device that
+    never ends (/dev/zero, /dev/urandom) or a file far larger than anything it could mean
+    costs no more than that. Raises OSError (the caller says what it was reading)."""
     with open(path, "rb") as handle:
-        return handle.read(limit + 1)
+        return read_bounded(handle, limit)
+
+
+def read_bounded(handle: BinaryIO, limit: int) -> bytes | None:
+    """The rest of an open file, or None past ``limit`` bytes (see ``read_at_most``)."""
+    size = os.fstat(handle.fileno()).st_size
+    # a regular file's size is known: no buffer of ``limit`` bytes for a 2 KiB file (one byte
+    # more than its size, to notice a file that grew); a pipe or device is read up to the limit
+    wanted = size + 1 if 0 < size <= limit else limit + 1
+    raw = handle.read(wanted)
+    if len(raw) == wanted and wanted <= limit:  # it grew: read on to the limit
+        raw += handle.read(limit + 1 - len(raw))
+    return None if len(raw) > limit else raw
 
 
 def private_temp(directory: str | os.PathLike[str], name: str) -> str:

@@ -13,12 +13,13 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Location, error, has_errors
+from .files import read_at_most
 from .identify import API_VERSION, Kind, identify, may_be_llmform
 from .yamltext import bom_error, decode, too_deep, yaml_error
 from .yamltree import (
@@ -337,8 +338,7 @@ def load_bytes(
 
 def _read(file: str) -> tuple[bytes | None, Diagnostic | None]:
     try:
-        with open(file, "rb") as handle:
-            raw = read_bounded(handle)
+        raw = read_at_most(file, MAX_FILE_BYTES)
     except OSError as exc:
         return None, error(Location(file), "", f"cannot read file: {exc.strerror}")
     if raw is None:
@@ -349,18 +349,6 @@ def _read(file: str) -> tuple[bytes | None, Diagnostic | None]:
             "check that this is the file you meant, or split the state over several files",
         )
     return raw, None
-
-
-def read_bounded(handle: BinaryIO) -> bytes | None:
-    """The contents of an open file, or None past MAX_FILE_BYTES: /dev/zero never ends."""
-    size = os.fstat(handle.fileno()).st_size
-    # a regular file's size is known: no 16 MiB buffer for a 2 KiB file (one byte more than
-    # its size, to notice a file that grew); a pipe or device is read up to the limit
-    wanted = size + 1 if 0 < size <= MAX_FILE_BYTES else MAX_FILE_BYTES + 1
-    raw = handle.read(wanted)
-    if len(raw) == wanted and wanted <= MAX_FILE_BYTES:  # it grew: read on to the limit
-        raw += handle.read(MAX_FILE_BYTES + 1 - len(raw))
-    return None if len(raw) > MAX_FILE_BYTES else raw
 
 
 def _nothing_found(folders: Mapping[str, int]) -> list[Diagnostic]:

@@ -29,7 +29,7 @@ from typing import Any
 from . import __version__
 from .console import printable
 from .diff import Change, diff
-from .files import write_file
+from .files import read_at_most, write_file
 from .plan import PLAN_FORMAT, Plan, PlanFileError, change_to_json, plan_from_json, plan_to_json
 from .typed_json import ShapeError, bounded, object_with
 
@@ -159,11 +159,10 @@ def read_plan(path: str) -> SavedPlan:
 
 def _read(path: str, name: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_PLAN_BYTES + 1)
+        raw = read_at_most(path, MAX_PLAN_BYTES)
     except OSError as exc:
         raise PlanFileError(f"{name}: cannot read the plan file: {exc.strerror}") from None
-    if len(raw) > MAX_PLAN_BYTES:
+    if raw is None:
         raise PlanFileError(
             f"{name}: not an llmform plan file: larger than {MAX_PLAN_BYTES // 2**20} MiB"
         )

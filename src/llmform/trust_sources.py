@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .errors import LlmformError
+from .files import read_bounded
 from .plan import HOW_TO_TRUST
 from .resources import Resource
 from .secret_shapes import url_may_hold_secret
@@ -155,12 +156,12 @@ def _file_urls(path: Path, planned: Sequence[str]) -> list[NormalUrl]:
         with path.open("rb") as handle:
             if not path.is_file():
                 raise TrustSettingsError(f"{ENV_FILE}: {path} is not a regular file")
-            raw = handle.read(_MAX_FILE + 1)
+            raw = read_bounded(handle, _MAX_FILE)
     except OSError as exc:
         raise TrustSettingsError(
             f"{ENV_FILE}: cannot read {path} ({exc.strerror or exc}); fix the path or unset it"
         ) from None
-    if len(raw) > _MAX_FILE:
+    if raw is None:
         raise TrustSettingsError(f"{ENV_FILE}: {path} is larger than 1 MiB; is it the right file?")
     try:
         text = raw.decode("utf-8")

@@ -17,7 +17,8 @@ from typing import Any
 
 from .. import jsontext, yamlout
 from ..errors import LlmformError
-from ..loader import MAX_FILE_BYTES, read_bounded
+from ..files import read_at_most
+from ..loader import MAX_FILE_BYTES
 from ..model import MODEL_TYPES
 from ..semantic import MAX_TOKENS
 from ..urls import check_url
@@ -140,8 +141,7 @@ def import_ragflow(path: str) -> str:
 
 def _read(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            raw = read_bounded(handle)
+        raw = read_at_most(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise LlmformError(f"{path}: no such file; {_FIX}") from None
     except IsADirectoryError:

@@ -192,7 +192,7 @@ def _read_file(path: str, variable: str, empty_ok: bool = False) -> str:
         raw = read_at_most(path, MAX_CREDENTIAL_FILE)
     except OSError as exc:
         raise VaultConfigError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
-    if len(raw) > MAX_CREDENTIAL_FILE:
+    if raw is None:
         raise VaultConfigError(
             f"{variable}={path}: the file is larger than 1 MiB, which no credential is; is it "
             "the right file?"
