@@ -205,9 +205,14 @@ def drafts_for(changes: Iterable[Change], run: RunInfo, result: str = "ok") -> l
     return drafts
 
 
-def detect_run(run_id: str, environ: Mapping[str, str] | None = None) -> RunInfo:
-    """The run's actor (``actor.current_actor``, as the lock names it) and commit."""
-    return RunInfo(run_id=run_id, actor=current_actor(environ), commit=current_commit(environ))
+def detect_run(
+    run_id: str, environ: Mapping[str, str] | None = None, *, actor: str | None = None
+) -> RunInfo:
+    """The run's actor and commit. ``actor``: as the run's lock already names it
+    (``LockInfo.actor``), so that the two agree and it is found once (which may ask git);
+    else ``actor.current_actor``."""
+    who = current_actor(environ) if actor is None else actor
+    return RunInfo(run_id=run_id, actor=who, commit=current_commit(environ))
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def destroy(
         # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing
         refuse_protected(shown, color, "nothing was destroyed")
         _show_and_confirm(shown, auto_approve, color)
-        with store.lock("destroy", lock_timeout):
+        with store.lock("destroy", lock_timeout) as lock:
             fresh = plan_destroy(store, workspaces)
             to_destroy = still_approved(
                 shown, fresh, auto_approve, color, "destroy", "nothing was destroyed"
@@ -101,7 +101,7 @@ def destroy(
             if to_destroy.summary.empty:
                 click.echo("Nothing to destroy: another run deleted it meanwhile.")
                 return
-            run = detect_run(to_destroy.plan_id)
+            run = detect_run(to_destroy.plan_id, actor=lock.actor)
             result = apply_plan(to_destroy, store, run, audit_file=audit_file, chain_key=chain_key)
     destroyed = to_destroy.summary.destroy
     click.echo(paint(f"\nDestroy complete! Resources: {destroyed} destroyed.", "green", color))

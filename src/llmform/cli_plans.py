@@ -131,11 +131,11 @@ def apply_saved(
         if plan.summary.empty:
             print_head(store.audit_events())
             return
-        with store.lock("apply", lock_timeout):
+        with store.lock("apply", lock_timeout) as lock:
             result = apply_plan(
                 plan,
                 store,
-                detect_run(plan.plan_id),
+                detect_run(plan.plan_id, actor=lock.actor),
                 secrets=secrets,
                 cipher=cipher,
                 audit_file=audit_file,

@@ -302,7 +302,7 @@ def apply(
         if shown.summary.empty:
             print_head(store.audit_events())
             return
-        with store.lock("apply", lock_timeout):
+        with store.lock("apply", lock_timeout) as lock:
             fresh = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
             to_apply = still_approved(
                 shown, fresh, auto_approve, color, "apply", "nothing was applied"
@@ -313,7 +313,7 @@ def apply(
                 click.echo("Nothing to apply: another run made these changes meanwhile.")
                 print_head(store.audit_events())
                 return
-            run = detect_run(to_apply.plan_id)
+            run = detect_run(to_apply.plan_id, actor=lock.actor)
             result = apply_plan(
                 to_apply,
                 store,

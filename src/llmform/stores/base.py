@@ -107,6 +107,11 @@ class LockInfo:
     created_at: str
 
     @property
+    def actor(self) -> str:
+        """The actor part of ``holder`` (a host name holds no '@', an actor may)."""
+        return self.holder.rpartition("@")[0]
+
+    @property
     def who(self) -> str:
         """The holder for a message, escaped: it may hold anything a CI variable held."""
         return f"{printable(str(self.holder))} (pid {printable(str(self.pid))})"
