@@ -65,7 +65,6 @@ class SqliteStore:
         self.created = False
         self.warnings: tuple[str, ...] = ()
         self.applied_by_trusted_runs = True
-        self._creating: CreationLock | None = None  # held while this run creates the store
         self._conn = self._open()
 
     # -- opening -----------------------------------------------------------------------------
@@ -169,6 +168,14 @@ class SqliteStore:
             ) from None
         self._conn = conn
 
+    def _require_writable(self) -> None:
+        """Before a write this user could not make: say why, with the fix, before trying."""
+        problem = dbfile.unwritable(self.path)
+        if problem is not None:
+            raise StoreError(
+                f"cannot write to the store {self.display_url}: {problem}; nothing was changed"
+            )
+
     def _require_writes(self) -> None:
         if not self.mode.writes:
             raise StoreError(
@@ -240,18 +247,12 @@ class SqliteStore:
                 creating.release(remove_dirs=False)
                 self._open_created_file()
             else:
-                self._creating = creating
                 try:
                     yield mine
                 finally:
-                    self._creating = None
                     creating.release(remove_dirs=not self.exists)
                 return
-        problem = dbfile.unwritable(self.path)
-        if problem is not None:
-            raise StoreError(
-                f"cannot write to the store {self.display_url}: {problem}; nothing was changed"
-            )
+        self._require_writable()
         # While the holder is inside its apply transaction, BEGIN IMMEDIATE would sit in
         # SQLite's busy wait (BUSY_TIMEOUT_S) past the caller's lock timeout: wait briefly
         # per attempt instead, and let ``acquire`` poll and give up naming the holder.
@@ -271,17 +272,11 @@ class SqliteStore:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         self._require_writes()
-        row = self._conn.execute(
-            "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
-        ).fetchone()
+        row = lock_rows.holder_row(self._conn)
         if row is None or row[0] != lock_id:
             held = f"it is held as {printable(str(row[0]))}" if row else "nothing holds it"
             raise StoreError(f"no lock {lock_id!r} on {self.display_url} ({held})")
-        problem = dbfile.unwritable(self.path)
-        if problem is not None:
-            raise StoreError(
-                f"cannot write to the store {self.display_url}: {problem}; nothing was changed"
-            )
+        self._require_writable()
         try:
             self._conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (lock_id,))
         except sqlite3.Error as exc:

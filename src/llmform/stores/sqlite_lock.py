@@ -12,6 +12,14 @@ from . import sqlite_files as dbfile
 from .base import UNNAMED_LOCK_ID, LockInfo, StoreError, holder_is_gone
 
 
+def holder_row(conn: sqlite3.Connection) -> Sequence[Any] | None:
+    """The lock row, as ``lock_info`` reads it (None: no run holds the lock)."""
+    row: Sequence[Any] | None = conn.execute(
+        "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
+    ).fetchone()
+    return row
+
+
 def release(conn: sqlite3.Connection, mine: LockInfo, url: str, path: str, *, quiet: bool) -> None:
     """Delete this run's lock row. ``quiet``: an error is in flight, and it is the one to
     report; the row then stays, and the next run on this host takes it over."""
@@ -36,9 +44,7 @@ def try_lock(conn: sqlite3.Connection, mine: LockInfo, url: str, path: str) -> L
             raise StoreError(f"cannot lock the store {url}: {dbfile.explain(exc, path)}") from None
         return writer(conn, url)
     try:
-        row = conn.execute(
-            "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
-        ).fetchone()
+        row = holder_row(conn)
         holder = lock_info(row, url) if row else None
         if holder is not None and not holder_is_gone(holder):
             conn.execute("COMMIT")
@@ -64,9 +70,7 @@ def writer(conn: sqlite3.Connection, url: str) -> LockInfo:
     """Who holds a write transaction: the lock row's holder (a run mid-apply), or, when
     there is none or it cannot be read just now, an anonymous writer."""
     try:
-        row = conn.execute(
-            "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
-        ).fetchone()
+        row = holder_row(conn)
     except sqlite3.OperationalError:
         row = None
     if row is not None:
