@@ -115,27 +115,30 @@ def destination(target: CheckTarget) -> Destination | None:
     return Destination(endpoint.api_base, tuple(httpx.URL(u) for u in urls))
 
 
+# The slot of a config checked without a key (an endpoint that needs none).
+NO_KEY = KeySlot("no key", 0, None, "")
+
+
+def unsent_result(
+    target: CheckTarget, endpoint: str, outcome: Outcome, detail: str
+) -> ConfigResult:
+    """One verdict for every key of ``target`` (or its key-less check) when no request was
+    sent: the check could not start, or was not allowed to."""
+    keys = tuple(KeyResult(s.slot, s.position, outcome, detail) for s in target.keys or (NO_KEY,))
+    return ConfigResult(target.address, target.provider_type, endpoint, keys)
+
+
 def untrusted_result(target: CheckTarget, shown: str) -> ConfigResult:
     """The verdict on a target whose endpoint is not trusted: nothing was sent, each key (or
     the key-less check) says so, with the endpoint to trust."""
-    return _unsent(target, shown, Outcome.UNTRUSTED, shown)
+    return unsent_result(target, shown, Outcome.UNTRUSTED, shown)
 
 
 def unparsable_result(target: CheckTarget) -> ConfigResult:
     """The verdict on a target whose requests the HTTP client cannot even build (a host it
     cannot encode): nothing was sent, and none of the client's text, which quotes the URL."""
     detail = "api_base is not a valid URL (the HTTP client cannot parse it); run llmform validate"
-    return _unsent(target, "", Outcome.ERROR, detail)
-
-
-def _unsent(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -> ConfigResult:
-    slots = [(k.slot, k.position) for k in target.keys] or [("no key", 0)]
-    return ConfigResult(
-        address=target.address,
-        provider_type=target.provider_type,
-        endpoint=endpoint,
-        keys=tuple(KeyResult(s, p, outcome, detail) for s, p in slots),
-    )
+    return unsent_result(target, "", Outcome.ERROR, detail)
 
 
 def split_by_trust(

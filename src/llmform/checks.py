@@ -31,7 +31,7 @@ from .check_results import (
     identity_digest,
 )
 from .check_retry import RetryPolicy, retry_after
-from .check_targets import CheckTarget, KeySlot, targets_for
+from .check_targets import NO_KEY, CheckTarget, KeySlot, targets_for, unsent_result
 from .check_transport import transport_reply
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
 from .providers.base import clean_detail
@@ -62,7 +62,6 @@ class _Probe:
     cached: bool = False
 
 
-_NO_KEY = KeySlot("no key", 0, None, "")
 _CACHEABLE = frozenset({Outcome.VALID, Outcome.INVALID_KEY})
 _FINAL = frozenset({Outcome.VALID, Outcome.SKIPPED}) | KEY_LEVEL
 
@@ -244,16 +243,16 @@ class _Run:
         adapter = ADAPTERS.get(target.provider_type)
         if adapter is None:
             message = f"no key check for provider type {target.provider_type!r}"
-            return _failed(target, "", Outcome.SKIPPED, message)
+            return unsent_result(target, "", Outcome.SKIPPED, message)
         try:
             endpoint = adapter.endpoint(target.api_base, target.options)
         except ValueError as exc:
-            return _failed(target, "", Outcome.ERROR, clean_detail(str(exc)))
+            return unsent_result(target, "", Outcome.ERROR, clean_detail(str(exc)))
         missing_keys = [s for s in target.unresolved if s not in {k.slot for k in target.keys}]
         if missing_keys:  # a secret option (api_secret): no key can be checked without it
             detail = f"{', '.join(missing_keys)} not resolved"
-            return _failed(target, str(endpoint), Outcome.ERROR, detail)
-        slots = tuple(_identified(s) for s in target.keys) or (_NO_KEY,)
+            return unsent_result(target, str(endpoint), Outcome.ERROR, detail)
+        slots = tuple(_identified(s) for s in target.keys) or (NO_KEY,)
         # An unresolved key is reported, never sent; rotation runs over the others.
         usable = [s for s in slots if s.slot not in target.unresolved]
         attempts, last = (
@@ -340,12 +339,6 @@ def _lacks(reply: Reply, models: Sequence[str]) -> bool:
         and listed is not None
         and any(m not in listed for m in models)
     )
-
-
-def _failed(target: CheckTarget, endpoint: str, outcome: Outcome, detail: str) -> ConfigResult:
-    slots = target.keys or (_NO_KEY,)
-    keys = tuple(KeyResult(s.slot, s.position, outcome, detail) for s in slots)
-    return ConfigResult(target.address, target.provider_type, endpoint, keys)
 
 
 async def check_keys(
