@@ -15,13 +15,11 @@ import click
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
 from .audit_trail import head_line
-from .cli_options import opened, store_option
+from .cli_options import opened, options_of, store_option
 from .cli_run import (
     audit_file_option,
     check_audit_file,
-    color_for,
     lock_timeout_option,
-    no_color_of,
     refuse_protected,
     still_approved,
 )
@@ -70,7 +68,7 @@ def destroy(
       llmform destroy -w staging -w dev
       llmform destroy --auto-approve --audit-file audit.jsonl --store sqlite:///registry.db
     """
-    color = color_for(no_color_of(ctx))
+    color = options_of(ctx).color()
     if not auto_approve and not sys.stdin.isatty():
         raise LlmformError(
             "no terminal to confirm on; pass --auto-approve to destroy without a prompt"

@@ -35,6 +35,11 @@ class Options:
 pass_options = click.make_pass_decorator(Options, ensure=True)
 
 
+def options_of(ctx: click.Context) -> Options:
+    """The shared options of the command ``ctx`` runs (``--no-color`` before or after it)."""
+    return ctx.obj if isinstance(ctx.obj, Options) else Options()
+
+
 def _no_color_after(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.obj = replace(ctx.obj if isinstance(ctx.obj, Options) else Options(), no_color=True)

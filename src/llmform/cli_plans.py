@@ -17,12 +17,10 @@ import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
-from .cli_options import opened, store_option
+from .cli_options import opened, options_of, store_option
 from .cli_run import (
-    color_for,
     configured_cipher,
     echo_failure,
-    no_color_of,
     print_head,
     refuse_protected,
     render_plan,
@@ -190,11 +188,11 @@ def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: b
         echo_failure(exc, fmt)
         raise
     if note:
-        warn = paint("warning", "yellow", color_for(no_color_of(ctx), err=True))
+        warn = paint("warning", "yellow", options_of(ctx).color(err=True))
         click.echo(f"{warn}: {printable(note)}", err=True)
         if fmt != "text":  # a document pasted into a pull request carries it too
             plan = replace(plan, warnings=(*plan.warnings, note))
-    click.echo(render_plan(plan, fmt, color_for(no_color_of(ctx)), verbose), nl=False)
+    click.echo(render_plan(plan, fmt, options_of(ctx).color(), verbose), nl=False)
 
 
 COMMANDS = (show,)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -15,7 +14,7 @@ import click
 
 from .audit import AuditEvent
 from .audit_trail import head_line
-from .console import Progress, paint, use_color
+from .console import Progress, paint
 from .engine import KeyChecker, require_checked
 from .errors import LlmformError
 from .files import FileWriteError, check_appendable
@@ -157,14 +156,6 @@ def configured_cipher() -> Iterator[Cipher | None]:
         close = getattr(cipher, "close", None)
         if close is not None:
             close()
-
-
-def color_for(no_color: bool, err: bool = False) -> bool:
-    return use_color(sys.stderr if err else sys.stdout, no_color)
-
-
-def no_color_of(ctx: click.Context) -> bool:
-    return bool(getattr(ctx.obj, "no_color", False))
 
 
 def render_plan(

@@ -16,17 +16,15 @@ import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
-from .cli_options import opened, store_option
+from .cli_options import opened, options_of, store_option
 from .cli_run import (
     audit_file_option,
     check_audit_file,
-    color_for,
     configured_cipher,
     echo_failure,
     key_check_options,
     key_checker,
     lock_timeout_option,
-    no_color_of,
     print_head,
     render_plan,
     report_applied,
@@ -153,7 +151,7 @@ def plan(
             f"{shlex.quote(store_url)}, or apply without saving a plan (apply creates the store)"
         )
     errors = [str(not_saved)] if not_saved else []
-    click.echo(render_plan(result, fmt, color_for(no_color_of(ctx)), verbose, errors), nl=False)
+    click.echo(render_plan(result, fmt, options_of(ctx).color(), verbose, errors), nl=False)
     consequence = "the plan cannot be applied" + (" and was not saved" if out else "")
     for error in (
         protection_error(result.refusals, consequence),
@@ -250,7 +248,7 @@ def apply(
       llmform apply --auto-approve --audit-file audit.jsonl configs/
       llmform apply --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
-    color = color_for(no_color_of(ctx))
+    color = options_of(ctx).color()
     if audit_file:
         check_audit_file(audit_file)
     if len(paths) == 1 and is_plan_file(paths[0]):

@@ -69,10 +69,6 @@ def format_error(lines: str | Sequence[str], color: bool) -> str:
     return f"{paint('error', 'red', color)}: " + "\n".join(escaped)
 
 
-def stderr_color(no_color_flag: bool) -> bool:
-    return use_color(sys.stderr, no_color_flag)
-
-
 class Progress:
     """``progress(done, total)`` for long runs, on stderr. On a terminal a bar redrawn in place;
     elsewhere (CI logs) one line when the run starts, so a log shows what it waits for."""
