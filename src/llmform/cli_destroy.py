@@ -8,18 +8,17 @@ prompt. Kept apart from cli_state.py, whose helpers it reuses.
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 
 import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
-from .audit_trail import head_line
-from .cli_options import opened, options_of, store_option
+from .cli_options import existing_store, options_of, store_option
 from .cli_run import (
     audit_file_option,
     check_audit_file,
     lock_timeout_option,
+    print_head,
     refuse_protected,
     still_approved,
 )
@@ -30,7 +29,7 @@ from .errors import LlmformError
 from .plan import Plan
 from .render import render
 from .render.text import scope_text
-from .stores.base import NoStoreError, OpenMode
+from .stores.base import OpenMode
 
 
 @click.command()
@@ -76,11 +75,12 @@ def destroy(
     if audit_file:
         check_audit_file(audit_file, "nothing was destroyed")
     # as apply: an unusable audit key, or none for a keyed trail, refused before anything
-    with configured_chain_key(probe=True) as chain_key, ExitStack() as stack:
-        try:  # destroy never creates a store
-            store = stack.enter_context(opened(store_url, OpenMode.EXISTING))
-        except NoStoreError as exc:
-            click.echo(f"Nothing to destroy: there is no store at {printable(exc.url)}.")
+    with (
+        configured_chain_key(probe=True) as chain_key,
+        existing_store(store_url, OpenMode.EXISTING) as store,  # destroy never creates one
+    ):
+        if store is None:
+            click.echo(f"Nothing to destroy: there is no store at {printable(store_url)}.")
             return
         check_trail_extendable(store.audit_events(), chain_key)
         shown = plan_destroy(store, workspaces)
@@ -103,8 +103,7 @@ def destroy(
             result = apply_plan(to_destroy, store, run, audit_file=audit_file, chain_key=chain_key)
     destroyed = to_destroy.summary.destroy
     click.echo(paint(f"\nDestroy complete! Resources: {destroyed} destroyed.", "green", color))
-    if result.events:
-        click.echo(head_line(result.events[-1]))
+    print_head(result.events)
 
 
 def _show_and_confirm(plan: Plan, auto_approve: bool, color: bool) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
 import click
 
 from .console import printable, use_color
-from .stores import DEFAULT_STORE_URL, OpenMode, Store, open_store
+from .stores import DEFAULT_STORE_URL, NoStoreError, OpenMode, Store, open_store
 
 STORE_ENV = "LLMFORM_STORE"
 _STORE_BEFORE = "llmform.store"  # ctx.meta (shared by a command and its group): --store before
@@ -118,3 +118,15 @@ def opened(url: str, mode: OpenMode) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def existing_store(url: str, mode: OpenMode) -> Iterator[Store | None]:
+    """``opened``, for a command that has nothing to do without a store (READ or EXISTING,
+    neither creates one): None when there is none."""
+    with ExitStack() as stack:
+        try:
+            store: Store | None = stack.enter_context(opened(url, mode))
+        except NoStoreError:
+            store = None
+        yield store

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 
 import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
-from .cli_options import opened, options_of, store_option
+from .cli_options import existing_store, options_of, store_option
 from .cli_run import (
     configured_cipher,
     echo_failure,
@@ -41,7 +40,7 @@ from .errors import LlmformError
 from .plan import Plan
 from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
-from .stores import NoStoreError, OpenMode, Store
+from .stores import OpenMode
 from .trust import NormalUrl
 
 
@@ -72,18 +71,6 @@ def _ansi_c(char: str) -> str:
     if char in "\\'":
         return "\\" + char
     return char if char.isprintable() else printable(char)
-
-
-@contextmanager
-def existing_store(url: str, mode: OpenMode) -> Iterator[Store | None]:
-    """The store at ``url`` opened as ``mode`` (READ or EXISTING, neither creates one), or
-    None when there is none: a saved plan is for a store that exists."""
-    with ExitStack() as stack:
-        try:
-            store: Store | None = stack.enter_context(opened(url, mode))
-        except NoStoreError:
-            store = None
-        yield store
 
 
 def apply_saved(
