@@ -49,7 +49,7 @@ from .plan import Plan
 from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .protect import protection_error
 from .secrets.chain import chain_from_env
-from .stores import OpenMode
+from .stores import OpenMode, Store
 from .trust_sources import configured_urls
 from .validate import load_state
 
@@ -121,7 +121,7 @@ def plan(
             check_plan_file(out)
         state = load_state(paths or (".",))
         if no_secrets:
-            result, store_exists = plan_without_secrets(state, store_url, workspaces)
+            result, mac_key = plan_without_secrets(state, store_url, workspaces, bool(out))
         else:
             trusted = configured_urls(trust_endpoints, paths or (".",))
             check = key_checker(validate_keys, parallelism, check_cache_ttl)
@@ -139,12 +139,12 @@ def plan(
                 result = plan_prepared(
                     state, store, prepared, scope=workspaces, encrypted=encrypted
                 )
-                store_exists = store.exists
+                mac_key = saved_plan_key(store) if out else None
     except LlmformError as exc:
         echo_failure(exc, fmt)
         raise
     not_saved = None
-    if out and not store_exists:
+    if out and mac_key is None:
         not_saved = LlmformError(
             f"the plan was not saved: the store {store_url} does not exist yet, and a saved "
             f"plan needs the store's key; create the store first with: llmform init --store "
@@ -163,8 +163,7 @@ def plan(
     if out:
         from .cli_plans import apply_command
 
-        with opened(store_url, OpenMode.READ) as store:  # the MAC's key: only the store has it
-            save_plan(result, out, plan_mac_key(store.fingerprint_key()))
+        save_plan(result, out, mac_key)
         if no_secrets:
             click.echo(
                 f"\nSaved the plan to {printable(out)}; made with --no-secrets, it is for review "
@@ -181,18 +180,25 @@ def plan(
 
 
 def plan_without_secrets(
-    state: DesiredState, store_url: str, scope: Sequence[str]
-) -> tuple[Plan, bool]:
+    state: DesiredState, store_url: str, scope: Sequence[str], saving: bool = False
+) -> tuple[Plan, bytes | None]:
     """--no-secrets: no resolver and no cipher are made, so nothing logs in to Vault or reads
     a secret; whether values are to be sealed is taken from the variables' presence alone.
-    Also returns whether the store exists."""
+    With ``saving``, also returns the key of the saved plan's MAC (``saved_plan_key``)."""
     encrypted = any(
         os.environ.get(name, "").strip()
         for name in ("LLMFORM_ENCRYPTION_KEY", "LLMFORM_TRANSIT_KEY")
     )
     with opened(store_url, OpenMode.PLAN) as store:
         prepared = prepare(state, store, None, scope=scope)
-        return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted), store.exists
+        plan = plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
+        return plan, saved_plan_key(store) if saving else None
+
+
+def saved_plan_key(store: Store) -> bytes | None:
+    """The key of a saved plan's MAC, which only the store holds; None for a store that does
+    not exist yet (its key is made when apply creates it)."""
+    return plan_mac_key(store.fingerprint_key()) if store.exists else None
 
 
 def check_plan_file(path: str) -> None:

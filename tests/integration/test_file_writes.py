@@ -219,6 +219,18 @@ def test_a_store_others_can_read_gets_a_warning_on_every_command(
     assert cli(capsys, "audit", "--verify")[2] == ""
 
 
+def test_plan_saving_a_plan_warns_about_the_store_once(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the plan and the saved plan's key come from one opening of the store, one warning
+    assert cli(capsys, "init")[0] == 0
+    (here / ".llmform/llmform.db").chmod(0o644)
+    code, _, err = cli(capsys, "plan", OFFLINE, "-o", "out.plan")
+    assert code == 0
+    assert err.count("warning: the store file .llmform/llmform.db is readable") == 1
+    assert (here / "out.plan").is_file()
+
+
 @pytest.mark.parametrize(("mode", "warned"), [(0o777, True), (0o770, True), (0o1777, False)])
 def test_a_store_in_a_directory_others_can_write_gets_a_warning(
     here: Path, capsys: pytest.CaptureFixture[str], mode: int, warned: bool
