@@ -6,6 +6,7 @@ servers or in-memory doubles, and the CLI hands in the real ones.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +43,8 @@ class ScopeError(LlmformError):
 
 # Checks the keys of the given targets (llmform.checks.run_checks with the run's options).
 KeyChecker = Callable[[Sequence[CheckTarget]], CheckReport]
+# The store's state, as a step of a run reads it (``Store.read``, or a copy of one reading).
+StoreReader = Callable[[], StoreState]
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,10 @@ def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]
     return [c for c in state.configs.values() if not scope or c.workspace in scope]
 
 
-def _check_scope(state: DesiredState, store: Store, scope: Sequence[str]) -> None:
+def _check_scope(state: DesiredState, current: StoreReader, scope: Sequence[str]) -> None:
     if not set(scope) - set(state.workspaces):
         return
-    known = set(state.workspaces) | {r.workspace for r in store.read().resources.values()}
+    known = set(state.workspaces) | {r.workspace for r in current().resources.values()}
     unknown = sorted(set(scope) - {w for w in known if w})
     if unknown:
         raise ScopeError(
@@ -88,18 +91,19 @@ def prepare(
     store, or ``trusted`` by settings); the others are reported, never sent. ``resolver``
     None: no secret access (--no-secrets), so nothing is resolved, no key is checked and the
     plan compares references only."""
-    _check_scope(state, store, scope)
+    current = functools.cache(store.read)  # read once, and only if a step below needs it
+    _check_scope(state, current, scope)
     if resolver is None:
         return Prepared(ResolvedSecrets({}, {}), None, secrets_compared=False)
     configs = _configs_in_scope(state, scope)
-    rule = reading_rule(configs, store, encrypted=encrypted)
+    rule = reading_rule(configs, current, encrypted=encrypted)
     key = store.fingerprint_key()
     secrets = resolve_secrets(configs, resolver, key, rule)
     if check is None:
         return Prepared(secrets, None, fingerprint_key=key)
     enabled = [c for c in configs if c.enabled]
     targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
-    checkable, refused = split_by_trust(targets, endpoint_trust(store, trusted).allows)
+    checkable, refused = split_by_trust(targets, endpoint_trust(store, trusted, current).allows)
     report = check(checkable)
     if not refused:
         return Prepared(secrets, report, fingerprint_key=key)
@@ -109,12 +113,15 @@ def prepare(
     return Prepared(secrets, CheckReport(results, report.requests), fingerprint_key=key)
 
 
-def endpoint_trust(store: Store, trusted: Sequence[NormalUrl] = ()) -> EndpointTrust:
+def endpoint_trust(
+    store: Store, trusted: Sequence[NormalUrl] = (), current: StoreReader | None = None
+) -> EndpointTrust:
     """What a run may send keys to: the built-in endpoints, those applied to ``store`` (as it
-    is now, before this run changes it; none when a change under review could have written
-    it) and ``trusted`` ones from settings."""
-    applied = applied_urls(store.read().resources) if store.applied_by_trusted_runs else ()
-    return run_trust(applied, trusted)
+    is now, before this run changes it: ``current``, or read now; none when a change under
+    review could have written it) and ``trusted`` ones from settings."""
+    if not store.applied_by_trusted_runs:
+        return run_trust((), trusted)
+    return run_trust(applied_urls((current or store.read)().resources), trusted)
 
 
 class UnreadSecretsError(LlmformError):

@@ -23,7 +23,7 @@ from .problems import Problem
 from .resources import config_resource, secret_slots
 from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
 from .secrets.redaction import redact
-from .stores.base import Store
+from .stores.base import StoreState
 from .unresolved import slots_to_read
 
 
@@ -63,13 +63,15 @@ def read_everything(config: Config) -> Reading:
     return Reading(secret_slots(config))
 
 
-def reading_rule(configs: Sequence[Config], store: Store, *, encrypted: bool) -> ReadingRule:
-    """The rule of this module's docstring for ``configs`` against ``store``; ``encrypted``:
-    the store is to keep values sealed. The store is read only when a disabled config has
-    secrets."""
+def reading_rule(
+    configs: Sequence[Config], read_store: Callable[[], StoreState], *, encrypted: bool
+) -> ReadingRule:
+    """The rule of this module's docstring for ``configs`` against the store ``read_store``
+    reads; ``encrypted``: the store is to keep values sealed. The store is read only when a
+    disabled config has secrets."""
     if all(c.enabled or not secret_slots(c) for c in configs):
         return read_everything
-    current = store.read()
+    current = read_store()
 
     def reading(config: Config) -> Reading:
         slots = secret_slots(config)

@@ -1,0 +1,77 @@
+"""How often a plan reads the store: every step of ``prepare`` that needs the store's state (the
+-w check, which disabled configs' secrets to read, the endpoints applied to it) shares one
+reading, and ``plan_prepared`` reads it again (under the apply lock that reading must be fresh)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from llmform.audit import RunInfo
+from llmform.check_results import CheckReport
+from llmform.check_targets import CheckTarget
+from llmform.engine import apply_plan, plan_prepared, prepare
+from llmform.secrets.env import EnvResolver
+from llmform.stores.base import OpenMode, StoreState
+from llmform.stores.sqlite import SqliteStore
+from llmform.validate import load_state
+
+ENV = {"READS_KEY": "sk-reads-test-0123456789abcdef", "READS_OLD": "sk-reads-old-0123456789abcd"}
+
+
+def _state(path: Path, workspace: str, disabled: bool) -> Path:
+    path.write_text(
+        f"""\
+apiVersion: llmform/v1
+workspaces:
+  - name: {workspace}
+configs:
+  - name: main
+    workspace: {workspace}
+    factory: OpenAI
+    api_key: {{env: READS_KEY}}
+    models: [gpt-4o]
+  - name: spare
+    workspace: {workspace}
+    factory: OpenAI
+    enabled: {"false" if disabled else "true"}
+    api_key: {{env: READS_OLD}}
+    models: [gpt-4o]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+class CountingStore(SqliteStore):
+    reads = 0
+
+    def read(self) -> StoreState:
+        self.reads += 1
+        return super().read()
+
+
+def _no_checks(targets: Sequence[CheckTarget]) -> CheckReport:
+    return CheckReport(())
+
+
+def test_prepare_reads_the_store_once_for_all_it_needs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'reads.db'}"
+    resolver = EnvResolver(ENV)
+    old = load_state([str(_state(tmp_path / "old.yaml", "old", disabled=False))])
+    store = SqliteStore(url, OpenMode.CREATE)
+    try:
+        plan = plan_prepared(old, store, prepare(old, store, resolver))
+        apply_plan(plan, store, RunInfo("reads", "test", None))
+    finally:
+        store.close()
+    # -w names a workspace only the store has; a disabled config has a secret; keys are checked
+    new = load_state([str(_state(tmp_path / "new.yaml", "new", disabled=True))])
+    store = CountingStore(url, OpenMode.PLAN)
+    try:
+        prepared = prepare(new, store, resolver, scope=("new", "old"), check=_no_checks)
+        assert store.reads == 1
+        plan_prepared(new, store, prepared, scope=("new",))
+        assert store.reads == 2
+    finally:
+        store.close()
