@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .files import FileWriteError, make_private_dirs, read_own_file, write_file
+from .files import FileWriteError, cache_dir, make_private_dirs, read_own_file, write_file
 from .providers import Endpoint, Outcome, Reply
 from .secrets.redaction import redact
 
@@ -248,8 +247,7 @@ def identity_digest(endpoint: Endpoint, key_fingerprint: str, extra: tuple[str, 
 
 
 def default_cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llmform" / "key-checks.json"
+    return cache_dir() / "key-checks.json"
 
 
 class ResultCache:

@@ -164,6 +164,13 @@ def remove_dirs(created: Iterable[Path]) -> None:
             return
 
 
+def cache_dir() -> Path:
+    """Where llmform keeps what it caches for this user: the key-check verdicts, the secret
+    behind a new store's key (``$XDG_CACHE_HOME/llmform``, by default ``~/.cache/llmform``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llmform"
+
+
 def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:
     """The content of ``path`` if it is a regular file of this user that only this user can
     read or write, at most ``max_bytes`` long; else None. For the files llmform keeps for

@@ -24,12 +24,6 @@ KEY_FILE = "new-store.key"
 SECRET_BYTES = 32
 
 
-def cache_dir() -> Path:
-    """Where llmform keeps its caches (as the key-check cache does)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llmform"
-
-
 def new_store_key(store_path: str) -> bytes:
     secret = _local_secret()
     if secret is None:
@@ -39,7 +33,7 @@ def new_store_key(store_path: str) -> bytes:
 
 
 def _local_secret() -> bytes | None:
-    path = cache_dir() / KEY_FILE
+    path = files.cache_dir() / KEY_FILE
     secret = _read(path)
     if secret is not None:
         return secret
