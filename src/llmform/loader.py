@@ -290,12 +290,9 @@ def load_paths(
     for file, named in discovered.files:
         explicit = named and not ignore_foreign
         real = os.path.realpath(file)
-        key = (real, explicit, ignore_foreign)
-        result = cache.get(key) if cache is not None else None
-        if result is None:
-            result = load_file(file, explicit=explicit, ignore_foreign=ignore_foreign)
-            if cache is not None:
-                cache[key] = result
+        result = load_cached(
+            file, real, explicit=explicit, ignore_foreign=ignore_foreign, cache=cache
+        )
         documents.extend(result.documents)
         diagnostics.extend(result.diagnostics)
         if result.documents or has_errors(result.diagnostics):
@@ -309,6 +306,19 @@ def load_paths(
         if empty or not paths:
             diagnostics.extend(_nothing_found(empty))
     return LoadResult(documents, diagnostics)
+
+
+def load_cached(
+    file: str, real: str, *, explicit: bool, ignore_foreign: bool, cache: LoadCache | None
+) -> LoadResult:
+    """``load_file``, its result kept in ``cache`` under ``real`` (the file's real path)."""
+    key = (real, explicit, ignore_foreign)
+    result = cache.get(key) if cache is not None else None
+    if result is None:
+        result = load_file(file, explicit=explicit, ignore_foreign=ignore_foreign)
+        if cache is not None:
+            cache[key] = result
+    return result
 
 
 def load_file(file: str, *, explicit: bool, ignore_foreign: bool = False) -> LoadResult:

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from .errors import Diagnostic, Severity
 from .git_head import head_bytes, in_work_tree, staged_deletions
-from .loader import MAX_FILE_BYTES, Document, LoadCache, LoadResult, discover, load_bytes, load_file
+from .loader import (
+    MAX_FILE_BYTES,
+    Document,
+    LoadCache,
+    LoadResult,
+    discover,
+    load_bytes,
+    load_cached,
+)
 
 Check = Callable[[list[Document]], list[Diagnostic]]  # schema and semantic checks
 _Key = tuple[str, int, int, str, str]
@@ -54,10 +62,13 @@ def errors_before(
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     for file in sorted(files + deleted):  # in the order a scan of the folder reads them
-        if os.path.realpath(file) in changed or file in deleted:
+        real = os.path.realpath(file)
+        if real in changed or file in deleted:
             result = load_at_head(file, explicit=False, ignore_foreign=ignore_foreign)
-        else:
-            result = _cached(file, ignore_foreign, cache)
+        else:  # as the scan of the folder loaded it
+            result = load_cached(
+                file, real, explicit=False, ignore_foreign=ignore_foreign, cache=cache
+            )
         documents += result.documents
         diagnostics += result.diagnostics
     errors = frozenset(
@@ -67,15 +78,6 @@ def errors_before(
     if deleted:
         made_by += "; the deletion of " + ", ".join(deleted)
     return Before(errors, made_by)
-
-
-def _cached(file: str, ignore_foreign: bool, cache: LoadCache) -> LoadResult:
-    """A scanned file's load result, as load_paths keeps it in ``cache``."""
-    key = (os.path.realpath(file), False, ignore_foreign)
-    result = cache.get(key)
-    if result is None:
-        result = cache[key] = load_file(file, explicit=False, ignore_foreign=ignore_foreign)
-    return result
 
 
 def load_at_head(file: str, *, explicit: bool, ignore_foreign: bool) -> LoadResult:
