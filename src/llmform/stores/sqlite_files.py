@@ -153,9 +153,17 @@ def missing(path: str) -> str | None:
         return f"{path} is not a regular file"
     where = "" if os.path.isabs(path) else f", relative to {os.getcwd()}"
     hint = ""
-    if not os.path.isabs(path) and os.path.exists("/" + path):
+    if not os.path.isabs(path) and _meant_absolute(path):
         hint = f"; for the absolute path /{path} write sqlite:////{path} (four slashes)"
     return f"the file {path} does not exist{where}{hint}"
+
+
+def _meant_absolute(relative: str) -> bool:
+    """Whether a relative path that does not exist probably lost its leading slash to the
+    URL's three (sqlite:///tmp/x.db): the absolute path, or the folder it would be in, exists.
+    A bare name (sqlite:///my.db) is read as meant: its folder would be / itself."""
+    folder = os.path.dirname(relative)
+    return os.path.exists("/" + relative) or (bool(folder) and os.path.isdir("/" + folder))
 
 
 def _user(uid: int) -> str:
