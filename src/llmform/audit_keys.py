@@ -207,6 +207,14 @@ def chain_key_from_env(
     env = os.environ if environ is None else environ
     local = env.get("LLMFORM_AUDIT_KEY", "")
     transit = env.get("LLMFORM_AUDIT_TRANSIT_KEY", "")
+    for name, value in (("LLMFORM_AUDIT_KEY", local), ("LLMFORM_AUDIT_TRANSIT_KEY", transit)):
+        # Empty is unset (CI expands a missing secret to ""), but blanks were meant as a key:
+        # chaining without one would silently drop the protection the variable asked for.
+        if value and not value.strip():
+            raise AuditKeyError(
+                f"{name} holds only whitespace: set it to the key, or unset it (an empty "
+                "value counts as unset)"
+            )
     if local.strip() and transit.strip():
         raise AuditKeyError("set LLMFORM_AUDIT_KEY or LLMFORM_AUDIT_TRANSIT_KEY, not both")
     if local.strip():
