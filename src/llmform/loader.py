@@ -145,11 +145,16 @@ def load_text(
             return LoadResult([], [])
         if bom >= 0:  # what the parser says about it ("did not find expected key") misleads
             return LoadResult([], [bom_error(file, text, bom)])
+        deep = too_deep(text, _Loader, failed=True)
+        if deep is not None:  # too deep before the syntax error: said as for valid YAML
+            return LoadResult([], [error(Location(file, *deep), "", TOO_DEEP)])
         return LoadResult([], [yaml_error(file, text, exc)])
     except RecursionError:  # the pure-Python composer, where libyaml is not built
-        return LoadResult(
-            [], [] if unparsable_is_foreign else [error(Location(file), "", TOO_DEEP)]
-        )
+        if unparsable_is_foreign:
+            return LoadResult([], [])
+        deep = too_deep(text, _Loader, failed=True)
+        at = Location(file) if deep is None else Location(file, *deep)
+        return LoadResult([], [error(at, "", TOO_DEEP)])
     found_any = False
     verdicts = []
     for node in nodes:

@@ -78,12 +78,16 @@ def decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
     return text, None
 
 
-def too_deep(text: str, loader: Any) -> tuple[int, int] | None:
-    """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does."""
+def too_deep(text: str, loader: Any, *, failed: bool = False) -> tuple[int, int] | None:
+    """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does (before any
+    syntax error in it). ``failed``: the composer already failed on ``text``; nesting past
+    MAX_DEPTH before the place where it failed is the error to report, wherever libyaml, the
+    pure-Python parser or the recursion limit gave up (an unclosed `[[[...` ends in a syntax
+    error at the end of the file, a block nested 1,001 levels in libyaml's limit)."""
     # Flow collections nest one level per bracket, block ones at most two levels per column:
     # a cheap bound that ordinary files stay far below, so they are parsed only once.
     widest = max(map(len, text.split("\n")))
-    if text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
+    if not failed and text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
         return None
     try:
         return _first_too_deep(text, loader)
