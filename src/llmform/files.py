@@ -75,12 +75,24 @@ def write_file(path: str | os.PathLike[str], text: str, *, private: bool) -> Non
 def append_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> None:
     """Append ``lines`` (each ending in a newline) to ``path``, creating it 0600 if missing.
     Refuses a symlink at ``path``. Raises OSError (the caller says what it was writing)."""
+    data = "".join(lines).encode("utf-8")
     fd = _open_for_append(path, create=True)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            # A full disk stops the write mid-line. The part written would glue itself to the
+            # next line appended (the events apply then tells the user to write again), so the
+            # copy would hold a line that is not JSON: take the part back.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
 
 
 def check_appendable(path: str | os.PathLike[str]) -> None:
