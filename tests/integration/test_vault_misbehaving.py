@@ -122,8 +122,9 @@ FAULTS: list[tuple[str, str, list[object], type[Exception], str]] = [
         "/v1/secret/data/",
         [(500, "application/json", {"errors": ["internal error"]})],
         VaultUnavailable,
-        "answered read secret/data/llm with HTTP 500: internal error; check the server's "
-        "health (`vault status`) and logs, then run again",
+        "answered read secret/data/llm with HTTP 500: a failure on the server's side, without "
+        "detail (its log has it); check the server's health (`vault status`) and logs, then "
+        "run again",
     ),
     (
         "500 with an HTML page on the login",

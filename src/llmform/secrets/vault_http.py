@@ -216,10 +216,18 @@ class Caller:
 
 def _unexpected(addr: str | None, what: str, status: int | None, exc: Exception) -> str:
     code = f"HTTP {status}" if status else "an unexpected status"
+    said = server_errors(exc)
+    if said.strip().lower().rstrip(".") in _NO_DETAIL:
+        # Vault's whole answer to a failure of its own: it repeats the status, and quoted
+        # ("...: internal error") it reads as llmform's crash message
+        said = "a failure on the server's side, without detail (its log has it)"
     return (
-        f"Vault at {addr} answered {what} with {code}: {server_errors(exc)}; check the "
+        f"Vault at {addr} answered {what} with {code}: {said}; check the "
         "server's health (`vault status`) and logs, then run again"
     )
+
+
+_NO_DETAIL = {"internal error", "internal server error"}
 
 
 def _not_json(addr: str | None, what: str, answer: object) -> str:
