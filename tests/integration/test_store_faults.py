@@ -59,7 +59,7 @@ DAMAGED_META = {
     ),
     "serial NULL": (
         "UPDATE meta SET value = NULL WHERE key = 'serial'",
-        "table meta, row 'serial': its value is None; " + RESTORE,
+        "table meta, row 'serial': its value is NULL; " + RESTORE,
     ),
     "lineage missing": (
         "DELETE FROM meta WHERE key = 'lineage'",

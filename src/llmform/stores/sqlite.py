@@ -188,7 +188,12 @@ class SqliteStore:
     def _meta(self, key: str) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         if row is None or not isinstance(row[0], str) or not row[0]:
-            problem = "it is missing" if row is None else f"its value is {row[0]!r}"
+            if row is None:
+                problem = "it is missing"
+            elif row[0] is None:
+                problem = "its value is NULL"  # in the words of the sqlite3 shell it is fixed with
+            else:
+                problem = f"its value is {row[0]!r}"
             raise dbfile.damaged(self.display_url, "meta", repr(key), problem)
         return row[0]
 
