@@ -89,7 +89,9 @@ def test_the_seal_format_is_stable() -> None:
 
 def test_chain_key_from_env() -> None:
     assert chain_key_from_env({}) is None
-    assert chain_key_from_env({"LLMFORM_AUDIT_KEY": "  ", "LLMFORM_AUDIT_TRANSIT_KEY": ""}) is None
+    assert chain_key_from_env({"LLMFORM_AUDIT_KEY": "", "LLMFORM_AUDIT_TRANSIT_KEY": ""}) is None
+    with pytest.raises(AuditKeyError, match="LLMFORM_AUDIT_KEY holds only whitespace"):
+        chain_key_from_env({"LLMFORM_AUDIT_KEY": "  ", "LLMFORM_AUDIT_TRANSIT_KEY": ""})
     assert isinstance(chain_key_from_env({"LLMFORM_AUDIT_KEY": "k" * 32}), LocalChainKey)
     transit = chain_key_from_env({"LLMFORM_AUDIT_TRANSIT_KEY": "audit", "VAULT_ADDR": "http://x:1"})
     assert isinstance(transit, TransitChainKey)
