@@ -1,0 +1,152 @@
+"""A registry made by the release before the reshape of issue 10 (schema version 2, protection,
+a keyed audit chain) is read, planned and applied by this one as it was: the file, its rows and
+its audit chain mean the same, so an existing registry needs nothing to move on. The file is
+rebuilt from ``support/stores/registry-v2.sql``, a dump of what that release wrote."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from support.cli import run
+
+from llmform.registry import Registry
+
+DUMP = Path(__file__).parent.parent / "support" / "stores" / "registry-v2.sql"
+AUDIT_KEY = "previous-release-audit-key-0123456789abcdef"
+# what the previous release printed after its second apply
+HEAD = (
+    "10:hmac-sha256:b0aed03352aa:e4f7b3c2f0d7485a41620da6af49202ab8da5eb05b13cfdaf3f07ee033c98970"
+)
+
+STATE = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+    labels: {team: platform, tier: gold}
+    protect: true
+    defaults: {chat: main/acme-chat}
+  - name: staging
+configs:
+  - name: main
+    workspace: prod
+    factory: Acme
+    api_key: {env: LLMFORM_OLD_KEY}
+    backup_keys:
+      - {env: LLMFORM_OLD_BACKUP}
+    models: [acme-chat]
+    protect: true
+  - name: dev
+    workspace: staging
+    factory: Acme
+    api_key: {env: LLMFORM_OLD_KEY}
+    models: [acme-chat]
+factories:
+  - name: Acme
+    type: openai-compatible
+    api_base: https://llm.acme.example/v1
+    models:
+      - {name: acme-chat, type: chat}
+"""
+
+NEW_CONFIG = """\
+  - name: canary
+    workspace: staging
+    factory: Acme
+    api_key: {env: LLMFORM_OLD_KEY}
+    models: [acme-chat]
+"""
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_OLD_KEY", "sk-old-release")
+    monkeypatch.setenv("LLMFORM_OLD_BACKUP", "sk-old-backup")
+    monkeypatch.setenv("LLMFORM_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'registry.db'}")
+    with sqlite3.connect(tmp_path / "registry.db") as conn:
+        conn.executescript(DUMP.read_text(encoding="utf-8"))
+    (tmp_path / "llmform.yaml").write_text(STATE)
+    return tmp_path
+
+
+def query(repo: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(repo / "registry.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_the_dump_is_the_previous_release(repo: Path) -> None:
+    assert query(repo, "SELECT key, value FROM meta WHERE key != 'fingerprint_key'") == [
+        ("lineage", "6941c7e1b6fc45498b8f24495ab2092a"),
+        ("serial", "2"),
+        ("schema_version", "2"),
+    ]
+
+
+def test_plan_shows_no_change_and_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (repo / "registry.db").read_bytes()
+    code, out, err = run(
+        capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml"
+    )
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "No changes. The store matches the configuration."
+    assert (repo / "registry.db").read_bytes() == before
+
+
+def test_its_audit_chain_verifies_against_the_head_it_printed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "audit", "--verify", "--head", HEAD)
+    assert code == 0, out + err
+    assert "Events 1-10: sealed with LLMFORM_AUDIT_KEY, verified with it: not edited." in out
+
+
+def test_apply_continues_its_serial_chain_and_registry(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "llmform.yaml").write_text(STATE.replace("factories:\n", NEW_CONFIG + "factories:\n"))
+    code, out, err = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
+    assert code == 0, out + err
+    assert "Resources: 1 added, 0 changed, 0 destroyed." in out
+    assert query(
+        repo, "SELECT key, value FROM meta WHERE key IN ('serial', 'schema_version') ORDER BY key"
+    ) == [
+        ("schema_version", "2"),
+        ("serial", "3"),
+    ]
+    code, out, err = run(capsys, "audit", "--verify", "--head", HEAD)
+    assert code == 0, out + err
+    assert "Events 1-13: sealed with LLMFORM_AUDIT_KEY" in out
+
+    with Registry(str(repo / "registry.db")) as registry:
+        assert registry.workspaces() == ["prod", "staging"]
+        assert [c.name for c in registry.configs("staging")] == ["canary", "dev"]
+        found = registry.default_model("prod", "chat")
+        assert found is not None
+        config, model = found
+        assert (config.name, model, config.api_key_ref) == (
+            "main",
+            "acme-chat",
+            "env:LLMFORM_OLD_KEY",
+        )
+        assert config.backup_key_refs == ("env:LLMFORM_OLD_BACKUP",)
+
+
+def test_its_protection_still_holds(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    without_prod = (
+        STATE.split("  - name: prod")[0]
+        + "  - name: staging"
+        + STATE.split("  - name: staging")[1].split("  - name: main")[0]
+        + "  - name: dev"
+        + STATE.split("  - name: dev")[1]
+    )
+    (repo / "llmform.yaml").write_text(without_prod)
+    before = (repo / "registry.db").read_bytes()
+    code, out, _ = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
+    assert code == 1
+    assert "workspace.prod is protected" in out and "config.prod/main is protected" in out
+    assert (repo / "registry.db").read_bytes() == before
