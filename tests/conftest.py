@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from support.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,3 +28,24 @@ def _own_cache_dir(
     """Key-check verdicts are cached under XDG_CACHE_HOME: a test must neither read the
     developer's cache nor leave entries in it, nor see another test's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (tests/support/postgres.py), started when a test of the session
+    first asks for it and removed at the end. A server that cannot start fails the tests that
+    need it, with its log; it never skips them."""
+    from support.postgres import PostgresStartError, running_server
+
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_server())
+        except PostgresStartError as exc:
+            pytest.fail(f"the PostgreSQL test server did not start: {exc}", pytrace=False)
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A fresh database of the session's server, as the login role's URL (with its password)."""
+    return postgres.url(postgres.create_database())
