@@ -6,11 +6,10 @@ state, or an InputError listing every problem).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .errors import Diagnostic, InputError, LlmformError, Location, Severity
 from .model import Config, DesiredState, EnvRef, Factory, Model, VaultRef, Workspace
 from .validate import Validation, load_state, validate_paths
+from .version import __version__
 
 __all__ = [
     "Config",

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 
 import click
 
-from . import __version__
 from .cli_options import Group, Options, group_store_option, pass_options
-from .console import format_diagnostic, format_error, paint, use_color
+from .console import format_diagnostic, paint, printable, use_color
 from .errors import InputError, LlmformError, Severity
 from .files import write_file
 from .provider_types import PROVIDER_TYPES
+from .secrets.redaction import redact
 from .validate import Validation, validate_paths, validate_states_of
+from .version import __version__
 
 __all__ = ["Options", "cli", "main", "pass_options"]
 
@@ -298,6 +299,18 @@ def _register_state_commands() -> None:
 _register_state_commands()
 
 
+def format_error(lines: str | Sequence[str], color: bool) -> str:
+    """An error for stderr: any secret the process holds masked (an exception may quote a
+    server that quoted the request), and each line escaped, so that nothing in the message
+    reaches the terminal as a control sequence. ``lines`` are the message's own lines
+    (``LlmformError.lines``); a line break inside one is data, escaped as ``\\x0a``, so that
+    text quoted in a message cannot forge a line."""
+    if isinstance(lines, str):
+        lines = (lines,)
+    escaped = [printable(redact(line)) for line in lines] or [""]
+    return f"{paint('error', 'red', color)}: " + "\n".join(escaped)
+
+
 def _report(exc: LlmformError, no_color: bool) -> None:
     color = use_color(sys.stderr, no_color)
     if isinstance(exc, InputError):
@@ -341,8 +354,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
         if os.environ.get("LLMFORM_DEBUG"):
             # an exception's text may quote a request, key included: masked like any other
-            from .secrets.redaction import redact
-
             click.echo(redact(traceback.format_exc()), err=True, nl=False)
         click.echo(
             f"error: internal error ({type(exc).__name__}); please report it "

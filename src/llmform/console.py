@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from typing import TextIO
 
 from .errors import Diagnostic, Severity
@@ -53,20 +52,6 @@ def format_diagnostic(diagnostic: Diagnostic, color: bool) -> str:
     label = paint(diagnostic.severity.value, style, color)
     location = paint(printable(str(diagnostic.location)), "bold", color)
     return f"{location}: {label}: {where}{printable(diagnostic.message)}"
-
-
-def format_error(lines: str | Sequence[str], color: bool) -> str:
-    """An error for stderr: any secret the process holds masked (an exception may quote a
-    server that quoted the request), and each line escaped, so that nothing in the message
-    reaches the terminal as a control sequence. ``lines`` are the message's own lines
-    (``LlmformError.lines``); a line break inside one is data, escaped as ``\\x0a``, so that
-    text quoted in a message cannot forge a line."""
-    from .secrets.redaction import redact
-
-    if isinstance(lines, str):
-        lines = (lines,)
-    escaped = [printable(redact(line)) for line in lines] or [""]
-    return f"{paint('error', 'red', color)}: " + "\n".join(escaped)
 
 
 class Progress:

@@ -4,7 +4,7 @@ A saved plan crossed a disk (and perhaps machines) since its configuration was v
 it is applied, the state the store would hold after it (what the store holds now, with the
 plan's changes made) is turned back into llmform documents, one per resource, through
 ``export`` (the same translation as ``llmform export``), and run through the same schema and
-semantic checks as YAML (``validate.check_documents``). Any error on a managed resource refuses
+semantic checks as YAML (``build.check_documents``). Any error on a managed resource refuses
 the plan: a name the schema forbids, a value of the wrong type, an unknown factory, a config
 whose workspace will not exist, a default naming a deleted config. Unmanaged rows (not
 llmform's) are in the documents so that references to them resolve, but their own problems are
@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .build import check_documents
 from .catalog import builtin_factories
 from .console import printable
 from .diff import Change
@@ -36,7 +37,6 @@ from .secrets.refs import ref_from_string
 from .stores.base import StoreState
 from .stores.guard import same_resource
 from .unresolved import carry_one
-from .validate import check_documents
 
 _ITEM = re.compile(r"^(?:factories|workspaces|configs)\[0\]\.?")
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from . import __version__
 from .console import printable
 from .diff import Change, diff
 from .files import read_at_most, write_file
 from .plan import PLAN_FORMAT, Plan, PlanFileError, change_to_json, plan_from_json, plan_to_json
 from .typed_json import ShapeError, bounded, object_with
+from .version import __version__
 
 MAC_CONTEXT = b"llmform saved-plan MAC v1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan of 10,000 configs is about 8.4 MB

@@ -18,10 +18,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from .errors import Diagnostic, error
 from .fastschema import Check, compile_schema
 from .loader import Document
-from .secret_shapes import MIN_RANDOM_RUN, NOT_SHOWN, holds_key, looks_like_key
-
-# Fields whose values may be secrets: an error there never quotes what the user wrote.
-SECRET_FIELDS = frozenset({"api_key", "backup_keys", "api_secret"})
+from .secret_shapes import NOT_SHOWN, SECRET_FIELDS, format_path, looks_like_key
 
 REFERENCE_FORMS = 'a reference is {vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
 UNKNOWN_REF_KEY_MESSAGE = (
@@ -53,20 +50,6 @@ def _validator() -> Draft202012Validator:
 def _is_valid() -> Check:
     # a compiled yes/no check: jsonschema runs only on documents it rejects (see fastschema)
     return compile_schema(_validator())
-
-
-def format_path(path: Iterable[str | int]) -> str:
-    """``("configs", 2, "factory")`` -> ``configs[2].factory``; a mapping key that looks like
-    a key pasted there (a label's name) is ``(not shown)``: every message's path is printed."""
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-            continue
-        if len(step) >= MIN_RANDOM_RUN and (looks_like_key(step) or holds_key(step)):
-            step = "(not shown)"
-        text += f".{step}" if text else step
-    return text
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

@@ -15,11 +15,15 @@ people choose, ``OPENAI_API_KEY_PROD`` or ``CamelCaseNames``, change class rarel
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 # Prefixes of the keys of LLM vendors and of the clouds and services people keep next to them.
+# Fields whose values may be secrets: an error there never quotes what the user wrote.
+SECRET_FIELDS = frozenset({"api_key", "backup_keys", "api_secret"})
+
 KEY_PREFIXES = (
     "sk-",  # OpenAI (sk-proj-, sk-svcacct-), DeepSeek, Bailian/DashScope, SiliconFlow...
     "sk-ant-",  # Anthropic
@@ -215,3 +219,17 @@ def url_may_hold_secret(text: str) -> bool:
         pass
     parts = re.split(r"[/:@?#&=;]", text)
     return bool(re.search(r"[@?#]", text)) or any(looks_like_key(part) for part in parts)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``("configs", 2, "factory")`` -> ``configs[2].factory``; a mapping key that looks like
+    a key pasted there (a label's name) is ``(not shown)``: every message's path is printed."""
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+            continue
+        if len(step) >= MIN_RANDOM_RUN and (looks_like_key(step) or holds_key(step)):
+            step = "(not shown)"
+        text += f".{step}" if text else step
+    return text

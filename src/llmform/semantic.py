@@ -24,8 +24,7 @@ from .model import (
     frozen_map,
 )
 from .provider_types import ALL_OPTIONS, ALL_SECRET_OPTIONS, PROVIDER_TYPES
-from .schema import format_path
-from .secret_shapes import reference_secret
+from .secret_shapes import format_path, reference_secret
 from .secret_shapes import shown as quoted
 from .secrets.refs import RefSyntaxError, parse_ref
 from .urls import check_url

@@ -15,8 +15,7 @@ from typing import Any
 
 from .errors import Diagnostic, Location, error
 from .loader import Document
-from .schema import SECRET_FIELDS, format_path
-from .secret_shapes import MIN_RANDOM_RUN, holds_key
+from .secret_shapes import MIN_RANDOM_RUN, SECRET_FIELDS, format_path, holds_key
 
 CHECKED_ELSEWHERE = frozenset({*SECRET_FIELDS, "api_base"})
 MESSAGE = (

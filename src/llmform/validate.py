@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from .build import check_documents, checker
+from .catalog import builtin_factories
 from .errors import Diagnostic, InputError, Location, Severity, has_errors, warning
 from .loader import Document, LoadCache, load_paths
 from .model import DesiredState, Factory
-from .schema import check_document
-from .semantic import Broken, build_state
 from .state_before import at_head, errors_before
 from .state_scope import Scope, find_scope, merge
-from .text_secrets import keys_in_text
 
 
 @dataclass(frozen=True)
@@ -31,28 +30,6 @@ class Validation:
         return not has_errors(self.diagnostics)
 
 
-def check_documents(
-    documents: list[Document], catalog: Mapping[str, Factory]
-) -> tuple[DesiredState, list[Diagnostic]]:
-    """Schema and semantic checks of loaded documents."""
-    diagnostics: list[Diagnostic] = []
-    broken: Broken = set()
-    for document in documents:
-        problems, rejected = check_document(document)
-        diagnostics.extend(problems)
-        broken.update((document.file, item) for item in rejected)
-    state, semantic = build_state(documents, broken, catalog)
-    reported = {d.location for d in diagnostics + semantic if d.severity is Severity.ERROR}
-    pasted = [d for document in documents for d in keys_in_text(document, reported)]
-    return state, diagnostics + semantic + pasted
-
-
-def checker(
-    catalog: Mapping[str, Factory],
-) -> Callable[[list[Document]], list[Diagnostic]]:
-    return lambda documents: check_documents(documents, catalog)[1]
-
-
 def validate_paths(
     paths: Iterable[str],
     catalog: Mapping[str, Factory] | None = None,
@@ -63,8 +40,6 @@ def validate_paths(
 
     ``ignore_foreign`` passes over named files that are not llmform's (see ``load_paths``).
     """
-    from .catalog import builtin_factories
-
     with _collector_paused():
         loaded = load_paths(paths, ignore_foreign=ignore_foreign)
         state, diagnostics = check_documents(
@@ -84,8 +59,6 @@ def validate_states_of(
     """Validate each named file with the rest of the state it belongs to (see
     ``state_scope``), reporting errors in the named files only; a named folder is a state of
     its own, reported whole. For a hook handed some files of a state (pre-commit)."""
-    from .catalog import builtin_factories
-
     factories = builtin_factories() if catalog is None else catalog
     cache: LoadCache = {}
 

@@ -14,7 +14,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Location, error
-from .secret_shapes import shown
+from .secret_shapes import SECRET_FIELDS, format_path, shown
 
 # An alias may expand a document to this many times its written size (plus a small allowance)
 # before we refuse it: enough for any sane use of anchors and merge keys, far below a
@@ -129,8 +129,6 @@ class Constructor:
         """The problems met while building ``root``, each with the path of what it concerns."""
         if not self.problems:
             return []
-        from .schema import SECRET_FIELDS, format_path  # schema imports this module
-
         by_id, by_mark = _path_index(root)
         found: list[Diagnostic] = []
         for where, message, mapping, key in self.problems:

@@ -23,7 +23,8 @@ from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmform.console import format_diagnostic, format_error
+from llmform.cli import format_error
+from llmform.console import format_diagnostic
 from llmform.diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
 from llmform.errors import Diagnostic, LlmformError, Location, Severity
 from llmform.plan import Plan

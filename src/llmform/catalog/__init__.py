@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..build import check_documents
 from ..console import printable
 from ..errors import InputError, LlmformError, has_errors
 from ..loader import load_text
@@ -19,8 +20,6 @@ from ..model import Factory
 def builtin_factories() -> dict[str, Factory]:
     """Every built-in factory by name. The files are checked like user input, so a broken
     catalog fails loudly here (and in the tests) rather than producing odd plans."""
-    from ..validate import check_documents
-
     documents = []
     diagnostics = []
     data = resources.files("llmform.catalog").joinpath("data")

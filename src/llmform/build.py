@@ -1,0 +1,38 @@
+"""Loaded documents to a DesiredState, with every problem found on the way: the JSON Schema of
+each document, the semantic checks across them (references, duplicates, provider rules) and keys
+pasted into plain text. No I/O: the documents are already loaded; the catalog is a parameter (the
+built-in one is itself checked through here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from .errors import Diagnostic, Severity
+from .loader import Document
+from .model import DesiredState, Factory
+from .schema import check_document
+from .semantic import Broken, build_state
+from .text_secrets import keys_in_text
+
+
+def check_documents(
+    documents: list[Document], catalog: Mapping[str, Factory]
+) -> tuple[DesiredState, list[Diagnostic]]:
+    """Schema and semantic checks of loaded documents."""
+    diagnostics: list[Diagnostic] = []
+    broken: Broken = set()
+    for document in documents:
+        problems, rejected = check_document(document)
+        diagnostics.extend(problems)
+        broken.update((document.file, item) for item in rejected)
+    state, semantic = build_state(documents, broken, catalog)
+    reported = {d.location for d in diagnostics + semantic if d.severity is Severity.ERROR}
+    pasted = [d for document in documents for d in keys_in_text(document, reported)]
+    return state, diagnostics + semantic + pasted
+
+
+def checker(
+    catalog: Mapping[str, Factory],
+) -> Callable[[list[Document]], list[Diagnostic]]:
+    return lambda documents: check_documents(documents, catalog)[1]
