@@ -24,10 +24,10 @@ from pathlib import Path
 import yaml
 
 from llmform.audit import RunInfo
+from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, make_plan
 from llmform.secrets.chain import chain_from_env
 from llmform.stores import OpenMode, open_store
-from llmform.validate import load_state
 
 VENDORS = [
     ("OpenAI", "[gpt-4o, text-embedding-3-small]"),

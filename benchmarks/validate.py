@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from llmform.catalog import builtin_factories
-from llmform.validate import validate_paths
+from llmform.desired.validate import validate_paths
 
 CONFIGS_PER_WORKSPACE = 50
 SCHEMA_COMMENT = "# yaml-language-server: $schema=llmform.schema.json\n"

@@ -6,9 +6,9 @@ state, or an InputError listing every problem).
 
 from __future__ import annotations
 
+from .desired.model import Config, DesiredState, EnvRef, Factory, Model, VaultRef, Workspace
+from .desired.validate import Validation, load_state, validate_paths
 from .errors import Diagnostic, InputError, LlmformError, Location, Severity
-from .model import Config, DesiredState, EnvRef, Factory, Model, VaultRef, Workspace
-from .validate import Validation, load_state, validate_paths
 from .version import __version__
 
 __all__ = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from .check_results import ConfigResult, KeyResult
-from .model import Config, DesiredState, SecretRef
+from .desired.model import Config, DesiredState, SecretRef
 from .providers import ADAPTERS, Outcome, Unsupported
 from .resources import secret_slots
 from .secrets.base import SecretValue

@@ -18,11 +18,11 @@ import click
 
 from .cli_options import Group, Options, group_store_option, pass_options
 from .console import format_diagnostic, paint, printable, use_color
+from .desired.provider_types import PROVIDER_TYPES
+from .desired.validate import Validation, validate_paths, validate_states_of
 from .errors import InputError, LlmformError, Severity
 from .files import write_file
-from .provider_types import PROVIDER_TYPES
 from .secrets.redaction import redact
-from .validate import Validation, validate_paths, validate_states_of
 from .version import __version__
 
 __all__ = ["Options", "cli", "main", "pass_options"]
@@ -162,7 +162,7 @@ def schema() -> None:
       llmform schema > schema/llmform.schema.json
       # then at the top of a file:  # yaml-language-server: $schema=schema/llmform.schema.json
     """
-    from .schema import schema_text
+    from .desired.schema import schema_text
 
     click.echo(schema_text(), nl=False)
 

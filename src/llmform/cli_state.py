@@ -34,6 +34,8 @@ from .cli_run import (
     workspace_option,
 )
 from .console import printable
+from .desired.model import DesiredState
+from .desired.validate import load_state
 from .engine import (
     apply_plan,
     key_check_error,
@@ -44,14 +46,12 @@ from .engine import (
 )
 from .errors import LlmformError
 from .files import FileWriteError, check_writable
-from .model import DesiredState
 from .plan import Plan
 from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .stores import OpenMode, Store
 from .trust_sources import configured_urls
-from .validate import load_state
 
 
 @click.command()

@@ -18,9 +18,9 @@ from .audit_trail import head_line
 from .check_results import CheckReport, failure_summary
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
+from .desired.model import Config, DesiredState, SecretRef
 from .errors import LlmformError
 from .files import append_lines
-from .model import Config, DesiredState, SecretRef
 from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
 from .plan_check import revalidate
 from .protect import check_declares_something, protection_error

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import yamlout
-from .loader import API_VERSION
-from .model import EnvRef, Factory
+from .desired.loader import API_VERSION
+from .desired.model import EnvRef, Factory
 from .resources import Resource, factory_resource
 from .secrets.refs import ref_from_string
 from .stores.base import StoreState

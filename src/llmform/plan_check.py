@@ -23,14 +23,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .build import check_documents
 from .catalog import builtin_factories
 from .console import printable
+from .desired.build import check_documents
+from .desired.loader import Document, MarkedDict, MarkedList
+from .desired.model import DesiredState, SecretRef
 from .diff import Change
 from .errors import Diagnostic, LlmformError, Severity
 from .export import export_document
-from .loader import Document, MarkedDict, MarkedList
-from .model import DesiredState, SecretRef
 from .plan import Plan
 from .resources import Resource, config_resource, factory_resource, workspace_resource
 from .secrets.refs import ref_from_string

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from .desired.model import SecretRef
 from .diff import CREATE, REPLACE, UPDATE, Change
-from .model import SecretRef
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, CipherError
 from .secrets.refs import ref_from_string

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .console import printable
+from .desired.model import Config, SecretRef, VaultRef
 from .errors import LlmformError
-from .model import Config, SecretRef, VaultRef
 from .problems import Problem
 from .resources import config_resource, secret_slots
 from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint

@@ -76,7 +76,7 @@ def _unprintable(text: str) -> set[str]:
 
 
 def test_the_values_really_are_hostile(folder: tuple[Path, ProviderServer]) -> None:
-    from llmform.validate import load_state
+    from llmform.desired.validate import load_state
 
     path, _ = folder
     (path / "llmform.yaml").write_text(STATE.format(s=EVIL, api_base="http://127.0.0.1:1/v1"))

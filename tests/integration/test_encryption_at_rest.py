@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from baoserver import BaoServer, unique
 
+from llmform.desired.model import DesiredState, SecretRef
+from llmform.desired.validate import load_state
 from llmform.diff import UPDATE, Change, diff
 from llmform.engine import make_plan
 from llmform.errors import LlmformError
 from llmform.export import export_yaml
-from llmform.model import DesiredState, SecretRef
 from llmform.registry import Registry
 from llmform.render import render
 from llmform.resources import desired_resources, secret_slots
@@ -34,7 +35,6 @@ from llmform.secrets.settings import VaultSettings
 from llmform.secrets.vault import VaultResolver
 from llmform.stores.base import StoreError
 from llmform.stores.sqlite import SqliteStore
-from llmform.validate import load_state
 
 CANARY = "sk-canary-at-rest-" + "5f0c2e"
 ENV = {

@@ -17,7 +17,7 @@ from baoserver import BaoServer
 from support.provider_servers import ProviderServer
 
 from llmform.cli import main
-from llmform.model import VaultRef
+from llmform.desired.model import VaultRef
 from llmform.secrets.base import SecretValue
 from llmform.secrets.settings import VaultSettings
 from llmform.secrets.vault import VaultResolver

@@ -26,13 +26,13 @@ from hypothesis import strategies as st
 from support.states import GeneratedState, desired_states
 
 from llmform.audit import RunInfo, verify
+from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, make_plan
 from llmform.export import export_yaml
 from llmform.plan import Plan
 from llmform.secrets.env import EnvResolver
 from llmform.stores.base import StoreError
 from llmform.stores.sqlite import SqliteStore
-from llmform.validate import load_state
 
 # explain is left out: on a failure it replays hundreds of applies (minutes on 2 cores)
 SETTINGS = settings(

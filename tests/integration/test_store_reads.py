@@ -10,11 +10,11 @@ from pathlib import Path
 from llmform.audit import RunInfo
 from llmform.check_results import CheckReport
 from llmform.check_targets import CheckTarget
+from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, plan_prepared, prepare
 from llmform.secrets.env import EnvResolver
 from llmform.stores.base import OpenMode, StoreState
 from llmform.stores.sqlite import SqliteStore
-from llmform.validate import load_state
 
 ENV = {"READS_KEY": "sk-reads-test-0123456789abcdef", "READS_OLD": "sk-reads-old-0123456789abcd"}
 

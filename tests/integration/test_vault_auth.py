@@ -19,7 +19,7 @@ from baoserver import BaoServer, unique
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from llmform.model import VaultRef
+from llmform.desired.model import VaultRef
 from llmform.secrets.base import SecretValue
 from llmform.secrets.errors import VaultAuthError, VaultConfigError
 from llmform.secrets.settings import VaultSettings, settings_from_env

@@ -16,7 +16,7 @@ from typing import ClassVar
 import pytest
 from baoserver import BaoServer, free_port_pair, unique
 
-from llmform.model import EnvRef, VaultRef
+from llmform.desired.model import EnvRef, VaultRef
 from llmform.secrets.base import SecretValue
 from llmform.secrets.chain import chain_from_env
 from llmform.secrets.errors import VaultAuthError, VaultConfigError, VaultUnavailable

@@ -21,7 +21,7 @@ from baoserver import BaoServer, unique
 from support.fake_vault import OK_READ, Answer, FakeVault, echo, fake_vault
 
 from llmform.cli import main
-from llmform.model import VaultRef
+from llmform.desired.model import VaultRef
 from llmform.secrets.base import SecretValue
 from llmform.secrets.crypto import CipherError, TransitCipher
 from llmform.secrets.errors import VaultAuthError, VaultConfigError, VaultUnavailable

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from baoserver import BaoServer, unique
 
-from llmform.model import VaultRef
+from llmform.desired.model import VaultRef
 from llmform.secrets.base import SecretValue
 from llmform.secrets.refs import parse_ref
 from llmform.secrets.settings import VaultSettings

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import strategies as st
 
 from llmform.catalog import builtin_factories
-from llmform.model import MODEL_TYPES
+from llmform.desired.model import MODEL_TYPES
 
 CATALOG_NAMES = ("OpenAI", "DeepSeek", "Ollama")
 DECLARED_NAMES = ("Acme AI", "Zeta (beta)", "302.AI", "OpenAI")

@@ -11,7 +11,7 @@ from support.ragflow import ragflow_json
 
 from llmform.catalog import builtin_factories
 from llmform.cli import main
-from llmform.validate import validate_paths
+from llmform.desired.validate import validate_paths
 
 # name -> (provider type, default endpoint); the contract of PRODUCT.md's built-in catalog and
 # the endpoints of the vendors' documentation.

@@ -26,8 +26,8 @@ from support.provider_servers import ProviderServer
 from llmform import check_pools
 from llmform.check_results import ResultCache
 from llmform.checks import RetryPolicy, run_checks, targets_for
+from llmform.desired.model import Config, DesiredState, EnvRef, Factory, Model
 from llmform.errors import Location
-from llmform.model import Config, DesiredState, EnvRef, Factory, Model
 from llmform.providers import Outcome
 from llmform.providers.sigv4 import sign
 from llmform.secrets.base import SecretValue

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from llmform.cli import main
-from llmform.model import DesiredState, EnvRef, VaultRef
-from llmform.validate import validate_paths
+from llmform.desired.model import DesiredState, EnvRef, VaultRef
+from llmform.desired.validate import validate_paths
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from llmform.fastschema import compile_schema
-from llmform.loader import load_paths
-from llmform.schema import schema
+from llmform.desired.fastschema import compile_schema
+from llmform.desired.loader import load_paths
+from llmform.desired.schema import schema
 
 REPO = Path(__file__).resolve().parents[2]
 VALIDATOR = Draft202012Validator(schema())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llmform.loader import load_paths
+from llmform.desired.loader import load_paths
 
 OURS = "ours"
 NEAR = "near miss"

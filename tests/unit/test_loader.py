@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from llmform.errors import Location, Severity
-from llmform.loader import (
+from llmform.desired.loader import (
     MAX_DEPTH,
     TOO_DEEP,
     Document,
@@ -25,6 +24,7 @@ from llmform.loader import (
     load_paths,
     load_text,
 )
+from llmform.errors import Location, Severity
 
 
 def _load(text: str, *, explicit: bool = True) -> tuple[list[Document], list[str]]:
@@ -364,7 +364,7 @@ def test_an_unreadable_file_is_reported_not_raised(tmp_path: Path) -> None:
     file.write_text("apiVersion: llmform/v1\n")
     file.chmod(0)
     code = (
-        "import sys; from llmform.loader import load_paths; "
+        "import sys; from llmform.desired.loader import load_paths; "
         "print([str(d) for d in load_paths([sys.argv[1]]).diagnostics])"
     )
     as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
@@ -462,7 +462,7 @@ def test_libyamls_own_nesting_limit_is_reported_as_too_deep(depth: int) -> None:
 
 
 def test_a_file_past_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
-    from llmform.loader import MAX_FILE_BYTES
+    from llmform.desired.loader import MAX_FILE_BYTES
 
     huge = tmp_path / "huge.yaml"
     with huge.open("wb") as handle:  # sparse: no 16 MiB written to disk
@@ -521,9 +521,9 @@ def test_a_lone_surrogate_escape_is_refused_by_the_pure_python_scanner_too(
     # is not built) makes a str that no terminal, JSON document or store could take
     import yaml
 
-    import llmform.loader
+    import llmform.desired.loader
 
-    monkeypatch.setattr(llmform.loader, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(llmform.desired.loader, "_Loader", yaml.SafeLoader)
     for text in (
         'apiVersion: llmform/v1\nworkspaces: [{name: prod, description: "a\\ud800b"}]\n',
         'apiVersion: llmform/v1\nworkspaces: [{name: prod, labels: {"\\udfff": x}}]\n',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmform.loader import Document, load_paths
+from llmform.desired.loader import Document, load_paths
 
 
 def test_scan_ignores_other_api_versions_but_not_llmform_ones(tmp_path: Path) -> None:

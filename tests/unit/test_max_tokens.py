@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmform.loader import load_text
-from llmform.schema import schema
-from llmform.semantic import MAX_TOKENS, build_state
+from llmform.desired.loader import load_text
+from llmform.desired.schema import schema
+from llmform.desired.semantic import MAX_TOKENS, build_state
 
 STATE = """\
 apiVersion: llmform/v1

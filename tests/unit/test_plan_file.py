@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from test_plan_cases import CASES, case_names, case_plan
 
+from llmform.desired.validate import load_state
 from llmform.plan import Plan, build_plan
 from llmform.plan_check import revalidate
 from llmform.plan_file import (
@@ -32,7 +33,6 @@ from llmform.render import RENDERERS, render
 from llmform.resources import Resource, desired_resources, secret_slots
 from llmform.stores.base import StoreState
 from llmform.typed_json import bounded
-from llmform.validate import load_state
 
 KEY = plan_mac_key(b"\x01" * 32)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from llmform.desired.model import Config, DesiredState, Factory, Workspace
 from llmform.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, diff
-from llmform.model import Config, DesiredState, Factory, Workspace
 from llmform.plan import Plan, build_plan, plan_to_json
 from llmform.plan_file import load_plan, save_plan
 from llmform.protect import EmptyStateError, ProtectedError, check_declares_something, refusals

@@ -10,7 +10,7 @@ from support.checking import run, target
 from support.provider_servers import PROTOCOLS, ProviderServer
 
 from llmform.checks import CheckReport
-from llmform.provider_types import PROVIDER_TYPES
+from llmform.desired.provider_types import PROVIDER_TYPES
 from llmform.providers import ADAPTERS, Outcome
 
 # A canary key: it must never appear in any result, detail, repr or JSON.

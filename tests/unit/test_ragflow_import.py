@@ -18,8 +18,8 @@ from support.ragflow import ragflow_json
 
 from llmform.catalog.ragflow import import_ragflow
 from llmform.cli import main
-from llmform.model import DesiredState
-from llmform.validate import validate_paths
+from llmform.desired.model import DesiredState
+from llmform.desired.validate import validate_paths
 
 # The mapping the importer promises (PRODUCT.md's provider types); every other vendor is
 # openai-compatible.

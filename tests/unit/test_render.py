@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 
 from llmform.catalog import builtin_factories
+from llmform.desired.model import EnvRef, SecretRef
+from llmform.desired.validate import load_state
 from llmform.diff import UPDATE, Change, FieldChange
-from llmform.model import EnvRef, SecretRef
 from llmform.plan import Plan, build_plan
 from llmform.plan_file import load_plan, save_plan
 from llmform.render import RENDERERS, render
 from llmform.resources import Resource, desired_resources, factory_resource
 from llmform.secrets.base import fingerprint
 from llmform.secrets.env import EnvResolver
-from llmform.validate import load_state
 
 # ANSI codes written out, not taken from the code under test
 BOLD, RED, GREEN, YELLOW, END = "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[0m"

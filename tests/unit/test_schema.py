@@ -13,13 +13,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from llmform.cli import main
-from llmform.model import MODEL_TYPES
-from llmform.provider_types import PROVIDER_TYPES
-from llmform.schema import schema, schema_text
+from llmform.desired.model import MODEL_TYPES
+from llmform.desired.provider_types import PROVIDER_TYPES
+from llmform.desired.schema import schema, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_SCHEMA = REPO / "schema" / "llmform.schema.json"
-SHIPPED_SCHEMA = REPO / "src" / "llmform" / "llmform.schema.json"
+SHIPPED_SCHEMA = REPO / "src" / "llmform" / "desired" / "llmform.schema.json"
 
 
 def test_the_shipped_schema_is_the_repository_schema_byte_for_byte() -> None:

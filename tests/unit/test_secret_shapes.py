@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from llmform.secret_shapes import looks_like_key, shown
+from llmform.desired.secret_shapes import looks_like_key, shown
 
 KEYS = [
     "sk-proj-Ab3dEf5hIj7lMn9pQr1tUv3x",

@@ -9,11 +9,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..build import check_documents
 from ..console import printable
+from ..desired.build import check_documents
+from ..desired.loader import load_text
+from ..desired.model import Factory
 from ..errors import InputError, LlmformError, has_errors
-from ..loader import load_text
-from ..model import Factory
 
 
 @cache

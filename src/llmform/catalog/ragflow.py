@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import jsontext, yamlout
+from .. import yamlout
+from ..desired.endpoints import check_url
+from ..desired.loader import MAX_FILE_BYTES
+from ..desired.model import MODEL_TYPES
+from ..desired.semantic import MAX_TOKENS
 from ..errors import LlmformError
 from ..files import read_at_most
-from ..loader import MAX_FILE_BYTES
-from ..model import MODEL_TYPES
-from ..semantic import MAX_TOKENS
-from ..urls import check_url
+from . import jsontext
 
 # RAGFlow vendor name -> llmform provider type; every other vendor speaks the OpenAI protocol as
 # far as llmform can tell, which is what RAGFlow's own OpenAI-API-Compatible path assumes too.

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..model import SecretRef
+from ..desired.model import SecretRef
 
 # By identity, not by value: two equal values are two entries, and one dying leaves the other.
 _live: weakref.WeakValueDictionary[int, SecretValue] = weakref.WeakValueDictionary()

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from ..model import EnvRef, SecretRef, VaultRef
+from ..desired.model import EnvRef, SecretRef, VaultRef
 from .base import Resolution, Resolver, SecretProblem, SecretValue
 from .env import EnvResolver
 

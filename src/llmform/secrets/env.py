@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from ..model import EnvRef, SecretRef
+from ..desired.model import EnvRef, SecretRef
 from .base import Resolution, SecretProblem, SecretValue, value_problem
 
 

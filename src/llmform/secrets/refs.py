@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..model import EnvRef, SecretRef, VaultRef
+from ..desired.model import EnvRef, SecretRef, VaultRef
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAULT_PATH = re.compile(r"^[^\s#]+$")

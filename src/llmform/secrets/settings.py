@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..desired.secret_shapes import url_may_hold_secret
 from ..files import read_at_most
-from ..secret_shapes import url_may_hold_secret
 from .base import SecretValue, value_problem
 from .errors import VaultConfigError
 

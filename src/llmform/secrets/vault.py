@@ -29,8 +29,8 @@ from urllib.parse import quote
 
 from hvac import exceptions as hvac_exc  # type: ignore[import-untyped]
 
-from ..model import SecretRef, VaultRef
-from ..secret_shapes import NOT_SHOWN, holds_key, looks_like_key
+from ..desired.model import SecretRef, VaultRef
+from ..desired.secret_shapes import NOT_SHOWN, holds_key, looks_like_key
 from .auth import login
 from .base import Resolution, SecretProblem, SecretValue, value_problem
 from .settings import VaultSettings, settings_from_env

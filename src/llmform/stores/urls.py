@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from ..console import printable
-from ..secret_shapes import looks_like_key, url_secret
+from ..desired.secret_shapes import looks_like_key, url_secret
 from .base import StoreError
 
 SQLITE_PREFIX = "sqlite:///"

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .errors import Diagnostic, Severity
+from ..errors import Diagnostic, Severity
 from .git_head import head_bytes, in_work_tree, staged_deletions
 from .loader import (
     MAX_FILE_BYTES,

@@ -15,7 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from .errors import Diagnostic, error
+from ..errors import Diagnostic, error
 from .fastschema import Check, compile_schema
 from .loader import Document
 from .secret_shapes import NOT_SHOWN, SECRET_FIELDS, format_path, looks_like_key
@@ -32,7 +32,7 @@ LITERAL_SECRET_MESSAGE = (
 
 def schema_text() -> str:
     """The JSON Schema of the llmform format, as shipped in the package."""
-    return resources.files("llmform").joinpath("llmform.schema.json").read_text("utf-8")
+    return resources.files("llmform.desired").joinpath("llmform.schema.json").read_text("utf-8")
 
 
 @cache

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .errors import Location
+from ..errors import Location
 
 MODEL_TYPES: tuple[str, ...] = (
     "chat",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from .errors import Diagnostic, Location, error
+from ..errors import Diagnostic, Location, error
 from .loader import Document
 from .secret_shapes import MIN_RANDOM_RUN, SECRET_FIELDS, format_path, holds_key
 

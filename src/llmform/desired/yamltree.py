@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import Diagnostic, Location, error
+from ..errors import Diagnostic, Location, error
 from .secret_shapes import SECRET_FIELDS, format_path, shown
 
 # An alias may expand a document to this many times its written size (plus a small allowance)

@@ -12,22 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Diagnostic, Location, error, warning
+from ..errors import Diagnostic, Location, error, warning
+from ..secrets.refs import RefSyntaxError, parse_ref
+from .endpoints import check_url
 from .loader import Document
-from .model import (
-    Config,
-    DesiredState,
-    Factory,
-    Model,
-    SecretRef,
-    Workspace,
-    frozen_map,
-)
+from .model import Config, DesiredState, Factory, Model, SecretRef, Workspace, frozen_map
 from .provider_types import ALL_OPTIONS, ALL_SECRET_OPTIONS, PROVIDER_TYPES
 from .secret_shapes import format_path, reference_secret
 from .secret_shapes import shown as quoted
-from .secrets.refs import RefSyntaxError, parse_ref
-from .urls import check_url
 
 Path = tuple[str | int, ...]
 # The largest max_tokens: SQLite's INTEGER is a signed 64-bit number (the schema's maximum).

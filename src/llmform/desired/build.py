@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .errors import Diagnostic, Severity
+from ..errors import Diagnostic, Severity
 from .loader import Document
 from .model import DesiredState, Factory
 from .schema import check_document

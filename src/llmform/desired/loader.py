@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import Diagnostic, Location, error, has_errors
-from .files import read_at_most
+from ..errors import Diagnostic, Location, error, has_errors
+from ..files import read_at_most
 from .identify import API_VERSION, Kind, identify, may_be_llmform
 from .yamltext import bom_error, decode, too_deep, yaml_error
 from .yamltree import (

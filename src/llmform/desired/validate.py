@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from ..catalog import builtin_factories
+from ..errors import Diagnostic, InputError, Location, Severity, has_errors, warning
+from .before_change import at_head, errors_before
 from .build import check_documents, checker
-from .catalog import builtin_factories
-from .errors import Diagnostic, InputError, Location, Severity, has_errors, warning
 from .loader import Document, LoadCache, load_paths
 from .model import DesiredState, Factory
-from .state_before import at_head, errors_before
-from .state_scope import Scope, find_scope, merge
+from .scope import Scope, find_scope, merge
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Diagnostic, Location, error
+from ..errors import Diagnostic, Location, error
 from .yamltree import COMPOSE_SAFE_DEPTH, MAX_DEPTH, TOO_DEEP
 
 
