@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from llmform.core.plan import Plan, build_plan
+from llmform.core.render import RENDERERS, render
+from llmform.core.resources import Resource, desired_resources, secret_slots
 from llmform.desired.validate import load_state
-from llmform.plan import Plan, build_plan
-from llmform.render import RENDERERS, render
-from llmform.resources import Resource, desired_resources, secret_slots
 
 CASES = Path(__file__).parent / "cases" / "plan"
 REGENERATE = os.environ.get("LLMFORM_REGENERATE_CASES") == "1"

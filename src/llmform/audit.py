@@ -25,7 +25,7 @@ from typing import Any
 
 from .actor import as_text, current_actor, current_commit
 from .audit_keys import ChainKey, Seal, plain_seal, seal_of
-from .diff import Change
+from .core.diff import Change
 from .errors import LlmformError
 
 GENESIS = "0" * 64

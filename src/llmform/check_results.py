@@ -163,7 +163,7 @@ class CheckReport:
 
 
 class FailedKey(Protocol):
-    """A failed key as a plan records it (``llmform.plan.KeyCheckRow``)."""
+    """A failed key as a plan records it (``llmform.core.plan.KeyCheckRow``)."""
 
     @property
     def address(self) -> str: ...

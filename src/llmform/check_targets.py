@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from .check_results import ConfigResult, KeyResult
+from .core.resources import secret_slots
 from .desired.model import Config, DesiredState, SecretRef
 from .providers import ADAPTERS, Outcome, Unsupported
-from .resources import secret_slots
 from .secrets.base import SecretValue
 from .trust import shown
 

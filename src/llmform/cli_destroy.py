@@ -23,12 +23,12 @@ from .cli_run import (
     still_approved,
 )
 from .console import paint, printable
+from .core.plan import Plan
+from .core.render import render
+from .core.render.text import scope_text
 from .destroy import plan_destroy
 from .engine import apply_plan
 from .errors import LlmformError
-from .plan import Plan
-from .render import render
-from .render.text import scope_text
 from .stores.base import OpenMode
 
 

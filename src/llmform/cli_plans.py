@@ -28,6 +28,7 @@ from .cli_run import (
     verbose_option,
 )
 from .console import paint, printable
+from .core.plan import Plan
 from .engine import (
     apply_plan,
     check_fresh,
@@ -37,7 +38,6 @@ from .engine import (
     require_trusted,
 )
 from .errors import LlmformError
-from .plan import Plan
 from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
 from .stores import OpenMode

@@ -15,11 +15,11 @@ import click
 from .audit import AuditEvent
 from .audit_trail import head_line
 from .console import Progress, paint
+from .core.plan import Plan
+from .core.protect import protection_error
 from .engine import KeyChecker, require_checked
 from .errors import LlmformError
 from .files import FileWriteError, check_appendable
-from .plan import Plan
-from .protect import protection_error
 from .secrets.crypto import Cipher, cipher_from_env
 from .stores.base import StalePlanError
 
@@ -161,7 +161,7 @@ def configured_cipher() -> Iterator[Cipher | None]:
 def render_plan(
     plan: Plan, fmt: str, color: bool, verbose: bool = False, errors: Sequence[str] = ()
 ) -> str:
-    from .render import render
+    from .core.render import render
 
     return render(plan, fmt, color=color, verbose=verbose, errors=errors)
 
@@ -178,7 +178,7 @@ verbose_option = click.option(
 def echo_failure(exc: LlmformError, fmt: str) -> None:
     """In markdown and json, a failed plan still prints a document (its errors), so that a
     pull-request comment says why; text leaves the errors to stderr."""
-    from .render import render_failure
+    from .core.render import render_failure
 
     document = render_failure(exc, fmt)
     if document is not None:

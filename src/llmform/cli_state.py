@@ -34,6 +34,8 @@ from .cli_run import (
     workspace_option,
 )
 from .console import printable
+from .core.plan import Plan
+from .core.protect import protection_error
 from .desired.model import DesiredState
 from .desired.validate import load_state
 from .engine import (
@@ -46,9 +48,7 @@ from .engine import (
 )
 from .errors import LlmformError
 from .files import FileWriteError, check_writable
-from .plan import Plan
 from .plan_file import is_plan_file, plan_mac_key, save_plan
-from .protect import protection_error
 from .secrets.chain import chain_from_env
 from .stores import OpenMode, Store
 from .trust_sources import configured_urls

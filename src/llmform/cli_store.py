@@ -37,7 +37,7 @@ def export(store_url: str, out: str | None) -> None:
     Example (adopt an existing registry):
       llmform export --store sqlite:///registry.db -o llmform.yaml && llmform plan llmform.yaml
     """
-    from .export import export_yaml
+    from .core.export import export_yaml
 
     with opened(store_url, OpenMode.READ) as store:
         text = export_yaml(store.read())

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from .core.plan import Plan, build_plan
 from .engine import ScopeError
-from .plan import Plan, build_plan
 from .stores.base import Store
 
 

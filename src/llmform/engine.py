@@ -18,13 +18,13 @@ from .audit_trail import head_line
 from .check_results import CheckReport, failure_summary
 from .check_targets import CheckTarget, split_by_trust, targets_for
 from .console import printable
+from .core.plan import KeyCheckRow, Plan, build_plan, key_check_rows
+from .core.protect import check_declares_something, protection_error
+from .core.resources import desired_resources
 from .desired.model import Config, DesiredState, SecretRef
 from .errors import LlmformError
 from .files import append_lines
-from .plan import KeyCheckRow, Plan, build_plan, key_check_rows
 from .plan_check import revalidate
-from .protect import check_declares_something, protection_error
-from .resources import desired_resources
 from .sealing import seal_changes
 from .secret_reads import ResolvedSecrets, reading_rule, resolve_secrets
 from .secret_reads import SecretsError as SecretsError  # re-exported: prepare raises it

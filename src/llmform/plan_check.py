@@ -25,18 +25,18 @@ from typing import Any
 
 from .catalog import builtin_factories
 from .console import printable
+from .core.diff import Change
+from .core.export import export_document
+from .core.plan import Plan
+from .core.resources import Resource, config_resource, factory_resource, workspace_resource
+from .core.unresolved import carry_one
 from .desired.build import check_documents
 from .desired.loader import Document, MarkedDict, MarkedList
 from .desired.model import DesiredState, SecretRef
-from .diff import Change
 from .errors import Diagnostic, LlmformError, Severity
-from .export import export_document
-from .plan import Plan
-from .resources import Resource, config_resource, factory_resource, workspace_resource
 from .secrets.refs import ref_from_string
 from .stores.base import StoreState
 from .stores.guard import same_resource
-from .unresolved import carry_one
 
 _ITEM = re.compile(r"^(?:factories|workspaces|configs)\[0\]\.?")
 

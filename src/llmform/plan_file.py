@@ -27,10 +27,17 @@ from itertools import zip_longest
 from typing import Any
 
 from .console import printable
-from .diff import Change, diff
+from .core.diff import Change, diff
+from .core.plan import (
+    PLAN_FORMAT,
+    Plan,
+    PlanFileError,
+    change_to_json,
+    plan_from_json,
+    plan_to_json,
+)
+from .core.typed_json import ShapeError, bounded, object_with
 from .files import read_at_most, write_file
-from .plan import PLAN_FORMAT, Plan, PlanFileError, change_to_json, plan_from_json, plan_to_json
-from .typed_json import ShapeError, bounded, object_with
 from .version import __version__
 
 MAC_CONTEXT = b"llmform saved-plan MAC v1"
@@ -257,7 +264,7 @@ def _check_catalog(name: str, plan: Plan) -> None:
     if not marked:
         return
     from .catalog import builtin_factories
-    from .resources import factory_resource
+    from .core.resources import factory_resource
     from .stores.guard import same_resource
 
     catalog = builtin_factories()

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from .core.diff import CREATE, REPLACE, UPDATE, Change
 from .desired.model import SecretRef
-from .diff import CREATE, REPLACE, UPDATE, Change
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, CipherError
 from .secrets.refs import ref_from_string

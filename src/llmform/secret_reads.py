@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .console import printable
+from .core.problems import Problem
+from .core.resources import config_resource, secret_slots
+from .core.unresolved import slots_to_read
 from .desired.model import Config, SecretRef, VaultRef
 from .errors import LlmformError
-from .problems import Problem
-from .resources import config_resource, secret_slots
 from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
 from .secrets.redaction import redact
 from .stores.base import StoreState
-from .unresolved import slots_to_read
 
 
 class SecretsError(LlmformError):

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from baoserver import BaoServer, unique
 
+from llmform.core.diff import UPDATE, Change, diff
+from llmform.core.export import export_yaml
+from llmform.core.render import render
+from llmform.core.resources import desired_resources, secret_slots
 from llmform.desired.model import DesiredState, SecretRef
 from llmform.desired.validate import load_state
-from llmform.diff import UPDATE, Change, diff
 from llmform.engine import make_plan
 from llmform.errors import LlmformError
-from llmform.export import export_yaml
 from llmform.registry import Registry
-from llmform.render import render
-from llmform.resources import desired_resources, secret_slots
 from llmform.sealing import seal_changes
 from llmform.secrets.base import SecretValue, fingerprint
 from llmform.secrets.crypto import (

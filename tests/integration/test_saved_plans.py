@@ -22,10 +22,10 @@ from support.cli import run
 from support.provider_servers import ProviderServer
 
 from llmform.cli import main
-from llmform.diff import diff
-from llmform.plan import change_to_json
+from llmform.core.diff import diff
+from llmform.core.plan import change_to_json
+from llmform.core.resources import Resource
 from llmform.plan_file import mac_of, plan_mac_key
-from llmform.resources import Resource
 
 STATE = """\
 apiVersion: llmform/v1

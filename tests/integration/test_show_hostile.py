@@ -19,9 +19,9 @@ import pytest
 from test_saved_plans import dump, load, rebuild, repo, resign, run, save
 from unit.test_output_escaping import HOSTILE, _html
 
-from llmform.diff import diff
-from llmform.plan import change_to_json
-from llmform.resources import Resource
+from llmform.core.diff import diff
+from llmform.core.plan import change_to_json
+from llmform.core.resources import Resource
 
 __all__ = ["repo"]  # the fixture, imported to be used here
 

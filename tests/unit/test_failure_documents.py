@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from llmform.core.problems import Problem, problems_of
+from llmform.core.protect import ProtectedError, Refusal
+from llmform.core.render.failure import render_failure_json, render_failure_markdown
 from llmform.errors import InputError, LlmformError, Location, error, warning
-from llmform.problems import Problem, problems_of
-from llmform.protect import ProtectedError, Refusal
-from llmform.render.failure import render_failure_json, render_failure_markdown
 
 
 def test_problems_of_input_errors_keep_their_places() -> None:

@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 
 from llmform.cli import format_error
 from llmform.console import format_diagnostic
-from llmform.diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
+from llmform.core.diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
+from llmform.core.plan import Plan
+from llmform.core.render import render
+from llmform.core.render.json import plan_json
+from llmform.core.resources import Resource
 from llmform.errors import Diagnostic, LlmformError, Location, Severity
-from llmform.plan import Plan
-from llmform.render import render
-from llmform.render.json import plan_json
-from llmform.resources import Resource
 
 HOSTILE = {
     "newline": "a\nb",
@@ -260,8 +260,8 @@ def test_diagnostics_and_errors_are_one_line_each_and_inert() -> None:
 
 
 def _failure_documents(s: str) -> tuple[str, str]:
-    from llmform.problems import Problem
-    from llmform.render.failure import render_failure_json, render_failure_markdown
+    from llmform.core.problems import Problem
+    from llmform.core.render.failure import render_failure_json, render_failure_markdown
 
     errors = [
         Problem(s, f"dir/{s}.yaml", 3, 5, f"configs[0].{s}", f"config.p/{s}"),

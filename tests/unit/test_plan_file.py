@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 from test_plan_cases import CASES, case_names, case_plan
 
+from llmform.core.plan import Plan, build_plan
+from llmform.core.render import RENDERERS, render
+from llmform.core.resources import Resource, desired_resources, secret_slots
+from llmform.core.typed_json import bounded
 from llmform.desired.validate import load_state
-from llmform.plan import Plan, build_plan
 from llmform.plan_check import revalidate
 from llmform.plan_file import (
     PlanFileError,
@@ -29,10 +32,7 @@ from llmform.plan_file import (
     read_plan,
     save_plan,
 )
-from llmform.render import RENDERERS, render
-from llmform.resources import Resource, desired_resources, secret_slots
 from llmform.stores.base import StoreState
-from llmform.typed_json import bounded
 
 KEY = plan_mac_key(b"\x01" * 32)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

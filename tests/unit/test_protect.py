@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from llmform.core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, diff
+from llmform.core.plan import Plan, build_plan, plan_to_json
+from llmform.core.protect import EmptyStateError, ProtectedError, check_declares_something, refusals
+from llmform.core.render import render
+from llmform.core.resources import Resource, config_resource, workspace_resource
 from llmform.desired.model import Config, DesiredState, Factory, Workspace
-from llmform.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, diff
-from llmform.plan import Plan, build_plan, plan_to_json
 from llmform.plan_file import load_plan, save_plan
-from llmform.protect import EmptyStateError, ProtectedError, check_declares_something, refusals
-from llmform.render import render
-from llmform.resources import Resource, config_resource, workspace_resource
 
 UNPROTECT_DELETE = (
     "is protected, so it will not be destroyed: to delete it, first apply it with "

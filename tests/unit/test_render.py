@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from llmform.catalog import builtin_factories
+from llmform.core.diff import UPDATE, Change, FieldChange
+from llmform.core.plan import Plan, build_plan
+from llmform.core.render import RENDERERS, render
+from llmform.core.resources import Resource, desired_resources, factory_resource
 from llmform.desired.model import EnvRef, SecretRef
 from llmform.desired.validate import load_state
-from llmform.diff import UPDATE, Change, FieldChange
-from llmform.plan import Plan, build_plan
 from llmform.plan_file import load_plan, save_plan
-from llmform.render import RENDERERS, render
-from llmform.resources import Resource, desired_resources, factory_resource
 from llmform.secrets.base import fingerprint
 from llmform.secrets.env import EnvResolver
 

@@ -12,9 +12,9 @@ import pytest
 from support.checking import target
 
 from llmform.check_targets import split_by_trust
-from llmform.plan import NOT_TRUSTED_TEXT, UNTRUSTED, KeyCheckRow
+from llmform.core.plan import NOT_TRUSTED_TEXT, UNTRUSTED, KeyCheckRow
+from llmform.core.resources import Resource
 from llmform.providers import ADAPTERS, Outcome
-from llmform.resources import Resource
 from llmform.secrets.base import SecretValue
 from llmform.trust import EndpointTrust, normal_url, trusted_url
 from llmform.trust_sources import (

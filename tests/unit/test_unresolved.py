@@ -1,4 +1,4 @@
-"""The rule for secret values a plan did not read (``llmform.unresolved``): which a disabled
+"""The rule for secret values a plan did not read (``llmform.core.unresolved``): which a disabled
 config must read, and how an unread one is compared, as tables of resources."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from llmform.plan import build_plan
-from llmform.render import render
-from llmform.resources import Resource
-from llmform.unresolved import carry_over, slots_to_read
+from llmform.core.plan import build_plan
+from llmform.core.render import render
+from llmform.core.resources import Resource
+from llmform.core.unresolved import carry_over, slots_to_read
 
 
 def config(

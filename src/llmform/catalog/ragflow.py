@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import yamlout
+from ..core import yamlout
 from ..desired.endpoints import check_url
 from ..desired.loader import MAX_FILE_BYTES
 from ..desired.model import MODEL_TYPES

@@ -23,9 +23,9 @@ from ..actor import current_actor
 from ..audit import AuditEvent
 from ..audit_keys import ChainKey
 from ..console import printable
-from ..diff import Change
+from ..core.diff import Change
+from ..core.resources import Resource
 from ..errors import LlmformError
-from ..resources import Resource
 
 
 class StoreError(LlmformError):

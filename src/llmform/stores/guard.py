@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping, Sequence
 
 from ..console import printable
-from ..diff import Change
-from ..resources import Resource
+from ..core.diff import Change
+from ..core.resources import Resource
 from .base import StalePlanError
 
 

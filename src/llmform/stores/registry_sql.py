@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..audit import AuditEvent, event_from_row, fields_json
-from ..diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
-from ..resources import JSON, Resource, model_dict
+from ..core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
+from ..core.resources import JSON, Resource, model_dict
 from .row_checks import Row
 
 

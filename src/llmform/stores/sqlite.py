@@ -22,7 +22,7 @@ from typing import Any
 from ..audit import GENESIS, AuditEvent, seal
 from ..audit_keys import ChainKey
 from ..console import printable
-from ..diff import Change
+from ..core.diff import Change
 from ..errors import LlmformError
 from . import registry_sql as sql
 from . import sqlite_files as dbfile

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..desired.loader import API_VERSION
+from ..desired.model import EnvRef, Factory
+from ..secrets.refs import ref_from_string
+from ..stores.base import StoreState
 from . import yamlout
-from .desired.loader import API_VERSION
-from .desired.model import EnvRef, Factory
 from .resources import Resource, factory_resource
-from .secrets.refs import ref_from_string
-from .stores.base import StoreState
 
 
 def _ref_yaml(text: str) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def _sections(
 ) -> tuple[list[tuple[Resource, str]], dict[str, Any]]:
     """The factories to declare (each with the comment above it) and the other sections."""
     if catalog is None:
-        from .catalog import builtin_factories
+        from ..catalog import builtin_factories
 
         catalog = builtin_factories()
     by_kind: dict[str, dict[str, Resource]] = {"factory": {}, "workspace": {}, "config": {}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from ..errors import LlmformError
+from ...errors import LlmformError
 from ..plan import Plan
 from ..problems import problems_of
 from .failure import FAILURE_RENDERERS

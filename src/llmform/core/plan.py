@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..errors import LlmformError
+from ..version import __version__
 from .diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, FieldChange, Scope, diff
-from .errors import LlmformError
 from .plan_shapes import (
     ACTIONS,
     KEY_CHECK,
@@ -43,7 +44,6 @@ from .typed_json import (
     text,
 )
 from .unresolved import carry_over
-from .version import __version__
 
 # The saved plan's format (plan_file.py); another format is refused with a message saying so.
 PLAN_FORMAT = "llmform-plan/2"

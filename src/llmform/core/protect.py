@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .desired.model import DesiredState
+from ..desired.model import DesiredState
+from ..errors import LlmformError
 from .diff import DELETE, REPLACE, Change
-from .errors import LlmformError
 from .problems import Problem
 from .resources import Resource
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ...secrets.redaction import redact
+from ...version import __version__
 from ..problems import Problem
-from ..secrets.redaction import redact
-from ..version import __version__
 from .escape import json_dumps, md_code, md_lines, md_text
 from .json import FORMAT_VERSION
 

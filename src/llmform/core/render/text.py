@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..console import paint, printable
+from ...console import paint, printable
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
 from ..plan import HOW_TO_TRUST, Plan, Summary
 from ..resources import JSON, REPLACE_FIELDS, Resource

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import InputError, LlmformError, Severity
+from ..errors import InputError, LlmformError, Severity
 
 
 @dataclass(frozen=True)

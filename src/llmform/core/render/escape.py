@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..console import printable
+from ...console import printable
 
 # -- the terminal ----------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..secrets.refs import RefSyntaxError, ref_from_string
 from .diff import CREATE, DELETE, KIND_ORDER, NOOP, REPLACE, UPDATE
 from .resources import Resource
-from .secrets.refs import RefSyntaxError, ref_from_string
 from .typed_json import (
     Check,
     Fields,

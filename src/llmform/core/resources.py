@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .desired.model import Config, DesiredState, Factory, Model, SecretRef, Workspace
+from ..desired.model import Config, DesiredState, Factory, Model, SecretRef, Workspace
 
 JSON = Any  # a JSON value: None, bool, int, float, str, list, dict
 
