@@ -27,7 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.synchronize import Event
 
-from llmform.checks import CheckTarget, KeySlot, run_checks
+from llmform.checks.run import CheckTarget, KeySlot, run_checks
 from llmform.secrets.base import SecretValue
 
 BODY = json.dumps({"object": "list", "data": [{"id": "gpt-bench", "object": "model"}]}).encode()

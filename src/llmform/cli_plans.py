@@ -16,6 +16,7 @@ import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
+from .checks.trust import NormalUrl
 from .cli_options import existing_store, options_of, store_option
 from .cli_run import (
     configured_cipher,
@@ -41,7 +42,6 @@ from .errors import LlmformError
 from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
 from .stores import OpenMode
-from .trust import NormalUrl
 
 
 def apply_command(path: str, store_url: str, plan: Plan) -> str:

@@ -115,9 +115,9 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
     base (1 s) can be lowered with LLMFORM_CHECK_BACKOFF, for tests and impatient CI jobs."""
     if not validate:
         return None
-    from .check_results import ResultCache, default_cache_path
-    from .check_targets import CheckTarget
-    from .checks import CheckReport, RetryPolicy, run_checks
+    from .checks.results import ResultCache, default_cache_path
+    from .checks.run import CheckReport, RetryPolicy, run_checks
+    from .checks.subjects import CheckTarget
 
     setting = os.environ.get("LLMFORM_CHECK_BACKOFF", "1")
     try:

@@ -16,6 +16,7 @@ import click
 
 from .audit import check_trail_extendable, detect_run
 from .audit_keys import configured_chain_key
+from .checks.trust_sources import configured_urls
 from .cli_options import opened, options_of, store_option
 from .cli_run import (
     audit_file_option,
@@ -51,7 +52,6 @@ from .files import FileWriteError, check_writable
 from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .secrets.chain import chain_from_env
 from .stores import OpenMode, Store
-from .trust_sources import configured_urls
 
 
 @click.command()

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 from .audit import AuditEvent, RunInfo, drafts_for
 from .audit_keys import ChainKey, configured_chain_key
 from .audit_trail import head_line
-from .check_results import CheckReport, failure_summary
-from .check_targets import CheckTarget, split_by_trust, targets_for
+from .checks.results import CheckReport, failure_summary
+from .checks.subjects import CheckTarget, split_by_trust, targets_for
+from .checks.trust import EndpointTrust, NormalUrl
+from .checks.trust_sources import HOW_TO_TRUST, applied_urls, run_trust
 from .console import printable
 from .core.plan import KeyCheckRow, Plan, build_plan, key_check_rows
 from .core.protect import check_declares_something, protection_error
@@ -33,15 +35,13 @@ from .secrets.crypto import Cipher, CipherError
 from .secrets.refs import ref_from_string
 from .stores.base import StalePlanError, Store, StoreState
 from .stores.guard import before_problems, check_befores
-from .trust import EndpointTrust, NormalUrl
-from .trust_sources import HOW_TO_TRUST, applied_urls, run_trust
 
 
 class ScopeError(LlmformError):
     pass
 
 
-# Checks the keys of the given targets (llmform.checks.run_checks with the run's options).
+# Checks the keys of the given targets (llmform.checks.run.run_checks with the run's options).
 KeyChecker = Callable[[Sequence[CheckTarget]], CheckReport]
 # The store's state, as a step of a run reads it (``Store.read``, or a copy of one reading).
 StoreReader = Callable[[], StoreState]

@@ -24,8 +24,8 @@ import httpx
 import pytest
 from support.checking import target
 
-from llmform.checks import run_checks
-from llmform.providers import Outcome
+from llmform.checks.providers import Outcome
+from llmform.checks.run import run_checks
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = "sk-litellm-good-" + secrets.token_hex(8)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmform.audit import RunInfo
-from llmform.check_results import CheckReport
-from llmform.check_targets import CheckTarget
+from llmform.checks.results import CheckReport
+from llmform.checks.subjects import CheckTarget
 from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, plan_prepared, prepare
 from llmform.secrets.env import EnvResolver

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from llmform.checks import CheckReport, CheckTarget, KeySlot, check_keys
+from llmform.checks.run import CheckReport, CheckTarget, KeySlot, check_keys
 from llmform.secrets.base import SecretValue
 
 # Loading the CA bundle costs ~0.1 s per client on this machine; the servers here are plain

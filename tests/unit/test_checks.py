@@ -23,13 +23,13 @@ import pytest
 from support.checking import EPOCH, FakeClock, run, self_signed_tls, slots, target
 from support.provider_servers import ProviderServer
 
-from llmform import check_pools
-from llmform.check_results import ResultCache
-from llmform.checks import RetryPolicy, run_checks, targets_for
+from llmform.checks import pools
+from llmform.checks.providers import Outcome
+from llmform.checks.providers.sigv4 import sign
+from llmform.checks.results import ResultCache
+from llmform.checks.run import RetryPolicy, run_checks, targets_for
 from llmform.desired.model import Config, DesiredState, EnvRef, Factory, Model
 from llmform.errors import Location
-from llmform.providers import Outcome
-from llmform.providers.sigv4 import sign
 from llmform.secrets.base import SecretValue
 
 # distinctive tails: providers quote the last four characters back
@@ -437,7 +437,7 @@ def test_the_ca_bundle_is_loaded_whenever_tls_may_be_used(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     targets = [target("openai", b, [K0], address=f"config.ws/c{i}") for i, b in enumerate(bases)]
-    assert check_pools.may_use_tls(targets) is tls
+    assert pools.may_use_tls(targets) is tls
 
 
 def test_parallelism_must_be_positive() -> None:

@@ -15,8 +15,8 @@ import pytest
 from support.checking import run, target
 from support.provider_servers import ECHO_AT, PROTOCOLS, ProviderServer, openai_error
 
-from llmform.checks import CheckReport, ResultCache, RetryPolicy
-from llmform.providers import Outcome
+from llmform.checks.providers import Outcome
+from llmform.checks.run import CheckReport, ResultCache, RetryPolicy
 
 OPTIONS = {"azure-openai": {"api_version": "2024-10-21"}, "bedrock": {"region": "us-east-1"}}
 

@@ -9,9 +9,9 @@ import pytest
 from support.checking import run, target
 from support.provider_servers import PROTOCOLS, ProviderServer
 
-from llmform.checks import CheckReport
+from llmform.checks.providers import ADAPTERS, Outcome
+from llmform.checks.run import CheckReport
 from llmform.desired.provider_types import PROVIDER_TYPES
-from llmform.providers import ADAPTERS, Outcome
 
 # A canary key: it must never appear in any result, detail, repr or JSON.
 KEY = "sk-canary-0123456789abcdefWXYZ"

@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from llmform.providers.base import clean_detail
+from llmform.checks.providers.base import clean_detail
 from llmform.secrets.base import SecretValue
 from llmform.secrets.redaction import GRAM, READ_LIMIT, redact, shown
 

@@ -11,13 +11,10 @@ import httpx
 import pytest
 from support.checking import target
 
-from llmform.check_targets import split_by_trust
-from llmform.core.plan import NOT_TRUSTED_TEXT, UNTRUSTED, KeyCheckRow
-from llmform.core.resources import Resource
-from llmform.providers import ADAPTERS, Outcome
-from llmform.secrets.base import SecretValue
-from llmform.trust import EndpointTrust, normal_url, trusted_url
-from llmform.trust_sources import (
+from llmform.checks.providers import ADAPTERS, Outcome
+from llmform.checks.subjects import split_by_trust
+from llmform.checks.trust import EndpointTrust, normal_url, trusted_url
+from llmform.checks.trust_sources import (
     ENV_FILE,
     ENV_URLS,
     TrustSettingsError,
@@ -25,6 +22,9 @@ from llmform.trust_sources import (
     builtin_trust,
     configured_urls,
 )
+from llmform.core.plan import NOT_TRUSTED_TEXT, UNTRUSTED, KeyCheckRow
+from llmform.core.resources import Resource
+from llmform.secrets.base import SecretValue
 
 CORP = "https://llm.corp/v1"
 LOCAL = "http://127.0.0.1:8000"

@@ -48,11 +48,12 @@ from .unresolved import carry_over
 # The saved plan's format (plan_file.py); another format is refused with a message saying so.
 PLAN_FORMAT = "llmform-plan/2"
 
-# A key not checked because its endpoint is not trusted (llmform.providers.Outcome.UNTRUSTED):
-# its detail is the endpoint. It fails no plan, and blocks apply until the endpoint is trusted.
+# A key not checked because its endpoint is not trusted
+# (llmform.checks.providers.Outcome.UNTRUSTED): its detail is the endpoint. It fails no plan,
+# and blocks apply until the endpoint is trusted.
 UNTRUSTED = "untrusted_endpoint"
 NOT_TRUSTED_TEXT = "not checked: endpoint not yet trusted"
-# What to tell a user whose endpoint is not trusted yet (llmform.trust_sources reads these).
+# What to tell a user whose endpoint is not trusted yet (llmform.checks.trust_sources reads these).
 HOW_TO_TRUST = (
     "Once an endpoint is reviewed, trust it with --trust-endpoint URL, or add it to "
     "LLMFORM_TRUSTED_ENDPOINTS (URLs separated by commas or spaces) or to the file "
@@ -81,7 +82,7 @@ class KeyCheckRow:
 
     address: str
     slot: str  # api_key, backup_keys[0], ...
-    outcome: str  # llmform.providers.Outcome's value
+    outcome: str  # llmform.checks.providers.Outcome's value
     detail: str
     passed: bool
     cached: bool = False  # answered from the key-check cache, not by the provider now

@@ -1,6 +1,6 @@
 """What each provider type (API protocol) needs from a config. Pure data, used offline.
 
-The live checks for each type live in ``llmform.providers``; this table is what ``validate``
+The live checks for each type live in ``llmform.checks.providers``; this table is what ``validate``
 knows without a network: which fields a config of the type must or may set.
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ...check_results import failure_advice
+from ...checks.results import failure_advice
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
 from .escape import md_code, md_fence, md_html, md_lines, md_text

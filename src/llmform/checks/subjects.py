@@ -2,7 +2,7 @@
 
 Built from the desired state and the resolved secrets by ``targets_for``; plain frozen records,
 so a caller (or a test) can also build them by hand. ``split_by_trust`` keeps back the targets
-whose requests would go to an endpoint that is not trusted (see ``llmform.trust``).
+whose requests would go to an endpoint that is not trusted (see ``llmform.checks.trust``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .check_results import ConfigResult, KeyResult
-from .core.resources import secret_slots
-from .desired.model import Config, DesiredState, SecretRef
+from ..core.resources import secret_slots
+from ..desired.model import Config, DesiredState, SecretRef
+from ..secrets.base import SecretValue
 from .providers import ADAPTERS, Outcome, Unsupported
-from .secrets.base import SecretValue
+from .results import ConfigResult, KeyResult
 from .trust import shown
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..secrets.base import SecretValue
+from ...secrets.base import SecretValue
 from .base import (
     Endpoint,
     Outcome,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..secrets.base import SecretValue
+from ...secrets.base import SecretValue
 from .base import Endpoint, key_header
 from .openai_style import OpenAIStyle
 

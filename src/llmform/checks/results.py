@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .files import FileWriteError, cache_dir, make_private_dirs, read_own_file, write_file
+from ..files import FileWriteError, cache_dir, make_private_dirs, read_own_file, write_file
+from ..secrets.redaction import redact
 from .providers import Endpoint, Outcome, Reply
-from .secrets.redaction import redact
 
 JSON = dict[str, Any]
 
@@ -227,7 +227,7 @@ def failure_advice(failed: Sequence[FailedKey], checks: Sequence[Mapping[str, An
 
 
 def _hosts(addresses: set[str], checks: Sequence[Mapping[str, Any]]) -> str:
-    from .check_transport import host_of  # imports httpx's URL parser only when needed
+    from .transport import host_of  # imports httpx's URL parser only when needed
 
     found: dict[str, None] = {}
     for check in checks:

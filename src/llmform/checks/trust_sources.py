@@ -15,11 +15,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from .core.plan import HOW_TO_TRUST
-from .core.resources import Resource
-from .desired.secret_shapes import url_may_hold_secret
-from .errors import LlmformError
-from .files import read_bounded
+from ..core.plan import HOW_TO_TRUST
+from ..core.resources import Resource
+from ..desired.secret_shapes import url_may_hold_secret
+from ..errors import LlmformError
+from ..files import read_bounded
 from .trust import EndpointTrust, HostPattern, NormalUrl, UntrustableUrl, normal_url, trusted_url
 
 ENV_URLS = "LLMFORM_TRUSTED_ENDPOINTS"
@@ -75,7 +75,7 @@ def _forms(
 def builtin_trust() -> EndpointTrust:
     """The catalog's endpoints, the providers' defaults and documented alternatives, and the
     hosts providers build from a fixed pattern."""
-    from .catalog import builtin_factories
+    from ..catalog import builtin_factories
     from .providers import ADAPTERS
 
     urls: set[NormalUrl] = set()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from .check_targets import CheckTarget
+from .subjects import CheckTarget
 
 # httpcore matches every queued request against every pooled connection, and probes each
 # connection's socket, on every assignment: quadratic in the pool size. Above a few dozen

@@ -21,21 +21,14 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from .check_pools import may_use_tls, pooled_clients
-from .check_results import (
-    Attempt,
-    CheckReport,
-    ConfigResult,
-    KeyResult,
-    ResultCache,
-    identity_digest,
-)
-from .check_retry import RetryPolicy, retry_after
-from .check_targets import NO_KEY, CheckTarget, KeySlot, targets_for, unsent_result
-from .check_transport import transport_reply
+from ..secrets.base import fingerprint
+from .pools import may_use_tls, pooled_clients
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
 from .providers.base import clean_detail
-from .secrets.base import fingerprint
+from .results import Attempt, CheckReport, ConfigResult, KeyResult, ResultCache, identity_digest
+from .retry import RetryPolicy, retry_after
+from .subjects import NO_KEY, CheckTarget, KeySlot, targets_for, unsent_result
+from .transport import transport_reply
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

@@ -1,7 +1,7 @@
 """What every provider adapter shares: outcomes, replies, the adapter protocol, error parsing.
 
 An adapter knows one API protocol: how to build the cheapest authenticated request that spends
-no tokens, and how to read the answer. It does no I/O itself; ``llmform.checks`` sends the
+no tokens, and how to read the answer. It does no I/O itself; ``llmform.checks.run`` sends the
 requests, retries, rotates keys and caches, so that all of that is written (and tested) once.
 """
 
@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from ..secrets.base import SecretValue
-from ..secrets.redaction import READ_LIMIT, shown
+from ...secrets.base import SecretValue
+from ...secrets.redaction import READ_LIMIT, shown
 
 
 class Outcome(StrEnum):
@@ -32,7 +32,7 @@ class Outcome(StrEnum):
     MODEL_MISSING = "model_missing"
     ERROR = "error"
     SKIPPED = "skipped"
-    # Never sent: the endpoint is not trusted (llmform.trust); shown as "not checked: ...".
+    # Never sent: the endpoint is not trusted (llmform.checks.trust); shown as "not checked: ...".
     UNTRUSTED = "untrusted_endpoint"
 
 
@@ -85,7 +85,7 @@ class Reply:
 
 
 class ProviderAdapter(Protocol):
-    """One API protocol. Stateless; registered by provider type in ``llmform.providers``."""
+    """One API protocol. Stateless; registered by provider type in ``llmform.checks.providers``."""
 
     @property
     def provider_type(self) -> str: ...

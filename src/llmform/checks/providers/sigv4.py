@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..secrets.base import SecretValue
+from ...secrets.base import SecretValue
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
