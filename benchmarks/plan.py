@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from llmform.audit import RunInfo
 from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, make_plan
 from llmform.secrets.chain import chain_from_env
+from llmform.state.audit import RunInfo
 from llmform.stores import OpenMode, open_store
 
 VENDORS = [

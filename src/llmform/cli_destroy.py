@@ -11,8 +11,6 @@ import sys
 
 import click
 
-from .audit import check_trail_extendable, detect_run
-from .audit_keys import configured_chain_key
 from .cli_options import existing_store, options_of, store_option
 from .cli_run import (
     audit_file_option,
@@ -29,6 +27,8 @@ from .core.render.text import scope_text
 from .destroy import plan_destroy
 from .engine import apply_plan
 from .errors import LlmformError
+from .state.audit import check_trail_extendable, detect_run
+from .state.audit_keys import configured_chain_key
 from .stores.base import OpenMode
 
 

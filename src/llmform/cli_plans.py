@@ -14,8 +14,6 @@ from dataclasses import replace
 
 import click
 
-from .audit import check_trail_extendable, detect_run
-from .audit_keys import configured_chain_key
 from .checks.trust import NormalUrl
 from .cli_options import existing_store, options_of, store_option
 from .cli_run import (
@@ -41,6 +39,8 @@ from .engine import (
 from .errors import LlmformError
 from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
+from .state.audit import check_trail_extendable, detect_run
+from .state.audit_keys import configured_chain_key
 from .stores import OpenMode
 
 

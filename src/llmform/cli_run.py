@@ -12,8 +12,6 @@ from typing import Any, TypeVar
 
 import click
 
-from .audit import AuditEvent
-from .audit_trail import head_line
 from .console import Progress, paint
 from .core.plan import Plan
 from .core.protect import protection_error
@@ -21,6 +19,8 @@ from .engine import KeyChecker, require_checked
 from .errors import LlmformError
 from .files import FileWriteError, check_appendable
 from .secrets.crypto import Cipher, cipher_from_env
+from .state.audit import AuditEvent
+from .state.audit_trail import head_line
 from .stores.base import StalePlanError
 
 workspace_option = click.option(

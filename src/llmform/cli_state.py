@@ -14,8 +14,6 @@ from collections.abc import Sequence
 
 import click
 
-from .audit import check_trail_extendable, detect_run
-from .audit_keys import configured_chain_key
 from .checks.trust_sources import configured_urls
 from .cli_options import opened, options_of, store_option
 from .cli_run import (
@@ -51,6 +49,8 @@ from .errors import LlmformError
 from .files import FileWriteError, check_writable
 from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .secrets.chain import chain_from_env
+from .state.audit import check_trail_extendable, detect_run
+from .state.audit_keys import configured_chain_key
 from .stores import OpenMode, Store
 
 

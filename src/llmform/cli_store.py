@@ -10,8 +10,12 @@ import json
 
 import click
 
-from .audit_keys import configured_chain_key
-from .audit_trail import (
+from .cli_options import opened, store_option
+from .console import printable
+from .errors import LlmformError
+from .files import write_file
+from .state.audit_keys import configured_chain_key
+from .state.audit_trail import (
     INVESTIGATE,
     listing,
     matching,
@@ -20,10 +24,6 @@ from .audit_trail import (
     read_copy,
     verify_trail,
 )
-from .cli_options import opened, store_option
-from .console import printable
-from .errors import LlmformError
-from .files import write_file
 from .stores import OpenMode
 
 

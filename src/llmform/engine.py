@@ -12,9 +12,6 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .audit import AuditEvent, RunInfo, drafts_for
-from .audit_keys import ChainKey, configured_chain_key
-from .audit_trail import head_line
 from .checks.results import CheckReport, failure_summary
 from .checks.subjects import CheckTarget, split_by_trust, targets_for
 from .checks.trust import EndpointTrust, NormalUrl
@@ -27,12 +24,15 @@ from .desired.model import Config, DesiredState, SecretRef
 from .errors import LlmformError
 from .files import append_lines
 from .plan_check import revalidate
-from .sealing import seal_changes
-from .secret_reads import ResolvedSecrets, reading_rule, resolve_secrets
-from .secret_reads import SecretsError as SecretsError  # re-exported: prepare raises it
 from .secrets.base import Resolver, fingerprint
 from .secrets.crypto import Cipher, CipherError
+from .secrets.reads import ResolvedSecrets, reading_rule, resolve_secrets
+from .secrets.reads import SecretsError as SecretsError  # re-exported: prepare raises it
 from .secrets.refs import ref_from_string
+from .secrets.sealing import seal_changes
+from .state.audit import AuditEvent, RunInfo, drafts_for
+from .state.audit_keys import ChainKey, configured_chain_key
+from .state.audit_trail import head_line
 from .stores.base import StalePlanError, Store, StoreState
 from .stores.guard import before_problems, check_befores
 
@@ -150,7 +150,7 @@ def plan_prepared(
     encrypted: bool = False,
 ) -> Plan:
     """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
-    the store is to keep secret values sealed (see llmform.sealing)."""
+    the store is to keep secret values sealed (see llmform.secrets.sealing)."""
     current = store.read()
     check_declares_something(state, current.resources, scope)
     fingerprints = _fingerprints(prepared, store)

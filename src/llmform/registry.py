@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from .errors import LlmformError
-from .sealing import seal_context
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, cipher_from_env
+from .secrets.sealing import seal_context
 from .stores.sqlite_files import file_uri
 
 

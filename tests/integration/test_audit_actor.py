@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.cli import run
 
-from llmform.actor import CI_ACTORS, CI_COMMITS
+from llmform.state.actor import CI_ACTORS, CI_COMMITS
 from llmform.stores.sqlite import SqliteStore
 
 STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: {name}\n"

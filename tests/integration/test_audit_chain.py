@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from support.cli import run
 
-from llmform.audit import event_from_row, message
-from llmform.audit_keys import plain_seal
-from llmform.audit_trail import INVESTIGATE
+from llmform.state.audit import event_from_row, message
+from llmform.state.audit_keys import plain_seal
+from llmform.state.audit_trail import INVESTIGATE
 
 KEY = "audit-key-for-tests-" + "5f3c9a" * 4  # 44 characters
 LEGACY_SQL = Path(__file__).parent.parent / "support" / "audit_store_0e0937c.sql"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from llmform.audit import check_chain, verify
-from llmform.audit_keys import LocalChainKey
 from llmform.cli import main
+from llmform.state.audit import check_chain, verify
+from llmform.state.audit_keys import LocalChainKey
 from llmform.stores.base import StoreError
 from llmform.stores.sqlite import SqliteStore
 

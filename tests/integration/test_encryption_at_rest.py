@@ -21,7 +21,6 @@ from llmform.desired.validate import load_state
 from llmform.engine import make_plan
 from llmform.errors import LlmformError
 from llmform.registry import Registry
-from llmform.sealing import seal_changes
 from llmform.secrets.base import SecretValue, fingerprint
 from llmform.secrets.crypto import (
     Cipher,
@@ -31,6 +30,7 @@ from llmform.secrets.crypto import (
     generate_key,
 )
 from llmform.secrets.env import EnvResolver
+from llmform.secrets.sealing import seal_changes
 from llmform.secrets.settings import VaultSettings
 from llmform.secrets.vault import VaultResolver
 from llmform.stores.base import StoreError

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from llmform.audit import AuditEvent, verify
 from llmform.desired.validate import load_state
 from llmform.engine import make_plan
 from llmform.secrets.env import EnvResolver
+from llmform.state.audit import AuditEvent, verify
 from llmform.stores.base import LockInfo, holder_is_gone
 from llmform.stores.sqlite import SqliteStore
 

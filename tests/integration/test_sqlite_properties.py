@@ -25,12 +25,12 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from support.states import GeneratedState, desired_states
 
-from llmform.audit import RunInfo, verify
 from llmform.core.export import export_yaml
 from llmform.core.plan import Plan
 from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, make_plan
 from llmform.secrets.env import EnvResolver
+from llmform.state.audit import RunInfo, verify
 from llmform.stores.base import StoreError
 from llmform.stores.sqlite import SqliteStore
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from llmform.audit import RunInfo
 from llmform.checks.results import CheckReport
 from llmform.checks.subjects import CheckTarget
 from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, plan_prepared, prepare
 from llmform.secrets.env import EnvResolver
+from llmform.state.audit import RunInfo
 from llmform.stores.base import OpenMode, StoreState
 from llmform.stores.sqlite import SqliteStore
 

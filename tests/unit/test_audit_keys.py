@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmform.actor import as_text, current_actor
-from llmform.audit import message, seal
-from llmform.audit_keys import (
+from llmform.state.actor import as_text, current_actor
+from llmform.state.audit import message, seal
+from llmform.state.audit_keys import (
     AuditKeyError,
     LocalChainKey,
     Seal,

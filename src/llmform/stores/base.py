@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..actor import current_actor
-from ..audit import AuditEvent
-from ..audit_keys import ChainKey
 from ..console import printable
 from ..core.diff import Change
 from ..core.resources import Resource
 from ..errors import LlmformError
+from ..state.actor import current_actor
+from ..state.audit import AuditEvent
+from ..state.audit_keys import ChainKey
 
 
 class StoreError(LlmformError):

@@ -19,11 +19,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..audit import GENESIS, AuditEvent, seal
-from ..audit_keys import ChainKey
 from ..console import printable
 from ..core.diff import Change
 from ..errors import LlmformError
+from ..state.audit import GENESIS, AuditEvent, seal
+from ..state.audit_keys import ChainKey
 from . import registry_sql as sql
 from . import sqlite_files as dbfile
 from . import sqlite_lock as lock_rows

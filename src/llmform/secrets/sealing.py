@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .core.diff import CREATE, REPLACE, UPDATE, Change
-from .desired.model import SecretRef
-from .secrets.base import SecretValue
-from .secrets.crypto import Cipher, CipherError
-from .secrets.refs import ref_from_string
+from ..core.diff import CREATE, REPLACE, UPDATE, Change
+from ..desired.model import SecretRef
+from .base import SecretValue
+from .crypto import Cipher, CipherError
+from .refs import ref_from_string
 
 _WRITES = (CREATE, UPDATE, REPLACE)  # the actions that (re)write a config's secret rows
 

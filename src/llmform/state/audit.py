@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ..core.diff import Change
+from ..errors import LlmformError
 from .actor import as_text, current_actor, current_commit
 from .audit_keys import ChainKey, Seal, plain_seal, seal_of
-from .core.diff import Change
-from .errors import LlmformError
 
 GENESIS = "0" * 64
 _MESSAGE_TAG = "llmform audit event v1"

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..console import printable
 from .audit import AuditError, AuditEvent, ChainCheck, check_chain
 from .audit_keys import ChainKey
-from .console import printable
 
 HEAD_PREFIX = "Audit chain head: "
 MAX_COPY_LINE = 1 << 20  # an event is far smaller; this bounds what a bad file makes us read

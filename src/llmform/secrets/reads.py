@@ -16,15 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .console import printable
-from .core.problems import Problem
-from .core.resources import config_resource, secret_slots
-from .core.unresolved import slots_to_read
-from .desired.model import Config, SecretRef, VaultRef
-from .errors import LlmformError
-from .secrets.base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
-from .secrets.redaction import redact
-from .stores.base import StoreState
+from ..console import printable
+from ..core.problems import Problem
+from ..core.resources import config_resource, secret_slots
+from ..core.unresolved import slots_to_read
+from ..desired.model import Config, SecretRef, VaultRef
+from ..errors import LlmformError
+from ..stores.base import StoreState
+from .base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
+from .redaction import redact
 
 
 class SecretsError(LlmformError):

@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import LlmformError
-from .secrets.settings import VaultSettings
-from .secrets.transit import TransitClient
+from ..errors import LlmformError
+from ..secrets.settings import VaultSettings
+from ..secrets.transit import TransitClient
 
 PLAIN_PREFIX = "sha256:"
 HMAC_PREFIX = "hmac-sha256:"
@@ -221,7 +221,7 @@ def chain_key_from_env(
         return LocalChainKey(local)
     if transit.strip():
         if settings is None:
-            from .secrets.settings import settings_from_env
+            from ..secrets.settings import settings_from_env
 
             settings = settings_from_env(env)
         return TransitChainKey(settings, transit, env.get("LLMFORM_TRANSIT_MOUNT") or "transit")
