@@ -27,7 +27,7 @@ from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, make_plan
 from llmform.secrets.chain import chain_from_env
 from llmform.state.audit import RunInfo
-from llmform.stores import OpenMode, open_store
+from llmform.targets import OpenMode, open_store
 
 VENDORS = [
     ("OpenAI", "[gpt-4o, text-embedding-3-small]"),

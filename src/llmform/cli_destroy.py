@@ -29,7 +29,7 @@ from .engine import apply_plan
 from .errors import LlmformError
 from .state.audit import check_trail_extendable, detect_run
 from .state.audit_keys import configured_chain_key
-from .stores.base import OpenMode
+from .targets.base import OpenMode
 
 
 @click.command()

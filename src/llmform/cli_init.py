@@ -6,7 +6,7 @@ import click
 
 from .cli_options import opened, store_option
 from .console import printable
-from .stores import OpenMode
+from .targets import OpenMode
 
 
 @click.command()

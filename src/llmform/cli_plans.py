@@ -41,7 +41,7 @@ from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
 from .state.audit import check_trail_extendable, detect_run
 from .state.audit_keys import configured_chain_key
-from .stores import OpenMode
+from .targets import OpenMode
 
 
 def apply_command(path: str, store_url: str, plan: Plan) -> str:

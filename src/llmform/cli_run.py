@@ -21,7 +21,7 @@ from .files import FileWriteError, check_appendable
 from .secrets.crypto import Cipher, cipher_from_env
 from .state.audit import AuditEvent
 from .state.audit_trail import head_line
-from .stores.base import StalePlanError
+from .targets.base import StalePlanError
 
 workspace_option = click.option(
     "-w",

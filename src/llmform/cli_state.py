@@ -51,7 +51,7 @@ from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .secrets.chain import chain_from_env
 from .state.audit import check_trail_extendable, detect_run
 from .state.audit_keys import configured_chain_key
-from .stores import OpenMode, Store
+from .targets import OpenMode, Store
 
 
 @click.command()

@@ -24,7 +24,7 @@ from .state.audit_trail import (
     read_copy,
     verify_trail,
 )
-from .stores import OpenMode
+from .targets import OpenMode
 
 
 @click.command()

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from .core.plan import Plan, build_plan
 from .engine import ScopeError
-from .stores.base import Store
+from .targets.base import Store
 
 
 def plan_destroy(store: Store, scope: Sequence[str] = ()) -> Plan:

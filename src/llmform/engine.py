@@ -33,8 +33,8 @@ from .secrets.sealing import seal_changes
 from .state.audit import AuditEvent, RunInfo, drafts_for
 from .state.audit_keys import ChainKey, configured_chain_key
 from .state.audit_trail import head_line
-from .stores.base import StalePlanError, Store, StoreState
-from .stores.guard import before_problems, check_befores
+from .targets.base import StalePlanError, Store, StoreState
+from .targets.guard import before_problems, check_befores
 
 
 class ScopeError(LlmformError):

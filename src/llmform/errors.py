@@ -81,3 +81,8 @@ class InputError(LlmformError):
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+class StoreError(LlmformError):
+    """The store cannot be used: unreachable, unreadable, or in an unexpected state. The root of
+    the errors of a target and of llmform's state (a lock held by another run among them)."""

@@ -35,8 +35,8 @@ from .desired.loader import Document, MarkedDict, MarkedList
 from .desired.model import DesiredState, SecretRef
 from .errors import Diagnostic, LlmformError, Severity
 from .secrets.refs import ref_from_string
-from .stores.base import StoreState
-from .stores.guard import same_resource
+from .targets.base import StoreState
+from .targets.guard import same_resource
 
 _ITEM = re.compile(r"^(?:factories|workspaces|configs)\[0\]\.?")
 

@@ -265,7 +265,7 @@ def _check_catalog(name: str, plan: Plan) -> None:
         return
     from .catalog import builtin_factories
     from .core.resources import factory_resource
-    from .stores.guard import same_resource
+    from .targets.guard import same_resource
 
     catalog = builtin_factories()
     for index, resource in marked:

@@ -31,7 +31,7 @@ from .errors import LlmformError
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, cipher_from_env
 from .secrets.sealing import seal_context
-from .stores.sqlite_files import file_uri
+from .targets.registry.sqlite_files import file_uri
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from support.cli import run
 
 from llmform.state.actor import CI_ACTORS, CI_COMMITS
-from llmform.stores.sqlite import SqliteStore
+from llmform.targets.registry.sqlite import SqliteStore
 
 STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: {name}\n"
 HOST = socket.gethostname()

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from llmform.cli import main
+from llmform.errors import StoreError
 from llmform.state.audit import check_chain, verify
 from llmform.state.audit_keys import LocalChainKey
-from llmform.stores.base import StoreError
-from llmform.stores.sqlite import SqliteStore
+from llmform.targets.registry.sqlite import SqliteStore
 
 KEY = LocalChainKey("audit-key-for-tests-" + "5f3c9a" * 4)
 

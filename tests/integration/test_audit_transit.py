@@ -14,11 +14,11 @@ from baoserver import BaoServer, unique
 from support.cli import run
 from test_audit_chain import downgrade_last_run, edit_and_rehash
 
+from llmform.errors import StoreError
 from llmform.secrets.base import SecretValue
 from llmform.secrets.settings import VaultSettings
 from llmform.state.audit_keys import TransitChainKey
-from llmform.stores.base import StoreError
-from llmform.stores.sqlite import SqliteStore
+from llmform.targets.registry.sqlite import SqliteStore
 
 STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: prod\n    labels: {{team: {team}}}\n"
 

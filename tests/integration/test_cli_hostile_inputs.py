@@ -404,8 +404,8 @@ def test_the_store_and_the_registry_open_the_file_named_not_another(
     """Characters a SQLite URI gives a meaning (#, ?, %) and bytes that are not UTF-8 in the
     file's name: the library opens that file ('my#1.db' is not 'my'), and never fails on it."""
     from llmform.registry import Registry
-    from llmform.stores.base import OpenMode
-    from llmform.stores.sqlite import SqliteStore
+    from llmform.targets.base import OpenMode
+    from llmform.targets.registry.sqlite import SqliteStore
 
     shutil.copy(folder / "store.db", folder / name)
     decoy = name.split("#")[0].split("?")[0]  # 'my', 'what': what a URI would have opened

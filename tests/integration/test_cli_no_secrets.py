@@ -282,7 +282,7 @@ def test_a_disabled_configs_new_secret_is_read(
 def fingerprints_of_spare(repo: Path, value: str) -> str:
     """The fingerprint a plan that reads ``value`` stores, by the store's own key."""
     from llmform.secrets.base import SecretValue, fingerprint
-    from llmform.stores.sqlite import SqliteStore
+    from llmform.targets.registry.sqlite import SqliteStore
 
     store = SqliteStore(f"sqlite:///{repo / 'store.db'}")
     try:

@@ -19,7 +19,7 @@ from llmform.core.resources import desired_resources, secret_slots
 from llmform.desired.model import DesiredState, SecretRef
 from llmform.desired.validate import load_state
 from llmform.engine import make_plan
-from llmform.errors import LlmformError
+from llmform.errors import LlmformError, StoreError
 from llmform.registry import Registry
 from llmform.secrets.base import SecretValue, fingerprint
 from llmform.secrets.crypto import (
@@ -33,8 +33,7 @@ from llmform.secrets.env import EnvResolver
 from llmform.secrets.sealing import seal_changes
 from llmform.secrets.settings import VaultSettings
 from llmform.secrets.vault import VaultResolver
-from llmform.stores.base import StoreError
-from llmform.stores.sqlite import SqliteStore
+from llmform.targets.registry.sqlite import SqliteStore
 
 CANARY = "sk-canary-at-rest-" + "5f0c2e"
 ENV = {

@@ -427,8 +427,8 @@ def test_the_checks_behind_the_mac(
 def test_the_store_checks_befores_inside_its_transaction(repo: Path) -> None:
     """Store.apply itself refuses a change whose before is not what it holds, and a change at
     an unmanaged address, writing nothing (whatever its caller checked before)."""
-    from llmform.stores import open_store
-    from llmform.stores.base import StalePlanError
+    from llmform.targets import open_store
+    from llmform.targets.base import StalePlanError
 
     store = open_store(f"sqlite:///{repo / 'store.db'}")
     try:

@@ -25,8 +25,8 @@ from llmform.desired.validate import load_state
 from llmform.engine import make_plan
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import AuditEvent, verify
-from llmform.stores.base import LockInfo, holder_is_gone
-from llmform.stores.sqlite import SqliteStore
+from llmform.state.lock import LockInfo, holder_is_gone
+from llmform.targets.registry.sqlite import SqliteStore
 
 WRAPPER = r"""
 import os, shutil, sys, time
@@ -41,7 +41,7 @@ if pause == "read":
     # the store's read that the plan under the apply lock starts with (apply also plans once
     # before the lock, so that a refusal writes nothing: that read does not pause)
     from contextlib import contextmanager
-    from llmform.stores.sqlite import SqliteStore
+    from llmform.targets.registry.sqlite import SqliteStore
     real_read, real_lock, locked = SqliteStore.read, SqliteStore.lock, [False]
     @contextmanager
     def lock(self, *args, **kwargs):
@@ -54,7 +54,7 @@ if pause == "read":
         return real_read(self)
     SqliteStore.read, SqliteStore.lock = read, lock
 elif pause.startswith("change:"):
-    from llmform.stores import registry_sql
+    from llmform.targets.registry import registry_sql
     real_change = registry_sql.apply_change
     at, calls = int(pause.split(":")[1]), [0]
     def apply_change(cur, change, *rest):
@@ -67,7 +67,7 @@ elif pause.startswith("change:"):
 if os.environ.get("LLMFORM_TEST_SNAPSHOT"):
     # the file as it is just before the apply transaction, and a page cache so small that the
     # transaction spills changed pages into the file before it commits
-    from llmform.stores.sqlite import SqliteStore
+    from llmform.targets.registry.sqlite import SqliteStore
     real_apply, real_migrate = SqliteStore.apply, SqliteStore._migrate
     def apply(self, *args, **kwargs):
         shutil.copyfile(self.path, os.environ["LLMFORM_TEST_SNAPSHOT"])

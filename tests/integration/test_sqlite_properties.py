@@ -29,10 +29,10 @@ from llmform.core.export import export_yaml
 from llmform.core.plan import Plan
 from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, make_plan
+from llmform.errors import StoreError
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import RunInfo, verify
-from llmform.stores.base import StoreError
-from llmform.stores.sqlite import SqliteStore
+from llmform.targets.registry.sqlite import SqliteStore
 
 # explain is left out: on a failure it replays hundreds of applies (minutes on 2 cores)
 SETTINGS = settings(

@@ -13,8 +13,8 @@ from llmform.desired.validate import load_state
 from llmform.engine import apply_plan, plan_prepared, prepare
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import RunInfo
-from llmform.stores.base import OpenMode, StoreState
-from llmform.stores.sqlite import SqliteStore
+from llmform.targets.base import OpenMode, StoreState
+from llmform.targets.registry.sqlite import SqliteStore
 
 ENV = {"READS_KEY": "sk-reads-test-0123456789abcdef", "READS_OLD": "sk-reads-old-0123456789abcd"}
 

@@ -32,7 +32,7 @@ from llmform.plan_file import (
     read_plan,
     save_plan,
 )
-from llmform.stores.base import StoreState
+from llmform.targets.base import StoreState
 
 KEY = plan_mac_key(b"\x01" * 32)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

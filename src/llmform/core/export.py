@@ -18,7 +18,7 @@ from typing import Any
 from ..desired.loader import API_VERSION
 from ..desired.model import EnvRef, Factory
 from ..secrets.refs import ref_from_string
-from ..stores.base import StoreState
+from ..targets.base import StoreState
 from . import yamlout
 from .resources import Resource, factory_resource
 

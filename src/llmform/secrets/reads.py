@@ -22,7 +22,7 @@ from ..core.resources import config_resource, secret_slots
 from ..core.unresolved import slots_to_read
 from ..desired.model import Config, SecretRef, VaultRef
 from ..errors import LlmformError
-from ..stores.base import StoreState
+from ..targets.base import StoreState
 from .base import Resolution, Resolver, SecretProblem, SecretValue, fingerprint
 from .redaction import redact
 

@@ -18,7 +18,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .. import files
+from ... import files
 
 KEY_FILE = "new-store.key"
 SECRET_BYTES = 32

@@ -41,7 +41,7 @@ class Row:
     def reference(self, column: str, value: Any) -> str:
         """A secret reference as stores write it (``env:NAME``, ``vault:path#key``); a value
         that is not one is not quoted back (it may be a key stored in the wrong column)."""
-        from ..secrets.refs import RefSyntaxError, ref_from_string
+        from ...secrets.refs import RefSyntaxError, ref_from_string
 
         try:
             ref_from_string(self.text(column, value))

@@ -8,8 +8,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from ...errors import StoreError
+from ...state.lock import UNNAMED_LOCK_ID, LockInfo, holder_is_gone
 from . import sqlite_files as dbfile
-from .base import UNNAMED_LOCK_ID, LockInfo, StoreError, holder_is_gone
 
 
 def holder_row(conn: sqlite3.Connection) -> Sequence[Any] | None:

@@ -8,28 +8,18 @@ in order, so that a re-plan repairs a partial run, where it cannot) and appends 
 from __future__ import annotations
 
 import enum
-import os
 import shlex
-import socket
-import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..console import printable
 from ..core.diff import Change
 from ..core.resources import Resource
-from ..errors import LlmformError
-from ..state.actor import current_actor
+from ..errors import StoreError
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
-
-
-class StoreError(LlmformError):
-    """The store cannot be used: unreachable, unreadable, or in an unexpected state."""
+from ..state.lock import LockInfo
 
 
 class NoStoreError(StoreError):
@@ -69,76 +59,8 @@ class OpenMode(enum.Enum):
         return self in (OpenMode.CREATE, OpenMode.APPLY, OpenMode.EXISTING)
 
 
-class LockedError(StoreError):
-    """Another run holds the lock."""
-
-    def __init__(self, holder: LockInfo) -> None:
-        self.holder = holder
-        if holder.lock_id == UNNAMED_LOCK_ID:
-            # not an llmform lock (an application writing to the registry): nothing to unlock
-            super().__init__(
-                f"the store is busy: {printable(holder.holder)} holds a write transaction; wait "
-                "for it to finish and retry, or give a longer --lock-timeout"
-            )
-            return
-        # The row's values come from whoever took the lock (a CI variable among them): escaped.
-        lock_id = printable(holder.lock_id)
-        super().__init__(
-            f"the store is locked by {holder.who} since {printable(holder.created_at)} "
-            f"(lock {lock_id}, {printable(holder.operation)}); wait for it to finish, or if "
-            f"that run is gone: llmform force-unlock {lock_id}"
-        )
-
-
-# The lock_id of a holder that is not an llmform lock row: a store that is busy without one.
-UNNAMED_LOCK_ID = "-"
-
-
 class StalePlanError(StoreError):
     """A saved plan no longer matches the store or the secrets."""
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    lock_id: str
-    holder: str  # ACTOR@HOST, the actor as the audit trail names it (actor.current_actor)
-    pid: int
-    operation: str
-    created_at: str
-
-    @property
-    def actor(self) -> str:
-        """The actor part of ``holder`` (a host name holds no '@', an actor may)."""
-        return self.holder.rpartition("@")[0]
-
-    @property
-    def who(self) -> str:
-        """The holder for a message, escaped: it may hold anything a CI variable held."""
-        return f"{printable(str(self.holder))} (pid {printable(str(self.pid))})"
-
-
-def new_lock(operation: str) -> LockInfo:
-    return LockInfo(
-        lock_id=uuid.uuid4().hex[:12],
-        holder=f"{current_actor()}@{socket.gethostname()}",
-        pid=os.getpid(),
-        operation=operation,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-
-
-def holder_is_gone(lock: LockInfo) -> bool:
-    """True when the lock was taken on this host by a process that no longer exists (a crashed
-    or killed run), so the lock can be taken over safely."""
-    if lock.holder.rpartition("@")[2] != socket.gethostname():
-        return False
-    try:
-        os.kill(lock.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -206,13 +128,3 @@ class Store(Protocol):
     def audit_events(self) -> list[AuditEvent]: ...
 
     def close(self) -> None: ...
-
-
-def acquire(try_once: Callable[[], LockInfo | None], timeout: float, poll: float = 0.2) -> None:
-    """Call ``try_once`` until it returns None (the lock is ours); after ``timeout`` seconds
-    give up naming the holder."""
-    deadline = time.monotonic() + timeout
-    while (holder := try_once()) is not None:
-        if time.monotonic() >= deadline:
-            raise LockedError(holder)
-        time.sleep(poll)

@@ -8,8 +8,8 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 
+from ...errors import StoreError
 from . import sqlite_files as dbfile
-from .base import StoreError
 from .sqlite_schema import MIGRATIONS
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,9 +18,10 @@ import os
 import time
 from pathlib import Path
 
-from .. import files
-from ..console import printable
-from .base import UNNAMED_LOCK_ID, LockedError, LockInfo, StoreError
+from ... import files
+from ...console import printable
+from ...errors import StoreError
+from ...state.lock import UNNAMED_LOCK_ID, LockedError, LockInfo
 
 SUFFIX = ".creating"
 

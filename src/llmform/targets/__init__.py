@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import NoStoreError, OpenMode, Store, StoreError
+from ..errors import StoreError
+from .base import NoStoreError, OpenMode, Store
 from .urls import check_scheme
 
 DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
 
 
 def _sqlite(url: str, mode: OpenMode) -> Store:
-    from .sqlite import SqliteStore
+    from .registry.sqlite import SqliteStore
 
     return SqliteStore(url, mode)
 

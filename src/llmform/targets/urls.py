@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..console import printable
 from ..desired.secret_shapes import looks_like_key, url_secret
-from .base import StoreError
+from ..errors import StoreError
 
 SQLITE_PREFIX = "sqlite:///"
 _EXAMPLES = "sqlite:///relative/path.db or sqlite:////absolute/path.db"

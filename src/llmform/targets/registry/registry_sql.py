@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
-from ..core.resources import JSON, Resource, model_dict
-from ..state.audit import AuditEvent, event_from_row, fields_json
+from ...core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
+from ...core.resources import JSON, Resource, model_dict
+from ...state.audit import AuditEvent, event_from_row, fields_json
 from .row_checks import Row
 
 

@@ -15,8 +15,8 @@ import stat
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import files
-from .base import StoreError
+from ... import files
+from ...errors import StoreError
 
 BUSY_TIMEOUT_S = 30.0
 RESTORE = "restore the store file from a backup, or correct the row with the sqlite3 shell"

@@ -19,26 +19,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..console import printable
-from ..core.diff import Change
-from ..errors import LlmformError
-from ..state.audit import GENESIS, AuditEvent, seal
-from ..state.audit_keys import ChainKey
+from ...console import printable
+from ...core.diff import Change
+from ...errors import LlmformError, StoreError
+from ...state.audit import GENESIS, AuditEvent, seal
+from ...state.audit_keys import ChainKey
+from ...state.lock import LockInfo, acquire, new_lock
+from ..base import NoStoreError, OpenMode, StalePlanError, StoreState
+from ..guard import check_befores
+from ..urls import sqlite_path
 from . import registry_sql as sql
 from . import sqlite_files as dbfile
 from . import sqlite_lock as lock_rows
-from .base import (
-    LockInfo,
-    NoStoreError,
-    OpenMode,
-    StalePlanError,
-    StoreError,
-    StoreState,
-    acquire,
-    new_lock,
-)
 from .creation_lock import CreationLock
-from .guard import check_befores
 from .new_store_key import new_store_key
 from .row_checks import DamagedRow
 from .sqlite_migrate import (
@@ -49,7 +42,6 @@ from .sqlite_migrate import (
     schema_version,
     upgrade,
 )
-from .urls import sqlite_path
 from .versioned import version_control_warning
 
 BUSY_TIMEOUT_S = dbfile.BUSY_TIMEOUT_S
