@@ -24,7 +24,8 @@ from pathlib import Path
 import yaml
 
 from llmform.desired.validate import load_state
-from llmform.engine import apply_plan, make_plan
+from llmform.engine.apply import apply_plan
+from llmform.engine.plan import make_plan
 from llmform.secrets.chain import chain_from_env
 from llmform.state.audit import RunInfo
 from llmform.targets import OpenMode, open_store

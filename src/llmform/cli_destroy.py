@@ -24,8 +24,8 @@ from .console import paint, printable
 from .core.plan import Plan
 from .core.render import render
 from .core.render.text import scope_text
-from .destroy import plan_destroy
-from .engine import apply_plan
+from .engine.apply import apply_plan
+from .engine.destroy import plan_destroy
 from .errors import LlmformError
 from .state.audit import check_trail_extendable, detect_run
 from .state.audit_keys import configured_chain_key

@@ -28,7 +28,7 @@ from .cli_run import (
 )
 from .console import paint, printable
 from .core.plan import Plan
-from .engine import (
+from .engine.apply import (
     apply_plan,
     check_fresh,
     refusal_ahead,
@@ -36,8 +36,8 @@ from .engine import (
     require_secrets_compared,
     require_trusted,
 )
+from .engine.saved_plans import plan_mac_key, read_plan
 from .errors import LlmformError
-from .plan_file import plan_mac_key, read_plan
 from .secrets.chain import chain_from_env
 from .state.audit import check_trail_extendable, detect_run
 from .state.audit_keys import configured_chain_key

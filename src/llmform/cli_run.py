@@ -15,7 +15,8 @@ import click
 from .console import Progress, paint
 from .core.plan import Plan
 from .core.protect import protection_error
-from .engine import KeyChecker, require_checked
+from .engine.apply import require_checked
+from .engine.plan import KeyChecker
 from .errors import LlmformError
 from .files import FileWriteError, check_appendable
 from .secrets.crypto import Cipher, cipher_from_env

@@ -37,17 +37,11 @@ from .core.plan import Plan
 from .core.protect import protection_error
 from .desired.model import DesiredState
 from .desired.validate import load_state
-from .engine import (
-    apply_plan,
-    key_check_error,
-    plan_prepared,
-    prepare,
-    require_checked,
-    require_trusted,
-)
+from .engine.apply import apply_plan, key_check_error, require_checked, require_trusted
+from .engine.plan import plan_prepared, prepare
+from .engine.saved_plans import is_plan_file, plan_mac_key, save_plan
 from .errors import LlmformError
 from .files import FileWriteError, check_writable
-from .plan_file import is_plan_file, plan_mac_key, save_plan
 from .secrets.chain import chain_from_env
 from .state.audit import check_trail_extendable, detect_run
 from .state.audit_keys import configured_chain_key

@@ -18,7 +18,7 @@ from llmform.core.render import render
 from llmform.core.resources import desired_resources, secret_slots
 from llmform.desired.model import DesiredState, SecretRef
 from llmform.desired.validate import load_state
-from llmform.engine import make_plan
+from llmform.engine.plan import make_plan
 from llmform.errors import LlmformError, StoreError
 from llmform.registry import Registry
 from llmform.secrets.base import SecretValue, fingerprint

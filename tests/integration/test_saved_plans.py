@@ -25,7 +25,7 @@ from llmform.cli import main
 from llmform.core.diff import diff
 from llmform.core.plan import change_to_json
 from llmform.core.resources import Resource
-from llmform.plan_file import mac_of, plan_mac_key
+from llmform.engine.saved_plans import mac_of, plan_mac_key
 
 STATE = """\
 apiVersion: llmform/v1
@@ -588,9 +588,9 @@ def test_an_unreadable_file_is_refused(
 def test_a_huge_file_is_not_read_whole(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import llmform.plan_file
+    import llmform.engine.saved_plans
 
-    monkeypatch.setattr(llmform.plan_file, "MAX_PLAN_BYTES", 1024 * 1024)
+    monkeypatch.setattr(llmform.engine.saved_plans, "MAX_PLAN_BYTES", 1024 * 1024)
     path = repo / "big.plan"
     path.write_bytes(b" " * (1024 * 1024 + 1))
     apply_err, _ = refused(repo, capsys, path)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from llmform.desired.validate import load_state
-from llmform.engine import make_plan
+from llmform.engine.plan import make_plan
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import AuditEvent, verify
 from llmform.state.lock import LockInfo, holder_is_gone

@@ -28,7 +28,8 @@ from support.states import GeneratedState, desired_states
 from llmform.core.export import export_yaml
 from llmform.core.plan import Plan
 from llmform.desired.validate import load_state
-from llmform.engine import apply_plan, make_plan
+from llmform.engine.apply import apply_plan
+from llmform.engine.plan import make_plan
 from llmform.errors import StoreError
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import RunInfo, verify

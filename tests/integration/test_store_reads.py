@@ -10,7 +10,8 @@ from pathlib import Path
 from llmform.checks.results import CheckReport
 from llmform.checks.subjects import CheckTarget
 from llmform.desired.validate import load_state
-from llmform.engine import apply_plan, plan_prepared, prepare
+from llmform.engine.apply import apply_plan
+from llmform.engine.plan import plan_prepared, prepare
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import RunInfo
 from llmform.targets.base import OpenMode, StoreState

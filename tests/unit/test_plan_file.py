@@ -23,8 +23,8 @@ from llmform.core.render import RENDERERS, render
 from llmform.core.resources import Resource, desired_resources, secret_slots
 from llmform.core.typed_json import bounded
 from llmform.desired.validate import load_state
-from llmform.plan_check import revalidate
-from llmform.plan_file import (
+from llmform.engine.plan_check import revalidate
+from llmform.engine.saved_plans import (
     PlanFileError,
     TamperedPlanError,
     mac_of,

@@ -15,7 +15,7 @@ from llmform.core.protect import EmptyStateError, ProtectedError, check_declares
 from llmform.core.render import render
 from llmform.core.resources import Resource, config_resource, workspace_resource
 from llmform.desired.model import Config, DesiredState, Factory, Workspace
-from llmform.plan_file import load_plan, save_plan
+from llmform.engine.saved_plans import load_plan, save_plan
 
 UNPROTECT_DELETE = (
     "is protected, so it will not be destroyed: to delete it, first apply it with "

@@ -19,7 +19,7 @@ from llmform.core.render import RENDERERS, render
 from llmform.core.resources import Resource, desired_resources, factory_resource
 from llmform.desired.model import EnvRef, SecretRef
 from llmform.desired.validate import load_state
-from llmform.plan_file import load_plan, save_plan
+from llmform.engine.saved_plans import load_plan, save_plan
 from llmform.secrets.base import fingerprint
 from llmform.secrets.env import EnvResolver
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .core.plan import Plan, build_plan
-from .engine import ScopeError
-from .targets.base import Store
+from ..core.plan import Plan, build_plan
+from ..targets.base import Store
+from .plan import ScopeError
 
 
 def plan_destroy(store: Store, scope: Sequence[str] = ()) -> Plan:

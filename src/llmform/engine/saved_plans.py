@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from .console import printable
-from .core.diff import Change, diff
-from .core.plan import (
+from ..console import printable
+from ..core.diff import Change, diff
+from ..core.plan import (
     PLAN_FORMAT,
     Plan,
     PlanFileError,
@@ -36,9 +36,9 @@ from .core.plan import (
     plan_from_json,
     plan_to_json,
 )
-from .core.typed_json import ShapeError, bounded, object_with
-from .files import read_at_most, write_file
-from .version import __version__
+from ..core.typed_json import ShapeError, bounded, object_with
+from ..files import read_at_most, write_file
+from ..version import __version__
 
 MAC_CONTEXT = b"llmform saved-plan MAC v1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan of 10,000 configs is about 8.4 MB
@@ -263,9 +263,9 @@ def _check_catalog(name: str, plan: Plan) -> None:
     ]
     if not marked:
         return
-    from .catalog import builtin_factories
-    from .core.resources import factory_resource
-    from .targets.guard import same_resource
+    from ..catalog import builtin_factories
+    from ..core.resources import factory_resource
+    from ..targets.guard import same_resource
 
     catalog = builtin_factories()
     for index, resource in marked:

@@ -23,20 +23,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .catalog import builtin_factories
-from .console import printable
-from .core.diff import Change
-from .core.export import export_document
-from .core.plan import Plan
-from .core.resources import Resource, config_resource, factory_resource, workspace_resource
-from .core.unresolved import carry_one
-from .desired.build import check_documents
-from .desired.loader import Document, MarkedDict, MarkedList
-from .desired.model import DesiredState, SecretRef
-from .errors import Diagnostic, LlmformError, Severity
-from .secrets.refs import ref_from_string
-from .targets.base import StoreState
-from .targets.guard import same_resource
+from ..catalog import builtin_factories
+from ..console import printable
+from ..core.diff import Change
+from ..core.export import export_document
+from ..core.plan import Plan
+from ..core.resources import Resource, config_resource, factory_resource, workspace_resource
+from ..core.unresolved import carry_one
+from ..desired.build import check_documents
+from ..desired.loader import Document, MarkedDict, MarkedList
+from ..desired.model import DesiredState, SecretRef
+from ..errors import Diagnostic, LlmformError, Severity
+from ..secrets.refs import ref_from_string
+from ..targets.base import StoreState
+from ..targets.guard import same_resource
 
 _ITEM = re.compile(r"^(?:factories|workspaces|configs)\[0\]\.?")
 

@@ -1,0 +1,174 @@
+"""plan: the pipeline from a desired state, secrets and a store to a Plan (the key checks and the
+trust of endpoints included).
+
+I/O happens only through what is passed in (a Store, a Resolver), so tests hand in real local
+servers or in-memory doubles, and the CLI hands in the real ones.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from ..checks.results import CheckReport
+from ..checks.subjects import CheckTarget, split_by_trust, targets_for
+from ..checks.trust import EndpointTrust, NormalUrl
+from ..checks.trust_sources import applied_urls, run_trust
+from ..core.plan import Plan, build_plan
+from ..core.protect import check_declares_something
+from ..core.resources import desired_resources
+from ..desired.model import Config, DesiredState, SecretRef
+from ..errors import LlmformError
+from ..secrets.base import Resolver, fingerprint
+from ..secrets.reads import ResolvedSecrets, reading_rule, resolve_secrets
+from ..secrets.reads import SecretsError as SecretsError  # re-exported: prepare raises it
+from ..targets.base import Store, StoreState
+
+
+class ScopeError(LlmformError):
+    pass
+
+
+# Checks the keys of the given targets (llmform.checks.run.run_checks with the run's options).
+KeyChecker = Callable[[Sequence[CheckTarget]], CheckReport]
+# The store's state, as a step of a run reads it (``Store.read``, or a copy of one reading).
+StoreReader = Callable[[], StoreState]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a plan needs besides the store's contents: resolved secrets and, unless skipped,
+    the key checks. Made before the apply lock is taken, so slow checks do not hold it."""
+
+    secrets: ResolvedSecrets
+    checks: CheckReport | None  # None: --no-validate-keys or --no-secrets
+    secrets_compared: bool = True  # False: --no-secrets, nothing was resolved
+    # the store's key the fingerprints were made with (see plan_prepared)
+    fingerprint_key: bytes = field(default=b"", repr=False)
+
+
+def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:
+    return [c for c in state.configs.values() if not scope or c.workspace in scope]
+
+
+def _check_scope(state: DesiredState, current: StoreReader, scope: Sequence[str]) -> None:
+    if not set(scope) - set(state.workspaces):
+        return
+    known = set(state.workspaces) | {r.workspace for r in current().resources.values()}
+    unknown = sorted(set(scope) - {w for w in known if w})
+    if unknown:
+        raise ScopeError(
+            f"--workspace {', '.join(unknown)}: not in the configuration nor in the store "
+            f"(known: {', '.join(sorted(w for w in known if w)) or 'none'})"
+        )
+
+
+def prepare(
+    state: DesiredState,
+    store: Store,
+    resolver: Resolver | None,
+    *,
+    scope: Sequence[str] = (),
+    check: KeyChecker | None = None,
+    trusted: Sequence[NormalUrl] = (),
+    encrypted: bool = False,
+) -> Prepared:
+    """Resolve the secrets of the configs in ``scope`` that the plan needs (``secret_reads``;
+    ``encrypted`` as in ``plan_prepared``) and, with ``check``, check the keys of the enabled
+    ones against their providers: those whose endpoint is trusted (built in, applied to the
+    store, or ``trusted`` by settings); the others are reported, never sent. ``resolver``
+    None: no secret access (--no-secrets), so nothing is resolved, no key is checked and the
+    plan compares references only."""
+    current = functools.cache(store.read)  # read once, and only if a step below needs it
+    _check_scope(state, current, scope)
+    if resolver is None:
+        return Prepared(ResolvedSecrets({}, {}), None, secrets_compared=False)
+    configs = _configs_in_scope(state, scope)
+    rule = reading_rule(configs, current, encrypted=encrypted)
+    key = store.fingerprint_key()
+    secrets = resolve_secrets(configs, resolver, key, rule)
+    if check is None:
+        return Prepared(secrets, None, fingerprint_key=key)
+    enabled = [c for c in configs if c.enabled]
+    targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
+    checkable, refused = split_by_trust(targets, endpoint_trust(store, trusted, current).allows)
+    report = check(checkable)
+    if not refused:
+        return Prepared(secrets, report, fingerprint_key=key)
+    checked = {c.address: c for c in report.configs}
+    in_order = [refused.get(t.address) or checked.get(t.address) for t in targets]
+    results = tuple(c for c in in_order if c is not None)
+    return Prepared(secrets, CheckReport(results, report.requests), fingerprint_key=key)
+
+
+def endpoint_trust(
+    store: Store, trusted: Sequence[NormalUrl] = (), current: StoreReader | None = None
+) -> EndpointTrust:
+    """What a run may send keys to: the built-in endpoints, those applied to ``store`` (as it
+    is now, before this run changes it: ``current``, or read now; none when a change under
+    review could have written it) and ``trusted`` ones from settings."""
+    if not store.applied_by_trusted_runs:
+        return run_trust((), trusted)
+    return run_trust(applied_urls((current or store.read)().resources), trusted)
+
+
+def new_store_note(url: str) -> str:
+    return f"The store {url} does not exist yet; apply will create it."
+
+
+def _fingerprints(prepared: Prepared, store: Store) -> Mapping[SecretRef, str]:
+    """The fingerprints under the store's key. A store that did not exist when the run was
+    prepared may have been created since by a concurrent apply, with a key of its own."""
+    key = store.fingerprint_key()
+    if not prepared.fingerprint_key or prepared.fingerprint_key == key:
+        return prepared.secrets.fingerprints
+    return {ref: fingerprint(key, value) for ref, value in prepared.secrets.values.items()}
+
+
+def plan_prepared(
+    state: DesiredState,
+    store: Store,
+    prepared: Prepared,
+    *,
+    scope: Sequence[str] = (),
+    encrypted: bool = False,
+) -> Plan:
+    """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
+    the store is to keep secret values sealed (see llmform.secrets.sealing)."""
+    current = store.read()
+    check_declares_something(state, current.resources, scope)
+    fingerprints = _fingerprints(prepared, store)
+    plan = build_plan(
+        desired_resources(state, fingerprints, encrypted=encrypted),
+        current.resources,
+        store_url=store.display_url,
+        lineage=current.lineage,
+        serial=current.serial,
+        fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
+        scope=scope,
+        unmanaged=sorted(current.unmanaged),
+        warnings=(
+            prepared.secrets.notes + (() if store.exists else (new_store_note(store.display_url),))
+        ),
+        secrets_compared=prepared.secrets_compared,
+    )
+    if prepared.checks is None:
+        return plan
+    report = prepared.checks
+    return replace(plan, keys_checked=True, key_checks=tuple(c.to_dict() for c in report.configs))
+
+
+def make_plan(
+    state: DesiredState,
+    store: Store,
+    resolver: Resolver | None,
+    *,
+    scope: Sequence[str] = (),
+    check: KeyChecker | None = None,
+    encrypted: bool = False,
+) -> Plan:
+    """``prepare`` then ``plan_prepared``. ``state`` comes from ``load_state``, which callers
+    run before opening the store so bad input writes nothing."""
+    prepared = prepare(state, store, resolver, scope=scope, check=check, encrypted=encrypted)
+    return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
