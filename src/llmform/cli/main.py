@@ -16,14 +16,17 @@ from collections.abc import Sequence
 
 import click
 
-from .cli_options import Group, Options, group_store_option, pass_options
-from .console import format_diagnostic, paint, printable, use_color
-from .desired.provider_types import PROVIDER_TYPES
-from .desired.validate import Validation, validate_paths, validate_states_of
-from .errors import InputError, LlmformError, Severity
-from .files import write_file
-from .secrets.redaction import redact
-from .version import __version__
+from ..console import format_diagnostic, paint, printable, use_color
+from ..desired.provider_types import PROVIDER_TYPES
+from ..desired.validate import Validation, validate_paths, validate_states_of
+from ..errors import InputError, LlmformError, Severity
+from ..files import write_file
+from ..secrets.redaction import redact
+from ..version import __version__
+from . import plan_apply, saved_plans, store
+from .destroy import destroy
+from .init import init
+from .options import Group, Options, group_store_option, pass_options
 
 __all__ = ["Options", "cli", "main", "pass_options"]
 
@@ -162,7 +165,7 @@ def schema() -> None:
       llmform schema > schema/llmform.schema.json
       # then at the top of a file:  # yaml-language-server: $schema=schema/llmform.schema.json
     """
-    from .desired.schema import schema_text
+    from ..desired.schema import schema_text
 
     click.echo(schema_text(), nl=False)
 
@@ -224,7 +227,7 @@ def catalog(ctx: click.Context, fmt: str) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .catalog import builtin_factories, catalog_factory, factory_json, model_table
+    from ..catalog import builtin_factories, catalog_factory, factory_json, model_table
 
     name = ctx.meta.get("catalog_name")
     if name is not None:
@@ -278,7 +281,7 @@ def import_ragflow_command(file: str, out: str | None) -> None:
     Example:
       llmform catalog import-ragflow conf/llm_factories.json -o factories.yaml
     """
-    from .catalog.ragflow import import_ragflow
+    from ..catalog.ragflow import import_ragflow
 
     text = import_ragflow(file)
     if out is None:
@@ -287,16 +290,8 @@ def import_ragflow_command(file: str, out: str | None) -> None:
         write_file(out, text, private=False)
 
 
-def _register_state_commands() -> None:
-    from . import cli_plans, cli_state, cli_store
-    from .cli_destroy import destroy
-    from .cli_init import init
-
-    for command in (init, *cli_state.COMMANDS, *cli_store.COMMANDS, *cli_plans.COMMANDS, destroy):
-        cli.add_command(command)
-
-
-_register_state_commands()
+for command in (init, *plan_apply.COMMANDS, *store.COMMANDS, *saved_plans.COMMANDS, destroy):
+    cli.add_command(command)
 
 
 def format_error(lines: str | Sequence[str], color: bool) -> str:

@@ -10,12 +10,11 @@ import json
 
 import click
 
-from .cli_options import opened, store_option
-from .console import printable
-from .errors import LlmformError
-from .files import write_file
-from .state.audit_keys import configured_chain_key
-from .state.audit_trail import (
+from ..console import printable
+from ..errors import LlmformError
+from ..files import write_file
+from ..state.audit_keys import configured_chain_key
+from ..state.audit_trail import (
     INVESTIGATE,
     listing,
     matching,
@@ -24,7 +23,8 @@ from .state.audit_trail import (
     read_copy,
     verify_trail,
 )
-from .targets import OpenMode
+from ..targets import OpenMode
+from .options import opened, store_option
 
 
 @click.command()
@@ -37,7 +37,7 @@ def export(store_url: str, out: str | None) -> None:
     Example (adopt an existing registry):
       llmform export --store sqlite:///registry.db -o llmform.yaml && llmform plan llmform.yaml
     """
-    from .core.export import export_yaml
+    from ..core.export import export_yaml
 
     with opened(store_url, OpenMode.READ) as store:
         text = export_yaml(store.read())

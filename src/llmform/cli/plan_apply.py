@@ -14,9 +14,22 @@ from collections.abc import Sequence
 
 import click
 
-from .checks.trust_sources import configured_urls
-from .cli_options import opened, options_of, store_option
-from .cli_run import (
+from ..checks.trust_sources import configured_urls
+from ..console import printable
+from ..core.plan import Plan
+from ..core.protect import protection_error
+from ..desired.model import DesiredState
+from ..desired.validate import load_state
+from ..engine.apply import apply_plan, key_check_error, require_checked, require_trusted
+from ..engine.plan import plan_prepared, prepare
+from ..engine.saved_plans import is_plan_file, plan_mac_key, save_plan
+from ..errors import LlmformError
+from ..files import FileWriteError, check_writable
+from ..secrets.chain import chain_from_env
+from ..state.audit import check_trail_extendable, detect_run
+from ..state.audit_keys import configured_chain_key
+from ..targets import OpenMode, Store
+from .common import (
     audit_file_option,
     check_audit_file,
     configured_cipher,
@@ -32,20 +45,8 @@ from .cli_run import (
     verbose_option,
     workspace_option,
 )
-from .console import printable
-from .core.plan import Plan
-from .core.protect import protection_error
-from .desired.model import DesiredState
-from .desired.validate import load_state
-from .engine.apply import apply_plan, key_check_error, require_checked, require_trusted
-from .engine.plan import plan_prepared, prepare
-from .engine.saved_plans import is_plan_file, plan_mac_key, save_plan
-from .errors import LlmformError
-from .files import FileWriteError, check_writable
-from .secrets.chain import chain_from_env
-from .state.audit import check_trail_extendable, detect_run
-from .state.audit_keys import configured_chain_key
-from .targets import OpenMode, Store
+from .options import opened, options_of, store_option
+from .saved_plans import apply_command, apply_saved
 
 
 @click.command()
@@ -155,8 +156,6 @@ def plan(
         if error is not None:
             raise error
     if out:
-        from .cli_plans import apply_command
-
         save_plan(result, out, mac_key)
         if no_secrets:
             click.echo(
@@ -254,8 +253,6 @@ def apply(
     if len(paths) == 1 and is_plan_file(paths[0]):
         if workspaces:
             raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
-        from .cli_plans import apply_saved
-
         trusted = configured_urls(trust_endpoints, ())
         apply_saved(paths[0], store_url, lock_timeout, audit_file, validate_keys, trusted, color)
         return

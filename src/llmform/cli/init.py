@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .cli_options import opened, store_option
-from .console import printable
-from .targets import OpenMode
+from ..console import printable
+from ..targets import OpenMode
+from .options import opened, store_option
 
 
 @click.command()

@@ -11,8 +11,17 @@ import sys
 
 import click
 
-from .cli_options import existing_store, options_of, store_option
-from .cli_run import (
+from ..console import paint, printable
+from ..core.plan import Plan
+from ..core.render import render
+from ..core.render.text import scope_text
+from ..engine.apply import apply_plan
+from ..engine.destroy import plan_destroy
+from ..errors import LlmformError
+from ..state.audit import check_trail_extendable, detect_run
+from ..state.audit_keys import configured_chain_key
+from ..targets.base import OpenMode
+from .common import (
     audit_file_option,
     check_audit_file,
     lock_timeout_option,
@@ -20,16 +29,7 @@ from .cli_run import (
     refuse_protected,
     still_approved,
 )
-from .console import paint, printable
-from .core.plan import Plan
-from .core.render import render
-from .core.render.text import scope_text
-from .engine.apply import apply_plan
-from .engine.destroy import plan_destroy
-from .errors import LlmformError
-from .state.audit import check_trail_extendable, detect_run
-from .state.audit_keys import configured_chain_key
-from .targets.base import OpenMode
+from .options import existing_store, options_of, store_option
 
 
 @click.command()

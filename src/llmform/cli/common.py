@@ -12,17 +12,17 @@ from typing import Any, TypeVar
 
 import click
 
-from .console import Progress, paint
-from .core.plan import Plan
-from .core.protect import protection_error
-from .engine.apply import require_checked
-from .engine.plan import KeyChecker
-from .errors import LlmformError
-from .files import FileWriteError, check_appendable
-from .secrets.crypto import Cipher, cipher_from_env
-from .state.audit import AuditEvent
-from .state.audit_trail import head_line
-from .targets.base import StalePlanError
+from ..console import Progress, paint
+from ..core.plan import Plan
+from ..core.protect import protection_error
+from ..engine.apply import require_checked
+from ..engine.plan import KeyChecker
+from ..errors import LlmformError
+from ..files import FileWriteError, check_appendable
+from ..secrets.crypto import Cipher, cipher_from_env
+from ..state.audit import AuditEvent
+from ..state.audit_trail import head_line
+from ..targets.base import StalePlanError
 
 workspace_option = click.option(
     "-w",
@@ -116,9 +116,9 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
     base (1 s) can be lowered with LLMFORM_CHECK_BACKOFF, for tests and impatient CI jobs."""
     if not validate:
         return None
-    from .checks.results import ResultCache, default_cache_path
-    from .checks.run import CheckReport, RetryPolicy, run_checks
-    from .checks.subjects import CheckTarget
+    from ..checks.results import ResultCache, default_cache_path
+    from ..checks.run import CheckReport, RetryPolicy, run_checks
+    from ..checks.subjects import CheckTarget
 
     setting = os.environ.get("LLMFORM_CHECK_BACKOFF", "1")
     try:
@@ -162,7 +162,7 @@ def configured_cipher() -> Iterator[Cipher | None]:
 def render_plan(
     plan: Plan, fmt: str, color: bool, verbose: bool = False, errors: Sequence[str] = ()
 ) -> str:
-    from .core.render import render
+    from ..core.render import render
 
     return render(plan, fmt, color=color, verbose=verbose, errors=errors)
 
@@ -179,7 +179,7 @@ verbose_option = click.option(
 def echo_failure(exc: LlmformError, fmt: str) -> None:
     """In markdown and json, a failed plan still prints a document (its errors), so that a
     pull-request comment says why; text leaves the errors to stderr."""
-    from .core.render import render_failure
+    from ..core.render import render_failure
 
     document = render_failure(exc, fmt)
     if document is not None:

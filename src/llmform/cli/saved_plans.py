@@ -14,9 +14,24 @@ from dataclasses import replace
 
 import click
 
-from .checks.trust import NormalUrl
-from .cli_options import existing_store, options_of, store_option
-from .cli_run import (
+from ..checks.trust import NormalUrl
+from ..console import paint, printable
+from ..core.plan import Plan
+from ..engine.apply import (
+    apply_plan,
+    check_fresh,
+    refusal_ahead,
+    require_cipher,
+    require_secrets_compared,
+    require_trusted,
+)
+from ..engine.saved_plans import plan_mac_key, read_plan
+from ..errors import LlmformError
+from ..secrets.chain import chain_from_env
+from ..state.audit import check_trail_extendable, detect_run
+from ..state.audit_keys import configured_chain_key
+from ..targets import OpenMode
+from .common import (
     configured_cipher,
     echo_failure,
     print_head,
@@ -26,22 +41,7 @@ from .cli_run import (
     show_and_confirm,
     verbose_option,
 )
-from .console import paint, printable
-from .core.plan import Plan
-from .engine.apply import (
-    apply_plan,
-    check_fresh,
-    refusal_ahead,
-    require_cipher,
-    require_secrets_compared,
-    require_trusted,
-)
-from .engine.saved_plans import plan_mac_key, read_plan
-from .errors import LlmformError
-from .secrets.chain import chain_from_env
-from .state.audit import check_trail_extendable, detect_run
-from .state.audit_keys import configured_chain_key
-from .targets import OpenMode
+from .options import existing_store, options_of, store_option
 
 
 def apply_command(path: str, store_url: str, plan: Plan) -> str:

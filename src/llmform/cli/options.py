@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import click
 
-from .console import printable, use_color
-from .targets import DEFAULT_STORE_URL, NoStoreError, OpenMode, Store, open_store
+from ..console import printable, use_color
+from ..targets import DEFAULT_STORE_URL, NoStoreError, OpenMode, Store, open_store
 
 STORE_ENV = "LLMFORM_STORE"
 _STORE_BEFORE = "llmform.store"  # ctx.meta (shared by a command and its group): --store before
