@@ -15,11 +15,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from ..catalog import builtin_factories
 from ..core.plan import HOW_TO_TRUST
 from ..core.resources import Resource
 from ..desired.secret_shapes import url_may_hold_secret
 from ..errors import LlmformError
 from ..files import read_bounded
+from .providers import ADAPTERS
 from .trust import EndpointTrust, HostPattern, NormalUrl, UntrustableUrl, normal_url, trusted_url
 
 ENV_URLS = "LLMFORM_TRUSTED_ENDPOINTS"
@@ -57,8 +59,6 @@ def _forms(
 ) -> Iterator[NormalUrl]:
     """``api_base`` and the endpoint its provider's adapter derives from it (Anthropic drops
     ``/v1``, Gemini ``/openai``, ...): trusting a base means trusting where its checks go."""
-    from .providers import ADAPTERS
-
     bases = [api_base]
     adapter = ADAPTERS.get(provider_type) if isinstance(provider_type, str) else None
     if adapter is not None:
@@ -75,9 +75,6 @@ def _forms(
 def builtin_trust() -> EndpointTrust:
     """The catalog's endpoints, the providers' defaults and documented alternatives, and the
     hosts providers build from a fixed pattern."""
-    from ..catalog import builtin_factories
-    from .providers import ADAPTERS
-
     urls: set[NormalUrl] = set()
     for factory in builtin_factories().values():
         if factory.api_base:

@@ -13,14 +13,25 @@ uses, since only a config pulls a catalog factory in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from ..catalog import builtin_factories
 from ..desired.loader import API_VERSION
 from ..desired.model import EnvRef, Factory
 from ..secrets.refs import ref_from_string
-from ..targets.base import StoreState
 from . import yamlout
 from .resources import Resource, factory_resource
+
+
+class ExportedState(Protocol):
+    """What export reads of a store's state (a target's ``StoreState`` is one): the core does
+    not import the targets."""
+
+    @property
+    def serial(self) -> int: ...
+
+    @property
+    def resources(self) -> Mapping[str, Resource]: ...
 
 
 def _ref_yaml(text: str) -> dict[str, Any]:
@@ -124,7 +135,7 @@ def _dump(value: Any) -> str:
     return yamlout.dump(value, width=100)
 
 
-def export_yaml(state: StoreState, catalog: Mapping[str, Factory] | None = None) -> str:
+def export_yaml(state: ExportedState, catalog: Mapping[str, Factory] | None = None) -> str:
     """The managed resources of ``state`` as one llmform YAML document; ``catalog`` (default:
     the built-in one) decides which factories are left to the catalog."""
     declared, rest = _sections(state, catalog)
@@ -144,7 +155,7 @@ def export_yaml(state: StoreState, catalog: Mapping[str, Factory] | None = None)
 
 
 def export_document(
-    state: StoreState, catalog: Mapping[str, Factory] | None = None
+    state: ExportedState, catalog: Mapping[str, Factory] | None = None
 ) -> dict[str, Any]:
     """What ``export_yaml`` writes, as the llmform document it parses to (no comments)."""
     declared, rest = _sections(state, catalog)
@@ -155,12 +166,10 @@ def export_document(
 
 
 def _sections(
-    state: StoreState, catalog: Mapping[str, Factory] | None
+    state: ExportedState, catalog: Mapping[str, Factory] | None
 ) -> tuple[list[tuple[Resource, str]], dict[str, Any]]:
     """The factories to declare (each with the comment above it) and the other sections."""
     if catalog is None:
-        from ..catalog import builtin_factories
-
         catalog = builtin_factories()
     by_kind: dict[str, dict[str, Resource]] = {"factory": {}, "workspace": {}, "config": {}}
     for address, resource in sorted(state.resources.items()):

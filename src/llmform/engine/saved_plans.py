@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
+from ..catalog import builtin_factories
 from ..console import printable
 from ..core.diff import Change, diff
 from ..core.plan import (
@@ -36,8 +37,10 @@ from ..core.plan import (
     plan_from_json,
     plan_to_json,
 )
+from ..core.resources import factory_resource
 from ..core.typed_json import ShapeError, bounded, object_with
 from ..files import read_at_most, write_file
+from ..targets.guard import same_resource
 from ..version import __version__
 
 MAC_CONTEXT = b"llmform saved-plan MAC v1"
@@ -263,10 +266,6 @@ def _check_catalog(name: str, plan: Plan) -> None:
     ]
     if not marked:
         return
-    from ..catalog import builtin_factories
-    from ..core.resources import factory_resource
-    from ..targets.guard import same_resource
-
     catalog = builtin_factories()
     for index, resource in marked:
         factory = catalog.get(resource.name) if resource.kind == "factory" else None

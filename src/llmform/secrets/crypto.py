@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from ..errors import LlmformError
 from .base import SecretValue
-from .settings import VaultSettings
+from .settings import VaultSettings, settings_from_env
 from .transit import TransitClient
 
 LOCAL_PREFIX = "llmform:aesgcm:v1:"
@@ -169,8 +169,6 @@ def cipher_from_env(
             raise CipherError(f"LLMFORM_ENCRYPTION_KEY: {exc}") from None
     if transit.strip():
         if settings is None:
-            from .settings import settings_from_env
-
             settings = settings_from_env(env)
         return TransitCipher(
             settings, transit.strip(), env.get("LLMFORM_TRANSIT_MOUNT") or "transit"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import LlmformError
-from ..secrets.settings import VaultSettings
+from ..secrets.settings import VaultSettings, settings_from_env
 from ..secrets.transit import TransitClient
 
 PLAIN_PREFIX = "sha256:"
@@ -221,8 +221,6 @@ def chain_key_from_env(
         return LocalChainKey(local)
     if transit.strip():
         if settings is None:
-            from ..secrets.settings import settings_from_env
-
             settings = settings_from_env(env)
         return TransitChainKey(settings, transit, env.get("LLMFORM_TRANSIT_MOUNT") or "transit")
     return None

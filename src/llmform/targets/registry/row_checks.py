@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...secrets.refs import RefSyntaxError, ref_from_string
+
 
 class DamagedRow(ValueError):
     def __init__(self, table: str, row: str, problem: str) -> None:
@@ -41,8 +43,6 @@ class Row:
     def reference(self, column: str, value: Any) -> str:
         """A secret reference as stores write it (``env:NAME``, ``vault:path#key``); a value
         that is not one is not quoted back (it may be a key stored in the wrong column)."""
-        from ...secrets.refs import RefSyntaxError, ref_from_string
-
         try:
             ref_from_string(self.text(column, value))
         except (RefSyntaxError, ValueError):
