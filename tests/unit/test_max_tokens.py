@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from llmform.desired.items import MAX_TOKENS
 from llmform.desired.loader import load_text
 from llmform.desired.schema import schema
-from llmform.desired.semantic import MAX_TOKENS, build_state
+from llmform.desired.semantic import build_state
 
 STATE = """\
 apiVersion: llmform/v1

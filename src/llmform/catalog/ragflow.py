@@ -17,9 +17,9 @@ from typing import Any
 
 from ..core import yamlout
 from ..desired.endpoints import check_url
+from ..desired.items import MAX_TOKENS
 from ..desired.loader import MAX_FILE_BYTES
 from ..desired.model import MODEL_TYPES
-from ..desired.semantic import MAX_TOKENS
 from ..errors import LlmformError
 from ..files import read_at_most
 from . import jsontext

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..errors import Diagnostic, Severity
+from .items import Broken
 from .loader import Document
 from .model import DesiredState, Factory
 from .schema import check_document
-from .semantic import Broken, build_state
+from .semantic import build_state
 from .text_secrets import keys_in_text
 
 
