@@ -14,7 +14,7 @@ import pytest
 
 from llmform.cli import main
 from llmform.errors import StoreError
-from llmform.state.audit import check_chain, verify
+from llmform.state.audit_check import check_chain, verify
 from llmform.state.audit_keys import LocalChainKey
 from llmform.targets.registry.sqlite import SqliteStore
 

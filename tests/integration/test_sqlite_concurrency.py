@@ -24,7 +24,8 @@ import pytest
 from llmform.desired.validate import load_state
 from llmform.engine.plan import make_plan
 from llmform.secrets.env import EnvResolver
-from llmform.state.audit import AuditEvent, verify
+from llmform.state.audit import AuditEvent
+from llmform.state.audit_check import verify
 from llmform.state.lock import LockInfo, holder_is_gone
 from llmform.targets.registry.sqlite import SqliteStore
 

@@ -32,7 +32,8 @@ from llmform.engine.apply import apply_plan
 from llmform.engine.plan import make_plan
 from llmform.errors import StoreError
 from llmform.secrets.env import EnvResolver
-from llmform.state.audit import RunInfo, verify
+from llmform.state.audit import RunInfo
+from llmform.state.audit_check import verify
 from llmform.targets.registry.sqlite import SqliteStore
 
 # explain is left out: on a failure it replays hundreds of applies (minutes on 2 cores)

@@ -1,6 +1,6 @@
 """Reading the audit trail: the listing, and ``audit --verify`` with a key and anchors.
 
-The chain alone (``audit.check_chain``) shows edits; it cannot show that events were removed
+The chain alone (``audit_check.check_chain``) shows edits; it cannot show that events were removed
 from its end, since what is left is still a whole chain. Anchors can: the chain head that apply
 prints (``Audit chain head: SEQ:HASH``, kept by a CI log) and the ``--audit-file`` copy of the
 events. The store's serial counts its applies, each of which wrote one run of events, so a run
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..console import printable
-from .audit import AuditError, AuditEvent, ChainCheck, check_chain
+from .audit import AuditError, AuditEvent
+from .audit_check import ChainCheck, check_chain
 from .audit_keys import ChainKey
 
 HEAD_PREFIX = "Audit chain head: "
