@@ -687,7 +687,7 @@ def test_json_keeps_catalog_factories_in_full_and_a_saved_plan_keeps_the_marker(
     alpha = next(c for c in data["changes"] if c["address"] == "factory.Alpha")
     assert alpha["after"]["models"] == [{"max_tokens": 1000, "name": "b1", "type": ["chat"]}]
     assert render(plan, "json", verbose=True) == render(plan, "json")
-    # saved, a factory marked as the catalog's must be this llmform's catalog's (plan_file)
+    # saved, a factory marked as the catalog's must be this llmform's catalog's (saved_plans)
     catalog = builtin_factories()
     desired = [factory_resource(catalog[name]) for name in ("OpenAI", "Anthropic")]
     plan = build_plan(

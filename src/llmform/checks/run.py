@@ -7,8 +7,12 @@ the config (wrapping round), after ``base_delay * 2**retry`` seconds (1, 2, 4) o
 ``Retry-After`` asks; a failure of the key itself (invalid, no permission, out of credit)
 rotates at once, and such a key is not tried again. Keys the rotation did not reach (because an
 earlier one worked) are then checked on their own with the same schedule, so every key gets a
-verdict. Inputs are in ``check_targets``, results and the cache in ``check_results``, the
-retry policy in ``check_retry``, failures without an answer in ``check_transport``.
+verdict. Inputs are in ``subjects``, results and the cache in ``results``, the retry policy in
+``retry``, failures without an answer in ``transport``.
+
+Over 400 lines: ``_Run`` is one schedule (a run's clients, cache, per-key probes and retries,
+about 250 lines); what could leave it has left already (inputs, results, retry policy,
+transport), and cutting the schedule itself would pass its state between modules.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ class _Run:
         """Send the request ``build`` makes. It is built only once a place under the bound is
         free: a large run would otherwise prepare every request before the first went out,
         and the first round trips would wait for that. A request that cannot be built or gets
-        no answer becomes a Reply in fixed words (``check_transport``) that name the host
+        no answer becomes a Reply in fixed words (``transport``) that name the host
         tried (``base``'s, until the request has a URL): an exception's own text may quote the
         request, key included."""
         async with self.gate:

@@ -2,7 +2,7 @@
 
 ``plan`` and ``apply`` refuse a configuration that declares nothing (see protect.py), so that
 a wrong folder never wipes a store; deleting on purpose is this explicit command, with its own
-prompt. Kept apart from cli_state.py, whose helpers it reuses.
+prompt. Kept apart from plan_apply.py, whose helpers it reuses.
 """
 
 from __future__ import annotations

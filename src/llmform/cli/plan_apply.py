@@ -1,7 +1,7 @@
-"""plan and apply (a saved plan is applied by cli_plans.py, which also has show; export, audit
-and force-unlock are in cli_store.py, init and destroy in their own modules).
+"""plan and apply (a saved plan is applied by saved_plans.py, which also has show; export,
+audit and force-unlock are in store.py, init and destroy in their own modules).
 
-Kept apart from cli.py (the offline commands) so that each stays readable; both only parse
+Kept apart from main.py (the offline commands) so that each stays readable; both only parse
 options, call the library and print.
 """
 

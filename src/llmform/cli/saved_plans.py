@@ -1,8 +1,9 @@
 """The commands about saved plans: ``show``, and ``apply`` of a saved plan.
 
-A saved plan is read and type-checked (``plan_file.read_plan``) before any store is opened,
-verified against the store's key before anything in it is used, and checked against the store
-(``engine.check_fresh``) before the lock is taken, so that every refusal writes nothing.
+A saved plan is read and type-checked (``engine.saved_plans.read_plan``) before any store is
+opened, verified against the store's key before anything in it is used, and checked against the
+store (``engine.apply.check_fresh``) before the lock is taken, so that every refusal writes
+nothing.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The commands that read or repair a store without planning: export, audit, force-unlock.
 
-Kept apart from cli_state.py (plan and apply); like every command module, they only parse
+Kept apart from plan_apply.py (plan and apply); like every command module, they only parse
 options, call the library and print.
 """
 

@@ -1,5 +1,5 @@
 """The Plan: what apply will do, as data. Built purely; saved as JSON (``plan_to_json``, read
-back by ``plan_from_json``; ``plan_file.py`` authenticates the file).
+back by ``plan_from_json``; ``engine/saved_plans.py`` authenticates the file).
 
 A saved plan holds no secret value: secrets appear only as references and keyed fingerprints.
 It records what it was computed against (store lineage and serial, each reference's
@@ -45,7 +45,8 @@ from .typed_json import (
 )
 from .unresolved import carry_over
 
-# The saved plan's format (plan_file.py); another format is refused with a message saying so.
+# The saved plan's format (engine/saved_plans.py); another format is refused with a message
+# saying so.
 PLAN_FORMAT = "llmform-plan/2"
 
 # A key not checked because its endpoint is not trusted
@@ -224,9 +225,10 @@ def build_plan(
 
 
 # -- the saved form ---------------------------------------------------------------------------
-# plan_file.py writes plan_to_json's object with a MAC over all of it and reads it back through
-# plan_from_json. A field added to Plan is one line in each (with its type check); the MAC
-# covers it without anyone touching plan_file.py, and a field written but not read is refused.
+# engine/saved_plans.py writes plan_to_json's object with a MAC over all of it and reads it back
+# through plan_from_json. A field added to Plan is one line in each (with its type check); the
+# MAC covers it without anyone touching saved_plans.py, and a field written but not read is
+# refused.
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:

@@ -174,7 +174,7 @@ def _key_result(fields: Fields) -> None:
 
 
 def _key_check(fields: Fields) -> dict[str, Any]:
-    """One config's key-check result (``check_results.ConfigResult.to_dict``): what the plan
+    """One config's key-check result (``checks.results.ConfigResult.to_dict``): what the plan
     and its renderers read is type-checked, the rest may be any JSON."""
     fields.get("address", text)
     fields.get("keys", list_of(object_with(_key_result)))

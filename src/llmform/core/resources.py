@@ -123,7 +123,7 @@ def config_resource(
     """``fingerprints`` holds the keyed fingerprint of each resolved reference; a reference
     without one (e.g. ``--no-resolve`` runs) is compared by reference only.
 
-    ``encrypted``: the store is to keep the values sealed (``sealing.py``). It shows as the
+    ``encrypted``: the store is to keep the values sealed (``secrets/sealing.py``). It shows as the
     attribute ``encrypted = true`` on a config with secrets, so that turning encryption on or
     off is an update of each such config, which rewrites its secret rows; the attribute is
     absent otherwise, as stores read it back."""

@@ -1,6 +1,6 @@
 """Secret references whose values a plan did not read, and what a plan makes of them.
 
-A plan reads a value only when it needs it (``secret_reads.py``): every secret of an enabled
+A plan reads a value only when it needs it (``secrets/reads.py``): every secret of an enabled
 config; a disabled config's when the store cannot vouch for it or encryption at rest must seal
 it; nothing with ``--no-secrets``.
 

@@ -57,7 +57,7 @@ def validate_states_of(
     ignore_foreign: bool = False,
 ) -> Validation:
     """Validate each named file with the rest of the state it belongs to (see
-    ``state_scope``), reporting errors in the named files only; a named folder is a state of
+    ``scope``), reporting errors in the named files only; a named folder is a state of
     its own, reported whole. For a hook handed some files of a state (pre-commit)."""
     factories = builtin_factories() if catalog is None else catalog
     cache: LoadCache = {}

@@ -82,7 +82,7 @@ def refusal_ahead(plan: Plan, store: Store) -> str | None:
 
 
 def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets:
-    """Refuse a saved plan (already authenticated, ``plan_file``) that no longer matches or
+    """Refuse a saved plan (already authenticated, ``saved_plans``) that no longer matches or
     that llmform's checks reject: applied already, store changed, a different store, a
     resource that is not what the plan expects or is not llmform's, a secret that changed
     since, or changes the configuration checks refuse (``plan_check``). Returns the secrets,

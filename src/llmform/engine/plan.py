@@ -74,7 +74,7 @@ def prepare(
     trusted: Sequence[NormalUrl] = (),
     encrypted: bool = False,
 ) -> Prepared:
-    """Resolve the secrets of the configs in ``scope`` that the plan needs (``secret_reads``;
+    """Resolve the secrets of the configs in ``scope`` that the plan needs (``secrets.reads``;
     ``encrypted`` as in ``plan_prepared``) and, with ``check``, check the keys of the enabled
     ones against their providers: those whose endpoint is trusted (built in, applied to the
     store, or ``trusted`` by settings); the others are reported, never sent. ``resolver``

@@ -1,9 +1,9 @@
 """Audit events: a start, one per changed resource, an end; chained by seals.
 
 Each event's seal covers its content and the previous event's seal, so editing, removing or
-reordering a stored event breaks the chain at that point, and ``audit_check.check_chain`` says where. With
-an audit key (``audit_keys``) the seal is an HMAC that only the key's holder can make; without
-one it is plain SHA-256, which anyone who can write the store can recompute.
+reordering a stored event breaks the chain at that point, and ``audit_check.check_chain`` says
+where. With an audit key (``audit_keys``) the seal is an HMAC that only the key's holder can
+make; without one it is plain SHA-256, which anyone who can write the store can recompute.
 
 The seal is computed over the event exactly as the store keeps it: every field is text (the
 sequence number aside), type-checked and made storable before it is sealed, and the changed

@@ -25,7 +25,7 @@ STORES: dict[str, Callable[[str, OpenMode], Store]] = {
 def open_store(url: str, mode: OpenMode = OpenMode.CREATE) -> Store:
     """Open the store at ``url`` as ``mode`` says (see OpenMode: only CREATE and APPLY ever
     create one; READ and PLAN never write). The default suits a program that sets a store up;
-    every command names its mode (``cli_options.opened``)."""
+    every command names its mode (``cli.options.opened``)."""
     factory = STORES[check_scheme(url, sorted(STORES))]
     return factory(url, mode)
 

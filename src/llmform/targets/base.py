@@ -94,7 +94,7 @@ class Store(Protocol):
     def applied_by_trusted_runs(self) -> bool:
         """Whether only llmform's runs write what the store holds, so that the endpoints in it
         may be trusted for key checks; False for a store a change under review could have
-        written (a SQLite file that git tracks: ``stores.versioned``)."""
+        written (a SQLite file that git tracks: ``registry.versioned``)."""
         ...
 
     def read(self) -> StoreState: ...
