@@ -12,9 +12,12 @@ from typing import Any, TypeVar
 
 import click
 
+from ..checks.results import ResultCache, default_cache_path
+from ..checks.subjects import CheckTarget
 from ..console import Progress, paint
 from ..core.plan import Plan
 from ..core.protect import protection_error
+from ..core.render import render, render_failure
 from ..engine.apply import require_checked
 from ..engine.plan import KeyChecker
 from ..errors import LlmformError
@@ -116,9 +119,8 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
     base (1 s) can be lowered with LLMFORM_CHECK_BACKOFF, for tests and impatient CI jobs."""
     if not validate:
         return None
-    from ..checks.results import ResultCache, default_cache_path
+    # start-up time: the runner (asyncio, the HTTP pools) only for a command that checks keys
     from ..checks.run import CheckReport, RetryPolicy, run_checks
-    from ..checks.subjects import CheckTarget
 
     setting = os.environ.get("LLMFORM_CHECK_BACKOFF", "1")
     try:
@@ -162,8 +164,6 @@ def configured_cipher() -> Iterator[Cipher | None]:
 def render_plan(
     plan: Plan, fmt: str, color: bool, verbose: bool = False, errors: Sequence[str] = ()
 ) -> str:
-    from ..core.render import render
-
     return render(plan, fmt, color=color, verbose=verbose, errors=errors)
 
 
@@ -179,8 +179,6 @@ verbose_option = click.option(
 def echo_failure(exc: LlmformError, fmt: str) -> None:
     """In markdown and json, a failed plan still prints a document (its errors), so that a
     pull-request comment says why; text leaves the errors to stderr."""
-    from ..core.render import render_failure
-
     document = render_failure(exc, fmt)
     if document is not None:
         click.echo(document, nl=False)

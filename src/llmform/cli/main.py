@@ -16,8 +16,10 @@ from collections.abc import Sequence
 
 import click
 
+from ..catalog import builtin_factories, catalog_factory, factory_json, model_table
 from ..console import format_diagnostic, paint, printable, use_color
 from ..desired.provider_types import PROVIDER_TYPES
+from ..desired.schema import schema_text
 from ..desired.validate import Validation, validate_paths, validate_states_of
 from ..errors import InputError, LlmformError, Severity
 from ..files import write_file
@@ -165,8 +167,6 @@ def schema() -> None:
       llmform schema > schema/llmform.schema.json
       # then at the top of a file:  # yaml-language-server: $schema=schema/llmform.schema.json
     """
-    from ..desired.schema import schema_text
-
     click.echo(schema_text(), nl=False)
 
 
@@ -227,8 +227,6 @@ def catalog(ctx: click.Context, fmt: str) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ..catalog import builtin_factories, catalog_factory, factory_json, model_table
-
     name = ctx.meta.get("catalog_name")
     if name is not None:
         factory = catalog_factory(name)
@@ -281,7 +279,7 @@ def import_ragflow_command(file: str, out: str | None) -> None:
     Example:
       llmform catalog import-ragflow conf/llm_factories.json -o factories.yaml
     """
-    from ..catalog.ragflow import import_ragflow
+    from ..catalog.ragflow import import_ragflow  # start-up time: for this one command only
 
     text = import_ragflow(file)
     if out is None:

@@ -11,6 +11,7 @@ import json
 import click
 
 from ..console import printable
+from ..core.export import export_yaml
 from ..errors import LlmformError
 from ..files import write_file
 from ..state.audit_keys import configured_chain_key
@@ -37,8 +38,6 @@ def export(store_url: str, out: str | None) -> None:
     Example (adopt an existing registry):
       llmform export --store sqlite:///registry.db -o llmform.yaml && llmform plan llmform.yaml
     """
-    from ..core.export import export_yaml
-
     with opened(store_url, OpenMode.READ) as store:
         text = export_yaml(store.read())
     if out:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..desired.model import EnvRef, SecretRef, VaultRef
 from .base import Resolution, Resolver, SecretProblem, SecretValue
 from .env import EnvResolver
+from .settings import settings_from_env
 
 
 class ChainResolver:
@@ -51,7 +52,6 @@ def chain_from_env(
     env = os.environ if environ is None else environ
 
     def vault() -> Resolver:
-        from .settings import settings_from_env
         from .vault import VaultResolver  # imports hvac: only when a vault reference needs it
 
         return VaultResolver(settings_from_env(env, home))

@@ -12,7 +12,7 @@ DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
 
 
 def _sqlite(url: str, mode: OpenMode) -> Store:
-    from .registry.sqlite import SqliteStore
+    from .registry.sqlite import SqliteStore  # start-up time: sqlite3 only for a sqlite:// store
 
     return SqliteStore(url, mode)
 
