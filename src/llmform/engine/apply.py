@@ -2,8 +2,8 @@
 secrets, every key was checked and its endpoint trusted, values to be sealed have a cipher; then
 the changes and their audit events in one step, and the audit trail's copy.
 
-I/O happens only through what is passed in (a Store, a Resolver, a Cipher), so tests hand in real
-local servers or in-memory doubles, and the CLI hands in the real ones.
+I/O happens only through what is passed in (a Backend or a Store, a Resolver, a Cipher), so
+tests hand in real local servers or in-memory doubles, and the CLI hands in the real ones.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ..state.audit_keys import ChainKey, configured_chain_key
 from ..state.audit_trail import head_line
 from ..targets.base import StalePlanError, Store, StoreState
 from ..targets.guard import before_problems, check_befores
+from .backend import Backend
 from .plan import Prepared, endpoint_trust
 from .plan_check import revalidate
 
@@ -50,16 +51,17 @@ def require_secrets_compared(plan: Plan) -> None:
         )
 
 
-def stale_reason(plan: Plan, store: Store, current: StoreState) -> str | None:
+def stale_reason(plan: Plan, store: Store | Backend, current: StoreState) -> str | None:
     """Why a saved plan no longer fits ``store`` (whose state now is ``current``): applied
     already, made for another store, or the store changed since. None: it still fits."""
-    events = store.audit_events()
+    backend = Backend.of(store)
+    events = backend.state.audit_events()
     if any(e.run_id == plan.plan_id and e.action == "apply-start" for e in events):
         return f"this plan ({plan.plan_id}) was already applied"
     if current.lineage != plan.lineage:
         return (
             f"this plan was made for another store ({printable(plan.store_url)}), not "
-            f"{store.display_url}"
+            f"{backend.display_url}"
         )
     if current.serial != plan.serial:
         return (
@@ -68,11 +70,12 @@ def stale_reason(plan: Plan, store: Store, current: StoreState) -> str | None:
     return None
 
 
-def refusal_ahead(plan: Plan, store: Store) -> str | None:
+def refusal_ahead(plan: Plan, store: Store | Backend) -> str | None:
     """Why apply would refuse a saved plan against ``store`` as it is now, as far as the store
     tells (stale, or a resource not what the plan expects); for ``show``. None: it would not."""
-    current = store.read()
-    reason = stale_reason(plan, store, current)
+    backend = Backend.of(store)
+    current = backend.read()
+    reason = stale_reason(plan, backend, current)
     if reason is not None:
         return reason
     problems = before_problems(plan.actionable, current.resources, current.unmanaged)
@@ -81,15 +84,16 @@ def refusal_ahead(plan: Plan, store: Store) -> str | None:
     return None
 
 
-def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets:
+def check_fresh(plan: Plan, store: Store | Backend, resolver: Resolver) -> ResolvedSecrets:
     """Refuse a saved plan (already authenticated, ``saved_plans``) that no longer matches or
     that llmform's checks reject: applied already, store changed, a different store, a
     resource that is not what the plan expects or is not llmform's, a secret that changed
     since, or changes the configuration checks refuse (``plan_check``). Returns the secrets,
     resolved again. Reads only: run it before taking the lock, so a refusal writes nothing;
     the store checks serial and befores again inside its apply transaction."""
-    current = store.read()
-    reason = stale_reason(plan, store, current)
+    backend = Backend.of(store)
+    current = backend.read()
+    reason = stale_reason(plan, backend, current)
     if reason is not None:
         raise StalePlanError(f"{reason}; run llmform plan again")
     check_befores(plan.actionable, current.resources, current.unmanaged)
@@ -100,7 +104,7 @@ def check_fresh(plan: Plan, store: Store, resolver: Resolver) -> ResolvedSecrets
             "cannot resolve secrets the plan depends on: "
             + "; ".join(printable(f"{p.ref}: {p.message}") for p in resolution.problems)
         )
-    key = store.fingerprint_key()
+    key = backend.state.fingerprint_key()
     values = dict(resolution.values)
     fingerprints = {ref: fingerprint(key, value) for ref, value in values.items()}
     changed = sorted(
@@ -167,7 +171,10 @@ def untrusted_error(
 
 
 def require_trusted(
-    saved: Plan | None, prepared: Prepared | None, store: Store, trusted: Sequence[NormalUrl]
+    saved: Plan | None,
+    prepared: Prepared | None,
+    store: Store | Backend,
+    trusted: Sequence[NormalUrl],
 ) -> int:
     """Apply's guard (unless --no-validate-keys), before the lock: refuse keys left unchecked
     for want of trust. A saved plan's are let through when their endpoint is trusted now (by a
@@ -213,7 +220,7 @@ def sealed_values(
 
 def apply_plan(
     plan: Plan,
-    store: Store,
+    store: Store | Backend,
     run: RunInfo,
     *,
     secrets: ResolvedSecrets | None = None,
@@ -233,20 +240,21 @@ def apply_plan(
     actionable = plan.actionable
     if not actionable:
         return ApplyResult([], 0)
+    backend = Backend.of(store)
     sealed = sealed_values(plan, secrets or ResolvedSecrets({}, {}), cipher)
     drafts = drafts_for(actionable, run)
     expected = (plan.lineage, plan.serial)
     if chain_key is not None:
-        events = store.apply(actionable, expected, drafts, sealed, chain_key=chain_key)
+        events = backend.apply(actionable, expected, drafts, sealed, chain_key=chain_key)
     else:
         with configured_chain_key() as from_env:
-            events = store.apply(actionable, expected, drafts, sealed, chain_key=from_env)
+            events = backend.apply(actionable, expected, drafts, sealed, chain_key=from_env)
     if audit_file:
         try:
             write_audit_file(audit_file, events)
         except OSError as exc:
             raise AuditCopyError(
-                audit_file, exc, plan.serial + 1, events, store.display_url
+                audit_file, exc, plan.serial + 1, events, backend.display_url
             ) from None
     return ApplyResult(events, len(actionable))
 

@@ -12,13 +12,15 @@ from dataclasses import replace
 
 from ..core.plan import Plan, build_plan
 from ..targets.base import Store
+from .backend import Backend
 from .plan import ScopeError
 
 
-def plan_destroy(store: Store, scope: Sequence[str] = ()) -> Plan:
+def plan_destroy(store: Store | Backend, scope: Sequence[str] = ()) -> Plan:
     """Delete what the store manages in ``scope`` (workspaces; empty: everything, factories
     included; a scoped destroy never deletes factories, which other workspaces may use)."""
-    current = store.read()
+    backend = Backend.of(store)
+    current = backend.read()
     known = {r.workspace for r in [*current.resources.values(), *current.unmanaged.values()]}
     unknown = sorted(set(scope) - known)
     if unknown:
@@ -27,7 +29,7 @@ def plan_destroy(store: Store, scope: Sequence[str] = ()) -> Plan:
     plan = build_plan(
         {},
         current.resources,
-        store_url=store.display_url,
+        store_url=backend.display_url,
         lineage=current.lineage,
         serial=current.serial,
         fingerprints={},

@@ -1,8 +1,8 @@
 """plan: the pipeline from a desired state, secrets and a store to a Plan (the key checks and the
 trust of endpoints included).
 
-I/O happens only through what is passed in (a Store, a Resolver), so tests hand in real local
-servers or in-memory doubles, and the CLI hands in the real ones.
+I/O happens only through what is passed in (a Backend or a Store, a Resolver), so tests hand in
+real local servers or in-memory doubles, and the CLI hands in the real ones.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..secrets.base import Resolver, fingerprint
 from ..secrets.reads import ResolvedSecrets, reading_rule, resolve_secrets
 from ..secrets.reads import SecretsError as SecretsError  # re-exported: prepare raises it
 from ..targets.base import Store, StoreState
+from .backend import Backend
 
 
 class ScopeError(LlmformError):
@@ -66,7 +67,7 @@ def _check_scope(state: DesiredState, current: StoreReader, scope: Sequence[str]
 
 def prepare(
     state: DesiredState,
-    store: Store,
+    store: Store | Backend,
     resolver: Resolver | None,
     *,
     scope: Sequence[str] = (),
@@ -80,19 +81,20 @@ def prepare(
     store, or ``trusted`` by settings); the others are reported, never sent. ``resolver``
     None: no secret access (--no-secrets), so nothing is resolved, no key is checked and the
     plan compares references only."""
-    current = functools.cache(store.read)  # read once, and only if a step below needs it
+    backend = Backend.of(store)
+    current = functools.cache(backend.read)  # read once, and only if a step below needs it
     _check_scope(state, current, scope)
     if resolver is None:
         return Prepared(ResolvedSecrets({}, {}), None, secrets_compared=False)
     configs = _configs_in_scope(state, scope)
     rule = reading_rule(configs, current, encrypted=encrypted)
-    key = store.fingerprint_key()
+    key = backend.state.fingerprint_key()
     secrets = resolve_secrets(configs, resolver, key, rule)
     if check is None:
         return Prepared(secrets, None, fingerprint_key=key)
     enabled = [c for c in configs if c.enabled]
     targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
-    checkable, refused = split_by_trust(targets, endpoint_trust(store, trusted, current).allows)
+    checkable, refused = split_by_trust(targets, endpoint_trust(backend, trusted, current).allows)
     report = check(checkable)
     if not refused:
         return Prepared(secrets, report, fingerprint_key=key)
@@ -103,24 +105,25 @@ def prepare(
 
 
 def endpoint_trust(
-    store: Store, trusted: Sequence[NormalUrl] = (), current: StoreReader | None = None
+    store: Store | Backend, trusted: Sequence[NormalUrl] = (), current: StoreReader | None = None
 ) -> EndpointTrust:
     """What a run may send keys to: the built-in endpoints, those applied to ``store`` (as it
     is now, before this run changes it: ``current``, or read now; none when a change under
     review could have written it) and ``trusted`` ones from settings."""
-    if not store.applied_by_trusted_runs:
+    backend = Backend.of(store)
+    if not backend.target.applied_by_trusted_runs:
         return run_trust((), trusted)
-    return run_trust(applied_urls((current or store.read)().resources), trusted)
+    return run_trust(applied_urls((current or backend.read)().resources), trusted)
 
 
 def new_store_note(url: str) -> str:
     return f"The store {url} does not exist yet; apply will create it."
 
 
-def _fingerprints(prepared: Prepared, store: Store) -> Mapping[SecretRef, str]:
+def _fingerprints(prepared: Prepared, backend: Backend) -> Mapping[SecretRef, str]:
     """The fingerprints under the store's key. A store that did not exist when the run was
     prepared may have been created since by a concurrent apply, with a key of its own."""
-    key = store.fingerprint_key()
+    key = backend.state.fingerprint_key()
     if not prepared.fingerprint_key or prepared.fingerprint_key == key:
         return prepared.secrets.fingerprints
     return {ref: fingerprint(key, value) for ref, value in prepared.secrets.values.items()}
@@ -128,7 +131,7 @@ def _fingerprints(prepared: Prepared, store: Store) -> Mapping[SecretRef, str]:
 
 def plan_prepared(
     state: DesiredState,
-    store: Store,
+    store: Store | Backend,
     prepared: Prepared,
     *,
     scope: Sequence[str] = (),
@@ -136,20 +139,22 @@ def plan_prepared(
 ) -> Plan:
     """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
     the store is to keep secret values sealed (see llmform.secrets.sealing)."""
-    current = store.read()
+    backend = Backend.of(store)
+    current = backend.read()
     check_declares_something(state, current.resources, scope)
-    fingerprints = _fingerprints(prepared, store)
+    fingerprints = _fingerprints(prepared, backend)
     plan = build_plan(
         desired_resources(state, fingerprints, encrypted=encrypted),
         current.resources,
-        store_url=store.display_url,
+        store_url=backend.display_url,
         lineage=current.lineage,
         serial=current.serial,
         fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
         scope=scope,
         unmanaged=sorted(current.unmanaged),
         warnings=(
-            prepared.secrets.notes + (() if store.exists else (new_store_note(store.display_url),))
+            prepared.secrets.notes
+            + (() if backend.exists else (new_store_note(backend.display_url),))
         ),
         secrets_compared=prepared.secrets_compared,
     )
@@ -161,7 +166,7 @@ def plan_prepared(
 
 def make_plan(
     state: DesiredState,
-    store: Store,
+    store: Store | Backend,
     resolver: Resolver | None,
     *,
     scope: Sequence[str] = (),

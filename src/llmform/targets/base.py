@@ -1,8 +1,19 @@
-"""The Store protocol: what every target (SQLite, PostgreSQL, MLflow's gateway) provides.
+"""The Target protocols: what llmform configures (the SQLite registry; PostgreSQL, MLflow's
+gateway, LiteLLM next), apart from llmform's own record of it (``state.base.StateStore``).
 
-A store reads its current state as resources, holds a lock that a second apply waits on or
-fails on with the holder's identity, applies a plan's changes (all or nothing where it can;
-in order, so that a re-plan repairs a partial run, where it cannot) and appends audit events.
+A target reads its current resources (those llmform manages and those it finds there but did
+not create) and applies changes, in one of two ways:
+
+- ``SelfStatedTarget``: it keeps llmform's state in its own database and applies a plan's
+  changes together with the state's record (serial bump, audit events) in ONE transaction: all
+  or nothing. The registry is one; it is its own state store too (``Store``).
+- ``SteppedTarget``: it cannot (an external API): it applies one change at a time, in the order
+  the engine gives (``engine.steps``), and its state store records each step as it lands
+  (``state.base.SteppedStateStore``), so that a re-plan after a failure shows what is left.
+
+The engine works on the pair (``engine.backend.Backend``): the target for resources and
+changes, the state for lineage, serial, lock, audit trail and fingerprint key. This is
+Terraform's split of provider and backend.
 """
 
 from __future__ import annotations
@@ -10,16 +21,15 @@ from __future__ import annotations
 import enum
 import shlex
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..core.diff import Change
 from ..core.resources import Resource
 from ..errors import StoreError
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
-from ..state.lock import LockInfo
+from ..state.base import StateStore
 
 
 class NoStoreError(StoreError):
@@ -71,18 +81,26 @@ class StoreState:
     unmanaged: Mapping[str, Resource] = field(default_factory=dict)  # there, not ours
 
 
-class Store(Protocol):
+@dataclass(frozen=True)
+class TargetResources:
+    managed: Mapping[str, Resource]  # created by llmform
+    unmanaged: Mapping[str, Resource] = field(default_factory=dict)  # there, not ours
+
+
+class Target(Protocol):
+    """What llmform configures: its resources as they are now."""
+
     display_url: str  # the URL without credentials
 
     @property
     def exists(self) -> bool:
-        """False: the store is not there yet (OpenMode.APPLY/PLAN) and reads as new and empty;
+        """False: the target is not there yet (OpenMode.APPLY/PLAN) and reads as new and empty;
         an apply creates it."""
         ...
 
     @property
     def created(self) -> bool:
-        """This process created the store (``llmform init``, or the first apply)."""
+        """This process created the target (``llmform init``, or the first apply)."""
         ...
 
     @property
@@ -92,20 +110,36 @@ class Store(Protocol):
 
     @property
     def applied_by_trusted_runs(self) -> bool:
-        """Whether only llmform's runs write what the store holds, so that the endpoints in it
-        may be trusted for key checks; False for a store a change under review could have
+        """Whether only llmform's runs write what the target holds, so that the endpoints in it
+        may be trusted for key checks; False for a target a change under review could have
         written (a SQLite file that git tracks: ``registry.versioned``)."""
         ...
 
-    def read(self) -> StoreState: ...
+    def read_resources(self) -> TargetResources: ...
 
-    def fingerprint_key(self) -> bytes:
-        """The key of this store's secret fingerprints (created with the store)."""
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SteppedTarget(Target, Protocol):
+    """A target that cannot apply changes together with llmform's state (an external API): it
+    applies one change at a time, in the order the engine gives (creates of factories, then
+    workspaces, then configs; deletes in reverse), and the state records each as it lands."""
+
+    def apply_change(self, change: Change, sealed: Mapping[str, str] | None = None) -> None:
+        """Make ``change`` (``sealed``: its sealed secret values, by slot, when the plan
+        stores them encrypted); raise ``StoreError`` when it cannot, having changed nothing
+        that a re-plan would not show."""
         ...
 
-    def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]: ...
 
-    def force_unlock(self, lock_id: str) -> LockInfo: ...
+class SelfStatedTarget(Target, Protocol):
+    """A target that keeps llmform's state in its own database, so that a plan's changes and
+    the state's record of them commit in one transaction."""
+
+    def read(self) -> StoreState:
+        """The state's lineage and serial and the target's resources, in one snapshot."""
+        ...
 
     def apply(
         self,
@@ -115,16 +149,30 @@ class Store(Protocol):
         sealed: Mapping[str, Mapping[str, str]] | None = None,
         chain_key: ChainKey | None = None,
     ) -> list[AuditEvent]:
-        """Apply ``changes`` if the store is still at (lineage, serial) ``expected`` and holds
-        each change's ``before`` at its address, none of them unmanaged (``guard.check_befores``,
-        inside the same transaction); bump the serial and append the audit events, sealed with
-        ``chain_key`` (plain SHA-256 without one: ``audit.seal``); return them.
+        """Apply ``changes`` if the state is still at (lineage, serial) ``expected`` and the
+        target holds each change's ``before`` at its address, none of them unmanaged
+        (``guard.check_befores``, inside the same transaction); bump the serial and append the
+        audit events, sealed with ``chain_key`` (plain SHA-256 without one: ``audit.seal``);
+        return them.
 
         ``sealed`` (``sealing.seal_changes``): config address -> slot -> sealed value, stored
         beside the reference for every config the changes write and the plan marks
-        ``encrypted``. A store that cannot keep sealed values refuses such changes."""
+        ``encrypted``. A target that cannot keep sealed values refuses such changes."""
         ...
 
-    def audit_events(self) -> list[AuditEvent]: ...
+
+class Store(SelfStatedTarget, StateStore, Protocol):
+    """A target that is its own state store: the registry (SQLite today, PostgreSQL next)."""
+
+    display_url: str
+
+    @property
+    def exists(self) -> bool: ...
+
+    @property
+    def created(self) -> bool: ...
+
+    @property
+    def warnings(self) -> Sequence[str]: ...
 
     def close(self) -> None: ...

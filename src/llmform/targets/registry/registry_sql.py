@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from ...core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
 from ...core.resources import JSON, Resource, model_dict
-from ...state.audit import AuditEvent, event_from_row, fields_json
 from .row_checks import Row
 
 
@@ -355,45 +354,3 @@ def _config_secrets(
             for position, (slot, ref) in enumerate(resource.attrs["secrets"].items())
         ],
     )
-
-
-# -- audit -----------------------------------------------------------------------------------
-
-_AUDIT_COLUMNS = (
-    "seq, time, run_id, actor, git_commit, address, action, fields, result, prev_hash, hash"
-)
-
-
-def last_audit(cur: Cursor) -> tuple[int, str] | None:
-    cur.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-    row = cur.fetchone()
-    return (int(row[0]), str(row[1])) if row else None
-
-
-def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
-    """The events as sealed: every value is the text the seal covers (``audit.message``)."""
-    cur.executemany(
-        f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                e.seq,
-                e.time,
-                e.run_id,
-                e.actor,
-                e.commit,
-                e.address,
-                e.action,
-                fields_json(e.fields),
-                e.result,
-                e.prev_hash,
-                e.hash,
-            )
-            for e in events
-        ],
-    )
-
-
-def read_audit(cur: Cursor) -> list[AuditEvent]:
-    """Every event in order; a row llmform would not have written is read as damaged."""
-    cur.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_events ORDER BY seq")
-    return [event_from_row(row) for row in cur.fetchall()]

@@ -21,21 +21,21 @@ from typing import Any
 
 from ...console import printable
 from ...core.diff import Change
-from ...errors import LlmformError, StoreError
-from ...state.audit import GENESIS, AuditEvent, seal
+from ...errors import StoreError
+from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
 from ...state.lock import LockInfo, acquire, new_lock
-from ..base import NoStoreError, OpenMode, StalePlanError, StoreState
+from ..base import NoStoreError, OpenMode, StoreState, TargetResources
 from ..guard import check_befores
 from ..urls import sqlite_path
 from . import registry_sql as sql
 from . import sqlite_files as dbfile
 from . import sqlite_lock as lock_rows
+from . import sqlite_state as state_sql
 from .creation_lock import CreationLock
 from .new_store_key import new_store_key
 from .row_checks import DamagedRow
 from .sqlite_migrate import (
-    FINGERPRINT_KEY_BYTES,
     SCHEMA_VERSION,
     fresh_meta,
     new_in_memory,
@@ -49,6 +49,10 @@ LOCK_ATTEMPT_MS = 100  # SQLite's busy wait per lock attempt; ``acquire`` polls 
 
 
 class SqliteStore:
+    """The registry: a target that keeps its own state (``targets.base.Store``). Its state half
+    (``sqlite_state``, ``sqlite_lock``) and its target half (``registry_sql``) share one
+    connection, so that an apply's changes and its record commit in one transaction."""
+
     def __init__(self, url: str, mode: OpenMode = OpenMode.CREATE) -> None:
         self.display_url = url
         self.mode = mode
@@ -175,36 +179,35 @@ class SqliteStore:
                 "this command cannot change it"
             )
 
-    # -- meta --------------------------------------------------------------------------------
+    # -- the state half (meta, locks, audit_events: ``sqlite_state``, ``sqlite_lock``) -------
 
-    def _meta(self, key: str) -> str:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        if row is None or not isinstance(row[0], str) or not row[0]:
-            if row is None:
-                problem = "it is missing"
-            elif row[0] is None:
-                problem = "its value is NULL"  # in the words of the sqlite3 shell it is fixed with
-            else:
-                problem = f"its value is {row[0]!r}"
-            raise dbfile.damaged(self.display_url, "meta", repr(key), problem)
-        return row[0]
+    def lineage_serial(self) -> tuple[str, int]:
+        try:
+            return state_sql.lineage_serial(self._conn, self.display_url)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot read the store {self.display_url}: {dbfile.explain(exc, self.path)}"
+            ) from None
 
-    def _serial(self) -> int:
-        text = self._meta("serial")
-        if not (text.isascii() and text.isdigit()):
-            raise dbfile.damaged(
-                self.display_url, "meta", "'serial'", f"{text!r} is not a whole number"
-            )
-        return int(text)
+    def fingerprint_key(self) -> bytes:
+        return state_sql.fingerprint_key(self._conn, self.display_url)
 
-    # -- Store protocol ----------------------------------------------------------------------
+    def audit_events(self) -> list[AuditEvent]:
+        return state_sql.audit_events(self._conn, self.display_url, self.path)
+
+    # -- the target half (the resource tables: ``registry_sql``) -------------------------------
+
+    def read_resources(self) -> TargetResources:
+        state = self.read()
+        return TargetResources(state.resources, state.unmanaged)
 
     def read(self) -> StoreState:
+        """Both halves in one snapshot: the state's lineage and serial, the target's rows."""
         try:
             cur = self._conn.cursor()
             cur.execute("BEGIN")  # one consistent snapshot
             try:
-                lineage, serial = self._meta("lineage"), self._serial()
+                lineage, serial = state_sql.lineage_serial(cur, self.display_url)
                 managed, unmanaged = sql.read_resources(cur)
             finally:
                 cur.execute("COMMIT")
@@ -215,23 +218,6 @@ class SqliteStore:
         except DamagedRow as exc:
             raise dbfile.damaged(self.display_url, exc.table, exc.row, exc.problem) from None
         return StoreState(lineage, serial, managed, unmanaged)
-
-    def fingerprint_key(self) -> bytes:
-        text = self._meta("fingerprint_key")
-        try:
-            key = bytes.fromhex(text)
-        except ValueError:
-            key = b""
-        if len(key) < FINGERPRINT_KEY_BYTES // 2:
-            raise dbfile.damaged(
-                self.display_url,
-                "meta",
-                "'fingerprint_key'",
-                "the value is not a key (hexadecimal, 32 bytes)",
-                "restore the store file from a backup (a new key would make every secret "
-                "show as changed once)",
-            )
-        return key
 
     @contextmanager
     def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
@@ -323,14 +309,8 @@ class SqliteStore:
                 f"cannot start the apply, nothing changed: {dbfile.explain(exc, self.path)}"
             ) from None
         try:
-            lineage, serial = self._meta("lineage"), self._serial()
-            if (lineage, serial) != expected:
-                raise StalePlanError(
-                    f"the store changed since the plan was made (serial {expected[1]} -> "
-                    f"{serial}); run llmform plan again"
-                    if lineage == expected[0]
-                    else "the plan was made for a different store (lineage differs)"
-                )
+            at = state_sql.lineage_serial(cur, self.display_url)
+            state_sql.check_expected(at, expected)
             # under the write lock, against the rows about to change: nothing can slip in
             managed, unmanaged = sql.read_resources(cur)
             check_befores(changes, managed, unmanaged)
@@ -339,19 +319,7 @@ class SqliteStore:
                     sql.apply_change(cur, change, sealed.get(change.address))
                 except sql.SealedMismatch as exc:  # the caller's bug, not the store's state
                     raise StoreError(f"apply refused, nothing changed: {exc}") from None
-            last = sql.last_audit(cur)
-            try:
-                events = seal(
-                    audit_drafts,
-                    last[1] if last else GENESIS,
-                    last[0] + 1 if last else 1,
-                    chain_key,
-                    lineage,
-                )
-            except LlmformError as exc:  # a bad value or a key that cannot seal: roll back
-                raise StoreError(f"apply refused, nothing changed: {exc}") from None
-            sql.insert_audit(cur, events)
-            cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
+            events = state_sql.record(cur, at, audit_drafts, chain_key)
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
             lock_rows.rollback(conn)
@@ -366,19 +334,6 @@ class SqliteStore:
             lock_rows.rollback(conn)
             raise
         return events
-
-    def audit_events(self) -> list[AuditEvent]:
-        try:
-            return sql.read_audit(self._conn.cursor())
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot read the audit log of {self.display_url}: {dbfile.explain(exc, self.path)}"
-            ) from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise StoreError(
-                f"the store {self.display_url} is damaged: a row of table audit_events cannot "
-                f"be read ({type(exc).__name__}: {exc}); {dbfile.RESTORE}"
-            ) from None
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,152 @@
+"""The state half of the SQLite registry: llmform's own record in the ``meta`` and
+``audit_events`` tables (lineage, serial, fingerprint key, the audit trail); the lock is
+``sqlite_lock`` (the ``locks`` table).
+
+It never reads nor writes a resource table (those are ``registry_sql``, the target half), so
+that a SQLite state store kept for an external target (issue 12) can take this SQL as it is.
+The registry calls both halves on one connection, inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ...errors import LlmformError, StoreError
+from ...state.audit import GENESIS, AuditEvent, event_from_row, fields_json, seal
+from ...state.audit_keys import ChainKey
+from ..base import StalePlanError
+from . import sqlite_files as dbfile
+from .registry_sql import Cursor
+from .sqlite_migrate import FINGERPRINT_KEY_BYTES
+
+
+def meta(conn: sqlite3.Connection | sqlite3.Cursor, url: str, key: str) -> str:
+    """A ``meta`` value; one that is missing or empty is damage, named with its fix."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    if row is None or not isinstance(row[0], str) or not row[0]:
+        if row is None:
+            problem = "it is missing"
+        elif row[0] is None:
+            problem = "its value is NULL"  # in the words of the sqlite3 shell it is fixed with
+        else:
+            problem = f"its value is {row[0]!r}"
+        raise dbfile.damaged(url, "meta", repr(key), problem)
+    return row[0]
+
+
+def lineage_serial(conn: sqlite3.Connection | sqlite3.Cursor, url: str) -> tuple[str, int]:
+    lineage = meta(conn, url, "lineage")
+    text = meta(conn, url, "serial")
+    if not (text.isascii() and text.isdigit()):
+        raise dbfile.damaged(url, "meta", "'serial'", f"{text!r} is not a whole number")
+    return lineage, int(text)
+
+
+def fingerprint_key(conn: sqlite3.Connection, url: str) -> bytes:
+    text = meta(conn, url, "fingerprint_key")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < FINGERPRINT_KEY_BYTES // 2:
+        raise dbfile.damaged(
+            url,
+            "meta",
+            "'fingerprint_key'",
+            "the value is not a key (hexadecimal, 32 bytes)",
+            "restore the store file from a backup (a new key would make every secret "
+            "show as changed once)",
+        )
+    return key
+
+
+def check_expected(found: tuple[str, int], expected: tuple[str, int]) -> None:
+    """Inside the apply transaction: the state is still the one the plan was made from."""
+    if found != expected:
+        raise StalePlanError(
+            f"the store changed since the plan was made (serial {expected[1]} -> "
+            f"{found[1]}); run llmform plan again"
+            if found[0] == expected[0]
+            else "the plan was made for a different store (lineage differs)"
+        )
+
+
+def record(
+    cur: sqlite3.Cursor,
+    at: tuple[str, int],
+    audit_drafts: Sequence[Mapping[str, Any]],
+    chain_key: ChainKey | None,
+) -> list[AuditEvent]:
+    """Inside the apply transaction, the state at ``at`` (lineage, serial): append the audit
+    events, sealed after the last one, and bump the serial."""
+    lineage, serial = at
+    last = last_audit(cur)
+    try:
+        events = seal(
+            audit_drafts,
+            last[1] if last else GENESIS,
+            last[0] + 1 if last else 1,
+            chain_key,
+            lineage,
+        )
+    except LlmformError as exc:  # a bad value or a key that cannot seal: roll back
+        raise StoreError(f"apply refused, nothing changed: {exc}") from None
+    insert_audit(cur, events)
+    cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
+    return events
+
+
+def audit_events(conn: sqlite3.Connection, url: str, path: str) -> list[AuditEvent]:
+    try:
+        return read_audit(conn.cursor())
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot read the audit log of {url}: {dbfile.explain(exc, path)}"
+        ) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(
+            f"the store {url} is damaged: a row of table audit_events cannot "
+            f"be read ({type(exc).__name__}: {exc}); {dbfile.RESTORE}"
+        ) from None
+
+
+_AUDIT_COLUMNS = (
+    "seq, time, run_id, actor, git_commit, address, action, fields, result, prev_hash, hash"
+)
+
+
+def last_audit(cur: Cursor) -> tuple[int, str] | None:
+    cur.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+    row = cur.fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
+    """The events as sealed: every value is the text the seal covers (``audit.message``)."""
+    cur.executemany(
+        f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.seq,
+                e.time,
+                e.run_id,
+                e.actor,
+                e.commit,
+                e.address,
+                e.action,
+                fields_json(e.fields),
+                e.result,
+                e.prev_hash,
+                e.hash,
+            )
+            for e in events
+        ],
+    )
+
+
+def read_audit(cur: Cursor) -> list[AuditEvent]:
+    """Every event in order; a row llmform would not have written is read as damaged."""
+    cur.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_events ORDER BY seq")
+    return [event_from_row(row) for row in cur.fetchall()]
