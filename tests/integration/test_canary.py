@@ -515,7 +515,7 @@ def test_a_debug_traceback_masks_the_secrets_the_run_holds(
 ) -> None:
     """LLMFORM_DEBUG=1 prints an internal error's traceback, and an exception's text may quote
     a request (httpx's "Illegal header value b'Bearer sk-...'"): masked like any output."""
-    from llmform.cli import plan_apply
+    from llmform.engine import plan_run
     from llmform.secrets.base import SecretValue
 
     held = SecretValue(PRIMARY)
@@ -525,7 +525,7 @@ def test_a_debug_traceback_masks_the_secrets_the_run_holds(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_DEBUG", "1")
-    monkeypatch.setattr(plan_apply, "load_state", crash)
+    monkeypatch.setattr(plan_run, "load_state", crash)
     assert main(["plan", "."]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "Illegal header value b'Bearer [key]'" in err, err

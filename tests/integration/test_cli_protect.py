@@ -372,8 +372,8 @@ def test_protection_applied_while_an_auto_approved_run_waited_is_obeyed(
     write(repo, UNPROTECTED)
     applied(repo, capsys)
     module, function = {
-        "apply": ("llmform.cli.plan_apply", "plan_prepared"),
-        "destroy": ("llmform.cli.destroy", "plan_destroy"),
+        "apply": ("llmform.engine.apply_run", "plan_prepared"),
+        "destroy": ("llmform.engine.destroy", "plan_destroy"),
     }[command]
     real = getattr(__import__(module, fromlist=[function]), function)
     calls = []

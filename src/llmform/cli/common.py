@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -22,10 +21,8 @@ from ..engine.apply import require_checked
 from ..engine.plan import KeyChecker
 from ..errors import LlmformError
 from ..files import FileWriteError, check_appendable
-from ..secrets.crypto import Cipher, cipher_from_env
 from ..state.audit import AuditEvent
 from ..state.audit_trail import head_line
-from ..targets.base import StalePlanError
 
 workspace_option = click.option(
     "-w",
@@ -149,18 +146,6 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
     return check
 
 
-@contextmanager
-def configured_cipher() -> Iterator[Cipher | None]:
-    """The cipher of LLMFORM_ENCRYPTION_KEY / LLMFORM_TRANSIT_KEY, if any, closed after."""
-    cipher = cipher_from_env()
-    try:
-        yield cipher
-    finally:
-        close = getattr(cipher, "close", None)
-        if close is not None:
-            close()
-
-
 def render_plan(
     plan: Plan, fmt: str, color: bool, verbose: bool = False, errors: Sequence[str] = ()
 ) -> str:
@@ -242,26 +227,11 @@ def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color:
         raise LlmformError("apply cancelled; nothing was changed")
 
 
-def still_approved(
-    shown: Plan, fresh: Plan, auto_approve: bool, color: bool, verb: str, consequence: str
-) -> Plan:
-    """Under the lock: the plan to carry out. A 'yes' approved the plan shown, so a store that
-    changed since it was read is refused; with --auto-approve the fresh plan is carried out,
-    shown first, and refused if it now meets protected resources. (A row edited without
-    moving the serial is caught by the store's own check of each change's before.)"""
-    if (fresh.lineage, fresh.serial) == (shown.lineage, shown.serial):
-        return shown
-    if not auto_approve:
-        raise StalePlanError(
-            f"the store changed while {verb} waited for 'yes' (serial {shown.serial} -> "
-            f"{fresh.serial}); {consequence}; run llmform {verb} again"
-        )
+def show_replanned(shown: Plan, fresh: Plan, color: bool) -> None:
+    """--auto-approve, under the lock: the store changed since the plan shown, so the plan made
+    again is carried out instead (``engine.apply_run.approved_under_lock``); shown first."""
     click.echo(
         f"\nThe store changed while the plan above was made (serial {shown.serial} -> "
         f"{fresh.serial}); carrying out this plan instead:\n"
     )
     click.echo(render_plan(fresh, "text", color), nl=False)
-    refused = protection_error(fresh.refusals, consequence)
-    if refused is not None:
-        raise refused
-    return fresh

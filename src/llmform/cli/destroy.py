@@ -15,25 +15,23 @@ from ..console import paint, printable
 from ..core.plan import Plan
 from ..core.render import render
 from ..core.render.text import scope_text
-from ..engine.apply import apply_plan
-from ..engine.destroy import plan_destroy
+from ..engine.apply_run import require_prompt
+from ..engine.destroy import DestroyRequest, planned_destroy
 from ..errors import LlmformError
-from ..state.audit import check_trail_extendable, detect_run
-from ..state.audit_keys import configured_chain_key
-from ..targets.base import OpenMode
 from .common import (
     audit_file_option,
     check_audit_file,
     lock_timeout_option,
     print_head,
     refuse_protected,
-    still_approved,
+    show_replanned,
 )
-from .options import existing_store, options_of, store_option
+from .options import StateGiven, echo_warning, located, options_of, state_option, store_option
 
 
 @click.command()
 @store_option
+@state_option
 @click.option(
     "-w",
     "--workspace",
@@ -49,6 +47,7 @@ from .options import existing_store, options_of, store_option
 def destroy(
     ctx: click.Context,
     store_url: str,
+    state: StateGiven | None,
     workspaces: tuple[str, ...],
     auto_approve: bool,
     lock_timeout: float,
@@ -68,22 +67,17 @@ def destroy(
       llmform destroy --auto-approve --audit-file audit.jsonl --store sqlite:///registry.db
     """
     color = options_of(ctx).color()
-    if not auto_approve and not sys.stdin.isatty():
-        raise LlmformError(
-            "no terminal to confirm on; pass --auto-approve to destroy without a prompt"
-        )
+    require_prompt(auto_approve, sys.stdin.isatty(), "destroy without a prompt")
     if audit_file:
         check_audit_file(audit_file, "nothing was destroyed")
-    # as apply: an unusable audit key, or none for a keyed trail, refused before anything
-    with (
-        configured_chain_key(probe=True) as chain_key,
-        existing_store(store_url, OpenMode.EXISTING) as store,  # destroy never creates one
-    ):
-        if store is None:
+    request = DestroyRequest(
+        located(store_url, state), workspaces, auto_approve, lock_timeout, audit_file
+    )
+    with planned_destroy(request, echo_warning) as planned:
+        if planned is None:
             click.echo(f"Nothing to destroy: there is no store at {printable(store_url)}.")
             return
-        check_trail_extendable(store.audit_events(), chain_key)
-        shown = plan_destroy(store, workspaces)
+        shown = planned.shown
         if shown.summary.empty:
             where = f" in {scope_text(shown.scope)}" if shown.scope else ""
             click.echo(f"Nothing to destroy: the store holds no managed resources{where}.")
@@ -91,19 +85,13 @@ def destroy(
         # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing
         refuse_protected(shown, color, "nothing was destroyed")
         _show_and_confirm(shown, auto_approve, color)
-        with store.lock("destroy", lock_timeout) as lock:
-            fresh = plan_destroy(store, workspaces)
-            to_destroy = still_approved(
-                shown, fresh, auto_approve, color, "destroy", "nothing was destroyed"
-            )
-            if to_destroy.summary.empty:
-                click.echo("Nothing to destroy: another run deleted it meanwhile.")
-                return
-            run = detect_run(to_destroy.plan_id, actor=lock.actor)
-            result = apply_plan(to_destroy, store, run, audit_file=audit_file, chain_key=chain_key)
-    destroyed = to_destroy.summary.destroy
-    click.echo(paint(f"\nDestroy complete! Resources: {destroyed} destroyed.", "green", color))
-    print_head(result.events)
+        destroyed = planned.carry_out(lambda shown, fresh: show_replanned(shown, fresh, color))
+    if not destroyed.events:
+        click.echo("Nothing to destroy: another run deleted it meanwhile.")
+        return
+    count = destroyed.plan.summary.destroy
+    click.echo(paint(f"\nDestroy complete! Resources: {count} destroyed.", "green", color))
+    print_head(destroyed.events)
 
 
 def _show_and_confirm(plan: Plan, auto_approve: bool, color: bool) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from ..console import printable
-from ..targets import OpenMode
-from .options import opened, store_option
+from ..engine.store_commands import init_store
+from .options import StateGiven, echo_warning, located, state_option, store_option
 
 
 @click.command()
 @store_option
-def init(store_url: str) -> None:
+@state_option
+def init(store_url: str, state: StateGiven | None) -> None:
     """Create an empty store (the commands that only read never create one).
 
     Nothing happens to a store that exists already. apply creates a missing store by itself;
@@ -23,13 +24,11 @@ def init(store_url: str) -> None:
       llmform init
       llmform init --store sqlite:////srv/llm/registry.db
     """
-    with opened(store_url, OpenMode.CREATE) as store:
-        state = store.read()
-        created = store.created
-    if created:
+    done = init_store(located(store_url, state), echo_warning)
+    if done.created:
         click.echo(f"Created the store {printable(store_url)} (empty, serial 0).")
     else:
         click.echo(
-            f"The store {printable(store_url)} exists already (serial {state.serial}); "
+            f"The store {printable(store_url)} exists already (serial {done.serial}); "
             "nothing was changed."
         )

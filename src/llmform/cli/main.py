@@ -28,7 +28,7 @@ from ..version import __version__
 from . import plan_apply, saved_plans, store
 from .destroy import destroy
 from .init import init
-from .options import Group, Options, group_store_option, pass_options
+from .options import Group, Options, group_state_option, group_store_option, pass_options
 
 __all__ = ["Options", "cli", "main", "pass_options"]
 
@@ -39,6 +39,7 @@ __all__ = ["Options", "cli", "main", "pass_options"]
 )
 @click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set).")
 @group_store_option
+@group_state_option
 @click.version_option(__version__, prog_name="llmform")
 @click.pass_context
 def cli(ctx: click.Context, no_color: bool) -> None:

@@ -1,9 +1,10 @@
-"""Options that every command shares: ``--no-color`` and ``--store``, accepted before the
-command (``llmform --store URL plan``) and after it (``llmform plan --store URL``; by the
-commands that use no store too, which ignore it), and opening the store a command names.
+"""Options that every command shares: ``--no-color``, ``--store`` and ``--state``, accepted
+before the command (``llmform --store URL plan``) and after it (``llmform plan --store URL``; by
+the commands that use no store too, which ignore them), and where a command's backend is.
 
 Given in both places, the command's own ``--store`` wins (it is the nearer, more specific one);
-then the one before the command, then ``LLMFORM_STORE``, then the default. ``--no-color``
+then the one before the command, then ``LLMFORM_STORE``, then the default; ``--state`` the same
+way with ``LLMFORM_STATE`` (and no default: the registry keeps its own state). ``--no-color``
 anywhere turns colour off.
 """
 
@@ -11,17 +12,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
 import click
 
 from ..console import printable, use_color
-from ..targets import DEFAULT_STORE_URL, NoStoreError, OpenMode, Store, open_store
+from ..engine.backend import DEFAULT_STATE_URL, STATE_ENV, Location, check_state_url
+from ..targets import DEFAULT_STORE_URL
 
 STORE_ENV = "LLMFORM_STORE"
 _STORE_BEFORE = "llmform.store"  # ctx.meta (shared by a command and its group): --store before
+_STATE_BEFORE = "llmform.state"  # the same for --state
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,22 @@ _no_color_option = click.option(
 _unused_store_option = click.option(
     "--store", metavar="URL", expose_value=False, hidden=True, help="Not used by this command."
 )
+_unused_state_option = click.option(
+    "--state", metavar="URL", expose_value=False, hidden=True, help="Not used by this command."
+)
 
 
 class Group(click.Group):
-    """A group whose commands all accept ``--no-color`` and ``--store`` after their name too."""
+    """A group whose commands all accept ``--no-color``, ``--store`` and ``--state`` after
+    their name too."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(param.name == "no_color" for param in cmd.params):
             _no_color_option(cmd)
         if not any("--store" in getattr(param, "opts", ()) for param in cmd.params):
             _unused_store_option(cmd)
+        if not any("--state" in getattr(param, "opts", ()) for param in cmd.params):
+            _unused_state_option(cmd)
         super().add_command(cmd, name)
 
 
@@ -102,31 +109,57 @@ store_option = click.option(
 )
 
 
-def echo_warnings(store: Store) -> None:
-    for warning in store.warnings:
-        click.echo(f"warning: {printable(warning)}", err=True)
+def _state_before(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[_STATE_BEFORE] = value
 
 
-@contextmanager
-def opened(url: str, mode: OpenMode) -> Iterator[Store]:
-    """The store at ``url`` opened as ``mode`` (see OpenMode), its warnings on stderr, closed
-    after. Read-only commands: READ; plan: PLAN; apply: APPLY; destroy, force-unlock and apply
-    of a saved plan: EXISTING; init: CREATE."""
-    store = open_store(url, mode)
-    try:
-        echo_warnings(store)
-        yield store
-    finally:
-        store.close()
+@dataclass(frozen=True)
+class StateGiven:
+    """A ``--state`` URL and where it was given (named by the message that refuses it)."""
+
+    url: str
+    given_by: str
 
 
-@contextmanager
-def existing_store(url: str, mode: OpenMode) -> Iterator[Store | None]:
-    """``opened``, for a command that has nothing to do without a store (READ or EXISTING,
-    neither creates one): None when there is none."""
-    with ExitStack() as stack:
-        try:
-            store: Store | None = stack.enter_context(opened(url, mode))
-        except NoStoreError:
-            store = None
-        yield store
+def _state_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> StateGiven | None:
+    if value is not None:
+        return StateGiven(value, "--state")
+    before = ctx.meta.get(_STATE_BEFORE)
+    if isinstance(before, str):
+        return StateGiven(before, "--state")
+    from_env = os.environ.get(STATE_ENV)
+    return StateGiven(from_env, STATE_ENV) if from_env else None
+
+
+STATE_HELP = (
+    "Where llmform keeps its state (lineage, serial, lock, audit trail) for a target that "
+    "cannot keep it: an external system such as MLflow's gateway. The registry keeps its own; "
+    f"default for external targets: {DEFAULT_STATE_URL} (env {STATE_ENV}). May also come "
+    "before the command."
+)
+
+group_state_option = click.option(
+    "--state",
+    metavar="URL",
+    expose_value=False,
+    callback=_state_before,
+    help=f"The state of the command that follows (env {STATE_ENV}).",
+)
+
+state_option = click.option("--state", "state", metavar="URL", callback=_state_url, help=STATE_HELP)
+
+
+def located(store_url: str, state: StateGiven | None) -> Location:
+    """Where a command's backend is, from its ``--store`` and ``--state``; a ``--state`` that
+    does not fit is refused here, before the command reads or opens anything."""
+    if state is None:
+        return Location(store_url)
+    where = Location(store_url, state.url, state.given_by)
+    check_state_url(where)
+    return where
+
+
+def echo_warning(warning: str) -> None:
+    """A warning found on opening a backend, on stderr."""
+    click.echo(f"warning: {printable(warning)}", err=True)

@@ -2,37 +2,29 @@
 audit and force-unlock are in store.py, init and destroy in their own modules).
 
 Kept apart from main.py (the offline commands) so that each stays readable; both only parse
-options, call the library and print.
+options, call the library (``engine.plan_run``, ``engine.apply_run``) and print: the plan, the
+prompt between planning and the lock, the outcome.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-from collections.abc import Sequence
 
 import click
 
-from ..checks.trust_sources import configured_urls
 from ..console import printable
-from ..core.plan import Plan
 from ..core.protect import protection_error
-from ..desired.model import DesiredState
-from ..desired.validate import load_state
-from ..engine.apply import apply_plan, key_check_error, require_checked, require_trusted
-from ..engine.plan import plan_prepared, prepare
-from ..engine.saved_plans import is_plan_file, plan_mac_key, save_plan
+from ..engine.apply import key_check_error
+from ..engine.apply_run import ApplyRequest, planned_apply
+from ..engine.plan_run import PlanRequest, run_plan
+from ..engine.saved_apply import SavedApplyRequest
+from ..engine.saved_plans import is_plan_file, save_plan
 from ..errors import LlmformError
 from ..files import FileWriteError, check_writable
-from ..secrets.chain import chain_from_env
-from ..state.audit import check_trail_extendable, detect_run
-from ..state.audit_keys import configured_chain_key
-from ..targets import OpenMode, Store
 from .common import (
     audit_file_option,
     check_audit_file,
-    configured_cipher,
     echo_failure,
     key_check_options,
     key_checker,
@@ -41,17 +33,18 @@ from .common import (
     render_plan,
     report_applied,
     show_and_confirm,
-    still_approved,
+    show_replanned,
     verbose_option,
     workspace_option,
 )
-from .options import opened, options_of, store_option
+from .options import StateGiven, echo_warning, located, options_of, state_option, store_option
 from .saved_plans import apply_command, apply_saved
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @store_option
+@state_option
 @workspace_option
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan for apply.")
 @click.option(
@@ -80,6 +73,7 @@ def plan(
     ctx: click.Context,
     paths: tuple[str, ...],
     store_url: str,
+    state: StateGiven | None,
     workspaces: tuple[str, ...],
     out: str | None,
     fmt: str,
@@ -112,32 +106,25 @@ def plan(
       llmform plan -v configs/       # catalog factories with their model lists
     """
     try:
+        where = located(store_url, state)
         if out:  # before anything is planned: a plan that cannot be saved is wasted
             check_plan_file(out)
-        state = load_state(paths or (".",))
-        if no_secrets:
-            result, mac_key = plan_without_secrets(state, store_url, workspaces, bool(out))
-        else:
-            trusted = configured_urls(trust_endpoints, paths or (".",))
-            check = key_checker(validate_keys, parallelism, check_cache_ttl)
-            with opened(store_url, OpenMode.PLAN) as store, configured_cipher() as cipher:
-                encrypted = cipher is not None  # a plan only says so; apply seals
-                prepared = prepare(
-                    state,
-                    store,
-                    chain_from_env(),
-                    scope=workspaces,
-                    check=check,
-                    trusted=trusted,
-                    encrypted=encrypted,
-                )
-                result = plan_prepared(
-                    state, store, prepared, scope=workspaces, encrypted=encrypted
-                )
-                mac_key = saved_plan_key(store) if out else None
+        planned = run_plan(
+            PlanRequest(
+                paths,
+                where,
+                workspaces,
+                saving=bool(out),
+                no_secrets=no_secrets,
+                checker=lambda: key_checker(validate_keys, parallelism, check_cache_ttl),
+                trust_endpoints=trust_endpoints,
+            ),
+            echo_warning,
+        )
     except LlmformError as exc:
         echo_failure(exc, fmt)
         raise
+    result, mac_key = planned.plan, planned.mac_key
     not_saved = None
     if out and mac_key is None:
         not_saved = LlmformError(
@@ -172,28 +159,6 @@ def plan(
         sys.exit(2)
 
 
-def plan_without_secrets(
-    state: DesiredState, store_url: str, scope: Sequence[str], saving: bool = False
-) -> tuple[Plan, bytes | None]:
-    """--no-secrets: no resolver and no cipher are made, so nothing logs in to Vault or reads
-    a secret; whether values are to be sealed is taken from the variables' presence alone.
-    With ``saving``, also returns the key of the saved plan's MAC (``saved_plan_key``)."""
-    encrypted = any(
-        os.environ.get(name, "").strip()
-        for name in ("LLMFORM_ENCRYPTION_KEY", "LLMFORM_TRANSIT_KEY")
-    )
-    with opened(store_url, OpenMode.PLAN) as store:
-        prepared = prepare(state, store, None, scope=scope)
-        plan = plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
-        return plan, saved_plan_key(store) if saving else None
-
-
-def saved_plan_key(store: Store) -> bytes | None:
-    """The key of a saved plan's MAC, which only the store holds; None for a store that does
-    not exist yet (its key is made when apply creates it)."""
-    return plan_mac_key(store.fingerprint_key()) if store.exists else None
-
-
 def check_plan_file(path: str) -> None:
     """plan -o: the file can be written (its folder exists and is writable)."""
     try:
@@ -207,6 +172,7 @@ def check_plan_file(path: str) -> None:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @store_option
+@state_option
 @workspace_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @lock_timeout_option
@@ -217,6 +183,7 @@ def apply(
     ctx: click.Context,
     paths: tuple[str, ...],
     store_url: str,
+    state: StateGiven | None,
     workspaces: tuple[str, ...],
     auto_approve: bool,
     lock_timeout: float,
@@ -248,77 +215,43 @@ def apply(
       llmform apply --trust-endpoint http://vllm.internal:8000/v1 configs/
     """
     color = options_of(ctx).color()
+    where = located(store_url, state)
     if audit_file:
         check_audit_file(audit_file)
     if len(paths) == 1 and is_plan_file(paths[0]):
         if workspaces:
             raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
-        trusted = configured_urls(trust_endpoints, ())
-        apply_saved(paths[0], store_url, lock_timeout, audit_file, validate_keys, trusted, color)
+        apply_saved(
+            SavedApplyRequest(
+                paths[0], where, lock_timeout, audit_file, validate_keys, trust_endpoints
+            ),
+            color,
+        )
         return
-    # The files first: a path that does not exist (a saved plan's artifact that was not
-    # downloaded) is named as such, not reported as a missing terminal.
-    state = load_state(paths or (".",))
-    if not auto_approve and not sys.stdin.isatty():
-        raise LlmformError(
-            "no terminal to confirm on; pass --auto-approve to apply without a prompt, or "
-            "apply a saved plan (llmform plan -o FILE, then llmform apply FILE)"
-        )
-    resolver = chain_from_env()
-    trusted = configured_urls(trust_endpoints, paths or (".",))
-    check = key_checker(validate_keys, parallelism, check_cache_ttl)
-    mode = OpenMode.APPLY  # a store that does not exist yet is created by the apply
-    # The audit key first: a bad or unusable one is refused before the store is touched.
-    with (
-        configured_chain_key(probe=True) as chain_key,
-        opened(store_url, mode) as store,
-        configured_cipher() as cipher,
-    ):
-        # Before anything else: a keyed trail is extended only with a key (the store's apply
-        # enforces it again); refused here, the store is not even locked.
-        check_trail_extendable(store.audit_events(), chain_key)
-        # Secrets and key checks before the lock: slow checks must not hold up other applies.
-        encrypted = cipher is not None
-        prepared = prepare(
-            state,
-            store,
-            resolver,
-            scope=workspaces,
-            check=check,
-            trusted=trusted,
-            encrypted=encrypted,
-        )
-        # Planned, shown, refused or confirmed before the lock, so that a refusal or a 'no'
-        # writes nothing at all, not even the lock row; under the lock it is planned again.
-        shown = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
-        if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
-            require_trusted(None, prepared, store, trusted)
-        show_and_confirm(shown, validate_keys, auto_approve, color)
-        if shown.summary.empty:
-            print_head(store.audit_events())
+    request = ApplyRequest(
+        paths,
+        where,
+        workspaces,
+        auto_approve=auto_approve,
+        can_prompt=sys.stdin.isatty(),
+        lock_timeout=lock_timeout,
+        audit_file=audit_file,
+        validate_keys=validate_keys,
+        checker=lambda: key_checker(validate_keys, parallelism, check_cache_ttl),
+        trust_endpoints=trust_endpoints,
+    )
+    with planned_apply(request, echo_warning) as planned:
+        # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing
+        show_and_confirm(planned.shown, validate_keys, auto_approve, color)
+        if planned.shown.summary.empty:
+            print_head(planned.audit_events())
             return
-        with store.lock("apply", lock_timeout) as lock:
-            fresh = plan_prepared(state, store, prepared, scope=workspaces, encrypted=encrypted)
-            to_apply = still_approved(
-                shown, fresh, auto_approve, color, "apply", "nothing was applied"
-            )
-            if validate_keys:
-                require_checked(to_apply)
-            if to_apply.summary.empty:
-                click.echo("Nothing to apply: another run made these changes meanwhile.")
-                print_head(store.audit_events())
-                return
-            run = detect_run(to_apply.plan_id, actor=lock.actor)
-            result = apply_plan(
-                to_apply,
-                store,
-                run,
-                secrets=prepared.secrets,
-                cipher=cipher,
-                audit_file=audit_file,
-                chain_key=chain_key,
-            )
-    report_applied(to_apply, result.events, color)
+        applied = planned.carry_out(lambda shown, fresh: show_replanned(shown, fresh, color))
+    if not applied.events:
+        click.echo("Nothing to apply: another run made these changes meanwhile.")
+        print_head(applied.head)
+        return
+    report_applied(applied.plan, applied.events, color)
 
 
 COMMANDS = (plan, apply)

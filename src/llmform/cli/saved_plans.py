@@ -1,39 +1,22 @@
 """The commands about saved plans: ``show``, and ``apply`` of a saved plan.
 
-A saved plan is read and type-checked (``engine.saved_plans.read_plan``) before any store is
-opened, verified against the store's key before anything in it is used, and checked against the
-store (``engine.apply.check_fresh``) before the lock is taken, so that every refusal writes
-nothing.
+The checks and the apply are ``engine.saved_apply``'s; this module prints between its steps
+(the note on endpoints trusted since, the plan, the outcome).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Sequence
 from dataclasses import replace
 
 import click
 
-from ..checks.trust import NormalUrl
 from ..console import paint, printable
 from ..core.plan import Plan
-from ..engine.apply import (
-    apply_plan,
-    check_fresh,
-    refusal_ahead,
-    require_cipher,
-    require_secrets_compared,
-    require_trusted,
-)
-from ..engine.saved_plans import plan_mac_key, read_plan
+from ..engine.saved_apply import SavedApplyRequest, saved_apply, show_saved
 from ..errors import LlmformError
-from ..secrets.chain import chain_from_env
-from ..state.audit import check_trail_extendable, detect_run
-from ..state.audit_keys import configured_chain_key
-from ..targets import OpenMode
 from .common import (
-    configured_cipher,
     echo_failure,
     print_head,
     refuse_protected,
@@ -42,7 +25,7 @@ from .common import (
     show_and_confirm,
     verbose_option,
 )
-from .options import existing_store, options_of, store_option
+from .options import StateGiven, echo_warning, located, options_of, state_option, store_option
 
 
 def apply_command(path: str, store_url: str, plan: Plan) -> str:
@@ -74,65 +57,31 @@ def _ansi_c(char: str) -> str:
     return char if char.isprintable() else printable(char)
 
 
-def apply_saved(
-    path: str,
-    store_url: str,
-    lock_timeout: float,
-    audit_file: str | None,
-    validate_keys: bool,
-    trusted: Sequence[NormalUrl],
-    color: bool,
-) -> None:
+def apply_saved(request: SavedApplyRequest, color: bool) -> None:
     """Apply a saved plan and report it: every check that can refuse it runs before the lock is
-    taken, so a refusal writes nothing; the store checks serial and befores again as it
-    writes."""
-    saved = read_plan(path)
-    # The audit key first: a bad or unusable one is refused before the store is touched.
-    with (
-        configured_chain_key(probe=True) as chain_key,
-        existing_store(store_url, OpenMode.EXISTING) as store,
-        configured_cipher() as cipher,
-    ):
-        if store is None:
-            raise LlmformError(
-                f"no store at {printable(store_url)}; a saved plan applies to the store it was "
-                "made for: pass its URL with --store (or LLMFORM_STORE)"
+    taken (``engine.saved_apply``), so a refusal writes nothing."""
+    with saved_apply(request, echo_warning) as saved:
+        if saved.let_through:
+            click.echo(
+                f"Note: {saved.let_through} key(s) of this plan were not checked when it was "
+                "made (their endpoint was not trusted then); it is trusted now. Plan again to "
+                "have them checked.",
+                err=True,
             )
-        plan = saved.verify(plan_mac_key(store.fingerprint_key()), store.display_url)
-        require_secrets_compared(plan)  # a --no-secrets plan is for review only
-        check_trail_extendable(store.audit_events(), chain_key)
-        if validate_keys:  # keys whose endpoint is not trusted: refused before anything else
-            let_through = require_trusted(plan, None, store, trusted)
-            if let_through:
-                click.echo(
-                    f"Note: {let_through} key(s) of this plan were not checked when it was made "
-                    "(their endpoint was not trusted then); it is trusted now. Plan again to "
-                    "have them checked.",
-                    err=True,
-                )
-        refuse_protected(plan, color)
-        secrets = check_fresh(plan, store, chain_from_env())
-        require_cipher(plan, cipher)
-        show_and_confirm(plan, validate_keys, True, color)
-        if plan.summary.empty:
-            print_head(store.audit_events())
+        refuse_protected(saved.plan, color)
+        secrets = saved.check_fresh()
+        show_and_confirm(saved.plan, request.validate_keys, True, color)
+        if saved.plan.summary.empty:
+            print_head(saved.audit_events())
             return
-        with store.lock("apply", lock_timeout) as lock:
-            result = apply_plan(
-                plan,
-                store,
-                detect_run(plan.plan_id, actor=lock.actor),
-                secrets=secrets,
-                cipher=cipher,
-                audit_file=audit_file,
-                chain_key=chain_key,
-            )
-    report_applied(plan, result.events, color)
+        applied = saved.carry_out(secrets)
+    report_applied(applied.plan, applied.events, color)
 
 
 @click.command()
 @click.argument("planfile", type=click.Path(dir_okay=False))
 @store_option
+@state_option
 @click.option(
     "--format",
     "fmt",
@@ -142,7 +91,14 @@ def apply_saved(
 )
 @verbose_option
 @click.pass_context
-def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: bool) -> None:
+def show(
+    ctx: click.Context,
+    planfile: str,
+    store_url: str,
+    state: StateGiven | None,
+    fmt: str,
+    verbose: bool,
+) -> None:
     """Print a saved plan (from plan -o) as plan prints it, for review.
 
     The plan is verified first against the store it is for (--store): a file modified after
@@ -160,21 +116,11 @@ def show(ctx: click.Context, planfile: str, store_url: str, fmt: str, verbose: b
       llmform show --format json --store sqlite:////srv/llm/registry.db prod.plan
     """
     try:
-        saved = read_plan(planfile)
-        with existing_store(store_url, OpenMode.READ) as store:
-            if store is None:
-                plan = saved.unverified()
-                note = (
-                    f"{planfile} is not verified: there is no store at {store_url} to check it "
-                    "against (pass --store); apply verifies it and refuses a modified plan"
-                )
-            else:
-                plan = saved.verify(plan_mac_key(store.fingerprint_key()), store.display_url)
-                reason = refusal_ahead(plan, store)
-                note = f"{reason}; apply will refuse this plan" if reason else ""
+        shown = show_saved(planfile, located(store_url, state), echo_warning)
     except LlmformError as exc:  # markdown and json still print a document: its errors
         echo_failure(exc, fmt)
         raise
+    plan, note = shown.plan, shown.note
     if note:
         warn = paint("warning", "yellow", options_of(ctx).color(err=True))
         click.echo(f"{warn}: {printable(note)}", err=True)

@@ -1,7 +1,7 @@
 """The commands that read or repair a store without planning: export, audit, force-unlock.
 
 Kept apart from plan_apply.py (plan and apply); like every command module, they only parse
-options, call the library and print.
+options, call the library (``engine.store_commands``) and print.
 """
 
 from __future__ import annotations
@@ -11,35 +11,26 @@ import json
 import click
 
 from ..console import printable
-from ..core.export import export_yaml
+from ..engine.store_commands import audit_events, export_store, verify_audit
+from ..engine.store_commands import force_unlock as force_unlock_store
 from ..errors import LlmformError
 from ..files import write_file
-from ..state.audit_keys import configured_chain_key
-from ..state.audit_trail import (
-    INVESTIGATE,
-    listing,
-    matching,
-    parse_head,
-    parse_since,
-    read_copy,
-    verify_trail,
-)
-from ..targets import OpenMode
-from .options import opened, store_option
+from ..state.audit_trail import INVESTIGATE, listing, matching, parse_head, parse_since, read_copy
+from .options import StateGiven, echo_warning, located, state_option, store_option
 
 
 @click.command()
 @store_option
+@state_option
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-def export(store_url: str, out: str | None) -> None:
+def export(store_url: str, state: StateGiven | None, out: str | None) -> None:
     """Print the store's state as llmform YAML (secrets as references, never values).
 
     \b
     Example (adopt an existing registry):
       llmform export --store sqlite:///registry.db -o llmform.yaml && llmform plan llmform.yaml
     """
-    with opened(store_url, OpenMode.READ) as store:
-        text = export_yaml(store.read())
+    text = export_store(located(store_url, state), echo_warning)
     if out:
         write_file(out, text, private=False)
     else:
@@ -48,6 +39,7 @@ def export(store_url: str, out: str | None) -> None:
 
 @click.command()
 @store_option
+@state_option
 @click.option(
     "--verify",
     "check",
@@ -81,6 +73,7 @@ def export(store_url: str, out: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
 def audit(
     store_url: str,
+    state: StateGiven | None,
     check: bool,
     head: str | None,
     copy_file: str | None,
@@ -106,29 +99,18 @@ def audit(
     """
     if (head or copy_file) and not check:
         raise click.UsageError("--head and --audit-file go with --verify")
+    where = located(store_url, state)
     if check:
         known = parse_head(head) if head else None
         copy = read_copy(copy_file) if copy_file else []
-        with configured_chain_key() as key, opened(store_url, OpenMode.READ) as store:
-            events = store.audit_events()
-            state = store.read()
-            report = verify_trail(
-                events,
-                key,
-                head=known,
-                copy=copy,
-                applies=state.serial,
-                managed=len(state.resources),
-                store=state.lineage,
-            )
+        report = verify_audit(where, echo_warning, known, copy)
         if report.failures:
             raise LlmformError(*report.failures, INVESTIGATE)
         for line in report.lines:
             click.echo(line)
         return
     after = parse_since(since) if since is not None else None
-    with opened(store_url, OpenMode.READ) as store:
-        events = store.audit_events()
+    events = audit_events(where, echo_warning)
     shown = matching(events, workspace, address, after)
     if as_json:
         for event in shown:
@@ -147,15 +129,15 @@ def audit(
 @click.command("force-unlock")
 @click.argument("lock_id")
 @store_option
-def force_unlock(lock_id: str, store_url: str) -> None:
+@state_option
+def force_unlock(lock_id: str, store_url: str, state: StateGiven | None) -> None:
     """Release a lock left by a crashed run (its id is in the 'locked' error).
 
     \b
     Example:
       llmform force-unlock 3f2a9c1b7d4e
     """
-    with opened(store_url, OpenMode.EXISTING) as store:
-        released = store.force_unlock(lock_id)
+    released = force_unlock_store(located(store_url, state), lock_id, echo_warning)
     click.echo(
         f"Released lock {printable(released.lock_id)} held by {released.who} since "
         f"{printable(released.created_at)}."

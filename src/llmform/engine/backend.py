@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,7 +25,7 @@ from ..errors import StoreError
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
 from ..state.base import StateStore, SteppedStateStore
-from ..targets import STORES, OpenMode, open_store
+from ..targets import STORES, NoStoreError, OpenMode, open_store
 from ..targets.base import SelfStatedTarget, SteppedTarget, Store, StoreState, Target
 from ..targets.urls import check_scheme, sqlite_path
 from .steps import apply_in_steps
@@ -167,3 +167,15 @@ def opened_backend(where: Location, mode: OpenMode, warn: Warn) -> Iterator[Back
         yield backend
     finally:
         backend.close()
+
+
+@contextmanager
+def existing_backend(where: Location, mode: OpenMode, warn: Warn) -> Iterator[Backend | None]:
+    """``opened_backend``, for a command that has nothing to do without a store (READ or
+    EXISTING, neither creates one): None when there is none."""
+    with ExitStack() as stack:
+        try:
+            backend: Backend | None = stack.enter_context(opened_backend(where, mode, warn))
+        except NoStoreError:
+            backend = None
+        yield backend

@@ -24,7 +24,8 @@ import base64
 import binascii
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ..errors import LlmformError
@@ -187,3 +188,15 @@ def _kind(sealed: str) -> str:
     if sealed.startswith(TRANSIT_PREFIX):
         return "sealed with Vault Transit"
     return "not sealed text"
+
+
+@contextmanager
+def configured_cipher() -> Iterator[Cipher | None]:
+    """The cipher of LLMFORM_ENCRYPTION_KEY / LLMFORM_TRANSIT_KEY, if any, closed after."""
+    cipher = cipher_from_env()
+    try:
+        yield cipher
+    finally:
+        close = getattr(cipher, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,93 @@
+"""``llmform plan`` as a library call: files, secrets, key checks and a backend to a Plan, with
+the key of its MAC when it is to be saved. The CLI renders the plan and saves it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..checks.trust_sources import configured_urls
+from ..core.plan import Plan
+from ..desired.model import DesiredState
+from ..desired.validate import load_state
+from ..secrets.chain import chain_from_env
+from ..secrets.crypto import configured_cipher
+from ..targets import OpenMode
+from .backend import Backend, Location, Warn, opened_backend
+from .plan import KeyChecker, plan_prepared, prepare
+from .saved_plans import plan_mac_key
+
+# Makes the key checker of a run (None: --no-validate-keys); called once the files are loaded,
+# so that a bad setting of the checks is reported after bad files, as before.
+CheckerFactory = Callable[[], KeyChecker | None]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    paths: tuple[str, ...]  # empty: the current directory
+    where: Location
+    scope: tuple[str, ...] = ()
+    saving: bool = False  # plan -o: also the key of the saved plan's MAC
+    no_secrets: bool = False
+    checker: CheckerFactory = lambda: None
+    trust_endpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    plan: Plan
+    mac_key: bytes | None  # None: not saving, or the store does not exist yet
+
+
+def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
+    """Load and check the files, read the backend (read-only), resolve secrets, check keys,
+    diff. Nothing is written."""
+    paths = request.paths or (".",)
+    state = load_state(paths)
+    if request.no_secrets:
+        plan, mac_key = plan_without_secrets(
+            state, request.where, request.scope, warn, request.saving
+        )
+        return PlannedRun(plan, mac_key)
+    trusted = configured_urls(request.trust_endpoints, paths)
+    check = request.checker()
+    with (
+        opened_backend(request.where, OpenMode.PLAN, warn) as backend,
+        configured_cipher() as cipher,
+    ):
+        encrypted = cipher is not None  # a plan only says so; apply seals
+        prepared = prepare(
+            state,
+            backend,
+            chain_from_env(),
+            scope=request.scope,
+            check=check,
+            trusted=trusted,
+            encrypted=encrypted,
+        )
+        plan = plan_prepared(state, backend, prepared, scope=request.scope, encrypted=encrypted)
+        return PlannedRun(plan, saved_plan_key(backend) if request.saving else None)
+
+
+def plan_without_secrets(
+    state: DesiredState, where: Location, scope: Sequence[str], warn: Warn, saving: bool = False
+) -> tuple[Plan, bytes | None]:
+    """--no-secrets: no resolver and no cipher are made, so nothing logs in to Vault or reads
+    a secret; whether values are to be sealed is taken from the variables' presence alone.
+    With ``saving``, also returns the key of the saved plan's MAC (``saved_plan_key``)."""
+    encrypted = any(
+        os.environ.get(name, "").strip()
+        for name in ("LLMFORM_ENCRYPTION_KEY", "LLMFORM_TRANSIT_KEY")
+    )
+    with opened_backend(where, OpenMode.PLAN, warn) as backend:
+        prepared = prepare(state, backend, None, scope=scope)
+        plan = plan_prepared(state, backend, prepared, scope=scope, encrypted=encrypted)
+        return plan, saved_plan_key(backend) if saving else None
+
+
+def saved_plan_key(backend: Backend) -> bytes | None:
+    """The key of a saved plan's MAC, which only the state holds; None for a store that does
+    not exist yet (its key is made when apply creates it)."""
+    return plan_mac_key(backend.state.fingerprint_key()) if backend.exists else None
