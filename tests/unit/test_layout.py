@@ -235,3 +235,17 @@ def test_the_checks_find_a_cycle_and_a_wrong_direction(tmp_path: Path) -> None:
         ["llmform.core.diff", "llmform.targets.sqlite", "llmform.core.diff"]
     ]
     assert imports_of(known["llmform.core.diff"], known) == {"llmform.targets.sqlite", "httpx"}
+
+
+def test_the_state_reaches_no_target() -> None:
+    """llmform's own record stands apart from what it configures (README, "How it is built"):
+    a state store serves any target, so nothing in state/ may lean on one."""
+    known = modules()
+    wrong = [
+        f"{name} imports {imported}"
+        for name, module in known.items()
+        if _within(name, ("llmform.state",))
+        for imported in sorted(imports_of(module, known))
+        if _within(imported, ("llmform.targets",))
+    ]
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,209 @@
+"""The seam for targets that cannot apply together with llmform's state (issue 10, item 2).
+
+An in-memory SteppedTarget (a dict) and its in-memory SteppedStateStore prove the engine's
+stepped path: changes applied in the plan's order (factory, workspace, config when creating;
+the reverse when deleting), each step recorded in the state as it lands, a failure at step k
+leaving steps before k applied and recorded and stopping with a report, and a re-plan showing
+only what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from llmform.core.diff import DELETE, Change
+from llmform.core.plan import Plan, build_plan
+from llmform.core.resources import Resource
+from llmform.engine.apply import apply_plan
+from llmform.engine.backend import Backend
+from llmform.engine.steps import PartialApplyError
+from llmform.errors import StoreError
+from llmform.state.audit import GENESIS, AuditEvent, RunInfo, seal
+from llmform.state.audit_keys import ChainKey
+from llmform.state.base import SteppedStateStore
+from llmform.state.lock import LockInfo, new_lock
+from llmform.targets.base import SteppedTarget, TargetResources
+
+URL = "memory://gateway"
+
+
+class DictTarget:
+    """A target whose resources are a dict; ``fail_at`` names a change it cannot make."""
+
+    display_url = URL
+    exists = True
+    created = False
+    warnings: Sequence[str] = ()
+    applied_by_trusted_runs = True
+
+    def __init__(self, fail_at: str | None = None) -> None:
+        self.resources: dict[str, Resource] = {}
+        self.made: list[str] = []
+        self.fail_at = fail_at
+
+    def read_resources(self) -> TargetResources:
+        return TargetResources(dict(self.resources))
+
+    def apply_change(self, change: Change, sealed: Mapping[str, str] | None = None) -> None:
+        if change.address == self.fail_at:
+            raise StoreError(f"the gateway refused {change.address}")
+        if change.action == DELETE:
+            del self.resources[change.address]
+        else:
+            assert change.after is not None
+            self.resources[change.address] = change.after
+        self.made.append(f"{change.action} {change.address}")
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryState:
+    """A state store in memory: lineage, serial, audit events, the resources last applied."""
+
+    display_url = "memory://state"
+    exists = True
+    created = False
+    warnings: Sequence[str] = ()
+
+    def __init__(self) -> None:
+        self.serial = 0
+        self.events: list[AuditEvent] = []
+        self.applied: dict[str, Resource] = {}
+
+    def lineage_serial(self) -> tuple[str, int]:
+        return "lineage-1", self.serial
+
+    def fingerprint_key(self) -> bytes:
+        return b"k" * 32
+
+    @contextmanager
+    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        yield new_lock(operation)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        raise StoreError("not locked")
+
+    def audit_events(self) -> list[AuditEvent]:
+        return list(self.events)
+
+    def last_applied(self) -> Mapping[str, Resource]:
+        return dict(self.applied)
+
+    def record_step(
+        self,
+        changes: Sequence[Change],
+        expected: tuple[str, int],
+        audit_drafts: Sequence[Mapping[str, Any]],
+        chain_key: ChainKey | None = None,
+    ) -> list[AuditEvent]:
+        assert expected == self.lineage_serial(), "a step recorded against a stale state"
+        for change in changes:
+            if change.after is None:
+                self.applied.pop(change.address, None)
+            else:
+                self.applied[change.address] = change.after
+        last = self.events[-1] if self.events else None
+        events = seal(
+            audit_drafts,
+            last.hash if last else GENESIS,
+            last.seq + 1 if last else 1,
+            chain_key,
+            "lineage-1",
+        )
+        self.events += events
+        self.serial += 1
+        return events
+
+    def close(self) -> None:
+        pass
+
+
+def resource(address: str, **attrs: Any) -> Resource:
+    kind, name = address.split(".", 1)
+    workspace = {"factory": None, "workspace": name}.get(kind, name.split("/")[0])
+    return Resource(address, kind, workspace, attrs)
+
+
+DESIRED = {
+    r.address: r
+    for r in (
+        resource("config.prod/chat", factory="gw", description="chat", secrets={}),
+        resource("workspace.prod", labels={}),
+        resource("factory.gw", api_base="https://gw.example/v1"),
+    )
+}
+
+
+def plan_for(backend: Backend, desired: Mapping[str, Resource]) -> Plan:
+    current = backend.read()
+    return build_plan(
+        desired,
+        current.resources,
+        store_url=backend.display_url,
+        lineage=current.lineage,
+        serial=current.serial,
+        fingerprints={},
+    )
+
+
+def test_the_protocols_tell_the_doubles_apart() -> None:
+    assert isinstance(DictTarget(), SteppedTarget)
+    assert isinstance(MemoryState(), SteppedStateStore)
+
+
+def test_steps_are_applied_in_order_and_each_recorded() -> None:
+    target, state = DictTarget(), MemoryState()
+    backend = Backend(target, state)
+    result = apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-1", "me", None))
+    assert target.made == ["create factory.gw", "create workspace.prod", "create config.prod/chat"]
+    assert state.serial == 3  # one state write per step
+    assert set(state.last_applied()) == set(DESIRED)
+    assert [(e.action, e.address) for e in result.events] == [
+        ("apply-start", ""),
+        ("create", "factory.gw"),
+        ("create", "workspace.prod"),
+        ("create", "config.prod/chat"),
+        ("apply-end", ""),
+    ]
+    assert result.events == state.events
+    assert plan_for(backend, DESIRED).summary.empty
+    # deleting goes the other way: the config, then the workspace, then the factory
+    apply_plan(plan_for(backend, {}), backend, RunInfo("run-2", "me", None))
+    assert target.made[3:] == [
+        "delete config.prod/chat",
+        "delete workspace.prod",
+        "delete factory.gw",
+    ]
+    assert target.resources == {} and state.last_applied() == {} and state.serial == 6
+
+
+def test_a_failed_step_leaves_the_earlier_ones_recorded_and_a_replan_shows_the_rest() -> None:
+    target, state = DictTarget(fail_at="workspace.prod"), MemoryState()
+    backend = Backend(target, state)
+    with pytest.raises(PartialApplyError) as failed:
+        apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-1", "me", None))
+    message = str(failed.value)
+    assert "apply stopped at workspace.prod (create): the gateway refused workspace.prod" in message
+    assert "1 of 3 change(s) were applied and recorded before it" in message
+    assert "run llmform plan to see what is left" in message
+    assert target.made == ["create factory.gw"]
+    assert set(state.last_applied()) == {"factory.gw"}
+    assert [(e.action, e.address, e.result) for e in state.events] == [
+        ("apply-start", "", "started"),
+        ("create", "factory.gw", "ok"),
+        ("apply-end", "", "failed at workspace.prod: 1 change(s) applied"),
+    ]
+    target.fail_at = None
+    left = plan_for(backend, DESIRED)
+    assert [(c.action, c.address) for c in left.actionable] == [
+        ("create", "workspace.prod"),
+        ("create", "config.prod/chat"),
+    ]
+    assert (left.lineage, left.serial) == ("lineage-1", state.serial)
+    apply_plan(left, backend, RunInfo("run-2", "me", None))
+    assert set(target.resources) == set(DESIRED) and plan_for(backend, DESIRED).summary.empty
