@@ -1,6 +1,7 @@
 """What the commands that plan or change a store share (plan, apply, show, destroy): the
-key-check options and checker, the cipher, rendering a plan, and showing, refusing or
-confirming it before the lock is taken and again under it."""
+key-check options and checker, rendering a plan, and showing, refusing or confirming it before
+the lock is taken, and showing the plan made again under it (the engine decides which is
+carried out: ``engine.apply_run.approved_under_lock``)."""
 
 from __future__ import annotations
 

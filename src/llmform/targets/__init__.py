@@ -1,4 +1,5 @@
-"""Target stores, chosen by URL scheme."""
+"""Targets, chosen by URL scheme: what llmform configures (``targets.base``). The registry is
+the only one so far, and keeps its own state (a ``Store``)."""
 
 from __future__ import annotations
 
