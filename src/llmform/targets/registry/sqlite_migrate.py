@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ...errors import StoreError
 from . import sqlite_files as dbfile
-from .sqlite_schema import MIGRATIONS
+from .sqlite_schema import MIGRATIONS, SQLITE, migration
 
 SCHEMA_VERSION = len(MIGRATIONS)
 FINGERPRINT_KEY_BYTES = 32
@@ -40,7 +40,7 @@ def upgrade(
     ``fresh``). The caller holds the transaction, if any."""
     conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
     for number in range(version, SCHEMA_VERSION):
-        for statement in _statements(MIGRATIONS[number]):
+        for statement in _statements(migration(number, SQLITE)):
             conn.execute(statement)
     if version == 0:
         assert fresh is not None

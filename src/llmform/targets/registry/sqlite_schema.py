@@ -1,5 +1,7 @@
-"""The registry's tables, as numbered migrations. Shared by the SQLite and PostgreSQL stores
-(the SQL is the common subset of both).
+"""The registry's tables, as numbered migrations: one definition, two dialects (SQLite and
+PostgreSQL). The SQL is the common subset of both; where they differ, a ``$name`` in a script
+is the dialect's word for it (``migration(number, dialect)``). SQLite's text is exactly what it
+was before there were two, so a store's recorded schema does not change.
 
 Runtime columns (``used_tokens``, ``created_at``, ``updated_at``) belong to the store and the
 applications that read it: llmform sets the timestamps, never overwrites ``used_tokens``, and
@@ -7,6 +9,21 @@ never diffs any of them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Template
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    # A counter that applications bump (tokens used): SQLite's INTEGER is 64 bits already,
+    # PostgreSQL's is 32 and would overflow after two billion tokens.
+    int64: str
+
+
+SQLITE = Dialect("sqlite", int64="INTEGER")
+POSTGRESQL = Dialect("postgresql", int64="BIGINT")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the registry
@@ -50,7 +67,7 @@ MIGRATIONS: tuple[str, ...] = (
         description TEXT NOT NULL DEFAULT '',
         options TEXT NOT NULL DEFAULT '{}',
         managed INTEGER NOT NULL DEFAULT 0,
-        used_tokens INTEGER NOT NULL DEFAULT 0,
+        used_tokens $int64 NOT NULL DEFAULT 0,
         created_at TEXT,
         updated_at TEXT,
         PRIMARY KEY (workspace, name)
@@ -63,7 +80,7 @@ MIGRATIONS: tuple[str, ...] = (
         max_tokens INTEGER,
         tools INTEGER NOT NULL DEFAULT 0,
         custom INTEGER NOT NULL DEFAULT 0,
-        used_tokens INTEGER NOT NULL DEFAULT 0,
+        used_tokens $int64 NOT NULL DEFAULT 0,
         PRIMARY KEY (workspace, config, name),
         FOREIGN KEY (workspace, config) REFERENCES configs(workspace, name) ON DELETE CASCADE
     );
@@ -108,3 +125,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE configs ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
     """,
 )
+
+
+def migration(number: int, dialect: Dialect) -> str:
+    """The script of migration ``number`` (0-based: the one that brings version ``number`` to
+    ``number + 1``) in ``dialect``."""
+    return Template(MIGRATIONS[number]).substitute(int64=dialect.int64)
