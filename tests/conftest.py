@@ -49,3 +49,14 @@ def postgres() -> Iterator[PostgresServer]:
 def postgres_url(postgres: PostgresServer) -> str:
     """A fresh database of the session's server, as the login role's URL (with its password)."""
     return postgres.url(postgres.create_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a store that does not exist yet, on each database in turn: a SQLite file
+    (``tmp_path/store.db``) or a fresh PostgreSQL database. ``support.store_db`` reaches into
+    either."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -1,8 +1,10 @@
-"""Read access to an llmform registry for applications (the SQLite file llmform applies to).
+"""Read access to an llmform registry for applications: the SQLite file or the PostgreSQL
+database llmform applies to, with the same API.
 
     from llmform.registry import Registry
 
-    with Registry("/srv/llm/.llmform/llmform.db") as registry:
+    with Registry("/srv/llm/.llmform/llmform.db") as registry:   # or sqlite:///..., or
+        # Registry("postgresql://app@db.internal/llm?sslmode=verify-full")
         config, model = registry.default_model("prod", "chat")
         print(config.api_base, model, config.api_key_ref)   # a reference, never a value
 
@@ -15,7 +17,9 @@ the registry opens it with the same key:
         config, model = registry.default_model("prod", "chat")
         client = OpenAI(base_url=config.api_base, api_key=registry.api_key(config).reveal())
 
-Reads only; llmform is the writer.
+Reads only; llmform is the writer. On PostgreSQL the session is read-only, so a role that may
+only SELECT is enough; its password comes from the URL, PGPASSWORD or ~/.pgpass, as for any
+libpq client, and is never shown in an error.
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from .errors import LlmformError
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, cipher_from_env
 from .secrets.sealing import seal_context
 from .targets.registry.sqlite_files import file_uri
+from .targets.urls import sqlite_path
+
+Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -63,27 +71,70 @@ class RegistryConfig:
         return f"config.{self.workspace}/{self.name}"
 
 
-class Registry:
-    """A read-only view of the registry file at ``path``. ``cipher`` opens the secret values
-    of a registry that llmform applied with encryption at rest (``from_env`` picks it as
-    llmform does)."""
+def _open_sqlite(path: str) -> tuple[Query, Callable[[], None]]:
+    try:
+        conn = sqlite3.connect(file_uri(path, "ro"), uri=True)
+        conn.execute("SELECT 1 FROM meta").fetchone()
+    except sqlite3.Error as exc:
+        raise LlmformError(f"cannot read the llmform registry {path}: {exc}") from None
 
-    def __init__(self, path: str, cipher: Cipher | None = None) -> None:
+    def query(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return conn.execute(statement, params).fetchall()
+
+    return query, conn.close
+
+
+def _open_postgresql(url: str) -> tuple[Query, Callable[[], None]]:
+    # start-up time: psycopg only for an application that reads a server
+    import psycopg
+
+    from .targets.registry.pg_urls import display_url, endpoint
+    from .targets.registry.postgres_connect import connect, error_text
+
+    shown = display_url(url)
+    conn = connect(url, endpoint(url), shown)
+    try:
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        conn.execute("SELECT 1 FROM meta").fetchone()
+    except psycopg.Error as exc:
+        conn.close()
+        raise LlmformError(
+            f"cannot read the llmform registry {shown}: {error_text(exc, url)}"
+        ) from None
+
+    def query(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            rows = conn.execute(statement.replace("?", "%s"), params or None).fetchall()
+        except psycopg.Error as exc:
+            raise LlmformError(
+                f"cannot read the llmform registry {shown}: {error_text(exc, url)}"
+            ) from None
+        return [tuple(row) for row in rows]
+
+    return query, conn.close
+
+
+class Registry:
+    """A read-only view of the registry at ``location``: a file path, a ``sqlite:///`` URL or
+    a ``postgresql://`` URL. ``cipher`` opens the secret values of a registry that llmform
+    applied with encryption at rest (``from_env`` picks it as llmform does)."""
+
+    def __init__(self, location: str, cipher: Cipher | None = None) -> None:
         self._cipher = cipher
         self._owns_cipher = False
-        try:
-            self._conn = sqlite3.connect(file_uri(path, "ro"), uri=True)
-            self._conn.execute("SELECT 1 FROM meta").fetchone()
-        except sqlite3.Error as exc:
-            raise LlmformError(f"cannot read the llmform registry {path}: {exc}") from None
+        if location.startswith(("postgresql://", "postgres://")):
+            self._query, self._close = _open_postgresql(location)
+        else:
+            path = sqlite_path(location) if location.startswith("sqlite:") else location
+            self._query, self._close = _open_sqlite(path)
 
     @classmethod
-    def from_env(cls, path: str, environ: Mapping[str, str] | None = None) -> Registry:
-        """The registry at ``path`` with the cipher the environment configures
+    def from_env(cls, location: str, environ: Mapping[str, str] | None = None) -> Registry:
+        """The registry at ``location`` with the cipher the environment configures
         (``LLMFORM_ENCRYPTION_KEY``, or ``LLMFORM_TRANSIT_KEY`` with the usual ``VAULT_*``
         variables), or none."""
         cipher = cipher_from_env(os.environ if environ is None else environ)
-        registry = cls(path, cipher)
+        registry = cls(location, cipher)
         registry._owns_cipher = True
         return registry
 
@@ -99,20 +150,20 @@ class Registry:
         self.close()
 
     def close(self) -> None:
-        self._conn.close()
+        self._close()
         close = getattr(self._cipher, "close", None)  # a Transit cipher's Vault session
         if self._owns_cipher and callable(close):
             close()
 
     def workspaces(self) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT name FROM workspaces ORDER BY name")]
+        return [r[0] for r in self._query("SELECT name FROM workspaces ORDER BY name", ())]
 
     def configs(self, workspace: str) -> list[RegistryConfig]:
-        rows = self._conn.execute(
+        rows = self._query(
             "SELECT c.name, c.factory, f.type, c.api_base, c.enabled, c.options FROM configs c"
             " LEFT JOIN factories f ON f.name = c.factory WHERE c.workspace = ? ORDER BY c.name",
             (workspace,),
-        ).fetchall()
+        )
         return [self._config(workspace, *row) for row in rows]
 
     def config(self, workspace: str, name: str) -> RegistryConfig | None:
@@ -120,10 +171,8 @@ class Registry:
 
     def default_model(self, workspace: str, model_type: str) -> tuple[RegistryConfig, str] | None:
         """The workspace's default (config, model name) for a model type, if it has one."""
-        row = self._conn.execute(
-            "SELECT defaults FROM workspaces WHERE name = ?", (workspace,)
-        ).fetchone()
-        target = json.loads(row[0]).get(model_type) if row else None
+        rows = self._query("SELECT defaults FROM workspaces WHERE name = ?", (workspace,))
+        target = json.loads(rows[0][0]).get(model_type) if rows else None
         if not target:
             return None
         config_name, _, model = target.partition("/")
@@ -142,7 +191,7 @@ class Registry:
     ) -> RegistryConfig:
         models = tuple(
             RegistryModel(m, tuple(json.loads(t or "[]")), mt, used)
-            for m, t, mt, used in self._conn.execute(
+            for m, t, mt, used in self._query(
                 # a catalog model's details live with its factory
                 "SELECT cm.name, COALESCE(cm.types, fm.types),"
                 " COALESCE(cm.max_tokens, fm.max_tokens), cm.used_tokens FROM config_models cm"
@@ -151,11 +200,11 @@ class Registry:
                 (factory, workspace, name),
             )
         )
-        rows = self._conn.execute(
+        rows = self._query(
             "SELECT slot, ref, ciphertext IS NOT NULL FROM config_secrets"
             " WHERE workspace = ? AND config = ? ORDER BY position",
             (workspace, name),
-        ).fetchall()
+        )
         refs = {slot: ref for slot, ref, _ in rows}
         backups = tuple(ref for slot, ref in refs.items() if slot.startswith("backup_keys["))
         return RegistryConfig(
@@ -179,15 +228,15 @@ class Registry:
         """The value of one secret of ``config`` (``api_key``, ``backup_keys[0]``,
         ``api_secret``...), opened with the registry's cipher. ``reveal()`` it only where it
         is used."""
-        row = self._conn.execute(
+        rows = self._query(
             "SELECT ref, ciphertext FROM config_secrets"
             " WHERE workspace = ? AND config = ? AND slot = ?",
             (config.workspace, config.name, slot),
-        ).fetchone()
+        )
         where = f"{config.workspace}/{config.name}"
-        if row is None:
+        if not rows:
             raise LlmformError(f"config {where} has no secret {slot!r}")
-        ref, sealed = row
+        ((ref, sealed),) = rows
         if sealed is None:
             raise LlmformError(
                 f"this registry keeps references only for {where} {slot}; resolve {ref} "

@@ -1,17 +1,18 @@
-"""plan / apply / export / audit / force-unlock through the CLI, on a real SQLite file, with
-key checks against local servers speaking OpenAI's and Ollama's protocols."""
+"""plan / apply / export / audit / force-unlock through the CLI, on each store (a real SQLite
+file and a real PostgreSQL database: the ``store_url`` fixture), with key checks against local
+servers speaking OpenAI's and Ollama's protocols."""
 
 from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from support.cli import run
 from support.provider_servers import ProviderServer
+from support.store_db import serial, snapshot, store_db, store_exists
 
 STATE = """\
 apiVersion: llmform/v1
@@ -52,12 +53,13 @@ def repo(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     servers: tuple[ProviderServer, ProviderServer],
+    store_url: str,
 ) -> Path:
     openai, ollama = servers
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_TEST_KEY", "sk-test-primary")
     monkeypatch.setenv("LLMFORM_TEST_BACKUP", "sk-test-backup")
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
     monkeypatch.setenv("LLMFORM_CHECK_BACKOFF", "0.01")
     monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", f"{openai.url} {ollama.url}")
     (tmp_path / "llmform.yaml").write_text(
@@ -71,19 +73,19 @@ def edit(repo: Path, change: Callable[[str], str]) -> None:
     path.write_text(change(path.read_text()))
 
 
-def serial(repo: Path) -> int:
-    with sqlite3.connect(repo / "store.db") as conn:
-        return int(conn.execute("SELECT value FROM meta WHERE key = 'serial'").fetchone()[0])
+SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
-def test_plan_apply_then_no_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_apply_then_no_changes(
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
+) -> None:
     code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
     assert code == 2
     assert out.rstrip().endswith("Plan: 6 to add, 0 to change, 0 to destroy.")
     code, out, _ = run(capsys, "apply", "--auto-approve", "llmform.yaml")
     assert code == 0
     assert "Apply complete! Resources: 6 added, 0 changed, 0 destroyed." in out
-    assert serial(repo) == 1
+    assert serial(store_url) == 1
     code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
     assert (code, out.strip().splitlines()[-1]) == (
         0,
@@ -91,16 +93,19 @@ def test_plan_apply_then_no_changes(repo: Path, capsys: pytest.CaptureFixture[st
     )
 
 
+@SQLITE_ONLY
 def test_store_file_is_owner_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "apply", "--auto-approve", "llmform.yaml")
     assert (repo / "store.db").stat().st_mode & 0o777 == 0o600
 
 
-def test_apply_refuses_without_terminal(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_apply_refuses_without_terminal(
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
+) -> None:
     code, _, err = run(capsys, "apply", "llmform.yaml")
     assert code == 1
     assert "pass --auto-approve" in err
-    assert not (repo / "store.db").exists()
+    assert not store_exists(store_url)
 
 
 def test_saved_plan_applies_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,7 +129,10 @@ def test_saved_plan_is_stale_after_store_change(
 
 
 def test_saved_plan_is_stale_after_secret_rotation(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
 ) -> None:
     run(capsys, "init")
     run(capsys, "plan", "-o", "p.plan", "llmform.yaml")
@@ -132,7 +140,7 @@ def test_saved_plan_is_stale_after_secret_rotation(
     code, _, err = run(capsys, "apply", "--auto-approve", "p.plan")
     assert code == 1
     assert "secret value(s) changed since the plan was made: env:LLMFORM_TEST_BACKUP" in err
-    assert serial(repo) == 0
+    assert serial(store_url) == 0
 
 
 def test_rotation_shows_as_sensitive_change(
@@ -178,11 +186,13 @@ def test_rename_is_delete_and_create(repo: Path, capsys: pytest.CaptureFixture[s
     assert "Plan: 1 to add, 0 to change, 1 to destroy." in out
 
 
-def test_runtime_fields_survive_updates(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runtime_fields_survive_updates(
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
+) -> None:
     run(capsys, "apply", "--auto-approve", "llmform.yaml")
-    with sqlite3.connect(repo / "store.db") as conn:
-        conn.execute("UPDATE config_models SET used_tokens = 777 WHERE name = 'gpt-4o'")
-        conn.execute("UPDATE configs SET used_tokens = 999 WHERE name = 'openai-main'")
+    with store_db(store_url) as db:
+        db.execute("UPDATE config_models SET used_tokens = 777 WHERE name = 'gpt-4o'")
+        db.execute("UPDATE configs SET used_tokens = 999 WHERE name = 'openai-main'")
     _, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
     assert "No changes." in out
     edit(
@@ -192,21 +202,19 @@ def test_runtime_fields_survive_updates(repo: Path, capsys: pytest.CaptureFixtur
         ),
     )
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    with sqlite3.connect(repo / "store.db") as conn:
-        assert conn.execute(
-            "SELECT used_tokens FROM config_models WHERE name = 'gpt-4o'"
-        ).fetchone() == (777,)
-        assert conn.execute(
-            "SELECT used_tokens FROM configs WHERE name = 'openai-main'"
-        ).fetchone() == (999,)
+    with store_db(store_url) as db:
+        assert db.one("SELECT used_tokens FROM config_models WHERE name = 'gpt-4o'") == 777
+        assert db.one("SELECT used_tokens FROM configs WHERE name = 'openai-main'") == 999
 
 
 def test_unmanaged_rows_are_reported_never_deleted(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    store_url: str,
 ) -> None:
     run(capsys, "apply", "--auto-approve", "llmform.yaml")
-    with sqlite3.connect(repo / "store.db") as conn:
-        conn.execute("INSERT INTO workspaces (name, managed) VALUES ('hand-made', 0)")
+    with store_db(store_url) as db:
+        db.execute("INSERT INTO workspaces (name, managed) VALUES ('hand-made', 0)")
     code, out, _ = run(capsys, "plan", "--detailed-exitcode", "llmform.yaml")
     assert code == 0
     assert "workspace.hand-made" in out
@@ -222,7 +230,9 @@ def test_export_then_plan_shows_no_changes(repo: Path, capsys: pytest.CaptureFix
     assert "No changes." in out
 
 
-def test_audit_lists_and_verifies(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_lists_and_verifies(
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
+) -> None:
     run(capsys, "apply", "--auto-approve", "--audit-file", "audit.jsonl", "llmform.yaml")
     lines = [json.loads(line) for line in (repo / "audit.jsonl").read_text().splitlines()]
     assert [e["action"] for e in lines] == ["apply-start"] + ["create"] * 6 + ["apply-end"]
@@ -241,17 +251,18 @@ def test_audit_lists_and_verifies(repo: Path, capsys: pytest.CaptureFixture[str]
     ]
     assert row.split()[4:] == ["create", "config.prod/openai-main", "-", "ok"]
     assert run(capsys, "audit", "--verify")[0] == 0
-    with sqlite3.connect(repo / "store.db") as conn:
-        conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+    with store_db(store_url) as db:
+        db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
     code, _, err = run(capsys, "audit", "--verify")
     assert code == 1
     assert "audit chain broken at event 3" in err
 
 
-def test_force_unlock(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@SQLITE_ONLY  # PostgreSQL's lock is its server's: test_postgres_lock.py
+def test_force_unlock(repo: Path, capsys: pytest.CaptureFixture[str], store_url: str) -> None:
     run(capsys, "init")
-    with sqlite3.connect(repo / "store.db") as conn:
-        conn.execute(
+    with store_db(store_url) as db:
+        db.execute(
             "INSERT INTO locks VALUES ('apply', 'abc123', 'ci@elsewhere', 1, 'apply', '2026-01-01')"
         )
     code, _, err = run(capsys, "apply", "--auto-approve", "--lock-timeout", "0.3", "llmform.yaml")
@@ -261,19 +272,23 @@ def test_force_unlock(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
 
 
-def test_bad_input_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
+) -> None:
     edit(repo, lambda text: text.replace("factory: OpenAI", "factory: OpenAl"))
     code, _, err = run(capsys, "apply", "--auto-approve", "llmform.yaml")
     assert code == 1
     assert "unknown factory 'OpenAl' (did you mean 'OpenAI'?)" in err
-    assert not (repo / "store.db").exists()
+    assert not store_exists(store_url)
 
 
-def test_registry_reads_what_apply_wrote(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_registry_reads_what_apply_wrote(
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
+) -> None:
     from llmform.registry import Registry
 
     run(capsys, "apply", "--auto-approve", "llmform.yaml")
-    with Registry(str(repo / "store.db")) as registry:
+    with Registry(store_url) as registry:
         assert registry.workspaces() == ["prod", "staging"]
         found = registry.default_model("prod", "chat")
         assert found is not None
@@ -306,29 +321,33 @@ def test_a_refused_apply_leaves_the_store_byte_for_byte(
     answer: str,
     primary_key: str,
     message: str,
+    store_url: str,
 ) -> None:
     # Shown, refused or confirmed before the lock is taken: not even the lock row is written.
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
     edit(repo, lambda text: text.replace("staging", "qa"))
     monkeypatch.setenv("LLMFORM_TEST_KEY", primary_key)
-    before = (repo / "store.db").read_bytes()
+    before = snapshot(store_url)
     monkeypatch.setattr("sys.stdin", Terminal(answer))
     code, _, err = run(capsys, "apply", "llmform.yaml")
     assert code == 1
     assert message in err
-    assert (repo / "store.db").read_bytes() == before
+    assert snapshot(store_url) == before
 
 
 def test_apply_refuses_a_store_changed_while_it_waited_for_yes(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
 ) -> None:
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
     edit(repo, lambda text: text.replace("staging", "qa"))
 
     class ChangingTerminal(Terminal):
         def readline(self, size: int | None = -1) -> str:
-            with sqlite3.connect(repo / "store.db") as conn:
-                conn.execute("UPDATE meta SET value = '7' WHERE key = 'serial'")
+            with store_db(store_url) as db:
+                db.execute("UPDATE meta SET value = '7' WHERE key = 'serial'")
             return super().readline()
 
     monkeypatch.setattr("sys.stdin", ChangingTerminal("yes\n"))
@@ -338,4 +357,4 @@ def test_apply_refuses_a_store_changed_while_it_waited_for_yes(
         "the store changed while apply waited for 'yes' (serial 1 -> 7); nothing was "
         "applied; run llmform apply again"
     ) in err
-    assert serial(repo) == 7
+    assert serial(store_url) == 7

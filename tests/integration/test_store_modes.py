@@ -255,7 +255,7 @@ BAD_URLS = {
     "sqlite:///": "'sqlite:///' names no file",
     "sqlite:///:memory:": "'sqlite:///:memory:' does not name a file",
     "": "the store URL is empty",
-    "postgresql://db/llm": "unsupported store URL scheme 'postgresql'",
+    "mysql://db/llm": "unsupported store URL scheme 'mysql'",
     # a near miss of the scheme: the URL meant, not "unsupported scheme"
     "SQLite:///my.db": "'SQLite:///my.db' is not a store URL llmform reads; write "
     "'sqlite:///my.db'",
@@ -276,8 +276,12 @@ BAD_URLS = {
     "sqlite:///~/my.db": "'sqlite:///~/my.db': '~' is not expanded in a store URL (it would "
     f"name a folder called '~'); write 'sqlite:///{os.path.expanduser('~/my.db')}'",
     # a database URL carries its password: never quoted back
-    "postgresql://llm:hunter2-CANARY@db/llm": "unsupported store URL scheme 'postgresql' in "
-    "(the URL, not shown: it may hold a password); use one of sqlite://",
+    "mysql://llm:hunter2-CANARY@db/llm": "unsupported store URL scheme 'mysql' in "
+    "(the URL, not shown: it may hold a password); use one of postgres://, postgresql://, "
+    "sqlite://",
+    # a PostgreSQL URL is shown without its password
+    "postgresql://llm:hunter2-CANARY@db.invalid/llm": "postgresql://llm@db.invalid/llm: "
+    "db.invalid:5432/llm: failed to resolve host",
     "sqlite://ci:hunter2-CANARY@/srv/llm.db": "(the URL, not shown: it may hold a password) is "
     "not a SQLite store URL",
     "sqlite:///srv/llm.db?password=hunter2-CANARY": "(the URL, not shown: it may hold a "

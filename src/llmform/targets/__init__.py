@@ -18,8 +18,16 @@ def _sqlite(url: str, mode: OpenMode) -> Store:
     return SqliteStore(url, mode)
 
 
+def _postgresql(url: str, mode: OpenMode) -> Store:
+    from .registry.postgres import PostgresStore  # start-up time: psycopg only for a server
+
+    return PostgresStore(url, mode)
+
+
 STORES: dict[str, Callable[[str, OpenMode], Store]] = {
     "sqlite": _sqlite,
+    "postgresql": _postgresql,
+    "postgres": _postgresql,  # libpq's other spelling
 }
 
 

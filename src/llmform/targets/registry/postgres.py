@@ -1,0 +1,296 @@
+"""``postgresql://USER@HOST:PORT/DBNAME``: the registry on a PostgreSQL server, shared by many
+runners, read by applications as the SQLite file is (``llmform.registry``).
+
+Two halves on one connection and one transaction, as on SQLite: the target (the resource
+tables, ``registry_sql``) and the state (``postgres_state``: lineage, serial, fingerprint key,
+audit trail; ``postgres_lock``: the apply lock).
+
+How the database is opened depends on the command (``OpenMode``). Read-only commands (plan,
+export, audit, show) run every query in ``READ ONLY`` transactions and never touch the lock,
+so a role that may only SELECT can run them and they never wait on an apply. Only init and
+apply create llmform's tables, in a database that must exist already (creating databases is
+the administrator's job); a database without them plans as a new, empty registry.
+
+Apply is one ``REPEATABLE READ`` transaction. The advisory lock already keeps llmform's runs
+apart; what the transaction adds is one snapshot in which the serial (locked ``FOR UPDATE``
+first) and every change's ``before`` are checked and the changes written, and, for any other
+writer touching the same rows meanwhile (an application, a hand edit), PostgreSQL's "could not
+serialize" error instead of a lost update. SERIALIZABLE would add predicate locks and refuse
+applies for applications' unrelated writes, protecting nothing more: every apply writes the
+serial's row, so two applies can never both commit from one snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from ...console import printable
+from ...core.diff import Change
+from ...errors import StoreError
+from ...state.audit import AuditEvent
+from ...state.audit_keys import ChainKey
+from ...state.lock import LockInfo, acquire, new_lock
+from ..base import NoStoreError, OpenMode, StalePlanError, StoreState
+from ..guard import check_befores
+from . import postgres_lock as lock_rows
+from . import registry_sql as sql
+from .new_store_key import new_store_key
+from .pg_urls import display_url, endpoint
+from .postgres_connect import QmarkCursor, connect, error_text
+from .postgres_migrate import MIGRATION_LOCK_KEY, PG_RESTORE, migrate, schema_version, upgrade
+from .postgres_state import PostgresState
+from .row_checks import DamagedRow
+from .sqlite_files import damaged
+from .sqlite_migrate import SCHEMA_VERSION, fresh_meta
+
+READ_ONLY = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+APPLY = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+DEAD_CLIENT_CHECK = "2s"
+
+
+class PostgresStore:
+    def __init__(self, url: str, mode: OpenMode = OpenMode.CREATE) -> None:
+        self.display_url = display_url(url)
+        self.mode = mode
+        self.exists = True
+        self.created = False
+        self.warnings: tuple[str, ...] = ()
+        self.applied_by_trusted_runs = True  # only roles with write grants change it
+        self.state = PostgresState(self.display_url)
+        self._url = url
+        self._where = endpoint(url)
+        # a registry not created yet: its lineage and key, for plans and for the first apply
+        self._fresh = fresh_meta(new_store_key(self.display_url))
+        self._conn = connect(url, self._where, self.display_url)
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if not self.mode.writes:
+            # the server refuses any write of this session, whatever a bug might try
+            self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        else:
+            self._notice_a_dead_client()
+        with self._reading() as cur:
+            version = schema_version(cur, self.display_url)
+        if version is None:
+            if self.mode in (OpenMode.READ, OpenMode.EXISTING):
+                raise NoStoreError(
+                    self.display_url, f"the database {self._where.dbname} holds no llmform tables"
+                )
+            self.exists = False
+            if self.mode is OpenMode.CREATE:
+                self.created = self._migrate(create=True)
+                self.exists = True
+            return
+        if version == SCHEMA_VERSION:
+            return
+        if not self.mode.writes:
+            raise StoreError(
+                f"the store {self.display_url} has schema version {version}, older than this "
+                f"llmform's ({SCHEMA_VERSION}), and a read-only command does not upgrade it; "
+                f"upgrade it once with a role that may alter its tables: llmform init --store "
+                f"{printable(self.display_url)}"
+            )
+        self._migrate(create=False)
+
+    def _notice_a_dead_client(self) -> None:
+        """A run killed while its session waits on a row lock would hold the apply lock until
+        that wait ends: have the server check the client meanwhile (PostgreSQL 14 and later,
+        on Linux; elsewhere the session ends at its next statement, as before)."""
+        with suppress(psycopg.Error):
+            self._conn.execute(f"SET client_connection_check_interval = '{DEAD_CLIENT_CHECK}'")
+
+    def _migrate(self, *, create: bool) -> bool:
+        try:
+            return migrate(self._conn, self.display_url, (lambda: self._fresh) if create else None)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot {'create' if create else 'upgrade'} the store {self.display_url}, "
+                f"nothing was changed: {error_text(exc, self._url)}"
+            ) from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[QmarkCursor]:
+        """A read-only transaction: one snapshot, no lock taken, nothing written."""
+        try:
+            with self._conn.cursor() as raw:
+                raw.execute(READ_ONLY)
+                try:
+                    yield QmarkCursor(raw)
+                finally:
+                    if not self._conn.closed:
+                        self._conn.rollback()
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot read the store {self.display_url}: {error_text(exc, self._url)}"
+            ) from None
+        except DamagedRow as exc:
+            raise damaged(self.display_url, exc.table, exc.row, exc.problem, PG_RESTORE) from None
+
+    def _require_writes(self) -> None:
+        if not self.mode.writes:
+            raise StoreError(
+                f"the store {self.display_url} was opened read-only ({self.mode.value}); "
+                "this command cannot change it"
+            )
+
+    # -- Store protocol ----------------------------------------------------------------------
+
+    def read(self) -> StoreState:
+        if not self.exists:
+            return StoreState(self._fresh[0], 0, {}, {})
+        with self._reading() as cur:
+            lineage, serial = self.state.lineage_serial(cur)
+            managed, unmanaged = sql.read_resources(cur)
+        return StoreState(lineage, serial, managed, unmanaged)
+
+    def fingerprint_key(self) -> bytes:
+        if not self.exists:
+            return bytes.fromhex(self._fresh[1])
+        with self._reading() as cur:
+            return self.state.fingerprint_key(cur)
+
+    @contextmanager
+    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        self._require_writes()
+        mine = new_lock(operation)
+        try:
+            acquire(
+                lambda: (
+                    None
+                    if lock_rows.take(self._conn)
+                    else lock_rows.holder(self._conn, self.display_url, self.exists)
+                ),
+                timeout,
+            )
+            if not self.exists:  # created by another run while this one waited?
+                with self._reading() as cur:
+                    self.exists = schema_version(cur, self.display_url) is not None
+            has_row = self.exists  # no tables yet: the advisory lock alone
+            if has_row:
+                lock_rows.record(self._conn, mine)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot lock the store {self.display_url}, nothing was changed: "
+                f"{error_text(exc, self._url)}"
+            ) from None
+        try:
+            yield mine
+        except BaseException:
+            lock_rows.release(self._conn, mine, has_row=has_row, quiet=True)
+            raise
+        try:
+            lock_rows.release(self._conn, mine, has_row=has_row, quiet=False)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"could not release the lock on {self.display_url} "
+                f"({error_text(exc, self._url)}); the server frees it when this run's session "
+                "ends, and the next run takes its row over"
+            ) from None
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        self._require_writes()
+        try:
+            released, live = lock_rows.force_unlock(self._conn, lock_id, self.display_url)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot release the lock on {self.display_url}, nothing was changed: "
+                f"{error_text(exc, self._url)}"
+            ) from None
+        if live is not None:
+            raise StoreError(
+                f"cleared the lock row {printable(released.lock_id)} of {released.who}, but "
+                f"its session is still connected (server process {live}) and holds the "
+                "lock, which force-unlock does not end: the next apply waits until that run "
+                "finishes; if it is stuck, end it on the server with SELECT "
+                f"pg_terminate_backend({live})"
+            )
+        return released
+
+    def apply(
+        self,
+        changes: Sequence[Change],
+        expected: tuple[str, int],
+        audit_drafts: Sequence[Mapping[str, Any]],
+        sealed: Mapping[str, Mapping[str, str]] | None = None,
+        chain_key: ChainKey | None = None,
+    ) -> list[AuditEvent]:
+        self._require_writes()
+        committing = False
+        try:
+            with self._conn.cursor() as raw:
+                cur = QmarkCursor(raw)
+                raw.execute(APPLY)
+                try:
+                    if not self.exists:
+                        self._create_in(raw)
+                    lineage, serial = self.state.check_expected(cur, expected)
+                    # in the transaction's snapshot, the serial locked: nothing can slip in
+                    managed, unmanaged = sql.read_resources(cur)
+                    check_befores(changes, managed, unmanaged)
+                    for change in changes:
+                        try:
+                            sql.apply_change(cur, change, (sealed or {}).get(change.address))
+                        except sql.SealedMismatch as exc:  # the caller's bug, not the store's
+                            raise StoreError(f"apply refused, nothing changed: {exc}") from None
+                    events = self.state.record_apply(cur, lineage, serial, audit_drafts, chain_key)
+                    committing = True
+                    raw.execute("COMMIT")
+                except BaseException:
+                    if not committing and not self._conn.closed:
+                        self._conn.rollback()
+                    raise
+        except psycopg.Error as exc:
+            raise self._apply_error(exc, committing) from None
+        except DamagedRow as exc:
+            raise damaged(self.display_url, exc.table, exc.row, exc.problem, PG_RESTORE) from None
+        if not self.exists:
+            self.exists = self.created = True
+        return events
+
+    def _create_in(self, raw: psycopg.Cursor[Any]) -> None:
+        """The first apply creates the tables in its own transaction: a refused or failed
+        apply leaves none."""
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        if schema_version(QmarkCursor(raw), self.display_url) is not None:
+            raise StalePlanError(
+                f"the store {self.display_url} was created by another run while this one was "
+                "applying; nothing was changed by this run: run llmform apply again"
+            )
+        upgrade(raw, 0, self._fresh)
+
+    def _apply_error(self, exc: psycopg.Error, committing: bool) -> StoreError:
+        why = error_text(exc, self._url)
+        if committing and isinstance(exc, psycopg.OperationalError):
+            return StoreError(
+                f"the connection to {self._where} was lost while the apply was committing "
+                f"({why}): it landed whole or not at all; run llmform plan to see which"
+            )
+        if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+            why = (
+                "another session changed the same rows meanwhile (an application or a hand "
+                "edit); run llmform apply again"
+            )
+        elif isinstance(exc, psycopg.OperationalError):
+            why = f"the connection to {self._where} was lost ({why})"
+        return StoreError(f"apply failed and was rolled back, nothing changed: {why}")
+
+    def audit_events(self) -> list[AuditEvent]:
+        if not self.exists:
+            return []
+        with self._reading() as cur:
+            return self.state.audit_events(cur)
+
+    def close(self) -> None:
+        self._conn.close()

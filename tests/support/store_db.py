@@ -1,0 +1,92 @@
+"""Reaching into a store behind llmform's back, as an application, a person or an attacker
+would, whatever the store: a SQLite file or a PostgreSQL database (the ``store_url`` fixture).
+
+SQL is written once, with ``?`` placeholders, in the subset both databases speak.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from llmform.targets.urls import sqlite_path
+
+TABLES = (
+    "meta",
+    "factories",
+    "factory_models",
+    "workspaces",
+    "configs",
+    "config_models",
+    "config_secrets",
+    "locks",
+    "audit_events",
+)
+
+
+class StoreDb:
+    """One connection to the store's database, each statement committed on its own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgresql:", "postgres:"))
+        if self.postgres:
+            self._pg: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
+        else:
+            self._lite = sqlite3.connect(sqlite_path(url), isolation_level=None)
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            cur = self._pg.execute(statement.replace("?", "%s"), params or None)
+            return [tuple(row) for row in cur.fetchall()] if cur.description else []
+        return self._lite.execute(statement, params).fetchall()
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.rows(statement, params)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """The single value of a single row."""
+        (row,) = self.rows(statement, params)
+        (value,) = row
+        return value
+
+    def close(self) -> None:
+        (self._pg if self.postgres else self._lite).close()
+
+
+@contextmanager
+def store_db(url: str) -> Iterator[StoreDb]:
+    db = StoreDb(url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def serial(url: str) -> int:
+    with store_db(url) as db:
+        return int(db.one("SELECT value FROM meta WHERE key = 'serial'"))
+
+
+def store_exists(url: str) -> bool:
+    """The store is there: its file, or llmform's tables in the database."""
+    if not url.startswith(("postgresql:", "postgres:")):
+        return Path(sqlite_path(url)).exists()
+    with store_db(url) as db:
+        return bool(db.one("SELECT to_regclass('meta') IS NOT NULL"))
+
+
+def snapshot(url: str) -> object:
+    """Everything the store holds, to compare before and after: the file's bytes, or every
+    row of every table (and which tables there are) of the database."""
+    if not url.startswith(("postgresql:", "postgres:")):
+        path = Path(sqlite_path(url))
+        return path.read_bytes() if path.exists() else None
+    with store_db(url) as db:
+        tables = [t for t in TABLES if db.one("SELECT to_regclass(?) IS NOT NULL", (t,))]
+        return {t: sorted(map(repr, db.rows(f"SELECT * FROM {t}"))) for t in tables}
