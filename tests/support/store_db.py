@@ -14,19 +14,8 @@ from typing import Any
 
 import psycopg
 
+from llmform.targets.registry.postgres_migrate import TABLES
 from llmform.targets.urls import sqlite_path
-
-TABLES = (
-    "meta",
-    "factories",
-    "factory_models",
-    "workspaces",
-    "configs",
-    "config_models",
-    "config_secrets",
-    "locks",
-    "audit_events",
-)
 
 
 class StoreDb:

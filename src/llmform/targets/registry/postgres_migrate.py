@@ -18,7 +18,7 @@ from .postgres_connect import QmarkCursor
 from .registry_sql import Cursor
 from .sqlite_files import damaged
 from .sqlite_migrate import SCHEMA_VERSION
-from .sqlite_schema import POSTGRESQL, migration
+from .sqlite_schema import POSTGRESQL, migration, record_version
 
 PG_RESTORE = "restore the database from a backup, or correct the row with psql"
 # Every table migration 1 creates: one of them without ``meta`` is someone else's table.
@@ -99,15 +99,4 @@ def upgrade(cur: psycopg.Cursor[Any], version: int, fresh: tuple[str, str] | Non
     ``fresh``) and record the new version. The caller holds the transaction."""
     for number in range(version, SCHEMA_VERSION):
         cur.execute(migration(number, POSTGRESQL).encode())  # several statements, no parameters
-    if version == 0:
-        assert fresh is not None
-        lineage, key = fresh
-        cur.executemany(
-            "INSERT INTO meta (key, value) VALUES (%s, %s)",
-            [("lineage", lineage), ("serial", "0"), ("fingerprint_key", key)],
-        )
-    cur.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (str(SCHEMA_VERSION),),
-    )
+    record_version(QmarkCursor(cur), version, SCHEMA_VERSION, fresh)

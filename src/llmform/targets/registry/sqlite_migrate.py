@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ...errors import StoreError
 from . import sqlite_files as dbfile
-from .sqlite_schema import MIGRATIONS, SQLITE, migration
+from .sqlite_schema import MIGRATIONS, SQLITE, migration, record_version
 
 SCHEMA_VERSION = len(MIGRATIONS)
 FINGERPRINT_KEY_BYTES = 32
@@ -42,17 +42,7 @@ def upgrade(
     for number in range(version, SCHEMA_VERSION):
         for statement in _statements(migration(number, SQLITE)):
             conn.execute(statement)
-    if version == 0:
-        assert fresh is not None
-        lineage, key = fresh
-        conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?)",
-            [("lineage", lineage), ("serial", "0"), ("fingerprint_key", key)],
-        )
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-        (str(SCHEMA_VERSION),),
-    )
+    record_version(conn.cursor(), version, SCHEMA_VERSION, fresh)
 
 
 def schema_version(conn: sqlite3.Connection, display_url: str) -> int | None:

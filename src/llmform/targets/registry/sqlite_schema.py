@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from string import Template
 
+from .registry_sql import Cursor
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -125,6 +127,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE configs ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
     """,
 )
+
+
+def record_version(
+    cur: Cursor, version: int, to_version: int, fresh: tuple[str, str] | None
+) -> None:
+    """After the migrations from ``version`` (0: a new store, whose lineage and fingerprint
+    key are ``fresh``) to ``to_version``: the meta rows that say so, in either dialect."""
+    if version == 0:
+        assert fresh is not None
+        lineage, key = fresh
+        cur.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("lineage", lineage), ("serial", "0"), ("fingerprint_key", key)],
+        )
+    cur.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(to_version),),
+    )
 
 
 def migration(number: int, dialect: Dialect) -> str:
