@@ -149,7 +149,10 @@ def test_secret_errors(
 def test_store_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = plan_json(capsys, "--store", "mysql://db/x", "llmform.yaml")
     assert data["errors"] == [
-        {"message": "unsupported store URL scheme 'mysql' in 'mysql://db/x'; use one of sqlite://"}
+        {
+            "message": "unsupported store URL scheme 'mysql' in 'mysql://db/x'; use one of "
+            "postgres://, postgresql://, sqlite://"
+        }
     ]
     assert "- unsupported store URL scheme 'mysql'" in plan_markdown(
         capsys, "--store", "mysql://db/x", "llmform.yaml"

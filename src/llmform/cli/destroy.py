@@ -18,6 +18,7 @@ from ..core.render.text import scope_text
 from ..engine.apply_run import require_prompt
 from ..engine.destroy import DestroyRequest, planned_destroy
 from ..errors import LlmformError
+from ..targets import shown_url
 from .common import (
     audit_file_option,
     check_audit_file,
@@ -75,7 +76,9 @@ def destroy(
     )
     with planned_destroy(request, echo_warning) as planned:
         if planned is None:
-            click.echo(f"Nothing to destroy: there is no store at {printable(store_url)}.")
+            click.echo(
+                f"Nothing to destroy: there is no store at {printable(shown_url(store_url))}."
+            )
             return
         shown = planned.shown
         if shown.summary.empty:

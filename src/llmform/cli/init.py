@@ -6,6 +6,7 @@ import click
 
 from ..console import printable
 from ..engine.store_commands import init_store
+from ..targets import shown_url
 from .options import StateGiven, echo_warning, located, state_option, store_option
 
 
@@ -26,9 +27,9 @@ def init(store_url: str, state: StateGiven | None) -> None:
     """
     done = init_store(located(store_url, state), echo_warning)
     if done.created:
-        click.echo(f"Created the store {printable(store_url)} (empty, serial 0).")
+        click.echo(f"Created the store {printable(shown_url(store_url))} (empty, serial 0).")
     else:
         click.echo(
-            f"The store {printable(store_url)} exists already (serial {done.serial}); "
+            f"The store {printable(shown_url(store_url))} exists already (serial {done.serial}); "
             "nothing was changed."
         )

@@ -22,6 +22,7 @@ from ..engine.saved_apply import SavedApplyRequest
 from ..engine.saved_plans import is_plan_file, save_plan
 from ..errors import LlmformError
 from ..files import FileWriteError, check_writable
+from ..targets import shown_url
 from .common import (
     audit_file_option,
     check_audit_file,
@@ -127,10 +128,11 @@ def plan(
     result, mac_key = planned.plan, planned.mac_key
     not_saved = None
     if out and mac_key is None:
+        shown = shown_url(store_url)
         not_saved = LlmformError(
-            f"the plan was not saved: the store {store_url} does not exist yet, and a saved "
+            f"the plan was not saved: the store {shown} does not exist yet, and a saved "
             f"plan needs the store's key; create the store first with: llmform init --store "
-            f"{shlex.quote(store_url)}, or apply without saving a plan (apply creates the store)"
+            f"{shlex.quote(shown)}, or apply without saving a plan (apply creates the store)"
         )
     errors = [str(not_saved)] if not_saved else []
     click.echo(render_plan(result, fmt, options_of(ctx).color(), verbose, errors), nl=False)

@@ -16,6 +16,7 @@ from ..console import paint, printable
 from ..core.plan import Plan
 from ..engine.saved_apply import SavedApplyRequest, saved_apply, show_saved
 from ..errors import LlmformError
+from ..targets import shown_url
 from .common import (
     echo_failure,
     print_head,
@@ -34,7 +35,7 @@ def apply_command(path: str, store_url: str, plan: Plan) -> str:
     when the plan's keys were not checked (apply refuses such a plan without it)."""
     words = ["llmform", "apply"]
     if store_url != os.environ.get("LLMFORM_STORE"):
-        words += ["--store", shell_word(store_url)]
+        words += ["--store", shell_word(shown_url(store_url))]
     if not plan.keys_checked:
         words.append("--no-validate-keys")
     # a name that begins with '-' would be read as an option

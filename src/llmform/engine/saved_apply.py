@@ -21,7 +21,7 @@ from ..secrets.crypto import Cipher, configured_cipher
 from ..secrets.reads import ResolvedSecrets
 from ..state.audit import AuditEvent, check_trail_extendable, detect_run
 from ..state.audit_keys import ChainKey, configured_chain_key
-from ..targets import OpenMode
+from ..targets import OpenMode, shown_url
 from .apply import (
     apply_plan,
     check_fresh,
@@ -95,8 +95,9 @@ def saved_apply(request: SavedApplyRequest, warn: Warn) -> Iterator[SavedApply]:
         configured_cipher() as cipher,
     ):
         if backend is None:
+            shown = printable(shown_url(request.where.store))
             raise LlmformError(
-                f"no store at {printable(request.where.store)}; a saved plan applies to the "
+                f"no store at {shown}; a saved plan applies to the "
                 "store it was made for: pass its URL with --store (or LLMFORM_STORE)"
             )
         key = plan_mac_key(backend.state.fingerprint_key())
@@ -124,8 +125,8 @@ def show_saved(path: str, where: Location, warn: Warn) -> ShownPlan:
         if backend is None:
             return ShownPlan(
                 saved.unverified(),
-                f"{path} is not verified: there is no store at {where.store} to check it "
-                "against (pass --store); apply verifies it and refuses a modified plan",
+                f"{path} is not verified: there is no store at {shown_url(where.store)} to "
+                "check it against (pass --store); apply verifies it and refuses a modified plan",
             )
         plan = saved.verify(plan_mac_key(backend.state.fingerprint_key()), backend.display_url)
         reason = refusal_ahead(plan, backend)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..errors import StoreError
 from .base import NoStoreError, OpenMode, Store
-from .urls import check_scheme
+from .urls import check_scheme, quoted
 
 DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
 
@@ -31,6 +31,19 @@ STORES: dict[str, Callable[[str, OpenMode], Store]] = {
 }
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: a PostgreSQL URL without its password (a SQLite URL holds
+    none: ``urls.check_scheme`` refuses one that looks like it does)."""
+    if url.partition(":")[0] not in ("postgresql", "postgres"):
+        return url
+    from .registry.pg_urls import display_url  # start-up time: psycopg only for a server
+
+    try:
+        return display_url(url)
+    except StoreError:
+        return quoted(url)
+
+
 def open_store(url: str, mode: OpenMode = OpenMode.CREATE) -> Store:
     """Open the store at ``url`` as ``mode`` says (see OpenMode: only CREATE and APPLY ever
     create one; READ and PLAN never write). The default suits a program that sets a store up;
@@ -47,4 +60,5 @@ __all__ = [
     "Store",
     "StoreError",
     "open_store",
+    "shown_url",
 ]

@@ -155,6 +155,13 @@ class PostgresStore:
             managed, unmanaged = sql.read_resources(cur)
         return StoreState(lineage, serial, managed, unmanaged)
 
+    def lineage_serial(self) -> tuple[str, int]:
+        """The state half alone (``state.base.StateStore``)."""
+        if not self.exists:
+            return self._fresh[0], 0
+        with self._reading() as cur:
+            return self.state.lineage_serial(cur)
+
     def fingerprint_key(self) -> bytes:
         if not self.exists:
             return bytes.fromhex(self._fresh[1])
