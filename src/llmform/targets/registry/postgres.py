@@ -35,15 +35,15 @@ from ...errors import StoreError
 from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
 from ...state.lock import LockInfo, acquire, new_lock
-from ..base import NoStoreError, OpenMode, StalePlanError, StoreState
+from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
 from ..guard import check_befores
 from . import postgres_lock as lock_rows
+from . import postgres_state as state_sql
 from . import registry_sql as sql
 from .new_store_key import new_store_key
 from .pg_urls import display_url, endpoint
 from .postgres_connect import QmarkCursor, connect, error_text
 from .postgres_migrate import MIGRATION_LOCK_KEY, PG_RESTORE, migrate, schema_version, upgrade
-from .postgres_state import PostgresState
 from .row_checks import DamagedRow
 from .sqlite_files import damaged
 from .sqlite_migrate import SCHEMA_VERSION, fresh_meta
@@ -61,7 +61,6 @@ class PostgresStore:
         self.created = False
         self.warnings: tuple[str, ...] = ()
         self.applied_by_trusted_runs = True  # only roles with write grants change it
-        self.state = PostgresState(self.display_url)
         self._url = url
         self._where = endpoint(url)
         # a registry not created yet: its lineage and key, for plans and for the first apply
@@ -151,22 +150,29 @@ class PostgresStore:
         if not self.exists:
             return StoreState(self._fresh[0], 0, {}, {})
         with self._reading() as cur:
-            lineage, serial = self.state.lineage_serial(cur)
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
             managed, unmanaged = sql.read_resources(cur)
         return StoreState(lineage, serial, managed, unmanaged)
+
+    def read_resources(self) -> TargetResources:
+        """The target half alone (``targets.base.Target``)."""
+        if not self.exists:
+            return TargetResources({}, {})
+        with self._reading() as cur:
+            return TargetResources(*sql.read_resources(cur))
 
     def lineage_serial(self) -> tuple[str, int]:
         """The state half alone (``state.base.StateStore``)."""
         if not self.exists:
             return self._fresh[0], 0
         with self._reading() as cur:
-            return self.state.lineage_serial(cur)
+            return state_sql.lineage_serial(cur, self.display_url)
 
     def fingerprint_key(self) -> bytes:
         if not self.exists:
             return bytes.fromhex(self._fresh[1])
         with self._reading() as cur:
-            return self.state.fingerprint_key(cur)
+            return state_sql.fingerprint_key(cur, self.display_url)
 
     @contextmanager
     def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
@@ -242,7 +248,7 @@ class PostgresStore:
                 try:
                     if not self.exists:
                         self._create_in(raw)
-                    lineage, serial = self.state.check_expected(cur, expected)
+                    at = state_sql.check_expected(cur, self.display_url, expected)
                     # in the transaction's snapshot, the serial locked: nothing can slip in
                     managed, unmanaged = sql.read_resources(cur)
                     check_befores(changes, managed, unmanaged)
@@ -251,7 +257,7 @@ class PostgresStore:
                             sql.apply_change(cur, change, (sealed or {}).get(change.address))
                         except sql.SealedMismatch as exc:  # the caller's bug, not the store's
                             raise StoreError(f"apply refused, nothing changed: {exc}") from None
-                    events = self.state.record_apply(cur, lineage, serial, audit_drafts, chain_key)
+                    events = state_sql.record(cur, at, audit_drafts, chain_key)
                     committing = True
                     raw.execute("COMMIT")
                 except BaseException:
@@ -297,7 +303,7 @@ class PostgresStore:
         if not self.exists:
             return []
         with self._reading() as cur:
-            return self.state.audit_events(cur)
+            return state_sql.audit_events(cur, self.display_url)
 
     def close(self) -> None:
         self._conn.close()

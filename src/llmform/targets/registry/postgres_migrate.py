@@ -16,8 +16,7 @@ import psycopg
 from ...errors import StoreError
 from .postgres_connect import QmarkCursor
 from .registry_sql import Cursor
-from .sqlite_files import damaged
-from .sqlite_migrate import SCHEMA_VERSION
+from .sqlite_migrate import SCHEMA_VERSION, known_version
 from .sqlite_schema import POSTGRESQL, migration, record_version
 
 PG_RESTORE = "restore the database from a backup, or correct the row with psql"
@@ -54,18 +53,7 @@ def schema_version(cur: Cursor, display_url: str) -> int | None:
             "options=-csearch_path=NAME in the URL) of its own"
         )
     cur.execute("SELECT value FROM meta WHERE key = 'schema_version'")
-    row = cur.fetchone()
-    text = row[0] if row else None
-    if not (isinstance(text, str) and text.isascii() and text.isdigit() and int(text) >= 1):
-        problem = "it is missing" if row is None else f"{text!r} is not a schema version"
-        raise damaged(display_url, "meta", "'schema_version'", problem, PG_RESTORE)
-    version = int(text)
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"the store {display_url} has schema version {version}, newer than "
-            f"this llmform knows ({SCHEMA_VERSION}); upgrade llmform"
-        )
-    return version
+    return known_version(cur.fetchone(), display_url, PG_RESTORE)
 
 
 def migrate(

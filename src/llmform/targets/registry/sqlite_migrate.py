@@ -56,10 +56,18 @@ def schema_version(conn: sqlite3.Connection, display_url: str) -> int | None:
             "table); check --store, or give a new file for a new store"
         )
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return known_version(row, display_url)
+
+
+def known_version(
+    row: tuple[object, ...] | None, display_url: str, fix: str = dbfile.RESTORE
+) -> int:
+    """The schema version in ``meta``'s ``row`` (either database's), one this llmform can
+    read or upgrade; else damage, or a newer store, said with its fix."""
     text = row[0] if row else None
     if not (isinstance(text, str) and text.isascii() and text.isdigit() and int(text) >= 1):
         problem = "it is missing" if row is None else f"{text!r} is not a schema version"
-        raise dbfile.damaged(display_url, "meta", "'schema_version'", problem)
+        raise dbfile.damaged(display_url, "meta", "'schema_version'", problem, fix)
     version = int(text)
     if version > SCHEMA_VERSION:
         raise StoreError(

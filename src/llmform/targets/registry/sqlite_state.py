@@ -5,13 +5,19 @@
 It never reads nor writes a resource table (those are ``registry_sql``, the target half), so
 that a SQLite state store kept for an external target (issue 12) can take this SQL as it is.
 The registry calls both halves on one connection, inside one transaction.
+
+The SQL is the subset both databases speak (``?`` placeholders, which PostgreSQL's
+``postgres_connect.QmarkCursor`` takes too), so the PostgreSQL registry's state half
+(``postgres_state``) reads, checks and seals with these functions; where the two differ, in the
+words of the fix for damage, a ``Dialect`` says so.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ...errors import LlmformError, StoreError
 from ...state.audit import GENESIS, AuditEvent, event_from_row, fields_json, seal
@@ -22,7 +28,28 @@ from .registry_sql import Cursor
 from .sqlite_migrate import FINGERPRINT_KEY_BYTES
 
 
-def meta(conn: sqlite3.Connection | sqlite3.Cursor, url: str, key: str) -> str:
+class Queries(Protocol):
+    """A connection or a cursor: ``execute`` returns what rows are fetched from."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How damage to the state is fixed in one database: the fix for a bad row, and for a lost
+    fingerprint key (from a backup: a new key would make every secret show as changed once)."""
+
+    fix_row: str
+    fix_key: str
+
+
+SQLITE = Dialect(
+    dbfile.RESTORE,
+    "restore the store file from a backup (a new key would make every secret show as changed once)",
+)
+
+
+def meta(conn: Queries, url: str, key: str, dialect: Dialect = SQLITE) -> str:
     """A ``meta`` value; one that is missing or empty is damage, named with its fix."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     if row is None or not isinstance(row[0], str) or not row[0]:
@@ -32,20 +59,22 @@ def meta(conn: sqlite3.Connection | sqlite3.Cursor, url: str, key: str) -> str:
             problem = "its value is NULL"  # in the words of the sqlite3 shell it is fixed with
         else:
             problem = f"its value is {row[0]!r}"
-        raise dbfile.damaged(url, "meta", repr(key), problem)
+        raise dbfile.damaged(url, "meta", repr(key), problem, dialect.fix_row)
     return row[0]
 
 
-def lineage_serial(conn: sqlite3.Connection | sqlite3.Cursor, url: str) -> tuple[str, int]:
-    lineage = meta(conn, url, "lineage")
-    text = meta(conn, url, "serial")
+def lineage_serial(conn: Queries, url: str, dialect: Dialect = SQLITE) -> tuple[str, int]:
+    lineage = meta(conn, url, "lineage", dialect)
+    text = meta(conn, url, "serial", dialect)
     if not (text.isascii() and text.isdigit()):
-        raise dbfile.damaged(url, "meta", "'serial'", f"{text!r} is not a whole number")
+        raise dbfile.damaged(
+            url, "meta", "'serial'", f"{text!r} is not a whole number", dialect.fix_row
+        )
     return lineage, int(text)
 
 
-def fingerprint_key(conn: sqlite3.Connection, url: str) -> bytes:
-    text = meta(conn, url, "fingerprint_key")
+def fingerprint_key(conn: Queries, url: str, dialect: Dialect = SQLITE) -> bytes:
+    text = meta(conn, url, "fingerprint_key", dialect)
     try:
         key = bytes.fromhex(text)
     except ValueError:
@@ -56,8 +85,7 @@ def fingerprint_key(conn: sqlite3.Connection, url: str) -> bytes:
             "meta",
             "'fingerprint_key'",
             "the value is not a key (hexadecimal, 32 bytes)",
-            "restore the store file from a backup (a new key would make every secret "
-            "show as changed once)",
+            dialect.fix_key,
         )
     return key
 
@@ -74,7 +102,7 @@ def check_expected(found: tuple[str, int], expected: tuple[str, int]) -> None:
 
 
 def record(
-    cur: sqlite3.Cursor,
+    cur: Cursor,
     at: tuple[str, int],
     audit_drafts: Sequence[Mapping[str, Any]],
     chain_key: ChainKey | None,
