@@ -241,6 +241,7 @@ def test_a_dead_holders_row_is_taken_over_or_force_unlocked(
         capsys, "apply", OFFLINE, "--auto-approve", "--lock-timeout", "0", "--store", postgres_url
     )
     assert code == 0, err
+    assert "took over the lock left by ci@gone (pid 1) since 2026-01-01 (lock dead01" in err
     with store_db(postgres_url) as db:
         assert db.rows("SELECT * FROM locks") == []
 
@@ -346,3 +347,53 @@ def test_an_apply_killed_mid_transaction_changes_nothing_and_frees_the_lock(
     assert "1 changed" in out
     assert serial(postgres_url) == 2
     assert cli(capsys, "audit", "--verify", "--store", postgres_url)[0] == 0
+
+
+def test_a_server_restarted_mid_apply_leaves_the_registry_as_it_was(
+    here: Path, postgres: PostgresServer, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", postgres_url)[0] == 0
+    write_state(here, "second")
+    before = snapshot(postgres_url)
+    assert isinstance(before, dict)
+    database = postgres_url.rsplit("/", 1)[1]
+    blocker = psycopg.connect(postgres_url, autocommit=True)
+    try:
+        # the apply writes its changes, then waits here to append its audit events
+        blocker.execute("BEGIN")
+        blocker.execute("LOCK TABLE audit_events IN EXCLUSIVE MODE")
+        run = _apply_process(here, postgres_url)
+        deadline = time.monotonic() + 60
+        with postgres.admin() as admin:
+            while not admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type ="
+                " 'Lock' AND application_name = 'llmform'",
+                (database,),
+            ).fetchall():
+                assert time.monotonic() < deadline, run.communicate()
+                time.sleep(0.05)
+        postgres.restart()  # fast shutdown: every session ended, its transaction rolled back
+    finally:
+        blocker.close()
+    code, out, err = run.wait(timeout=60), *run.communicate()
+    assert code == 1 and "Traceback" not in out + err, out + err
+    assert "apply failed and was rolled back, nothing changed" in err, err
+    assert "was lost" in err, err
+
+    after = snapshot(postgres_url)
+    assert isinstance(after, dict)
+    # as it was, but for the cut-off run's lock row, which the next run takes over
+    assert {**after, "locks": []} == {**before, "locks": []}
+    (left,) = after["locks"]
+    code, out, err = cli(
+        capsys, "apply", OFFLINE, "--auto-approve", "--lock-timeout", "0", "--store", postgres_url
+    )
+    assert code == 0, err
+    assert "1 changed" in out
+    assert "took over the lock left by" in err and "the server restarted" in err, err
+    assert "landed whole or not at all" in err, err
+    assert left.split(", ")[1].strip("'") in err  # the lock id of the run that was cut off
+    assert serial(postgres_url) == 2
+    assert cli(capsys, "audit", "--verify", "--store", postgres_url)[0] == 0
+    with store_db(postgres_url) as db:
+        assert db.rows("SELECT * FROM locks") == []

@@ -353,9 +353,11 @@ def test_an_apply_killed_mid_transaction_leaves_the_store_as_it_was(scene: Scene
     dead = LockInfo(*lock_row[1:])
     assert dead.pid == victim.pid and holder_is_gone(dead)
 
-    # So the next run takes the lock over without force-unlock and applies.
+    # So the next run takes the lock over without force-unlock, says so, and applies.
     code, out, err = scene.finish(scene.start(big, lock_timeout=1))
     assert code == 0, (out, err)
+    assert f"took over the lock left by {dead.who}" in err, err
+    assert "its process no longer exists" in err and "landed whole or not at all" in err, err
     assert scene.is_applied(big)
     events = scene.events()
     assert verify(events) is None

@@ -100,6 +100,7 @@ class PlannedApply:
     cipher: Cipher | None
     chain_key: ChainKey | None
     shown: Plan
+    warn: Warn
 
     def audit_events(self) -> list[AuditEvent]:
         return self.backend.state.audit_events()
@@ -107,7 +108,7 @@ class PlannedApply:
     def carry_out(self, on_replanned: OnReplanned) -> Applied:
         """Take the lock, plan again, keep to what was approved, apply."""
         request, encrypted = self.request, self.cipher is not None
-        with self.backend.state.lock("apply", request.lock_timeout) as lock:
+        with self.backend.locked("apply", request.lock_timeout, self.warn) as lock:
             fresh = plan_prepared(
                 self.state, self.backend, self.prepared, scope=request.scope, encrypted=encrypted
             )
@@ -178,4 +179,4 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
         shown = plan_prepared(state, backend, prepared, scope=request.scope, encrypted=encrypted)
         if request.validate_keys:  # keys whose endpoint is not trusted: refused first
             require_trusted(None, prepared, backend, trusted)
-        yield PlannedApply(request, state, backend, prepared, cipher, chain_key, shown)
+        yield PlannedApply(request, state, backend, prepared, cipher, chain_key, shown, warn)

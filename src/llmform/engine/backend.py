@@ -25,6 +25,7 @@ from ..errors import StoreError
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
 from ..state.base import StateStore, SteppedStateStore
+from ..state.lock import LockInfo, taken_over_note
 from ..targets import STORES, NoStoreError, OpenMode, open_store
 from ..targets.base import SelfStatedTarget, SteppedTarget, Store, StoreState, Target
 from ..targets.urls import check_scheme, sqlite_path
@@ -105,6 +106,16 @@ class Backend:
         if whole is None:
             raise StoreError(f"the target {self.display_url} cannot apply changes")
         return whole.apply(changes, expected, audit_drafts, sealed, chain_key)
+
+    @contextmanager
+    def locked(self, operation: str, timeout: float, warn: Warn) -> Iterator[LockInfo]:
+        """The state's lock, held for ``operation``; when it was taken over from a run that
+        is gone (killed, or cut off by a server restart), ``warn`` says so."""
+        with self.state.lock(operation, timeout) as lock:
+            note = taken_over_note(lock)
+            if note:
+                warn(note)
+            yield lock
 
     @property
     def _one_database(self) -> bool:

@@ -64,12 +64,13 @@ class PlannedDestroy:
     backend: Backend
     chain_key: ChainKey | None
     shown: Plan
+    warn: Warn
 
     def carry_out(self, on_replanned: OnReplanned) -> Applied:
         """Take the lock, plan again, keep to what was approved, apply (``events`` empty:
         another run deleted it meanwhile)."""
         request = self.request
-        with self.backend.state.lock("destroy", request.lock_timeout) as lock:
+        with self.backend.locked("destroy", request.lock_timeout, self.warn) as lock:
             fresh = plan_destroy(self.backend, request.scope)
             to_destroy = approved_under_lock(
                 self.shown,
@@ -106,4 +107,4 @@ def planned_destroy(request: DestroyRequest, warn: Warn) -> Iterator[PlannedDest
             return
         check_trail_extendable(backend.state.audit_events(), chain_key)
         shown = plan_destroy(backend, request.scope)
-        yield PlannedDestroy(request, backend, chain_key, shown)
+        yield PlannedDestroy(request, backend, chain_key, shown, warn)

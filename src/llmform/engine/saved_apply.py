@@ -56,6 +56,7 @@ class SavedApply:
     cipher: Cipher | None
     chain_key: ChainKey | None
     let_through: int
+    warn: Warn
 
     def check_fresh(self) -> ResolvedSecrets:
         """Before the lock: the plan still fits the store and the secrets (``check_fresh``) and
@@ -69,7 +70,7 @@ class SavedApply:
 
     def carry_out(self, secrets: ResolvedSecrets) -> Applied:
         """Take the lock and apply; the store checks serial and befores again as it writes."""
-        with self.backend.state.lock("apply", self.request.lock_timeout) as lock:
+        with self.backend.locked("apply", self.request.lock_timeout, self.warn) as lock:
             result = apply_plan(
                 self.plan,
                 self.backend,
@@ -107,7 +108,7 @@ def saved_apply(request: SavedApplyRequest, warn: Warn) -> Iterator[SavedApply]:
         let_through = 0
         if request.validate_keys:  # keys whose endpoint is not trusted: refused first
             let_through = require_trusted(plan, None, backend, trusted)
-        yield SavedApply(request, backend, plan, cipher, chain_key, let_through)
+        yield SavedApply(request, backend, plan, cipher, chain_key, let_through, warn)
 
 
 @dataclass(frozen=True)

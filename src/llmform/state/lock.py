@@ -52,6 +52,8 @@ class LockInfo:
     pid: int
     operation: str
     created_at: str
+    # the lock a run that is gone left behind, taken over by this one (``taken_over_note``)
+    taken_over: TakenOver | None = None
 
     @property
     def actor(self) -> str:
@@ -62,6 +64,29 @@ class LockInfo:
     def who(self) -> str:
         """The holder for a message, escaped: it may hold anything a CI variable held."""
         return f"{printable(str(self.holder))} (pid {printable(str(self.pid))})"
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """A lock left by a run that is gone, and how the store knows it is gone."""
+
+    left: LockInfo
+    why: str  # e.g. "its process no longer exists"
+
+
+def taken_over_note(lock: LockInfo) -> str | None:
+    """What a run that took over a dead run's lock says (None: it took a free lock). The
+    store's apply is one transaction, so whatever the dead run was applying landed whole or
+    not at all; the run that says this plans or checks its plan against the store as it is."""
+    if lock.taken_over is None:
+        return None
+    left = lock.taken_over.left
+    return (
+        f"took over the lock left by {left.who} since {printable(left.created_at)} "
+        f"(lock {printable(left.lock_id)}, {printable(left.operation)}): that run is gone "
+        f"({lock.taken_over.why}); whatever it was applying landed whole or not at all, and "
+        "this run works on the store as it is now (llmform audit shows what landed)"
+    )
 
 
 def new_lock(operation: str) -> LockInfo:

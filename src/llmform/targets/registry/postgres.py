@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -34,7 +35,7 @@ from ...core.diff import Change
 from ...errors import StoreError
 from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
-from ...state.lock import LockInfo, acquire, new_lock
+from ...state.lock import LockInfo, TakenOver, acquire, new_lock
 from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
 from ..guard import check_befores
 from . import postgres_lock as lock_rows
@@ -192,7 +193,10 @@ class PostgresStore:
                     self.exists = schema_version(cur, self.display_url) is not None
             has_row = self.exists  # no tables yet: the advisory lock alone
             if has_row:
-                lock_rows.record(self._conn, mine)
+                left = lock_rows.record(self._conn, mine, self.display_url)
+                if left is not None:
+                    why = "its session ended: the run died, or the server restarted"
+                    mine = replace(mine, taken_over=TakenOver(left, why))
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot lock the store {self.display_url}, nothing was changed: "

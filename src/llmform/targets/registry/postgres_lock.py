@@ -65,10 +65,12 @@ def holder(conn: psycopg.Connection[Any], display_url: str, has_tables: bool) ->
     return _info(row, display_url)
 
 
-def record(conn: psycopg.Connection[Any], mine: LockInfo) -> None:
+def record(conn: psycopg.Connection[Any], mine: LockInfo, display_url: str) -> LockInfo | None:
     """Write ``mine`` as the holder (the advisory lock is ours: a row left here is a dead
-    run's, and is taken over); on failure the advisory lock is let go."""
+    run's, and is taken over: returned); on failure the advisory lock is let go."""
     try:
+        with conn.cursor() as cur:
+            left = holder_row(cur)
         conn.execute(
             "INSERT INTO locks (name, lock_id, holder, pid, operation, created_at)"
             " VALUES ('apply', %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
@@ -79,6 +81,7 @@ def record(conn: psycopg.Connection[Any], mine: LockInfo) -> None:
     except BaseException:
         _unlock_quietly(conn)
         raise
+    return _info(left, display_url) if left else None
 
 
 def release(conn: psycopg.Connection[Any], mine: LockInfo, *, has_row: bool, quiet: bool) -> None:

@@ -17,6 +17,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from ...console import printable
@@ -24,7 +25,7 @@ from ...core.diff import Change
 from ...errors import StoreError
 from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
-from ...state.lock import LockInfo, acquire, new_lock
+from ...state.lock import LockInfo, TakenOver, acquire, new_lock
 from ..base import NoStoreError, OpenMode, StoreState, TargetResources
 from ..guard import check_befores
 from ..urls import sqlite_path
@@ -240,12 +241,18 @@ class SqliteStore:
         # SQLite's busy wait (BUSY_TIMEOUT_S) past the caller's lock timeout: wait briefly
         # per attempt instead, and let ``acquire`` poll and give up naming the holder.
         self._conn.execute(f"PRAGMA busy_timeout = {LOCK_ATTEMPT_MS}")
+        left: list[LockInfo] = []
         try:
             acquire(
-                lambda: lock_rows.try_lock(self._conn, mine, self.display_url, self.path), timeout
+                lambda: lock_rows.try_lock(
+                    self._conn, mine, self.display_url, self.path, left.append
+                ),
+                timeout,
             )
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if left:
+            mine = replace(mine, taken_over=TakenOver(left[-1], "its process no longer exists"))
         try:
             yield mine
         except BaseException:

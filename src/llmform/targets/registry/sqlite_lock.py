@@ -5,7 +5,7 @@ lock that would block the applications writing to the registry)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import StoreError
@@ -36,8 +36,16 @@ def release(conn: sqlite3.Connection, mine: LockInfo, url: str, path: str, *, qu
         ) from None
 
 
-def try_lock(conn: sqlite3.Connection, mine: LockInfo, url: str, path: str) -> LockInfo | None:
-    """Take the lock row, or return who holds it (or holds a write transaction)."""
+def try_lock(
+    conn: sqlite3.Connection,
+    mine: LockInfo,
+    url: str,
+    path: str,
+    taken_over: Callable[[LockInfo], None],
+) -> LockInfo | None:
+    """Take the lock row, or return who holds it (or holds a write transaction). A row left
+    by a run on this host whose process is gone is taken over, and handed to
+    ``taken_over``."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
@@ -50,6 +58,8 @@ def try_lock(conn: sqlite3.Connection, mine: LockInfo, url: str, path: str) -> L
         if holder is not None and not holder_is_gone(holder):
             conn.execute("COMMIT")
             return holder
+        if holder is not None:
+            taken_over(holder)
         conn.execute(
             "INSERT OR REPLACE INTO locks (name, lock_id, holder, pid, operation, created_at)"
             " VALUES ('apply', ?, ?, ?, ?, ?)",
