@@ -6,9 +6,12 @@ processes and an apply killed mid-transaction. What both stores share runs on bo
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -173,25 +176,6 @@ def test_a_newer_registry_is_refused(
         assert "has schema version 99, newer than this llmform knows (2); upgrade llmform" in err
 
 
-def test_an_older_registry_is_upgraded_in_place(
-    here: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Version 1 (before ``protect``): apply upgrades it in one transaction, data kept."""
-    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", postgres_url)[0] == 0
-    with store_db(postgres_url) as db:
-        db.execute("ALTER TABLE workspaces DROP COLUMN protect")
-        db.execute("ALTER TABLE configs DROP COLUMN protect")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    code, _, err = cli(capsys, "plan", OFFLINE, "--store", postgres_url)
-    assert code == 1 and "older than this llmform's (2)" in err and "llmform init" in err
-    code, out, _ = cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", postgres_url)
-    assert code == 0 and "No changes." in out
-    with store_db(postgres_url) as db:
-        assert db.one("SELECT value FROM meta WHERE key = 'schema_version'") == "2"
-        assert db.one("SELECT count(*) FROM configs WHERE protect = 0") == 1
-    assert cli(capsys, "audit", "--verify", "--store", postgres_url)[0] == 0
-
-
 def test_a_live_holder_is_named_and_waited_for(
     here: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -300,69 +284,18 @@ def test_concurrent_applies_serialise(
     assert cli(capsys, "audit", "--verify", "--store", postgres_url)[0] == 0
 
 
-def test_an_apply_killed_mid_transaction_changes_nothing_and_frees_the_lock(
-    here: Path, postgres: PostgresServer, postgres_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", postgres_url)[0] == 0
-    write_state(here, "second")
-    before = snapshot(postgres_url)
-    database = postgres_url.rsplit("/", 1)[1]
-    assert isinstance(before, dict)
-    with psycopg.connect(postgres_url, autocommit=True) as blocker:
-        # the apply writes its changes, then waits here to append its audit events
-        blocker.execute("BEGIN")
-        blocker.execute("LOCK TABLE audit_events IN EXCLUSIVE MODE")
-        run = _apply_process(here, postgres_url)
-        deadline = time.monotonic() + 60
-        with postgres.admin() as admin:
-            while time.monotonic() < deadline:
-                waiting = admin.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type ="
-                    " 'Lock' AND application_name = 'llmform'",
-                    (database,),
-                ).fetchall()
-                if waiting:
-                    break
-                time.sleep(0.05)
-        assert waiting, run.communicate()
-        run.kill()
-        run.communicate()
-        blocker.execute("ROLLBACK")
-    after = snapshot(postgres_url)
-    assert isinstance(after, dict)
-    # as it was, but for the dead run's lock row, which the next run takes over
-    assert {**after, "locks": []} == {**before, "locks": []}
-    assert after["locks"] and "'apply'" in after["locks"][0]
-    # the server ends the dead client's session, and its advisory lock with it
-    with psycopg.connect(postgres_url, autocommit=True) as probe:
-        deadline = time.monotonic() + 20
-        while not probe.execute("SELECT pg_try_advisory_lock(%s)", (APPLY_LOCK_KEY,)).fetchone()[0]:  # type: ignore[index]
-            assert time.monotonic() < deadline, "the killed apply's lock was never freed"
-            time.sleep(0.1)
-        probe.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
-    code, out, err = cli(
-        capsys, "apply", OFFLINE, "--auto-approve", "--lock-timeout", "0", "--store", postgres_url
-    )
-    assert code == 0, err
-    assert "1 changed" in out
-    assert serial(postgres_url) == 2
-    assert cli(capsys, "audit", "--verify", "--store", postgres_url)[0] == 0
-
-
-def test_a_server_restarted_mid_apply_leaves_the_registry_as_it_was(
-    here: Path, postgres: PostgresServer, postgres_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", postgres_url)[0] == 0
-    write_state(here, "second")
-    before = snapshot(postgres_url)
-    assert isinstance(before, dict)
-    database = postgres_url.rsplit("/", 1)[1]
-    blocker = psycopg.connect(postgres_url, autocommit=True)
+@contextmanager
+def _apply_stopped_mid_transaction(
+    here: Path, postgres: PostgresServer, url: str
+) -> Iterator[subprocess.Popen[str]]:
+    """An apply process that has written its changes and waits, inside its transaction, to
+    append its audit events (another session holds that table until the block ends)."""
+    database = url.rsplit("/", 1)[1]
+    blocker = psycopg.connect(url, autocommit=True)
     try:
-        # the apply writes its changes, then waits here to append its audit events
         blocker.execute("BEGIN")
         blocker.execute("LOCK TABLE audit_events IN EXCLUSIVE MODE")
-        run = _apply_process(here, postgres_url)
+        run = _apply_process(here, url)
         deadline = time.monotonic() + 60
         with postgres.admin() as admin:
             while not admin.execute(
@@ -372,25 +305,55 @@ def test_a_server_restarted_mid_apply_leaves_the_registry_as_it_was(
             ).fetchall():
                 assert time.monotonic() < deadline, run.communicate()
                 time.sleep(0.05)
-        postgres.restart()  # fast shutdown: every session ended, its transaction rolled back
+        yield run
     finally:
-        blocker.close()
-    code, out, err = run.wait(timeout=60), *run.communicate()
-    assert code == 1 and "Traceback" not in out + err, out + err
-    assert "apply failed and was rolled back, nothing changed" in err, err
-    assert "was lost" in err, err
+        blocker.close()  # its transaction rolled back, if the server still runs
 
+
+@pytest.mark.parametrize("fault", ["kill", "restart"])
+def test_an_apply_cut_off_mid_transaction_changes_nothing_and_the_next_takes_over(
+    here: Path,
+    postgres: PostgresServer,
+    postgres_url: str,
+    capsys: pytest.CaptureFixture[str],
+    fault: str,
+) -> None:
+    """The apply SIGKILLed, or the server restarted (fast shutdown: every session ended, its
+    transaction rolled back), while the apply is inside its transaction."""
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", postgres_url)[0] == 0
+    write_state(here, "second")
+    before = snapshot(postgres_url)
+    assert isinstance(before, dict)
+    with _apply_stopped_mid_transaction(here, postgres, postgres_url) as run:
+        if fault == "kill":
+            run.kill()
+        else:
+            postgres.restart()
+    code, out, err = run.wait(timeout=60), *run.communicate()
+    if fault == "kill":
+        assert code == -signal.SIGKILL
+    else:  # the run saw it and says so
+        assert code == 1 and "Traceback" not in out + err, out + err
+        assert "apply failed and was rolled back, nothing changed" in err, err
+        assert "was lost" in err, err
     after = snapshot(postgres_url)
     assert isinstance(after, dict)
     # as it was, but for the cut-off run's lock row, which the next run takes over
     assert {**after, "locks": []} == {**before, "locks": []}
     (left,) = after["locks"]
+    # the server ends the dead client's session, and its advisory lock with it
+    with psycopg.connect(postgres_url, autocommit=True) as probe:
+        deadline = time.monotonic() + 20
+        while not probe.execute("SELECT pg_try_advisory_lock(%s)", (APPLY_LOCK_KEY,)).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the cut-off apply's lock was never freed"
+            time.sleep(0.1)
+        probe.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
     code, out, err = cli(
         capsys, "apply", OFFLINE, "--auto-approve", "--lock-timeout", "0", "--store", postgres_url
     )
     assert code == 0, err
     assert "1 changed" in out
-    assert "took over the lock left by" in err and "the server restarted" in err, err
+    assert "took over the lock left by" in err and "its session ended" in err, err
     assert "landed whole or not at all" in err, err
     assert left.split(", ")[1].strip("'") in err  # the lock id of the run that was cut off
     assert serial(postgres_url) == 2

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.audit_runs import runs_in_order
 
 from llmform.desired.validate import load_state
 from llmform.engine.plan import make_plan
@@ -200,21 +201,6 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         process.wait()
 
 
-def _runs_in_order(events: Sequence[AuditEvent]) -> list[str]:
-    """The run ids in the order their events appear, asserting that no run's events are
-    interleaved with another's and that each run is bracketed by its start and end."""
-    order: list[str] = []
-    for event in events:
-        if not order or order[-1] != event.run_id:
-            assert event.run_id not in order, f"run {event.run_id} interleaved: {events}"
-            assert event.action == "apply-start", event
-            order.append(event.run_id)
-    for run in order:
-        mine = [e for e in events if e.run_id == run]
-        assert (mine[0].action, mine[-1].action) == ("apply-start", "apply-end")
-    return order
-
-
 def _created(events: Sequence[AuditEvent], run: str) -> set[str]:
     return {e.address for e in events if e.run_id == run and e.action == "create"}
 
@@ -238,7 +224,7 @@ def test_a_second_apply_fails_naming_the_holder_when_its_lock_timeout_runs_out(
     assert scene.is_applied(alpha) and not scene.is_applied(beta)
     events = scene.events()
     assert verify(events) is None
-    assert len(_runs_in_order(events)) == 1
+    assert len(runs_in_order(events)) == 1
 
 
 def test_a_second_apply_fails_naming_the_holder_while_the_holder_is_mid_transaction(
@@ -276,7 +262,7 @@ def test_a_second_apply_waits_for_the_first_then_applies(scene: Scene, pause: st
 
     events = scene.events()
     assert verify(events) is None
-    runs = _runs_in_order(events)
+    runs = runs_in_order(events)
     assert len(runs) == 2
     assert "workspace.alpha" in _created(events, runs[0])
     assert "workspace.beta" in _created(events, runs[1])
@@ -293,7 +279,7 @@ def test_racing_applies_never_interleave_and_the_last_one_wins(scene: Scene) -> 
 
     events = scene.events()
     assert verify(events) is None
-    order = _runs_in_order(events)
+    order = runs_in_order(events)
     assert 2 <= len(order) <= 6  # a run that finds nothing to change writes no events
     last = "alpha" if "workspace.alpha" in _created(events, order[-1]) else "beta"
     other = "beta" if last == "alpha" else "alpha"
@@ -361,7 +347,7 @@ def test_an_apply_killed_mid_transaction_leaves_the_store_as_it_was(scene: Scene
     assert scene.is_applied(big)
     events = scene.events()
     assert verify(events) is None
-    assert len(_runs_in_order(events)) == 2
+    assert len(runs_in_order(events)) == 2
     assert _rows(scene.db)["locks"] == []
 
 

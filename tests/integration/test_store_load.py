@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.audit_runs import runs_in_order
 from support.store_db import serial, store_db
 from support.stores import OFFLINE, cli
 
-from llmform.state.audit import AuditEvent
 from llmform.targets import OpenMode, open_store
 
 RUNS = 5
@@ -87,21 +87,6 @@ class SerialWatch(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(0.02):
             self.seen.append(serial(self.url))
-
-
-def runs_in_order(events: list[AuditEvent]) -> list[str]:
-    """The run ids in the order their events stand, each run's events together, bracketed by
-    its start and end."""
-    order: list[str] = []
-    for event in events:
-        if not order or order[-1] != event.run_id:
-            assert event.run_id not in order, f"run {event.run_id} interleaved"
-            assert event.action == "apply-start", event
-            order.append(event.run_id)
-    for run in order:
-        mine = [e for e in events if e.run_id == run]
-        assert (mine[0].action, mine[-1].action) == ("apply-start", "apply-end"), mine
-    return order
 
 
 def test_twenty_plans_and_five_applies_at_once(

@@ -1,16 +1,18 @@
 """A registry written by the previous release (schema version 1, before deletion protection)
-is upgraded by migration 2 (in memory by the commands that only read it, in place by those that
-write): its rows survive unprotected, the plan of the YAML it was
-applied from shows no change, and protection then works on it. The file is rebuilt from
-``support/stores/registry-v1.sql``, a dump of what that release wrote."""
+is upgraded by migration 2 (the commands that only read it see it upgraded, SQLite's in a copy in
+memory, PostgreSQL's through the migration's view; those that write upgrade it in place): its
+rows survive unprotected, the plan of the YAML it was applied from shows no change, its audit
+chain verifies, and protection then works on it. On each store (``store_url``): the registry is
+rebuilt from ``support/stores/registry-v1.sql``, a dump of what that release wrote (translated
+to PostgreSQL's dialect for a server: ``store_db.postgres_statements``)."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from support.cli import run
+from support.store_db import columns, load_dump, store_db
 
 DUMP = Path(__file__).parent.parent / "support" / "stores" / "registry-v1.sql"
 
@@ -41,35 +43,39 @@ factories:
 
 
 @pytest.fixture()
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> str:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_OLD_KEY", "sk-old-release")
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'registry.db'}")
-    with sqlite3.connect(tmp_path / "registry.db") as conn:
-        conn.executescript(DUMP.read_text(encoding="utf-8"))
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
+    load_dump(store_url, DUMP.read_text(encoding="utf-8"))
     (tmp_path / "llmform.yaml").write_text(OLD_STATE)
-    return tmp_path
+    return store_url
 
 
-def query(repo: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(repo / "registry.db") as conn:
-        return conn.execute(sql).fetchall()
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    with store_db(url) as db:
+        return db.rows(sql)
 
 
-def test_the_dump_is_the_old_schema(repo: Path) -> None:
+def test_the_dump_is_the_old_schema(repo: str) -> None:
     assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
-    columns = [row[1] for row in query(repo, "PRAGMA table_info(configs)")]
-    assert "protect" not in columns
+    assert "used_tokens" in columns(repo, "configs")
+    assert "protect" not in columns(repo, "configs") + columns(repo, "workspaces")
+    assert query(repo, "SELECT count(*) FROM audit_events") == [(7,)]
 
 
-def test_an_old_registry_upgrades_in_place(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_old_registry_upgrades_in_place(repo: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
         capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml"
     )
     assert code == 0, out + err
     assert out.splitlines()[-1] == "No changes. The store matches the configuration."
-    # plan only reads (it upgrades a copy in memory); a command that writes upgrades the file
+    # plan, export and audit only read (they see it upgraded); a command that writes upgrades it
+    assert run(capsys, "audit", "--verify")[0] == 0
+    code, out, _ = run(capsys, "export")
+    assert code == 0 and "- name: main\n  workspace: prod\n" in out and "protect" not in out
     assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    assert "protect" not in columns(repo, "configs")
     assert run(capsys, "init")[0] == 0
     assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
     assert query(repo, "SELECT name, protect FROM workspaces ORDER BY name") == [
@@ -87,16 +93,17 @@ def test_an_old_registry_upgrades_in_place(repo: Path, capsys: pytest.CaptureFix
         "models: [acme-chat]\n  - name: dev",
         ("models: [acme-chat]\n    protect: true\n  - name: dev"),
     )
-    (repo / "llmform.yaml").write_text(protected)
+    Path("llmform.yaml").write_text(protected)
     code, out, _ = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
     assert code == 0 and "~ protect = false -> true" in out
+    assert run(capsys, "audit", "--verify")[0] == 0  # the chain goes on from the old events
     code, out, _ = run(capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml")
     assert code == 0, out
     code, out, _ = run(capsys, "export")
     assert "- name: main\n  workspace: prod\n" in out
     assert out.count("protect: true") == 1
     assert out.index("protect: true") < out.index("- name: dev")
-    (repo / "llmform.yaml").write_text(
+    Path("llmform.yaml").write_text(
         protected.split("  - name: main")[0]
         + ("  - name: dev" + protected.split("  - name: dev")[1])
     )

@@ -6,6 +6,7 @@ SQL is written once, with ``?`` placeholders, in the subset both databases speak
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 import psycopg
 
 from llmform.targets.registry.postgres_migrate import TABLES
+from llmform.targets.registry.sqlite_schema import POSTGRESQL
 from llmform.targets.urls import sqlite_path
 
 
@@ -79,3 +81,58 @@ def snapshot(url: str) -> object:
     with store_db(url) as db:
         tables = [t for t in TABLES if db.one("SELECT to_regclass(?) IS NOT NULL", (t,))]
         return {t: sorted(map(repr, db.rows(f"SELECT * FROM {t}"))) for t in tables}
+
+
+def load_dump(url: str, dump: str) -> None:
+    """A store built from a dump of a SQLite registry (sqlite3's iterdump): run as it is on
+    SQLite; on PostgreSQL translated (``postgres_statements``), in one transaction."""
+    if not url.startswith(("postgresql:", "postgres:")):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            conn.executescript(dump)
+        return
+    with psycopg.connect(url) as conn, conn.transaction():
+        for statement in postgres_statements(dump):
+            conn.execute(statement.encode())  # no parameters: a '%' is the dump's own
+
+
+def postgres_statements(dump: str) -> list[str]:
+    """A SQLite dump as PostgreSQL runs it: the dump's own transaction dropped (the caller's
+    holds it), each table created and filled before the tables that reference it (iterdump
+    goes by name), SQLite's 64-bit counter in the dialect's word for it; indexes last."""
+    statements, pending = [], ""
+    for line in dump.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    tables: dict[str, list[str]] = {}
+    last: list[str] = []
+    for statement in statements:
+        if statement in ("BEGIN TRANSACTION;", "COMMIT;"):
+            continue
+        created = re.match(r'CREATE TABLE "?(\w+)"?', statement)
+        filled = re.match(r'INSERT INTO "?(\w+)"?', statement)
+        if created:
+            statement = re.sub(
+                r"used_tokens INTEGER\b", f"used_tokens {POSTGRESQL.int64}", statement
+            )
+            tables[created.group(1)] = [statement]
+        elif filled:
+            tables[filled.group(1)].append(statement)
+        else:
+            last.append(statement)
+    ordered = sorted(tables.values(), key=lambda table: "REFERENCES" in table[0])
+    return [statement for table in ordered for statement in table] + last
+
+
+def columns(url: str, table: str) -> list[str]:
+    with store_db(url) as db:
+        if db.postgres:
+            rows = db.rows(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
+                " AND table_schema = current_schema() ORDER BY ordinal_position",
+                (table,),
+            )
+        else:
+            rows = [(row[1],) for row in db.rows(f"PRAGMA table_info({table})")]
+    return [row[0] for row in rows]

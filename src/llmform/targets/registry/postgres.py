@@ -48,6 +48,7 @@ from .postgres_migrate import MIGRATION_LOCK_KEY, PG_RESTORE, migrate, schema_ve
 from .row_checks import DamagedRow
 from .sqlite_files import damaged
 from .sqlite_migrate import SCHEMA_VERSION, fresh_meta
+from .sqlite_schema import read_as_current
 
 READ_ONLY = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 APPLY = "BEGIN ISOLATION LEVEL REPEATABLE READ"
@@ -64,6 +65,7 @@ class PostgresStore:
         self.applied_by_trusted_runs = True  # only roles with write grants change it
         self._url = url
         self._where = endpoint(url)
+        self._read_as: dict[str, tuple[tuple[str, str], ...]] | None = None  # an older schema
         # a registry not created yet: its lineage and key, for plans and for the first apply
         self._fresh = fresh_meta(new_store_key(self.display_url))
         self._conn = connect(url, self._where, self.display_url)
@@ -96,6 +98,10 @@ class PostgresStore:
         if version == SCHEMA_VERSION:
             return
         if not self.mode.writes:
+            # as SQLite's read-only commands upgrade a copy in memory: read it as upgraded
+            self._read_as = read_as_current(version)
+            if self._read_as is not None:
+                return
             raise StoreError(
                 f"the store {self.display_url} has schema version {version}, older than this "
                 f"llmform's ({SCHEMA_VERSION}), and a read-only command does not upgrade it; "
@@ -127,7 +133,7 @@ class PostgresStore:
             with self._conn.cursor() as raw:
                 raw.execute(READ_ONLY)
                 try:
-                    yield QmarkCursor(raw)
+                    yield QmarkCursor(raw, self._read_as)
                 finally:
                     if not self._conn.closed:
                         self._conn.rollback()

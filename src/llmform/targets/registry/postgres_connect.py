@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -114,13 +114,29 @@ def error_text(exc: psycopg.Error, url: str) -> str:
 
 class QmarkCursor:
     """A psycopg cursor that takes the ``?`` placeholders of the SQL shared with SQLite
-    (``registry_sql``), which has no literal ``?`` nor ``%`` of its own."""
+    (``registry_sql``), which has no literal ``?`` nor ``%`` of its own.
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    ``read_as``: tables read as if they had more columns (``sqlite_schema.read_as_current``:
+    an older registry read by a command that does not upgrade it). Each SELECT then reads
+    them through a common table expression of the same name, the added columns at their
+    defaults; nothing is created, so it works in a READ ONLY transaction with SELECT alone.
+    """
+
+    def __init__(
+        self,
+        cursor: psycopg.Cursor[Any],
+        read_as: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    ) -> None:
         self._cursor = cursor
+        views = [
+            f"{table} AS (SELECT *, {', '.join(f'{d} AS {c}' for c, d in columns)} FROM {table})"
+            for table, columns in (read_as or {}).items()
+        ]
+        self._with = f"WITH {', '.join(views)} " if views else ""
 
-    @staticmethod
-    def _sql(sql: str) -> str:
+    def _sql(self, sql: str) -> str:
+        if self._with and sql.lstrip().upper().startswith("SELECT"):
+            sql = self._with + sql
         return sql.replace("%", "%%").replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Any:

@@ -10,6 +10,7 @@ never diffs any of them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from string import Template
 
@@ -152,3 +153,22 @@ def migration(number: int, dialect: Dialect) -> str:
     """The script of migration ``number`` (0-based: the one that brings version ``number`` to
     ``number + 1``) in ``dialect``."""
     return Template(MIGRATIONS[number]).substitute(int64=dialect.int64)
+
+
+# A migration that only adds columns with a default: ALTER TABLE t ADD COLUMN c ... DEFAULT d;
+_ADDS_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+) [^;]*?DEFAULT ([^;\s]+)\s*;")
+
+
+def read_as_current(version: int) -> dict[str, tuple[tuple[str, str], ...]] | None:
+    """How a registry at schema ``version`` reads as the current schema without being changed
+    (by a role that may only read, in a read-only transaction): per table, the columns the
+    later migrations add and the value each then holds (its default). None when a later
+    migration does more than add columns: such a registry cannot be read before it is
+    upgraded."""
+    added: dict[str, list[tuple[str, str]]] = {}
+    for script in MIGRATIONS[version:]:
+        if _ADDS_COLUMN.sub("", script).strip():
+            return None
+        for table, column, default in _ADDS_COLUMN.findall(script):
+            added.setdefault(table, []).append((column, default))
+    return {table: tuple(columns) for table, columns in added.items()}
