@@ -92,7 +92,8 @@ def _store_url(ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 STORE_HELP = (
-    f"Target store URL: sqlite:///relative/path.db or sqlite:////absolute/path.db (env "
+    f"Target store URL: sqlite:///relative/path.db or sqlite:////absolute/path.db, or "
+    f"postgresql://USER@HOST:PORT/DBNAME (the password from PGPASSWORD or ~/.pgpass) (env "
     f"{STORE_ENV}; default {DEFAULT_STORE_URL}). May also come before the command."
 )
 
