@@ -1,0 +1,170 @@
+"""A real MLflow tracking server with its AI Gateway, for tests: ``mlflow server`` on a free port
+of 127.0.0.1, a SQLite backend and an artifact folder in a temporary directory, workspaces on.
+
+MLflow is heavy (~850 MB), so it lives in its own virtualenv, made by ``.ci/run`` at
+``.venv-mlflow`` (pinned: ``MLFLOW_PIN``); ``LLMFORM_MLFLOW`` may name another ``mlflow``
+executable. A server that is missing or does not start raises ``MlflowStartError`` with the
+server's log; the fixture turns that into a failure, never a skip.
+
+The gateway envelope-encrypts the secrets it stores with a key-encryption key derived from
+``MLFLOW_CRYPTO_KEK_PASSPHRASE``; without it MLflow uses a built-in default passphrase (and
+warns), which any reader of its source knows. Each server gets a random one, so its database
+holds provider keys only encrypted under a key nobody else has (``passphrase``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+MLFLOW_PIN = "3.17.2"  # the version ../shared/reference/mlflow-gateway.md was checked on
+EXECUTABLE_ENV = "LLMFORM_MLFLOW"
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 180  # ~6-12 s on an idle 2-core machine; CI may be busier
+# The shortest the server accepts (10-300 s): a key changed through the API takes effect in
+# the gateway's invocations after at most this long.
+SECRETS_CACHE_TTL = 10
+
+
+class MlflowStartError(RuntimeError):
+    """The test server could not be started; the message carries its log."""
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    """A running server: ``url`` (no trailing slash), its SQLite ``database`` and ``log``."""
+
+    url: str
+    database: Path
+    log: Path
+    passphrase: str = field(repr=False)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def executable() -> Path:
+    """``LLMFORM_MLFLOW``, else the repository's ``.venv-mlflow/bin/mlflow``."""
+    configured = os.environ.get(EXECUTABLE_ENV)
+    path = Path(configured) if configured else REPO / ".venv-mlflow" / "bin" / "mlflow"
+    if not path.is_file():
+        raise MlflowStartError(
+            f"MLflow not found at {path}: run .ci/run, or create it with\n"
+            f"  python3 -m venv .venv-mlflow && .venv-mlflow/bin/pip install "
+            f"'mlflow=={MLFLOW_PIN}'\n"
+            f"or set {EXECUTABLE_ENV} to an mlflow executable"
+        )
+    return path
+
+
+def server_environment(passphrase: str) -> dict[str, str]:
+    """The server's environment: the caller's, minus MLflow client settings that are not the
+    server's business, plus what the reference says the gateway needs offline."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("MLFLOW_TRACKING_", "MLFLOW_GATEWAY_", "MLFLOW_CRYPTO_"))
+    }
+    env.update(
+        {
+            "MLFLOW_CRYPTO_KEK_PASSPHRASE": passphrase,
+            # no background job workers: nothing here schedules jobs, and each is a process
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            # the gateway resolves an api_base's host and refuses private addresses and plain
+            # http unless told otherwise: tests point it at providers on loopback
+            "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+            "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
+            # offline, and nothing of a test run reported anywhere
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "NO_PROXY": f"{HOST},localhost",
+            "no_proxy": f"{HOST},localhost",
+        }
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(workdir: Path) -> Iterator[MlflowServer]:
+    """Start a server in ``workdir`` (its database, artifacts and log), wait until it answers
+    ``/health``, and stop it (its whole process group) on exit."""
+    binary = executable()
+    port = free_port()
+    database = workdir / "mlflow.db"
+    log = workdir / "mlflow.log"
+    passphrase = secrets.token_urlsafe(32)
+    command = [
+        str(binary),
+        "server",
+        *("--host", HOST, "--port", str(port), "--workers", "1"),
+        "--enable-workspaces",
+        *("--secrets-cache-ttl", str(SECRETS_CACHE_TTL)),
+        *("--backend-store-uri", f"sqlite:///{database}"),
+        *("--default-artifact-root", str(workdir / "artifacts")),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=server_environment(passphrase),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopping it takes uvicorn's too
+        )
+    server = MlflowServer(f"http://{HOST}:{port}", database, log, passphrase)
+    try:
+        _wait_until_up(process, server)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], server: MlflowServer) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    with httpx.Client(timeout=2, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise MlflowStartError(
+                    f"mlflow server exited with {process.returncode}:\n{_tail(server)}"
+                )
+            try:
+                if client.get(server.url + "/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+    raise MlflowStartError(
+        f"mlflow server did not answer within {STARTUP_SECONDS} s:\n{_tail(server)}"
+    )
+
+
+def _tail(server: MlflowServer) -> str:
+    return server.log_text()[-4000:]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
