@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.checking import target
+from support.processes import stop_group
 
 from llmform.checks.providers import Outcome
 from llmform.checks.run import run_checks
@@ -127,13 +127,7 @@ def litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLM]:
         _wait_until_up(process, url, log)
         yield LiteLLM(url)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        stop_group(process)
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:

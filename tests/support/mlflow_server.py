@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -26,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from .processes import stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 MLFLOW_PIN = "3.17.2"  # the version ../shared/reference/mlflow-gateway.md was checked on
@@ -133,7 +134,7 @@ def running_server(workdir: Path) -> Iterator[MlflowServer]:
         _wait_until_up(process, server)
         yield server
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], server: MlflowServer) -> None:
@@ -157,14 +158,3 @@ def _wait_until_up(process: subprocess.Popen[bytes], server: MlflowServer) -> No
 
 def _tail(server: MlflowServer) -> str:
     return server.log_text()[-4000:]
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
