@@ -1,6 +1,6 @@
 """``llmform audit``'s filters and what it says when nothing is listed (issue 9, item 20; the
 header row and the run id are in test_audit_actor.py): ``--since`` compares times, not text,
-and refuses what is not a time. Through the CLI on a real SQLite file."""
+and refuses what is not a time. Through the CLI, on each store (``store_url``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from support.stores import OFFLINE, cli, write_state
 
 
 @pytest.fixture()
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
     for name in ("LLMFORM_AUDIT_KEY", "LLMFORM_AUDIT_TRANSIT_KEY"):
         monkeypatch.delenv(name, raising=False)
     write_state(tmp_path)
