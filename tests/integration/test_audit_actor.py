@@ -1,6 +1,8 @@
 """Who the audit trail and the lock name, and how the listing and lock messages print it: one
 actor for both, whatever the environment (no $USER, a non-UTF-8 git email, a CI variable with a
-newline or a terminal escape), stored as given and escaped wherever it is printed."""
+newline or a terminal escape), stored as given and escaped wherever it is printed. On each store
+(``store_url``), but for the lock row written behind llmform's back, which only SQLite takes
+for a live holder (PostgreSQL's lock is the server's, and a row without its session is stale)."""
 
 from __future__ import annotations
 
@@ -8,25 +10,25 @@ import json
 import os
 import pwd
 import socket
-import sqlite3
 from pathlib import Path
 
 import pytest
 from support.cli import run
+from support.store_db import store_db
 
 from llmform.state.actor import CI_ACTORS, CI_COMMITS
-from llmform.targets.registry.sqlite import SqliteStore
+from llmform.targets import open_store
 
 STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: {name}\n"
 HOST = socket.gethostname()
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Path:
     """No CI variables, no $USER, and a git that knows no user.email (an empty global config,
     no system config, no repository above)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
     for name in (*CI_ACTORS, *CI_COMMITS, "USER", "LOGNAME", "USERNAME", "LNAME"):
         monkeypatch.delenv(name, raising=False)
     for name in ("LLMFORM_AUDIT_KEY", "LLMFORM_AUDIT_TRANSIT_KEY"):
@@ -39,18 +41,18 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def stored_actors(repo: Path) -> set[str]:
-    with sqlite3.connect(repo / "store.db") as conn:
-        return {row[0] for row in conn.execute("SELECT actor FROM audit_events")}
+def stored_actors(url: str) -> set[str]:
+    with store_db(url) as db:
+        return {row[0] for row in db.rows("SELECT actor FROM audit_events")}
 
 
 def test_the_lock_names_the_same_actor_as_the_audit_trail_without_user(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     actor = f"os:{pwd.getpwuid(os.getuid()).pw_name}"
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    assert stored_actors(repo) == {actor}
-    holder = SqliteStore(f"sqlite:///{repo / 'store.db'}")
+    assert stored_actors(store_url) == {actor}
+    holder = open_store(store_url)
     try:
         with holder.lock("apply", 1) as mine:
             assert mine.holder == f"{actor}@{HOST}"
@@ -74,6 +76,7 @@ def test_the_lock_names_the_same_actor_as_the_audit_trail_without_user(
 )
 def test_every_kind_of_actor_is_the_same_in_the_lock_message_and_the_trail(
     repo: Path,
+    store_url: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     who: str,
@@ -90,8 +93,8 @@ def test_every_kind_of_actor_is_the_same_in_the_lock_message_and_the_trail(
 
         monkeypatch.setattr(pwd, "getpwuid", no_entry)
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    assert stored_actors(repo) == {actor}
-    holder = SqliteStore(f"sqlite:///{repo / 'store.db'}")
+    assert stored_actors(store_url) == {actor}
+    holder = open_store(store_url)
     try:
         with holder.lock("apply", 1):
             (repo / "llmform.yaml").write_text(STATE.format(name="staging"))
@@ -103,12 +106,12 @@ def test_every_kind_of_actor_is_the_same_in_the_lock_message_and_the_trail(
 
 
 def test_a_non_utf8_git_email_is_recorded_escaped(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (repo / "gitconfig").write_bytes(b"[user]\n\temail = caf\xe9@example.com\n")
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    assert stored_actors(repo) == {"git:caf\\xe9@example.com"}
-    holder = SqliteStore(f"sqlite:///{repo / 'store.db'}")
+    assert stored_actors(store_url) == {"git:caf\\xe9@example.com"}
+    holder = open_store(store_url)
     try:
         with holder.lock("apply", 1) as mine:
             assert mine.holder == f"git:caf\\xe9@example.com@{HOST}"
@@ -117,13 +120,13 @@ def test_a_non_utf8_git_email_is_recorded_escaped(
 
 
 def test_a_non_utf8_ci_actor_is_recorded_escaped(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTOR", "caf\udce9")  # the byte 0xE9, as os.environ decodes it
     monkeypatch.setenv("GITHUB_SHA", "abc\udcff")
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    with sqlite3.connect(repo / "store.db") as conn:
-        rows = set(conn.execute("SELECT actor, git_commit FROM audit_events"))
+    with store_db(store_url) as db:
+        rows = set(db.rows("SELECT actor, git_commit FROM audit_events"))
     assert rows == {("ci:caf\\xe9", "abc\\xff")}
     assert run(capsys, "audit", "--verify")[0] == 0
 
@@ -134,12 +137,16 @@ ESCAPED = "evil\\x0a    2 forged line\\x1b[2J\\x1b]0;title\\x07\\u202e"
 
 @pytest.mark.parametrize("variable", CI_ACTORS)
 def test_ci_identity_is_stored_as_given_and_escaped_in_the_listing(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str
+    repo: Path,
+    store_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
 ) -> None:
     monkeypatch.setenv(variable, HOSTILE)
     monkeypatch.setenv("GITHUB_SHA", "\x1b[31m")
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    assert stored_actors(repo) == {f"ci:{HOSTILE}"}
+    assert stored_actors(store_url) == {f"ci:{HOSTILE}"}
     code, out, _ = run(capsys, "audit")
     assert code == 0
     assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
@@ -187,12 +194,13 @@ def test_the_listing_has_a_header_and_the_run_id(
     assert (code, out) == (0, "")  # nothing matched: no lone header
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_lock_messages_and_force_unlock_escape_the_holder(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path, capsys: pytest.CaptureFixture[str], store_url: str
 ) -> None:
     assert run(capsys, "apply", "--auto-approve", "llmform.yaml")[0] == 0
-    with sqlite3.connect(repo / "store.db") as conn:
-        conn.execute(
+    with store_db(store_url) as db:
+        db.execute(
             "INSERT INTO locks VALUES ('apply', 'id\x1b[2J', ?, 1, 'apply\x1b[1m', '2026\n-01')",
             (f"ci:{HOSTILE}@elsewhere",),
         )
