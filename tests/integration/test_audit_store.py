@@ -1,29 +1,29 @@
 """Audit events are sealed over exactly what the store keeps: every value is type-checked and
 made storable before it is sealed, and a stored row llmform would not have written (a number or
 a blob where text belongs, the field list spelt otherwise) breaks the chain instead of being
-read into something else. On a real SQLite file."""
+read into something else. On each store (``store_url``); the rows only SQLite's loose column
+types let in (a number or a blob in a text column) on SQLite alone."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.store_db import snapshot, store_db
 
 from llmform.cli import main
 from llmform.errors import StoreError
 from llmform.state.audit_check import check_chain, verify
 from llmform.state.audit_keys import LocalChainKey
-from llmform.targets.registry.sqlite import SqliteStore
+from llmform.targets import Store, open_store
 
 KEY = LocalChainKey("audit-key-for-tests-" + "5f3c9a" * 4)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
     try:
         yield opened
     finally:
@@ -44,40 +44,56 @@ def draft(**values: Any) -> dict[str, Any]:
     return base | values
 
 
-def append(store: SqliteStore, *drafts: dict[str, Any], key: LocalChainKey | None = None) -> None:
+def append(store: Store, *drafts: dict[str, Any], key: LocalChainKey | None = None) -> None:
     state = store.read()
     store.apply([], (state.lineage, state.serial), list(drafts), chain_key=key)
 
 
-def stored(store: SqliteStore, column: str) -> list[Any]:
-    with sqlite3.connect(store.path) as conn:
-        return [row[0] for row in conn.execute(f"SELECT {column} FROM audit_events ORDER BY seq")]
+def stored(url: str, column: str) -> list[Any]:
+    with store_db(url) as db:
+        return [row[0] for row in db.rows(f"SELECT {column} FROM audit_events ORDER BY seq")]
+
+
+STORED_AS_GIVEN = [
+    ({"run_id": 5}, "run_id", "5"),  # a saved plan's "plan_id": 5
+    ({"run_id": -12}, "run_id", "-12"),
+    ({"actor": "ci:caf\udce9"}, "actor", "ci:caf\\xe9"),  # the byte 0xE9 from os.environ
+    ({"actor": "ci:\ud800"}, "actor", "ci:\\ud800"),  # a lone surrogate of no byte
+    ({"commit": "é漢😀"}, "git_commit", "é漢😀"),
+    (
+        {"fields": ["labels.équipe", "labels.a\nb"]},
+        "fields",
+        '["labels.\\u00e9quipe","labels.a\\nb"]',
+    ),
+    ({"fields": ("b", "a")}, "fields", '["b","a"]'),
+]
 
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
 @pytest.mark.parametrize(
-    ("values", "column", "kept"),
+    ("store_url", "values", "column", "kept"),
     [
-        ({"run_id": 5}, "run_id", "5"),  # a saved plan's "plan_id": 5
-        ({"run_id": -12}, "run_id", "-12"),
-        ({"actor": "ci:caf\udce9"}, "actor", "ci:caf\\xe9"),  # the byte 0xE9 from os.environ
-        ({"actor": "ci:\ud800"}, "actor", "ci:\\ud800"),  # a lone surrogate of no byte
-        ({"result": "a\x00b\n\x1b[2J"}, "result", "a\x00b\n\x1b[2J"),  # kept as given
-        ({"commit": "é漢😀"}, "git_commit", "é漢😀"),
-        (
-            {"fields": ["labels.équipe", "labels.a\nb"]},
-            "fields",
-            '["labels.\\u00e9quipe","labels.a\\nb"]',
-        ),
-        ({"fields": ("b", "a")}, "fields", '["b","a"]'),
+        *[
+            (store_kind, *case)
+            for store_kind in ("sqlite", "postgresql")
+            for case in STORED_AS_GIVEN
+        ],
+        # kept as given on SQLite; PostgreSQL's text holds no NUL, and refuses the apply whole
+        ("sqlite", {"result": "a\x00b\n\x1b[2J"}, "result", "a\x00b\n\x1b[2J"),
     ],
+    indirect=["store_url"],
 )
 def test_values_are_sealed_as_the_store_keeps_them(
-    store: SqliteStore, values: dict[str, Any], column: str, kept: str, key: LocalChainKey | None
+    store: Store,
+    store_url: str,
+    values: dict[str, Any],
+    column: str,
+    kept: str,
+    key: LocalChainKey | None,
 ) -> None:
     append(store, draft(**values), draft(action="apply-end", result="ok"), key=key)
-    assert stored(store, column)[0] == kept
-    reopened = SqliteStore(f"sqlite:///{store.path}")
+    assert stored(store_url, column)[0] == kept
+    reopened = open_store(store_url)
     try:
         lineage = reopened.read().lineage  # what keyed seals cover besides the event
         assert verify(reopened.audit_events(), key, lineage) is None
@@ -102,20 +118,22 @@ def test_values_are_sealed_as_the_store_keeps_them(
     ],
 )
 def test_values_that_are_not_text_are_refused_and_nothing_is_written(
-    store: SqliteStore, values: dict[str, Any], message: str
+    store: Store, store_url: str, values: dict[str, Any], message: str
 ) -> None:
     append(store, draft())
-    before = Path(store.path).read_bytes()
+    before = snapshot(store_url)
     with pytest.raises(StoreError, match="apply refused, nothing changed: ") as refused:
         append(store, draft(**values))
     assert message in str(refused.value)
-    assert Path(store.path).read_bytes() == before
+    assert snapshot(store_url) == before
 
 
-def test_the_store_does_not_extend_a_keyed_trail_without_a_key(store: SqliteStore) -> None:
+def test_the_store_does_not_extend_a_keyed_trail_without_a_key(
+    store: Store, store_url: str
+) -> None:
     """The store's own guard, whatever its caller checked before."""
     append(store, draft(), key=KEY)
-    before = Path(store.path).read_bytes()
+    before = snapshot(store_url)
     with pytest.raises(StoreError) as refused:
         append(store, draft(action="apply-end", result="ok"))
     assert str(refused.value) == (
@@ -123,7 +141,7 @@ def test_the_store_does_not_extend_a_keyed_trail_without_a_key(store: SqliteStor
         f"LLMFORM_AUDIT_KEY (key id {KEY.key_id}) up to event 1, and no audit key is set; set "
         "LLMFORM_AUDIT_KEY to that key: events without it would break the chain"
     )
-    assert Path(store.path).read_bytes() == before
+    assert snapshot(store_url) == before
     append(store, draft(action="apply-end", result="ok"), key=LocalChainKey("r" * 40))
     rotated = check_chain(store.audit_events(), LocalChainKey("r" * 40), store.read().lineage)
     assert [s for _, s in rotated.statuses] == [
@@ -132,32 +150,43 @@ def test_the_store_does_not_extend_a_keyed_trail_without_a_key(store: SqliteStor
     ]
 
 
+NOT_FIELDS = "its fields are not a list of names as llmform writes them"
+
+
 @pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
 @pytest.mark.parametrize(
-    ("update", "reason"),
+    ("store_url", "update", "reason"),
     [
-        ("run_id = CAST('run-1' AS BLOB)", "its run_id is a blob, not text (edited)"),
-        ("hash = x'00'", "its hash is a blob, not text (edited)"),
-        ("fields = '[ ]'", "its fields are not a list of names as llmform writes them (edited)"),
-        ("fields = 'not json'", "its fields are not a list of names as llmform writes them"),
-        ("fields = '[1]'", "its fields are not a list of names as llmform writes them"),
-        ("git_commit = ''", "its content does not match its"),  # NULL and "" are not the same
-        ("result = 5", "its content does not match its"),  # stored as the text '5'
+        *[
+            (store_kind, update, reason)
+            for store_kind in ("sqlite", "postgresql")
+            for update, reason in [
+                ("fields = '[ ]'", f"{NOT_FIELDS} (edited)"),
+                ("fields = 'not json'", NOT_FIELDS),
+                ("fields = '[1]'", NOT_FIELDS),
+                ("git_commit = ''", "its content does not match its"),  # NULL and "" differ
+            ]
+        ],
+        # what only SQLite's loose column types let in: PostgreSQL refuses the UPDATE
+        ("sqlite", "run_id = CAST('run-1' AS BLOB)", "its run_id is a blob, not text (edited)"),
+        ("sqlite", "hash = x'00'", "its hash is a blob, not text (edited)"),
+        ("sqlite", "result = 5", "its content does not match its"),  # stored as the text '5'
     ],
+    indirect=["store_url"],
 )
 def test_rows_llmform_did_not_write_break_the_chain(
-    store: SqliteStore, update: str, reason: str, key: LocalChainKey | None
+    store: Store, store_url: str, update: str, reason: str, key: LocalChainKey | None
 ) -> None:
     append(store, draft(), draft(action="apply-end", result="ok"), key=key)
-    with sqlite3.connect(store.path) as conn:
-        conn.execute(f"UPDATE audit_events SET {update} WHERE seq = 2")
+    with store_db(store_url) as db:
+        db.execute(f"UPDATE audit_events SET {update} WHERE seq = 2")
     broken = verify(store.audit_events(), key, store.read().lineage)
     assert broken is not None and broken.seq == 2
     assert reason in broken.reason
 
 
 def test_the_listing_escapes_field_names_and_results(
-    store: SqliteStore, capsys: pytest.CaptureFixture[str]
+    store: Store, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     append(
         store,
@@ -169,7 +198,7 @@ def test_the_listing_escapes_field_names_and_results(
             result="ok\x07",
         ),
     )
-    code = main(["--no-color", "audit", "--store", f"sqlite:///{store.path}"])
+    code = main(["--no-color", "audit", "--store", store_url])
     out = capsys.readouterr().out
     assert code == 0 and len(out.splitlines()) == 3
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
