@@ -1,11 +1,14 @@
 """How often a plan reads the store: every step of ``prepare`` that needs the store's state (the
 -w check, which disabled configs' secrets to read, the endpoints applied to it) shares one
-reading, and ``plan_prepared`` reads it again (under the apply lock that reading must be fresh)."""
+reading, and ``plan_prepared`` reads it again (under the apply lock that reading must be fresh).
+On each store (``store_url``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
 
 from llmform.checks.results import CheckReport
 from llmform.checks.subjects import CheckTarget
@@ -14,8 +17,8 @@ from llmform.engine.apply import apply_plan
 from llmform.engine.plan import plan_prepared, prepare
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import RunInfo
-from llmform.targets.base import OpenMode, StoreState
-from llmform.targets.registry.sqlite import SqliteStore
+from llmform.targets import open_store
+from llmform.targets.base import OpenMode, Store, StoreState
 
 ENV = {"READS_KEY": "sk-reads-test-0123456789abcdef", "READS_OLD": "sk-reads-old-0123456789abcd"}
 
@@ -44,23 +47,29 @@ configs:
     return path
 
 
-class CountingStore(SqliteStore):
-    reads = 0
+def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[StoreState]:
+    """Every reading of ``store`` from now on, in order."""
+    reads: list[StoreState] = []
+    read = store.read
 
-    def read(self) -> StoreState:
-        self.reads += 1
-        return super().read()
+    def counted() -> StoreState:
+        reads.append(read())
+        return reads[-1]
+
+    monkeypatch.setattr(store, "read", counted)
+    return reads
 
 
 def _no_checks(targets: Sequence[CheckTarget]) -> CheckReport:
     return CheckReport(())
 
 
-def test_prepare_reads_the_store_once_for_all_it_needs(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'reads.db'}"
+def test_prepare_reads_the_store_once_for_all_it_needs(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     resolver = EnvResolver(ENV)
     old = load_state([str(_state(tmp_path / "old.yaml", "old", disabled=False))])
-    store = SqliteStore(url, OpenMode.CREATE)
+    store = open_store(store_url, OpenMode.CREATE)
     try:
         plan = plan_prepared(old, store, prepare(old, store, resolver))
         apply_plan(plan, store, RunInfo("reads", "test", None))
@@ -68,11 +77,12 @@ def test_prepare_reads_the_store_once_for_all_it_needs(tmp_path: Path) -> None:
         store.close()
     # -w names a workspace only the store has; a disabled config has a secret; keys are checked
     new = load_state([str(_state(tmp_path / "new.yaml", "new", disabled=True))])
-    store = CountingStore(url, OpenMode.PLAN)
+    store = open_store(store_url, OpenMode.PLAN)
+    reads = count_reads(store, monkeypatch)
     try:
         prepared = prepare(new, store, resolver, scope=("new", "old"), check=_no_checks)
-        assert store.reads == 1
+        assert len(reads) == 1
         plan_prepared(new, store, prepared, scope=("new",))
-        assert store.reads == 2
+        assert len(reads) == 2
     finally:
         store.close()
