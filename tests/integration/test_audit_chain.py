@@ -1,19 +1,23 @@
-"""The audit trail against someone who can write the store: rewrites done with a real sqlite3
-connection on the store file, caught by the audit key, by a known chain head, or by an
-``--audit-file`` copy; and a store written by an earlier llmform still verifies."""
+"""The audit trail against someone who can write the store: rewrites done with a connection of
+the store's own database, behind llmform's back, caught by the audit key, by a known chain head,
+or by an ``--audit-file`` copy; and a store written by an earlier llmform still verifies. On each
+store (``store_url``), but for what only SQLite has: bytes in a text column, ATTACH of another
+store file, and stores written by llmform 0.1 (which knew no PostgreSQL)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from support.cli import run
+from support.store_db import StoreDb, load_dump, snapshot, store_db
 
 from llmform.state.audit import event_from_row, message
 from llmform.state.audit_keys import plain_seal
@@ -26,9 +30,9 @@ STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: prod\n    labels: {{team
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
     for name in ("LLMFORM_AUDIT_KEY", "LLMFORM_AUDIT_TRANSIT_KEY"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -46,8 +50,11 @@ def apply(capsys: pytest.CaptureFixture[str], repo: Path, team: str) -> str:
     return heads[0]
 
 
-def connect(repo: Path) -> sqlite3.Connection:
-    return sqlite3.connect(repo / "store.db", isolation_level=None)
+@contextmanager
+def connect() -> Iterator[StoreDb]:
+    """The store of the test (``LLMFORM_STORE``), each statement committed on its own."""
+    with store_db(os.environ["LLMFORM_STORE"]) as db:
+        yield db
 
 
 # -- what an attacker with write access does ---------------------------------------------------
@@ -62,15 +69,13 @@ def legacy_hash(row: dict[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def rehash(
-    conn: sqlite3.Connection, start: int, legacy: bool = False, end: int | None = None
-) -> None:
+def rehash(conn: StoreDb, start: int, legacy: bool = False, end: int | None = None) -> None:
     """Recompute every hash from event ``start`` on (to ``end``), unkeyed, so the chain links
     again."""
     names = [c.strip() for c in COLUMNS.split(",")]
     rows = [
         dict(zip(names, r, strict=True))
-        for r in conn.execute(f"SELECT {COLUMNS} FROM audit_events ORDER BY seq")
+        for r in conn.rows(f"SELECT {COLUMNS} FROM audit_events ORDER BY seq")
     ]
     prev = "0" * 64
     for row in rows:
@@ -78,83 +83,83 @@ def rehash(
             row["prev_hash"] = prev
             event = event_from_row(tuple(row.values()))
             row["hash"] = legacy_hash(row) if legacy else plain_seal(message(event))
-            conn.execute(
+            conn.rows(
                 "UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?",
                 (row["prev_hash"], row["hash"], row["seq"]),
             )
         prev = str(row["hash"])
 
 
-def last_run_start(conn: sqlite3.Connection) -> int:
-    return int(
-        conn.execute("SELECT max(seq) FROM audit_events WHERE action = 'apply-start'").fetchone()[0]
-    )
+def last_run_start(conn: StoreDb) -> int:
+    return int(conn.one("SELECT max(seq) FROM audit_events WHERE action = 'apply-start'"))
 
 
-def edit_and_rehash(conn: sqlite3.Connection) -> None:
-    conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+def edit_and_rehash(conn: StoreDb) -> None:
+    conn.rows("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
     rehash(conn, 1)
 
 
-def edit_last_run_and_rehash(conn: sqlite3.Connection) -> None:
+def edit_last_run_and_rehash(conn: StoreDb) -> None:
     start = last_run_start(conn)
-    conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = ?", (start + 1,))
+    conn.rows("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = ?", (start + 1,))
     rehash(conn, start)
 
 
-def delete_last_run(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
-    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'serial'")
+def delete_last_run(conn: StoreDb) -> None:
+    conn.rows("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
+    conn.rows(  # text in both databases' meta table
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) - 1 AS TEXT) WHERE key = 'serial'"
+    )
 
 
-def delete_every_event(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM audit_events")
-    conn.execute("UPDATE meta SET value = '0' WHERE key = 'serial'")
+def delete_every_event(conn: StoreDb) -> None:
+    conn.rows("DELETE FROM audit_events")
+    conn.rows("UPDATE meta SET value = '0' WHERE key = 'serial'")
 
 
-def downgrade_to_legacy(conn: sqlite3.Connection) -> None:
+def downgrade_to_legacy(conn: StoreDb) -> None:
     rehash(conn, 1, legacy=True)
 
 
-def downgrade_last_run(conn: sqlite3.Connection) -> None:
+def downgrade_last_run(conn: StoreDb) -> None:
     rehash(conn, last_run_start(conn))
 
 
-def delete_last_run_only(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
+def delete_last_run_only(conn: StoreDb) -> None:
+    conn.rows("DELETE FROM audit_events WHERE seq >= ?", (last_run_start(conn),))
 
 
-def delete_every_event_only(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM audit_events")
+def delete_every_event_only(conn: StoreDb) -> None:
+    conn.rows("DELETE FROM audit_events")
 
 
 CONTENT = "time, run_id, actor, git_commit, address, action, fields, result"
 
 
-def reorder_runs(conn: sqlite3.Connection) -> None:
+def reorder_runs(conn: StoreDb) -> None:
     """Runs 2 (events 4-6) and 3 (7-9) swapped, every hash from there recomputed."""
-    rows = conn.execute(f"SELECT seq, {CONTENT} FROM audit_events ORDER BY seq").fetchall()
+    rows = conn.rows(f"SELECT seq, {CONTENT} FROM audit_events ORDER BY seq")
     for seq, row in enumerate(rows[:3] + rows[6:] + rows[3:6], start=1):
         assignments = ", ".join(f"{name.strip()} = ?" for name in CONTENT.split(","))
-        conn.execute(f"UPDATE audit_events SET {assignments} WHERE seq = ?", (*row[1:], seq))
+        conn.rows(f"UPDATE audit_events SET {assignments} WHERE seq = ?", (*row[1:], seq))
     rehash(conn, 4)
 
 
-def swap_two_events(conn: sqlite3.Connection) -> None:
+def swap_two_events(conn: StoreDb) -> None:
     """Events 4 and 5 change places, nothing recomputed."""
-    conn.execute("UPDATE audit_events SET seq = -5 WHERE seq = 5")
-    conn.execute("UPDATE audit_events SET seq = 5 WHERE seq = 4")
-    conn.execute("UPDATE audit_events SET seq = 4 WHERE seq = -5")
+    conn.rows("UPDATE audit_events SET seq = -5 WHERE seq = 5")
+    conn.rows("UPDATE audit_events SET seq = 5 WHERE seq = 4")
+    conn.rows("UPDATE audit_events SET seq = 4 WHERE seq = -5")
 
 
-def insert_in_the_middle(conn: sqlite3.Connection) -> None:
+def insert_in_the_middle(conn: StoreDb) -> None:
     """A forged delete of workspace.prod inserted as event 5, later events renumbered, every
     hash from there recomputed."""
-    for (seq,) in conn.execute("SELECT seq FROM audit_events ORDER BY seq DESC").fetchall():
+    for (seq,) in conn.rows("SELECT seq FROM audit_events ORDER BY seq DESC"):
         if seq >= 5:
-            conn.execute("UPDATE audit_events SET seq = seq + 1 WHERE seq = ?", (seq,))
-    run_id, time = conn.execute("SELECT run_id, time FROM audit_events WHERE seq = 4").fetchone()
-    conn.execute(
+            conn.rows("UPDATE audit_events SET seq = seq + 1 WHERE seq = ?", (seq,))
+    ((run_id, time),) = conn.rows("SELECT run_id, time FROM audit_events WHERE seq = 4")
+    conn.rows(
         f"INSERT INTO audit_events (seq, {CONTENT}, prev_hash, hash) "
         "VALUES (5, ?, ?, 'ci:mallory', NULL, 'workspace.prod', 'delete', '[]', 'ok', '', '')",
         (time, run_id),
@@ -162,25 +167,25 @@ def insert_in_the_middle(conn: sqlite3.Connection) -> None:
     rehash(conn, 5)
 
 
-def delete_a_middle_event(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM audit_events WHERE seq = 5")
+def delete_a_middle_event(conn: StoreDb) -> None:
+    conn.rows("DELETE FROM audit_events WHERE seq = 5")
 
 
-def delete_a_middle_event_and_renumber(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM audit_events WHERE seq = 5")
-    conn.execute("UPDATE audit_events SET seq = seq - 1 WHERE seq > 5")
+def delete_a_middle_event_and_renumber(conn: StoreDb) -> None:
+    conn.rows("DELETE FROM audit_events WHERE seq = 5")
+    conn.rows("UPDATE audit_events SET seq = seq - 1 WHERE seq > 5")
     rehash(conn, 5)
 
 
-def blob_for_text(conn: sqlite3.Connection) -> None:
+def blob_for_text(conn: StoreDb) -> None:
     """A run id stored as bytes, which SQLite keeps as they are (a number it turns into text,
     which is then what the seal covers, as any edit)."""
-    conn.execute("UPDATE audit_events SET run_id = CAST(run_id AS BLOB) WHERE seq = 4")
+    conn.rows("UPDATE audit_events SET run_id = CAST(run_id AS BLOB) WHERE seq = 4")
 
 
 @dataclass(frozen=True)
 class Attack:
-    rewrite: Callable[[sqlite3.Connection], None]
+    rewrite: Callable[[StoreDb], None]
     caught: dict[str, str]  # mode -> what the error says; a mode not listed does not catch it
 
 
@@ -296,8 +301,20 @@ ATTACKS = {
 }
 
 
+SQLITE_ONLY_ATTACKS = ("bytes where text belongs",)  # PostgreSQL's text column takes no bytes
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
+@pytest.mark.parametrize(
+    ("store_url", "attack"),
+    [
+        (store_kind, attack)
+        for attack in ATTACKS
+        for store_kind in ("sqlite", "postgresql")
+        if store_kind == "sqlite" or attack not in SQLITE_ONLY_ATTACKS
+    ],
+    indirect=["store_url"],
+)
 def test_rewrites_are_caught_by_the_key_the_head_or_the_copy(
     repo: Path,
     capsys: pytest.CaptureFixture[str],
@@ -308,9 +325,8 @@ def test_rewrites_are_caught_by_the_key_the_head_or_the_copy(
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     heads = [apply(capsys, repo, team) for team in ("a", "b", "c")]
     assert run(capsys, "audit", "--verify")[0] == 0
-    conn = connect(repo)
-    ATTACKS[attack].rewrite(conn)
-    conn.close()
+    with connect() as conn:
+        ATTACKS[attack].rewrite(conn)
     if mode != "key":
         monkeypatch.delenv("LLMFORM_AUDIT_KEY")
     anchor = {"head": ["--head", heads[-1]], "file": ["--audit-file", "audit.jsonl"]}
@@ -324,6 +340,7 @@ def test_rewrites_are_caught_by_the_key_the_head_or_the_copy(
         assert expected in err
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # ATTACH: SQLite's
 def test_a_trail_copied_from_another_store_with_the_same_key_is_caught(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -336,10 +353,10 @@ def test_a_trail_copied_from_another_store_with_the_same_key_is_caught(
     for team in ("x", "y", "z"):
         (repo / "other.yaml").write_text(STATE.format(team=team))
         assert run(capsys, "apply", "--auto-approve", "--store", other, "other.yaml")[0] == 0
-    with connect(repo) as conn:
-        conn.execute("ATTACH DATABASE ? AS other", (str(repo / "other.db"),))
-        conn.execute("DELETE FROM audit_events")
-        conn.execute("INSERT INTO audit_events SELECT * FROM other.audit_events")
+    with connect() as conn:
+        conn.rows("ATTACH DATABASE ? AS other", (str(repo / "other.db"),))
+        conn.rows("DELETE FROM audit_events")
+        conn.rows("INSERT INTO audit_events SELECT * FROM other.audit_events")
     code, _, err = run(capsys, "audit", "--verify")
     assert code == 1
     assert err == (
@@ -393,8 +410,8 @@ def test_an_edit_without_rehashing_is_caught_with_the_key(
 ) -> None:
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     apply(capsys, repo, "a")
-    with connect(repo) as conn:
-        conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+    with connect() as conn:
+        conn.rows("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
     code, _, err = run(capsys, "audit", "--verify")
     assert code == 1
     assert "audit chain broken at event 2: its content does not match its seal by " in err
@@ -407,10 +424,8 @@ def test_the_head_is_printed_after_each_apply(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = apply(capsys, repo, "a")
-    with connect(repo) as conn:
-        seq, stored = conn.execute(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC"
-        ).fetchone()
+    with connect() as conn:
+        seq, stored = conn.rows("SELECT seq, hash FROM audit_events ORDER BY seq DESC")[0]
     assert first == f"{seq}:{stored}" and re.fullmatch(r"3:sha256:[0-9a-f]{64}", first)
     assert apply(capsys, repo, "a") == first  # nothing to change: the head is still printed
     assert apply(capsys, repo, "b").startswith("6:sha256:")
@@ -450,11 +465,11 @@ def test_anchors_go_with_verify(repo: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 2 and "--head and --audit-file go with --verify" in err
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # 0.1 knew no PostgreSQL
 def test_a_store_of_the_previous_release_verifies_and_is_extended_keyed(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
-    with connect(repo) as conn:
-        conn.executescript(LEGACY_SQL.read_text(encoding="utf-8"))
+    load_dump(store_url, LEGACY_SQL.read_text(encoding="utf-8"))
     code, out, err = run(capsys, "audit", "--verify")
     assert code == 0, err  # event 9 included: its run id was the number 5 when it was hashed
     assert out.splitlines()[:2] == [
@@ -470,28 +485,28 @@ def test_a_store_of_the_previous_release_verifies_and_is_extended_keyed(
         "Events 1-11: plain hashes from before the key was set, sealed in turn by event 12" in out
     )
     # The unkeyed history rewritten and rehashed: it no longer leads to the keyed events.
-    with connect(repo) as conn:
-        conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+    with connect() as conn:
+        conn.rows("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
         rehash(conn, 1, legacy=True)
-        conn.execute("UPDATE audit_events SET prev_hash = ? WHERE seq = 12", ("0" * 64,))
+        conn.rows("UPDATE audit_events SET prev_hash = ? WHERE seq = 12", ("0" * 64,))
     code, _, err = run(capsys, "audit", "--verify")
     assert code == 1
     assert "audit chain broken at event 12: does not follow the previous event" in err
 
 
 def test_a_keyed_trail_is_not_extended_without_the_key(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     apply(capsys, repo, "a")
     monkeypatch.delenv("LLMFORM_AUDIT_KEY")
-    before = (repo / "store.db").read_bytes()
+    before = snapshot(store_url)
     (repo / "llmform.yaml").write_text(STATE.format(team="b"))
     code, out, err = run(capsys, "apply", "--auto-approve", "llmform.yaml")
     assert code == 1
     assert "the audit trail is sealed with a local LLMFORM_AUDIT_KEY (key id " in err
     assert "up to event 3, and no audit key is set; set LLMFORM_AUDIT_KEY to that key" in err
-    assert (repo / "store.db").read_bytes() == before
+    assert snapshot(store_url) == before
     # Another key is a rotation: allowed, and --verify with it covers the events from there.
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", "rotated-" + KEY)
     apply(capsys, repo, "b")
@@ -518,6 +533,7 @@ def test_a_keyed_trail_is_not_extended_without_the_key(
 )
 def test_a_bad_audit_key_is_refused_before_the_store_is_touched(
     repo: Path,
+    store_url: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
@@ -525,14 +541,14 @@ def test_a_bad_audit_key_is_refused_before_the_store_is_touched(
     command: list[str],
 ) -> None:
     apply(capsys, repo, "a")
-    before = (repo / "store.db").read_bytes()
+    before = snapshot(store_url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     (repo / "llmform.yaml").write_text(STATE.format(team="b"))
     code, out, err = run(capsys, *command)
     assert code == 1 and message in err
     assert env["LLMFORM_AUDIT_KEY"] not in out + err
-    assert (repo / "store.db").read_bytes() == before
+    assert snapshot(store_url) == before
 
 
 def test_what_a_rotated_key_covers_is_said_exactly(
@@ -545,11 +561,11 @@ def test_what_a_rotated_key_covers_is_said_exactly(
     apply(capsys, repo, "b")  # events 4-6, the old key
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     apply(capsys, repo, "c")  # events 7-9, the new key
-    with connect(repo) as conn:  # an edit of the plain history, relinked past the old key
-        conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
+    with connect() as conn:  # an edit of the plain history, relinked past the old key
+        conn.rows("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
         rehash(conn, 1, end=3)
-        new_3 = conn.execute("SELECT hash FROM audit_events WHERE seq = 3").fetchone()[0]
-        conn.execute("UPDATE audit_events SET prev_hash = ? WHERE seq = 4", (new_3,))
+        new_3 = conn.one("SELECT hash FROM audit_events WHERE seq = 3")
+        conn.rows("UPDATE audit_events SET prev_hash = ? WHERE seq = 4", (new_3,))
     code, out, _ = run(capsys, "audit", "--verify")
     assert code == 0  # as reported: neither key at hand vouches for events 1-6
     assert out.splitlines()[1:4] == [
@@ -565,15 +581,15 @@ def test_what_a_rotated_key_covers_is_said_exactly(
 
 
 def test_destroy_seals_like_apply_and_prints_the_head(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     apply(capsys, repo, "a")
     monkeypatch.delenv("LLMFORM_AUDIT_KEY")
-    before = (repo / "store.db").read_bytes()
+    before = snapshot(store_url)
     code, _, err = run(capsys, "destroy", "--auto-approve")
     assert code == 1 and "no audit key is set; set LLMFORM_AUDIT_KEY to that key" in err
-    assert (repo / "store.db").read_bytes() == before
+    assert snapshot(store_url) == before
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     code, out, err = run(capsys, "destroy", "--auto-approve", "--audit-file", "audit.jsonl")
     assert code == 0, err
