@@ -1,30 +1,33 @@
 """The audit chain keyed by Vault Transit on a real OpenBao server: HMACs made and verified by
 Transit (the key never leaves it), across a key rotation; rewrites caught; an unreachable Vault
-or a token without permission refused before the store is touched."""
+or a token without permission refused before the store is touched. On each store
+(``store_url``), but for the rewrites, each done on the store file as it was before them."""
 
 from __future__ import annotations
 
 import os
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 from baoserver import BaoServer, unique
 from support.cli import run
+from support.store_db import StoreDb, snapshot, store_db
 from test_audit_chain import downgrade_last_run, edit_and_rehash
 
 from llmform.errors import StoreError
 from llmform.secrets.base import SecretValue
 from llmform.secrets.settings import VaultSettings
 from llmform.state.audit_keys import TransitChainKey
-from llmform.targets.registry.sqlite import SqliteStore
+from llmform.targets import open_store
 
 STATE = "apiVersion: llmform/v1\nworkspaces:\n  - name: prod\n    labels: {{team: {team}}}\n"
 
 
 @pytest.fixture
-def transit(bao: BaoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+def transit(
+    bao: BaoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> tuple[str, str]:
     for name in list(os.environ):
         if name.startswith(("VAULT_", "LLMFORM_VAULT_", "LLMFORM_AUDIT_")):
             monkeypatch.delenv(name)
@@ -38,7 +41,7 @@ def transit(bao: BaoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("VAULT_TOKEN", "root")
     monkeypatch.setenv("LLMFORM_AUDIT_TRANSIT_KEY", key)
     monkeypatch.setenv("LLMFORM_TRANSIT_MOUNT", mount)
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
     return mount, key
 
 
@@ -51,8 +54,9 @@ def apply(capsys: pytest.CaptureFixture[str], team: str) -> str:
     return found.group(1)
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # restores the file's bytes
 def test_transit_seals_and_verifies_across_a_rotation(
-    bao: BaoServer, transit: tuple[str, str], capsys: pytest.CaptureFixture[str]
+    bao: BaoServer, transit: tuple[str, str], capsys: pytest.CaptureFixture[str], store_url: str
 ) -> None:
     mount, key = transit
     assert apply(capsys, "a").startswith(f"3:transit:{mount}/{key}:vault:v1:")
@@ -74,14 +78,13 @@ def test_transit_seals_and_verifies_across_a_rotation(
         (downgrade_last_run, "audit chain broken at event 4: it is sealed with plain SHA-256"),
     ):
         Path("store.db").write_bytes(pristine)
-        conn = sqlite3.connect("store.db", isolation_level=None)
-        rewrite(conn)
-        conn.close()
+        with store_db(store_url) as db:
+            rewrite(db)
         code, _, err = run(capsys, "audit", "--verify")
         assert code == 1 and expected in err, err
 
 
-def edit_only(conn: sqlite3.Connection) -> None:
+def edit_only(conn: StoreDb) -> None:
     conn.execute("UPDATE audit_events SET actor = 'ci:mallory' WHERE seq = 2")
 
 
@@ -112,28 +115,29 @@ def test_verify_needs_the_transit_verify_permission(
 )
 def test_an_unusable_transit_key_is_refused_before_the_store_is_touched(
     transit: tuple[str, str],
+    store_url: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
     message: str,
 ) -> None:
     apply(capsys, "a")
-    before = Path("store.db").read_bytes()
+    before = snapshot(store_url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     Path("llmform.yaml").write_text(STATE.format(team="b"))
     code, _, err = run(capsys, "apply", "--auto-approve", "llmform.yaml")
     assert code == 1 and message in err, err
     assert "not-a-token" not in err
-    assert Path("store.db").read_bytes() == before
+    assert snapshot(store_url) == before
 
 
 def test_vault_failing_mid_apply_rolls_the_apply_back(
-    bao: BaoServer, transit: tuple[str, str], tmp_path: Path
+    bao: BaoServer, transit: tuple[str, str], store_url: str
 ) -> None:
     """The store's own guard, for a Vault that fails after apply started: nothing is written."""
     mount, key = transit
-    store = SqliteStore(f"sqlite:///{tmp_path / 'direct.db'}")
+    store = open_store(store_url)
     gone = TransitChainKey(
         VaultSettings(addr="http://127.0.0.1:1", token=SecretValue("root")), key, mount
     )
