@@ -1,15 +1,16 @@
 """A registry made by the release before the reshape of issue 10 (schema version 2, protection,
 a keyed audit chain) is read, planned and applied by this one as it was: the file, its rows and
-its audit chain mean the same, so an existing registry needs nothing to move on. The file is
-rebuilt from ``support/stores/registry-v2.sql``, a dump of what that release wrote."""
+its audit chain mean the same, so an existing registry needs nothing to move on. On each store
+(``store_url``): the registry is rebuilt from ``support/stores/registry-v2.sql``, a dump of what
+that release wrote (translated to PostgreSQL's dialect for a server, as test_store_upgrade's)."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from support.cli import run
+from support.store_db import load_dump, snapshot, store_db
 
 from llmform.registry import Registry
 
@@ -60,45 +61,45 @@ NEW_CONFIG = """\
 
 
 @pytest.fixture()
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> str:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_OLD_KEY", "sk-old-release")
     monkeypatch.setenv("LLMFORM_OLD_BACKUP", "sk-old-backup")
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", AUDIT_KEY)
-    monkeypatch.setenv("LLMFORM_STORE", f"sqlite:///{tmp_path / 'registry.db'}")
-    with sqlite3.connect(tmp_path / "registry.db") as conn:
-        conn.executescript(DUMP.read_text(encoding="utf-8"))
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
+    load_dump(store_url, DUMP.read_text(encoding="utf-8"))
     (tmp_path / "llmform.yaml").write_text(STATE)
-    return tmp_path
+    return store_url
 
 
-def query(repo: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(repo / "registry.db") as conn:
-        return conn.execute(sql).fetchall()
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    with store_db(url) as db:
+        return db.rows(sql)
 
 
-def test_the_dump_is_the_previous_release(repo: Path) -> None:
-    assert query(repo, "SELECT key, value FROM meta WHERE key != 'fingerprint_key'") == [
+def test_the_dump_is_the_previous_release(repo: str) -> None:
+    rows = query(repo, "SELECT key, value FROM meta WHERE key != 'fingerprint_key' ORDER BY key")
+    assert rows == [
         ("lineage", "6941c7e1b6fc45498b8f24495ab2092a"),
-        ("serial", "2"),
         ("schema_version", "2"),
+        ("serial", "2"),
     ]
 
 
 def test_plan_shows_no_change_and_writes_nothing(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = (repo / "registry.db").read_bytes()
+    before = snapshot(repo)
     code, out, err = run(
         capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml"
     )
     assert code == 0, out + err
     assert out.splitlines()[-1] == "No changes. The store matches the configuration."
-    assert (repo / "registry.db").read_bytes() == before
+    assert snapshot(repo) == before
 
 
 def test_its_audit_chain_verifies_against_the_head_it_printed(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(capsys, "audit", "--verify", "--head", HEAD)
     assert code == 0, out + err
@@ -106,9 +107,9 @@ def test_its_audit_chain_verifies_against_the_head_it_printed(
 
 
 def test_apply_continues_its_serial_chain_and_registry(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (repo / "llmform.yaml").write_text(STATE.replace("factories:\n", NEW_CONFIG + "factories:\n"))
+    Path("llmform.yaml").write_text(STATE.replace("factories:\n", NEW_CONFIG + "factories:\n"))
     code, out, err = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
     assert code == 0, out + err
     assert "Resources: 1 added, 0 changed, 0 destroyed." in out
@@ -122,7 +123,7 @@ def test_apply_continues_its_serial_chain_and_registry(
     assert code == 0, out + err
     assert "Events 1-13: sealed with LLMFORM_AUDIT_KEY" in out
 
-    with Registry(str(repo / "registry.db")) as registry:
+    with Registry(repo) as registry:
         assert registry.workspaces() == ["prod", "staging"]
         assert [c.name for c in registry.configs("staging")] == ["canary", "dev"]
         found = registry.default_model("prod", "chat")
@@ -136,7 +137,7 @@ def test_apply_continues_its_serial_chain_and_registry(
         assert config.backup_key_refs == ("env:LLMFORM_OLD_BACKUP",)
 
 
-def test_its_protection_still_holds(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_its_protection_still_holds(repo: str, capsys: pytest.CaptureFixture[str]) -> None:
     without_prod = (
         STATE.split("  - name: prod")[0]
         + "  - name: staging"
@@ -144,9 +145,9 @@ def test_its_protection_still_holds(repo: Path, capsys: pytest.CaptureFixture[st
         + "  - name: dev"
         + STATE.split("  - name: dev")[1]
     )
-    (repo / "llmform.yaml").write_text(without_prod)
-    before = (repo / "registry.db").read_bytes()
+    Path("llmform.yaml").write_text(without_prod)
+    before = snapshot(repo)
     code, out, _ = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
     assert code == 1
     assert "workspace.prod is protected" in out and "config.prod/main is protected" in out
-    assert (repo / "registry.db").read_bytes() == before
+    assert snapshot(repo) == before
