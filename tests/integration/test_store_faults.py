@@ -1,7 +1,9 @@
 """Faults of the store and its files, each a clear message and never an internal error (issue 9,
 item 11): damaged meta values and rows, a full disk during apply, an --audit-file that cannot be
 written (before the apply: nothing changes; after its commit: say so, and how to recover the
-copy from the store, where the events are kept).
+copy from the store, where the events are kept). The damaged values and rows on each store
+(``store_url``), each naming its own fix; SQLite keeps what only its loose column types let in,
+its full disk and the audit copy's tests (about files, not the store).
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ import os
 import re
 import resource
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.store_db import snapshot, store_db
 from support.stores import OFFLINE, cli, cli_as_user, dump, listing, serial, write_state
 
+from llmform.targets import shown_url
+
 RESTORE = "restore the store file from a backup, or correct the row with the sqlite3 shell"
+PG_RESTORE = "restore the database from a backup, or correct the row with psql"
 
 
 @pytest.fixture()
@@ -38,14 +43,52 @@ def applied(here: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     return here / "registry.db"
 
 
-def damage(db: Path, *statements: str) -> None:
-    conn = sqlite3.connect(db)
-    try:
+@pytest.fixture()
+def damaged_store(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    store_url: str,
+) -> str:
+    """``applied``, on each store: its URL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMFORM_STORE", store_url)
+    write_state(tmp_path)
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve")[0] == 0
+    write_state(tmp_path, "second")
+    return store_url
+
+
+def damage(url: str, *statements: str) -> None:
+    with store_db(url) as db:
         for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-    finally:
-        conn.close()
+            db.execute(statement)
+
+
+# What PostgreSQL says where SQLite names its file, its shell or its kind of database.
+PG_WORDING = {
+    RESTORE: PG_RESTORE,
+    "restore the store file from a backup": "restore the database from a backup",
+    "is a SQLite database but not an llmform store (it has no meta table)": "holds a table "
+    "named audit_events but no llmform registry (no meta table); give llmform a database",
+}
+# Damage only SQLite's loose column types let in: PostgreSQL refuses the statement itself.
+SQLITE_ONLY = {
+    "serial NULL",  # meta.value NOT NULL
+    "description not text",  # PostgreSQL makes text of the bit string x'ff00'
+    "a workspace without a name",  # workspaces.name NOT NULL
+    "enabled not a flag",  # an integer column
+    "max_tokens not a number",  # an integer column
+}
+STORES = ("sqlite", "postgresql")
+
+
+def the_fix(url: str, message: str) -> str:
+    """``message`` as the store says it: SQLite's, or in PostgreSQL's words."""
+    if url.startswith("postgresql:"):
+        for sqlite_words, postgres_words in PG_WORDING.items():
+            message = message.replace(sqlite_words, postgres_words)
+    return message
 
 
 DAMAGED_META = {
@@ -104,24 +147,27 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize(
-    ("case", "command"),
+    ("store_url", "case", "command"),
     [
-        (case, command)
+        (store, case, command)
+        for store in STORES
         for case in DAMAGED_META
         for command in COMMANDS
         if not (case.startswith("fingerprint key") and command == "export")  # needs no key
+        and (store == "sqlite" or case not in SQLITE_ONLY)
     ],
+    indirect=["store_url"],
 )
 def test_damaged_meta_values_are_named_with_the_fix(
-    applied: Path, capsys: pytest.CaptureFixture[str], case: str, command: str
+    damaged_store: str, capsys: pytest.CaptureFixture[str], case: str, command: str
 ) -> None:
     statement, message = DAMAGED_META[case]
-    damage(applied, statement)
-    rows = dump(applied)
+    damage(damaged_store, statement)
+    rows = snapshot(damaged_store)
     code, _, err = cli(capsys, *COMMANDS[command])
     assert code == 1
-    assert message in err
-    assert dump(applied) == rows
+    assert the_fix(damaged_store, message) in err
+    assert snapshot(damaged_store) == rows
 
 
 DAMAGED_ROWS = {
@@ -194,20 +240,29 @@ DAMAGED_ROWS = {
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("case", DAMAGED_ROWS)
+@pytest.mark.parametrize(
+    ("store_url", "case"),
+    [
+        (store, case)
+        for store in STORES
+        for case in DAMAGED_ROWS
+        if store == "sqlite" or case not in SQLITE_ONLY
+    ],
+    indirect=["store_url"],
+)
 def test_damaged_rows_are_named_with_the_fix(
-    applied: Path, capsys: pytest.CaptureFixture[str], case: str, command: str
+    damaged_store: str, capsys: pytest.CaptureFixture[str], case: str, command: str
 ) -> None:
     statement, message = DAMAGED_ROWS[case]
-    damage(applied, statement)
-    rows = dump(applied)
+    damage(damaged_store, statement)
+    rows = snapshot(damaged_store)
     code, _, err = cli(capsys, *COMMANDS[command])
     assert code == 1
-    assert err.startswith("error: the store sqlite:///registry.db is damaged: "), err
+    assert err.startswith(f"error: the store {shown_url(damaged_store)} is damaged: "), err
     assert message in err
-    assert err.rstrip().endswith(RESTORE)
+    assert err.rstrip().endswith(the_fix(damaged_store, RESTORE))
     assert "sk-proj-" not in err  # a key stored where a reference belongs is not shown
-    assert dump(applied) == rows
+    assert snapshot(damaged_store) == rows
 
 
 # -- a full disk --------------------------------------------------------------------------
