@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from support.provider_servers import ProviderServer
+from support.store_db import snapshot
 from support.stores import OFFLINE, cli, cli_as_user, dump, listing, serial, write_state
 
 NOTE = "The store {url} does not exist yet; apply will create it."
@@ -408,15 +409,16 @@ def test_apply_cannot_create_a_store_in_a_read_only_directory(
 
 
 def test_plan_never_writes_an_existing_store(
-    here: Path, capsys: pytest.CaptureFixture[str]
+    here: Path, capsys: pytest.CaptureFixture[str], store_url: str
 ) -> None:
-    db = here / "registry.db"
-    _store_with_one_apply(here, capsys, db)
-    content, rows, before = db.read_bytes(), dump(db), listing(here)
+    """On each store (``store_url``): the file's bytes, or the database's rows."""
+    assert cli(capsys, "apply", OFFLINE, "--auto-approve", "--store", store_url)[0] == 0
+    write_state(here, "second")  # so that plan has a change to make
+    content, before = snapshot(store_url), listing(here)
     for fmt in ("text", "markdown", "json"):
-        code, _, _ = cli(capsys, "plan", OFFLINE, "--format", fmt, "--store", f"sqlite:///{db}")
+        code, _, _ = cli(capsys, "plan", OFFLINE, "--format", fmt, "--store", store_url)
         assert code == 0
-    assert (db.read_bytes(), dump(db), listing(here)) == (content, rows, before)
+    assert (snapshot(store_url), listing(here)) == (content, before)
 
 
 KILLED_MID_APPLY = r"""
