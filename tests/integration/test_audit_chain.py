@@ -1,8 +1,8 @@
 """The audit trail against someone who can write the store: rewrites done with a connection of
 the store's own database, behind llmform's back, caught by the audit key, by a known chain head,
 or by an ``--audit-file`` copy; and a store written by an earlier llmform still verifies. On each
-store (``store_url``), but for what only SQLite has: bytes in a text column, ATTACH of another
-store file, and stores written by llmform 0.1 (which knew no PostgreSQL)."""
+store (``store_url``), but for what only SQLite has: bytes in a text column, and stores written
+by llmform 0.1 (which knew no PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,18 @@ def rehash(conn: StoreDb, start: int, legacy: bool = False, end: int | None = No
                 (row["prev_hash"], row["hash"], row["seq"]),
             )
         prev = str(row["hash"])
+
+
+def trail(conn: StoreDb) -> list[tuple[object, ...]]:
+    """Every row of the audit trail, as the store holds it."""
+    return conn.rows("SELECT * FROM audit_events ORDER BY seq")
+
+
+def replace_trail(conn: StoreDb, rows: list[tuple[object, ...]]) -> None:
+    """The audit trail made ``rows`` (of a store of the same schema: the same columns)."""
+    conn.execute("DELETE FROM audit_events")
+    for row in rows:
+        conn.execute(f"INSERT INTO audit_events VALUES ({', '.join('?' * len(row))})", row)
 
 
 def last_run_start(conn: StoreDb) -> int:
@@ -340,23 +352,30 @@ def test_rewrites_are_caught_by_the_key_the_head_or_the_copy(
         assert expected in err
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # ATTACH: SQLite's
 def test_a_trail_copied_from_another_store_with_the_same_key_is_caught(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    store_url: str,
 ) -> None:
     """One key for several stores (one Transit key for every environment): another store's
     trail, whole and sealed with that key, put in place of this one's. Keyed seals cover the
     store's lineage, so the key sees it at the first event; without the key, nothing can."""
     monkeypatch.setenv("LLMFORM_AUDIT_KEY", KEY)
     heads = [apply(capsys, repo, team) for team in ("a", "b", "c")]
-    other = f"sqlite:///{repo / 'other.db'}"
+    if store_url.startswith("postgresql:"):  # another database of the session's server
+        server = request.getfixturevalue("postgres")
+        other = server.url(server.create_database())
+    else:
+        other = f"sqlite:///{repo / 'other.db'}"
     for team in ("x", "y", "z"):
         (repo / "other.yaml").write_text(STATE.format(team=team))
         assert run(capsys, "apply", "--auto-approve", "--store", other, "other.yaml")[0] == 0
+    with store_db(other) as source:
+        copied = trail(source)
     with connect() as conn:
-        conn.rows("ATTACH DATABASE ? AS other", (str(repo / "other.db"),))
-        conn.rows("DELETE FROM audit_events")
-        conn.rows("INSERT INTO audit_events SELECT * FROM other.audit_events")
+        replace_trail(conn, copied)
     code, _, err = run(capsys, "audit", "--verify")
     assert code == 1
     assert err == (
