@@ -1,7 +1,7 @@
 """The audit chain keyed by Vault Transit on a real OpenBao server: HMACs made and verified by
 Transit (the key never leaves it), across a key rotation; rewrites caught; an unreachable Vault
 or a token without permission refused before the store is touched. On each store
-(``store_url``), but for the rewrites, each done on the store file as it was before them."""
+(``store_url``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from baoserver import BaoServer, unique
 from support.cli import run
 from support.store_db import StoreDb, snapshot, store_db
-from test_audit_chain import downgrade_last_run, edit_and_rehash
+from test_audit_chain import downgrade_last_run, edit_and_rehash, replace_trail, trail
 
 from llmform.errors import StoreError
 from llmform.secrets.base import SecretValue
@@ -54,7 +54,6 @@ def apply(capsys: pytest.CaptureFixture[str], team: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # restores the file's bytes
 def test_transit_seals_and_verifies_across_a_rotation(
     bao: BaoServer, transit: tuple[str, str], capsys: pytest.CaptureFixture[str], store_url: str
 ) -> None:
@@ -67,7 +66,8 @@ def test_transit_seals_and_verifies_across_a_rotation(
     assert code == 0, err
     assert f"Events 1-6: sealed with the Vault Transit key {mount}/{key}, verified with it" in out
 
-    pristine = Path("store.db").read_bytes()
+    with store_db(store_url) as db:
+        pristine = trail(db)
     for rewrite, expected in (
         (
             edit_only,
@@ -77,8 +77,8 @@ def test_transit_seals_and_verifies_across_a_rotation(
         (edit_and_rehash, f"no event is sealed with the Vault Transit key {mount}/{key}"),
         (downgrade_last_run, "audit chain broken at event 4: it is sealed with plain SHA-256"),
     ):
-        Path("store.db").write_bytes(pristine)
         with store_db(store_url) as db:
+            replace_trail(db, pristine)
             rewrite(db)
         code, _, err = run(capsys, "audit", "--verify")
         assert code == 1 and expected in err, err
