@@ -81,6 +81,13 @@ class Unbuildable(Exception):
 # scalar makes one (libyaml refuses the escape, PyYAML's pure-Python scanner does not), and the
 # string could then not be written to a terminal, a JSON document or the store.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# "\0" in a double-quoted string is a NUL: PostgreSQL refuses it in text, SQLite keeps it but
+# C programs reading the registry end the string there. Refused in every text, key or value.
+NUL_IN_TEXT = (
+    "a NUL character (\\0) cannot be stored: PostgreSQL refuses it in text, and programs "
+    "reading the registry would cut the text there; delete it"
+)
+
 LONE_SURROGATE = (
     "an escape of a lone surrogate (\\ud800 to \\udfff) is no character; write the character "
     "itself, or its \\U escape"
@@ -174,6 +181,8 @@ class Constructor:
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
         if tag == _TAG + "str":
+            if "\0" in node.value:
+                self._problem(node, NUL_IN_TEXT)
             return node.value
         if tag == _TAG + "int":
             try:
@@ -238,6 +247,8 @@ class Constructor:
             # True/None, which str() turns into "True"/"None" without a word to the user
             plain = key_node.tag in _PLAIN_KEY_TAGS
             key = key_node.value if plain else str(self._scalar(key_node))
+            if plain and "\0" in key:
+                self._problem(key_node, NUL_IN_TEXT, out)
             value, value_size = self._build(value_node)
             size += value_size + 1
             if key in out.marks:
