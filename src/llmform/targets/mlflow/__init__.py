@@ -1,2 +1,3 @@
-"""MLflow's AI Gateway as a target (issue 12): for now its REST client (``client``), the records
-it returns (``records``) and its errors (``errors``); the target itself comes next."""
+"""MLflow's AI Gateway as a target (issue 12): the target (``target``), the mapping of llmform's
+resources onto the gateway's objects (``mapping``), the REST client (``client``), the records
+it returns (``records``) and its errors (``errors``)."""

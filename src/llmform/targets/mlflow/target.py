@@ -1,0 +1,396 @@
+"""MLflow's AI Gateway as a target: ``--store mlflow+http://HOST:PORT[/path]`` (or
+``mlflow+https://``), a ``SteppedTarget`` over the REST client (``client``).
+
+What maps to what is ``mapping``'s docstring. This module does the I/O:
+
+- ``read_resources(last_applied)`` lists each MLflow workspace's secrets, model definitions and
+  endpoints (one request per object type per workspace) and rebuilds llmform's resources from
+  them, with what MLflow has no place for taken from ``last_applied`` (the state's record).
+- ``apply_change`` brings the gateway to a change's ``after`` (or removes its ``before``), in
+  MLflow's order: secrets, then model definitions, then endpoints when creating; endpoints, then
+  model definitions, then secrets when removing (MLflow refuses to delete a model definition an
+  endpoint uses, and orphans one whose secret goes first). It converges from what the gateway
+  holds now rather than from the change's ``before``, so a step that failed halfway is finished
+  by the next apply. A key's value is pushed when its secret is created or its fingerprint
+  changed; the values come from ``use_secrets`` (the engine hands in the resolved secrets,
+  which the state never holds), revealed only into the request body (``wire``).
+
+Credentials are MLflow's tracking client's (``MLFLOW_TRACKING_TOKEN``,
+``MLFLOW_TRACKING_USERNAME``/``PASSWORD``), never shown: ``display_url`` has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import httpx
+
+from ...core.diff import CREATE, DELETE, REPLACE, UPDATE, Change
+from ...core.resources import Resource
+from ...desired.model import SecretRef
+from ...errors import StoreError
+from ...secrets.base import SecretValue
+from ..base import OpenMode, TargetResources
+from . import mapping as m
+from .client import MlflowClient
+from .records import Endpoint, FallbackConfig, ModelConfig, Secret
+from .wire import DEFAULT_TIMEOUT, Credentials
+
+SCHEMES = ("mlflow+http", "mlflow+https")
+
+
+def server_url(url: str) -> str:
+    """The MLflow server's own URL (``http://...``) of a ``mlflow+http://...`` store URL."""
+    scheme, sep, rest = url.partition("://")
+    if scheme not in SCHEMES or not sep or not rest or rest.startswith("/"):
+        raise StoreError(
+            "an MLflow gateway store is mlflow+http://HOST:PORT[/path] or mlflow+https://..."
+        )
+    return f"{scheme.removeprefix('mlflow+')}://{rest}"
+
+
+class MlflowTarget:
+    """One MLflow server's AI Gateway (all its workspaces)."""
+
+    exists = True  # a gateway is there or unreachable; llmform never creates the server
+    created = False
+    warnings: Sequence[str] = ()
+    # MLflow's UI and API write the gateway too, so its api_bases are not trusted for key checks
+    applied_by_trusted_runs = False
+
+    def __init__(
+        self,
+        url: str,
+        mode: OpenMode = OpenMode.APPLY,
+        *,
+        credentials: Credentials | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.mode = mode
+        creds = credentials if credentials is not None else Credentials.from_environment()
+        self.client = MlflowClient(server_url(url), creds, timeout, transport)
+        self.display_url = f"mlflow+{self.client.url}"
+        self._values: dict[str, SecretValue] = {}
+        self._factories: dict[str, Resource] = {}
+        self._defaults: dict[str, Mapping[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"MlflowTarget({self.display_url!r})"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def use_secrets(self, values: Mapping[SecretRef, SecretValue]) -> None:
+        """The resolved secrets an apply pushes (the engine's ``ResolvedSecrets.values``)."""
+        self._values = {str(ref): value for ref, value in values.items()}
+
+    # reading
+
+    def read_resources(self, last_applied: Mapping[str, Resource] | None = None) -> TargetResources:
+        """The gateway's resources; ``last_applied`` (the state's ``last_applied()``) supplies
+        what MLflow has no place for and the fingerprints of the values llmform pushed."""
+        last = dict(last_applied or {})
+        managed: dict[str, Resource] = {}
+        unmanaged: dict[str, Resource] = {}
+        for resource in last.values():
+            if resource.kind == "factory":  # no gateway object: the state's record is all
+                managed[resource.address] = resource
+                self._factories[resource.name] = resource
+        for workspace in self.client.list_workspaces():
+            objects = self._objects(workspace.name)
+            unmanaged.update(objects.unmanaged(workspace.name))
+            address = f"workspace.{workspace.name}"
+            recorded = last.get(address)
+            if recorded is None:  # MLflow workspaces have no tags: ours are those we applied
+                unmanaged[address] = Resource(
+                    address, "workspace", workspace.name, {"description": workspace.description}
+                )
+            else:
+                self._defaults[workspace.name] = recorded.attrs.get("defaults", {})
+                attrs = {
+                    **recorded.attrs,
+                    "description": workspace.description,
+                    "defaults": m.defaults_of(objects),
+                }
+                managed[address] = Resource(address, "workspace", workspace.name, attrs)
+            for config in objects.config_names():
+                key = f"config.{workspace.name}/{config}"
+                base = self._default_api_base(last.get(key))
+                managed[key] = m.config_resource(
+                    workspace.name, config, objects, last.get(key), base
+                )
+        return TargetResources(managed, unmanaged)
+
+    def _objects(self, workspace: str) -> m.WorkspaceObjects:
+        return m.WorkspaceObjects(
+            self.client.list_secrets(workspace),
+            self.client.list_model_definitions(workspace),
+            self.client.list_endpoints(workspace),
+        )
+
+    def _default_api_base(self, config: Resource | None) -> str | None:
+        """What llmform pushes as api_base for a config without one: its factory's."""
+        if config is None:
+            return None
+        factory = self._factories.get(str(config.attrs.get("factory")))
+        return config.attrs.get("api_base") or (factory.attrs.get("api_base") if factory else None)
+
+    # applying
+
+    def apply_change(self, change: Change, sealed: Mapping[str, str] | None = None) -> None:
+        """Make ``change`` in the gateway (``sealed`` is not used: MLflow keeps the values,
+        encrypted under its own key)."""
+        if not self.mode.writes:
+            raise StoreError(f"{self.display_url} was opened read-only")
+        if change.kind == "factory":  # no gateway object; the state records it
+            if change.after is None:
+                self._factories.pop(change.address.split(".", 1)[1], None)
+            else:
+                self._factories[change.after.name] = change.after
+            return
+        if change.kind == "workspace":
+            self._apply_workspace(change)
+            return
+        if change.action in (DELETE, REPLACE) and change.before is not None:
+            self._remove_config(change.before)
+        if change.action in (CREATE, UPDATE, REPLACE) and change.after is not None:
+            self._converge_config(change.after, change.before if change.action == UPDATE else None)
+
+    def _apply_workspace(self, change: Change) -> None:
+        name = change.address.split(".", 1)[1]
+        if change.after is None:
+            objects = self._objects(name)
+            held = objects.unmanaged(name)
+            if held:
+                raise StoreError(
+                    f"MLflow workspace {name} holds objects llmform does not manage "
+                    f"({', '.join(sorted(a.split('/', 1)[1] for a in held))}); llmform does "
+                    "not delete it: move or delete them in MLflow first"
+                )
+            for endpoint in objects.default_endpoints():
+                self.client.delete_endpoint(name, endpoint.endpoint_id)
+            self.client.delete_workspace(name)
+            self._defaults.pop(name, None)
+            return
+        description = str(change.after.attrs.get("description", ""))
+        if change.action == CREATE:
+            self.client.create_workspace(name, description)
+        elif change.before is None or change.before.attrs.get("description") != description:
+            self.client.update_workspace(name, description)
+        self._defaults[name] = change.after.attrs.get("defaults", {})
+        self._converge_defaults(name)
+
+    def _converge_config(self, after: Resource, before: Resource | None) -> None:
+        workspace, config = str(after.workspace), after.name.split("/", 1)[1]
+        objects = self._objects(workspace)
+        refs: Mapping[str, str] = after.attrs.get("secrets", {})
+        keys, options = m.key_slots(list(refs)), m.option_slots(list(refs))
+        factory = self._factories.get(str(after.attrs["factory"]))
+        if factory is None:
+            raise StoreError(
+                f"{after.address}: its factory {after.attrs['factory']} is not known to the "
+                "MLflow target (neither applied in this run nor in llmform's state)"
+            )
+        provider = m.provider_of(str(factory.attrs.get("type", "")))
+        base = after.attrs.get("api_base") or factory.attrs.get("api_base")
+        auth = {"api_base": str(base)} if base else {}
+        recorded = before.secrets if before is not None else {}
+        secret_ids: dict[str, str] = {}
+        for slot in keys:
+            fields = {m.PRIMARY_SLOT: slot, **{o: o for o in options}}
+            existing = objects.secret(m.secret_name(config, slot))
+            push = existing is None or any(
+                after.secrets.get(s) != recorded.get(s) for s in fields.values()
+            )
+            values = self._secret_values(after, refs, fields) if push else None
+            secret: Secret
+            if existing is None:
+                assert values is not None
+                secret = self.client.create_secret(
+                    workspace, m.secret_name(config, slot), provider, values, auth, m.AUTHOR
+                )
+            elif push or dict(existing.auth_config) != auth:
+                secret = self.client.update_secret(
+                    workspace, existing.secret_id, values, auth, m.AUTHOR
+                )
+            else:
+                secret = existing
+            secret_ids[slot] = secret.secret_id
+        models = [str(model["name"]) for model in after.attrs.get("models", [])]
+        routes: dict[str, list[str]] = {}
+        for model in models:
+            for slot in keys:
+                md_id = self._model_definition(
+                    workspace,
+                    objects,
+                    m.model_definition_name(config, model, slot),
+                    secret_ids[slot],
+                    provider,
+                    model,
+                )
+                routes.setdefault(model, []).append(md_id)
+        wanted: set[str] = set()
+        if after.attrs.get("enabled", True):
+            for model, ids in routes.items():
+                name = m.endpoint_name(config, model)
+                wanted.add(name)
+                tags = {m.MANAGED_TAG: "true", m.CONFIG_TAG: config, m.MODEL_TAG: model}
+                self._endpoint(workspace, objects, name, m.route(ids[0], ids[1:]), tags)
+        wanted_mds = {
+            m.model_definition_name(config, model, slot) for model in models for slot in keys
+        }
+        self._remove_extras(
+            workspace, config, wanted, wanted_mds, {m.secret_name(config, s) for s in keys}
+        )
+        self._converge_defaults(workspace)
+
+    def _secret_values(
+        self, after: Resource, refs: Mapping[str, str], fields: Mapping[str, str]
+    ) -> dict[str, SecretValue]:
+        missing = [slot for slot in fields.values() if refs[slot] not in self._values]
+        if missing:
+            raise StoreError(
+                f"{after.address}: the value of {', '.join(missing)} was not handed to the "
+                "MLflow target, which must push it (nothing of this config's keys was written)"
+            )
+        return {name: self._values[refs[slot]] for name, slot in fields.items()}
+
+    def _model_definition(
+        self,
+        workspace: str,
+        objects: m.WorkspaceObjects,
+        name: str,
+        secret_id: str,
+        provider: str,
+        model: str,
+    ) -> str:
+        existing = objects.model_definition(name)
+        if existing is None:
+            made = self.client.create_model_definition(
+                workspace, name, secret_id, provider, model, m.AUTHOR
+            )
+            return made.model_definition_id
+        if (existing.secret_id, existing.provider, existing.model_name) != (
+            secret_id,
+            provider,
+            model,
+        ):
+            self.client.update_model_definition(
+                workspace,
+                existing.model_definition_id,
+                secret_id=secret_id,
+                provider=provider,
+                model_name=model,
+                updated_by=m.AUTHOR,
+            )
+        return existing.model_definition_id
+
+    def _endpoint(
+        self,
+        workspace: str,
+        objects: m.WorkspaceObjects,
+        name: str,
+        route: tuple[ModelConfig, ...],
+        tags: Mapping[str, str],
+    ) -> None:
+        existing = objects.endpoint(name)
+        fallback = FallbackConfig() if len(route) > 1 else None
+        if existing is None:
+            made = self.client.create_endpoint(
+                workspace, name, route, fallback=fallback, usage_tracking=False, created_by=m.AUTHOR
+            )
+            for key, value in tags.items():
+                self.client.set_endpoint_tag(workspace, made.endpoint_id, key, value)
+            return
+        if any(existing.tags.get(k) != v for k, v in tags.items()):
+            raise StoreError(
+                f"MLflow endpoint {name} in workspace {workspace} exists and is not llmform's "
+                "for this route; llmform leaves it alone: rename or delete it in MLflow"
+            )
+        if _route_of(existing) != _route_key(route):
+            self.client.update_endpoint(
+                workspace,
+                existing.endpoint_id,
+                model_configs=route,
+                fallback=fallback,
+                updated_by=m.AUTHOR,
+            )
+
+    def _remove_extras(
+        self,
+        workspace: str,
+        config: str,
+        endpoints: set[str],
+        model_definitions: set[str],
+        secrets: set[str],
+    ) -> None:
+        """Delete this config's objects that are not wanted, endpoints first (with any default
+        endpoint routing to a model definition that goes), then model definitions, secrets."""
+        objects = self._objects(workspace)
+        going = {
+            md.model_definition_id
+            for md in objects.model_definitions
+            if (parts := m.split_model_definition_name(md.name)) is not None
+            and parts[0] == config
+            and md.name not in model_definitions
+        }
+        for endpoint in objects.endpoints:
+            uses_going = any(c.model_definition_id in going for c in endpoint.model_configs)
+            ours = endpoint in objects.config_endpoints(config) and endpoint.name not in endpoints
+            if m.managed_endpoint(endpoint) and (ours or uses_going):
+                self.client.delete_endpoint(workspace, endpoint.endpoint_id)
+        for md_id in sorted(going):
+            self.client.delete_model_definition(workspace, md_id)
+        for secret in objects.secrets:
+            owner = m.split_secret_name(secret.name)
+            if owner is not None and owner[0] == config and secret.name not in secrets:
+                self.client.delete_secret(workspace, secret.secret_id)
+
+    def _remove_config(self, before: Resource) -> None:
+        workspace, config = str(before.workspace), before.name.split("/", 1)[1]
+        self._remove_extras(workspace, config, set(), set(), set())
+
+    def _converge_defaults(self, workspace: str) -> None:
+        """The workspace's ``default-TYPE`` endpoints as its defaults say; one whose config is
+        not there yet is made when the config is."""
+        objects = self._objects(workspace)
+        wanted: set[str] = set()
+        for model_type, target in self._defaults.get(workspace, {}).items():
+            config, _, model = target.partition("/")
+            ids = _route_ids(objects, config, model)
+            if not ids:
+                continue
+            name = m.default_endpoint_name(model_type)
+            wanted.add(name)
+            tags = {m.MANAGED_TAG: "true", m.DEFAULT_TAG: model_type}
+            self._endpoint(workspace, objects, name, m.route(ids[0], ids[1:]), tags)
+        for endpoint in objects.default_endpoints():
+            if endpoint.name not in wanted:
+                self.client.delete_endpoint(workspace, endpoint.endpoint_id)
+
+
+def _route_ids(objects: m.WorkspaceObjects, config: str, model: str) -> list[str]:
+    """The model definitions of ``config``'s ``model``: the primary's first, then backups'."""
+    found: dict[str, str] = {}
+    for md in objects.model_definitions:
+        parts = m.split_model_definition_name(md.name)
+        if parts is not None and parts[:2] == (config, model):
+            found[parts[2]] = md.model_definition_id
+    if m.PRIMARY_SLOT not in found:
+        return []
+    return [found[slot] for slot in m.key_slots(list(found))]
+
+
+def _route_key(route: Sequence[ModelConfig]) -> list[tuple[str, str, int]]:
+    """A route as compared: MLflow need not list the model configs in the order sent."""
+    return sorted((c.model_definition_id, c.linkage.value, c.fallback_order or 0) for c in route)
+
+
+def _route_of(endpoint: Endpoint) -> list[tuple[str, str, int]]:
+    return _route_key(endpoint.model_configs)
+
+
+def open_target(url: str, mode: OpenMode) -> MlflowTarget:
+    """The ``STORES`` entry for ``mlflow+http://`` and ``mlflow+https://``."""
+    return MlflowTarget(url, mode)
