@@ -23,6 +23,7 @@ from llmform.desired.model import Config, EnvRef, Factory, Model, Workspace
 from llmform.errors import StoreError
 from llmform.secrets.base import SecretValue, fingerprint
 from llmform.targets.base import OpenMode, SteppedTarget
+from llmform.targets.mlflow import mapping as m
 from llmform.targets.mlflow.client import MlflowClient
 from llmform.targets.mlflow.records import FallbackConfig, Linkage, ModelConfig
 from llmform.targets.mlflow.target import MlflowTarget, server_url
@@ -298,3 +299,76 @@ def test_the_canary_key_is_in_no_exception_repr_or_log(
     ]
     leaked = [t for t in texts if canary.reveal() in t or canary.reveal()[-12:] in t]
     assert not leaked
+
+
+def test_a_step_that_failed_halfway_is_finished_by_the_next_plan(gateway: Gateway) -> None:
+    ws, client = gateway.workspace, gateway.client
+    desired = gateway.desired(("gpt-4o",), API_BASE, {"api_key": key("first")})
+    changes = gateway.plan(desired)
+    gateway.apply(changes[:2])  # the factory and the workspace
+    # a hand-made endpoint where the config's goes: its secret and model definition land,
+    # then MLflow refuses the endpoint
+    hand = client.create_secret(ws, "hand", "openai", {"api_key": key("hand")})
+    md = client.create_model_definition(ws, "hand-md", hand.secret_id, "openai", "gpt-4o")
+    blocking = client.create_endpoint(ws, "chat.gpt-4o", [ModelConfig(md.model_definition_id)])
+    with pytest.raises(StoreError, match="is not llmform's"):
+        gateway.apply(changes[2:])
+    assert [s.name for s in client.list_secrets(ws)] == ["hand", "llmform/chat"]
+    client.delete_endpoint(ws, blocking.endpoint_id)
+    # what landed reads back as the config, to be finished, and the workspace's default
+    # endpoint, which waited for the config, as missing
+    left = gateway.plan(desired)
+    assert [(c.action, c.address) for c in left] == [
+        ("update", f"workspace.{ws}"),
+        ("update", f"config.{ws}/chat"),
+    ]
+    gateway.apply(left)
+    assert {e.name for e in client.list_endpoints(ws)} == {"chat.gpt-4o", "default-chat"}
+    assert gateway.plan(desired) == []
+
+
+def test_a_disabled_azure_config_has_no_endpoints_and_its_options_in_auth_config(
+    gateway: Gateway,
+) -> None:
+    ws, client = gateway.workspace, gateway.client
+    azure = Factory("azure", "azure-openai", None)
+    config = Config(
+        ws,
+        "az",
+        "azure",
+        API_BASE,
+        EnvRef("AZ"),
+        models=(Model("gpt-4o", ("chat",), custom=True),),
+        enabled=False,
+        options={"api_version": "2024-10-21"},
+    )
+    gateway.values = {EnvRef("AZ"): key("azure")}
+    fingerprints = {ref: fingerprint(KEY, value) for ref, value in gateway.values.items()}
+    desired = {
+        r.address: r
+        for r in (
+            factory_resource(azure),
+            workspace_resource(Workspace(ws)),
+            config_resource(config, fingerprints),
+        )
+    }
+    gateway.apply(gateway.plan(desired))
+    (secret,) = client.list_secrets(ws)
+    assert (secret.provider, dict(secret.auth_config)) == (
+        "azure",
+        {"api_base": API_BASE, "api_version": "2024-10-21"},
+    )
+    assert [md.name for md in client.list_model_definitions(ws)] == ["llmform/az/gpt-4o"]
+    assert client.list_endpoints(ws) == ()  # disabled: nothing for applications to call
+    assert gateway.plan(desired) == []
+    # an option changed in MLflow is drift of that option; MLflow does not say which field a
+    # write changed, so the key, written by someone else too, is pushed again
+    auth = {"api_base": API_BASE, "api_version": "x"}
+    client.update_secret(ws, secret.secret_id, auth_config=auth)
+    drift = gateway.plan(desired)
+    assert [(f.name, f.before) for f in drift[0].fields] == [
+        ("options.api_version", "x"),
+        ("secrets.api_key.value", m.changed_outside_marker(secret.masked_values["api_key"])),
+    ]
+    gateway.apply(drift)
+    assert gateway.plan(desired) == []

@@ -13,8 +13,9 @@ The mapping:
   ones are ``openai`` with an ``api_base``).
 - a **config** ``W/C`` is, in MLflow workspace ``W``:
   - a secret ``llmform/C`` holding the ``api_key`` (and the config's secret options, under
-    their own names) with ``auth_config.api_base`` (the config's ``api_base``, else its
-    factory's), and one secret ``llmform/C#backup_keys[N]`` per backup key;
+    their own names: Bedrock's access-key mode is not mapped yet) with ``auth_config`` holding
+    the ``api_base`` (the config's, else its factory's) and the options as the provider names
+    them (``OPTION_FIELDS``), and one such secret ``llmform/C#backup_keys[N]`` per backup key;
   - per enabled model ``M``, one model definition per key: ``llmform/C/M`` on the primary
     secret, ``llmform/C/M#backup_keys[N]`` on each backup;
   - while the config is enabled, per model one endpoint ``C.M`` (characters MLflow refuses in
@@ -76,8 +77,25 @@ PROVIDERS: Mapping[str, str] = {
 }
 
 
+# a config's options -> the provider's fields in the secret's auth_config (MLflow's
+# ``provider-config``: azure's api_version, bedrock's aws_region_name)
+OPTION_FIELDS: Mapping[str, str] = {"api_version": "api_version", "region": "aws_region_name"}
+
+
 def provider_of(factory_type: str) -> str:
     return PROVIDERS.get(factory_type, factory_type)
+
+
+def auth_config(api_base: str | None, options: Mapping[str, str]) -> dict[str, str]:
+    """A secret's auth_config: the api_base llmform sends to, and the config's options."""
+    fields = {OPTION_FIELDS.get(name, name): value for name, value in options.items()}
+    return {**({"api_base": api_base} if api_base else {}), **dict(sorted(fields.items()))}
+
+
+def options_of(auth: Mapping[str, str]) -> dict[str, str]:
+    """A config's options as a secret's auth_config holds them (``auth_config``'s inverse)."""
+    named = {field: name for name, field in OPTION_FIELDS.items()}
+    return dict(sorted((named.get(k, k), v) for k, v in auth.items() if k != "api_base"))
 
 
 def key_slots(secret_slots: Sequence[str]) -> list[str]:
@@ -205,8 +223,8 @@ def config_resource(
     default_api_base: str | None,
 ) -> Resource:
     """Config ``workspace/config`` rebuilt from the gateway: api_base, models, enabled and the
-    keys' fingerprints from MLflow; what MLflow has no place for (factory, description,
-    options, the secrets' references, protect, encrypted) from ``last`` (the state's record of
+    keys' fingerprints and options from MLflow; what MLflow has no place for (factory,
+    description, the secrets' references, protect, encrypted) from ``last`` (the state's record of
     what was applied; without one, empty, so a plan shows them)."""
     address = f"config.{workspace}/{config}"
     last_attrs: Mapping[str, JSON] = last.attrs if last is not None else {}
@@ -232,7 +250,7 @@ def config_resource(
         "enabled": enabled,
         "description": last_attrs.get("description", ""),
         "models": models,
-        "options": dict(last_attrs.get("options", {})),
+        "options": options_of(primary.auth_config) if primary else {},
         "secrets": dict(refs),
     }
     for flag in ("encrypted", "protect"):

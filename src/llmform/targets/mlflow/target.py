@@ -194,7 +194,7 @@ class MlflowTarget:
             )
         provider = m.provider_of(str(factory.attrs.get("type", "")))
         base = after.attrs.get("api_base") or factory.attrs.get("api_base")
-        auth = {"api_base": str(base)} if base else {}
+        auth = m.auth_config(str(base) if base else None, after.attrs.get("options", {}))
         recorded = before.secrets if before is not None else {}
         secret_ids: dict[str, str] = {}
         for slot in keys:
