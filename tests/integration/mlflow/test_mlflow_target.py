@@ -245,6 +245,20 @@ def test_a_key_changed_in_mlflow_is_drift_and_apply_pushes_it_back(gateway: Gate
     gateway.apply(drift)
     assert gateway.secrets()["llmform/chat"][0] == masked(first)
     assert gateway.plan(desired) == []
+    # an endpoint deleted in MLflow: its model reads as no longer served, and comes back
+    endpoint = gateway.client.get_endpoint_by_name(ws, "chat.gpt-4o")
+    gateway.client.delete_endpoint(ws, endpoint.endpoint_id)
+    gone = gateway.plan(desired)
+    assert [(c.action, c.address) for c in gone] == [("update", f"config.{ws}/chat")]
+    assert [f.name for f in gone[0].fields] == ["models"]
+    gateway.apply(gone)
+    assert gateway.plan(desired) == []
+    # to another repository's state (which holds none of this), all of it is unmanaged
+    another = MlflowTarget(gateway.target.display_url)
+    other = another.read_resources({})
+    another.close()
+    assert {f"workspace.{ws}", f"config.{ws}/chat"} <= set(other.unmanaged)
+    assert not [a for a in other.managed if ws in a]
 
 
 def test_hand_made_objects_are_listed_as_unmanaged_and_left_alone(gateway: Gateway) -> None:

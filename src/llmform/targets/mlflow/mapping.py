@@ -161,6 +161,18 @@ def route(primary: str, fallbacks: Sequence[str]) -> tuple[ModelConfig, ...]:
     return (ModelConfig(primary), *backups)
 
 
+def same_route(a: Sequence[ModelConfig], b: Sequence[ModelConfig]) -> bool:
+    """Whether two endpoints route alike (MLflow need not list model configs in the order
+    they were sent)."""
+
+    def key(route: Sequence[ModelConfig]) -> list[tuple[str, str, int]]:
+        return sorted(
+            (c.model_definition_id, c.linkage.value, c.fallback_order or 0) for c in route
+        )
+
+    return key(a) == key(b)
+
+
 def changed_outside_marker(mask: str) -> str:
     """The fingerprint a secret written outside llmform reads as: never a real fingerprint
     (``hmac-sha256:...``), and no part of the mask shows."""
@@ -187,6 +199,28 @@ class WorkspaceObjects:
 
     def endpoint(self, name: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.name == name), None)
+
+    def route_ids(self, config: str, model: str) -> list[str]:
+        """The model definitions of ``config``'s ``model``: the primary's first, then the
+        backups' in order; none without the primary's."""
+        found: dict[str, str] = {}
+        for md in self.model_definitions:
+            parts = split_model_definition_name(md.name)
+            if parts is not None and parts[:2] == (config, model):
+                found[parts[2]] = md.model_definition_id
+        if PRIMARY_SLOT not in found:
+            return []
+        return [found[slot] for slot in key_slots(list(found))]
+
+    def served(self, config: str, model: str) -> bool:
+        """Whether ``config``'s endpoint for ``model`` routes to its model definitions."""
+        ids = self.route_ids(config, model)
+        endpoint = self.endpoint(endpoint_name(config, model))
+        return (
+            bool(ids)
+            and endpoint is not None
+            and same_route(endpoint.model_configs, route(ids[0], ids[1:]))
+        )
 
     def config_endpoints(self, config: str) -> list[Endpoint]:
         return [
@@ -232,6 +266,10 @@ def config_resource(
     gateway_base = primary.auth_config.get("api_base") if primary is not None else None
     api_base = last_attrs.get("api_base") if gateway_base == default_api_base else gateway_base
     known_models = {m["name"]: m for m in last_attrs.get("models", [])}
+    # a model counts when its model definition serves it with the config's key, and, while
+    # the config is enabled, when its endpoint routes to it: one changed or deleted in MLflow
+    # reads as missing, and apply puts it back. Enabled: as applied (a config whose only
+    # endpoint was deleted is not disabled); without a record, whether it has endpoints.
     names = sorted(
         {
             parts[1]
@@ -239,10 +277,15 @@ def config_resource(
             if (parts := split_model_definition_name(md.name)) is not None
             and parts[0] == config
             and parts[2] == PRIMARY_SLOT
+            and md.model_name == parts[1]
+            and primary is not None
+            and md.secret_id == primary.secret_id
         }
     )
+    enabled = last_attrs.get("enabled", bool(objects.config_endpoints(config)) or not names)
+    if enabled:
+        names = [name for name in names if objects.served(config, name)]
     models = [known_models.get(name, {"name": name}) for name in names]
-    enabled = bool(objects.config_endpoints(config)) if names else last_attrs.get("enabled", True)
     refs: Mapping[str, str] = last_attrs.get("secrets", {})
     attrs: dict[str, JSON] = {
         "factory": last_attrs.get("factory", primary.provider if primary else ""),

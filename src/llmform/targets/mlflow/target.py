@@ -33,7 +33,7 @@ from ...secrets.base import SecretValue
 from ..base import OpenMode, TargetResources
 from . import mapping as m
 from .client import MlflowClient
-from .records import Endpoint, FallbackConfig, ModelConfig, Secret
+from .records import FallbackConfig, ModelConfig, Secret
 from .wire import DEFAULT_TIMEOUT, Credentials
 
 SCHEMES = ("mlflow+http", "mlflow+https")
@@ -114,12 +114,13 @@ class MlflowTarget:
                     "defaults": m.defaults_of(objects),
                 }
                 managed[address] = Resource(address, "workspace", workspace.name, attrs)
+            # llmform's objects in a workspace this state does not hold are another
+            # repository's (another state's): listed, never touched
+            ours = managed if recorded is not None else unmanaged
             for config in objects.config_names():
                 key = f"config.{workspace.name}/{config}"
                 base = self._default_api_base(last.get(key))
-                managed[key] = m.config_resource(
-                    workspace.name, config, objects, last.get(key), base
-                )
+                ours[key] = m.config_resource(workspace.name, config, objects, last.get(key), base)
         return TargetResources(managed, unmanaged)
 
     def _objects(self, workspace: str) -> m.WorkspaceObjects:
@@ -308,7 +309,7 @@ class MlflowTarget:
                 f"MLflow endpoint {name} in workspace {workspace} exists and is not llmform's "
                 "for this route; llmform leaves it alone: rename or delete it in MLflow"
             )
-        if _route_of(existing) != _route_key(route):
+        if not m.same_route(existing.model_configs, route):
             self.client.update_endpoint(
                 workspace,
                 existing.endpoint_id,
@@ -358,7 +359,7 @@ class MlflowTarget:
         wanted: set[str] = set()
         for model_type, target in self._defaults.get(workspace, {}).items():
             config, _, model = target.partition("/")
-            ids = _route_ids(objects, config, model)
+            ids = objects.route_ids(config, model)
             if not ids:
                 continue
             name = m.default_endpoint_name(model_type)
@@ -368,27 +369,6 @@ class MlflowTarget:
         for endpoint in objects.default_endpoints():
             if endpoint.name not in wanted:
                 self.client.delete_endpoint(workspace, endpoint.endpoint_id)
-
-
-def _route_ids(objects: m.WorkspaceObjects, config: str, model: str) -> list[str]:
-    """The model definitions of ``config``'s ``model``: the primary's first, then backups'."""
-    found: dict[str, str] = {}
-    for md in objects.model_definitions:
-        parts = m.split_model_definition_name(md.name)
-        if parts is not None and parts[:2] == (config, model):
-            found[parts[2]] = md.model_definition_id
-    if m.PRIMARY_SLOT not in found:
-        return []
-    return [found[slot] for slot in m.key_slots(list(found))]
-
-
-def _route_key(route: Sequence[ModelConfig]) -> list[tuple[str, str, int]]:
-    """A route as compared: MLflow need not list the model configs in the order sent."""
-    return sorted((c.model_definition_id, c.linkage.value, c.fallback_order or 0) for c in route)
-
-
-def _route_of(endpoint: Endpoint) -> list[tuple[str, str, int]]:
-    return _route_key(endpoint.model_configs)
 
 
 def open_target(url: str, mode: OpenMode) -> MlflowTarget:
