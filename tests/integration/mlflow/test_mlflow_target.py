@@ -253,6 +253,13 @@ def test_a_key_changed_in_mlflow_is_drift_and_apply_pushes_it_back(gateway: Gate
     assert [f.name for f in gone[0].fields] == ["models"]
     gateway.apply(gone)
     assert gateway.plan(desired) == []
+    # a tag removed in MLflow (or an apply cut off between two tags) is set again
+    endpoint = gateway.client.get_endpoint_by_name(ws, "chat.gpt-4o")
+    gateway.client.delete_endpoint_tag(ws, endpoint.endpoint_id, "llmform.model")
+    gateway.apply(gateway.plan(desired))
+    tags = gateway.client.get_endpoint_by_name(ws, "chat.gpt-4o").tags
+    assert tags["llmform.model"] == "gpt-4o"
+    assert gateway.plan(desired) == []
     # to another repository's state (which holds none of this), all of it is unmanaged
     another = MlflowTarget(gateway.target.display_url)
     other = another.read_resources({})
@@ -386,3 +393,15 @@ def test_a_disabled_azure_config_has_no_endpoints_and_its_options_in_auth_config
     ]
     gateway.apply(drift)
     assert gateway.plan(desired) == []
+
+
+def test_a_value_not_handed_over_is_named_before_anything_is_written(gateway: Gateway) -> None:
+    desired = gateway.desired(
+        ("gpt-4o",), API_BASE, {"api_key": key("a"), "backup_keys[0]": key("b")}
+    )
+    changes = gateway.plan(desired)
+    gateway.apply(changes[:2])
+    gateway.values = {ref: v for ref, v in gateway.values.items() if ref.name == "KEY_0"}
+    with pytest.raises(StoreError, match=r"the value of backup_keys\[0\] was not handed"):
+        gateway.apply(changes[2:])
+    assert gateway.client.list_secrets(gateway.workspace) == ()

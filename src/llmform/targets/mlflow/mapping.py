@@ -213,12 +213,15 @@ class WorkspaceObjects:
         return [found[slot] for slot in key_slots(list(found))]
 
     def served(self, config: str, model: str) -> bool:
-        """Whether ``config``'s endpoint for ``model`` routes to its model definitions."""
+        """Whether ``config``'s endpoint for ``model``, tagged as such, routes to its model
+        definitions."""
         ids = self.route_ids(config, model)
         endpoint = self.endpoint(endpoint_name(config, model))
         return (
             bool(ids)
             and endpoint is not None
+            and managed_endpoint(endpoint)
+            and (endpoint.tags.get(CONFIG_TAG), endpoint.tags.get(MODEL_TAG)) == (config, model)
             and same_route(endpoint.model_configs, route(ids[0], ids[1:]))
         )
 
@@ -254,7 +257,7 @@ def config_resource(
     config: str,
     objects: WorkspaceObjects,
     last: Resource | None,
-    default_api_base: str | None,
+    pushed_api_base: str | None,
 ) -> Resource:
     """Config ``workspace/config`` rebuilt from the gateway: api_base, models, enabled and the
     keys' fingerprints and options from MLflow; what MLflow has no place for (factory,
@@ -264,7 +267,7 @@ def config_resource(
     last_attrs: Mapping[str, JSON] = last.attrs if last is not None else {}
     primary = objects.secret(secret_name(config, PRIMARY_SLOT))
     gateway_base = primary.auth_config.get("api_base") if primary is not None else None
-    api_base = last_attrs.get("api_base") if gateway_base == default_api_base else gateway_base
+    api_base = last_attrs.get("api_base") if gateway_base == pushed_api_base else gateway_base
     known_models = {m["name"]: m for m in last_attrs.get("models", [])}
     # a model counts when its model definition serves it with the config's key, and, while
     # the config is enabled, when its endpoint routes to it: one changed or deleted in MLflow

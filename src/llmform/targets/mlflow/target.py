@@ -119,7 +119,7 @@ class MlflowTarget:
             ours = managed if recorded is not None else unmanaged
             for config in objects.config_names():
                 key = f"config.{workspace.name}/{config}"
-                base = self._default_api_base(last.get(key))
+                base = self._pushed_api_base(last.get(key))
                 ours[key] = m.config_resource(workspace.name, config, objects, last.get(key), base)
         return TargetResources(managed, unmanaged)
 
@@ -130,8 +130,8 @@ class MlflowTarget:
             self.client.list_endpoints(workspace),
         )
 
-    def _default_api_base(self, config: Resource | None) -> str | None:
-        """What llmform pushes as api_base for a config without one: its factory's."""
+    def _pushed_api_base(self, config: Resource | None) -> str | None:
+        """The api_base llmform pushed for ``config``: its own, else its factory's."""
         if config is None:
             return None
         factory = self._factories.get(str(config.attrs.get("factory")))
@@ -197,23 +197,31 @@ class MlflowTarget:
         base = after.attrs.get("api_base") or factory.attrs.get("api_base")
         auth = m.auth_config(str(base) if base else None, after.attrs.get("options", {}))
         recorded = before.secrets if before is not None else {}
-        secret_ids: dict[str, str] = {}
+        if not keys:
+            raise StoreError(
+                f"{after.address}: MLflow's gateway serves a model with a key; this config "
+                "has no api_key"
+            )
+        pending = []  # (slot, its fields by name, the secret there, whether to push values)
         for slot in keys:
             fields = {m.PRIMARY_SLOT: slot, **{o: o for o in options}}
             existing = objects.secret(m.secret_name(config, slot))
             push = existing is None or any(
                 after.secrets.get(s) != recorded.get(s) for s in fields.values()
             )
-            values = self._secret_values(after, refs, fields) if push else None
+            pending.append((slot, fields, existing, push))
+        # every value needed is at hand before the first write
+        values = {slot: self._secret_values(after, refs, f) for slot, f, _, push in pending if push}
+        secret_ids: dict[str, str] = {}
+        for slot, _, existing, push in pending:
             secret: Secret
             if existing is None:
-                assert values is not None
                 secret = self.client.create_secret(
-                    workspace, m.secret_name(config, slot), provider, values, auth, m.AUTHOR
+                    workspace, m.secret_name(config, slot), provider, values[slot], auth, m.AUTHOR
                 )
             elif push or dict(existing.auth_config) != auth:
                 secret = self.client.update_secret(
-                    workspace, existing.secret_id, values, auth, m.AUTHOR
+                    workspace, existing.secret_id, values.get(slot), auth, m.AUTHOR
                 )
             else:
                 secret = existing
@@ -253,7 +261,7 @@ class MlflowTarget:
         if missing:
             raise StoreError(
                 f"{after.address}: the value of {', '.join(missing)} was not handed to the "
-                "MLflow target, which must push it (nothing of this config's keys was written)"
+                "MLflow target, which must push it; nothing of this config was written"
             )
         return {name: self._values[refs[slot]] for name, slot in fields.items()}
 
@@ -301,14 +309,15 @@ class MlflowTarget:
             made = self.client.create_endpoint(
                 workspace, name, route, fallback=fallback, usage_tracking=False, created_by=m.AUTHOR
             )
-            for key, value in tags.items():
-                self.client.set_endpoint_tag(workspace, made.endpoint_id, key, value)
+            self._tag(workspace, made.endpoint_id, {}, tags)
             return
-        if any(existing.tags.get(k) != v for k, v in tags.items()):
+        conflicting = any(existing.tags.get(k, v) != v for k, v in tags.items())
+        if not m.managed_endpoint(existing) or conflicting:
             raise StoreError(
                 f"MLflow endpoint {name} in workspace {workspace} exists and is not llmform's "
                 "for this route; llmform leaves it alone: rename or delete it in MLflow"
             )
+        self._tag(workspace, existing.endpoint_id, existing.tags, tags)  # if cut off halfway
         if not m.same_route(existing.model_configs, route):
             self.client.update_endpoint(
                 workspace,
@@ -317,6 +326,15 @@ class MlflowTarget:
                 fallback=fallback,
                 updated_by=m.AUTHOR,
             )
+
+    def _tag(
+        self, workspace: str, endpoint_id: str, has: Mapping[str, str], tags: Mapping[str, str]
+    ) -> None:
+        """Set the tags ``has`` lacks, llmform's mark first: an apply cut off between two tags
+        leaves an endpoint recognisably llmform's, whose other tags the next apply sets."""
+        for key in sorted(tags, key=lambda k: k != m.MANAGED_TAG):
+            if has.get(key) != tags[key]:
+                self.client.set_endpoint_tag(workspace, endpoint_id, key, tags[key])
 
     def _remove_extras(
         self,
