@@ -1,4 +1,5 @@
-"""The MLflow gateway mapping's names and fields (targets/mlflow/mapping.py): every name
+"""The MLflow gateway mapping's names and fields (targets/mlflow/mapping.py), and what the
+target sends without a server (an httpx mock transport): every name
 llmform gives an object reads back as the config, model and key slot it was made for, endpoint
 names keep to what MLflow accepts, options go to auth_config and back, and a secret written
 outside llmform reads as a marker that shows no part of its mask."""
@@ -7,9 +8,12 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
+from llmform.targets.base import TargetResources
 from llmform.targets.mlflow import mapping as m
+from llmform.targets.mlflow.target import MlflowTarget
 
 
 @pytest.mark.parametrize("config", ["chat", "a.b", "prod-1_x"])
@@ -60,3 +64,27 @@ def test_the_marker_of_a_secret_changed_outside_shows_nothing_of_it() -> None:
     marker = m.changed_outside_marker("sk-...cdef")
     assert "cdef" not in marker and not marker.startswith("hmac-sha256:")
     assert marker != m.changed_outside_marker("sk-...cdeg")
+
+
+def test_the_target_sends_mlflows_tracking_credentials_and_shows_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = "tok-" + "9" * 20
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    target = MlflowTarget(
+        "mlflow+https://gw.example:5000/mlflow", transport=httpx.MockTransport(answer)
+    )
+    assert target.read_resources() == TargetResources({}, {})  # no workspace: nothing
+    target.close()
+    assert [str(r.url) for r in seen] == [
+        "https://gw.example:5000/mlflow/api/3.0/mlflow/workspaces"
+    ]
+    assert seen[0].headers["Authorization"] == f"Bearer {token}"
+    assert token not in repr(target) + target.display_url
+    assert target.display_url == "mlflow+https://gw.example:5000/mlflow"
