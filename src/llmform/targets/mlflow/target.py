@@ -387,8 +387,3 @@ class MlflowTarget:
         for endpoint in objects.default_endpoints():
             if endpoint.name not in wanted:
                 self.client.delete_endpoint(workspace, endpoint.endpoint_id)
-
-
-def open_target(url: str, mode: OpenMode) -> MlflowTarget:
-    """The ``STORES`` entry for ``mlflow+http://`` and ``mlflow+https://``."""
-    return MlflowTarget(url, mode)
