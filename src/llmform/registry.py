@@ -36,8 +36,8 @@ from .errors import LlmformError
 from .secrets.base import SecretValue
 from .secrets.crypto import Cipher, cipher_from_env
 from .secrets.sealing import seal_context
-from .targets.registry.sqlite_files import file_uri
-from .targets.urls import sqlite_path
+from .state.sql.sqlite_files import file_uri
+from .state.urls import sqlite_path
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 

@@ -22,7 +22,7 @@ from support.postgres import LOGIN_ROLE, PostgresServer
 from support.store_db import serial, snapshot, store_db
 from support.stores import OFFLINE, cli, write_state
 
-from llmform.targets.registry.postgres_lock import APPLY_LOCK_KEY
+from llmform.state.sql.postgres_lock import APPLY_LOCK_KEY
 
 READER = "llmform_reader"
 READER_PASSWORD = "reader-CANARY-pw"

@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 
+from llmform.state.urls import sqlite_path
 from llmform.targets.registry.postgres_migrate import TABLES
 from llmform.targets.registry.sqlite_schema import POSTGRESQL
-from llmform.targets.urls import sqlite_path
 
 
 class StoreDb:

@@ -6,14 +6,16 @@ lock, audit trail and fingerprint key, and ``backend.target`` for resources and 
 nothing outside ``targets/registry/`` assumes one database holds both.
 
 Where each lives: ``--store URL`` names the target; ``--state URL`` (``LLMFORM_STATE``) the
-state, for a target that cannot keep it (an external system such as MLflow's gateway; the
-default for those will be ``sqlite:///.llmform/state.db``). The registry, the only target so
-far, keeps its state in its own database, in the same transaction as its changes: it is its own
-state store, and a ``--state`` naming anything else is refused before anything is opened.
+state, for a target that cannot keep it (``SteppedTarget``: an external system such as MLflow's
+gateway; by default ``sqlite:///.llmform/state.db``, which holds the state of every such target
+a repository manages, each under its URL: ``state.stores``). The registry keeps its state in
+its own database, in the same transaction as its changes: it is its own state store, and a
+``--state`` naming anything else is refused before anything is opened.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -26,13 +28,23 @@ from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
 from ..state.base import StateStore, SteppedStateStore
 from ..state.lock import LockInfo, taken_over_note
-from ..targets import STORES, NoStoreError, OpenMode, open_store
-from ..targets.base import SelfStatedTarget, SteppedTarget, Store, StoreState, Target
-from ..targets.urls import check_scheme, sqlite_path
+from ..state.stores import STATES, open_state
+from ..state.urls import check_scheme, sqlite_path
+from ..targets import STORES, NoStoreError, OpenMode
+from ..targets.base import (
+    SelfStatedTarget,
+    SteppedTarget,
+    Store,
+    StoreState,
+    Target,
+    TargetResources,
+)
 from .steps import apply_in_steps
 
 STATE_ENV = "LLMFORM_STATE"
-DEFAULT_STATE_URL = "sqlite:///.llmform/state.db"  # for targets that keep no state (issue 12)
+DEFAULT_STATE_URL = "sqlite:///.llmform/state.db"  # for targets that keep no state
+# The registry's schemes: a target there is its own state store (``--state`` may only name it).
+SELF_STATED_SCHEMES = frozenset({"sqlite", "postgresql", "postgres"})
 
 Warn = Callable[[str], None]  # where a command's warnings go (the CLI: stderr)
 
@@ -81,7 +93,7 @@ class Backend:
         if whole is not None and self._one_database:
             return whole.read()
         lineage, serial = self.state.lineage_serial()
-        resources = self.target.read_resources()
+        resources = _read_resources(self.target, self.state)
         return StoreState(lineage, serial, resources.managed, resources.unmanaged)
 
     def apply(
@@ -135,6 +147,18 @@ def _self_stated(target: Target) -> SelfStatedTarget | None:
     return cast(SelfStatedTarget, target)
 
 
+def _read_resources(target: Target, state: StateStore) -> TargetResources:
+    """The target's resources; a stepped target whose ``read_resources`` takes
+    ``last_applied`` is given the state's (what llmform wrote: the fingerprints of secrets the
+    target returns only masked)."""
+    read = target.read_resources
+    if isinstance(state, SteppedStateStore) and (
+        "last_applied" in inspect.signature(read).parameters
+    ):
+        return cast(Callable[..., TargetResources], read)(last_applied=state.last_applied())
+    return read()
+
+
 def _same_place(a: str, b: str) -> bool:
     if a.startswith("sqlite:") and b.startswith("sqlite:"):
         return os.path.abspath(sqlite_path(a)) == os.path.abspath(sqlite_path(b))
@@ -142,18 +166,18 @@ def _same_place(a: str, b: str) -> bool:
 
 
 def check_state_url(where: Location) -> None:
-    """Before anything is opened: a ``--state`` URL is checked as ``--store`` URLs are, and
-    refused unless it names the registry itself (the registry keeps its own state)."""
+    """Before anything is opened: a ``--state`` URL is checked as ``--store`` URLs are, and,
+    for the registry, refused unless it names the registry itself (it keeps its own state)."""
     if where.state is None:
         return
+    store_scheme = check_scheme(where.store, sorted(STORES))
     try:
-        check_scheme(where.state, sorted(STORES))
+        check_scheme(where.state, sorted(STORES if store_scheme in SELF_STATED_SCHEMES else STATES))
         if where.state.startswith("sqlite:"):
             sqlite_path(where.state)
     except StoreError as exc:
         raise StoreError(f"{where.state_given_by}: {exc}") from None
-    check_scheme(where.store, sorted(STORES))
-    if not _same_place(where.state, where.store):
+    if store_scheme in SELF_STATED_SCHEMES and not _same_place(where.state, where.store):
         raise StoreError(
             f"{where.state_given_by} is for targets that keep no state of their own (an "
             f"external system such as MLflow's gateway); the registry {where.store} keeps its "
@@ -165,7 +189,15 @@ def open_backend(where: Location, mode: OpenMode = OpenMode.CREATE) -> Backend:
     """The target at ``where.store`` and its state, opened as ``mode`` says (see OpenMode).
     A ``--state`` URL that does not fit is refused first (``check_state_url``)."""
     check_state_url(where)
-    return Backend.of(open_store(where.store, mode))
+    target: Target = STORES[check_scheme(where.store, sorted(STORES))](where.store, mode)
+    if not isinstance(target, SteppedTarget):
+        return Backend.of(cast(Store, target))
+    try:
+        state = open_state(where.state or DEFAULT_STATE_URL, mode, target.display_url)
+    except BaseException:
+        target.close()
+        raise
+    return Backend(target, state)
 
 
 @contextmanager

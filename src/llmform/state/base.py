@@ -17,15 +17,71 @@ half-way leaves a record of what it did and a re-plan shows what is left.
 
 from __future__ import annotations
 
+import enum
+import shlex
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from ..core.diff import Change
 from ..core.resources import Resource
+from ..errors import StoreError
 from .audit import AuditEvent
 from .audit_keys import ChainKey
 from .lock import LockInfo
+
+
+class NoStoreError(StoreError):
+    """The store does not exist, and the command may not create it."""
+
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        super().__init__(
+            f"no store at {url}{f' ({detail})' if detail else ''}; check --store or "
+            f"LLMFORM_STORE, or create it with: llmform init --store {shlex.quote(url)}"
+        )
+
+
+class NoStateError(NoStoreError):
+    """The state of a target is not there, and the command may not create it."""
+
+    def __init__(self, url: str, target: str, detail: str = "") -> None:
+        self.url = url
+        StoreError.__init__(
+            self,
+            f"no state at {url} for {target}{f' ({detail})' if detail else ''}; check --state "
+            "or LLMFORM_STATE (llmform apply creates it with its first change)",
+        )
+
+
+class OpenMode(enum.Enum):
+    """How a command opens its store. Only CREATE and APPLY ever create one.
+
+    - CREATE: create the store now if it does not exist (``llmform init``; the library default).
+    - APPLY: read-write. A store that does not exist reads as new and empty (``exists`` False)
+      and is created by the first apply, atomically with that apply's changes: a cancelled,
+      refused or failed apply leaves nothing behind.
+    - EXISTING: read-write; a missing store is a NoStoreError (destroy, force-unlock, apply of a
+      saved plan).
+    - READ: read-only, never a write transaction; a missing store is a NoStoreError (export,
+      audit, show). Works on a read-only file or directory.
+    - PLAN: read-only like READ, but a missing store reads as new and empty (``exists`` False),
+      so that plan can show what apply would create.
+    """
+
+    CREATE = "create"
+    APPLY = "apply"
+    EXISTING = "existing"
+    READ = "read"
+    PLAN = "plan"
+
+    @property
+    def writes(self) -> bool:
+        return self in (OpenMode.CREATE, OpenMode.APPLY, OpenMode.EXISTING)
+
+
+class StalePlanError(StoreError):
+    """A saved plan no longer matches the store or the secrets."""
 
 
 class StateStore(Protocol):

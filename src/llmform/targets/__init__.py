@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import StoreError
+from ..state.urls import check_scheme, quoted
 from .base import NoStoreError, OpenMode, Store
-from .urls import check_scheme, quoted
 
 DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
 

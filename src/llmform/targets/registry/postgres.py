@@ -36,17 +36,18 @@ from ...errors import StoreError
 from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
 from ...state.lock import LockInfo, TakenOver, acquire, new_lock
+from ...state.sql import postgres_lock as lock_rows
+from ...state.sql import postgres_state as state_sql
+from ...state.sql.new_store_key import new_store_key
+from ...state.sql.postgres_state import PG_RESTORE
+from ...state.sql.sqlite_files import damaged
 from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
 from ..guard import check_befores
-from . import postgres_lock as lock_rows
-from . import postgres_state as state_sql
 from . import registry_sql as sql
-from .new_store_key import new_store_key
 from .pg_urls import display_url, endpoint
 from .postgres_connect import QmarkCursor, connect, error_text
-from .postgres_migrate import MIGRATION_LOCK_KEY, PG_RESTORE, migrate, schema_version, upgrade
+from .postgres_migrate import MIGRATION_LOCK_KEY, migrate, schema_version, upgrade
 from .row_checks import DamagedRow
-from .sqlite_files import damaged
 from .sqlite_migrate import SCHEMA_VERSION, fresh_meta
 from .sqlite_schema import read_as_current
 

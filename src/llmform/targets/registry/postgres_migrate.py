@@ -14,12 +14,12 @@ from typing import Any
 import psycopg
 
 from ...errors import StoreError
+from ...state.sql.postgres_state import PG_RESTORE
+from ...state.sql.sqlite_state import Cursor
 from .postgres_connect import QmarkCursor
-from .registry_sql import Cursor
 from .sqlite_migrate import SCHEMA_VERSION, known_version
 from .sqlite_schema import POSTGRESQL, migration, record_version
 
-PG_RESTORE = "restore the database from a backup, or correct the row with psql"
 # Every table migration 1 creates: one of them without ``meta`` is someone else's table.
 TABLES = (
     "meta",

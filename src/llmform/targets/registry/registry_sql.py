@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from ...core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
 from ...core.resources import JSON, Resource, model_dict
+from ...state.sql.sqlite_state import Cursor
 from .row_checks import Row
-
-
-class Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
-
-    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def fetchone(self) -> Any: ...
 
 
 def _dumps(value: JSON) -> str:

@@ -26,15 +26,15 @@ from ...errors import StoreError
 from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
 from ...state.lock import LockInfo, TakenOver, acquire, new_lock
+from ...state.sql import sqlite_files as dbfile
+from ...state.sql import sqlite_lock as lock_rows
+from ...state.sql import sqlite_state as state_sql
+from ...state.sql.creation_lock import CreationLock
+from ...state.sql.new_store_key import new_store_key
+from ...state.urls import sqlite_path
 from ..base import NoStoreError, OpenMode, StoreState, TargetResources
 from ..guard import check_befores
-from ..urls import sqlite_path
 from . import registry_sql as sql
-from . import sqlite_files as dbfile
-from . import sqlite_lock as lock_rows
-from . import sqlite_state as state_sql
-from .creation_lock import CreationLock
-from .new_store_key import new_store_key
 from .row_checks import DamagedRow
 from .sqlite_migrate import (
     SCHEMA_VERSION,

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Iterator
 
 from ...errors import StoreError
-from . import sqlite_files as dbfile
+from ...state.sql import sqlite_files as dbfile
+from ...state.sql.sqlite_state import FINGERPRINT_KEY_BYTES
 from .sqlite_schema import MIGRATIONS, SQLITE, migration, record_version
 
 SCHEMA_VERSION = len(MIGRATIONS)
-FINGERPRINT_KEY_BYTES = 32
 
 
 def new_in_memory(key: bytes | None = None) -> sqlite3.Connection:

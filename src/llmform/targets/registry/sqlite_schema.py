@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from string import Template
 
-from .registry_sql import Cursor
+from ...state.sql.sqlite_state import Cursor
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,31 @@ words of the fix for damage, a ``Dialect`` says so.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ...errors import LlmformError, StoreError
-from ...state.audit import GENESIS, AuditEvent, event_from_row, fields_json, seal
-from ...state.audit_keys import ChainKey
+from ..audit import GENESIS, AuditEvent, event_from_row, fields_json, seal
+from ..audit_keys import ChainKey
 from ..base import StalePlanError
 from . import sqlite_files as dbfile
-from .registry_sql import Cursor
-from .sqlite_migrate import FINGERPRINT_KEY_BYTES
+from .scope import REGISTRY, Scope
+
+FINGERPRINT_KEY_BYTES = 32
+
+
+class Cursor(Protocol):
+    """A DB-API cursor, as both databases' drivers give one (PostgreSQL's with ``?``
+    placeholders: ``postgres_connect.QmarkCursor``)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
 
 
 class Queries(Protocol):
@@ -49,9 +63,12 @@ SQLITE = Dialect(
 )
 
 
-def meta(conn: Queries, url: str, key: str, dialect: Dialect = SQLITE) -> str:
+def meta(
+    conn: Queries, url: str, key: str, dialect: Dialect = SQLITE, scope: Scope = REGISTRY
+) -> str:
     """A ``meta`` value; one that is missing or empty is damage, named with its fix."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    sql = "SELECT value FROM meta" + scope.where("key = ?")
+    row = conn.execute(sql, scope.params(key)).fetchone()
     if row is None or not isinstance(row[0], str) or not row[0]:
         if row is None:
             problem = "it is missing"
@@ -63,9 +80,11 @@ def meta(conn: Queries, url: str, key: str, dialect: Dialect = SQLITE) -> str:
     return row[0]
 
 
-def lineage_serial(conn: Queries, url: str, dialect: Dialect = SQLITE) -> tuple[str, int]:
-    lineage = meta(conn, url, "lineage", dialect)
-    text = meta(conn, url, "serial", dialect)
+def lineage_serial(
+    conn: Queries, url: str, dialect: Dialect = SQLITE, scope: Scope = REGISTRY
+) -> tuple[str, int]:
+    lineage = meta(conn, url, "lineage", dialect, scope)
+    text = meta(conn, url, "serial", dialect, scope)
     if not (text.isascii() and text.isdigit()):
         raise dbfile.damaged(
             url, "meta", "'serial'", f"{text!r} is not a whole number", dialect.fix_row
@@ -73,8 +92,10 @@ def lineage_serial(conn: Queries, url: str, dialect: Dialect = SQLITE) -> tuple[
     return lineage, int(text)
 
 
-def fingerprint_key(conn: Queries, url: str, dialect: Dialect = SQLITE) -> bytes:
-    text = meta(conn, url, "fingerprint_key", dialect)
+def fingerprint_key(
+    conn: Queries, url: str, dialect: Dialect = SQLITE, scope: Scope = REGISTRY
+) -> bytes:
+    text = meta(conn, url, "fingerprint_key", dialect, scope)
     try:
         key = bytes.fromhex(text)
     except ValueError:
@@ -106,11 +127,12 @@ def record(
     at: tuple[str, int],
     audit_drafts: Sequence[Mapping[str, Any]],
     chain_key: ChainKey | None,
+    scope: Scope = REGISTRY,
 ) -> list[AuditEvent]:
     """Inside the apply transaction, the state at ``at`` (lineage, serial): append the audit
     events, sealed after the last one, and bump the serial."""
     lineage, serial = at
-    last = last_audit(cur)
+    last = last_audit(cur, scope)
     try:
         events = seal(
             audit_drafts,
@@ -121,14 +143,18 @@ def record(
         )
     except LlmformError as exc:  # a bad value or a key that cannot seal: roll back
         raise StoreError(f"apply refused, nothing changed: {exc}") from None
-    insert_audit(cur, events)
-    cur.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial + 1),))
+    insert_audit(cur, events, scope)
+    cur.execute(
+        "UPDATE meta SET value = ?" + scope.where("key = 'serial'"), scope.params(str(serial + 1))
+    )
     return events
 
 
-def audit_events(conn: sqlite3.Connection, url: str, path: str) -> list[AuditEvent]:
+def audit_events(
+    conn: sqlite3.Connection, url: str, path: str, scope: Scope = REGISTRY
+) -> list[AuditEvent]:
     try:
-        return read_audit(conn.cursor())
+        return read_audit(conn.cursor(), scope)
     except sqlite3.Error as exc:
         raise StoreError(
             f"cannot read the audit log of {url}: {dbfile.explain(exc, path)}"
@@ -145,18 +171,21 @@ _AUDIT_COLUMNS = (
 )
 
 
-def last_audit(cur: Cursor) -> tuple[int, str] | None:
-    cur.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+def last_audit(cur: Cursor, scope: Scope = REGISTRY) -> tuple[int, str] | None:
+    sql = "SELECT seq, hash FROM audit_events" + scope.where() + " ORDER BY seq DESC LIMIT 1"
+    cur.execute(sql, scope.params())
     row = cur.fetchone()
     return (int(row[0]), str(row[1])) if row else None
 
 
-def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
+def insert_audit(cur: Cursor, events: Sequence[AuditEvent], scope: Scope = REGISTRY) -> None:
     """The events as sealed: every value is the text the seal covers (``audit.message``)."""
+    columns = scope.columns(_AUDIT_COLUMNS)
+    marks = ", ".join("?" * len(columns.split(",")))
     cur.executemany(
-        f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO audit_events ({columns}) VALUES ({marks})",
         [
-            (
+            scope.values(
                 e.seq,
                 e.time,
                 e.run_id,
@@ -174,7 +203,9 @@ def insert_audit(cur: Cursor, events: Sequence[AuditEvent]) -> None:
     )
 
 
-def read_audit(cur: Cursor) -> list[AuditEvent]:
+def read_audit(cur: Cursor, scope: Scope = REGISTRY) -> list[AuditEvent]:
     """Every event in order; a row llmform would not have written is read as damaged."""
-    cur.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_events ORDER BY seq")
+    cur.execute(
+        f"SELECT {_AUDIT_COLUMNS} FROM audit_events{scope.where()} ORDER BY seq", scope.params()
+    )
     return [event_from_row(row) for row in cur.fetchall()]

@@ -21,7 +21,7 @@ from pathlib import Path
 from ... import files
 from ...console import printable
 from ...errors import StoreError
-from ...state.lock import UNNAMED_LOCK_ID, LockedError, LockInfo
+from ..lock import UNNAMED_LOCK_ID, LockedError, LockInfo
 
 SUFFIX = ".creating"
 

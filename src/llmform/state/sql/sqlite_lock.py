@@ -9,23 +9,35 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import StoreError
-from ...state.lock import UNNAMED_LOCK_ID, LockInfo, holder_is_gone
+from ..lock import UNNAMED_LOCK_ID, LockInfo, holder_is_gone
 from . import sqlite_files as dbfile
+from .scope import REGISTRY, Scope
 
 
-def holder_row(conn: sqlite3.Connection) -> Sequence[Any] | None:
+def holder_row(conn: sqlite3.Connection, scope: Scope = REGISTRY) -> Sequence[Any] | None:
     """The lock row, as ``lock_info`` reads it (None: no run holds the lock)."""
     row: Sequence[Any] | None = conn.execute(
-        "SELECT lock_id, holder, pid, operation, created_at FROM locks WHERE name = 'apply'"
+        "SELECT lock_id, holder, pid, operation, created_at FROM locks"
+        + scope.where("name = 'apply'"),
+        scope.params(),
     ).fetchone()
     return row
 
 
-def release(conn: sqlite3.Connection, mine: LockInfo, url: str, path: str, *, quiet: bool) -> None:
+def release(
+    conn: sqlite3.Connection,
+    mine: LockInfo,
+    url: str,
+    path: str,
+    *,
+    quiet: bool,
+    scope: Scope = REGISTRY,
+) -> None:
     """Delete this run's lock row. ``quiet``: an error is in flight, and it is the one to
     report; the row then stays, and the next run on this host takes it over."""
     try:
-        conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (mine.lock_id,))
+        sql = "DELETE FROM locks" + scope.where("name = 'apply' AND lock_id = ?")
+        conn.execute(sql, scope.params(mine.lock_id))
     except sqlite3.Error as exc:
         if quiet:
             return
@@ -42,6 +54,7 @@ def try_lock(
     url: str,
     path: str,
     taken_over: Callable[[LockInfo], None],
+    scope: Scope = REGISTRY,
 ) -> LockInfo | None:
     """Take the lock row, or return who holds it (or holds a write transaction). A row left
     by a run on this host whose process is gone is taken over, and handed to
@@ -51,19 +64,20 @@ def try_lock(
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
             raise StoreError(f"cannot lock the store {url}: {dbfile.explain(exc, path)}") from None
-        return writer(conn, url)
+        return writer(conn, url, scope)
     try:
-        row = holder_row(conn)
+        row = holder_row(conn, scope)
         holder = lock_info(row, url) if row else None
         if holder is not None and not holder_is_gone(holder):
             conn.execute("COMMIT")
             return holder
         if holder is not None:
             taken_over(holder)
+        columns = scope.columns("name, lock_id, holder, pid, operation, created_at")
         conn.execute(
-            "INSERT OR REPLACE INTO locks (name, lock_id, holder, pid, operation, created_at)"
-            " VALUES ('apply', ?, ?, ?, ?, ?)",
-            (mine.lock_id, mine.holder, mine.pid, mine.operation, mine.created_at),
+            f"INSERT OR REPLACE INTO locks ({columns})"
+            f" VALUES ({'?, ' if scope.target is not None else ''}'apply', ?, ?, ?, ?, ?)",
+            scope.values(mine.lock_id, mine.holder, mine.pid, mine.operation, mine.created_at),
         )
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -77,11 +91,11 @@ def try_lock(
     return None
 
 
-def writer(conn: sqlite3.Connection, url: str) -> LockInfo:
+def writer(conn: sqlite3.Connection, url: str, scope: Scope = REGISTRY) -> LockInfo:
     """Who holds a write transaction: the lock row's holder (a run mid-apply), or, when
     there is none or it cannot be read just now, an anonymous writer."""
     try:
-        row = holder_row(conn)
+        row = holder_row(conn, scope)
     except sqlite3.OperationalError:
         row = None
     if row is not None:

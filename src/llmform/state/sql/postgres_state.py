@@ -9,10 +9,11 @@ damage named in psql's words.
 from __future__ import annotations
 
 from ...errors import StoreError
-from ...state.audit import AuditEvent
+from ..audit import AuditEvent
 from . import sqlite_state as shared
-from .postgres_migrate import PG_RESTORE
-from .registry_sql import Cursor
+from .sqlite_state import Cursor
+
+PG_RESTORE = "restore the database from a backup, or correct the row with psql"
 
 POSTGRES = shared.Dialect(
     PG_RESTORE,

@@ -20,8 +20,8 @@ import psycopg
 
 from ...console import printable
 from ...errors import StoreError
-from ...state.lock import UNNAMED_LOCK_ID, LockInfo
-from .postgres_migrate import PG_RESTORE
+from ..lock import UNNAMED_LOCK_ID, LockInfo
+from .postgres_state import PG_RESTORE
 from .sqlite_lock import lock_info
 
 # The advisory lock's key ("llmform" + "apply"); advisory locks are per database, as the
