@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from support.stepped import DESIRED, DictTarget, plan_for
 
-from llmform.core.diff import DELETE, Change
-from llmform.core.plan import Plan, build_plan
+from llmform.core.diff import Change
 from llmform.core.resources import Resource
 from llmform.engine.apply import apply_plan
 from llmform.engine.backend import Backend
@@ -26,40 +26,7 @@ from llmform.state.audit import GENESIS, AuditEvent, RunInfo, seal
 from llmform.state.audit_keys import ChainKey
 from llmform.state.base import SteppedStateStore
 from llmform.state.lock import LockInfo, new_lock
-from llmform.targets.base import SteppedTarget, TargetResources
-
-URL = "memory://gateway"
-
-
-class DictTarget:
-    """A target whose resources are a dict; ``fail_at`` names a change it cannot make."""
-
-    display_url = URL
-    exists = True
-    created = False
-    warnings: Sequence[str] = ()
-    applied_by_trusted_runs = True
-
-    def __init__(self, fail_at: str | None = None) -> None:
-        self.resources: dict[str, Resource] = {}
-        self.made: list[str] = []
-        self.fail_at = fail_at
-
-    def read_resources(self) -> TargetResources:
-        return TargetResources(dict(self.resources))
-
-    def apply_change(self, change: Change, sealed: Mapping[str, str] | None = None) -> None:
-        if change.address == self.fail_at:
-            raise StoreError(f"the gateway refused {change.address}")
-        if change.action == DELETE:
-            del self.resources[change.address]
-        else:
-            assert change.after is not None
-            self.resources[change.address] = change.after
-        self.made.append(f"{change.action} {change.address}")
-
-    def close(self) -> None:
-        pass
+from llmform.targets.base import SteppedTarget
 
 
 class MemoryState:
@@ -121,34 +88,6 @@ class MemoryState:
 
     def close(self) -> None:
         pass
-
-
-def resource(address: str, **attrs: Any) -> Resource:
-    kind, name = address.split(".", 1)
-    workspace = {"factory": None, "workspace": name}.get(kind, name.split("/")[0])
-    return Resource(address, kind, workspace, attrs)
-
-
-DESIRED = {
-    r.address: r
-    for r in (
-        resource("config.prod/chat", factory="gw", description="chat", secrets={}),
-        resource("workspace.prod", labels={}),
-        resource("factory.gw", api_base="https://gw.example/v1"),
-    )
-}
-
-
-def plan_for(backend: Backend, desired: Mapping[str, Resource]) -> Plan:
-    current = backend.read()
-    return build_plan(
-        desired,
-        current.resources,
-        store_url=backend.display_url,
-        lineage=current.lineage,
-        serial=current.serial,
-        fingerprints={},
-    )
 
 
 def test_the_protocols_tell_the_doubles_apart() -> None:

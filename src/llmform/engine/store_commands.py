@@ -14,6 +14,7 @@ from ..state.audit_keys import configured_chain_key
 from ..state.audit_trail import CopiedEvent, Head, TrailReport, verify_trail
 from ..state.lock import LockInfo
 from ..targets import OpenMode
+from ..targets.base import SteppedTarget
 from .backend import Location, Warn, opened_backend
 
 
@@ -61,6 +62,7 @@ def verify_audit(
             applies=state.serial,
             managed=len(state.resources),
             store=state.lineage,
+            stepped=isinstance(backend.target, SteppedTarget),
         )
 
 

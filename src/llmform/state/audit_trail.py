@@ -126,6 +126,16 @@ class TrailReport:
     lines: list[str] = field(default_factory=list)  # what was shown, when nothing failed
 
 
+def recorded_steps(events: Sequence[AuditEvent]) -> int:
+    """How many steps a stepped apply's state recorded (``engine.steps``): one per change,
+    and one for each run that stopped at a failure (its end, recorded alone)."""
+    return sum(
+        1
+        for event in events
+        if event.action not in ("apply-start", "apply-end") or event.result.startswith("failed")
+    )
+
+
 def verify_trail(
     events: Sequence[AuditEvent],
     key: ChainKey | None,
@@ -135,6 +145,7 @@ def verify_trail(
     applies: int | None = None,
     managed: int = 0,
     store: str = "",
+    stepped: bool = False,
 ) -> TrailReport:
     """Everything ``audit --verify`` checks: the chain (with the key, if given), the known
     head, the copy, that every apply the store counts left its run in the trail, and that a
@@ -183,7 +194,14 @@ def verify_trail(
             )
             break
     runs = sum(1 for event in events if event.action == "apply-start")
-    if applies is not None and runs != applies:
+    if stepped and applies is not None and recorded_steps(events) != applies:
+        # a stepped apply (``engine.steps``) counts each step it recorded, not each run
+        steps = recorded_steps(events)
+        report.failures.append(
+            f"the state counts {applies} recorded step(s), but its audit trail holds {steps}: "
+            + ("events were removed" if steps < applies else "events were added")
+        )
+    elif not stepped and applies is not None and runs != applies:
         report.failures.append(
             f"the store counts {applies} apply(s), but its audit trail holds {runs} run(s): "
             + ("events were removed" if runs < applies else "events were added")

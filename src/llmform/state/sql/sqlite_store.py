@@ -28,10 +28,9 @@ from typing import Any
 
 from ...console import printable
 from ...core.diff import Change
-from ...core.plan import resource_from_json, resource_to_json
+from ...core.plan import resource_to_json
 from ...core.resources import Resource
-from ...core.typed_json import Fields
-from ...errors import LlmformError, StoreError
+from ...errors import StoreError
 from ..audit import AuditEvent
 from ..audit_keys import ChainKey
 from ..base import NoStateError, OpenMode, StalePlanError
@@ -181,12 +180,12 @@ class SqliteStateStore:
         ).fetchall()
         applied = {}
         for address, text in rows:
-            try:
-                applied[address] = resource_from_json(Fields(json.loads(text), "resource"))
-            except (ValueError, TypeError, LlmformError) as exc:
+            resource = _resource(text)
+            if resource is None or resource.address != address:
                 raise dbfile.damaged(
-                    self.display_url, "applied", repr(address), f"{type(exc).__name__}: {exc}"
-                ) from None
+                    self.display_url, "applied", repr(address), "it is not a resource llmform wrote"
+                )
+            applied[address] = resource
         return applied
 
     # -- the lock ----------------------------------------------------------------------------
@@ -376,3 +375,26 @@ class SqliteStateStore:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+
+
+def _resource(text: str) -> Resource | None:
+    """A resource as ``_write_applied`` wrote it (None: not one). Its attributes are the
+    target's own: the state keeps them as they were given, whatever the target."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    address, kind, workspace = data.get("address"), data.get("kind"), data.get("workspace")
+    attrs, secrets = data.get("attrs"), data.get("secrets", {})
+    if not (
+        isinstance(address, str)
+        and isinstance(kind, str)
+        and (workspace is None or isinstance(workspace, str))
+        and isinstance(attrs, dict)
+        and isinstance(secrets, dict)
+        and all(isinstance(v, str) for v in secrets.values())
+    ):
+        return None
+    return Resource(address, kind, workspace, attrs, secrets, bool(data.get("catalog", False)))
