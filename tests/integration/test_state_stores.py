@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from llmform.errors import StoreError
 from llmform.state.audit import RunInfo
 from llmform.state.audit_trail import verify_trail
 from llmform.state.base import NoStateError, OpenMode, SteppedStateStore
-from llmform.state.lock import LockedError
+from llmform.state.lock import LockedError, new_lock, taken_over_note
 from llmform.state.stores import open_state
 from llmform.targets import STORES
 
@@ -210,3 +212,26 @@ def test_the_cli_keeps_a_stepped_targets_state_in_the_default_state_store(
     # the resources are the target's; a state elsewhere is new, and plan does not create it
     assert code == 0 and "No changes" in out, out + err
     assert not (tmp_path / "team.db").exists()
+
+
+def test_a_lock_left_by_a_gone_run_is_taken_over(state_url: str, tmp_path: Path) -> None:
+    opened(state_url, OpenMode.CREATE).close()
+    dead = replace(new_lock("apply"), pid=gone_pid(), lock_id="dead-run")
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        conn.execute(
+            "INSERT INTO locks (target, name, lock_id, holder, pid, operation, created_at)"
+            " VALUES (?, 'apply', ?, ?, ?, ?, ?)",
+            (URL, dead.lock_id, dead.holder, dead.pid, dead.operation, dead.created_at),
+        )
+    with opened(state_url).lock("apply", 0.2) as mine:
+        note = taken_over_note(mine)
+    assert note is not None and "took over the lock left by" in note
+    with opened(state_url, target=OTHER).lock("apply", 0.2) as other:  # not another target's
+        assert taken_over_note(other) is None
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

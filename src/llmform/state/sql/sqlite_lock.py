@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...console import printable
 from ...errors import StoreError
 from ..lock import UNNAMED_LOCK_ID, LockInfo, holder_is_gone
 from . import sqlite_files as dbfile
@@ -89,6 +90,33 @@ def try_lock(
         rollback(conn)
         raise
     return None
+
+
+def force_unlock(
+    conn: sqlite3.Connection,
+    lock_id: str,
+    url: str,
+    path: str,
+    before_write: Callable[[], None],
+    scope: Scope = REGISTRY,
+    where: str = "",
+) -> LockInfo:
+    """Clear the row of lock ``lock_id`` (``force-unlock``) and return its holder;
+    ``before_write`` says why it cannot be written, before trying; ``where`` names the lock in
+    messages (default: the store's URL)."""
+    row = holder_row(conn, scope)
+    if row is None or row[0] != lock_id:
+        held = f"it is held as {printable(str(row[0]))}" if row else "nothing holds it"
+        raise StoreError(f"no lock {lock_id!r} on {where or url} ({held})")
+    before_write()
+    try:
+        sql = "DELETE FROM locks" + scope.where("name = 'apply' AND lock_id = ?")
+        conn.execute(sql, scope.params(lock_id))
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot release the lock on {url}, nothing was changed: {dbfile.explain(exc, path)}"
+        ) from None
+    return lock_info(row, url)
 
 
 def writer(conn: sqlite3.Connection, url: str, scope: Scope = REGISTRY) -> LockInfo:

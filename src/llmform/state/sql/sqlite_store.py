@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from ...console import printable
 from ...core.diff import Change
 from ...core.plan import resource_to_json
 from ...core.resources import Resource
@@ -232,24 +231,15 @@ class SqliteStateStore:
         self._require_writes()
         if self._conn is None:
             raise NoStateError(self.display_url, self.target_url, "no file")
-        row = lock_rows.holder_row(self._conn, self.scope)
-        if row is None or row[0] != lock_id:
-            held = f"it is held as {printable(str(row[0]))}" if row else "nothing holds it"
-            raise StoreError(
-                f"no lock {lock_id!r} on {self.target_url} in {self.display_url} ({held})"
-            )
-        self._require_writable()
-        try:
-            self._conn.execute(
-                "DELETE FROM locks WHERE name = 'apply' AND lock_id = ? AND target = ?",
-                (lock_id, self.target_url),
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot release the lock on {self.display_url}, nothing was changed: "
-                f"{dbfile.explain(exc, self.path)}"
-            ) from None
-        return lock_rows.lock_info(row, self.display_url)
+        return lock_rows.force_unlock(
+            self._conn,
+            lock_id,
+            self.display_url,
+            self.path,
+            self._require_writable,
+            self.scope,
+            f"{self.target_url} in {self.display_url}",
+        )
 
     # -- recording steps ---------------------------------------------------------------------
 

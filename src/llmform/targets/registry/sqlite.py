@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from ...console import printable
 from ...core.diff import Change
 from ...errors import StoreError
 from ...state.audit import AuditEvent
@@ -262,19 +261,9 @@ class SqliteStore:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         self._require_writes()
-        row = lock_rows.holder_row(self._conn)
-        if row is None or row[0] != lock_id:
-            held = f"it is held as {printable(str(row[0]))}" if row else "nothing holds it"
-            raise StoreError(f"no lock {lock_id!r} on {self.display_url} ({held})")
-        self._require_writable()
-        try:
-            self._conn.execute("DELETE FROM locks WHERE name = 'apply' AND lock_id = ?", (lock_id,))
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot release the lock on {self.display_url}, nothing was changed: "
-                f"{dbfile.explain(exc, self.path)}"
-            ) from None
-        return lock_rows.lock_info(row, self.display_url)
+        return lock_rows.force_unlock(
+            self._conn, lock_id, self.display_url, self.path, self._require_writable
+        )
 
     def apply(
         self,
