@@ -195,6 +195,10 @@ def test_the_cli_keeps_a_stepped_targets_state_in_the_default_state_store(
     store = ["--store", "memory+test://gw"]
     code, out, err = cli(capsys, "plan", *store, OFFLINE, "llmform.yaml")
     assert code == 0, err
+    assert (
+        "The state of memory+test://gw in sqlite:///.llmform/state.db does not exist yet; "
+        "apply will create it." in out
+    )
     assert not (tmp_path / ".llmform").exists()  # plan never creates the state
     code, out, err = cli(capsys, "audit", *store)
     assert code != 0 and "no state at sqlite:///.llmform/state.db" in err
@@ -235,3 +239,14 @@ def gone_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_a_state_url_for_a_stepped_target_names_the_state_stores_schemes(
+    gateway: DictTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for url, says in (
+        ("postgresql://app@db/llm", "unsupported store URL scheme 'postgresql'"),
+        ("sqlite://x.db", "write 'sqlite:///x.db'"),
+    ):
+        code, _, err = cli(capsys, "plan", "--store", "memory+test://gw", "--state", url, OFFLINE)
+        assert code != 0 and "--state: " in err and says in err, err

@@ -116,8 +116,15 @@ def endpoint_trust(
     return run_trust(applied_urls((current or backend.read)().resources), trusted)
 
 
-def new_store_note(url: str) -> str:
-    return f"The store {url} does not exist yet; apply will create it."
+def new_store_note(backend: Backend) -> str:
+    """What a plan says of a backend not there yet: the store, or (for a target that exists
+    and keeps no state of its own) its state."""
+    if backend.target.exists and not backend.state.exists:
+        return (
+            f"The state of {backend.display_url} in {backend.state.display_url} does not "
+            "exist yet; apply will create it."
+        )
+    return f"The store {backend.display_url} does not exist yet; apply will create it."
 
 
 def _fingerprints(prepared: Prepared, backend: Backend) -> Mapping[SecretRef, str]:
@@ -152,10 +159,7 @@ def plan_prepared(
         fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
         scope=scope,
         unmanaged=sorted(current.unmanaged),
-        warnings=(
-            prepared.secrets.notes
-            + (() if backend.exists else (new_store_note(backend.display_url),))
-        ),
+        warnings=(prepared.secrets.notes + (() if backend.exists else (new_store_note(backend),))),
         secrets_compared=prepared.secrets_compared,
     )
     if prepared.checks is None:
