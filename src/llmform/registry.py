@@ -88,8 +88,8 @@ def _open_postgresql(url: str) -> tuple[Query, Callable[[], None]]:
     # start-up time: psycopg only for an application that reads a server
     import psycopg
 
-    from .targets.registry.pg_urls import display_url, endpoint
-    from .targets.registry.postgres_connect import connect, error_text
+    from .state.sql.pg_urls import display_url, endpoint
+    from .state.sql.postgres_connect import connect, error_text
 
     shown = display_url(url)
     conn = connect(url, endpoint(url), shown)

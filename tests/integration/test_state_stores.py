@@ -1,5 +1,6 @@
-"""The state store of targets that keep no state of their own (issue 12): the stepped path end
-to end with an in-memory target (``support.stepped``) and the real ``SqliteStateStore``.
+"""The state stores of targets that keep no state of their own (issue 12): the stepped path end
+to end with an in-memory target (``support.stepped``) and each real state store in turn
+(``SqliteStateStore``, ``PostgresStateStore``: the ``state_url`` fixture).
 
 Each step is recorded as it lands (serial, resources last applied, the sealed chain that
 ``audit --verify`` checks); a failure at step k leaves k steps recorded and a re-plan shows the
@@ -10,7 +11,7 @@ commands never create it; and the CLI pairs a stepped target with ``.llmform/sta
 from __future__ import annotations
 
 import os
-import sqlite3
+import re
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from psycopg import conninfo
 from support.stepped import DESIRED, URL, DictTarget, plan_for
+from support.store_db import store_db, store_exists
 from support.stores import OFFLINE, cli, write_state
 
 from llmform.engine.apply import apply_plan
@@ -29,19 +32,42 @@ from llmform.state.audit import RunInfo
 from llmform.state.audit_trail import verify_trail
 from llmform.state.base import NoStateError, OpenMode, SteppedStateStore
 from llmform.state.lock import LockedError, new_lock, taken_over_note
+from llmform.state.sql.pg_urls import display_url
 from llmform.state.stores import open_state
 from llmform.targets import STORES
 
 OTHER = "memory://other-gateway"
 
 
-@pytest.fixture()
-def state_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'state.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A state store not there yet: a SQLite file (``tmp_path/state.db``) or a fresh
+    PostgreSQL database (its URL with the password)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+_OPENED: list[SteppedStateStore] = []
+
+
+@pytest.fixture(autouse=True)
+def close_opened() -> Iterator[None]:
+    """Every state a test opened is closed after it (a PostgreSQL state holds a connection)."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def opened(url: str, mode: OpenMode = OpenMode.APPLY, target: str = URL) -> SteppedStateStore:
-    return open_state(url, mode, target)
+    state = open_state(url, mode, target)
+    _OPENED.append(state)
+    return state
 
 
 def verify(state: SteppedStateStore) -> list[str]:
@@ -58,14 +84,15 @@ def verify(state: SteppedStateStore) -> list[str]:
     return report.failures
 
 
-def test_steps_are_recorded_in_the_file_as_they_land(state_url: str, tmp_path: Path) -> None:
+def test_steps_are_recorded_in_the_state_as_they_land(state_url: str, tmp_path: Path) -> None:
     target, state = DictTarget(), opened(state_url)
     backend = Backend(target, state)
-    assert not state.exists and not (tmp_path / "state.db").exists()
+    assert not state.exists and not store_exists(state_url)
     with backend.locked("apply", 1, print):
         apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-1", "me", None))
     state.close()
-    assert stat.S_IMODE(os.stat(tmp_path / "state.db").st_mode) == 0o600
+    if is_sqlite(state_url):  # a file of the user's only
+        assert stat.S_IMODE(os.stat(tmp_path / "state.db").st_mode) == 0o600
     again = opened(state_url, OpenMode.READ)
     assert again.exists and again.lineage_serial()[1] == 3
     assert dict(again.last_applied()) == DESIRED
@@ -100,13 +127,13 @@ def test_a_failure_at_step_k_leaves_k_recorded_and_a_replan_converges(state_url:
     assert state.lineage_serial()[1] == 4
 
 
-def test_a_trail_missing_a_step_does_not_verify(state_url: str, tmp_path: Path) -> None:
+def test_a_trail_missing_a_step_does_not_verify(state_url: str) -> None:
     target, state = DictTarget(), opened(state_url)
     backend = Backend(target, state)
     apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-1", "me", None))
     state.close()
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute("DELETE FROM audit_events WHERE seq >= 4")  # the last step, cut off
+    with store_db(state_url) as db:
+        db.execute("DELETE FROM audit_events WHERE seq >= 4")  # the last step, cut off
     failures = verify(opened(state_url, OpenMode.READ))
     assert failures and "3 recorded step(s), but its audit trail holds 2" in failures[0]
 
@@ -147,6 +174,7 @@ def test_force_unlock_clears_a_left_lock(state_url: str) -> None:
     state = opened(state_url)
     lock = state.lock("apply", 1)
     info = lock.__enter__()
+    state.close()  # the run died holding the lock: its row is left
     assert opened(state_url, OpenMode.EXISTING).force_unlock(info.lock_id).lock_id == info.lock_id
     with opened(state_url).lock("apply", 0.2):
         pass
@@ -155,10 +183,13 @@ def test_force_unlock_clears_a_left_lock(state_url: str) -> None:
 def test_plan_and_reads_never_create_the_state(state_url: str, tmp_path: Path) -> None:
     plan = opened(state_url, OpenMode.PLAN)
     assert not plan.exists and plan.lineage_serial()[1] == 0 and plan.last_applied() == {}
+    shown = re.escape(display_url(state_url))  # the URL as shown: never its password
+    password = None if is_sqlite(state_url) else conninfo.conninfo_to_dict(state_url)["password"]
     for mode in (OpenMode.READ, OpenMode.EXISTING):
-        with pytest.raises(NoStateError, match=f"no state at {state_url} for {URL}"):
+        with pytest.raises(NoStateError, match=f"no state at {shown} for {URL}") as missing:
             opened(state_url, mode)
-    assert list(tmp_path.iterdir()) == []
+        assert not password or str(password) not in str(missing.value)
+    assert list(tmp_path.iterdir()) == [] and not store_exists(state_url)
     opened(state_url, OpenMode.CREATE, OTHER).close()  # the file, with another target's state
     with pytest.raises(NoStateError, match="it holds no state for memory://gateway"):
         opened(state_url, OpenMode.READ)
@@ -166,13 +197,15 @@ def test_plan_and_reads_never_create_the_state(state_url: str, tmp_path: Path) -
 
 
 def test_a_registry_is_not_a_state_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    state_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     os.chdir(tmp_path)
     write_state(tmp_path)
-    assert cli(capsys, "init", "--store", "sqlite:///registry.db")[0] == 0
-    with pytest.raises(StoreError, match="not an llmform state store"):
-        opened("sqlite:///registry.db", OpenMode.PLAN)
+    assert cli(capsys, "init", "--store", state_url)[0] == 0
+    for mode in (OpenMode.PLAN, OpenMode.APPLY):
+        with pytest.raises(StoreError, match="not an llmform state store") as refused:
+            opened(state_url, mode)
+        assert display_url(state_url) in str(refused.value)
 
 
 @pytest.fixture()
@@ -218,11 +251,11 @@ def test_the_cli_keeps_a_stepped_targets_state_in_the_default_state_store(
     assert not (tmp_path / "team.db").exists()
 
 
-def test_a_lock_left_by_a_gone_run_is_taken_over(state_url: str, tmp_path: Path) -> None:
+def test_a_lock_left_by_a_gone_run_is_taken_over(state_url: str) -> None:
     opened(state_url, OpenMode.CREATE).close()
     dead = replace(new_lock("apply"), pid=gone_pid(), lock_id="dead-run")
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute(
+    with store_db(state_url) as db:
+        db.execute(
             "INSERT INTO locks (target, name, lock_id, holder, pid, operation, created_at)"
             " VALUES (?, 'apply', ?, ?, ?, ?, ?)",
             (URL, dead.lock_id, dead.holder, dead.pid, dead.operation, dead.created_at),
@@ -245,7 +278,7 @@ def test_a_state_url_for_a_stepped_target_names_the_state_stores_schemes(
     gateway: DictTarget, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for url, says in (
-        ("postgresql://app@db/llm", "unsupported store URL scheme 'postgresql'"),
+        ("mysql://app@db/llm", "unsupported store URL scheme 'mysql'"),
         ("sqlite://x.db", "write 'sqlite:///x.db'"),
     ):
         code, _, err = cli(capsys, "plan", "--store", "memory+test://gw", "--state", url, OFFLINE)

@@ -20,8 +20,16 @@ def _sqlite(url: str, mode: OpenMode, target_url: str) -> SteppedStateStore:
     return SqliteStateStore(url, mode, target_url)
 
 
+def _postgres(url: str, mode: OpenMode, target_url: str) -> SteppedStateStore:
+    from .sql.postgres_store import PostgresStateStore  # start-up time: psycopg only when used
+
+    return PostgresStateStore(url, mode, target_url)
+
+
 STATES: dict[str, Callable[[str, OpenMode, str], SteppedStateStore]] = {
     "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgres": _postgres,
 }
 
 

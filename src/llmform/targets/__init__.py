@@ -36,7 +36,7 @@ def shown_url(url: str) -> str:
     none: ``urls.check_scheme`` refuses one that looks like it does)."""
     if url.partition(":")[0] not in ("postgresql", "postgres"):
         return url
-    from .registry.pg_urls import display_url  # start-up time: psycopg only for a server
+    from ..state.sql.pg_urls import display_url  # start-up time: psycopg only for a server
 
     try:
         return display_url(url)

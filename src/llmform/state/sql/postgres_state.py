@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...errors import StoreError
 from ..audit import AuditEvent
 from . import sqlite_state as shared
+from .scope import REGISTRY, Scope
 from .sqlite_state import Cursor
 
 PG_RESTORE = "restore the database from a backup, or correct the row with psql"
@@ -25,27 +26,31 @@ POSTGRES = shared.Dialect(
 record = shared.record
 
 
-def lineage_serial(cur: Cursor, url: str) -> tuple[str, int]:
-    return shared.lineage_serial(cur, url, POSTGRES)
+def lineage_serial(cur: Cursor, url: str, scope: Scope = REGISTRY) -> tuple[str, int]:
+    return shared.lineage_serial(cur, url, POSTGRES, scope)
 
 
-def fingerprint_key(cur: Cursor, url: str) -> bytes:
-    return shared.fingerprint_key(cur, url, POSTGRES)
+def fingerprint_key(cur: Cursor, url: str, scope: Scope = REGISTRY) -> bytes:
+    return shared.fingerprint_key(cur, url, POSTGRES, scope)
 
 
-def check_expected(cur: Cursor, url: str, expected: tuple[str, int]) -> tuple[str, int]:
+def check_expected(
+    cur: Cursor, url: str, expected: tuple[str, int], scope: Scope = REGISTRY
+) -> tuple[str, int]:
     """Inside the apply transaction: the serial's row locked first (until the transaction
     ends, so that no other writer moves it under the apply), then the (lineage, serial) the
     plan was made from still in force, else StalePlanError."""
-    cur.execute("SELECT value FROM meta WHERE key = 'serial' FOR UPDATE")
-    at = lineage_serial(cur, url)
+    cur.execute(
+        "SELECT value FROM meta" + scope.where("key = 'serial'") + " FOR UPDATE", scope.params()
+    )
+    at = lineage_serial(cur, url, scope)
     shared.check_expected(at, expected)
     return at
 
 
-def audit_events(cur: Cursor, url: str) -> list[AuditEvent]:
+def audit_events(cur: Cursor, url: str, scope: Scope = REGISTRY) -> list[AuditEvent]:
     try:
-        return shared.read_audit(cur)
+        return shared.read_audit(cur, scope)
     except (ValueError, TypeError, KeyError) as exc:
         raise StoreError(
             f"the store {url} is damaged: a row of table audit_events cannot "

@@ -17,7 +17,6 @@ rows in the first step's transaction.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import uuid
@@ -27,7 +26,6 @@ from dataclasses import replace
 from typing import Any
 
 from ...core.diff import Change
-from ...core.plan import resource_to_json
 from ...core.resources import Resource
 from ...errors import StoreError
 from ..audit import AuditEvent
@@ -35,6 +33,7 @@ from ..audit_keys import ChainKey
 from ..base import NoStateError, OpenMode, StalePlanError
 from ..lock import LockInfo, TakenOver, acquire, new_lock
 from ..urls import sqlite_path
+from . import applied as applied_rows
 from . import sqlite_files as dbfile
 from . import sqlite_lock as lock_rows
 from . import sqlite_state as state_sql
@@ -173,19 +172,8 @@ class SqliteStateStore:
     def last_applied(self) -> Mapping[str, Resource]:
         if not self.exists or self._conn is None:
             return {}
-        rows = self._conn.execute(
-            "SELECT address, resource FROM applied WHERE target = ? ORDER BY address",
-            (self.target_url,),
-        ).fetchall()
-        applied = {}
-        for address, text in rows:
-            resource = _resource(text)
-            if resource is None or resource.address != address:
-                raise dbfile.damaged(
-                    self.display_url, "applied", repr(address), "it is not a resource llmform wrote"
-                )
-            applied[address] = resource
-        return applied
+        rows = self._conn.execute(applied_rows.READ, (self.target_url,)).fetchall()
+        return applied_rows.resources(rows, self.display_url, dbfile.RESTORE)
 
     # -- the lock ----------------------------------------------------------------------------
 
@@ -312,13 +300,13 @@ class SqliteStateStore:
             ) from None
         try:
             if not self.exists:
-                self._insert_new(cur)
+                applied_rows.insert_new(cur, self.target_url, *self._new)
             events: list[AuditEvent] = []
             if expected is not None:
                 at = state_sql.lineage_serial(cur, self.display_url, state_sql.SQLITE, self.scope)
                 state_sql.check_expected(at, expected)
                 for change in changes:
-                    self._write_applied(cur, change)
+                    applied_rows.write(cur, self.target_url, change)
                 events = state_sql.record(cur, at, audit_drafts, chain_key, self.scope)
             cur.execute("COMMIT")
         except sqlite3.IntegrityError:
@@ -338,53 +326,6 @@ class SqliteStateStore:
             raise
         return events
 
-    def _insert_new(self, cur: sqlite3.Cursor) -> None:
-        lineage, key = self._new
-        cur.executemany(
-            "INSERT INTO meta (target, key, value) VALUES (?, ?, ?)",
-            [
-                (self.target_url, "lineage", lineage),
-                (self.target_url, "serial", "0"),
-                (self.target_url, "fingerprint_key", key.hex()),
-            ],
-        )
-
-    def _write_applied(self, cur: sqlite3.Cursor, change: Change) -> None:
-        if change.after is None:
-            cur.execute(
-                "DELETE FROM applied WHERE target = ? AND address = ?",
-                (self.target_url, change.address),
-            )
-            return
-        text = json.dumps(resource_to_json(change.after), sort_keys=True, separators=(",", ":"))
-        cur.execute(
-            "INSERT OR REPLACE INTO applied (target, address, resource) VALUES (?, ?, ?)",
-            (self.target_url, change.address, text),
-        )
-
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-
-
-def _resource(text: str) -> Resource | None:
-    """A resource as ``_write_applied`` wrote it (None: not one). Its attributes are the
-    target's own: the state keeps them as they were given, whatever the target."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    address, kind, workspace = data.get("address"), data.get("kind"), data.get("workspace")
-    attrs, secrets = data.get("attrs"), data.get("secrets", {})
-    if not (
-        isinstance(address, str)
-        and isinstance(kind, str)
-        and (workspace is None or isinstance(workspace, str))
-        and isinstance(attrs, dict)
-        and isinstance(secrets, dict)
-        and all(isinstance(v, str) for v in secrets.values())
-    ):
-        return None
-    return Resource(address, kind, workspace, attrs, secrets, bool(data.get("catalog", False)))

@@ -39,13 +39,13 @@ from ...state.lock import LockInfo, TakenOver, acquire, new_lock
 from ...state.sql import postgres_lock as lock_rows
 from ...state.sql import postgres_state as state_sql
 from ...state.sql.new_store_key import new_store_key
+from ...state.sql.pg_urls import display_url, endpoint
+from ...state.sql.postgres_connect import QmarkCursor, connect, error_text
 from ...state.sql.postgres_state import PG_RESTORE
 from ...state.sql.sqlite_files import damaged
 from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
 from ..guard import check_befores
 from . import registry_sql as sql
-from .pg_urls import display_url, endpoint
-from .postgres_connect import QmarkCursor, connect, error_text
 from .postgres_migrate import MIGRATION_LOCK_KEY, migrate, schema_version, upgrade
 from .row_checks import DamagedRow
 from .sqlite_migrate import SCHEMA_VERSION, fresh_meta
@@ -225,22 +225,9 @@ class PostgresStore:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         self._require_writes()
-        try:
-            released, live = lock_rows.force_unlock(self._conn, lock_id, self.display_url)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot release the lock on {self.display_url}, nothing was changed: "
-                f"{error_text(exc, self._url)}"
-            ) from None
-        if live is not None:
-            raise StoreError(
-                f"cleared the lock row {printable(released.lock_id)} of {released.who}, but "
-                f"its session is still connected (server process {live}) and holds the "
-                "lock, which force-unlock does not end: the next apply waits until that run "
-                "finishes; if it is stuck, end it on the server with SELECT "
-                f"pg_terminate_backend({live})"
-            )
-        return released
+        return lock_rows.force_unlock_or_say(
+            self._conn, lock_id, self.display_url, self.display_url, self._url
+        )
 
     def apply(
         self,

@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 
 from ...errors import StoreError
+from ...state.sql.postgres_connect import QmarkCursor
 from ...state.sql.postgres_state import PG_RESTORE
 from ...state.sql.sqlite_state import Cursor
-from .postgres_connect import QmarkCursor
 from .sqlite_migrate import SCHEMA_VERSION, known_version
 from .sqlite_schema import POSTGRESQL, migration, record_version
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from psycopg import conninfo
 
 from ...errors import StoreError
-from ...state.urls import quoted
+from ..urls import quoted
 
 SCHEMES = ("postgresql", "postgres")
 # query parameters libpq reads that hold a secret (a password in the URL's query is legal)

@@ -1,4 +1,5 @@
-"""Connecting to a PostgreSQL registry with psycopg 3, and saying in one line what went wrong.
+"""Connecting to a PostgreSQL registry or state store with psycopg 3, and saying in one line
+what went wrong.
 
 libpq takes the credentials and TLS options from the URL, the ``PG*`` variables and
 ``~/.pgpass``. A failure is a StoreError naming HOST:PORT/DBNAME and the fix, never libpq's
