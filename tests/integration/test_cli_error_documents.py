@@ -151,6 +151,7 @@ def test_store_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["errors"] == [
         {
             "message": "unsupported store URL scheme 'mysql' in 'mysql://db/x'; use one of "
+            "mlflow+http://, mlflow+https://, "
             "postgres://, postgresql://, sqlite://"
         }
     ]

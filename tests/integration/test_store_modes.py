@@ -278,8 +278,8 @@ BAD_URLS = {
     f"name a folder called '~'); write 'sqlite:///{os.path.expanduser('~/my.db')}'",
     # a database URL carries its password: never quoted back
     "mysql://llm:hunter2-CANARY@db/llm": "unsupported store URL scheme 'mysql' in "
-    "(the URL, not shown: it may hold a password); use one of postgres://, postgresql://, "
-    "sqlite://",
+    "(the URL, not shown: it may hold a password); use one of mlflow+http://, mlflow+https://, "
+    "postgres://, postgresql://, sqlite://",
     # a PostgreSQL URL is shown without its password
     "postgresql://llm:hunter2-CANARY@db.invalid/llm": "postgresql://llm@db.invalid/llm: "
     "db.invalid:5432/llm: failed to resolve host",

@@ -30,7 +30,7 @@ from ..secrets.sealing import seal_changes
 from ..state.audit import AuditEvent, RunInfo, drafts_for
 from ..state.audit_keys import ChainKey, configured_chain_key
 from ..state.audit_trail import head_line
-from ..targets.base import StalePlanError, Store, StoreState
+from ..targets.base import StalePlanError, Store, StoreState, TakesSecretValues
 from ..targets.guard import before_problems, check_befores
 from .backend import Backend
 from .plan import Prepared, endpoint_trust
@@ -230,7 +230,8 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply ``plan`` (the caller holds the store's lock and has checked freshness). All or
     nothing where the store can; audit events in the same transaction. ``secrets`` are the
-    resolved values, needed only to seal them with ``cipher``. The audit events are sealed with
+    resolved values, needed to seal them with ``cipher`` and by a target that holds the keys
+    itself (``TakesSecretValues``). The audit events are sealed with
     ``chain_key``, by default the one LLMFORM_AUDIT_KEY / LLMFORM_AUDIT_TRANSIT_KEY configure
     (so that no way of applying writes unkeyed events into a keyed trail)."""
     require_secrets_compared(plan)
@@ -242,6 +243,8 @@ def apply_plan(
         return ApplyResult([], 0)
     backend = Backend.of(store)
     sealed = sealed_values(plan, secrets or ResolvedSecrets({}, {}), cipher)
+    if secrets is not None and isinstance(backend.target, TakesSecretValues):
+        backend.target.use_secrets(secrets.values)  # a gateway that holds the keys itself
     drafts = drafts_for(actionable, run)
     expected = (plan.lineage, plan.serial)
     if chain_key is not None:

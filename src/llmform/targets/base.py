@@ -24,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.diff import Change
 from ..core.resources import Resource
+from ..desired.model import SecretRef
+from ..secrets.base import SecretValue
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
 from ..state.base import NoStoreError as NoStoreError  # re-exported: where they were
@@ -90,6 +92,16 @@ class SteppedTarget(Target, Protocol):
         stores them encrypted); raise ``StoreError`` when it cannot, having changed nothing
         that a re-plan would not show."""
         ...
+
+
+@runtime_checkable
+class TakesSecretValues(Protocol):
+    """A target that is given secret values, not only their references: one whose system
+    holds the keys itself (MLflow's gateway). The engine hands in the resolved secrets before
+    it applies; the target keeps them in memory for the requests that push them, and never
+    writes them to the state, a message or a log."""
+
+    def use_secrets(self, values: Mapping[SecretRef, SecretValue]) -> None: ...
 
 
 class SelfStatedTarget(Target, Protocol):
