@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..checks.results import failure_summary
 from ..checks.trust import EndpointTrust, NormalUrl
@@ -30,7 +30,13 @@ from ..secrets.sealing import seal_changes
 from ..state.audit import AuditEvent, RunInfo, drafts_for
 from ..state.audit_keys import ChainKey, configured_chain_key
 from ..state.audit_trail import head_line
-from ..targets.base import StalePlanError, Store, StoreState, TakesSecretValues
+from ..targets.base import (
+    StalePlanError,
+    SteppedTarget,
+    Store,
+    StoreState,
+    TakesSecretValues,
+)
 from ..targets.guard import before_problems, check_befores
 from .backend import Backend
 from .plan import Prepared, endpoint_trust
@@ -115,6 +121,10 @@ def check_fresh(plan: Plan, store: Store | Backend, resolver: Resolver) -> Resol
             f"secret value(s) changed since the plan was made: {', '.join(changed)}; "
             "run llmform plan again"
         )
+    if isinstance(backend.target, SteppedTarget):
+        # an external system's own objects (MLflow's hand-made endpoints) are no llmform
+        # configuration to check; the guard above keeps every change off them
+        current = replace(current, unmanaged={})
     revalidate(plan, current)
     return ResolvedSecrets(values, fingerprints)
 

@@ -118,11 +118,18 @@ class Wire:
         self.url = display_url(url)
         self.timeout = timeout
         self.requests = 0
-        self.credentials = credentials
         try:  # a query or fragment would end up after each call's path
-            base = httpx.URL(url).copy_with(query=None, fragment=None)
+            parsed = httpx.URL(url)
+            base = parsed.copy_with(username=None, password=None, query=None, fragment=None)
         except (httpx.InvalidURL, TypeError, ValueError):
             raise MlflowError(self.url, "connect", "not a valid URL") from None
+        if parsed.username and parsed.password:
+            # a user:password@ in the URL is sent as our own auth, never left in the URL that
+            # httpx logs each request with
+            credentials = Credentials(
+                username=parsed.username, password=SecretValue(parsed.password)
+            )
+        self.credentials = credentials
         self._http = httpx.Client(
             base_url=str(base).rstrip("/"),
             auth=credentials.auth(),
