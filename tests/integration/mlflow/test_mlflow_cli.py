@@ -2,8 +2,9 @@
 ``mlflow server``: the CLI opens the gateway and its state (the default SQLite state store),
 checks the key against a local provider server, hands the resolved key to the gateway (and to
 nothing else), lands the secret, model definitions and tagged endpoints, plans nothing after,
-applies a model removed from the YAML through a saved plan, verifies its audit trail and destroys what it made; the
-canary key appears in no output, state file, audit event, log nor MLflow's database.
+applies a model removed from the YAML through a saved plan, verifies its audit trail and
+destroys what it made; the canary key appears in no output, state file, audit event, log nor
+MLflow's database.
 """
 
 from __future__ import annotations
