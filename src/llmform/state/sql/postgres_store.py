@@ -18,9 +18,7 @@ serial row locked ``FOR UPDATE`` first. The URL is shown without its password, e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -32,62 +30,57 @@ from ...errors import StoreError
 from ..audit import AuditEvent
 from ..audit_keys import ChainKey
 from ..base import NoStateError, OpenMode, StalePlanError
-from ..lock import LockInfo, TakenOver, acquire, new_lock
+from ..lock import LockInfo
 from . import applied as applied_rows
 from . import postgres_lock as lock_rows
 from . import postgres_state as state_sql
-from .pg_urls import display_url, endpoint
-from .postgres_connect import QmarkCursor, connect, error_text
+from .postgres_connect import QmarkCursor, error_text
+from .postgres_session import LostAtCommit, PostgresSession
 from .postgres_state import PG_RESTORE
 from .scope import Scope
 from .state_schema import SCHEMA, SCHEMA_VERSION, new_key
 
-READ_ONLY = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-WRITE = "BEGIN ISOLATION LEVEL REPEATABLE READ"
 # runs creating the tables meet here (per database, as the tables are): "llmform" + "state"
 CREATION_LOCK_KEY = 0x6C6C6D66_00000003
 
 
-class PostgresStateStore:
+class PostgresStateStore(PostgresSession):
     """The state of the target ``target_url`` (as shown: without credentials) in the
     PostgreSQL database of ``url`` (``state.base.SteppedStateStore``)."""
 
+    noun = "state"
+
     def __init__(self, url: str, mode: OpenMode, target_url: str) -> None:
-        self.display_url = display_url(url)
-        self.mode = mode
+        super().__init__(url, mode)
         self.target_url = target_url
-        self.scope = Scope(target_url)
-        self.exists = True  # this target's rows are in the database
-        self.created = False
-        self.warnings: tuple[str, ...] = ()
-        self._url = url
-        self._where = endpoint(url)
+        self.scope = self._lock_scope = Scope(target_url)
+        self._lock_key = lock_rows.target_lock_key(target_url)
         self._tables = True
-        self._key = lock_rows.target_lock_key(target_url)
         # what a state not there yet starts as: the same key for every plan against it
         self._new = (uuid.uuid4().hex, new_key(self.display_url, target_url))
-        self._conn = connect(url, self._where, self.display_url)
-        try:
-            self._open()
-        except BaseException:
-            self._conn.close()
-            raise
+        self._connect()
 
     # -- opening -----------------------------------------------------------------------------
 
     def _open(self) -> None:
-        if not self.mode.writes:
-            # the server refuses any write of this session, whatever a bug might try
-            self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        with self._reading() as cur:
-            self._tables = self._has_schema(cur)
-            self.exists = self._tables and self._has_target(cur)
+        self._refresh_exists()
         if not self._tables:
             self._absent(f"the database {self._where.dbname} holds no llmform state tables")
         elif not self.exists:
             self._absent(f"it holds no state for {self.target_url}")
         if not self.exists and self.mode is OpenMode.CREATE:
             self._record((), None, (), None)
+
+    def _refresh_exists(self) -> None:
+        with self._reading() as cur:
+            self._tables = self._has_schema(cur)
+            self.exists = self._tables and self._has_target(cur)
+
+    def _has_lock_table(self) -> bool:
+        return self._tables
+
+    def _lock_name(self) -> str:
+        return f"{self.target_url} in {self.display_url}"
 
     def _absent(self, why: str) -> None:
         """This target's state is not there: an error for the modes that need it."""
@@ -122,29 +115,6 @@ class PostgresStateStore:
         cur.execute("SELECT 1 FROM meta WHERE target = ? AND key = 'lineage'", (self.target_url,))
         return cur.fetchone() is not None
 
-    @contextmanager
-    def _reading(self) -> Iterator[QmarkCursor]:
-        """A read-only transaction: one snapshot, no lock taken, nothing written."""
-        try:
-            with self._conn.cursor() as raw:
-                raw.execute(READ_ONLY)
-                try:
-                    yield QmarkCursor(raw)
-                finally:
-                    if not self._conn.closed:
-                        self._conn.rollback()
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot read the state {self.display_url}: {error_text(exc, self._url)}"
-            ) from None
-
-    def _require_writes(self) -> None:
-        if not self.mode.writes:
-            raise StoreError(
-                f"the state {self.display_url} was opened read-only ({self.mode.value}); "
-                "this command cannot change it"
-            )
-
     # -- reading -----------------------------------------------------------------------------
 
     def lineage_serial(self) -> tuple[str, int]:
@@ -175,62 +145,11 @@ class PostgresStateStore:
 
     # -- the lock ----------------------------------------------------------------------------
 
-    @contextmanager
-    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
-        self._require_writes()
-        mine = new_lock(operation)
-        key, scope = self._key, self.scope
-        try:
-            acquire(
-                lambda: (
-                    None
-                    if lock_rows.take(self._conn, key)
-                    else lock_rows.holder(self._conn, self.display_url, self._tables, scope)
-                ),
-                timeout,
-            )
-            if not self.exists:  # created by another run while this one waited?
-                with self._reading() as cur:
-                    self._tables = self._has_schema(cur)
-                    self.exists = self._tables and self._has_target(cur)
-            has_row = self._tables  # no tables yet: the advisory lock alone
-            if has_row:
-                left = lock_rows.record(self._conn, mine, self.display_url, key, scope)
-                if left is not None:
-                    why = "its session ended: the run died, or the server restarted"
-                    mine = replace(mine, taken_over=TakenOver(left, why))
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot lock the state {self.display_url}, nothing was changed: "
-                f"{error_text(exc, self._url)}"
-            ) from None
-        try:
-            yield mine
-        except BaseException:
-            lock_rows.release(self._conn, mine, has_row=has_row, quiet=True, key=key, scope=scope)
-            raise
-        try:
-            lock_rows.release(self._conn, mine, has_row=has_row, quiet=False, key=key, scope=scope)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"could not release the lock on {self.target_url} in {self.display_url} "
-                f"({error_text(exc, self._url)}); the server frees it when this run's session "
-                "ends, and the next run takes its row over"
-            ) from None
-
     def force_unlock(self, lock_id: str) -> LockInfo:
         self._require_writes()
         if not self._tables:
             raise NoStateError(self.display_url, self.target_url, "no tables")
-        return lock_rows.force_unlock_or_say(
-            self._conn,
-            lock_id,
-            self.display_url,
-            f"{self.target_url} in {self.display_url}",
-            self._url,
-            self._key,
-            self.scope,
-        )
+        return self._force_unlock(lock_id)
 
     # -- recording steps ---------------------------------------------------------------------
 
@@ -254,43 +173,34 @@ class PostgresStateStore:
         """In one transaction: the tables and this target's rows if they are new, the resources
         the changes leave, the sealed audit events and the serial (none of it without
         ``expected``)."""
-        committing = False
         try:
-            with self._conn.cursor() as raw:
+            with self._writing() as raw:
                 cur = QmarkCursor(raw)
-                raw.execute(WRITE)
-                try:
-                    if not self._tables:
-                        self._create_tables(raw)
-                    if not self.exists:
-                        applied_rows.insert_new(cur, self.target_url, *self._new)
-                    events: list[AuditEvent] = []
-                    if expected is not None:
-                        at = state_sql.check_expected(cur, self.display_url, expected, self.scope)
-                        for change in changes:
-                            applied_rows.write(cur, self.target_url, change)
-                        events = state_sql.record(cur, at, audit_drafts, chain_key, self.scope)
-                    committing = True
-                    raw.execute("COMMIT")
-                except BaseException:
-                    if not committing and not self._conn.closed:
-                        self._conn.rollback()
-                    raise
+                if not self._tables:
+                    self._create_tables(raw)
+                if not self.exists:
+                    applied_rows.insert_new(cur, self.target_url, *self._new)
+                events: list[AuditEvent] = []
+                if expected is not None:
+                    at = state_sql.check_expected(cur, self.display_url, expected, self.scope)
+                    for change in changes:
+                        applied_rows.write(cur, self.target_url, change)
+                    events = state_sql.record(cur, at, audit_drafts, chain_key, self.scope)
         except pg_errors.UniqueViolation:
             raise StalePlanError(
                 f"the state of {self.target_url} in {self.display_url} was created by another "
                 "run meanwhile; run llmform plan again"
             ) from None
+        except LostAtCommit as lost:
+            raise StoreError(
+                f"the connection to {self._where} was lost while a step was being recorded "
+                f"({error_text(lost.error, self._url)}): it landed whole or not at all; run "
+                "llmform plan to see which"
+            ) from None
         except psycopg.Error as exc:
-            why = error_text(exc, self._url)
-            if committing and isinstance(exc, psycopg.OperationalError):
-                raise StoreError(
-                    f"the connection to {self._where} was lost while a step was being recorded "
-                    f"({why}): it landed whole or not at all; run llmform plan to see which"
-                ) from None
             raise StoreError(
                 f"cannot record the step in the state {self.display_url}, it was rolled back: "
-                + why
+                + error_text(exc, self._url)
             ) from None
         if not self.exists:
             self._tables = self.exists = self.created = True
@@ -304,6 +214,3 @@ class PostgresStateStore:
         row = raw.fetchone()
         if not (row and row[0]):
             raw.execute(SCHEMA)
-
-    def close(self) -> None:
-        self._conn.close()

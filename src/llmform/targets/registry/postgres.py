@@ -3,7 +3,8 @@ runners, read by applications as the SQLite file is (``llmform.registry``).
 
 Two halves on one connection and one transaction, as on SQLite: the target (the resource
 tables, ``registry_sql``) and the state (``postgres_state``: lineage, serial, fingerprint key,
-audit trail; ``postgres_lock``: the apply lock).
+audit trail; ``postgres_lock``: the apply lock), on the session ``state.sql.postgres_session``
+shares with the PostgreSQL state store (the connection, its transactions, the lock).
 
 How the database is opened depends on the command (``OpenMode``). Read-only commands (plan,
 export, audit, show) run every query in ``READ ONLY`` transactions and never touch the lock,
@@ -23,8 +24,7 @@ serial's row, so two applies can never both commit from one snapshot.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import replace
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -35,12 +35,11 @@ from ...core.diff import Change
 from ...errors import StoreError
 from ...state.audit import AuditEvent
 from ...state.audit_keys import ChainKey
-from ...state.lock import LockInfo, TakenOver, acquire, new_lock
-from ...state.sql import postgres_lock as lock_rows
+from ...state.lock import LockInfo
 from ...state.sql import postgres_state as state_sql
 from ...state.sql.new_store_key import new_store_key
-from ...state.sql.pg_urls import display_url, endpoint
-from ...state.sql.postgres_connect import QmarkCursor, connect, error_text
+from ...state.sql.postgres_connect import QmarkCursor, error_text
+from ...state.sql.postgres_session import LostAtCommit, PostgresSession
 from ...state.sql.postgres_state import PG_RESTORE
 from ...state.sql.sqlite_files import damaged
 from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
@@ -51,39 +50,20 @@ from .row_checks import DamagedRow
 from .sqlite_migrate import SCHEMA_VERSION, fresh_meta
 from .sqlite_schema import read_as_current
 
-READ_ONLY = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-APPLY = "BEGIN ISOLATION LEVEL REPEATABLE READ"
-DEAD_CLIENT_CHECK = "2s"
 
+class PostgresStore(PostgresSession):
+    noun = "store"
+    applied_by_trusted_runs = True  # only roles with write grants change it
 
-class PostgresStore:
     def __init__(self, url: str, mode: OpenMode = OpenMode.CREATE) -> None:
-        self.display_url = display_url(url)
-        self.mode = mode
-        self.exists = True
-        self.created = False
-        self.warnings: tuple[str, ...] = ()
-        self.applied_by_trusted_runs = True  # only roles with write grants change it
-        self._url = url
-        self._where = endpoint(url)
-        self._read_as: dict[str, tuple[tuple[str, str], ...]] | None = None  # an older schema
+        super().__init__(url, mode)
         # a registry not created yet: its lineage and key, for plans and for the first apply
         self._fresh = fresh_meta(new_store_key(self.display_url))
-        self._conn = connect(url, self._where, self.display_url)
-        try:
-            self._open()
-        except BaseException:
-            self._conn.close()
-            raise
+        self._connect()
 
     # -- opening -----------------------------------------------------------------------------
 
     def _open(self) -> None:
-        if not self.mode.writes:
-            # the server refuses any write of this session, whatever a bug might try
-            self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        else:
-            self._notice_a_dead_client()
         with self._reading() as cur:
             version = schema_version(cur, self.display_url)
         if version is None:
@@ -111,13 +91,6 @@ class PostgresStore:
             )
         self._migrate(create=False)
 
-    def _notice_a_dead_client(self) -> None:
-        """A run killed while its session waits on a row lock would hold the apply lock until
-        that wait ends: have the server check the client meanwhile (PostgreSQL 14 and later,
-        on Linux; elsewhere the session ends at its next statement, as before)."""
-        with suppress(psycopg.Error):
-            self._conn.execute(f"SET client_connection_check_interval = '{DEAD_CLIENT_CHECK}'")
-
     def _migrate(self, *, create: bool) -> bool:
         try:
             return migrate(self._conn, self.display_url, (lambda: self._fresh) if create else None)
@@ -129,28 +102,18 @@ class PostgresStore:
 
     @contextmanager
     def _reading(self) -> Iterator[QmarkCursor]:
-        """A read-only transaction: one snapshot, no lock taken, nothing written."""
         try:
-            with self._conn.cursor() as raw:
-                raw.execute(READ_ONLY)
-                try:
-                    yield QmarkCursor(raw, self._read_as)
-                finally:
-                    if not self._conn.closed:
-                        self._conn.rollback()
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot read the store {self.display_url}: {error_text(exc, self._url)}"
-            ) from None
+            with super()._reading() as cur:
+                yield cur
         except DamagedRow as exc:
             raise damaged(self.display_url, exc.table, exc.row, exc.problem, PG_RESTORE) from None
 
-    def _require_writes(self) -> None:
-        if not self.mode.writes:
-            raise StoreError(
-                f"the store {self.display_url} was opened read-only ({self.mode.value}); "
-                "this command cannot change it"
-            )
+    def _refresh_exists(self) -> None:
+        with self._reading() as cur:
+            self.exists = schema_version(cur, self.display_url) is not None
+
+    def _has_lock_table(self) -> bool:
+        return self.exists
 
     # -- Store protocol ----------------------------------------------------------------------
 
@@ -182,52 +145,8 @@ class PostgresStore:
         with self._reading() as cur:
             return state_sql.fingerprint_key(cur, self.display_url)
 
-    @contextmanager
-    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
-        self._require_writes()
-        mine = new_lock(operation)
-        try:
-            acquire(
-                lambda: (
-                    None
-                    if lock_rows.take(self._conn)
-                    else lock_rows.holder(self._conn, self.display_url, self.exists)
-                ),
-                timeout,
-            )
-            if not self.exists:  # created by another run while this one waited?
-                with self._reading() as cur:
-                    self.exists = schema_version(cur, self.display_url) is not None
-            has_row = self.exists  # no tables yet: the advisory lock alone
-            if has_row:
-                left = lock_rows.record(self._conn, mine, self.display_url)
-                if left is not None:
-                    why = "its session ended: the run died, or the server restarted"
-                    mine = replace(mine, taken_over=TakenOver(left, why))
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot lock the store {self.display_url}, nothing was changed: "
-                f"{error_text(exc, self._url)}"
-            ) from None
-        try:
-            yield mine
-        except BaseException:
-            lock_rows.release(self._conn, mine, has_row=has_row, quiet=True)
-            raise
-        try:
-            lock_rows.release(self._conn, mine, has_row=has_row, quiet=False)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"could not release the lock on {self.display_url} "
-                f"({error_text(exc, self._url)}); the server frees it when this run's session "
-                "ends, and the next run takes its row over"
-            ) from None
-
     def force_unlock(self, lock_id: str) -> LockInfo:
-        self._require_writes()
-        return lock_rows.force_unlock_or_say(
-            self._conn, lock_id, self.display_url, self.display_url, self._url
-        )
+        return self._force_unlock(lock_id)
 
     def apply(
         self,
@@ -238,32 +157,29 @@ class PostgresStore:
         chain_key: ChainKey | None = None,
     ) -> list[AuditEvent]:
         self._require_writes()
-        committing = False
         try:
-            with self._conn.cursor() as raw:
+            with self._writing() as raw:
                 cur = QmarkCursor(raw)
-                raw.execute(APPLY)
-                try:
-                    if not self.exists:
-                        self._create_in(raw)
-                    at = state_sql.check_expected(cur, self.display_url, expected)
-                    # in the transaction's snapshot, the serial locked: nothing can slip in
-                    managed, unmanaged = sql.read_resources(cur)
-                    check_befores(changes, managed, unmanaged)
-                    for change in changes:
-                        try:
-                            sql.apply_change(cur, change, (sealed or {}).get(change.address))
-                        except sql.SealedMismatch as exc:  # the caller's bug, not the store's
-                            raise StoreError(f"apply refused, nothing changed: {exc}") from None
-                    events = state_sql.record(cur, at, audit_drafts, chain_key)
-                    committing = True
-                    raw.execute("COMMIT")
-                except BaseException:
-                    if not committing and not self._conn.closed:
-                        self._conn.rollback()
-                    raise
+                if not self.exists:
+                    self._create_in(raw)
+                at = state_sql.check_expected(cur, self.display_url, expected)
+                # in the transaction's snapshot, the serial locked: nothing can slip in
+                managed, unmanaged = sql.read_resources(cur)
+                check_befores(changes, managed, unmanaged)
+                for change in changes:
+                    try:
+                        sql.apply_change(cur, change, (sealed or {}).get(change.address))
+                    except sql.SealedMismatch as exc:  # the caller's bug, not the store's
+                        raise StoreError(f"apply refused, nothing changed: {exc}") from None
+                events = state_sql.record(cur, at, audit_drafts, chain_key)
+        except LostAtCommit as lost:
+            raise StoreError(
+                f"the connection to {self._where} was lost while the apply was committing "
+                f"({error_text(lost.error, self._url)}): it landed whole or not at all; run "
+                "llmform plan to see which"
+            ) from None
         except psycopg.Error as exc:
-            raise self._apply_error(exc, committing) from None
+            raise self._apply_error(exc) from None
         except DamagedRow as exc:
             raise damaged(self.display_url, exc.table, exc.row, exc.problem, PG_RESTORE) from None
         if not self.exists:
@@ -281,13 +197,8 @@ class PostgresStore:
             )
         upgrade(raw, 0, self._fresh)
 
-    def _apply_error(self, exc: psycopg.Error, committing: bool) -> StoreError:
+    def _apply_error(self, exc: psycopg.Error) -> StoreError:
         why = error_text(exc, self._url)
-        if committing and isinstance(exc, psycopg.OperationalError):
-            return StoreError(
-                f"the connection to {self._where} was lost while the apply was committing "
-                f"({why}): it landed whole or not at all; run llmform plan to see which"
-            )
         if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
             why = (
                 "another session changed the same rows meanwhile (an application or a hand "
@@ -302,6 +213,3 @@ class PostgresStore:
             return []
         with self._reading() as cur:
             return state_sql.audit_events(cur, self.display_url)
-
-    def close(self) -> None:
-        self._conn.close()
