@@ -6,6 +6,10 @@ check with a model list, and answers each key as the test scripts it: with the p
 error bodies, taken from /work/shared/reference/providers.md (marked "shape only" where that
 note has no verified body and the words are ours). An unknown key gets the provider's
 invalid-key answer, as from the real thing. Every request is recorded for assertions.
+
+An OpenAI-style server also answers chat completions (``POST /v1/chat/completions``, a canned
+reply naming the model), so that a gateway in front of it can be called, and a key can be
+revoked while it runs (``revoke``): from then on it gets OpenAI's 401 ``invalid_api_key``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,25 @@ class Protocol:
     model_path: str | None = None  # per-model retrieve, "{model}" for the id
     model_object: Callable[[str], Body] | None = None
     more_pages: Mapping[str, object] | None = None  # what a list with a next page carries
+    chat_path: str | None = None  # where POST chat completions are answered
+
+
+def openai_chat(model: str) -> Body:
+    """OpenAI's chat completion object, with a reply that names the model."""
+    return {
+        "id": "chatcmpl-llmform-test",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": f"hello from {model}"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4},
+    }
 
 
 def openai_models(ids: Sequence[str]) -> Body:
@@ -86,6 +109,7 @@ _register(
         check_path="/v1/models",
         key_of=bearer,
         models=openai_models,
+        chat_path="/v1/chat/completions",
         errors={
             "invalid_key": openai_error(
                 401,
@@ -450,6 +474,7 @@ class Seen:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     key: str | None
+    body: object = None  # a POST's JSON body
 
 
 # A key's behaviour: an outcome name ("valid", or a key of Protocol.errors), a raw Response,
@@ -535,6 +560,17 @@ class ProviderServer:
     def keys_seen(self) -> list[str | None]:
         return [r.key for r in self.requests]
 
+    def chats(self) -> list[Seen]:
+        """The chat completion requests received, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST"]
+
+    def revoke(self, key: str) -> None:
+        """From now on ``key`` gets the provider's invalid-key answer, as a key revoked in
+        the provider's console does."""
+        with self._lock:
+            self.keys[key] = "invalid_key"
+
     def __enter__(self) -> ProviderServer:
         self._thread.start()
         return self
@@ -579,6 +615,12 @@ class ProviderServer:
             return behaviour
         if behaviour != "valid":
             return p.errors[behaviour]
+        if seen.method == "POST":
+            body = seen.body if isinstance(seen.body, Mapping) else {}
+            model = body.get("model")
+            if seen.path != p.chat_path or not isinstance(model, str):
+                return (404, {}, {"error": {"message": f"no route POST {seen.path}"}})
+            return (200, {}, openai_chat(model))
         if seen.path == p.check_path:
             body = p.models(self.models)
             if self.paged and isinstance(body, dict) and p.more_pages:
@@ -600,14 +642,27 @@ class ProviderServer:
             disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
+                self._serve("GET", None)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body: object = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                self._serve("POST", body)
+
+            def _serve(self, method: str, request_body: object) -> None:
                 split = urlsplit(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 seen = Seen(
-                    "GET",
+                    method,
                     unquote(split.path),
                     dict(parse_qsl(split.query)),
                     headers,
                     server.protocol.key_of(headers),
+                    request_body,
                 )
                 with server._lock:
                     server.requests.append(seen)

@@ -10,7 +10,8 @@ The mapping:
   no MLflow counterpart and live in llmform's state only.
 - a **factory** is no gateway object: it lives in llmform's state only. A config's factory
   chooses MLflow's ``provider`` through the factory's ``type`` (``PROVIDERS``: the OpenAI-style
-  ones are ``openai`` with an ``api_base``).
+  ones are ``openai`` with an ``api_base``); a factory whose type moves to another provider
+  has the configs using it converged again when it is applied.
 - a **config** ``W/C`` is, in MLflow workspace ``W``:
   - a secret ``llmform/C`` holding the ``api_key`` (and the config's secret options, under
     their own names: Bedrock's access-key mode is not mapped yet) with ``auth_config`` holding
@@ -84,6 +85,13 @@ OPTION_FIELDS: Mapping[str, str] = {"api_version": "api_version", "region": "aws
 
 def provider_of(factory_type: str) -> str:
     return PROVIDERS.get(factory_type, factory_type)
+
+
+def provider_changed(before: Resource | None, after: Resource) -> bool:
+    """Whether a factory's change moves the configs using it to another MLflow provider."""
+    if before is None:
+        return False
+    return provider_of(str(before.attrs.get("type"))) != provider_of(str(after.attrs.get("type")))
 
 
 def auth_config(api_base: str | None, options: Mapping[str, str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ What maps to what is ``mapping``'s docstring. This module does the I/O:
   by the next apply. A key's value is pushed when its secret is created or its fingerprint
   changed; the values come from ``use_secrets`` (the engine hands in the resolved secrets,
   which the state never holds), revealed only into the request body (``wire``).
+  A factory whose type (its configs' provider) changed re-converges the configs using it.
 
 Credentials are MLflow's tracking client's (``MLFLOW_TRACKING_TOKEN``,
 ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``), never shown: ``display_url`` has none.
@@ -74,6 +75,7 @@ class MlflowTarget:
         self._values: dict[str, SecretValue] = {}
         self._factories: dict[str, Resource] = {}
         self._defaults: dict[str, Mapping[str, str]] = {}
+        self._configs: dict[str, Resource] = {}  # the managed configs as last read
 
     def __repr__(self) -> str:
         return f"MlflowTarget({self.display_url!r})"
@@ -121,6 +123,7 @@ class MlflowTarget:
                 key = f"config.{workspace.name}/{config}"
                 base = self._pushed_api_base(last.get(key))
                 ours[key] = m.config_resource(workspace.name, config, objects, last.get(key), base)
+        self._configs = {a: r for a, r in managed.items() if r.kind == "config"}
         return TargetResources(managed, unmanaged)
 
     def _objects(self, workspace: str) -> m.WorkspaceObjects:
@@ -149,6 +152,10 @@ class MlflowTarget:
                 self._factories.pop(change.address.split(".", 1)[1], None)
             else:
                 self._factories[change.after.name] = change.after
+                if m.provider_changed(change.before, change.after):  # its configs follow,
+                    for config in self._configs.values():  # as they are: no value pushed
+                        if config.attrs.get("factory") == change.after.name:
+                            self._converge_config(config, config)
             return
         if change.kind == "workspace":
             self._apply_workspace(change)
@@ -367,6 +374,7 @@ class MlflowTarget:
                 self.client.delete_secret(workspace, secret.secret_id)
 
     def _remove_config(self, before: Resource) -> None:
+        self._configs.pop(before.address, None)
         workspace, config = str(before.workspace), before.name.split("/", 1)[1]
         self._remove_extras(workspace, config, set(), set(), set())
 
