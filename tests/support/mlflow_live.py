@@ -7,6 +7,7 @@ them, and the checks that a canary key is nowhere it must not be.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pytest
 
 from .mlflow_server import SECRETS_CACHE_TTL, MlflowServer
 from .provider_servers import ProviderServer
+from .stores import cli
 
 KEY_ENV = "LLMFORM_LIVE_KEY"
 BACKUP_ENV = "LLMFORM_LIVE_BACKUP"
@@ -31,9 +33,10 @@ def state_yaml(
     config_api_base: str | None = None,
     backup: bool = False,
     description: str = "live",
+    configs: Sequence[str] = ("main",),
 ) -> str:
-    """Factory ``Local`` (models m1..m3) and config ``main`` in ``workspace``, its key in
-    ``KEY_ENV`` (and its backup's in ``BACKUP_ENV``)."""
+    """Factory ``Local`` (models m1..m3) and configs (``main``) in ``workspace``, each with
+    the key in ``KEY_ENV`` (and a backup, the key in ``BACKUP_ENV``)."""
     lines = [
         "apiVersion: llmform/v1",
         "factories:",
@@ -46,14 +49,17 @@ def state_yaml(
         f"  - name: {workspace}",
         f"    description: {description}",
         "configs:",
-        "  - name: main",
-        f"    workspace: {workspace}",
-        "    factory: Local",
-        f"    api_key: {{env: {KEY_ENV}}}",
-        *([f"    backup_keys: [{{env: {BACKUP_ENV}}}]"] if backup else []),
-        *([f"    api_base: {config_api_base}"] if config_api_base else []),
-        f"    models: [{', '.join(models)}]",
     ]
+    for config in configs:
+        lines += [
+            f"  - name: {config}",
+            f"    workspace: {workspace}",
+            "    factory: Local",
+            f"    api_key: {{env: {KEY_ENV}}}",
+            *([f"    backup_keys: [{{env: {BACKUP_ENV}}}]"] if backup else []),
+            *([f"    api_base: {config_api_base}"] if config_api_base else []),
+            f"    models: [{', '.join(models)}]",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -112,3 +118,56 @@ class Seen:
                 data = path.read_bytes()
                 assert canary.encode() not in data, path
                 assert json.dumps(canary)[1:-1].encode() not in data, path
+
+
+def without_unmanaged(plan: str) -> str:
+    """A plan's text without its list of unmanaged objects."""
+    head, found, tail = plan.partition("Unmanaged (in the store, not created by llmform")
+    return head + tail.partition("\n\n")[2] if found else plan
+
+
+def canary(label: str) -> str:
+    return f"sk-canary-{label}-{secrets.token_hex(12)}"
+
+
+@dataclass
+class Repo:
+    """An llmform repository in ``root`` managing ``workspace`` of the session's gateway."""
+
+    server: MlflowServer
+    root: Path
+    workspace: str
+    capsys: pytest.CaptureFixture[str]
+    seen: Seen
+
+    @property
+    def store(self) -> list[str]:
+        return ["--store", "mlflow+" + self.server.url]
+
+    def write(self, text: str) -> None:
+        (self.root / "llmform.yaml").write_text(text, encoding="utf-8")
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        code, out, err = cli(self.capsys, *args)
+        self.seen.outputs.append(out + err)
+        return code, out, err
+
+    def apply(self, *trusted: str) -> str:
+        code, out, err = self.run("apply", *self.store, *self.trust(trusted), "--auto-approve")
+        assert code == 0 and "Apply complete!" in out, out + err
+        return out
+
+    def plan(self, *trusted: str, scope: str = "") -> tuple[int, str]:
+        args = ("plan", *self.store, *self.trust(trusted), "--detailed-exitcode")
+        args += ("-w", scope) if scope else ()
+        code, out, err = self.run(*args)
+        assert code in (0, 2), out + err
+        return code, out
+
+    def assert_no_changes(self, *trusted: str) -> None:
+        code, out = self.plan(*trusted)
+        assert code == 0 and "No changes." in out, out
+
+    @staticmethod
+    def trust(urls: tuple[str, ...]) -> list[str]:
+        return [arg for url in urls for arg in ("--trust-endpoint", url)]

@@ -3,14 +3,21 @@
 
 A server that is missing or cannot start fails the tests that need it, with its log; it never
 skips them: a skip would hide that nothing was checked against a real gateway.
+
+``repo``: an llmform repository in the test's folder (its working directory) managing a
+workspace of its own on that server, through the CLI (tests/support/mlflow_live.py).
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+from support.mlflow_live import Repo, Seen
 from support.mlflow_server import MlflowServer, MlflowStartError, running_server
 
 
@@ -22,3 +29,18 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         except MlflowStartError as exc:
             pytest.fail(f"the MLflow test server did not start: {exc}", pytrace=False)
         yield server
+
+
+@pytest.fixture
+def repo(
+    mlflow_server: MlflowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> Iterator[Repo]:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.chdir(tmp_path)
+    for name in ("LLMFORM_STORE", "LLMFORM_STATE"):
+        monkeypatch.delenv(name, raising=False)
+    yield Repo(mlflow_server, tmp_path, f"live-{secrets.token_hex(4)}", capsys, Seen())

@@ -9,94 +9,20 @@ files only encrypted.
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 from support.mlflow_live import (
     BACKUP_ENV,
     KEY_ENV,
-    Seen,
+    Repo,
+    canary,
     chat,
     chat_reaches,
     state_yaml,
+    without_unmanaged,
 )
-from support.mlflow_server import MlflowServer
 from support.provider_servers import ProviderServer
-from support.stores import cli
 
 from llmform.targets.mlflow.client import MlflowClient
-
-
-@dataclass
-class Repo:
-    """An llmform repository in ``root`` managing ``workspace`` of the session's gateway."""
-
-    server: MlflowServer
-    root: Path
-    workspace: str
-    capsys: pytest.CaptureFixture[str]
-    seen: Seen
-
-    @property
-    def store(self) -> list[str]:
-        return ["--store", "mlflow+" + self.server.url]
-
-    def write(self, text: str) -> None:
-        (self.root / "llmform.yaml").write_text(text, encoding="utf-8")
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        code, out, err = cli(self.capsys, *args)
-        self.seen.outputs.append(out + err)
-        return code, out, err
-
-    def apply(self, *trusted: str) -> str:
-        code, out, err = self.run("apply", *self.store, *self.trust(trusted), "--auto-approve")
-        assert code == 0 and "Apply complete!" in out, out + err
-        return out
-
-    def plan(self, *trusted: str, scope: str = "") -> tuple[int, str]:
-        args = ("plan", *self.store, *self.trust(trusted), "--detailed-exitcode")
-        args += ("-w", scope) if scope else ()
-        code, out, err = self.run(*args)
-        assert code in (0, 2), out + err
-        return code, out
-
-    def assert_no_changes(self, *trusted: str) -> None:
-        code, out = self.plan(*trusted)
-        assert code == 0 and "No changes." in out, out
-
-    @staticmethod
-    def trust(urls: tuple[str, ...]) -> list[str]:
-        return [arg for url in urls for arg in ("--trust-endpoint", url)]
-
-
-@pytest.fixture
-def repo(
-    mlflow_server: MlflowServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> Iterator[Repo]:
-    caplog.set_level(logging.DEBUG)
-    monkeypatch.chdir(tmp_path)
-    for name in ("LLMFORM_STORE", "LLMFORM_STATE"):
-        monkeypatch.delenv(name, raising=False)
-    yield Repo(mlflow_server, tmp_path, f"live-{secrets.token_hex(4)}", capsys, Seen())
-
-
-def without_unmanaged(plan: str) -> str:
-    """A plan's text without its list of unmanaged objects."""
-    head, found, tail = plan.partition("Unmanaged (in the store, not created by llmform")
-    return head + tail.partition("\n\n")[2] if found else plan
-
-
-def canary(label: str) -> str:
-    return f"sk-canary-{label}-{secrets.token_hex(12)}"
 
 
 def test_a_chat_reaches_the_provider_with_the_primary_then_the_backup_key(

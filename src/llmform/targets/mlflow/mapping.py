@@ -47,7 +47,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...core.resources import JSON, Resource
 from .records import Endpoint, Linkage, ModelConfig, ModelDefinition, Secret
@@ -329,6 +329,20 @@ def _fingerprints(
         else:
             found[slot] = changed_outside_marker(secret.masked_values[field])
     return found
+
+
+def with_known_factory(config: Resource, factories: Mapping[str, Resource]) -> Resource:
+    """A config llmform holds no record of in a workspace it manages (a step that stopped
+    halfway) reads its MLflow provider as its factory; the one llmform factory of that
+    provider (and api_base) it fits, when exactly one does, so that a plan finishes the
+    config rather than replacing it."""
+    provider, base = config.attrs.get("factory"), config.attrs.get("api_base")
+    fits = [f for f in factories.values() if provider_of(str(f.attrs.get("type"))) == provider]
+    same_base = [f for f in fits if f.attrs.get("api_base") == base]
+    found = same_base if len(same_base) == 1 else fits
+    if len(found) != 1:
+        return config
+    return replace(config, attrs={**config.attrs, "factory": found[0].name})
 
 
 def defaults_of(objects: WorkspaceObjects) -> dict[str, str]:

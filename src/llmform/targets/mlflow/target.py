@@ -122,7 +122,10 @@ class MlflowTarget:
             for config in objects.config_names():
                 key = f"config.{workspace.name}/{config}"
                 base = self._pushed_api_base(last.get(key))
-                ours[key] = m.config_resource(workspace.name, config, objects, last.get(key), base)
+                read = m.config_resource(workspace.name, config, objects, last.get(key), base)
+                if recorded is not None and key not in last:  # a step that stopped halfway
+                    read = m.with_known_factory(read, self._factories)
+                ours[key] = read
         self._configs = {a: r for a, r in managed.items() if r.kind == "config"}
         return TargetResources(managed, unmanaged)
 
