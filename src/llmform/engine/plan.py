@@ -19,11 +19,11 @@ from ..core.plan import Plan, build_plan
 from ..core.protect import check_declares_something
 from ..core.resources import desired_resources
 from ..desired.model import Config, DesiredState, SecretRef
-from ..errors import LlmformError
+from ..errors import InputError, LlmformError
 from ..secrets.base import Resolver, fingerprint
 from ..secrets.reads import ResolvedSecrets, reading_rule, resolve_secrets
 from ..secrets.reads import SecretsError as SecretsError  # re-exported: prepare raises it
-from ..targets.base import Store, StoreState
+from ..targets.base import ChecksDesired, Store, StoreState
 from .backend import Backend
 
 
@@ -82,6 +82,10 @@ def prepare(
     None: no secret access (--no-secrets), so nothing is resolved, no key is checked and the
     plan compares references only."""
     backend = Backend.of(store)
+    if isinstance(backend.target, ChecksDesired):  # what this target cannot hold, first
+        problems = backend.target.desired_problems(state)
+        if problems:
+            raise InputError(problems)
     current = functools.cache(backend.read)  # read once, and only if a step below needs it
     _check_scope(state, current, scope)
     if resolver is None:

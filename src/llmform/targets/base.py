@@ -24,7 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.diff import Change
 from ..core.resources import Resource
-from ..desired.model import SecretRef
+from ..desired.model import DesiredState, SecretRef
+from ..errors import Diagnostic
 from ..secrets.base import SecretValue
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
@@ -92,6 +93,15 @@ class SteppedTarget(Target, Protocol):
         stores them encrypted); raise ``StoreError`` when it cannot, having changed nothing
         that a re-plan would not show."""
         ...
+
+
+@runtime_checkable
+class ChecksDesired(Protocol):
+    """A target that cannot hold all the YAML may declare (MLflow reserves its ``default``
+    workspace): each such declaration at its place in the YAML, refused before anything is
+    resolved or read."""
+
+    def desired_problems(self, state: DesiredState) -> Sequence[Diagnostic]: ...
 
 
 @runtime_checkable

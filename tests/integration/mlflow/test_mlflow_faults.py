@@ -111,3 +111,37 @@ def test_a_step_mlflow_refuses_stops_the_apply_and_the_next_plan_finishes_it(
     code, out, err = repo.run("audit", "--verify", *repo.store)
     assert code == 0, out + err
     repo.seen.check_clean((key,), repo.root, repo.server, caplog)
+
+
+REFUSED = (
+    "./llmform.yaml:11:5: error: workspace default: MLflow reserves this name for its own "
+    "default workspace, which llmform does not manage (it cannot be created or deleted, and "
+    "serves every request without an X-MLFLOW-WORKSPACE header); give the workspace another "
+    "name (and its configs' workspace:), e.g. default-llm"
+)
+
+
+def test_mlflows_default_workspace_is_refused_at_its_place_in_the_yaml(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = canary("default")
+    monkeypatch.setenv(KEY_ENV, key)
+    with MlflowClient(repo.server.url) as client:
+        held = [client.list_secrets("default"), client.list_model_definitions("default")]
+        held.append(client.list_endpoints("default"))
+        with ProviderServer("openai", {key: "valid"}, models=["m1"]) as provider:
+            repo.write(state_yaml("default", provider.api_base, configs=["a"]))
+            trust = repo.trust((provider.api_base,))
+            for command in (["plan"], ["apply", "--auto-approve"]):
+                code, out, err = repo.run(*command, *repo.store, *trust)
+                assert (code, out, err) == (1, "", REFUSED + "\n")
+            code, out, err = repo.run("plan", *repo.store, *trust, "--format", "json")
+            assert code == 1 and json.loads(out)["errors"] == [
+                {"message": REFUSED.split(": error: ")[1], "file": "./llmform.yaml"}
+                | {"line": 11, "column": 5}
+            ]
+            assert provider.requests == []  # refused before any key was checked
+        after = [client.list_secrets("default"), client.list_model_definitions("default")]
+        assert [*after, client.list_endpoints("default")] == held
+    assert not (repo.root / ".llmform").exists()  # no state either
+    repo.seen.check_clean((key,), repo.root, repo.server, caplog)

@@ -4,7 +4,8 @@ form) from what the gateway lists; the target (``target``) does the I/O.
 
 The mapping:
 
-- an llmform **workspace** is an MLflow workspace of the same name (its ``description``).
+- an llmform **workspace** is an MLflow workspace of the same name (its ``description``),
+  except ``default``: MLflow's own (``reserved_workspaces``).
   MLflow workspaces have no tags: llmform recognises its own by the state's record of what it
   applied (``last_applied``); any other is listed as unmanaged. ``labels`` and ``protect`` have
   no MLflow counterpart and live in llmform's state only.
@@ -50,8 +51,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ...core.resources import JSON, Resource
+from ...desired.model import DesiredState
+from ...errors import Diagnostic, error
 from .records import Endpoint, Linkage, ModelConfig, ModelDefinition, Secret
 
+MLFLOW_DEFAULT_WORKSPACE = "default"
 AUTHOR = "llmform"  # created_by / updated_by of everything llmform writes
 PREFIX = "llmform/"
 MANAGED_TAG = "llmform.managed"
@@ -81,6 +85,22 @@ PROVIDERS: Mapping[str, str] = {
 # a config's options -> the provider's fields in the secret's auth_config (MLflow's
 # ``provider-config``: azure's api_version, bedrock's aws_region_name)
 OPTION_FIELDS: Mapping[str, str] = {"api_version": "api_version", "region": "aws_region_name"}
+
+
+def reserved_workspaces(state: DesiredState) -> list[Diagnostic]:
+    """MLflow's ``default`` workspace is its own: it is there before anything else, takes
+    every request without a workspace header and cannot be deleted, so llmform can neither
+    create it nor remove it, nor keep another repository's objects out of it."""
+    workspace = state.workspaces.get(MLFLOW_DEFAULT_WORKSPACE)
+    if workspace is None:
+        return []
+    message = (
+        f"workspace {MLFLOW_DEFAULT_WORKSPACE}: MLflow reserves this name for its own default "
+        "workspace, which llmform does not manage (it cannot be created or deleted, and serves "
+        "every request without an X-MLFLOW-WORKSPACE header); give the workspace another name"
+        f" (and its configs' workspace:), e.g. {MLFLOW_DEFAULT_WORKSPACE}-llm"
+    )
+    return [error(workspace.location, "", message)]
 
 
 def provider_of(factory_type: str) -> str:

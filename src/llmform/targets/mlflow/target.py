@@ -14,7 +14,6 @@ What maps to what is ``mapping``'s docstring. This module does the I/O:
   by the next apply. A key's value is pushed when its secret is created or its fingerprint
   changed; the values come from ``use_secrets`` (the engine hands in the resolved secrets,
   which the state never holds), revealed only into the request body (``wire``).
-  A factory whose type (its configs' provider) changed re-converges the configs using it.
 
 Credentials are MLflow's tracking client's (``MLFLOW_TRACKING_TOKEN``,
 ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``), never shown: ``display_url`` has none.
@@ -58,6 +57,7 @@ class MlflowTarget:
     warnings: Sequence[str] = ()
     # MLflow's UI and API write the gateway too, so its api_bases are not trusted for key checks
     applied_by_trusted_runs = False
+    desired_problems = staticmethod(m.reserved_workspaces)  # MLflow's ``default``
 
     def __init__(
         self,
