@@ -21,8 +21,11 @@ import pytest
 from support.mlflow_live import KEY_ENV, Repo, canary, state_yaml
 from support.processes import stop_group
 from support.provider_servers import ProviderServer
+from support.store_db import store_db
 
 from llmform.targets.mlflow.client import MlflowClient
+
+STATE_TABLES = ("meta", "locks", "audit_events", "applied")
 
 WRAPPER = r"""
 import os, sys, time
@@ -161,3 +164,7 @@ def test_a_second_apply_fails_naming_the_holder_or_waits_and_never_interleaves(
     code, out, err = finish(repo, start(started, tmp_path, [*audit, "--verify"], {}))
     assert code == 0, out + err
     repo.seen.check_clean((key,), repo.root, repo.server, caplog)
+    with store_db(store_url) as db:  # the state's rows, on PostgreSQL too
+        rows = {table: db.rows(f"SELECT * FROM {table}") for table in STATE_TABLES}
+    assert rows["applied"] and rows["audit_events"] and not rows["locks"]
+    assert key not in repr(rows) and json.dumps(key)[1:-1] not in repr(rows)
