@@ -128,7 +128,8 @@ def test_a_failed_step_leaves_the_earlier_ones_recorded_and_a_replan_shows_the_r
         apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-1", "me", None))
     message = str(failed.value)
     assert "apply stopped at workspace.prod (create): the gateway refused workspace.prod" in message
-    assert "1 of 3 change(s) were applied and recorded before it" in message
+    assert "1 of 3 change(s) were applied and recorded before it (factory.gw)" in message
+    assert "; not applied after it: config.prod/chat;" in message
     assert "run llmform plan to see what is left" in message
     assert target.made == ["create factory.gw"]
     assert set(state.last_applied()) == {"factory.gw"}
@@ -146,3 +147,14 @@ def test_a_failed_step_leaves_the_earlier_ones_recorded_and_a_replan_shows_the_r
     assert (left.lineage, left.serial) == ("lineage-1", state.serial)
     apply_plan(left, backend, RunInfo("run-2", "me", None))
     assert set(target.resources) == set(DESIRED) and plan_for(backend, DESIRED).summary.empty
+
+
+def test_a_stopped_apply_names_at_most_five_changes_on_each_side_and_counts_the_rest() -> None:
+    changes = [Change(f"config.w/c{n}", "config", "w", "create", None, None) for n in range(13)]
+    message = str(PartialApplyError(changes, 6, StoreError("refused\nforged: line")))
+    assert message == (
+        "apply stopped at config.w/c6 (create): refused\\x0aforged: line; 6 of 13 change(s) were "
+        "applied and recorded before it (config.w/c0, config.w/c1, config.w/c2, config.w/c3, "
+        "config.w/c4 and 1 more); not applied after it: config.w/c7, config.w/c8, config.w/c9, "
+        "config.w/c10, config.w/c11 and 1 more; run llmform plan to see what is left"
+    )

@@ -21,18 +21,33 @@ from ..state.audit_keys import ChainKey
 from ..state.base import SteppedStateStore
 from ..targets.base import SteppedTarget
 
+# How many addresses a report of a stopped apply names of those applied or left (the rest are
+# counted): the audit trail and a new plan list them all.
+NAMED = 5
+
 
 class PartialApplyError(LlmformError):
     """A stepped apply stopped at a change: those before it are applied and recorded."""
 
-    def __init__(self, applied: int, total: int, failed: Change, reason: Exception) -> None:
+    def __init__(self, changes: Sequence[Change], applied: int, reason: Exception) -> None:
         self.applied = applied
-        self.failed = failed
+        self.failed = failed = changes[applied]
+        landed = _named(changes[:applied], " (", ")")
+        left = _named(changes[applied + 1 :], "; not applied after it: ", "")
         super().__init__(
             f"apply stopped at {failed.address} ({failed.action}): {printable(str(reason))}; "
-            f"{applied} of {total} change(s) were applied and recorded before it; run llmform "
-            "plan to see what is left"
+            f"{applied} of {len(changes)} change(s) were applied and recorded before it"
+            f"{landed}{left}; run llmform plan to see what is left"
         )
+
+
+def _named(changes: Sequence[Change], before: str, after: str) -> str:
+    """Up to NAMED addresses of ``changes`` between ``before`` and ``after``; none: ''."""
+    if not changes:
+        return ""
+    names = [printable(c.address) for c in changes[:NAMED]]
+    more = f" and {len(changes) - NAMED} more" if len(changes) > NAMED else ""
+    return f"{before}{', '.join(names)}{more}{after}"
 
 
 def apply_in_steps(
@@ -57,7 +72,7 @@ def apply_in_steps(
             failed = {**end, "result": f"failed at {change.address}: {index} change(s) applied"}
             drafts = ([start] if index == 0 else []) + [failed]
             events += state.record_step((), at, drafts, chain_key)
-            raise PartialApplyError(index, len(changes), change, exc) from None
+            raise PartialApplyError(changes, index, exc) from None
         drafts = [start] if index == 0 else []
         drafts.append(per_change[index])
         if index == len(changes) - 1:

@@ -74,8 +74,9 @@ def test_a_step_mlflow_refuses_stops_the_apply_and_the_next_plan_finishes_it(
         assert err.endswith(
             f"error: apply stopped at config.{ws}/c (create): MLflow endpoint c.m1 in workspace "
             f"{ws} exists and is not llmform's for this route; llmform leaves it alone: rename "
-            "or delete it in MLflow; 1 of 3 change(s) were applied and recorded before it; run "
-            "llmform plan to see what is left\n"
+            f"or delete it in MLflow; 1 of 3 change(s) were applied and recorded before it "
+            f"(config.{ws}/b); not applied after it: config.{ws}/d; run llmform plan to see what "
+            "is left\n"
         ), err
         # landed: all of b, c's secret and model definition; nothing of d
         assert {s.name for s in client.list_secrets(ws)} == {
