@@ -1,9 +1,11 @@
-"""A stepped target in memory (a dict), for the tests of the stepped path: the engine's
-(``tests/unit/test_stepped_target.py``) and the state stores' (``test_state_stores.py``)."""
+"""A stepped target in memory (a dict) and its state in memory, for the tests of the stepped
+path: the engine's (``tests/unit/test_stepped_target.py``), the state stores'
+(``test_state_stores.py``) and drift's (``tests/unit/test_drift.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from llmform.core.diff import DELETE, Change
@@ -11,6 +13,9 @@ from llmform.core.plan import Plan, build_plan
 from llmform.core.resources import Resource
 from llmform.engine.backend import Backend
 from llmform.errors import StoreError
+from llmform.state.audit import GENESIS, AuditEvent, seal
+from llmform.state.audit_keys import ChainKey
+from llmform.state.lock import LockInfo, new_lock
 from llmform.targets.base import TargetResources
 
 URL = "memory://gateway"
@@ -42,6 +47,67 @@ class DictTarget:
             assert change.after is not None
             self.resources[change.address] = change.after
         self.made.append(f"{change.action} {change.address}")
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryState:
+    """A state store in memory: lineage, serial, audit events, the resources last applied."""
+
+    display_url = "memory://state"
+    exists = True
+    created = False
+    warnings: Sequence[str] = ()
+
+    def __init__(self) -> None:
+        self.serial = 0
+        self.events: list[AuditEvent] = []
+        self.applied: dict[str, Resource] = {}
+
+    def lineage_serial(self) -> tuple[str, int]:
+        return "lineage-1", self.serial
+
+    def fingerprint_key(self) -> bytes:
+        return b"k" * 32
+
+    @contextmanager
+    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        yield new_lock(operation)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        raise StoreError("not locked")
+
+    def audit_events(self) -> list[AuditEvent]:
+        return list(self.events)
+
+    def last_applied(self) -> Mapping[str, Resource]:
+        return dict(self.applied)
+
+    def record_step(
+        self,
+        changes: Sequence[Change],
+        expected: tuple[str, int],
+        audit_drafts: Sequence[Mapping[str, Any]],
+        chain_key: ChainKey | None = None,
+    ) -> list[AuditEvent]:
+        assert expected == self.lineage_serial(), "a step recorded against a stale state"
+        for change in changes:
+            if change.after is None:
+                self.applied.pop(change.address, None)
+            else:
+                self.applied[change.address] = change.after
+        last = self.events[-1] if self.events else None
+        events = seal(
+            audit_drafts,
+            last.hash if last else GENESIS,
+            last.seq + 1 if last else 1,
+            chain_key,
+            "lineage-1",
+        )
+        self.events += events
+        self.serial += 1
+        return events
 
     def close(self) -> None:
         pass

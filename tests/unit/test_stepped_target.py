@@ -9,85 +9,15 @@ only what is left.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from support.stepped import DESIRED, DictTarget, plan_for
+from support.stepped import DESIRED, DictTarget, MemoryState, plan_for
 
-from llmform.core.diff import Change
-from llmform.core.resources import Resource
 from llmform.engine.apply import apply_plan
 from llmform.engine.backend import Backend
 from llmform.engine.steps import PartialApplyError
-from llmform.errors import StoreError
-from llmform.state.audit import GENESIS, AuditEvent, RunInfo, seal
-from llmform.state.audit_keys import ChainKey
+from llmform.state.audit import RunInfo
 from llmform.state.base import SteppedStateStore
-from llmform.state.lock import LockInfo, new_lock
 from llmform.targets.base import SteppedTarget
-
-
-class MemoryState:
-    """A state store in memory: lineage, serial, audit events, the resources last applied."""
-
-    display_url = "memory://state"
-    exists = True
-    created = False
-    warnings: Sequence[str] = ()
-
-    def __init__(self) -> None:
-        self.serial = 0
-        self.events: list[AuditEvent] = []
-        self.applied: dict[str, Resource] = {}
-
-    def lineage_serial(self) -> tuple[str, int]:
-        return "lineage-1", self.serial
-
-    def fingerprint_key(self) -> bytes:
-        return b"k" * 32
-
-    @contextmanager
-    def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
-        yield new_lock(operation)
-
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        raise StoreError("not locked")
-
-    def audit_events(self) -> list[AuditEvent]:
-        return list(self.events)
-
-    def last_applied(self) -> Mapping[str, Resource]:
-        return dict(self.applied)
-
-    def record_step(
-        self,
-        changes: Sequence[Change],
-        expected: tuple[str, int],
-        audit_drafts: Sequence[Mapping[str, Any]],
-        chain_key: ChainKey | None = None,
-    ) -> list[AuditEvent]:
-        assert expected == self.lineage_serial(), "a step recorded against a stale state"
-        for change in changes:
-            if change.after is None:
-                self.applied.pop(change.address, None)
-            else:
-                self.applied[change.address] = change.after
-        last = self.events[-1] if self.events else None
-        events = seal(
-            audit_drafts,
-            last.hash if last else GENESIS,
-            last.seq + 1 if last else 1,
-            chain_key,
-            "lineage-1",
-        )
-        self.events += events
-        self.serial += 1
-        return events
-
-    def close(self) -> None:
-        pass
 
 
 def test_the_protocols_tell_the_doubles_apart() -> None:

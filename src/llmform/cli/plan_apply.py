@@ -14,10 +14,11 @@ import sys
 import click
 
 from ..console import printable
+from ..core.plan import Plan
 from ..core.protect import protection_error
 from ..engine.apply import key_check_error
 from ..engine.apply_run import ApplyRequest, planned_apply
-from ..engine.plan_run import PlanRequest, run_plan
+from ..engine.plan_run import PlanRequest, run_plan, run_refresh_only
 from ..engine.saved_apply import SavedApplyRequest
 from ..engine.saved_plans import is_plan_file, save_plan
 from ..errors import LlmformError
@@ -62,6 +63,14 @@ from .saved_plans import apply_command, apply_saved
 )
 @verbose_option
 @click.option(
+    "--refresh-only",
+    is_flag=True,
+    help="Report only what changed in the target outside llmform since llmform last applied "
+    "(drift), proposing no change; reads no configuration (no PATHS) and no secret. With "
+    "--detailed-exitcode: 0 without drift, 2 with. Cannot be saved with -o. A registry keeps "
+    "llmform's state itself, so it has no drift to report.",
+)
+@click.option(
     "--no-secrets",
     is_flag=True,
     help="Plan without secret access (a pull request from a fork): compare references only, "
@@ -80,6 +89,7 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     verbose: bool,
+    refresh_only: bool,
     no_secrets: bool,
     validate_keys: bool,
     parallelism: int,
@@ -105,7 +115,13 @@ def plan(
       llmform plan --trust-endpoint http://vllm.internal:8000/v1 configs/
       llmform plan --no-secrets --format markdown configs/   # a fork's pull request
       llmform plan -v configs/       # catalog factories with their model lists
+      llmform plan --refresh-only --detailed-exitcode --store mlflow+https://mlflow.internal
     """
+    if refresh_only:
+        drifted = plan_refresh_only(ctx, paths, store_url, state, workspaces, out, fmt, verbose)
+        if detailed_exitcode and drifted.drift:
+            sys.exit(2)
+        return
     try:
         where = located(store_url, state)
         if out:  # before anything is planned: a plan that cannot be saved is wasted
@@ -159,6 +175,39 @@ def plan(
             click.echo("(apply refuses it until the endpoints listed above are trusted)", err=True)
     if detailed_exitcode and not result.summary.empty:
         sys.exit(2)
+
+
+def plan_refresh_only(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    store_url: str,
+    state: StateGiven | None,
+    workspaces: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    verbose: bool,
+) -> Plan:
+    """plan --refresh-only: print the drift (``engine.plan_run.run_refresh_only``). It reads
+    no configuration, so PATHS are refused rather than silently unread; and it is not saved,
+    since there is nothing in it to apply (llmform does not take drift into its state: the
+    next apply puts the configuration back instead)."""
+    try:
+        if paths:
+            raise LlmformError(
+                "--refresh-only reads no configuration (drift is the target against llmform's "
+                f"state): drop {' '.join(printable(p) for p in paths)}"
+            )
+        if out:
+            raise LlmformError(
+                "--refresh-only plans cannot be saved with -o: they propose nothing to apply; "
+                "keep the report with --format json > FILE"
+            )
+        result = run_refresh_only(located(store_url, state), workspaces, echo_warning)
+    except LlmformError as exc:
+        echo_failure(exc, fmt)
+        raise
+    click.echo(render_plan(result, fmt, options_of(ctx).color(), verbose), nl=False)
+    return result
 
 
 def check_plan_file(path: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import LlmformError
 from ..version import __version__
 from .diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change, FieldChange, Scope, diff
+from .drift import drift_of
 from .plan_shapes import (
     ACTIONS,
     KEY_CHECK,
@@ -137,6 +138,11 @@ class Plan:
     # config address -> slots whose value the plan did not read, so did not compare; the store
     # keeps the fingerprint it has for the same reference (``unresolved.py``)
     not_compared: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # what changed in the target outside llmform since it last applied (``drift.py``), by
+    # address; None: the target keeps llmform's state itself (the registry), so has none
+    drift: tuple[Change, ...] | None = None
+    # plan --refresh-only: drift only, no change proposed (never saved nor applied)
+    refresh_only: bool = False
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     llmform_version: str = __version__
@@ -189,12 +195,15 @@ def build_plan(
     unmanaged: Sequence[str] = (),
     warnings: Sequence[str] = (),
     secrets_compared: bool = True,
+    last_applied: Mapping[str, Resource] | None = None,
 ) -> Plan:
-    """Diff ``desired`` against ``current``. A desired config slot without a fingerprint is a
-    value the run did not read: the store's fingerprint for the same reference is carried over
-    and the slot listed as not compared (``unresolved.py``). ``secrets_compared`` False: no
-    value was read at all (--no-secrets), so neither is whether values are sealed; a stored
-    ``encrypted`` is kept."""
+    """Diff ``desired`` against ``current``; with ``last_applied`` (the state's record of a
+    target that keeps none, ``targets.base.SteppedTarget``), also say what changed in
+    ``current`` outside llmform (``drift.drift_of``). A desired config slot without a
+    fingerprint is a value the run did not read: the store's fingerprint for the same
+    reference is carried over and the slot listed as not compared (``unresolved.py``).
+    ``secrets_compared`` False: no value was read at all (--no-secrets), so neither is whether
+    values are sealed; a stored ``encrypted`` is kept."""
     carried = carry_over(desired, current, keep_encryption=not secrets_compared)
     changes = diff(
         carried.resources,
@@ -221,6 +230,7 @@ def build_plan(
         warnings=tuple(notes),
         secrets_compared=secrets_compared,
         not_compared=not_compared,
+        drift=None if last_applied is None else drift_of(last_applied, current, scope),
     )
 
 
@@ -247,6 +257,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "secrets_compared": plan.secrets_compared,
         "not_compared": {address: list(slots) for address, slots in plan.not_compared.items()},
         "changes": [change_to_json(c) for c in plan.changes],
+        # only where a target can drift, so that the registry's plans are as they were
+        **({} if plan.drift is None else {"drift": [change_to_json(c) for c in plan.drift]}),
     }
 
 
@@ -269,7 +281,12 @@ def plan_from_json(data: Fields) -> Plan:
         secrets_compared=data.get("secrets_compared", boolean),
         not_compared=data.get("not_compared", map_of(NOT_COMPARED)),
         changes=tuple(data.get("changes", list_of(object_with(change_from_json)))),
+        drift=_drift(data.get_or("drift", optional(list_of(object_with(change_from_json))), None)),
     )
+
+
+def _drift(changes: list[Change] | None) -> tuple[Change, ...] | None:
+    return None if changes is None else tuple(changes)
 
 
 def _store(data: Fields) -> tuple[str, str, int]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ..core.diff import Change
+from ..core.resources import Resource
 from ..errors import StoreError
 from ..state.audit import AuditEvent
 from ..state.audit_keys import ChainKey
@@ -93,8 +94,9 @@ class Backend:
         if whole is not None and self._one_database:
             return whole.read()
         lineage, serial = self.state.lineage_serial()
-        resources = _read_resources(self.target, self.state)
-        return StoreState(lineage, serial, resources.managed, resources.unmanaged)
+        last = self.state.last_applied() if isinstance(self.state, SteppedStateStore) else None
+        resources = _read_resources(self.target, last)
+        return StoreState(lineage, serial, resources.managed, resources.unmanaged, last)
 
     def apply(
         self,
@@ -147,15 +149,13 @@ def _self_stated(target: Target) -> SelfStatedTarget | None:
     return cast(SelfStatedTarget, target)
 
 
-def _read_resources(target: Target, state: StateStore) -> TargetResources:
+def _read_resources(target: Target, last: Mapping[str, Resource] | None) -> TargetResources:
     """The target's resources; a stepped target whose ``read_resources`` takes
-    ``last_applied`` is given the state's (what llmform wrote: the fingerprints of secrets the
-    target returns only masked)."""
+    ``last_applied`` is given the state's (``last``: what llmform wrote, with the fingerprints
+    of secrets the target returns only masked)."""
     read = target.read_resources
-    if isinstance(state, SteppedStateStore) and (
-        "last_applied" in inspect.signature(read).parameters
-    ):
-        return cast(Callable[..., TargetResources], read)(last_applied=state.last_applied())
+    if last is not None and "last_applied" in inspect.signature(read).parameters:
+        return cast(Callable[..., TargetResources], read)(last_applied=last)
     return read()
 
 

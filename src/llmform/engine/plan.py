@@ -165,6 +165,7 @@ def plan_prepared(
         unmanaged=sorted(current.unmanaged),
         warnings=(prepared.secrets.notes + (() if backend.exists else (new_store_note(backend),))),
         secrets_compared=prepared.secrets_compared,
+        last_applied=current.last_applied,
     )
     if prepared.checks is None:
         return plan

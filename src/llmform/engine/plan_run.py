@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..checks.trust_sources import configured_urls
+from ..core.drift import drift_of, self_stated_note
 from ..core.plan import Plan
 from ..desired.model import DesiredState
 from ..desired.validate import load_state
@@ -16,7 +17,7 @@ from ..secrets.chain import chain_from_env
 from ..secrets.crypto import configured_cipher
 from ..targets import OpenMode
 from .backend import Backend, Location, Warn, opened_backend
-from .plan import KeyChecker, plan_prepared, prepare
+from .plan import KeyChecker, ScopeError, new_store_note, plan_prepared, prepare
 from .saved_plans import plan_mac_key
 
 # Makes the key checker of a run (None: --no-validate-keys); called once the files are loaded,
@@ -91,3 +92,39 @@ def saved_plan_key(backend: Backend) -> bytes | None:
     """The key of a saved plan's MAC, which only the state holds; None for a store that does
     not exist yet (its key is made when apply creates it)."""
     return plan_mac_key(backend.state.fingerprint_key()) if backend.exists else None
+
+
+def run_refresh_only(where: Location, scope: Sequence[str], warn: Warn) -> Plan:
+    """plan --refresh-only: what changed in the target outside llmform since it last applied
+    (``core.drift``), and no change proposed. It reads no configuration and no secret (no
+    Vault login, no key check): drift is the target against llmform's state, and a key's
+    drift shows through the target's mask. Nothing is written. A target that keeps its own
+    state (the registry) has no drift: the plan says so."""
+    with opened_backend(where, OpenMode.PLAN, warn) as backend:
+        current = backend.read()
+        recorded = current.last_applied
+        known = {r.workspace for r in [*current.resources.values(), *current.unmanaged.values()]}
+        known |= {r.workspace for r in (recorded or {}).values()}
+        unknown = sorted(set(scope) - known)
+        if unknown:
+            names = ", ".join(sorted(w for w in known if w)) or "none"
+            raise ScopeError(
+                f"--workspace {', '.join(unknown)}: not in the target nor in llmform's state "
+                f"(known: {names})"
+            )
+        if recorded is None:
+            notes: tuple[str, ...] = (self_stated_note(backend.display_url),)
+        else:
+            notes = () if backend.exists else (new_store_note(backend),)
+        return Plan(
+            changes=(),
+            store_url=backend.display_url,
+            lineage=current.lineage,
+            serial=current.serial,
+            scope=tuple(sorted(scope)),
+            unmanaged=tuple(sorted(current.unmanaged)),
+            warnings=notes,
+            keys_checked=True,  # nothing is proposed that a key could be checked for
+            drift=() if recorded is None else drift_of(recorded, current.resources, scope),
+            refresh_only=True,
+        )

@@ -41,6 +41,9 @@ class StoreState:
     serial: int
     resources: Mapping[str, Resource]  # managed by llmform
     unmanaged: Mapping[str, Resource] = field(default_factory=dict)  # there, not ours
+    # the state's record of what llmform applied, for a target that keeps no state (drift is
+    # what the target holds otherwise: ``core.drift``); None for one that is its own state
+    last_applied: Mapping[str, Resource] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Protocol
 from ...errors import LlmformError
 from ..plan import Plan
 from ..problems import problems_of
+from .drift import render_text_with_drift
 from .failure import FAILURE_RENDERERS
 from .json import render_json
 from .markdown import render_markdown
@@ -26,7 +27,7 @@ class Renderer(Protocol):
 
 
 RENDERERS: Mapping[str, Renderer] = {
-    "text": render_text,
+    "text": render_text_with_drift,  # render_text, after what changed outside llmform
     "markdown": render_markdown,
     "json": render_json,
 }

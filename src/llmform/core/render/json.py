@@ -55,6 +55,7 @@ def plan_json(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "llmform_version": plan.llmform_version,
+        **_drift(plan),
         "changes": [_change(c, plan.not_compared.get(c.address, ())) for c in plan.changes],
         "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
         "validation": [_sorted(dict(check)) for check in plan.key_checks],
@@ -70,6 +71,17 @@ def plan_json(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
         + [{"address": r.address, "message": r.text} for r in plan.refusals]
         + [{"message": error} for error in errors],
     }
+
+
+def _drift(plan: Plan) -> dict[str, Any]:
+    """``drift`` (``core.drift``): each resource changed outside llmform, as a change from what
+    llmform recorded to what the target holds (a key's drift only named in ``sensitive``), as
+    Terraform's ``resource_drift``; only for a target that can drift, so that the registry's
+    plans are as they were. ``refresh_only``: only on a refresh-only plan."""
+    if plan.drift is None:
+        return {}
+    entries = [{k: v for k, v in _change(c, ()).items() if k != "not_compared"} for c in plan.drift]
+    return {"refresh_only": True, "drift": entries} if plan.refresh_only else {"drift": entries}
 
 
 def _change(change: Change, not_compared: Sequence[str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ...checks.results import failure_advice
 from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
+from .drift import AFTER_PLAN, AFTER_REFRESH, HEADING, drift_blocks, drift_count, drift_summary
 from .escape import md_code, md_fence, md_html, md_lines, md_text
 from .text import (
     NO_SECRETS,
@@ -42,7 +43,11 @@ def render_markdown(
     ``verbose``: catalog factories in full rather than as one summary line each. ``errors``
     end the comment, as the error document of a failed plan lists them."""
     summary = plan.summary
-    lines = ["### llmform plan", "", f"**{summary_line(summary)}**", ""]
+    if plan.refresh_only:
+        lines = ["### llmform plan (refresh-only)", "", f"**{drift_summary(plan)}**", ""]
+    else:
+        lines = ["### llmform plan", "", f"**{summary_line(summary)}**", ""]
+    lines += _drift_section(plan)
     if plan.scope:
         lines += [f"Scope: {md_text(scope_text(plan.scope))}; everything else is left alone.", ""]
     if not summary.empty:
@@ -78,6 +83,38 @@ def render_markdown(
     if errors:
         lines += ["**Errors**", "", *(f"- {md_text(' '.join(e.split()))}" for e in errors), ""]
     return md_lines(lines).rstrip("\n") + "\n"
+
+
+def _drift_section(plan: Plan) -> list[str]:
+    """What changed outside llmform (``render.drift``), ahead of the plan's changes: a table,
+    then the resources' blocks in a collapsible diff; none without drift."""
+    if not plan.drift:
+        return []
+    body = _diff_lines(drift_blocks(plan))
+    fence = md_fence(body)
+    title = f"Changed outside llmform: {drift_count(plan.drift)}"
+    return [
+        f"**{md_text(HEADING)}**",
+        "",
+        "| Outside llmform | Resource |",
+        "|---|---|",
+        *(
+            f"| {'deleted' if c.action == DELETE else 'changed'} "
+            f"| {md_code(c.address, table=True)} |"
+            for c in plan.drift
+        ),
+        "",
+        f"<details><summary>{md_html(title)}</summary>",
+        "",
+        f"{fence}diff",
+        *body,
+        fence,
+        "",
+        "</details>",
+        "",
+        md_text(AFTER_REFRESH if plan.refresh_only else AFTER_PLAN),
+        "",
+    ]
 
 
 def _diff_lines(lines: Sequence[str]) -> list[str]:
