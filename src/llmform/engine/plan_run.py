@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..checks.trust_sources import configured_urls
 from ..core.drift import drift_of, self_stated_note
 from ..core.plan import Plan
+from ..core.resources import Resource
 from ..desired.model import DesiredState
 from ..desired.validate import load_state
 from ..secrets.chain import chain_from_env
@@ -112,6 +113,9 @@ def run_refresh_only(where: Location, scope: Sequence[str], warn: Warn) -> Plan:
                 f"--workspace {', '.join(unknown)}: not in the target nor in llmform's state "
                 f"(known: {names})"
             )
+        def in_scope(resource: Resource) -> bool:
+            return not scope or resource.workspace in scope
+
         if recorded is None:
             notes: tuple[str, ...] = (self_stated_note(backend.display_url),)
         else:
@@ -122,7 +126,7 @@ def run_refresh_only(where: Location, scope: Sequence[str], warn: Warn) -> Plan:
             lineage=current.lineage,
             serial=current.serial,
             scope=tuple(sorted(scope)),
-            unmanaged=tuple(sorted(current.unmanaged)),
+            unmanaged=tuple(sorted(a for a, r in current.unmanaged.items() if in_scope(r))),
             warnings=notes,
             keys_checked=True,  # nothing is proposed that a key could be checked for
             drift=() if recorded is None else drift_of(recorded, current.resources, scope),
