@@ -4,7 +4,8 @@ One hostile string is put into every field of a plan a renderer shows (addresses
 names, label keys and values, option names, default types, descriptions, api_base, model names
 and fields, tags, field names, a replace's reason, warnings, scope, unmanaged addresses, every
 part of a key check, the store URL, a catalog factory, a refused protected deletion, slots not
-compared), and the plan is rendered in each format. Compared with the
+compared, resources changed or deleted outside llmform, also in a refresh-only plan), and the
+plan is rendered in each format. Compared with the
 same plan holding a harmless string: the text has the same lines and no character a terminal
 acts on; the markdown, parsed by GitHub's own parser (cmark-gfm), has exactly the same HTML
 structure (no cell, code span, fence, <details> or link more or less) and mentions no one; the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import cmarkgfm  # type: ignore[import-untyped]
@@ -166,6 +168,22 @@ def hostile_plan(s: str) -> Plan:
         key_checks=(check,),
         keys_checked=True,
         not_compared={f"config.{ws}/c{s}": (s, "api_key"), s: (s,)},
+        drift=(
+            Change(old.address, "workspace", old.workspace, DELETE, old, None),
+            Change(
+                r["config"].address,
+                "config",
+                ws,
+                UPDATE,
+                r["config"],
+                r["config"],
+                (
+                    FieldChange(f"labels.{s}", s, s + "2"),
+                    FieldChange(f"secrets.{s}.value", "a", "b", True),
+                ),
+                unchanged=2,
+            ),
+        ),
     )
 
 
@@ -189,9 +207,11 @@ def _outside_code(html: str) -> str:
     return re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.S)
 
 
-def check(s: str) -> None:
+def check(s: str, refresh_only: bool = False) -> None:
     plan, benign = hostile_plan(s), hostile_plan("x")
     assert plan.refusals and plan.not_compared  # the other packages' sections are shown too
+    if refresh_only:
+        plan, benign = (replace(p, changes=(), refresh_only=True) for p in (plan, benign))
 
     for color, verbose in ((False, False), (True, False), (False, True)):
         out, ref = render(plan, "text", color, verbose), render(benign, "text", color, verbose)
@@ -220,6 +240,11 @@ def check(s: str) -> None:
 @pytest.mark.parametrize("s", HOSTILE.values(), ids=HOSTILE.keys())
 def test_a_hostile_string_in_every_field_changes_no_output_shape(s: str) -> None:
     check(s)
+
+
+@pytest.mark.parametrize("s", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_string_changes_no_refresh_only_output_shape(s: str) -> None:
+    check(s, refresh_only=True)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

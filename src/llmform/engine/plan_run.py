@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from ..checks.trust_sources import configured_urls
 from ..core.drift import drift_of, self_stated_note
 from ..core.plan import Plan
-from ..core.resources import Resource
 from ..desired.model import DesiredState
 from ..desired.validate import load_state
 from ..secrets.chain import chain_from_env
@@ -102,33 +101,36 @@ def run_refresh_only(where: Location, scope: Sequence[str], warn: Warn) -> Plan:
     drift shows through the target's mask. Nothing is written. A target that keeps its own
     state (the registry) has no drift: the plan says so."""
     with opened_backend(where, OpenMode.PLAN, warn) as backend:
-        current = backend.read()
-        recorded = current.last_applied
-        known = {r.workspace for r in [*current.resources.values(), *current.unmanaged.values()]}
-        known |= {r.workspace for r in (recorded or {}).values()}
-        unknown = sorted(set(scope) - known)
-        if unknown:
-            names = ", ".join(sorted(w for w in known if w)) or "none"
-            raise ScopeError(
-                f"--workspace {', '.join(unknown)}: not in the target nor in llmform's state "
-                f"(known: {names})"
-            )
-        def in_scope(resource: Resource) -> bool:
-            return not scope or resource.workspace in scope
+        return refresh_only_plan(backend, scope)
 
-        if recorded is None:
-            notes: tuple[str, ...] = (self_stated_note(backend.display_url),)
-        else:
-            notes = () if backend.exists else (new_store_note(backend),)
-        return Plan(
-            changes=(),
-            store_url=backend.display_url,
-            lineage=current.lineage,
-            serial=current.serial,
-            scope=tuple(sorted(scope)),
-            unmanaged=tuple(sorted(a for a, r in current.unmanaged.items() if in_scope(r))),
-            warnings=notes,
-            keys_checked=True,  # nothing is proposed that a key could be checked for
-            drift=() if recorded is None else drift_of(recorded, current.resources, scope),
-            refresh_only=True,
+
+def refresh_only_plan(backend: Backend, scope: Sequence[str] = ()) -> Plan:
+    """The refresh-only plan of ``backend`` (read once) in ``scope``: its drift, and the
+    unmanaged objects of the workspaces in scope."""
+    current = backend.read()
+    recorded = current.last_applied
+    found = [*current.resources.values(), *current.unmanaged.values(), *(recorded or {}).values()]
+    known = {r.workspace for r in found if r.workspace}
+    unknown = sorted(set(scope) - known)
+    if unknown:
+        raise ScopeError(
+            f"--workspace {', '.join(unknown)}: not in the target nor in llmform's state "
+            f"(known: {', '.join(sorted(known)) or 'none'})"
         )
+    if recorded is None:
+        notes: tuple[str, ...] = (self_stated_note(backend.display_url),)
+    else:
+        notes = () if backend.exists else (new_store_note(backend),)
+    unmanaged = (a for a, r in current.unmanaged.items() if not scope or r.workspace in scope)
+    return Plan(
+        changes=(),
+        store_url=backend.display_url,
+        lineage=current.lineage,
+        serial=current.serial,
+        scope=tuple(sorted(scope)),
+        unmanaged=tuple(sorted(unmanaged)),
+        warnings=notes,
+        keys_checked=True,  # nothing is proposed that a key could be checked for
+        drift=() if recorded is None else drift_of(recorded, current.resources, scope),
+        refresh_only=True,
+    )

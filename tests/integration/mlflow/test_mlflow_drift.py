@@ -93,9 +93,15 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
         seen.append(out + err)
         return code, out, err
 
+    def refreshed(*args: str) -> tuple[int, str, str]:
+        """plan --refresh-only, which needs no secret: the key's variable is unset."""
+        with monkeypatch.context() as no_key:
+            no_key.delenv("MLFLOW_DRIFT_KEY")
+            return run(*refresh, *args)
+
     code, out, err = run("apply", *store, "--auto-approve", "llmform.yaml")
     assert code == 0 and "4 added" in out, out + err
-    code, out, err = run(*refresh, "--detailed-exitcode")
+    code, out, err = refreshed("--detailed-exitcode")
     assert (code, out) == (0, NO_DRIFT), out + err
 
     client = MlflowClient(mlflow_server.url)
@@ -108,7 +114,7 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
             w, endpoints["main.m1"].endpoint_id, model_configs=(ModelConfig(m2),)
         )
 
-        code, out, err = run(*refresh, "--detailed-exitcode")
+        code, out, err = refreshed("--detailed-exitcode")
         assert (code, out) == (2, REROUTED.format(w=w)), out + err
         # the plan shows it apart from its own changes, which put m1 back
         code, out, err = run("plan", *store, "-w", w, "--detailed-exitcode", "llmform.yaml")
@@ -134,7 +140,7 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
     finally:
         client.close()
 
-    code, out, err = run(*refresh, "--format", "json", "--detailed-exitcode")
+    code, out, err = refreshed("--format", "json", "--detailed-exitcode")
     assert code == 2, out + err
     data = json.loads(out)
     assert data["refresh_only"] is True and data["changes"] == [], data
@@ -148,7 +154,7 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
     assert main["after"]["models"] == []
     assert main["sensitive"] == ["secrets.api_key.value"]  # that it changed, nothing more
     assert any(f"config.{w}/secret:hand-made" in warning for warning in data["warnings"])
-    code, out, err = run(*refresh, "--format", "markdown")
+    code, out, err = refreshed("--format", "markdown")
     assert code == 0 and "| deleted | `config." in out and "**Drift: 2 resources" in out, out
 
     code, out, err = run("plan", *store, "-w", w, "--detailed-exitcode", "llmform.yaml")
@@ -159,7 +165,7 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
 
     code, out, err = run("apply", *store, "--auto-approve", "llmform.yaml")
     assert code == 0 and "1 added, 1 changed" in out, out + err
-    code, out, err = run(*refresh, "--detailed-exitcode")
+    code, out, err = refreshed("--detailed-exitcode")
     assert code == 0 and out.endswith(NO_DRIFT) and "outside llmform" not in out, out + err
     code, out, err = run("plan", *store, "-w", w, "--detailed-exitcode", "llmform.yaml")
     assert code == 0 and "No changes" in out and "outside llmform" not in out, out + err
