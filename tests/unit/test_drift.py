@@ -24,7 +24,7 @@ from llmform.engine.apply import apply_plan
 from llmform.engine.backend import Backend
 from llmform.engine.plan import ScopeError
 from llmform.engine.plan_run import refresh_only_plan
-from llmform.engine.saved_plans import plan_text, read_plan
+from llmform.engine.saved_plans import TamperedPlanError, plan_text, read_plan
 from llmform.state.audit import RunInfo
 
 CANARY = "hmac-sha256:CANARY-fingerprint"
@@ -244,3 +244,18 @@ def test_saved_plans_keep_the_drift(tmp_path: Path) -> None:
     without = tmp_path / "registry.plan"
     without.write_text(plan_text(empty_plan(), b"k" * 32), encoding="utf-8")
     assert read_plan(str(without)).plan.drift is None
+
+
+def test_a_saved_drift_entry_edited_is_refused(tmp_path: Path) -> None:
+    full = {"api_base": None, "enabled": True, "options": {}}
+    recorded, now = config(**full), config(**full, description="by hand")
+    plan = replace(empty_plan(), drift=drift_of({recorded.address: recorded}, {now.address: now}))
+    data = json.loads(plan_text(plan, None))
+    data["drift"][0]["fields"] = []  # shows nothing of what changed
+    path = tmp_path / "edited.plan"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(TamperedPlanError, match=r"drift\[0\] \(config.prod/chat\) is not what"):
+        read_plan(str(path)).unverified()
+    data["drift"][0]["fields"] = [["description", "chat", "by hand", False]]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert read_plan(str(path)).unverified().drift == plan.drift

@@ -29,6 +29,7 @@ from typing import Any
 from ..catalog import builtin_factories
 from ..console import printable
 from ..core.diff import Change, diff
+from ..core.drift import drift_of
 from ..core.plan import (
     PLAN_FORMAT,
     Plan,
@@ -125,6 +126,7 @@ class SavedPlan:
         """The plan without its MAC checked (no store to check it against), still refused when
         a change does not follow from its own before and after."""
         _check_consistent(self.path, self.plan)
+        _check_drift(self.path, self.plan)
         _check_catalog(self.path, self.plan)
         return self.plan
 
@@ -251,6 +253,21 @@ def _check_consistent(name: str, plan: Plan) -> None:
                 f"{name}: refused: changes[{index}]{named} is not what llmform computes from "
                 "the changes' before and after (its action, fields, address or order differ), "
                 f"so the file was modified after 'llmform plan' wrote it; {_AGAIN}"
+            )
+
+
+def _check_drift(name: str, plan: Plan) -> None:
+    """Every drift entry is what ``drift_of`` makes of its own before (llmform's record) and
+    after (the target's), so that ``show`` of an unverified file says what the file holds."""
+    for index, entry in enumerate(plan.drift or ()):
+        recorded = {entry.before.address: entry.before} if entry.before is not None else {}
+        now = {entry.after.address: entry.after} if entry.after is not None else {}
+        derived = drift_of(recorded, now)
+        if len(derived) != 1 or _same(derived[0]) != _same(entry):
+            raise TamperedPlanError(
+                f"{name}: refused: drift[{index}] ({printable(entry.address)}) is not what "
+                "llmform computes from its before and after, so the file was modified after "
+                f"'llmform plan' wrote it; {_AGAIN}"
             )
 
 
