@@ -130,6 +130,8 @@ DESIRED = {
 
 
 def plan_for(backend: Backend, desired: Mapping[str, Resource]) -> Plan:
+    """The plan of ``desired`` against ``backend``, as ``engine.plan.plan_prepared`` makes
+    it: with the drift of a target that keeps no state of its own."""
     current = backend.read()
     return build_plan(
         desired,
@@ -138,4 +140,5 @@ def plan_for(backend: Backend, desired: Mapping[str, Resource]) -> Plan:
         lineage=current.lineage,
         serial=current.serial,
         fingerprints={},
+        last_applied=current.last_applied,
     )

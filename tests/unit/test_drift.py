@@ -166,16 +166,7 @@ def test_the_stepped_path_reports_drift_apart_from_the_plan_and_converges() -> N
     refresh = refresh_only_plan(backend)
     assert refresh.changes == () and refresh.summary.empty
     assert render(refresh, "text") == REFRESH_ONLY
-    current = backend.read()
-    plan = build_plan(
-        DESIRED,
-        current.resources,
-        store_url=backend.display_url,
-        lineage=current.lineage,
-        serial=current.serial,
-        fingerprints={},
-        last_applied=current.last_applied,
-    )
+    plan = plan_for(backend, DESIRED)
     assert plan.drift == refresh.drift
     text = render(plan, "text")
     assert PLAN_AFTER_DRIFT in text, text

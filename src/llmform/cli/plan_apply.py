@@ -105,6 +105,9 @@ def plan(
     check is shown in the plan and makes the command exit 1. A key whose
     endpoint is not yet trusted is not sent anywhere: the plan says "not checked: endpoint
     not yet trusted" (exit 0, so the change can be reviewed) and apply refuses it.
+    Against a target that keeps no state of its own (MLflow's gateway), what changed there
+    outside llmform since it last applied is shown first ("changed outside llmform");
+    --refresh-only shows only that.
 
     \b
     Examples:
@@ -116,6 +119,7 @@ def plan(
       llmform plan --no-secrets --format markdown configs/   # a fork's pull request
       llmform plan -v configs/       # catalog factories with their model lists
       llmform plan --refresh-only --detailed-exitcode --store mlflow+https://mlflow.internal
+                     # drift only, for a scheduled job: exit 2 when there is some
     """
     if refresh_only:
         drifted = plan_refresh_only(ctx, paths, store_url, state, workspaces, out, fmt, verbose)

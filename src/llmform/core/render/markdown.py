@@ -66,19 +66,8 @@ def render_markdown(
             ]
         lines.append("")
     for group in groups(plan):
-        body = _diff_lines(group_lines(group.changes, False, verbose))
-        fence = md_fence(body)
         title = f"{group.title}: {_group_counts(group.changes)}"
-        lines += [
-            f"<details><summary>{md_html(title)}</summary>",
-            "",
-            f"{fence}diff",
-            *body,
-            fence,
-            "",
-            "</details>",
-            "",
-        ]
+        lines += _details(title, group_lines(group.changes, False, verbose))
     lines += _notes(plan)
     if errors:
         lines += ["**Errors**", "", *(f"- {md_text(' '.join(e.split()))}" for e in errors), ""]
@@ -90,8 +79,6 @@ def _drift_section(plan: Plan) -> list[str]:
     then the resources' blocks in a collapsible diff; none without drift."""
     if not plan.drift:
         return []
-    body = _diff_lines(drift_blocks(plan))
-    fence = md_fence(body)
     title = f"Changed outside llmform: {drift_count(plan.drift)}"
     return [
         f"**{md_text(HEADING)}**",
@@ -104,17 +91,18 @@ def _drift_section(plan: Plan) -> list[str]:
             for c in plan.drift
         ),
         "",
-        f"<details><summary>{md_html(title)}</summary>",
-        "",
-        f"{fence}diff",
-        *body,
-        fence,
-        "",
-        "</details>",
-        "",
+        *_details(title, drift_blocks(plan)),
         md_text(AFTER_REFRESH if plan.refresh_only else AFTER_PLAN),
         "",
     ]
+
+
+def _details(title: str, text_lines: Sequence[str]) -> list[str]:
+    """Text plan lines (escaped as the text renderer escapes them) as a collapsible diff."""
+    body = _diff_lines(text_lines)
+    fence = md_fence(body)
+    summary = f"<details><summary>{md_html(title)}</summary>"
+    return [summary, "", f"{fence}diff", *body, fence, "", "</details>", ""]
 
 
 def _diff_lines(lines: Sequence[str]) -> list[str]:
