@@ -3,9 +3,9 @@ made through MLflow's own REST API (an endpoint rerouted, a model definition's m
 a key rewritten, a config's objects deleted) show in ``plan`` as ``changed outside llmform``
 (or ``deleted outside llmform``), apart from the plan's changes, and in ``plan
 --refresh-only`` alone, with ``--detailed-exitcode`` 0 before and 2 after; a hand-made object
-is listed as unmanaged, never as drift; the next apply converges and the plan after it shows
-no drift. Neither the key in the YAML nor the one written by hand appears in any output or in
-the state file.
+is listed as unmanaged, never as drift; a saved plan keeps the drift (``show`` prints it), and
+applying it converges: the plan after it shows no drift. Neither the key in the YAML nor the
+one written by hand appears in any output, the saved plan or the state file.
 """
 
 from __future__ import annotations
@@ -163,7 +163,12 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
     assert "secrets.api_key.value = (sensitive value changed)" in out, out
     assert f"config.{w}/secret:hand-made" in out, out  # unmanaged, left alone
 
-    code, out, err = run("apply", *store, "--auto-approve", "llmform.yaml")
+    # saved, shown and applied: the saved plan keeps the drift, show prints it
+    code, out, err = run("plan", *store, "-w", w, "-o", "drift.plan", "llmform.yaml")
+    assert code == 0, out + err
+    code, out, err = run("show", "--store", "mlflow+" + mlflow_server.url, "drift.plan")
+    assert code == 0 and f"# config.{w}/aux deleted outside llmform" in out, out + err
+    code, out, err = run("apply", *store, "drift.plan")
     assert code == 0 and "1 added, 1 changed" in out, out + err
     code, out, err = refreshed("--detailed-exitcode")
     assert code == 0 and out.endswith(NO_DRIFT) and "outside llmform" not in out, out + err
@@ -172,5 +177,6 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
 
     for output in seen:
         assert canary not in output and by_hand not in output, output
-    state = (tmp_path / ".llmform" / "state.db").read_bytes()
-    assert canary.encode() not in state and by_hand.encode() not in state
+    for written in (tmp_path / ".llmform" / "state.db", tmp_path / "drift.plan"):
+        content = written.read_bytes()
+        assert canary.encode() not in content and by_hand.encode() not in content, written
