@@ -1,11 +1,12 @@
 """Drift against the session's real ``mlflow server``, through the CLI: after an apply, changes
 made through MLflow's own REST API (an endpoint rerouted, a model definition's model changed,
-a key rewritten, a config's objects deleted) show in ``plan`` as ``changed outside llmform``
-(or ``deleted outside llmform``), apart from the plan's changes, and in ``plan
---refresh-only`` alone, with ``--detailed-exitcode`` 0 before and 2 after; a hand-made object
-is listed as unmanaged, never as drift; a saved plan keeps the drift (``show`` prints it), and
-applying it converges: the plan after it shows no drift. Neither the key in the YAML nor the
-one written by hand appears in any output, the saved plan or the state file.
+a key rewritten, a config's objects deleted, a workspace's description changed) show in
+``plan`` as ``changed outside llmform`` (or ``deleted outside llmform``), apart from the plan's
+changes, and in ``plan --refresh-only`` alone, with ``--detailed-exitcode`` 0 before and 2
+after; a hand-made object is listed as unmanaged, never as drift; a saved plan keeps the drift
+(``show`` prints it), and applying it converges: the plan after it shows no drift. Neither the
+key in the YAML nor the one written by hand appears in any output, the saved plan or the state
+file.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
         client.delete_model_definition(w, mds["llmform/aux/m1"].model_definition_id)
         (aux_secret,) = [s for s in client.list_secrets(w) if s.name == "llmform/aux"]
         client.delete_secret(w, aux_secret.secret_id)
+        client.update_workspace(w, "described by hand")
         # a hand-made object is no drift: it is listed as unmanaged
         client.create_secret(w, "hand-made", "openai", {"api_key": SecretValue(by_hand)})
     finally:
@@ -147,15 +149,20 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
     assert [(d["address"], d["actions"]) for d in data["drift"]] == [
         (f"config.{w}/aux", ["delete"]),
         (f"config.{w}/main", ["update"]),
+        (f"workspace.{w}", ["update"]),
     ]
-    aux, main = data["drift"]
+    aux, main, workspace = data["drift"]
+    assert (workspace["before"]["description"], workspace["after"]["description"]) == (
+        "",
+        "described by hand",
+    )
     assert aux["after"] is None and aux["before"]["models"] == [{"name": "m1"}]
     assert main["before"]["models"] == [{"name": "m1"}, {"name": "m2"}]
     assert main["after"]["models"] == []
     assert main["sensitive"] == ["secrets.api_key.value"]  # that it changed, nothing more
     assert any(f"config.{w}/secret:hand-made" in warning for warning in data["warnings"])
     code, out, err = refreshed("--format", "markdown")
-    assert code == 0 and "| deleted | `config." in out and "**Drift: 2 resources" in out, out
+    assert code == 0 and "| deleted | `config." in out and "**Drift: 3 resources" in out, out
 
     code, out, err = run("plan", *store, "-w", w, "--detailed-exitcode", "llmform.yaml")
     assert code == 2, out + err
@@ -169,7 +176,7 @@ def test_drift_made_through_mlflow_is_reported_and_repaired(
     code, out, err = run("show", "--store", "mlflow+" + mlflow_server.url, "drift.plan")
     assert code == 0 and f"# config.{w}/aux deleted outside llmform" in out, out + err
     code, out, err = run("apply", *store, "drift.plan")
-    assert code == 0 and "1 added, 1 changed" in out, out + err
+    assert code == 0 and "1 added, 2 changed" in out, out + err
     code, out, err = refreshed("--detailed-exitcode")
     assert code == 0 and out.endswith(NO_DRIFT) and "outside llmform" not in out, out + err
     code, out, err = run("plan", *store, "-w", w, "--detailed-exitcode", "llmform.yaml")
