@@ -12,9 +12,11 @@ from __future__ import annotations
 import pytest
 from support.stepped import DESIRED, DictTarget, MemoryState, plan_for
 
+from llmform.core.diff import Change
 from llmform.engine.apply import apply_plan
 from llmform.engine.backend import Backend
 from llmform.engine.steps import PartialApplyError
+from llmform.errors import StoreError
 from llmform.state.audit import RunInfo
 from llmform.state.base import SteppedStateStore
 from llmform.targets.base import SteppedTarget
