@@ -96,7 +96,15 @@ class Backend:
         lineage, serial = self.state.lineage_serial()
         last = self.state.last_applied() if isinstance(self.state, SteppedStateStore) else None
         resources = _read_resources(self.target, last)
-        return StoreState(lineage, serial, resources.managed, resources.unmanaged, last)
+        return StoreState(
+            lineage,
+            serial,
+            resources.managed,
+            resources.unmanaged,
+            last,
+            adoptable=resources.adoptable,
+            notes=resources.notes,
+        )
 
     def apply(
         self,

@@ -36,6 +36,16 @@ from ..state.base import StateStore
 
 
 @dataclass(frozen=True)
+class Adoptable:
+    """What a target holds that llmform did not make but can take over as ``resource`` (at its
+    address) when the configuration declares it there (``engine.adoption``); until then its
+    ``objects`` (their addresses among the unmanaged) are left alone like any other."""
+
+    resource: Resource
+    objects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StoreState:
     lineage: str
     serial: int
@@ -44,12 +54,16 @@ class StoreState:
     # the state's record of what llmform applied, for a target that keeps no state (drift is
     # what the target holds otherwise: ``core.drift``); None for one that is its own state
     last_applied: Mapping[str, Resource] | None = None
+    adoptable: Mapping[str, Adoptable] = field(default_factory=dict)  # not ours, may be
+    notes: tuple[str, ...] = ()  # what the target could not read as llmform's (for export)
 
 
 @dataclass(frozen=True)
 class TargetResources:
     managed: Mapping[str, Resource]  # created by llmform
     unmanaged: Mapping[str, Resource] = field(default_factory=dict)  # there, not ours
+    adoptable: Mapping[str, Adoptable] = field(default_factory=dict)  # not ours, may be
+    notes: tuple[str, ...] = ()
 
 
 class Target(Protocol):

@@ -48,12 +48,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from ...core.resources import JSON, Resource
+from ...core.resources import Resource
 from ...desired.model import DesiredState
 from ...errors import Diagnostic, error
-from .records import Endpoint, Linkage, ModelConfig, ModelDefinition, Secret
+from .records import Endpoint, Linkage, ModelConfig
 
 MLFLOW_DEFAULT_WORKSPACE = "default"
 AUTHOR = "llmform"  # created_by / updated_by of everything llmform writes
@@ -62,6 +62,7 @@ MANAGED_TAG = "llmform.managed"
 CONFIG_TAG = "llmform.config"
 MODEL_TAG = "llmform.model"
 DEFAULT_TAG = "llmform.default"
+ADOPTED_TAG = "llmform.adopted"  # an endpoint llmform adopted (made by hand, kept its name)
 PRIMARY_SLOT = "api_key"
 _BACKUP = re.compile(r"backup_keys\[(\d+)\]")
 _NOT_IN_ENDPOINT_NAMES = re.compile(r"[^A-Za-z0-9_.-]")
@@ -207,150 +208,6 @@ def changed_outside_marker(mask: str) -> str:
     return "mlflow-masked:" + hashlib.sha256(mask.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class WorkspaceObjects:
-    """What one MLflow workspace holds, as the three listings returned it."""
-
-    secrets: tuple[Secret, ...]
-    model_definitions: tuple[ModelDefinition, ...]
-    endpoints: tuple[Endpoint, ...]
-
-    def config_names(self) -> list[str]:
-        names = {split_secret_name(s.name) for s in self.secrets}
-        return sorted({n[0] for n in names if n is not None})
-
-    def secret(self, name: str) -> Secret | None:
-        return next((s for s in self.secrets if s.name == name), None)
-
-    def model_definition(self, name: str) -> ModelDefinition | None:
-        return next((m for m in self.model_definitions if m.name == name), None)
-
-    def endpoint(self, name: str) -> Endpoint | None:
-        return next((e for e in self.endpoints if e.name == name), None)
-
-    def route_ids(self, config: str, model: str) -> list[str]:
-        """The model definitions of ``config``'s ``model``: the primary's first, then the
-        backups' in order; none without the primary's."""
-        found: dict[str, str] = {}
-        for md in self.model_definitions:
-            parts = split_model_definition_name(md.name)
-            if parts is not None and parts[:2] == (config, model):
-                found[parts[2]] = md.model_definition_id
-        if PRIMARY_SLOT not in found:
-            return []
-        return [found[slot] for slot in key_slots(list(found))]
-
-    def served(self, config: str, model: str) -> bool:
-        """Whether ``config``'s endpoint for ``model``, tagged as such, routes to its model
-        definitions."""
-        ids = self.route_ids(config, model)
-        endpoint = self.endpoint(endpoint_name(config, model))
-        return (
-            bool(ids)
-            and endpoint is not None
-            and managed_endpoint(endpoint)
-            and (endpoint.tags.get(CONFIG_TAG), endpoint.tags.get(MODEL_TAG)) == (config, model)
-            and same_route(endpoint.model_configs, route(ids[0], ids[1:]))
-        )
-
-    def config_endpoints(self, config: str) -> list[Endpoint]:
-        return [
-            e for e in self.endpoints if managed_endpoint(e) and e.tags.get(CONFIG_TAG) == config
-        ]
-
-    def default_endpoints(self) -> list[Endpoint]:
-        return [e for e in self.endpoints if managed_endpoint(e) and DEFAULT_TAG in e.tags]
-
-    def unmanaged(self, workspace: str) -> dict[str, Resource]:
-        found: dict[str, Resource] = {}
-
-        def put(kind: str, name: str, attrs: dict[str, JSON]) -> None:
-            address = f"config.{workspace}/{kind}:{name}"
-            found[address] = Resource(address, "config", workspace, attrs)
-
-        for s in self.secrets:
-            if split_secret_name(s.name) is None:
-                put("secret", s.name, {"provider": s.provider, **dict(s.auth_config)})
-        for m in self.model_definitions:
-            if split_model_definition_name(m.name) is None:
-                put("model-definition", m.name, {"provider": m.provider, "model": m.model_name})
-        for e in self.endpoints:
-            if not managed_endpoint(e):
-                put("endpoint", e.name, {"models": len(e.model_configs)})
-        return found
-
-
-def config_resource(
-    workspace: str,
-    config: str,
-    objects: WorkspaceObjects,
-    last: Resource | None,
-    pushed_api_base: str | None,
-) -> Resource:
-    """Config ``workspace/config`` rebuilt from the gateway: api_base, models, enabled and the
-    keys' fingerprints and options from MLflow; what MLflow has no place for (factory,
-    description, the secrets' references, protect, encrypted) from ``last`` (the state's record of
-    what was applied; without one, empty, so a plan shows them)."""
-    address = f"config.{workspace}/{config}"
-    last_attrs: Mapping[str, JSON] = last.attrs if last is not None else {}
-    primary = objects.secret(secret_name(config, PRIMARY_SLOT))
-    gateway_base = primary.auth_config.get("api_base") if primary is not None else None
-    api_base = last_attrs.get("api_base") if gateway_base == pushed_api_base else gateway_base
-    known_models = {m["name"]: m for m in last_attrs.get("models", [])}
-    # a model counts when its model definition serves it with the config's key, and, while
-    # the config is enabled, when its endpoint routes to it: one changed or deleted in MLflow
-    # reads as missing, and apply puts it back. Enabled: as applied (a config whose only
-    # endpoint was deleted is not disabled); without a record, whether it has endpoints.
-    names = sorted(
-        {
-            parts[1]
-            for md in objects.model_definitions
-            if (parts := split_model_definition_name(md.name)) is not None
-            and parts[0] == config
-            and parts[2] == PRIMARY_SLOT
-            and md.model_name == parts[1]
-            and primary is not None
-            and md.secret_id == primary.secret_id
-        }
-    )
-    enabled = last_attrs.get("enabled", bool(objects.config_endpoints(config)) or not names)
-    if enabled:
-        names = [name for name in names if objects.served(config, name)]
-    models = [known_models.get(name, {"name": name}) for name in names]
-    refs: Mapping[str, str] = last_attrs.get("secrets", {})
-    attrs: dict[str, JSON] = {
-        "factory": last_attrs.get("factory", primary.provider if primary else ""),
-        "api_base": api_base,
-        "enabled": enabled,
-        "description": last_attrs.get("description", ""),
-        "models": models,
-        "options": options_of(primary.auth_config) if primary else {},
-        "secrets": dict(refs),
-    }
-    for flag in ("encrypted", "protect"):
-        if last_attrs.get(flag):
-            attrs[flag] = True
-    return Resource(address, "config", workspace, attrs, _fingerprints(config, refs, objects, last))
-
-
-def _fingerprints(
-    config: str, refs: Mapping[str, str], objects: WorkspaceObjects, last: Resource | None
-) -> dict[str, str]:
-    found: dict[str, str] = {}
-    recorded = last.secrets if last is not None else {}
-    for slot in refs:
-        holder = secret_name(config, PRIMARY_SLOT if slot in option_slots([slot]) else slot)
-        field = slot if slot in option_slots([slot]) else PRIMARY_SLOT
-        secret = objects.secret(holder)
-        if secret is None or field not in secret.masked_values:
-            continue  # not there: the plan shows the value as to be set
-        if secret.last_updated_by == AUTHOR and slot in recorded:
-            found[slot] = recorded[slot]
-        else:
-            found[slot] = changed_outside_marker(secret.masked_values[field])
-    return found
-
-
 def with_known_factory(config: Resource, factories: Mapping[str, Resource]) -> Resource:
     """A config llmform holds no record of in a workspace it manages (a step that stopped
     halfway) reads its MLflow provider as its factory; the one llmform factory of that
@@ -363,17 +220,3 @@ def with_known_factory(config: Resource, factories: Mapping[str, Resource]) -> R
     if len(found) != 1:
         return config
     return replace(config, attrs={**config.attrs, "factory": found[0].name})
-
-
-def defaults_of(objects: WorkspaceObjects) -> dict[str, str]:
-    """A workspace's defaults as its ``default-TYPE`` endpoints route them (``C/M``)."""
-    by_id = {md.model_definition_id: md.name for md in objects.model_definitions}
-    defaults: dict[str, str] = {}
-    for endpoint in objects.default_endpoints():
-        primaries = [
-            c.model_definition_id for c in endpoint.model_configs if c.linkage == "PRIMARY"
-        ]
-        parts = split_model_definition_name(by_id.get(primaries[0], "")) if primaries else None
-        if parts is not None:
-            defaults[endpoint.tags[DEFAULT_TAG]] = f"{parts[0]}/{parts[1]}"
-    return dict(sorted(defaults.items()))

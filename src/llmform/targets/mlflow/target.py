@@ -21,7 +21,7 @@ Credentials are MLflow's tracking client's (``MLFLOW_TRACKING_TOKEN``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import httpx
 
@@ -31,9 +31,11 @@ from ...desired.model import SecretRef
 from ...errors import StoreError
 from ...secrets.base import SecretValue
 from ..base import OpenMode, TargetResources
+from . import adoption, reading
 from . import mapping as m
+from . import objects as o
 from .client import MlflowClient
-from .records import FallbackConfig, ModelConfig, Secret
+from .records import Endpoint, FallbackConfig, ModelConfig, ModelDefinition, Secret
 from .wire import DEFAULT_TIMEOUT, Credentials
 
 SCHEMES = ("mlflow+http", "mlflow+https")
@@ -90,58 +92,18 @@ class MlflowTarget:
     # reading
 
     def read_resources(self, last_applied: Mapping[str, Resource] | None = None) -> TargetResources:
-        """The gateway's resources; ``last_applied`` (the state's ``last_applied()``) supplies
-        what MLflow has no place for and the fingerprints of the values llmform pushed."""
-        last = dict(last_applied or {})
-        managed: dict[str, Resource] = {}
-        unmanaged: dict[str, Resource] = {}
-        for resource in last.values():
-            if resource.kind == "factory":  # no gateway object: the state's record is all
-                managed[resource.address] = resource
-                self._factories[resource.name] = resource
-        for workspace in self.client.list_workspaces():
-            objects = self._objects(workspace.name)
-            unmanaged.update(objects.unmanaged(workspace.name))
-            address = f"workspace.{workspace.name}"
-            recorded = last.get(address)
-            if recorded is None:  # MLflow workspaces have no tags: ours are those we applied
-                unmanaged[address] = Resource(
-                    address, "workspace", workspace.name, {"description": workspace.description}
-                )
-            else:
-                self._defaults[workspace.name] = recorded.attrs.get("defaults", {})
-                attrs = {
-                    **recorded.attrs,
-                    "description": workspace.description,
-                    "defaults": m.defaults_of(objects),
-                }
-                managed[address] = Resource(address, "workspace", workspace.name, attrs)
-            # llmform's objects in a workspace this state does not hold are another
-            # repository's (another state's): listed, never touched
-            ours = managed if recorded is not None else unmanaged
-            for config in objects.config_names():
-                key = f"config.{workspace.name}/{config}"
-                base = self._pushed_api_base(last.get(key))
-                read = m.config_resource(workspace.name, config, objects, last.get(key), base)
-                if recorded is not None and key not in last:  # a step that stopped halfway
-                    read = m.with_known_factory(read, self._factories)
-                ours[key] = read
+        """The gateway's resources (``reading``); ``last_applied`` (the state's
+        ``last_applied()``) supplies what MLflow has no place for and the fingerprints of the
+        values llmform pushed."""
+        read = reading.read_gateway(self.client, dict(last_applied or {}), self._factories)
+        self._factories.update(read.factories)
+        self._defaults.update(read.defaults)
+        managed = read.resources.managed
         self._configs = {a: r for a, r in managed.items() if r.kind == "config"}
-        return TargetResources(managed, unmanaged)
+        return read.resources
 
-    def _objects(self, workspace: str) -> m.WorkspaceObjects:
-        return m.WorkspaceObjects(
-            self.client.list_secrets(workspace),
-            self.client.list_model_definitions(workspace),
-            self.client.list_endpoints(workspace),
-        )
-
-    def _pushed_api_base(self, config: Resource | None) -> str | None:
-        """The api_base llmform pushed for ``config``: its own, else its factory's."""
-        if config is None:
-            return None
-        factory = self._factories.get(str(config.attrs.get("factory")))
-        return config.attrs.get("api_base") or (factory.attrs.get("api_base") if factory else None)
+    def _objects(self, workspace: str) -> o.WorkspaceObjects:
+        return reading.workspace_objects(self.client, workspace)
 
     # applying
 
@@ -207,6 +169,13 @@ class MlflowTarget:
         base = after.attrs.get("api_base") or factory.attrs.get("api_base")
         auth = m.auth_config(str(base) if base else None, after.attrs.get("options", {}))
         recorded = before.secrets if before is not None else {}
+        owned, adopting = self._owned(workspace, config, objects)
+        if not after.attrs.get("enabled", True) and (adopting or owned.adopted()):
+            raise StoreError(
+                f"{after.address}: its endpoints were adopted from hand-made MLflow objects "
+                "(applications call them by name), and a disabled config has none; remove "
+                "the config instead, or keep it enabled"
+            )
         if not keys:
             raise StoreError(
                 f"{after.address}: MLflow's gateway serves a model with a key; this config "
@@ -215,7 +184,7 @@ class MlflowTarget:
         pending = []  # (slot, its fields by name, the secret there, whether to push values)
         for slot in keys:
             fields = {m.PRIMARY_SLOT: slot, **{o: o for o in options}}
-            existing = objects.secret(m.secret_name(config, slot))
+            existing = owned.secrets.get(slot)
             push = existing is None or any(
                 after.secrets.get(s) != recorded.get(s) for s in fields.values()
             )
@@ -242,27 +211,40 @@ class MlflowTarget:
             for slot in keys:
                 md_id = self._model_definition(
                     workspace,
-                    objects,
+                    owned.model_definitions.get((model, slot)),
                     m.model_definition_name(config, model, slot),
                     secret_ids[slot],
                     provider,
                     model,
                 )
                 routes.setdefault(model, []).append(md_id)
-        wanted: set[str] = set()
-        if after.attrs.get("enabled", True):
-            for model, ids in routes.items():
-                name = m.endpoint_name(config, model)
-                wanted.add(name)
-                tags = {m.MANAGED_TAG: "true", m.CONFIG_TAG: config, m.MODEL_TAG: model}
-                self._endpoint(workspace, objects, name, m.route(ids[0], ids[1:]), tags)
-        wanted_mds = {
-            m.model_definition_name(config, model, slot) for model in models for slot in keys
-        }
-        self._remove_extras(
-            workspace, config, wanted, wanted_mds, {m.secret_name(config, s) for s in keys}
-        )
+        enabled = bool(after.attrs.get("enabled", True))
+        for model, ids in routes.items() if enabled else ():
+            tags = {m.MANAGED_TAG: "true", m.CONFIG_TAG: config, m.MODEL_TAG: model}
+            endpoint = owned.endpoints.get(model)
+            takes_over = adopting and endpoint is not None
+            if endpoint is None:
+                endpoint = objects.endpoint(m.endpoint_name(config, model))
+            elif takes_over or endpoint.tags.get(m.ADOPTED_TAG) == "true":
+                tags[m.ADOPTED_TAG] = "true"
+            name = endpoint.name if endpoint is not None else m.endpoint_name(config, model)
+            route = m.route(ids[0], ids[1:])
+            self._endpoint(workspace, endpoint, name, route, tags, takes_over)
+        self._remove_extras(workspace, config, set(models) if enabled else set(), models, keys)
         self._converge_defaults(workspace)
+
+    def _owned(
+        self, workspace: str, config: str, objects: o.WorkspaceObjects
+    ) -> tuple[o.Owned, bool]:
+        """``config``'s objects, and whether it is adopting them now: a config that holds none
+        yet takes over the hand-made candidate of its name (``adoption``), as the plan read
+        it."""
+        owned = objects.owned(config)
+        if owned:
+            return owned, False
+        found, _ = adoption.candidates(workspace, objects)
+        candidate = next((c for c in found if c.config == config), None)
+        return (candidate.owned, True) if candidate is not None else (owned, False)
 
     def _secret_values(
         self, after: Resource, refs: Mapping[str, str], fields: Mapping[str, str]
@@ -278,13 +260,12 @@ class MlflowTarget:
     def _model_definition(
         self,
         workspace: str,
-        objects: m.WorkspaceObjects,
+        existing: ModelDefinition | None,
         name: str,
         secret_id: str,
         provider: str,
         model: str,
     ) -> str:
-        existing = objects.model_definition(name)
         if existing is None:
             made = self.client.create_model_definition(
                 workspace, name, secret_id, provider, model, m.AUTHOR
@@ -308,12 +289,15 @@ class MlflowTarget:
     def _endpoint(
         self,
         workspace: str,
-        objects: m.WorkspaceObjects,
+        existing: Endpoint | None,
         name: str,
         route: tuple[ModelConfig, ...],
         tags: Mapping[str, str],
+        takes_over: bool = False,
     ) -> None:
-        existing = objects.endpoint(name)
+        """Endpoint ``name`` routing as ``route``, with ``tags``. An existing one that is not
+        llmform's is refused, unless this apply ``takes_over`` it (an adoption: it is tagged,
+        keeping its name)."""
         fallback = FallbackConfig() if len(route) > 1 else None
         if existing is None:
             made = self.client.create_endpoint(
@@ -322,7 +306,7 @@ class MlflowTarget:
             self._tag(workspace, made.endpoint_id, {}, tags)
             return
         conflicting = any(existing.tags.get(k, v) != v for k, v in tags.items())
-        if not m.managed_endpoint(existing) or conflicting:
+        if not takes_over and (not m.managed_endpoint(existing) or conflicting):
             raise StoreError(
                 f"MLflow endpoint {name} in workspace {workspace} exists and is not llmform's "
                 "for this route; llmform leaves it alone: rename or delete it in MLflow"
@@ -341,8 +325,11 @@ class MlflowTarget:
         self, workspace: str, endpoint_id: str, has: Mapping[str, str], tags: Mapping[str, str]
     ) -> None:
         """Set the tags ``has`` lacks, llmform's mark first: an apply cut off between two tags
-        leaves an endpoint recognisably llmform's, whose other tags the next apply sets."""
-        for key in sorted(tags, key=lambda k: k != m.MANAGED_TAG):
+        leaves an endpoint recognisably llmform's, whose other tags the next apply sets. An
+        endpoint being adopted gets the mark last instead: cut off before it, it is still
+        the hand-made one the plan offered for adoption."""
+        adopting = m.ADOPTED_TAG in tags and has.get(m.MANAGED_TAG) != "true"
+        for key in sorted(tags, key=lambda k: (k == m.MANAGED_TAG) == adopting):
             if has.get(key) != tags[key]:
                 self.client.set_endpoint_tag(workspace, endpoint_id, key, tags[key])
 
@@ -350,36 +337,41 @@ class MlflowTarget:
         self,
         workspace: str,
         config: str,
-        endpoints: set[str],
-        model_definitions: set[str],
-        secrets: set[str],
+        endpoint_models: Collection[str],
+        models: Collection[str],
+        slots: Collection[str],
     ) -> None:
-        """Delete this config's objects that are not wanted, endpoints first (with any default
-        endpoint routing to a model definition that goes), then model definitions, secrets."""
+        """Delete this config's objects that are not wanted (endpoints but for
+        ``endpoint_models``, model definitions but for ``models`` x ``slots``, secrets but for
+        ``slots``), endpoints first (with any llmform endpoint routing to a model definition
+        that goes), then model definitions, then secrets that no model definition uses."""
         objects = self._objects(workspace)
+        owned = objects.owned(config)
         going = {
             md.model_definition_id
-            for md in objects.model_definitions
-            if (parts := m.split_model_definition_name(md.name)) is not None
-            and parts[0] == config
-            and md.name not in model_definitions
+            for (model, slot), md in owned.model_definitions.items()
+            if model not in models or slot not in slots
         }
         for endpoint in objects.endpoints:
             uses_going = any(c.model_definition_id in going for c in endpoint.model_configs)
-            ours = endpoint in objects.config_endpoints(config) and endpoint.name not in endpoints
+            model = endpoint.tags.get(m.MODEL_TAG, "")
+            kept = model in endpoint_models and owned.endpoints.get(model) == endpoint
+            ours = endpoint in objects.config_endpoints(config) and not kept
             if m.managed_endpoint(endpoint) and (ours or uses_going):
                 self.client.delete_endpoint(workspace, endpoint.endpoint_id)
         for md_id in sorted(going):
             self.client.delete_model_definition(workspace, md_id)
-        for secret in objects.secrets:
-            owner = m.split_secret_name(secret.name)
-            if owner is not None and owner[0] == config and secret.name not in secrets:
+        used = {
+            md.secret_id for md in objects.model_definitions if md.model_definition_id not in going
+        }
+        for slot, secret in owned.secrets.items():
+            if slot not in slots and secret.secret_id not in used:
                 self.client.delete_secret(workspace, secret.secret_id)
 
     def _remove_config(self, before: Resource) -> None:
         self._configs.pop(before.address, None)
         workspace, config = str(before.workspace), before.name.split("/", 1)[1]
-        self._remove_extras(workspace, config, set(), set(), set())
+        self._remove_extras(workspace, config, (), (), ())
 
     def _converge_defaults(self, workspace: str) -> None:
         """The workspace's ``default-TYPE`` endpoints as its defaults say; one whose config is
@@ -394,7 +386,8 @@ class MlflowTarget:
             name = m.default_endpoint_name(model_type)
             wanted.add(name)
             tags = {m.MANAGED_TAG: "true", m.DEFAULT_TAG: model_type}
-            self._endpoint(workspace, objects, name, m.route(ids[0], ids[1:]), tags)
+            route = m.route(ids[0], ids[1:])
+            self._endpoint(workspace, objects.endpoint(name), name, route, tags)
         for endpoint in objects.default_endpoints():
             if endpoint.name not in wanted:
                 self.client.delete_endpoint(workspace, endpoint.endpoint_id)
