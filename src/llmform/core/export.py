@@ -135,12 +135,16 @@ def _dump(value: Any) -> str:
     return yamlout.dump(value, width=100)
 
 
-def export_yaml(state: ExportedState, catalog: Mapping[str, Factory] | None = None) -> str:
+def export_yaml(
+    state: ExportedState, catalog: Mapping[str, Factory] | None = None, note: str = ""
+) -> str:
     """The managed resources of ``state`` as one llmform YAML document; ``catalog`` (default:
-    the built-in one) decides which factories are left to the catalog."""
+    the built-in one) decides which factories are left to the catalog; ``note``: comment lines
+    under the first."""
     declared, rest = _sections(state, catalog)
     parts = [
         f"# Exported by llmform from the store (serial {state.serial}).\n",
+        *(f"# {line}\n" for line in note.splitlines()),
         _dump({"apiVersion": API_VERSION}),
     ]
     if declared:

@@ -38,6 +38,7 @@ from ..targets.base import (
     TakesSecretValues,
 )
 from ..targets.guard import before_problems, check_befores
+from .adoption import adopt_planned
 from .backend import Backend
 from .plan import Prepared, endpoint_trust
 from .plan_check import revalidate
@@ -80,7 +81,7 @@ def refusal_ahead(plan: Plan, store: Store | Backend) -> str | None:
     """Why apply would refuse a saved plan against ``store`` as it is now, as far as the store
     tells (stale, or a resource not what the plan expects); for ``show``. None: it would not."""
     backend = Backend.of(store)
-    current = backend.read()
+    current = adopt_planned(backend.read(), plan)
     reason = stale_reason(plan, backend, current)
     if reason is not None:
         return reason
@@ -98,7 +99,7 @@ def check_fresh(plan: Plan, store: Store | Backend, resolver: Resolver) -> Resol
     resolved again. Reads only: run it before taking the lock, so a refusal writes nothing;
     the store checks serial and befores again inside its apply transaction."""
     backend = Backend.of(store)
-    current = backend.read()
+    current = adopt_planned(backend.read(), plan)
     reason = stale_reason(plan, backend, current)
     if reason is not None:
         raise StalePlanError(f"{reason}; run llmform plan again")

@@ -24,6 +24,7 @@ from ..secrets.base import Resolver, fingerprint
 from ..secrets.reads import ResolvedSecrets, reading_rule, resolve_secrets
 from ..secrets.reads import SecretsError as SecretsError  # re-exported: prepare raises it
 from ..targets.base import ChecksDesired, Store, StoreState
+from .adoption import adopt, adoption_notes
 from .backend import Backend
 
 
@@ -151,11 +152,13 @@ def plan_prepared(
     """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
     the store is to keep secret values sealed (see llmform.secrets.sealing)."""
     backend = Backend.of(store)
-    current = backend.read()
-    check_declares_something(state, current.resources, scope)
+    read = backend.read()
     fingerprints = _fingerprints(prepared, backend)
+    desired = desired_resources(state, fingerprints, encrypted=encrypted)
+    current = adopt(read, desired)  # what the configuration declares of the adoptable
+    check_declares_something(state, current.resources, scope)
     plan = build_plan(
-        desired_resources(state, fingerprints, encrypted=encrypted),
+        desired,
         current.resources,
         store_url=backend.display_url,
         lineage=current.lineage,
@@ -163,7 +166,11 @@ def plan_prepared(
         fingerprints={str(ref): fp for ref, fp in fingerprints.items()},
         scope=scope,
         unmanaged=sorted(current.unmanaged),
-        warnings=(prepared.secrets.notes + (() if backend.exists else (new_store_note(backend),))),
+        warnings=(
+            prepared.secrets.notes
+            + adoption_notes(read, current)
+            + (() if backend.exists else (new_store_note(backend),))
+        ),
         secrets_compared=prepared.secrets_compared,
         last_applied=current.last_applied,
     )

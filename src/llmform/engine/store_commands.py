@@ -6,15 +6,17 @@ its command needs (see OpenMode) and returns what the CLI prints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..core.export import export_yaml
 from ..state.audit import AuditEvent
 from ..state.audit_keys import configured_chain_key
 from ..state.audit_trail import CopiedEvent, Head, TrailReport, verify_trail
+from ..state.base import NoStateError
 from ..state.lock import LockInfo
 from ..targets import OpenMode
-from ..targets.base import SteppedTarget
+from ..targets.base import SteppedTarget, StoreState
+from .adoption import with_adoptable
 from .backend import Location, Warn, opened_backend
 
 
@@ -31,10 +33,33 @@ def init_store(where: Location, warn: Warn) -> Initialized:
         return Initialized(backend.target.created, serial)
 
 
+# above the configs export offers for adoption (a hand-made MLflow gateway's)
+ADOPTION_NOTE = """\
+Configs llmform did not make are exported for adoption, keeping their objects' names; their
+keys are placeholders (env:MLFLOW_..._KEY): point each at where the key is kept, e.g.
+{vault: secret/llm/openai#api_key}. llmform plan then shows only the keys (which cannot be
+read back) as changes; llmform apply pushes them and manages the objects from then on."""
+
+
 def export_store(where: Location, warn: Warn) -> str:
-    """The store's managed resources as llmform YAML (secrets as references)."""
-    with opened_backend(where, OpenMode.READ, warn) as backend:
-        return export_yaml(backend.read())
+    """The store's managed resources as llmform YAML (secrets as references), with what it
+    offers for adoption (``engine.adoption``). Each note of the target (an object that cannot
+    be exported, a field that is not) goes to ``warn``. A target whose state is not there yet
+    (a gateway made by hand) is exported as it is."""
+    try:
+        with opened_backend(where, OpenMode.READ, warn) as backend:
+            return _export(backend.read(), warn)
+    except NoStateError:
+        with opened_backend(where, OpenMode.PLAN, warn) as backend:
+            return _export(backend.read(), warn)
+
+
+def _export(state: StoreState, warn: Warn) -> str:
+    for note in state.notes:
+        warn(note)
+    resources = with_adoptable(state)
+    adopting = any(r.kind == "config" for a, r in resources.items() if a not in state.resources)
+    return export_yaml(replace(state, resources=resources), note=ADOPTION_NOTE if adopting else "")
 
 
 def audit_events(where: Location, warn: Warn) -> list[AuditEvent]:

@@ -149,10 +149,14 @@ def candidates(workspace: str, objects: WorkspaceObjects) -> tuple[list[Candidat
     names = set(objects.config_names())
     for secret_id, group in sorted(groups.items(), key=lambda g: secrets[g[0]].name):
         made = _candidate(workspace, secrets, mds, uses, secrets[secret_id], group)
-        if isinstance(made, str):
+        if isinstance(made, str):  # the same reason for everything the group routes to
             for endpoint in group:
                 why[endpoint.endpoint_id] = made
-            why.setdefault(secret_id, made)
+                for link in endpoint.model_configs:
+                    why.setdefault(link.model_definition_id, made)
+                    routed = mds.get(link.model_definition_id)
+                    if routed is not None:
+                        why.setdefault(routed.secret_id, made)
         elif made.config in names:
             why[secret_id] = f"its config name {made.config} is taken"
         else:
