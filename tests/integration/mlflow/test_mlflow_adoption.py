@@ -84,8 +84,6 @@ apply takes it over under its own names and manages it from then on
 Warning: config.team-a/openai-prod adopts what llmform did not make (secret:openai-prod, \
 model-definition:gpt4o, model-definition:gpt4o-mini, endpoint:chat, endpoint:fast): apply takes \
 it over under its own names and manages it from then on
-Warning: The state of mlflow+{url} in sqlite:///.llmform/state.db does not exist yet; \
-apply will create it.
 
 Unmanaged (in the store, not created by llmform; left alone):
   config.support/endpoint:lab
@@ -237,11 +235,14 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
         monkeypatch.setenv("MLFLOW_LOCAL_LLM_API_KEY", keys["new-main"])
         monkeypatch.setenv("MLFLOW_LOCAL_LLM_BACKUP_KEY_1", keys["new-backup"])
         trust = ["--trust-endpoint", provider.api_base]
-        code, out, err = run("plan", *store, *trust, "--detailed-exitcode", "llmform.yaml")
-        assert (code, err) == (2, CHECKING), out + err
-        assert out == PLANNED.replace("{url}", own_server.url)
-
-        code, out, err = run("apply", *store, *trust, "--auto-approve", "llmform.yaml")
+        code, out, err = run("init", *store)  # a saved plan needs the state's key
+        assert code == 0, out + err
+        plan = ("plan", *store, *trust, "--detailed-exitcode", "llmform.yaml", "-o", "plan.json")
+        code, out, err = run(*plan)
+        assert (code, err.split("\n")[0]) == (2, CHECKING.strip()), out + err
+        assert out == PLANNED
+        # the saved plan, checked against the gateway again, adopts what it was made against
+        code, out, err = run("apply", *store, "plan.json")
         assert code == 0, out + err
         assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in out, out
         assert set(provider.keys_seen()) == {keys["new-prod"], keys["new-main"], keys["new-backup"]}
@@ -293,3 +294,90 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
 def mask(key: str) -> str:
     """MLflow's masked form of a key."""
     return f"{key[:3]}...{key[-4:]}"
+
+
+MADE = """\
+apiVersion: llmform/v1
+factories:
+  - name: Local
+    type: openai-compatible
+    api_base: {api_base}
+    models:
+      - {{name: m1, type: chat, max_tokens: 1000}}
+      - {{name: m2, type: chat, max_tokens: 1000}}
+workspaces:
+  - name: made
+    description: made by llmform
+    defaults: {{chat: main/m1}}
+configs:
+  - name: main
+    workspace: made
+    factory: Local
+    api_key: {{env: MADE_KEY}}
+    backup_keys: [{{env: MADE_BACKUP}}]
+    models: [m1, m2]
+"""
+
+ROUND_TRIP = """\
+# Exported by llmform from the store (serial 3).
+apiVersion: llmform/v1
+factories:
+- name: Local
+  type: openai-compatible
+  api_base: {api_base}
+  models:
+  - max_tokens: 1000
+    name: m1
+    type: chat
+  - max_tokens: 1000
+    name: m2
+    type: chat
+workspaces:
+- name: made
+  description: made by llmform
+  defaults:
+    chat: main/m1
+configs:
+- name: main
+  workspace: made
+  factory: Local
+  api_key:
+    env: MADE_KEY
+  backup_keys:
+  - env: MADE_BACKUP
+  models:
+  - m1
+  - m2
+"""
+
+
+def test_a_gateway_llmform_made_exports_as_it_was_declared_and_plans_no_changes(
+    own_server: MlflowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Nothing to adopt (the other test's objects are another state's, or stay unmanaged)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("LLMFORM_STORE", "LLMFORM_STATE"):
+        monkeypatch.delenv(name, raising=False)
+    key, backup = (f"sk-canary-{secrets.token_hex(12)}" for _ in range(2))
+    monkeypatch.setenv("MADE_KEY", key)
+    monkeypatch.setenv("MADE_BACKUP", backup)
+    store = ["--store", "mlflow+" + own_server.url]
+    with ProviderServer("openai", {key: "valid", backup: "valid"}, models=["m1", "m2"]) as server:
+        trust = ["--trust-endpoint", server.api_base]
+        (tmp_path / "made.yaml").write_text(MADE.format(api_base=server.api_base))
+        code, out, err = cli(capsys, "apply", *store, *trust, "--auto-approve", "made.yaml")
+        assert code == 0, out + err
+        code, out, err = cli(capsys, "export", *store, "-o", "exported.yaml")
+        assert code == 0 and not out and "made" not in err, out + err
+        exported = (tmp_path / "exported.yaml").read_text(encoding="utf-8")
+        assert exported == ROUND_TRIP.format(api_base=server.api_base)
+        plan = ("plan", *store, *trust, "--detailed-exitcode", "exported.yaml")
+        code, out, err = cli(capsys, *plan)
+        assert code == 0 and "No changes." in out, out + err
+        unmanaged = out.split("\n\n")[0]  # none of it: all llmform's own
+        assert "made" not in unmanaged and "adopts" not in out, out
+        for text in (out, err, exported):
+            assert key not in text and backup not in text
