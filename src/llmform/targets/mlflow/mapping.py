@@ -30,10 +30,28 @@ The mapping:
 Recognising what llmform manages: MLflow 3.17 tags endpoints only (``set-tag``); secrets and
 model definitions have no tags. So endpoints carry ``llmform.managed=true`` and
 ``llmform.config``/``llmform.model`` (or ``llmform.default``), and secrets and model
-definitions are llmform's by their name (``llmform/``: a ``/`` no llmform config name holds).
+definitions are llmform's by their name (``llmform/``: a ``/`` no llmform config name holds) or,
+adopted, by the route of an endpoint tagged ``llmform.adopted``.
 Everything else is unmanaged, listed at an address of its own (``config.W/endpoint:NAME``,
 ``config.W/secret:NAME``, ``config.W/model-definition:NAME``: a ``:`` no config name holds, so
 no plan can aim a change at one) and never touched.
+
+Adoption (``adoption``, ``objects.Owned``): a gateway made by hand has names of its own (secret
+``openai-prod``, model definition ``gpt4o``, endpoint ``chat``), and applications call its
+endpoints by name, so adopting it renames and recreates nothing. Each hand-made secret with the
+model definitions on it and the endpoints routing to them, in a config's shape (``adoption``'s
+docstring), is a candidate config named after the secret, offered as adoptable at
+``config.W/NAME`` (with its workspace and its catalog factory) and written by ``llmform export``
+with placeholder references for its keys; anything else hand-made is named in a warning and stays
+unmanaged. A configuration declaring a candidate, and changing it in place without taking any of
+it away, adopts it (``engine.adoption``): the plan diffs against the candidate, so the only
+changes are the keys MLflow never returns, and apply pushes them and tags the endpoints
+(``llmform.adopted`` with llmform's other tags, the mark last: an apply cut off before it leaves
+the candidate as it was). From then on a config owns what its names say and what its adopted
+endpoints route to: the PRIMARY's model definition and secret are its key's, the FALLBACK of
+order N backup N-1's; a model added later gets llmform's names. The state's record of the
+config (``last_applied``) says that this state holds it. An adopted config cannot be disabled
+(its endpoints would go, and with them the route to its objects); removing it deletes them.
 
 Secrets: MLflow returns values only masked. llmform writes each secret with ``created_by`` and
 ``updated_by`` ``llmform``; while the secret's ``last_updated_by`` is still ``llmform``, the
