@@ -13,7 +13,9 @@ What maps to what is ``mapping``'s docstring. This module does the I/O:
   holds now rather than from the change's ``before``, so a step that failed halfway is finished
   by the next apply. A key's value is pushed when its secret is created or its fingerprint
   changed; the values come from ``use_secrets`` (the engine hands in the resolved secrets,
-  which the state never holds), revealed only into the request body (``wire``).
+  which the state never holds), revealed only into the request body (``wire``). A config
+  works on the objects it owns (``objects.Owned``): llmform's names, or a hand-made gateway's
+  it adopts, whose endpoints it tags and whose names it keeps (``mapping``'s docstring).
 
 Credentials are MLflow's tracking client's (``MLFLOW_TRACKING_TOKEN``,
 ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``), never shown: ``display_url`` has none.
