@@ -12,7 +12,7 @@ nothing: the resource stays unmanaged, and the plan says it is left alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from ..core.diff import field_changes
@@ -38,13 +38,17 @@ def adopt(state: StoreState, desired: Mapping[str, Resource]) -> StoreState:
     return replace(state, resources=resources, unmanaged=unmanaged)
 
 
-def adoption_notes(read: StoreState, adopted: StoreState) -> tuple[str, ...]:
-    """What a plan says of each adoption (``adopted`` is ``adopt``'s result from ``read``)
-    that takes over objects: which, and that they keep their names."""
+def adoption_notes(
+    read: StoreState, adopted: StoreState, scope: Collection[str] = ()
+) -> tuple[str, ...]:
+    """What a plan says of each adoption (``adopted`` is ``adopt``'s result from ``read``) in
+    the workspaces of ``scope`` (empty: all) that takes over objects: which, and that they
+    keep their names."""
     notes = []
     for address in sorted(set(adopted.resources) - set(read.resources)):
-        objects = [o.split("/", 1)[-1] for o in read.adoptable[address].objects]
-        if objects:
+        offer = read.adoptable[address]
+        objects = [o.split("/", 1)[-1] for o in offer.objects]
+        if objects and (not scope or offer.resource.workspace in scope):
             notes.append(
                 f"{address} adopts what llmform did not make ({', '.join(objects)}): apply "
                 "takes it over under its own names and manages it from then on"

@@ -168,7 +168,7 @@ def plan_prepared(
         unmanaged=sorted(current.unmanaged),
         warnings=(
             prepared.secrets.notes
-            + adoption_notes(read, current)
+            + adoption_notes(read, current, scope)
             + (() if backend.exists else (new_store_note(backend),))
         ),
         secrets_compared=prepared.secrets_compared,

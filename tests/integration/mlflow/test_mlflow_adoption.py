@@ -60,7 +60,19 @@ configs:
   - gpt-4o-mini
 """
 
-PLANNED = """\
+UNMANAGED = """\
+Unmanaged (in the store, not created by llmform; left alone):
+  config.support/endpoint:lab
+  config.support/model-definition:lab-a
+  config.support/model-definition:lab-b
+  config.support/secret:lab
+  config.team-a/secret:spare\\x1b[31m
+  workspace.default
+
+"""
+
+PLANNED = (
+    """\
 Workspace support:
 
   # config.support/local-llm will be updated in place
@@ -85,14 +97,9 @@ Warning: config.team-a/openai-prod adopts what llmform did not make (secret:open
 model-definition:gpt4o, model-definition:gpt4o-mini, endpoint:chat, endpoint:fast): apply takes \
 it over under its own names and manages it from then on
 
-Unmanaged (in the store, not created by llmform; left alone):
-  config.support/endpoint:lab
-  config.support/model-definition:lab-a
-  config.support/model-definition:lab-b
-  config.support/secret:lab
-  config.team-a/secret:spare\\x1b[31m
-  workspace.default
-
+"""
+    + UNMANAGED
+    + """\
 Key checks: 3 keys of 2 configs, all passed.
   config.support/local-llm   api_key: valid
   config.support/local-llm   backup_keys[0]: valid
@@ -100,16 +107,11 @@ Key checks: 3 keys of 2 configs, all passed.
 
 Plan: 0 to add, 2 to change, 0 to destroy.
 """
+)
 
-AFTER = """\
-Unmanaged (in the store, not created by llmform; left alone):
-  config.support/endpoint:lab
-  config.support/model-definition:lab-a
-  config.support/model-definition:lab-b
-  config.support/secret:lab
-  config.team-a/secret:spare\\x1b[31m
-  workspace.default
-
+AFTER = (
+    UNMANAGED
+    + """\
 Key checks: 3 keys of 2 configs, all passed.
   config.support/local-llm   api_key: valid (cached)
   config.support/local-llm   backup_keys[0]: valid (cached)
@@ -117,6 +119,7 @@ Key checks: 3 keys of 2 configs, all passed.
 
 No changes. The store matches the configuration.
 """
+)
 
 CHECKING = "Key checks: 2 configs...\n"
 
@@ -235,6 +238,18 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
         monkeypatch.setenv("MLFLOW_LOCAL_LLM_API_KEY", keys["new-main"])
         monkeypatch.setenv("MLFLOW_LOCAL_LLM_BACKUP_KEY_1", keys["new-backup"])
         trust = ["--trust-endpoint", provider.api_base]
+        # a declaration that would take a model away adopts nothing, and deletes nothing
+        partial = exported.replace("  - gpt-4o\n  - gpt-4o-mini\n", "  - gpt-4o\n")
+        (tmp_path / "partial.yaml").write_text(partial, encoding="utf-8")
+        scoped = ("-w", "team-a", "--no-validate-keys", "--detailed-exitcode", "partial.yaml")
+        code, out, err = run("plan", *store, *scoped)
+        assert code == 0 and "No changes." in out, out + err
+        assert (
+            "Warning: config.team-a/openai-prod exists in the store but was not created by "
+            "llmform; it is left alone" in out
+        ), out
+        assert "config.team-a/endpoint:chat" in out and "adopts" not in out, out
+
         code, out, err = run("init", *store)  # a saved plan needs the state's key
         assert code == 0, out + err
         plan = ("plan", *store, *trust, "--detailed-exitcode", "llmform.yaml", "-o", "plan.json")
