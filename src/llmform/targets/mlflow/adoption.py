@@ -120,7 +120,7 @@ def config_name(secret: str) -> str:
 def candidates(workspace: str, objects: WorkspaceObjects) -> tuple[list[Candidate], list[str]]:
     """The candidates among ``workspace``'s hand-made objects, and notes naming each hand-made
     object that is not part of one (why) or has fields llmform does not represent."""
-    taken = objects.owned_ids()
+    taken = objects.owned_ids
     secrets = {
         s.secret_id: s
         for s in objects.secrets

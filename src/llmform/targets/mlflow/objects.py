@@ -6,8 +6,10 @@ the I/O is the target's.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ...core.resources import JSON, Resource
 from .mapping import (
@@ -93,35 +95,47 @@ class WorkspaceObjects:
         """``config``'s objects: those named after it, and the hand-made ones its adopted
         endpoints (tagged ``llmform.adopted``) route to, with their secrets; a name wins
         over a route."""
-        secrets: dict[str, Secret] = {}
-        definitions: dict[tuple[str, str], ModelDefinition] = {}
-        endpoints: dict[str, Endpoint] = {}
+        return self._owners.get(config) or Owned()
+
+    @cached_property
+    def _owners(self) -> dict[str, Owned]:
+        """Every config's objects, found in one pass over each listing (a plan reads each
+        config's, and a gateway may hold hundreds)."""
+        secrets: dict[str, dict[str, Secret]] = defaultdict(dict)
+        definitions: dict[str, dict[tuple[str, str], ModelDefinition]] = defaultdict(dict)
+        endpoints: dict[str, dict[str, Endpoint]] = defaultdict(dict)
         for secret in self.secrets:
             parts = split_secret_name(secret.name)
-            if parts is not None and parts[0] == config:
-                secrets[parts[1]] = secret
+            if parts is not None:
+                secrets[parts[0]][parts[1]] = secret
         for md in self.model_definitions:
             md_parts = split_model_definition_name(md.name)
-            if md_parts is not None and md_parts[0] == config:
-                definitions[md_parts[1:]] = md
-        for endpoint in self.config_endpoints(config):
-            if MODEL_TAG in endpoint.tags:
-                endpoints.setdefault(endpoint.tags[MODEL_TAG], endpoint)
+            if md_parts is not None:
+                definitions[md_parts[0]][md_parts[1:]] = md
+        for endpoint in self.endpoints:
+            tags = endpoint.tags
+            if managed_endpoint(endpoint) and CONFIG_TAG in tags and MODEL_TAG in tags:
+                endpoints[tags[CONFIG_TAG]].setdefault(tags[MODEL_TAG], endpoint)
         by_id = {md.model_definition_id: md for md in self.model_definitions}
         secret_by_id = {s.secret_id: s for s in self.secrets}
-        for model, endpoint in endpoints.items():
-            if endpoint.tags.get(ADOPTED_TAG) != "true":
-                continue
-            for link in endpoint.model_configs:
-                routed = by_id.get(link.model_definition_id)
-                if routed is None or split_model_definition_name(routed.name) is not None:
+        for config, by_model in endpoints.items():
+            for model, endpoint in by_model.items():
+                if endpoint.tags.get(ADOPTED_TAG) != "true":
                     continue
-                slot = slot_of(link)
-                definitions.setdefault((model, slot), routed)
-                held = secret_by_id.get(routed.secret_id)
-                if held is not None and split_secret_name(held.name) is None:
-                    secrets.setdefault(slot, held)
-        return Owned(secrets, definitions, endpoints)
+                for link in endpoint.model_configs:
+                    routed = by_id.get(link.model_definition_id)
+                    if routed is None or split_model_definition_name(routed.name) is not None:
+                        continue
+                    slot = slot_of(link)
+                    definitions[config].setdefault((model, slot), routed)
+                    held = secret_by_id.get(routed.secret_id)
+                    if held is not None and split_secret_name(held.name) is None:
+                        secrets[config].setdefault(slot, held)
+        names = set(secrets) | set(definitions) | set(endpoints)
+        return {
+            name: Owned(secrets.get(name, {}), definitions.get(name, {}), endpoints.get(name, {}))
+            for name in names
+        }
 
     def route_ids(self, config: str, model: str, owned: Owned | None = None) -> list[str]:
         """The model definitions of ``config``'s ``model``: the primary's first, then the
@@ -157,6 +171,7 @@ class WorkspaceObjects:
     def default_endpoints(self) -> list[Endpoint]:
         return [e for e in self.endpoints if managed_endpoint(e) and DEFAULT_TAG in e.tags]
 
+    @cached_property
     def owned_ids(self) -> set[str]:
         """Every object some config holds (by name or adoption), and llmform's endpoints."""
         ids = {e.endpoint_id for e in self.endpoints if managed_endpoint(e)}
@@ -166,7 +181,7 @@ class WorkspaceObjects:
 
     def unmanaged(self, workspace: str) -> dict[str, Resource]:
         found: dict[str, Resource] = {}
-        ours = self.owned_ids()
+        ours = self.owned_ids
 
         def put(kind: str, name: str, attrs: dict[str, JSON]) -> None:
             address = unmanaged_address(workspace, kind, name)
