@@ -224,7 +224,9 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
         return code, out, err
 
     valid = {keys[k]: "valid" for k in ("new-prod", "new-main", "new-backup")}
-    with ProviderServer("openai", valid, models=["gpt-4o", "gpt-4o-mini", "qwen3"]) as provider:
+    with ProviderServer(
+        "openai", valid, models=["gpt-4o", "gpt-4o-mini", "gpt-4.1", "qwen3"]
+    ) as provider:
         with MlflowClient(own_server.url) as client:
             ids = hand_made(client, provider.api_base, keys)
 
@@ -273,27 +275,50 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
         assert out.startswith("# Exported by llmform from the store (serial 2).\napiVersion")
         assert out.split("apiVersion", 1)[1] == body
 
-    with MlflowClient(own_server.url) as client:
-        # the names applications call are there, as they were, now llmform's
-        for workspace, name in (("team-a", "chat"), ("team-a", "fast"), ("support", "assistant")):
-            endpoint = client.get_endpoint_by_name(workspace, name)
-            assert endpoint.endpoint_id == ids[name]
-            assert endpoint.tags["llmform.managed"] == "true"
-            assert endpoint.tags["llmform.adopted"] == "true"
-        assert {e.name for e in client.list_endpoints("team-a")} == {"chat", "fast"}
-        assert {e.name for e in client.list_endpoints("support")} == {"assistant", "lab"}
-        masks = {s.name: s.masked_values["api_key"] for s in client.list_secrets("team-a")}
-        assert masks["openai-prod"] == mask(keys["new-prod"])
-        assert masks["spare\x1b[31m"] == mask(keys["spare"])  # untouched
-        assert set(masks) == {"openai-prod", "spare\x1b[31m"}
-        masks = {s.name: s.masked_values["api_key"] for s in client.list_secrets("support")}
-        assert masks == {
-            "local llm": mask(keys["new-main"]),
-            "local-llm-backup": mask(keys["new-backup"]),
-            "lab": mask(keys["lab"]),
-        }
-        names = {d.name for d in client.list_model_definitions("support")}
-        assert names == {"qwen", "qwen-b", "lab-a", "lab-b"}
+        with MlflowClient(own_server.url) as client:
+            # the names applications call are there, as they were, now llmform's
+            for workspace, name in (
+                ("team-a", "chat"),
+                ("team-a", "fast"),
+                ("support", "assistant"),
+            ):
+                endpoint = client.get_endpoint_by_name(workspace, name)
+                assert endpoint.endpoint_id == ids[name]
+                assert endpoint.tags["llmform.managed"] == "true"
+                assert endpoint.tags["llmform.adopted"] == "true"
+            assert {e.name for e in client.list_endpoints("team-a")} == {"chat", "fast"}
+            assert {e.name for e in client.list_endpoints("support")} == {"assistant", "lab"}
+            masks = {s.name: s.masked_values["api_key"] for s in client.list_secrets("team-a")}
+            assert masks["openai-prod"] == mask(keys["new-prod"])
+            assert masks["spare\x1b[31m"] == mask(keys["spare"])  # untouched
+            assert set(masks) == {"openai-prod", "spare\x1b[31m"}
+            masks = {s.name: s.masked_values["api_key"] for s in client.list_secrets("support")}
+            assert masks == {
+                "local llm": mask(keys["new-main"]),
+                "local-llm-backup": mask(keys["new-backup"]),
+                "lab": mask(keys["lab"]),
+            }
+            names = {d.name for d in client.list_model_definitions("support")}
+            assert names == {"qwen", "qwen-b", "lab-a", "lab-b"}
+
+        # from then on llmform manages them: a model added gets llmform's names beside the
+        # adopted ones; one removed takes its adopted endpoint and definition with it
+        changed = exported.replace("  - gpt-4o\n  - gpt-4o-mini\n", "  - gpt-4.1\n  - gpt-4o\n")
+        (tmp_path / "llmform.yaml").write_text(changed, encoding="utf-8")
+        code, out, err = run("apply", *store, *trust, "--auto-approve", "llmform.yaml")
+        assert code == 0 and "0 added, 1 changed, 0 destroyed" in out, out + err
+        code, out, err = run("plan", *store, *trust, "--detailed-exitcode", "llmform.yaml")
+        assert code == 0 and "No changes." in out, out + err
+        with MlflowClient(own_server.url) as client:
+            endpoints = {e.name: e for e in client.list_endpoints("team-a")}
+            assert set(endpoints) == {"chat", "openai-prod.gpt-4.1"}
+            assert endpoints["chat"].endpoint_id == ids["chat"]
+            names = {d.name for d in client.list_model_definitions("team-a")}
+            assert names == {"gpt4o", "llmform/openai-prod/gpt-4.1"}
+            assert {s.name for s in client.list_secrets("team-a")} == {
+                "openai-prod",
+                "spare\x1b[31m",
+            }
 
     code, out, err = run("audit", "--verify", *store)
     assert code == 0, out + err
