@@ -320,6 +320,19 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
                 "spare\x1b[31m",
             }
 
+        # disabling an adopted config would delete the endpoints applications call: refused,
+        # nothing written
+        disabled = changed.replace(
+            "  - gpt-4.1\n  - gpt-4o\n", "  - gpt-4.1\n  - gpt-4o\n  enabled: false\n"
+        )
+        (tmp_path / "disabled.yaml").write_text(disabled, encoding="utf-8")
+        code, out, err = run("apply", *store, *trust, "--auto-approve", "disabled.yaml")
+        assert code == 1, out + err
+        assert "its endpoints were adopted from hand-made MLflow objects" in err, err
+        assert "0 of 1 change(s) were applied" in err, err
+        with MlflowClient(own_server.url) as client:
+            assert set(endpoints) == {e.name for e in client.list_endpoints("team-a")}
+
     code, out, err = run("audit", "--verify", *store)
     assert code == 0, out + err
     for output in seen:
