@@ -266,3 +266,13 @@ def test_a_declaration_adopts_only_what_it_changes_in_place_without_taking_away(
         assert after.resources == {} and "config.w/c" in after.unmanaged
     # not declared: unmanaged as it was
     assert adopt(state, {}) == state
+
+
+def test_nothing_in_mlflows_default_workspace_is_offered() -> None:
+    found, notes = adoption.candidates("default", gateway())
+    assert found == []
+    assert (
+        "secret openai prod in MLflow workspace default is not exported (llmform does not "
+        "manage MLflow's default workspace: move it to one of its own); it stays unmanaged"
+    ) in notes
+    assert len([n for n in notes if "default workspace" in n]) == 8  # each object named

@@ -62,6 +62,9 @@ configs:
 
 UNMANAGED = """\
 Unmanaged (in the store, not created by llmform; left alone):
+  config.default/endpoint:old
+  config.default/model-definition:old
+  config.default/secret:legacy
   config.support/endpoint:lab
   config.support/model-definition:lab-a
   config.support/model-definition:lab-b
@@ -124,6 +127,12 @@ No changes. The store matches the configuration.
 CHECKING = "Key checks: 2 configs...\n"
 
 NOTES = """\
+warning: secret legacy in MLflow workspace default is not exported (llmform does not manage \
+MLflow's default workspace: move it to one of its own); it stays unmanaged
+warning: model definition old in MLflow workspace default is not exported (llmform does not \
+manage MLflow's default workspace: move it to one of its own); it stays unmanaged
+warning: endpoint old in MLflow workspace default is not exported (llmform does not manage \
+MLflow's default workspace: move it to one of its own); it stays unmanaged
 warning: secret lab in MLflow workspace support is not exported (endpoint lab falls back to \
 another model, not another key); it stays unmanaged
 warning: model definition lab-a in MLflow workspace support is not exported (endpoint lab falls \
@@ -170,6 +179,13 @@ def hand_made(client: MlflowClient, api_base: str, keys: dict[str, str]) -> dict
         "team-a", "spare\x1b[31m", "anthropic", {"api_key": SecretValue(keys["spare"])}
     )
 
+    # in MLflow's own default workspace, which llmform does not manage: stays unmanaged
+    legacy = client.create_secret(
+        "default", "legacy", "openai", {"api_key": SecretValue(keys["legacy"])}, auth
+    )
+    old = client.create_model_definition("default", "old", legacy.secret_id, "openai", "gpt-4o")
+    client.create_endpoint("default", "old", [ModelConfig(old.model_definition_id)])
+
     client.create_workspace("support")
     main = client.create_secret(
         "support", "local llm", "openai", {"api_key": SecretValue(keys["main"])}, auth
@@ -213,7 +229,8 @@ def test_a_hand_made_gateway_is_exported_planned_and_adopted_under_its_own_names
     monkeypatch.chdir(tmp_path)
     for name in ("LLMFORM_STORE", "LLMFORM_STATE"):
         monkeypatch.delenv(name, raising=False)
-    labels = ("prod", "spare", "main", "backup", "lab", "new-prod", "new-main", "new-backup")
+    labels = ("prod", "spare", "main", "backup", "lab", "legacy", "new-prod", "new-main")
+    labels += ("new-backup",)
     keys = {label: f"sk-canary-{label}-{secrets.token_hex(12)}" for label in labels}
     store = ["--store", "mlflow+" + own_server.url]
     seen: list[str] = []

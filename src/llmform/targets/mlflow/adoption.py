@@ -6,7 +6,8 @@ and of nothing else, with distinct ``model_name``s; each such endpoint's FALLBAC
 serve the same model on backup secrets B1..Bn, the same chain for every endpoint, each Bi
 holding nothing else, with S's provider and ``auth_config``. Its config is named after S
 (characters a config name cannot hold become ``-``), at ``config.W/NAME``; its models are the
-``model_name``s, its endpoints keep their names. Anything else hand-made stays unmanaged, and
+``model_name``s, its endpoints keep their names; none is made in MLflow's ``default`` workspace,
+which llmform does not manage. Anything else hand-made stays unmanaged, and
 ``notes`` say why, naming the object; fields llmform does not represent (usage tracking,
 weights, a routing strategy, an endpoint's own tags) are kept as they are, and noted too.
 """
@@ -22,6 +23,7 @@ from ...console import printable
 from ...core.resources import JSON, Resource, model_dict
 from ...desired.model import Factory
 from .mapping import (
+    MLFLOW_DEFAULT_WORKSPACE,
     OPTION_FIELDS,
     PRIMARY_SLOT,
     PROVIDERS,
@@ -149,6 +151,8 @@ def candidates(workspace: str, objects: WorkspaceObjects) -> tuple[list[Candidat
     names = set(objects.config_names())
     for secret_id, group in sorted(groups.items(), key=lambda g: secrets[g[0]].name):
         made = _candidate(workspace, secrets, mds, uses, secrets[secret_id], group)
+        if workspace == MLFLOW_DEFAULT_WORKSPACE:  # MLflow's own: llmform manages none of it
+            made = "llmform does not manage MLflow's default workspace: move it to one of its own"
         if isinstance(made, str):  # the same reason for everything the group routes to
             for endpoint in group:
                 why[endpoint.endpoint_id] = made
