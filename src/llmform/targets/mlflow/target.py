@@ -221,6 +221,7 @@ class MlflowTarget:
                 )
                 routes.setdefault(model, []).append(md_id)
         enabled = bool(after.attrs.get("enabled", True))
+        taken_over: list[str] = []  # adopted endpoints, to be marked llmform's at the end
         for model, ids in routes.items() if enabled else ():
             tags = {m.MANAGED_TAG: "true", m.CONFIG_TAG: config, m.MODEL_TAG: model}
             endpoint = owned.endpoints.get(model)
@@ -229,11 +230,18 @@ class MlflowTarget:
                 endpoint = objects.endpoint(m.endpoint_name(config, model))
             elif takes_over or endpoint.tags.get(m.ADOPTED_TAG) == "true":
                 tags[m.ADOPTED_TAG] = "true"
+            if takes_over and endpoint is not None:
+                del tags[m.MANAGED_TAG]
+                taken_over.append(endpoint.endpoint_id)
             name = endpoint.name if endpoint is not None else m.endpoint_name(config, model)
             route = m.route(ids[0], ids[1:])
             self._endpoint(workspace, endpoint, name, route, tags, takes_over)
         self._remove_extras(workspace, config, set(models) if enabled else set(), models, keys)
         self._converge_defaults(workspace)
+        # an adoption marks the endpoints llmform's last: cut off before, they are still the
+        # hand-made objects the plan offered, and a new plan offers them again
+        for endpoint_id in taken_over:
+            self.client.set_endpoint_tag(workspace, endpoint_id, m.MANAGED_TAG, "true")
 
     def _owned(
         self, workspace: str, config: str, objects: o.WorkspaceObjects
@@ -327,11 +335,8 @@ class MlflowTarget:
         self, workspace: str, endpoint_id: str, has: Mapping[str, str], tags: Mapping[str, str]
     ) -> None:
         """Set the tags ``has`` lacks, llmform's mark first: an apply cut off between two tags
-        leaves an endpoint recognisably llmform's, whose other tags the next apply sets. An
-        endpoint being adopted gets the mark last instead: cut off before it, it is still
-        the hand-made one the plan offered for adoption."""
-        adopting = m.ADOPTED_TAG in tags and has.get(m.MANAGED_TAG) != "true"
-        for key in sorted(tags, key=lambda k: (k == m.MANAGED_TAG) == adopting):
+        leaves an endpoint recognisably llmform's, whose other tags the next apply sets."""
+        for key in sorted(tags, key=lambda k: k != m.MANAGED_TAG):
             if has.get(key) != tags[key]:
                 self.client.set_endpoint_tag(workspace, endpoint_id, key, tags[key])
 
