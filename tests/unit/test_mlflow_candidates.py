@@ -253,7 +253,7 @@ def test_a_declaration_adopts_only_what_it_changes_in_place_without_taking_away(
         0,
         {},
         {"config.w/secret:k": offered, "config.w/endpoint:e": offered},
-        {"config.w/c": Adoptable(offered, ("config.w/secret:k", "config.w/endpoint:e"))},
+        adoptable={"config.w/c": Adoptable(offered, ("config.w/secret:k", "config.w/endpoint:e"))},
     )
     after = adopt(state, {"config.w/c": wanted})
     if adopted_:
