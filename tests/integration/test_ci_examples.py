@@ -118,10 +118,11 @@ def llmform_commands(script: str) -> list[list[str]]:
 def parse(argv: list[str]) -> str:
     """Parse ``llmform ARGV`` with the CLI's own parser (options, their values' types, choices;
     nothing runs) and return the command's name; a usage error raises."""
+    commands = cli.list_commands(click.Context(cli))
     where = next(
         i
         for i, word in enumerate(argv)
-        if word in cli.commands and (i == 0 or argv[i - 1] != "--store")
+        if word in commands and (i == 0 or argv[i - 1] != "--store")
     )
     with cli.make_context("llmform", argv[: where + 1]) as group:
         name, command, _ = cli.resolve_command(group, [argv[where]])

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -23,18 +22,29 @@ from ..desired.schema import schema_text
 from ..desired.validate import Validation, validate_paths, validate_states_of
 from ..errors import InputError, LlmformError, Severity
 from ..files import write_file
-from ..secrets.redaction import redact
 from ..version import __version__
-from . import plan_apply, saved_plans, store
-from .destroy import destroy
-from .init import init
 from .options import Group, Options, group_state_option, group_store_option, pass_options
 
 __all__ = ["Options", "cli", "main", "pass_options"]
 
 
+# The commands that use a store, imported when run (see Group): the offline ones below
+# (validate, schema, catalog) start without the engine, the HTTP client or the provider adapters.
+STORE_COMMANDS = {
+    "init": "llmform.cli.init:init",
+    "plan": "llmform.cli.plan_apply:plan",
+    "apply": "llmform.cli.plan_apply:apply",
+    "show": "llmform.cli.saved_plans:show",
+    "export": "llmform.cli.store:export",
+    "audit": "llmform.cli.store:audit",
+    "force-unlock": "llmform.cli.store:force_unlock",
+    "destroy": "llmform.cli.destroy:destroy",
+}
+
+
 @click.group(
     cls=Group,
+    lazy_commands=STORE_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set).")
@@ -289,16 +299,16 @@ def import_ragflow_command(file: str, out: str | None) -> None:
         write_file(out, text, private=False)
 
 
-for command in (init, *plan_apply.COMMANDS, *store.COMMANDS, *saved_plans.COMMANDS, destroy):
-    cli.add_command(command)
-
-
 def format_error(lines: str | Sequence[str], color: bool) -> str:
     """An error for stderr: any secret the process holds masked (an exception may quote a
     server that quoted the request), and each line escaped, so that nothing in the message
     reaches the terminal as a control sequence. ``lines`` are the message's own lines
     (``LlmformError.lines``); a line break inside one is data, escaped as ``\\x0a``, so that
     text quoted in a message cannot forge a line."""
+    # start-up time: the redaction index (hashlib, OpenSSL) only when an error is printed; a
+    # process that holds secrets has imported it already, with them
+    from ..secrets.redaction import redact
+
     if isinstance(lines, str):
         lines = (lines,)
     escaped = [printable(redact(line)) for line in lines] or [""]
@@ -347,6 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
         if os.environ.get("LLMFORM_DEBUG"):
+            import traceback  # start-up time: for this bug report only
+
+            from ..secrets.redaction import redact  # start-up time: see format_error
+
             # an exception's text may quote a request, key included: masked like any other
             click.echo(redact(traceback.format_exc()), err=True, nl=False)
         click.echo(

@@ -10,17 +10,23 @@ anywhere turns colour off.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..console import printable, use_color
-from ..engine.backend import DEFAULT_STATE_URL, STATE_ENV, Location, check_state_url
-from ..targets import DEFAULT_STORE_URL
+from ..state.urls import DEFAULT_STATE_URL, DEFAULT_STORE_URL
+
+if TYPE_CHECKING:
+    from ..engine.backend import Location
 
 STORE_ENV = "LLMFORM_STORE"
+STATE_ENV = "LLMFORM_STATE"
 _STORE_BEFORE = "llmform.store"  # ctx.meta (shared by a command and its group): --store before
 _STATE_BEFORE = "llmform.state"  # the same for --state
 
@@ -65,7 +71,39 @@ _unused_state_option = click.option(
 
 class Group(click.Group):
     """A group whose commands all accept ``--no-color``, ``--store`` and ``--state`` after
-    their name too."""
+    their name too.
+
+    ``lazy_commands`` names commands by where they are (``NAME: "module:attribute"``) instead
+    of holding them: a command's module is imported when the command is run or listed (--help),
+    so that one command does not pay for another's imports. validate, which the pre-commit hook
+    runs on every commit, would otherwise import the engine, the HTTP client and the provider
+    adapters that only plan and apply use."""
+
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = self.lazy_commands.get(cmd_name)
+        if where is not None and cmd_name not in self.commands:
+            module, _, attribute = where.partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.list_commands(ctx):
+            # no such command: click suggests the nearest of those it holds ("Did you mean
+            # 'plan'?"), so all are loaded first (an error's path, where start-up time is free)
+            for name in self.lazy_commands:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(param.name == "no_color" for param in cmd.params):
@@ -154,6 +192,10 @@ state_option = click.option("--state", "state", metavar="URL", callback=_state_u
 def located(store_url: str, state: StateGiven | None) -> Location:
     """Where a command's backend is, from its ``--store`` and ``--state``; a ``--state`` that
     does not fit is refused here, before the command reads or opens anything."""
+    # start-up time: the engine (and the targets, the state's SQL) only for a command that
+    # opens a backend, which imports it anyway; validate, schema and catalog never do
+    from ..engine.backend import Location, check_state_url
+
     if state is None:
         return Location(store_url)
     where = Location(store_url, state.url, state.given_by)

@@ -307,6 +307,3 @@ def apply(
         print_head(applied.head)
         return
     report_applied(applied.plan, applied.events, color)
-
-
-COMMANDS = (plan, apply)

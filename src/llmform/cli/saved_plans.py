@@ -128,6 +128,3 @@ def show(
         if fmt != "text":  # a document pasted into a pull request carries it too
             plan = replace(plan, warnings=(*plan.warnings, note))
     click.echo(render_plan(plan, fmt, options_of(ctx).color(), verbose), nl=False)
-
-
-COMMANDS = (show,)

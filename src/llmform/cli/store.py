@@ -142,6 +142,3 @@ def force_unlock(lock_id: str, store_url: str, state: StateGiven | None) -> None
         f"Released lock {printable(released.lock_id)} held by {released.who} since "
         f"{printable(released.created_at)}."
     )
-
-
-COMMANDS = (export, audit, force_unlock)

@@ -30,7 +30,7 @@ from ..state.audit_keys import ChainKey
 from ..state.base import StateStore, SteppedStateStore
 from ..state.lock import LockInfo, taken_over_note
 from ..state.stores import STATES, open_state
-from ..state.urls import check_scheme, sqlite_path
+from ..state.urls import DEFAULT_STATE_URL, check_scheme, sqlite_path
 from ..targets import STORES, NoStoreError, OpenMode
 from ..targets.base import (
     SelfStatedTarget,
@@ -42,8 +42,6 @@ from ..targets.base import (
 )
 from .steps import apply_in_steps
 
-STATE_ENV = "LLMFORM_STATE"
-DEFAULT_STATE_URL = "sqlite:///.llmform/state.db"  # for targets that keep no state
 # The registry's schemes: a target there is its own state store (``--state`` may only name it).
 SELF_STATED_SCHEMES = frozenset({"sqlite", "postgresql", "postgres"})
 

@@ -20,6 +20,10 @@ from ..desired.secret_shapes import looks_like_key, url_secret
 from ..errors import StoreError
 
 SQLITE_PREFIX = "sqlite:///"
+# Here rather than beside what opens them, so that the command line's help names them without
+# importing the engine and the targets (start-up time of the commands that use no store).
+DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
+DEFAULT_STATE_URL = "sqlite:///.llmform/state.db"  # for targets that keep no state
 _EXAMPLES = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
 
 

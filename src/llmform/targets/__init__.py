@@ -8,10 +8,8 @@ from collections.abc import Callable
 from typing import cast
 
 from ..errors import StoreError
-from ..state.urls import check_scheme, quoted
+from ..state.urls import DEFAULT_STORE_URL, check_scheme, quoted
 from .base import NoStoreError, OpenMode, SteppedTarget, Store, Target
-
-DEFAULT_STORE_URL = "sqlite:///.llmform/llmform.db"
 
 
 def _sqlite(url: str, mode: OpenMode) -> Store:

@@ -1,0 +1,153 @@
+"""Commands import only what they use: the offline ones (validate, and the pre-commit hook's
+command, which runs on every commit) never import the HTTP client, Vault's client, PostgreSQL's
+driver, the provider adapters, the engine or the targets, nor jsonschema's wording of errors
+when there is no error to word; a plan that reads no secret (--no-secrets) on a SQLite store
+imports neither Vault's client nor PostgreSQL's driver nor the MLflow target.
+
+Each command runs in a fresh interpreter, as a user runs it, which then lists every module it
+imported (``sys.modules`` after the command returned): an import anywhere, at start-up or on
+the command's way, is seen.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmform.cli import main
+from llmform.cli.main import STORE_COMMANDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The CLI's main, then the names of every module imported, as JSON on a line of its own.
+LISTING = "LLMFORM-MODULES:"
+WRAPPER = f"""\
+import json, sys
+from llmform.cli import main
+
+code = main(sys.argv[1:])
+print({LISTING!r} + json.dumps(sorted(sys.modules)))
+sys.exit(code)
+"""
+
+WORKSPACES = "apiVersion: llmform/v1\nworkspaces:\n  - name: team-a\n"
+CONFIGS = """\
+apiVersion: llmform/v1
+configs:
+  - name: openai
+    workspace: team-a
+    factory: OpenAI
+    api_key: {env: OPENAI_API_KEY}
+    backup_keys: [{vault: "secret/llm/team-a#openai"}]
+    models: [gpt-4o, {name: my-finetune, type: chat, max_tokens: 8192}]
+  - name: azure
+    workspace: team-a
+    factory: Azure-OpenAI
+    api_base: https://contoso.openai.azure.com
+    api_version: "2024-10-21"
+    api_key: {vault: "secret/llm/team-a#azure", version: 2}
+    models: [gpt-4o]
+"""
+STATE = {"llm/workspaces.yaml": WORKSPACES, "llm/configs/team-a.yaml": CONFIGS}
+
+NETWORK = ("httpx", "httpcore", "hvac", "requests", "psycopg", "llmform.checks.providers")
+OFFLINE = (
+    *NETWORK,
+    "jsonschema",  # the slow path that words schema errors: only when there is one
+    "sqlite3",
+    "llmform.checks",
+    "llmform.engine",
+    "llmform.targets",
+    "llmform.state.sql",
+)
+# httpx itself is still imported by plan: the key checks' trust rules decide on a URL as httpx
+# parses it, and the plan states them even when no key is checked.
+NO_SECRETS_PLAN = (
+    "hvac",
+    "psycopg",
+    "llmform.targets.mlflow",
+    "llmform.targets.registry.postgres",
+    "llmform.secrets.vault",
+    "llmform.secrets.auth",
+)
+
+
+def _hook_command() -> list[str]:
+    """The pre-commit hook's command line as .pre-commit-hooks.yaml writes it, less 'llmform'."""
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    program, *args = hook["entry"].split()
+    assert program == "llmform", hook["entry"]
+    return args
+
+
+CASES = {
+    "validate a folder": (["validate", "llm"], OFFLINE),
+    "validate a file": (["validate", "llm/configs/team-a.yaml", "llm/workspaces.yaml"], OFFLINE),
+    "validate --format json": (["validate", "--format", "json", "llm"], OFFLINE),
+    "the pre-commit hook": ([*_hook_command(), "llm/configs/team-a.yaml"], OFFLINE),
+    "schema": (["schema"], OFFLINE),
+    "plan --no-secrets": (
+        ["plan", "--no-secrets", "--store", "sqlite:///registry.db", "llm"],
+        NO_SECRETS_PLAN,
+    ),
+}
+
+
+def imported(tmp_path: Path, args: list[str], exit_code: int = 0) -> tuple[str, set[str]]:
+    """Run ``llmform ARGS`` in a fresh interpreter in ``tmp_path``; what it printed and the
+    modules it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, "--no-color", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    head, _, listing = done.stdout.rpartition(LISTING)
+    assert done.returncode == exit_code and listing, done.stdout + done.stderr
+    return head + done.stderr, set(json.loads(listing))
+
+
+def within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_command_imports_only_what_it_uses(tmp_path: Path, case: str) -> None:
+    args, forbidden = CASES[case]
+    for name, text in STATE.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    output, modules = imported(tmp_path, args)
+    assert "llmform.cli.main" in modules, sorted(modules)  # the listing is of the CLI's run
+    wrong = sorted(m for m in modules if within(m, forbidden))
+    assert not wrong, f"{case} imported {wrong}\n{output}"
+
+
+def test_a_schema_error_is_still_worded(tmp_path: Path) -> None:
+    """The slow path stays reachable: an invalid document imports jsonschema for its message."""
+    (tmp_path / "bad.yaml").write_text(CONFIGS.replace("    factory: OpenAI\n", "", 1))
+    output, modules = imported(tmp_path, ["validate", "bad.yaml"], exit_code=1)
+    assert "bad.yaml:3:5: error: configs[0]: missing required key 'factory'" in output, output
+    assert "jsonschema" in modules
+
+
+def test_commands_imported_when_run_are_listed_and_suggested(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A command named in the registry rather than imported is still in --help, and a typo of
+    its name is still answered with it."""
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out.split("Commands:\n", 1)[1]
+    names = [line.split()[0] for line in listed.splitlines() if line.strip()]
+    assert names == sorted([*STORE_COMMANDS, "catalog", "schema", "validate"])
+    assert main(["pla", "configs/"]) == 2
+    assert "Error: No such command 'pla'. Did you mean 'plan'?" in capsys.readouterr().err
+    assert main(["force-unlok"]) == 2
+    assert "Did you mean 'force-unlock'?" in capsys.readouterr().err
