@@ -24,6 +24,7 @@ from ..errors import LlmformError
 from ..files import FileWriteError, check_appendable
 from ..state.audit import AuditEvent
 from ..state.audit_trail import head_line
+from .collector import collecting_new_objects
 
 workspace_option = click.option(
     "-w",
@@ -136,13 +137,15 @@ def key_checker(validate: bool, parallelism: int, cache_ttl: float) -> KeyChecke
     cache = ResultCache(default_cache_path(), cache_ttl)
 
     def check(targets: Sequence[CheckTarget]) -> CheckReport:
-        return run_checks(
-            targets,
-            parallelism=parallelism,
-            retry=RetryPolicy(base_delay=base_delay),
-            cache=cache,
-            progress=Progress("Key checks", "config"),
-        )
+        # the requests' cycles are collected, not what the run had built (see collector.py)
+        with collecting_new_objects():
+            return run_checks(
+                targets,
+                parallelism=parallelism,
+                retry=RetryPolicy(base_delay=base_delay),
+                cache=cache,
+                progress=Progress("Key checks", "config"),
+            )
 
     return check
 

@@ -23,6 +23,7 @@ from ..desired.validate import Validation, validate_paths, validate_states_of
 from ..errors import InputError, LlmformError, Severity
 from ..files import write_file
 from ..version import __version__
+from .collector import collector_off
 from .options import Group, Options, group_state_option, group_store_option, pass_options
 
 __all__ = ["Options", "cli", "main", "pass_options"]
@@ -337,7 +338,11 @@ def _never_fail_to_print() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmform`` console script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    with collector_off():  # see collector.py
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(args: list[str]) -> int:
     _never_fail_to_print()
     try:
         cli.main(args=args, prog_name="llmform", standalone_mode=False)
