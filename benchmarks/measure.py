@@ -9,13 +9,16 @@ other processes stretch the wall clock.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ class Sample:
     cpu: float  # seconds, user + system
     peak_bytes: int  # the child's maximum resident set size
     stdout: str
+    stderr: str
 
 
 def run_child(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Sample:
@@ -49,7 +53,8 @@ def run_child(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Samp
         stdout, stderr = out.read(), err.read()
     if child.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({child.returncode}):\n{stdout}{stderr}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * _MAXRSS_UNIT, stdout)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(wall, cpu, usage.ru_maxrss * _MAXRSS_UNIT, stdout, stderr)
 
 
 def compiled_env(cache: Path) -> dict[str, str]:
@@ -62,6 +67,53 @@ def compiled_env(cache: Path) -> dict[str, str]:
     return env
 
 
+# What the console script `llmform` runs (pip's generated wrapper), without depending on where
+# the wrapper was installed.
+LLMFORM_SCRIPT = """\
+import sys
+from llmform.cli import main
+
+sys.exit(main())
+"""
+
+
+def llmform_command(folder: Path) -> list[str]:
+    """``llmform --no-color`` as a command line: this interpreter and the console script's
+    wrapper, written into ``folder``."""
+    script = folder / "llmform_cli.py"
+    script.write_text(LLMFORM_SCRIPT)
+    return [sys.executable, str(script), "--no-color"]
+
+
+def cached_tree(name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build`` fills, made once and kept for later runs under the temporary
+    directory (``llmform-bench-cache/NAME``, NAME saying what was generated; delete it at will).
+    Built aside and renamed into place, so a run stopped half-way leaves nothing half-made."""
+    cache = Path(tempfile.gettempdir()) / "llmform-bench-cache"
+    done = cache / name
+    if done.is_dir():
+        return done
+    cache.mkdir(exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=cache))
+    build(partial)
+    try:
+        partial.rename(done)
+    except OSError:  # another run made it meanwhile
+        shutil.rmtree(partial)
+    return done
+
+
+def source_digest(*functions: Callable[..., object]) -> str:
+    """A short digest of the functions' source: a cached generation is redone when the code
+    that generates it changes."""
+    text = "".join(inspect.getsource(function) for function in functions)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
 @dataclass(frozen=True)
 class Figures:
     """The medians of several samples of one measurement."""
@@ -69,7 +121,7 @@ class Figures:
     wall: float
     cpu: float
     peak_bytes: int
-    runs: int
+    samples: tuple[Sample, ...]
 
     @classmethod
     def of(cls, samples: Sequence[Sample]) -> Figures:
@@ -77,7 +129,7 @@ class Figures:
             statistics.median(s.wall for s in samples),
             statistics.median(s.cpu for s in samples),
             int(statistics.median(s.peak_bytes for s in samples)),
-            len(samples),
+            tuple(samples),
         )
 
     def line(self, label: str, width: int, floor: Figures | None = None) -> str:
@@ -91,11 +143,15 @@ class Figures:
 
 
 def interleaved(
-    sides: Mapping[str, Sequence[str]], runs: int, env: Mapping[str, str] | None = None
+    sides: Mapping[str, Sequence[str]],
+    runs: int,
+    env: Mapping[str, str] | None = None,
+    warm_up: bool = True,
 ) -> dict[str, Figures]:
     """Medians of ``runs`` runs of each command, taken in turn (A B, B A, A B, ...) so that a
-    change in the machine's load falls on every side alike."""
-    for argv in sides.values():  # a first run, not counted: caches filled, files read once
+    change in the machine's load falls on every side alike. With ``warm_up``, a first run of
+    each is not counted (bytecode compiled, files in the page cache)."""
+    for argv in sides.values() if warm_up else ():
         run_child(argv, env)
     samples: dict[str, list[Sample]] = {name: [] for name in sides}
     names = list(sides)

@@ -1,11 +1,23 @@
-"""How long plan and apply take on a large registry, beside the floor.
+"""How long plan and apply take on a large registry, beside the floor, with CPU time and peak
+memory.
 
-Generates N configs (default 10,000) over W workspaces (default 500) in F files, applies them
-to a fresh store (timing the apply of N creates), then times a no-change plan beside the floor:
-parsing the same files with PyYAML's C loader plus one read of that store.
+Generates N configs (default 10,000) over W workspaces (default N/20) in F files (cached under
+the temporary directory, ``llmform-bench-cache/``, for later runs of the same size), applies them
+to a fresh store with ``llmform apply`` (timing the apply of N creates), then times, each run a
+whole ``llmform`` process, taken in turn with the floor's (medians of ``--runs``):
+
+- a no-change plan (text, ``--format json``, ``-o FILE``, ``-w`` one workspace);
+- the floor: a process that parses the same files with PyYAML's C loader and reads every row
+  of the registry's resource tables with one ``SELECT *`` each, and nothing else (the
+  collector off, as llmform runs);
+- a plan after one file changed (one config's description), and the apply of one changed
+  config (a different description each run, so that each apply changes exactly one config).
+
+Every figure is of a process of its own: nothing one measurement made is alive in another, and
+the peak memory (``ru_maxrss``) is that process's.
 
     python benchmarks/plan.py
-    python benchmarks/plan.py --configs 2000 --workspaces 100
+    python benchmarks/plan.py --configs 100000 --workspaces 5000 --runs 1
     python benchmarks/plan.py --smoke        # 300 configs, one run: proves it works
     python benchmarks/plan.py --store postgresql://user@host/empty_db
     python benchmarks/plan.py --postgres     # a throwaway server (tests/support/postgres.py)
@@ -13,29 +25,33 @@ parsing the same files with PyYAML's C loader plus one read of that store.
 The store is a temporary SQLite file unless ``--store`` names one (it must not hold a registry
 yet: the apply is of creates) or ``--postgres`` starts a server of its own with a fresh database.
 
-Secrets are env references (set in this process), so the figures measure llmform, not Vault.
+Secrets are env references (set in the children's environment), so the figures measure llmform,
+not Vault; key checks are off (``benchmarks/checks.py`` measures them).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
+import re
+import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import yaml
-
-from llmform.desired.validate import load_state
-from llmform.engine.apply import apply_plan
-from llmform.engine.plan import make_plan
-from llmform.secrets.chain import chain_from_env
-from llmform.state.audit import RunInfo
-from llmform.targets import OpenMode, open_store
+from measure import (
+    Figures,
+    Sample,
+    cached_tree,
+    compiled_env,
+    interleaved,
+    llmform_command,
+    mib,
+    run_child,
+    source_digest,
+)
 
 TEST_SERVER = Path(__file__).resolve().parents[1] / "tests" / "support" / "postgres.py"
 
@@ -46,6 +62,37 @@ VENDORS = [
     ("Ollama", "[{name: llama3.2, type: chat}]"),
 ]
 DISTINCT_SECRETS = 200
+SECRETS = {f"BENCH_KEY_{s}": f"sk-bench-{s:04d}" for s in range(DISTINCT_SECRETS)}
+
+# The floor: the C-loader parse of every file and every row of the tables a plan compares.
+FLOOR_SCRIPT = """\
+import gc
+import pathlib
+import sys
+
+import yaml
+
+gc.disable()  # as llmform runs (cli/collector.py)
+url, folder = sys.argv[1], sys.argv[2]
+for file in sorted(pathlib.Path(folder).iterdir()):
+    yaml.load(file.read_text(), Loader=yaml.CSafeLoader)
+if url.startswith("sqlite:///"):
+    import sqlite3
+
+    connection = sqlite3.connect(url[len("sqlite:///"):])
+else:
+    import psycopg
+
+    connection = psycopg.connect(url)
+cursor = connection.cursor()
+for table in (
+    "factories", "factory_models", "workspaces", "configs", "config_models", "config_secrets"
+):
+    cursor.execute(f"SELECT * FROM {table}")
+    cursor.fetchall()
+"""
+APPLIED = re.compile(r"Apply complete! Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
+FIRST_CONFIG = "  - name: c00000\n"
 
 
 def generate(root: Path, configs: int, workspaces: int, files: int) -> None:
@@ -72,17 +119,6 @@ def generate(root: Path, configs: int, workspaces: int, files: int) -> None:
         text = "apiVersion: llmform/v1\nworkspaces:\n" + "".join(per_file[n])
         text += "configs:\n" + "".join(config_lines[n]) if config_lines[n] else ""
         (root / f"part{n:03d}.yaml").write_text(text)
-    for s in range(DISTINCT_SECRETS):
-        os.environ[f"BENCH_KEY_{s}"] = f"sk-bench-{s:04d}"
-
-
-def best_of(runs: int, action: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @contextmanager
@@ -98,12 +134,32 @@ def throwaway_postgres() -> Iterator[str]:
         yield server.url(server.create_database())
 
 
+def cached_state(configs: int, workspaces: int, files: int) -> Path:
+    """The generated files, made once per size (and per version of ``generate``)."""
+    name = f"plan-{configs}c-{workspaces}w-{files}f-{source_digest(generate)}"
+    return cached_tree(name, lambda folder: generate(folder, configs, workspaces, files))
+
+
+def applied(sample: Sample) -> tuple[int, int, int]:
+    found = APPLIED.search(sample.stdout)
+    if found is None:
+        sys.exit(f"the apply printed no summary:\n{sample.stdout}{sample.stderr}")
+    add, change, destroy = (int(n) for n in found.groups())
+    return add, change, destroy
+
+
+def with_description(file: Path, original: str, description: str) -> None:
+    """``file`` as generated, with the first config described as ``description``."""
+    described = f"{FIRST_CONFIG}    description: {description}\n"
+    file.write_text(original.replace(FIRST_CONFIG, described))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", type=int, default=10_000)
-    parser.add_argument("--workspaces", type=int, default=500)
+    parser.add_argument("--workspaces", type=int, help="default: configs / 20")
     parser.add_argument("--files", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each; medians count")
     parser.add_argument("--smoke", action="store_true")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--store", help="the store's URL (default: a temporary SQLite file)")
@@ -113,46 +169,71 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.configs, args.workspaces, args.files, args.runs = 300, 20, 5, 1
+    workspaces = args.workspaces or max(1, args.configs // 20)
+    files = max(1, min(args.files, workspaces))
 
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="llmform-bench-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        (root / "state").mkdir()
-        generate(root / "state", args.configs, args.workspaces, args.files)
-        paths = [str(root / "state")]
+        state = root / "state"  # a copy: the one-change runs edit it
+        shutil.copytree(cached_state(args.configs, workspaces, files), state)
         url = args.store or f"sqlite:///{root / 'bench.db'}"
         if args.postgres:
             url = stack.enter_context(throwaway_postgres())
-        store = open_store(url, OpenMode.CREATE)
-        resolver = chain_from_env()
+        env = compiled_env(root / "pycache") | SECRETS
+        llmform = [*llmform_command(root), "--store", url]
+        floor_script = root / "floor.py"
+        floor_script.write_text(FLOOR_SCRIPT)
 
-        state = load_state(paths)
-        creates = make_plan(state, store, resolver)
-        run = RunInfo(run_id=creates.plan_id, actor="benchmark", commit=None)
-        start = time.perf_counter()
-        with store.lock("apply", 5):
-            result = apply_plan(creates, store, run)
-        apply_time = time.perf_counter() - start
+        apply = [*llmform, "apply", "--auto-approve", "--no-validate-keys", str(state)]
+        creates = run_child(apply, env)
+        created = applied(creates)[0]
+        plan = [*llmform, "plan", "--no-validate-keys"]
+        saved = root / "bench.plan"
+        no_change = interleaved(
+            {
+                "floor": [sys.executable, str(floor_script), url, str(state)],
+                "plan": [*plan, str(state)],
+                "json": [*plan, "--format", "json", str(state)],
+                "saved": [*plan, "-o", str(saved), str(state)],
+                "workspace": [*plan, "-w", "ws0000", str(state)],
+            },
+            args.runs,
+            env,
+            warm_up=False,  # the apply above compiled what a plan imports
+        )
+        saved_size = saved.stat().st_size
 
-        def no_change_plan() -> None:
-            plan = make_plan(load_state(paths), store, resolver)
-            assert plan.summary.empty, plan.summary
-
-        def floor() -> None:
-            for file in sorted((root / "state").iterdir()):
-                yaml.load(file.read_text(), Loader=yaml.CSafeLoader)
-            store.read()
-
-        plan_time = best_of(args.runs, no_change_plan)
-        floor_time = best_of(args.runs, floor)
-        store.close()
+        # One file changed: the first config (in the first file) gets a description.
+        first = state / "part000.yaml"
+        original = first.read_text()
+        with_description(first, original, "changed once")
+        one_change = interleaved({"plan": [*plan, str(state)]}, args.runs, env, warm_up=False)
+        applies = []
+        for run in range(args.runs):  # a new description each time: one config changed per apply
+            with_description(first, original, f"applied change {run}")
+            sample = run_child(apply, env)
+            if applied(sample) != (0, 1, 0):
+                sys.exit(f"expected one config changed, got {applied(sample)}")
+            applies.append(sample)
         store_kind = url.split(":", 1)[0]  # the scheme only: a URL may carry a password
 
+    floor = no_change["floor"]
+    width = 52
     print(f"store: {store_kind}")
-    print(f"configs: {args.configs}, workspaces: {args.workspaces}, files: {args.files}")
-    print(f"apply of {result.applied} creates: {apply_time:.2f} s")
-    print(f"no-change plan: {plan_time:.2f} s")
-    print(f"floor (C-loader parse + one store read): {floor_time:.2f} s")
-    print(f"plan / floor: {plan_time / floor_time:.2f}x")
+    print(
+        f"configs: {args.configs}, workspaces: {workspaces}, files: {files}; medians of "
+        f"{args.runs} run(s) in turn, each a process of its own"
+    )
+    print(Figures.of([creates]).line(f"apply of {created} creates:", width))
+    print(floor.line("floor (C-loader parse + SELECT * of the registry):", width))
+    print(no_change["plan"].line("no-change plan:", width, floor))
+    print(no_change["json"].line("no-change plan --format json:", width, floor))
+    print(no_change["saved"].line(f"no-change plan -o ({mib(saved_size)} saved):", width, floor))
+    print(no_change["workspace"].line("no-change plan -w (one workspace):", width, floor))
+    print(one_change["plan"].line("plan after one file changed:", width, floor))
+    print(Figures.of(applies).line("apply of one changed config:", width))
+    ratio = no_change["plan"]
+    print(f"plan / floor: {ratio.wall / floor.wall:.2f}x wall, {ratio.cpu / floor.cpu:.2f}x cpu")
     return 0
 
 

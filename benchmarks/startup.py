@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from measure import compiled_env, interleaved
+from measure import compiled_env, interleaved, llmform_command
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "quickstart" / "llmform.yaml"
@@ -31,15 +31,6 @@ import yaml
 
 for _ in yaml.load_all(open(sys.argv[1], encoding="utf-8"), Loader=yaml.CSafeLoader):
     pass
-"""
-
-# What the console script `llmform` runs (pip's generated wrapper), without depending on where
-# the wrapper was installed.
-LLMFORM_SCRIPT = """\
-import sys
-from llmform.cli import main
-
-sys.exit(main())
 """
 
 
@@ -56,17 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         state = root / "llmform.yaml"  # alone in its folder: nothing else to read
         shutil.copyfile(args.file, state)
         (root / "floor.py").write_text(FLOOR_SCRIPT)
-        (root / "llmform_cli.py").write_text(LLMFORM_SCRIPT)
+        llmform = llmform_command(root)
         figures = interleaved(
             {
                 "floor": [sys.executable, str(root / "floor.py"), str(state)],
-                "validate": [
-                    sys.executable,
-                    str(root / "llmform_cli.py"),
-                    "validate",
-                    "--no-color",
-                    str(state),
-                ],
+                "validate": [*llmform, "validate", str(state)],
             },
             args.runs,
             compiled_env(root / "pycache"),

@@ -1,12 +1,16 @@
-"""How long `llmform validate` takes on a large desired state, beside the floor.
+"""How long `llmform validate` takes on a large desired state, beside the floor, with CPU time
+and peak memory.
 
 Generates N configs spread over F files and N/50 workspaces (every vendor of the built-in
-catalog, Vault and env references, backup keys, custom models, workspace defaults) in a
-temporary directory, then prints the best of a few in-process runs of ``validate_paths`` beside
-the floor: reading the same files and parsing them with PyYAML's C loader and nothing else.
+catalog, Vault and env references, backup keys, custom models, workspace defaults), cached
+under the temporary directory (``llmform-bench-cache/``) for later runs of the same size. Then
+it runs, in turn and each a process of its own (medians of ``--runs``, after one run of each
+not counted): ``llmform validate`` of the folder (start-up and the built-in catalog included),
+and the floor, a Python process that reads the same files and parses them with PyYAML's C loader
+and nothing else (the collector off, as llmform runs).
 
     python benchmarks/validate.py                 # 10,000 configs in 100 files
-    python benchmarks/validate.py --configs 50000 --files 500
+    python benchmarks/validate.py --configs 100000 --files 1000 --runs 3
     python benchmarks/validate.py --smoke         # 500 configs, one run: proves it works
 
 Exits 1 if the generated state does not validate cleanly (the figure would then be of the
@@ -16,16 +20,13 @@ error path, not of the work a user waits for).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-
-from llmform.catalog import builtin_factories
-from llmform.desired.validate import validate_paths
+from measure import cached_tree, compiled_env, interleaved, llmform_command, source_digest
 
 CONFIGS_PER_WORKSPACE = 50
 SCHEMA_COMMENT = "# yaml-language-server: $schema=llmform.schema.json\n"
@@ -123,29 +124,37 @@ def generate(root: Path, configs: int, files: int) -> list[Path]:
     return written
 
 
-def best_of(runs: int, work: Callable[[], object]) -> tuple[float, float]:
-    """The best wall-clock and the best CPU time of ``runs`` runs. CPU time is the steadier
-    figure on a shared machine, where other processes stretch the wall clock."""
-    wall = cpu = float("inf")
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        work()
-        wall = min(wall, time.perf_counter() - start)
-        cpu = min(cpu, time.process_time() - start_cpu)
-    return wall, cpu
+# The floor: the files read and parsed with the C loader, nothing else.
+FLOOR_SCRIPT = """\
+import gc
+import pathlib
+import sys
+
+import yaml
+
+gc.disable()  # as llmform runs (cli/collector.py)
+for file in sorted(pathlib.Path(sys.argv[1]).glob("*.yaml")):
+    for _ in yaml.load_all(file.read_bytes(), Loader=yaml.CSafeLoader):
+        pass
+"""
+SUMMARY = re.compile(r"Valid: (\d+) file\(s\), (\d+) factories, (\d+) workspaces, (\d+) configs")
 
 
-def floor(files: list[Path]) -> None:
-    for file in files:
-        for _ in yaml.load_all(file.read_bytes(), Loader=yaml.CSafeLoader):
-            pass
+def cached_state(configs: int, files: int) -> Path:
+    """The generated files, made once per size (and per version of the generator)."""
+    name = f"validate-{configs}c-{files}f-{source_digest(generate, _config)}"
+
+    def build(folder: Path) -> None:
+        generate(folder, configs, files)
+
+    return cached_tree(name, build)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", type=int, default=10_000, help="configs to generate")
     parser.add_argument("--files", type=int, default=100, help="files to spread them over")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each; the best counts")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each; medians count")
     parser.add_argument("--smoke", action="store_true", help="500 configs, one run")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -154,33 +163,35 @@ def main(argv: list[str] | None = None) -> int:
         print("PyYAML is built without libyaml: no C loader to compare with", file=sys.stderr)
         return 1
 
+    state = cached_state(args.configs, args.files)
     with tempfile.TemporaryDirectory(prefix="llmform-bench-") as tmp:
-        files = generate(Path(tmp), args.configs, args.files)
-        builtin_factories()  # load the catalog once, as a long-lived process would
-        result = validate_paths([tmp])
-        if not result.ok or result.state is None:
-            for diagnostic in result.diagnostics[:20]:
-                print(diagnostic, file=sys.stderr)
-            print("the generated state does not validate", file=sys.stderr)
-            return 1
-        state = result.state
-        if len(state.configs) != args.configs:
-            print(f"expected {args.configs} configs, got {len(state.configs)}", file=sys.stderr)
-            return 1
-        floor_wall, floor_cpu = best_of(args.runs, lambda: floor(files))
-        wall, cpu = best_of(args.runs, lambda: validate_paths([tmp]))
-
+        root = Path(tmp)
+        (root / "floor.py").write_text(FLOOR_SCRIPT)
+        figures = interleaved(
+            {
+                "floor": [sys.executable, str(root / "floor.py"), str(state)],
+                "validate": [*llmform_command(root), "validate", str(state)],
+            },
+            args.runs,
+            compiled_env(root / "pycache"),
+        )
+    floor, validate = figures["floor"], figures["validate"]
+    found = SUMMARY.search(validate.samples[-1].stderr)
+    if found is None:
+        print(validate.samples[-1].stderr, file=sys.stderr)
+        print("the generated state does not validate", file=sys.stderr)
+        return 1
+    files, factories, workspaces, configs = (int(n) for n in found.groups())
+    if configs != args.configs:
+        print(f"expected {args.configs} configs, got {configs}", file=sys.stderr)
+        return 1
+    width = 42
     print(
-        f"{len(state.configs)} configs, {len(state.workspaces)} workspaces, "
-        f"{len(state.factories)} factories in {len(files)} files; best of {args.runs} run(s)"
+        f"{configs} configs, {workspaces} workspaces, {factories} factories in {files} files; "
+        f"medians of {args.runs} run(s) in turn, each a process of its own"
     )
-    print(
-        f"floor (read + yaml.load_all, CSafeLoader): {floor_wall:7.3f} s  (cpu {floor_cpu:.3f} s)"
-    )
-    print(
-        f"llmform validate_paths:                   {wall:7.3f} s  (cpu {cpu:.3f} s)"
-        f"  {wall / floor_wall:.2f}x the floor"
-    )
+    print(floor.line("floor (read + yaml.load_all, CSafeLoader):", width))
+    print(validate.line("llmform validate (whole process):", width, floor))
     return 0
 
 

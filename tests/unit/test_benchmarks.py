@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "validate.py"
-FIGURE = r" +\d+\.\d{3} s  \(cpu \d+\.\d{3} s\)"
+FIGURE = r" +\d+\.\d{3} s wall +\d+\.\d{3} s cpu +\d+\.\d MiB peak"
 
 
 def test_validate_benchmark_smoke_prints_both_figures() -> None:
@@ -19,4 +19,7 @@ def test_validate_benchmark_smoke_prints_both_figures() -> None:
     lines = run.stdout.splitlines()
     assert lines[0].startswith("500 configs, 10 workspaces, ")
     assert re.fullmatch(rf"floor \(read \+ yaml\.load_all, CSafeLoader\):{FIGURE}", lines[1])
-    assert re.fullmatch(rf"llmform validate_paths:{FIGURE}  \d+\.\d\dx the floor", lines[2])
+    assert re.fullmatch(
+        rf"llmform validate \(whole process\):{FIGURE} +\d+\.\d\dx wall, +\d+\.\d\dx cpu",
+        lines[2],
+    )
