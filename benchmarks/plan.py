@@ -72,7 +72,7 @@ import sys
 
 import yaml
 
-gc.disable()  # as llmform runs (cli/collector.py)
+gc.disable()  # as llmform runs (collector.py)
 url, folder = sys.argv[1], sys.argv[2]
 for file in sorted(pathlib.Path(folder).iterdir()):
     yaml.load(file.read_text(), Loader=yaml.CSafeLoader)

@@ -132,7 +132,7 @@ import sys
 
 import yaml
 
-gc.disable()  # as llmform runs (cli/collector.py)
+gc.disable()  # as llmform runs (collector.py)
 for file in sorted(pathlib.Path(sys.argv[1]).glob("*.yaml")):
     for _ in yaml.load_all(file.read_bytes(), Loader=yaml.CSafeLoader):
         pass

@@ -14,6 +14,7 @@ import click
 
 from ..checks.results import ResultCache, default_cache_path
 from ..checks.subjects import CheckTarget
+from ..collector import collecting_new_objects
 from ..console import Progress, paint
 from ..core.plan import Plan
 from ..core.protect import protection_error
@@ -24,7 +25,6 @@ from ..errors import LlmformError
 from ..files import FileWriteError, check_appendable
 from ..state.audit import AuditEvent
 from ..state.audit_trail import head_line
-from .collector import collecting_new_objects
 
 workspace_option = click.option(
     "-w",

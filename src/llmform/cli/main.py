@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import click
 
 from ..catalog import builtin_factories, catalog_factory, factory_json, model_table
+from ..collector import collector_off
 from ..console import format_diagnostic, paint, printable, use_color
 from ..desired.provider_types import PROVIDER_TYPES
 from ..desired.schema import schema_text
@@ -23,7 +24,6 @@ from ..desired.validate import Validation, validate_paths, validate_states_of
 from ..errors import InputError, LlmformError, Severity
 from ..files import write_file
 from ..version import __version__
-from .collector import collector_off
 from .options import Group, Options, group_state_option, group_store_option, pass_options
 
 __all__ = ["Options", "cli", "main", "pass_options"]

@@ -1,11 +1,11 @@
-"""cli/collector.py: a run's collector off, and on over the key checks' own objects only."""
+"""collector.py: a run's collector off, and on over the key checks' own objects only."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from llmform.cli.collector import collecting_new_objects, collector_off
+from llmform.collector import collecting_new_objects, collector_off
 
 
 class Node:
