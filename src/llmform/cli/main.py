@@ -102,7 +102,9 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 def validate(
     options: Options, paths: tuple[str, ...], fmt: str, ignore_foreign: bool, whole_state: bool
 ) -> None:
-    """Check llmform YAML offline: syntax, schema, references, secret-reference syntax.
+    """Check llmform YAML offline: syntax, schema, references, secret-reference syntax, and
+    policies: every rule compiled, and judged on the state (a hard failure is an error; a soft
+    or advisory one a warning, since plan and apply enforce soft ones with their overrides).
 
     PATHS are files or directories (scanned for *.yaml and *.yml); the default is the current
     directory. Finding no llmform document is an error. Exits 1 if any error was found, 0
@@ -143,6 +145,7 @@ def validation_summary(result: Validation, color: bool) -> str:
     return paint(
         f"Valid: {result.files} file(s), {len(state.factories)} factories, "
         f"{len(state.workspaces)} workspaces, {len(state.configs)} configs"
+        + (f", {len(state.policies)} policies" if state.policies else "")
         + (f", {warnings} warning(s)" if warnings else ""),
         "green",
         color,

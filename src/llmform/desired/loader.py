@@ -11,7 +11,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ..errors import Diagnostic, Location, error, has_errors
 from ..files import read_at_most
 from .identify import API_VERSION, Kind, identify, may_be_llmform
+from .scalar_source import ScalarSource, scalar_sources
 from .yamltext import bom_error, decode, too_deep, yaml_error
 from .yamltree import (
     LONE_SURROGATE,
@@ -58,6 +59,9 @@ class Document:
 
     file: str
     data: MarkedDict
+    # where policy rules are written, (section, index, field) -> source: to place a position
+    # inside a rule (a CEL syntax error) in the file
+    sources: Mapping[tuple[str | int, ...], ScalarSource] = field(default_factory=dict)
 
     def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
         """The location of the node at ``path`` (of its key with ``key=True``), or the nearest
@@ -156,6 +160,7 @@ def load_text(
         at = Location(file) if deep is None else Location(file, *deep)
         return LoadResult([], [error(at, "", TOO_DEEP)])
     found_any = False
+    lines: list[str] = []
     verdicts = []
     for node in nodes:
         if node is None or _is_empty(node):
@@ -187,7 +192,11 @@ def load_text(
             diagnostics.append(error(where, "", message))
             continue
         diagnostics.extend(constructor.finish(data))
-        documents.append(Document(file, data))
+        sources = {}
+        if "policies" in data:  # only then is the text split into lines
+            lines = lines or text.split("\n")
+            sources = scalar_sources(file, lines, node, "policies", "rule")
+        documents.append(Document(file, data, sources))
     if not found_any and explicit:
         diagnostics.append(
             error(Location(file), "", f"file is empty; start it with 'apiVersion: {API_VERSION}'")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from fnmatch import fnmatchcase
 from types import MappingProxyType
 
 from ..errors import Location
+from .scalar_source import ScalarSource
 
 MODEL_TYPES: tuple[str, ...] = (
     "chat",
@@ -151,6 +154,47 @@ class Config:
         return primary + self.backup_keys
 
 
+class Level(StrEnum):
+    """What a failure of the rule does (Sentinel's enforcement levels)."""
+
+    ADVISORY = "advisory"  # a warning
+    SOFT = "soft"  # fails plan and apply unless overridden (--override-policy NAME --reason)
+    HARD = "hard"  # always fails
+
+
+KINDS: tuple[str, ...] = ("factory", "workspace", "config")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """``policies[i]`` of the YAML. ``workspaces`` are names or shell patterns (any may match),
+    ``labels`` must all match; both empty: every object of ``kind``."""
+
+    name: str
+    kind: str
+    rule: str
+    message: str
+    level: Level
+    description: str = ""
+    workspaces: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=frozen_map)
+    location: Location = field(default=_NOWHERE, compare=False)
+    # where the rule is written, to place a position inside it; None for a stored policy
+    rule_source: ScalarSource | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"policy.{self.name}"
+
+    def selects(self, workspace: Workspace | None) -> bool:
+        """Whether the rule judges objects of ``workspace`` (None: a factory, in none)."""
+        if workspace is None:
+            return not self.workspaces and not self.labels
+        if self.workspaces and not any(fnmatchcase(workspace.name, p) for p in self.workspaces):
+            return False
+        return all(workspace.labels.get(key) == value for key, value in self.labels.items())
+
+
 @dataclass(frozen=True)
 class DesiredState:
     """Everything the YAML declares, references checked, catalog factories materialised."""
@@ -158,3 +202,5 @@ class DesiredState:
     factories: Mapping[str, Factory]
     workspaces: Mapping[str, Workspace]
     configs: Mapping[tuple[str, str], Config]
+    # by name; each rule compiled when the state was checked
+    policies: Mapping[str, Policy] = field(default_factory=dict)

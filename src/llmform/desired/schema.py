@@ -252,7 +252,7 @@ def _broken_items(document: Document, path: Sequence[str | int]) -> Iterator[Ite
         field = path[2] if len(path) >= 3 and isinstance(path[2], str) else None
         yield (path[0], path[1], field)
         return
-    sections = [str(path[0])] if path else ["factories", "workspaces", "configs"]
+    sections = [str(path[0])] if path else ["factories", "workspaces", "configs", "policies"]
     for section in sections:
         items = document.data.get(section)
         if isinstance(items, list):

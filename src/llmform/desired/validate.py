@@ -34,15 +34,17 @@ def validate_paths(
     catalog: Mapping[str, Factory] | None = None,
     *,
     ignore_foreign: bool = False,
+    judge: bool = True,
 ) -> Validation:
     """Validate the desired state under ``paths`` offline: no store, no secrets, no network.
 
     ``ignore_foreign`` passes over named files that are not llmform's (see ``load_paths``).
+    ``judge`` evaluates the policies on the state (a hard failure is an error).
     """
     with collector_off():  # see collector.py
         loaded = load_paths(paths, ignore_foreign=ignore_foreign)
         state, diagnostics = check_documents(
-            loaded.documents, builtin_factories() if catalog is None else catalog
+            loaded.documents, builtin_factories() if catalog is None else catalog, judge=judge
         )
     all_diagnostics = sorted(loaded.diagnostics + diagnostics, key=Diagnostic.sort_key)
     files = len({d.file for d in loaded.documents})
@@ -89,6 +91,7 @@ def validate_states_of(
             {**merged.factories, **state.factories},
             {**merged.workspaces, **state.workspaces},
             {**merged.configs, **state.configs},
+            {**merged.policies, **state.policies},
         )
     diagnostics.sort(key=Diagnostic.sort_key)
     return Validation(None if has_errors(diagnostics) else merged, diagnostics, len(files))
@@ -99,7 +102,7 @@ def _check_scope(
 ) -> tuple[DesiredState, list[Diagnostic], set[str]]:
     """The state of one scope, the diagnostics to report from it, and its files."""
     loaded = load_paths(scope.paths, ignore_foreign=ignore_foreign, cache=cache)
-    state, found = check_documents(loaded.documents, catalog)
+    state, found = check_documents(loaded.documents, catalog, judge=True)
     files = {os.path.realpath(d.file) for d in loaded.documents}
     everything = loaded.diagnostics + found
     if not scope.owners:  # a named folder: all of it is the user's to see
@@ -132,8 +135,9 @@ def _check_scope(
 
 
 def load_state(paths: Iterable[str]) -> DesiredState:
-    """The desired state under ``paths``, or InputError listing every problem."""
-    result = validate_paths(paths)
+    """The desired state under ``paths``, or InputError listing every problem. Policies are
+    compiled, not judged: plan and apply enforce them with their levels and overrides."""
+    result = validate_paths(paths, judge=False)
     if result.state is None:
         raise InputError(result.diagnostics)
     return result.state
