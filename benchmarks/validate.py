@@ -11,6 +11,7 @@ and nothing else (the collector off, as llmform runs).
 
     python benchmarks/validate.py                 # 10,000 configs in 100 files
     python benchmarks/validate.py --configs 100000 --files 1000 --runs 3
+    python benchmarks/validate.py --policies 20   # and 20 policies, most on every config
     python benchmarks/validate.py --smoke         # 500 configs, one run: proves it works
 
 Exits 1 if the generated state does not validate cleanly (the figure would then be of the
@@ -140,6 +141,41 @@ for file in sorted(pathlib.Path(sys.argv[1]).glob("*.yaml")):
 SUMMARY = re.compile(r"Valid: (\d+) file\(s\), (\d+) factories, (\d+) workspaces, (\d+) configs")
 
 
+# Rules as a platform team writes them, every one true on the generated state so that the run
+# measures judging, not reporting; {n} makes each copy a distinct rule.
+RULES: list[tuple[str, str]] = [
+    ("config", "object.keys.all(k, has(k.vault) || has(k.env)) && {n} >= 0"),
+    (
+        "config",
+        'object.api_base == null || object.api_base.startsWith("https://") '
+        '|| object.api_base.startsWith("http://127.0.0.1") || {n} < 0',
+    ),
+    ("config", "object.models.all(m, m.max_tokens == null || m.max_tokens <= 2000000 + {n})"),
+    ("config", f"factory.name in {[v[0] for v in VENDORS]!r} || {{n}} < 0".replace("'", '"')),
+    ("config", 'workspace.labels.team.startsWith("team-") && {n} >= 0'),
+    ("config", "size(object.models) >= 1 && {n} >= 0"),
+    ("config", 'object.name != "" && size(object.backup_keys) >= 0 && {n} >= 0'),
+    ("config", "!object.enabled || size(object.keys) >= 1 + {n} - {n}"),
+    ("workspace", 'has(object.labels.team) && object.name.startsWith("ws-") && {n} >= 0'),
+    ("factory", "size(object.models) > {n} - 1000"),
+]
+
+
+def policies(count: int) -> str:
+    """A document of ``count`` policies (hard, so a failure would fail the run)."""
+    lines = ["apiVersion: llmform/v1", "policies:"]
+    for number in range(count):
+        kind, rule = RULES[number % len(RULES)]
+        lines += [
+            f"  - name: rule-{number:03d}",
+            f"    applies_to: {{kind: {kind}}}",
+            f"    rule: '{rule.replace('{n}', str(number))}'",
+            "    message: generated",
+            "    level: hard",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def cached_state(configs: int, files: int) -> Path:
     """The generated files, made once per size (and per version of the generator)."""
     name = f"validate-{configs}c-{files}f-{source_digest(generate, _config)}"
@@ -156,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=100, help="files to spread them over")
     parser.add_argument("--runs", type=int, default=5, help="runs of each; medians count")
     parser.add_argument("--smoke", action="store_true", help="500 configs, one run")
+    parser.add_argument("--policies", type=int, default=0, help="policies to add (and time)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.configs, args.files, args.runs = 500, 10, 1
@@ -167,14 +204,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="llmform-bench-") as tmp:
         root = Path(tmp)
         (root / "floor.py").write_text(FLOOR_SCRIPT)
-        figures = interleaved(
-            {
-                "floor": [sys.executable, str(root / "floor.py"), str(state)],
-                "validate": [*llmform_command(root), "validate", str(state)],
-            },
-            args.runs,
-            compiled_env(root / "pycache"),
-        )
+        sides = {
+            "floor": [sys.executable, str(root / "floor.py"), str(state)],
+            "validate": [*llmform_command(root), "validate", str(state)],
+        }
+        if args.policies:
+            # in a folder of their own, so that validate without them is the same state
+            (root / "policies").mkdir()
+            (root / "policies" / "policies.yaml").write_text(policies(args.policies))
+            sides["policies"] = [
+                *llmform_command(root),
+                "validate",
+                str(state),
+                str(root / "policies"),
+            ]
+        figures = interleaved(sides, args.runs, compiled_env(root / "pycache"))
     floor, validate = figures["floor"], figures["validate"]
     found = SUMMARY.search(validate.samples[-1].stderr)
     if found is None:
@@ -192,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(floor.line("floor (read + yaml.load_all, CSafeLoader):", width))
     print(validate.line("llmform validate (whole process):", width, floor))
+    if args.policies:
+        judged = figures["policies"]
+        if f", {args.policies} policies" not in judged.samples[-1].stderr:
+            print(judged.samples[-1].stderr, file=sys.stderr)
+            print("the generated state fails its generated policies", file=sys.stderr)
+            return 1
+        print(
+            judged.line(f"with {args.policies} policies:", width, floor)
+            + f"  {(judged.wall / validate.wall - 1) * 100:+.0f}% wall, "
+            f"{(judged.cpu / validate.cpu - 1) * 100:+.0f}% cpu on validate"
+        )
     return 0
 
 

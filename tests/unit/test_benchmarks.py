@@ -23,3 +23,21 @@ def test_validate_benchmark_smoke_prints_both_figures() -> None:
         rf"llmform validate \(whole process\):{FIGURE} +\d+\.\d\dx wall, +\d+\.\d\dx cpu",
         lines[2],
     )
+
+
+def test_validate_benchmark_with_policies_judges_them_all() -> None:
+    """--policies adds a folder of policies that every generated object passes (a failure would
+    exit 1: the figure would be of reporting, not judging) and prints the time beside it."""
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--policies", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert re.fullmatch(
+        rf"with 20 policies:{FIGURE} +\d+\.\d\dx wall, +\d+\.\d\dx cpu  [+-]\d+% wall, "
+        r"[+-]\d+% cpu on validate",
+        lines[3],
+    ), lines[3]

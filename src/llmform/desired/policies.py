@@ -13,8 +13,9 @@ from ..errors import Diagnostic, error, warning
 from .items import Broken, Item, did_you_mean
 from .loader import Document
 from .model import DesiredState, frozen_map
+from .policy_judge import evaluate
 from .policy_model import Evaluation, Level, Policy, Verdict
-from .policy_rules import Rule, compile_rule, evaluate
+from .policy_rules import Rule, compile_rule
 from .secret_shapes import shown as quoted
 
 

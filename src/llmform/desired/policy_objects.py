@@ -12,6 +12,7 @@ from, never what it is (no value is ever resolved here).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .model import Config, EnvRef, Factory, Model, SecretRef, VaultRef, Workspace
@@ -67,29 +68,52 @@ def workspace_view(workspace: Workspace) -> View:
     }
 
 
-def config_view(config: Config, factory: Factory | None) -> View:
-    """``api_base`` is the endpoint the config uses (its own, else its factory's);
-    ``keys`` are the primary key's reference then the backups'."""
-    api_base = config.api_base
-    if api_base is None and factory is not None:
-        api_base = factory.api_base
-    return {
-        "kind": "config",
-        "address": config.address,
-        "name": config.name,
-        "workspace": config.workspace,
-        "factory": config.factory,
-        "api_base": api_base,
-        "description": config.description,
-        "enabled": config.enabled,
-        "models": [model_view(model) for model in config.models],
-        "api_key": None if config.api_key is None else ref_view(config.api_key),
-        "backup_keys": [ref_view(ref) for ref in config.backup_keys],
-        "keys": [ref_view(ref) for ref in config.keys],
-        "options": dict(config.options),
-        "secret_options": {name: ref_view(ref) for name, ref in config.secret_options.items()},
-        "protect": config.protect,
-    }
+def _api_base(config: Config, factory: Factory | None) -> str | None:
+    if config.api_base is None and factory is not None:
+        return factory.api_base
+    return config.api_base
+
+
+def _refs(refs: tuple[SecretRef, ...]) -> list[View]:
+    return [ref_view(ref) for ref in refs]
+
+
+# A config's fields: (what the rule sees, a hashable stand-in for it). Two configs with equal
+# stand-ins for every field a rule reads get the same verdict from it (CEL is pure), which is
+# what lets the judge evaluate a rule once per distinct input instead of once per config.
+Field = tuple[Callable[[Config, "Factory | None"], Any], Callable[[Config, "Factory | None"], Any]]
+CONFIG_FIELDS: dict[str, Field] = {
+    "kind": (lambda c, f: "config", lambda c, f: None),
+    "address": (lambda c, f: c.address, lambda c, f: c.key),
+    "name": (lambda c, f: c.name, lambda c, f: c.name),
+    "workspace": (lambda c, f: c.workspace, lambda c, f: c.workspace),
+    "factory": (lambda c, f: c.factory, lambda c, f: c.factory),
+    "api_base": (_api_base, _api_base),
+    "description": (lambda c, f: c.description, lambda c, f: c.description),
+    "enabled": (lambda c, f: c.enabled, lambda c, f: c.enabled),
+    "models": (lambda c, f: [model_view(m) for m in c.models], lambda c, f: c.models),
+    "api_key": (
+        lambda c, f: None if c.api_key is None else ref_view(c.api_key),
+        lambda c, f: c.api_key,
+    ),
+    "backup_keys": (lambda c, f: _refs(c.backup_keys), lambda c, f: c.backup_keys),
+    "keys": (lambda c, f: _refs(c.keys), lambda c, f: c.keys),
+    "options": (lambda c, f: dict(c.options), lambda c, f: tuple(sorted(c.options.items()))),
+    "secret_options": (
+        lambda c, f: {name: ref_view(ref) for name, ref in c.secret_options.items()},
+        lambda c, f: tuple(sorted(c.secret_options.items(), key=lambda item: item[0])),
+    ),
+    "protect": (lambda c, f: c.protect, lambda c, f: c.protect),
+}
+
+
+def config_view(
+    config: Config, factory: Factory | None, fields: Iterable[str] = CONFIG_FIELDS
+) -> View:
+    """The config as a rule sees it, or only ``fields`` of it (those its rules read).
+    ``api_base`` is the endpoint the config uses (its own, else its factory's); ``keys`` are
+    the primary key's reference then the backups'."""
+    return {name: CONFIG_FIELDS[name][0](config, factory) for name in fields}
 
 
 # A well-typed object of each kind, every field set: compiling a rule evaluates it on this once,
