@@ -1,8 +1,10 @@
 """Table-driven plan cases: ``tests/cases/plan/<name>/`` holds ``desired.yaml`` (llmform YAML),
 ``current.json`` (the store's resources, the fingerprints the resolver gives for the desired
 side's references, and which addresses are unmanaged), optionally ``options.json`` (scope,
-warnings, key checks, ``verbose`` as ``plan -v`` gives it) and ``plan.txt``, the exact text
-plan.
+warnings, key checks, ``verbose`` as ``plan -v`` gives it, policy ``overrides`` as
+``--override-policy NAME --reason TEXT`` give them, ``blocked``: whether policies block the
+plan) and ``plan.txt``, the exact text plan; with policies, ``plan.json`` is the json plan's
+``policies`` and ``policy_overrides``.
 
 Set ``LLMFORM_REGENERATE_CASES=1`` to rewrite every ``plan.txt`` from the code; then read each
 changed file by eye before committing it, since the test can no longer catch anything.
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 
 from llmform.core.plan import Plan, build_plan
+from llmform.core.policy_results import judge_state, policy_error
 from llmform.core.render import RENDERERS, render
 from llmform.core.resources import Resource, desired_resources, secret_slots
 from llmform.desired.validate import load_state
@@ -62,10 +65,13 @@ def case_plan(case: Path) -> tuple[Plan, dict[str, Any]]:
         unmanaged=current.get("unmanaged", ()),
         warnings=options.get("warnings", ()),
     )
+    policies, overrides = judge_state(state, plan.scope, options.get("overrides", {}))
     plan = replace(
         plan,
         keys_checked=options.get("keys_checked", False),
         key_checks=tuple(options.get("key_checks", ())),
+        policies=policies,
+        policy_overrides=overrides,
     )
     return plan, current
 
@@ -80,6 +86,17 @@ def test_plan_case(name: str) -> None:
     if REGENERATE:
         expected.write_text(text, encoding="utf-8")
     assert text == expected.read_text(encoding="utf-8")
+    blocked = policy_error(plan.policies, "the plan cannot be applied") is not None
+    assert blocked == load_json(case / "options.json").get("blocked", False)
+    if plan.policies:
+        section = {key: json.loads(render(plan, "json"))[key] for key in POLICY_KEYS}
+        shown = case / "plan.json"
+        if REGENERATE:
+            shown.write_text(json.dumps(section, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        assert section == json.loads(shown.read_text("utf-8"))
+
+
+POLICY_KEYS = ("policies", "policy_overrides")
 
 
 @pytest.mark.parametrize("name", case_names())

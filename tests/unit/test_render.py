@@ -443,6 +443,8 @@ def test_json() -> None:
         "validation",
         "warnings",
         "errors",
+        "policies",
+        "policy_overrides",
     ]
     assert data["format_version"] == "1.0"
     assert data["summary"] == {"add": 2, "change": 2, "destroy": 3}

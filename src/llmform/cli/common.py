@@ -17,6 +17,7 @@ from ..checks.subjects import CheckTarget
 from ..collector import collecting_new_objects
 from ..console import Progress, paint
 from ..core.plan import Plan
+from ..core.policy_results import policy_error
 from ..core.protect import protection_error
 from ..core.render import render, render_failure
 from ..engine.apply import require_checked
@@ -219,6 +220,9 @@ def show_and_confirm(plan: Plan, validate_keys: bool, auto_approve: bool, color:
     refused = protection_error(plan.refusals, "nothing was applied")
     if refused is not None:
         raise refused
+    blocked = policy_error(plan.policies, "nothing was applied")
+    if blocked is not None:
+        raise blocked
     if validate_keys:
         require_checked(plan)
     if plan.summary.empty or auto_approve:

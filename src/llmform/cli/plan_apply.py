@@ -15,6 +15,7 @@ import click
 
 from ..console import printable
 from ..core.plan import Plan
+from ..core.policy_results import policy_error
 from ..core.protect import protection_error
 from ..engine.apply import key_check_error
 from ..engine.apply_run import ApplyRequest, planned_apply
@@ -40,6 +41,7 @@ from .common import (
     workspace_option,
 )
 from .options import StateGiven, echo_warning, located, options_of, state_option, store_option
+from .policy_options import overrides_of, policy_options
 from .saved_plans import apply_command, apply_saved
 
 
@@ -78,6 +80,7 @@ from .saved_plans import apply_command, apply_saved
     "says so and can never be applied.",
 )
 @key_check_options
+@policy_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -95,6 +98,8 @@ def plan(
     parallelism: int,
     check_cache_ttl: float,
     trust_endpoints: tuple[str, ...],
+    override_policies: tuple[str, ...],
+    reason: str | None,
 ) -> None:
     """Show what apply would change in the store.
 
@@ -104,7 +109,9 @@ def plan(
     says so; apply creates it); such a plan cannot be saved with -o. A key that fails its
     check is shown in the plan and makes the command exit 1. A key whose
     endpoint is not yet trusted is not sent anywhere: the plan says "not checked: endpoint
-    not yet trusted" (exit 0, so the change can be reviewed) and apply refuses it.
+    not yet trusted" (exit 0, so the change can be reviewed) and apply refuses it. The
+    policies' verdicts are part of the plan: a hard failure, or a soft one not overridden with
+    --override-policy NAME --reason TEXT, makes the command exit 1 (advisory ones only warn).
     Against a target that keeps no state of its own (MLflow's gateway), what changed there
     outside llmform since it last applied is shown first ("changed outside llmform");
     --refresh-only shows only that.
@@ -120,6 +127,7 @@ def plan(
       llmform plan -v configs/       # catalog factories with their model lists
       llmform plan --refresh-only --detailed-exitcode --store mlflow+https://mlflow.internal
                      # drift only, for a scheduled job: exit 2 when there is some
+      llmform plan --override-policy vault-keys --reason "break-glass, INC-123" configs/
     """
     if refresh_only:
         drifted = plan_refresh_only(ctx, paths, store_url, state, workspaces, out, fmt, verbose)
@@ -127,6 +135,7 @@ def plan(
             sys.exit(2)
         return
     try:
+        overrides = overrides_of(override_policies, reason)
         where = located(store_url, state)
         if out:  # before anything is planned: a plan that cannot be saved is wasted
             check_plan_file(out)
@@ -139,6 +148,7 @@ def plan(
                 no_secrets=no_secrets,
                 checker=lambda: key_checker(validate_keys, parallelism, check_cache_ttl),
                 trust_endpoints=trust_endpoints,
+                overrides=overrides,
             ),
             echo_warning,
         )
@@ -160,6 +170,7 @@ def plan(
     for error in (
         protection_error(result.refusals, consequence),
         key_check_error(result, consequence),
+        policy_error(result.policies, consequence),
         not_saved,
     ):
         if error is not None:
@@ -233,6 +244,7 @@ def check_plan_file(path: str) -> None:
 @lock_timeout_option
 @audit_file_option
 @key_check_options
+@policy_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -247,6 +259,8 @@ def apply(
     parallelism: int,
     check_cache_ttl: float,
     trust_endpoints: tuple[str, ...],
+    override_policies: tuple[str, ...],
+    reason: str | None,
 ) -> None:
     """Apply the configuration (or a saved plan) to the store.
 
@@ -260,7 +274,10 @@ def apply(
     before anything else when a key's endpoint is not trusted (see --trust-endpoint). The
     audit events are sealed with LLMFORM_AUDIT_KEY
     or LLMFORM_AUDIT_TRANSIT_KEY when set; the last line printed is the audit chain head
-    ('Audit chain head: SEQ:HASH'), for llmform audit --verify --head.
+    ('Audit chain head: SEQ:HASH'), for llmform audit --verify --head. Refuses a plan that
+    policies block (a hard failure, or a soft one not overridden); --override-policy NAME
+    --reason TEXT lets a soft policy's failures through, and the audit trail records who did,
+    why, and for which objects. A saved plan carries its overrides: give them to plan -o.
 
     \b
     Examples:
@@ -268,14 +285,21 @@ def apply(
       llmform plan -o prod.plan configs/ && llmform apply prod.plan
       llmform apply --auto-approve --audit-file audit.jsonl configs/
       llmform apply --trust-endpoint http://vllm.internal:8000/v1 configs/
+      llmform apply --override-policy vault-keys --reason "break-glass, INC-123" configs/
     """
     color = options_of(ctx).color()
+    overrides = overrides_of(override_policies, reason)
     where = located(store_url, state)
     if audit_file:
         check_audit_file(audit_file)
     if len(paths) == 1 and is_plan_file(paths[0]):
         if workspaces:
             raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
+        if overrides:
+            raise LlmformError(
+                "--override-policy applies when planning, not to a saved plan: the plan "
+                "records its overrides; make it again with plan -o and the overrides"
+            )
         apply_saved(
             SavedApplyRequest(
                 paths[0], where, lock_timeout, audit_file, validate_keys, trust_endpoints
@@ -294,6 +318,7 @@ def apply(
         validate_keys=validate_keys,
         checker=lambda: key_checker(validate_keys, parallelism, check_cache_ttl),
         trust_endpoints=trust_endpoints,
+        overrides=overrides,
     )
     with planned_apply(request, echo_warning) as planned:
         # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing

@@ -29,6 +29,14 @@ from .plan_shapes import (
     fingerprint_map,
     resource_attrs,
 )
+from .policy_results import (
+    OVERRIDES,
+    RESULTS,
+    PolicyOverride,
+    PolicyResult,
+    override_to_json,
+    result_to_json,
+)
 from .protect import Refusal, refusals
 from .resources import Resource
 from .typed_json import (
@@ -143,6 +151,9 @@ class Plan:
     drift: tuple[Change, ...] | None = None
     # plan --refresh-only: drift only, no change proposed (never saved nor applied)
     refresh_only: bool = False
+    # the policies' verdicts on the desired state, and the soft failures overridden
+    policies: tuple[PolicyResult, ...] = ()
+    policy_overrides: tuple[PolicyOverride, ...] = ()
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     llmform_version: str = __version__
@@ -256,6 +267,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "key_checks": list(plan.key_checks),
         "secrets_compared": plan.secrets_compared,
         "not_compared": {address: list(slots) for address, slots in plan.not_compared.items()},
+        "policies": [result_to_json(result) for result in plan.policies],
+        "policy_overrides": [override_to_json(override) for override in plan.policy_overrides],
         "changes": [change_to_json(c) for c in plan.changes],
         # only where a target can drift, so that the registry's plans are as they were
         **({} if plan.drift is None else {"drift": [change_to_json(c) for c in plan.drift]}),
@@ -280,6 +293,9 @@ def plan_from_json(data: Fields) -> Plan:
         key_checks=tuple(data.get("key_checks", list_of(KEY_CHECK))),
         secrets_compared=data.get("secrets_compared", boolean),
         not_compared=data.get("not_compared", map_of(NOT_COMPARED)),
+        # absent from a plan saved before policies: it had none
+        policies=tuple(data.get_or("policies", RESULTS, [])),
+        policy_overrides=tuple(data.get_or("policy_overrides", OVERRIDES, [])),
         changes=tuple(data.get("changes", list_of(object_with(change_from_json)))),
         drift=_drift(data.get_or("drift", optional(list_of(object_with(change_from_json))), None)),
     )

@@ -18,6 +18,7 @@ from ..checks.trust import EndpointTrust, NormalUrl
 from ..checks.trust_sources import HOW_TO_TRUST
 from ..console import printable
 from ..core.plan import KeyCheckRow, Plan, key_check_rows
+from ..core.policy_results import policy_error
 from ..core.protect import protection_error
 from ..errors import LlmformError
 from ..files import append_lines
@@ -249,6 +250,9 @@ def apply_plan(
     refused = protection_error(plan.refusals, "nothing was applied")
     if refused is not None:  # the CLI refuses before the lock; this guards every other caller
         raise refused
+    blocked = policy_error(plan.policies, "nothing was applied")
+    if blocked is not None:  # as for protection: every caller, a saved plan's included
+        raise blocked
     actionable = plan.actionable
     if not actionable:
         return ApplyResult([], 0)
@@ -256,7 +260,7 @@ def apply_plan(
     sealed = sealed_values(plan, secrets or ResolvedSecrets({}, {}), cipher)
     if secrets is not None and isinstance(backend.target, TakesSecretValues):
         backend.target.use_secrets(secrets.values)  # a gateway that holds the keys itself
-    drafts = drafts_for(actionable, run)
+    drafts = drafts_for(actionable, run, plan.policy_overrides)
     expected = (plan.lineage, plan.serial)
     if chain_key is not None:
         events = backend.apply(actionable, expected, drafts, sealed, chain_key=chain_key)

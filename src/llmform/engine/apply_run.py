@@ -8,12 +8,13 @@ lock, so that a refusal or a 'no' writes nothing; the CLI shows the plan and ask
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..checks.trust_sources import configured_urls
 from ..core.plan import Plan
+from ..core.policy_results import policy_error
 from ..core.protect import protection_error
 from ..desired.model import DesiredState
 from ..desired.validate import load_state
@@ -57,6 +58,9 @@ def approved_under_lock(
     refused = protection_error(fresh.refusals, consequence)
     if refused is not None:
         raise refused
+    blocked = policy_error(fresh.policies, consequence)
+    if blocked is not None:
+        raise blocked
     return fresh
 
 
@@ -77,6 +81,8 @@ class ApplyRequest:
     validate_keys: bool = True
     checker: CheckerFactory = lambda: None
     trust_endpoints: tuple[str, ...] = ()
+    # --override-policy NAME --reason TEXT: soft policy name -> the reason
+    overrides: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,12 @@ class PlannedApply:
         request, encrypted = self.request, self.cipher is not None
         with self.backend.locked("apply", request.lock_timeout, self.warn) as lock:
             fresh = plan_prepared(
-                self.state, self.backend, self.prepared, scope=request.scope, encrypted=encrypted
+                self.state,
+                self.backend,
+                self.prepared,
+                scope=request.scope,
+                encrypted=encrypted,
+                overrides=request.overrides,
             )
             to_apply = approved_under_lock(
                 self.shown,
@@ -176,7 +187,14 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
         )
         # Planned before the lock, so that a refusal or a 'no' writes nothing at all, not even
         # the lock row; under the lock it is planned again.
-        shown = plan_prepared(state, backend, prepared, scope=request.scope, encrypted=encrypted)
+        shown = plan_prepared(
+            state,
+            backend,
+            prepared,
+            scope=request.scope,
+            encrypted=encrypted,
+            overrides=request.overrides,
+        )
         if request.validate_keys:  # keys whose endpoint is not trusted: refused first
             require_trusted(None, prepared, backend, trusted)
         yield PlannedApply(request, state, backend, prepared, cipher, chain_key, shown, warn)

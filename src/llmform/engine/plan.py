@@ -16,6 +16,7 @@ from ..checks.subjects import CheckTarget, split_by_trust, targets_for
 from ..checks.trust import EndpointTrust, NormalUrl
 from ..checks.trust_sources import applied_urls, run_trust
 from ..core.plan import Plan, build_plan
+from ..core.policy_results import judge_state
 from ..core.protect import check_declares_something
 from ..core.resources import desired_resources
 from ..desired.model import Config, DesiredState, SecretRef
@@ -148,10 +149,13 @@ def plan_prepared(
     *,
     scope: Sequence[str] = (),
     encrypted: bool = False,
+    overrides: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Read the store and diff: the plan, as data. ``encrypted``: a cipher is configured, so
-    the store is to keep secret values sealed (see llmform.secrets.sealing)."""
+    """Read the store and diff: the plan, as data, with the policies' verdicts on ``state``
+    (``overrides``: soft policy name -> the reason it is overridden). ``encrypted``: a cipher
+    is configured, so the store is to keep secret values sealed (see llmform.secrets.sealing)."""
     backend = Backend.of(store)
+    policies, overridden = judge_state(state, scope, overrides)
     read = backend.read()
     fingerprints = _fingerprints(prepared, backend)
     desired = desired_resources(state, fingerprints, encrypted=encrypted)
@@ -174,6 +178,7 @@ def plan_prepared(
         secrets_compared=prepared.secrets_compared,
         last_applied=current.last_applied,
     )
+    plan = replace(plan, policies=policies, policy_overrides=overridden)
     if prepared.checks is None:
         return plan
     report = prepared.checks
@@ -188,8 +193,11 @@ def make_plan(
     scope: Sequence[str] = (),
     check: KeyChecker | None = None,
     encrypted: bool = False,
+    overrides: Mapping[str, str] | None = None,
 ) -> Plan:
     """``prepare`` then ``plan_prepared``. ``state`` comes from ``load_state``, which callers
     run before opening the store so bad input writes nothing."""
     prepared = prepare(state, store, resolver, scope=scope, check=check, encrypted=encrypted)
-    return plan_prepared(state, store, prepared, scope=scope, encrypted=encrypted)
+    return plan_prepared(
+        state, store, prepared, scope=scope, encrypted=encrypted, overrides=overrides
+    )

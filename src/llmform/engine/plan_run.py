@@ -5,8 +5,8 @@ the key of its MAC when it is to be saved. The CLI renders the plan and saves it
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from ..checks.trust_sources import configured_urls
 from ..core.drift import drift_of, self_stated_note
@@ -34,6 +34,8 @@ class PlanRequest:
     no_secrets: bool = False
     checker: CheckerFactory = lambda: None
     trust_endpoints: tuple[str, ...] = ()
+    # --override-policy NAME --reason TEXT: soft policy name -> the reason
+    overrides: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
     state = load_state(paths)
     if request.no_secrets:
         plan, mac_key = plan_without_secrets(
-            state, request.where, request.scope, warn, request.saving
+            state, request.where, request.scope, warn, request.saving, request.overrides
         )
         return PlannedRun(plan, mac_key)
     trusted = configured_urls(request.trust_endpoints, paths)
@@ -68,12 +70,24 @@ def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
             trusted=trusted,
             encrypted=encrypted,
         )
-        plan = plan_prepared(state, backend, prepared, scope=request.scope, encrypted=encrypted)
+        plan = plan_prepared(
+            state,
+            backend,
+            prepared,
+            scope=request.scope,
+            encrypted=encrypted,
+            overrides=request.overrides,
+        )
         return PlannedRun(plan, saved_plan_key(backend) if request.saving else None)
 
 
 def plan_without_secrets(
-    state: DesiredState, where: Location, scope: Sequence[str], warn: Warn, saving: bool = False
+    state: DesiredState,
+    where: Location,
+    scope: Sequence[str],
+    warn: Warn,
+    saving: bool = False,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[Plan, bytes | None]:
     """--no-secrets: no resolver and no cipher are made, so nothing logs in to Vault or reads
     a secret; whether values are to be sealed is taken from the variables' presence alone.
@@ -84,7 +98,9 @@ def plan_without_secrets(
     )
     with opened_backend(where, OpenMode.PLAN, warn) as backend:
         prepared = prepare(state, backend, None, scope=scope)
-        plan = plan_prepared(state, backend, prepared, scope=scope, encrypted=encrypted)
+        plan = plan_prepared(
+            state, backend, prepared, scope=scope, encrypted=encrypted, overrides=overrides
+        )
         return plan, saved_plan_key(backend) if saving else None
 
 

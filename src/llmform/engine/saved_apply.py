@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..checks.trust_sources import configured_urls
 from ..console import printable
 from ..core.plan import Plan
+from ..core.policy_results import policy_error
 from ..errors import LlmformError
 from ..secrets.chain import chain_from_env
 from ..secrets.crypto import Cipher, configured_cipher
@@ -104,6 +105,9 @@ def saved_apply(request: SavedApplyRequest, warn: Warn) -> Iterator[SavedApply]:
         key = plan_mac_key(backend.state.fingerprint_key())
         plan = saved.verify(key, backend.display_url)
         require_secrets_compared(plan)  # a --no-secrets plan is for review only
+        blocked = policy_error(plan.policies, "nothing was applied")
+        if blocked is not None:  # recorded when it was made; refused before the lock
+            raise blocked
         check_trail_extendable(backend.state.audit_events(), chain_key)
         let_through = 0
         if request.validate_keys:  # keys whose endpoint is not trusted: refused first

@@ -16,7 +16,7 @@ from typing import Any
 from ..console import printable
 from ..core.diff import Change
 from ..errors import LlmformError
-from ..state.audit import AuditEvent
+from ..state.audit import POLICY_OVERRIDE, AuditEvent
 from ..state.audit_keys import ChainKey
 from ..state.base import SteppedStateStore
 from ..targets.base import SteppedTarget
@@ -60,9 +60,13 @@ def apply_in_steps(
     chain_key: ChainKey | None = None,
 ) -> list[AuditEvent]:
     """Apply ``changes`` in order, recording each in ``state`` as it lands. ``audit_drafts``
-    are ``audit.drafts_for``'s: the start, one per change, the end; the start goes with the
-    first step and the end with the last (or, on a failure, with the failure's result)."""
-    start, per_change, end = audit_drafts[0], audit_drafts[1:-1], audit_drafts[-1]
+    are ``audit.drafts_for``'s: the start, the policy overrides, one per change, the end; the
+    start and the overrides go with the first step and the end with the last (or, on a
+    failure, with the failure's result)."""
+    start, end = audit_drafts[0], audit_drafts[-1]
+    overrides = [d for d in audit_drafts[1:-1] if d["action"] == POLICY_OVERRIDE]
+    per_change = audit_drafts[1 + len(overrides) : -1]
+    start_drafts = [start, *overrides]
     events: list[AuditEvent] = []
     at = expected
     for index, change in enumerate(changes):
@@ -70,10 +74,10 @@ def apply_in_steps(
             target.apply_change(change, (sealed or {}).get(change.address))
         except LlmformError as exc:
             failed = {**end, "result": f"failed at {change.address}: {index} change(s) applied"}
-            drafts = ([start] if index == 0 else []) + [failed]
+            drafts = (start_drafts if index == 0 else []) + [failed]
             events += state.record_step((), at, drafts, chain_key)
             raise PartialApplyError(changes, index, exc) from None
-        drafts = [start] if index == 0 else []
+        drafts = list(start_drafts) if index == 0 else []
         drafts.append(per_change[index])
         if index == len(changes) - 1:
             drafts.append(end)

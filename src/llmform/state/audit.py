@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..core.diff import Change
+from ..core.policy_results import PolicyOverride
 from ..errors import LlmformError
 from .actor import as_text, current_actor, current_commit
 from .audit_keys import ChainKey, plain_seal, seal_of
@@ -172,14 +173,35 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(as_text(v) for v in value)
 
 
-def drafts_for(changes: Iterable[Change], run: RunInfo, result: str = "ok") -> list[dict[str, Any]]:
-    """Start, one event per actionable change, end. Field names only, never values."""
+# The event of a soft policy failure let through: its address is the policy's, its fields
+# the objects whose failure was overridden, its result the reason; its actor is who did it.
+POLICY_OVERRIDE = "policy-override"
+
+
+def drafts_for(
+    changes: Iterable[Change],
+    run: RunInfo,
+    overrides: Iterable[PolicyOverride] = (),
+    result: str = "ok",
+) -> list[dict[str, Any]]:
+    """Start, one event per policy override, one per actionable change, end. Field names
+    only, never values."""
     now = datetime.now(UTC).isoformat()
     base = {"time": now, "run_id": run.run_id, "actor": run.actor, "commit": run.commit}
     actionable = [c for c in changes if c.action != "no-op"]
     drafts: list[dict[str, Any]] = [
         {**base, "address": "", "action": "apply-start", "fields": [], "result": "started"}
     ]
+    for override in overrides:
+        drafts.append(
+            {
+                **base,
+                "address": f"policy.{override.policy}",
+                "action": POLICY_OVERRIDE,
+                "fields": list(override.objects),
+                "result": f"overridden: {override.reason}",
+            }
+        )
     for change in actionable:
         names = sorted({f.name for f in change.fields})
         drafts.append(

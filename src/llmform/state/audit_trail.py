@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..console import printable
-from .audit import AuditError, AuditEvent
+from .audit import POLICY_OVERRIDE, AuditError, AuditEvent
 from .audit_check import ChainCheck, check_chain
 from .audit_keys import ChainKey
 
@@ -132,7 +132,8 @@ def recorded_steps(events: Sequence[AuditEvent]) -> int:
     return sum(
         1
         for event in events
-        if event.action not in ("apply-start", "apply-end") or event.result.startswith("failed")
+        if event.action not in ("apply-start", "apply-end", POLICY_OVERRIDE)
+        or event.result.startswith("failed")
     )
 
 

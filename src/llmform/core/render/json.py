@@ -15,6 +15,8 @@ from ..diff import CREATE, DELETE, NOOP, REPLACE, Change
 from ..plan import HOW_TO_TRUST, NOT_TRUSTED_TEXT, Plan
 from ..resources import JSON, Resource
 from .escape import json_dumps
+from .policies import json_errors as policy_errors
+from .policies import json_section as policy_section
 from .text import NO_SECRETS, keys_skipped, not_compared_heading, untrusted_endpoints
 
 FORMAT_VERSION = "1.0"
@@ -69,7 +71,9 @@ def plan_json(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
             for row in plan.failed_keys
         ]
         + [{"address": r.address, "message": r.text} for r in plan.refusals]
+        + policy_errors(plan)
         + [{"message": error} for error in errors],
+        **policy_section(plan),  # a section of its own (render/policies.py)
     }
 
 

@@ -18,6 +18,7 @@ from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change
 from ..plan import HOW_TO_TRUST, Plan
 from .drift import AFTER_PLAN, AFTER_REFRESH, HEADING, drift_blocks, drift_count, drift_summary
 from .escape import md_code, md_fence, md_html, md_lines, md_text
+from .policies import markdown_lines as policy_lines
 from .text import (
     NO_SECRETS,
     REFUSED,
@@ -69,6 +70,7 @@ def render_markdown(
         title = f"{group.title}: {_group_counts(group.changes)}"
         lines += _details(title, group_lines(group.changes, False, verbose))
     lines += _notes(plan)
+    lines += policy_lines(plan)  # a section of its own (render/policies.py)
     if errors:
         lines += ["**Errors**", "", *(f"- {md_text(' '.join(e.split()))}" for e in errors), ""]
     return md_lines(lines).rstrip("\n") + "\n"

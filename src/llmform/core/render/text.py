@@ -20,6 +20,7 @@ from ..diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
 from ..plan import HOW_TO_TRUST, Plan, Summary
 from ..resources import JSON, REPLACE_FIELDS, Resource
 from . import escape as esc
+from .policies import text_lines as policy_lines
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", REPLACE: "-/+"}
 _STYLES = {"+": "green", "~": "yellow", "-": "red"}
@@ -106,6 +107,7 @@ def render_text(
         lines += [paint(group.header, "bold", color), ""]
         lines += [*group_lines(group.changes, color, verbose), ""]
     lines += notes_lines(plan, color)
+    lines += policy_lines(plan, paint, color)  # a section of its own (render/policies.py)
     lines.append(summary_line(plan.summary, color))
     return esc.text_lines(lines, color) + "\n"
 
