@@ -79,6 +79,27 @@ configs:
     models: [deepseek-chat]
 """
 
+# Policies over the canary's configs: their verdicts, messages, evaluation errors and an
+# override's audit event must carry references only (a rule never sees a value).
+POLICIES = """\
+policies:
+  - name: vault-only
+    applies_to: {kind: config}
+    rule: object.keys.all(k, has(k.vault))
+    message: keys come from Vault
+    level: soft
+  - name: reaches-for-a-value
+    applies_to: {kind: config}
+    rule: object.api_key.value != ""
+    message: there is no value to reach
+    level: advisory
+  - name: env-names
+    applies_to: {kind: config}
+    rule: object.keys.all(k, !has(k.env) || k.env.startsWith("CANARY_"))
+    message: m
+    level: hard
+"""
+
 REJECTED_STATE = """\
 apiVersion: llmform/v1
 workspaces:
@@ -178,6 +199,7 @@ def run(
         monkeypatch.setenv("LLMFORM_TRUSTED_ENDPOINTS", " ".join(urls.values()))
         for name, text in (
             ("state", STATE.format(**urls)),
+            ("policed", STATE.format(**urls) + POLICIES),
             ("leak", LITERAL_STATE),
             ("wrong-place", WRONG_PLACE_STATE),
             ("rejected", REJECTED_STATE.format(**urls)),
@@ -318,6 +340,22 @@ def test_the_canary_appears_nowhere(
     assert "cannot open the store postgresql://llm@db.invalid/x: db.invalid:5432/x: " in run(
         "export", "--store", f"postgresql://llm:{LITERAL}@db.invalid/x", expect=1
     )
+
+    # Policies judging the canary's configs: verdicts, evaluation errors, an override.
+    assert "vault-only" in run("validate", "policed")
+    for fmt in ("text", "markdown", "json"):
+        assert "vault-only" in run("plan", "--format", fmt, "policed", expect=1)
+    overridden = run(
+        "apply",
+        "--auto-approve",
+        "--override-policy",
+        "vault-only",
+        "--reason",
+        "canary",
+        "policed",
+    )
+    assert "no field or key 'value'" in overridden
+    run("audit", "--json")
 
     assert len(run.seen) >= 20
     for command, _, output in run.seen:
