@@ -2,9 +2,10 @@
 ``current.json`` (the store's resources, the fingerprints the resolver gives for the desired
 side's references, and which addresses are unmanaged), optionally ``options.json`` (scope,
 warnings, key checks, ``verbose`` as ``plan -v`` gives it, policy ``overrides`` as
-``--override-policy NAME --reason TEXT`` give them, ``blocked``: whether policies block the
-plan) and ``plan.txt``, the exact text plan; with policies, ``plan.json`` is the json plan's
-``policies`` and ``policy_overrides``.
+``--override-policy NAME --reason TEXT`` give them, ``policy_paths`` as ``--policy PATH``
+gives them, ``blocked``: whether policies block the plan; a stored policy in ``current.json``
+is one in force) and ``plan.txt``, the exact text plan; with policies, ``plan.json`` is the
+json plan's ``policies`` and ``policy_overrides``.
 
 Set ``LLMFORM_REGENERATE_CASES=1`` to rewrite every ``plan.txt`` from the code; then read each
 changed file by eye before committing it, since the test can no longer catch anything.
@@ -23,8 +24,9 @@ import pytest
 from llmform.core.plan import Plan, build_plan
 from llmform.core.policy_results import judge_state, policy_error
 from llmform.core.render import RENDERERS, render
-from llmform.core.resources import Resource, desired_resources, secret_slots
+from llmform.core.resources import Resource, desired_resources, policy_of, secret_slots
 from llmform.desired.validate import load_state
+from llmform.engine.policy_runs import with_outside_policies
 
 CASES = Path(__file__).parent / "cases" / "plan"
 REGENERATE = os.environ.get("LLMFORM_REGENERATE_CASES") == "1"
@@ -41,9 +43,13 @@ def load_json(path: Path) -> dict[str, Any]:
 
 
 def case_plan(case: Path) -> tuple[Plan, dict[str, Any]]:
-    state = load_state([str(case / "desired.yaml")])
     current = load_json(case / "current.json")
     options = load_json(case / "options.json")
+    warnings: list[str] = []
+    outside = [str(case / path) for path in options.get("policy_paths", ())]
+    state = with_outside_policies(
+        load_state([str(case / "desired.yaml")]), outside, warnings.append
+    )
     fingerprints: dict[str, str] = current.get("fingerprints", {})
     # the resolver's answer, keyed by the reference objects the desired state holds
     refs = {str(ref): ref for c in state.configs.values() for ref in secret_slots(c).values()}
@@ -63,9 +69,13 @@ def case_plan(case: Path) -> tuple[Plan, dict[str, Any]]:
         fingerprints=fingerprints,
         scope=options.get("scope", ()),
         unmanaged=current.get("unmanaged", ()),
-        warnings=options.get("warnings", ()),
+        warnings=[
+            *options.get("warnings", ()),
+            *(w.replace(str(case) + "/", "") for w in warnings),
+        ],
     )
-    policies, overrides = judge_state(state, plan.scope, options.get("overrides", {}))
+    in_force = {r.name: policy_of(r) for r in stored.values() if r.kind == "policy"}
+    policies, overrides = judge_state(state, plan.scope, options.get("overrides", {}), in_force)
     plan = replace(
         plan,
         keys_checked=options.get("keys_checked", False),

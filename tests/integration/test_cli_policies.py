@@ -82,7 +82,7 @@ def test_a_hard_failure_is_refused_by_plan_and_apply_in_every_format(
         "message": "policy vault-keys (hard) failed: production keys come from Vault",
     } in data["errors"]
     code, md, _ = run(capsys, "plan", NO_KEYS, "--format", "markdown", "llmform.yaml")
-    assert "**Policies** (1 policy: 1 failed)" in md
+    assert "**Policy checks** (1 policy: 1 failed)" in md
     assert (
         "| ❌ failed | `vault-keys` | hard | `config.prod/main` | production keys come from Vault |"
         in md
@@ -154,6 +154,7 @@ def test_a_soft_failure_passes_only_overridden_with_a_reason_and_is_audited(
         "create",
         "create",
         "create",
+        "create",  # the policy itself, now in force in the store
         "apply-end",
     ]
     override = events[1]
@@ -207,4 +208,125 @@ def test_a_saved_plan_records_its_verdicts_under_its_mac(
     code, _, err = run(
         capsys, "apply", NO_KEYS, "--override-policy", "vault-keys", "--reason", "x", "p.plan"
     )
-    assert code == 1 and "the plan records its overrides" in err
+    assert code == 1 and "the plan records its verdicts and overrides" in err
+
+
+STORED = """\
+apiVersion: llmform/v1
+workspaces:
+  - name: prod
+    labels: {tier: production}
+configs:
+  - name: main
+    workspace: prod
+    factory: OpenAI
+    api_key: {env: LLMFORM_POLICY_KEY}
+    models: [gpt-4o]
+policies:
+  - name: openai-only
+    applies_to: {kind: config, labels: {tier: production}}
+    rule: factory.name == "OpenAI"
+    message: production uses OpenAI
+    level: hard
+"""
+VIOLATION = """\
+  - name: cheap
+    workspace: prod
+    factory: DeepSeek
+    api_key: {env: LLMFORM_POLICY_KEY}
+"""
+
+
+def test_policies_are_stored_and_the_ones_in_force_judge_a_change_to_themselves(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "llmform.yaml").write_text(STORED, "utf-8")
+    code, out, err = run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")
+    assert code == 0, err
+    assert "  + policy.openai-only {" in out
+    code, out, _ = run(capsys, "plan", NO_KEYS, "--detailed-exitcode", "llmform.yaml")
+    assert (code, out.splitlines()[-1]) == (0, "No changes. The store matches the configuration.")
+    code, exported, _ = run(capsys, "export")
+    assert "policies:\n- name: openai-only\n" in exported
+
+    # the same change weakens the policy to advisory and adds what it forbids: refused
+    weakened = STORED.replace("level: hard", "level: advisory").replace(
+        "policies:", VIOLATION + "policies:"
+    )
+    (repo / "llmform.yaml").write_text(weakened, "utf-8")
+    before = (repo / "store.db").read_bytes()
+    code, out, err = run(capsys, "plan", NO_KEYS, "llmform.yaml")
+    assert code == 1
+    assert '      ~ level = "hard" -> "advisory"' in out  # the policy change, shown as one
+    assert (
+        "  FAILED     openai-only (in force) (hard) config.prod/cheap: production uses OpenAI"
+        in out
+    )
+    assert "  WARNING    openai-only (advisory) config.prod/cheap" in out
+    code, _, err = run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")
+    assert code == 1 and "openai-only (in force) (hard): config.prod/cheap" in err
+    # deleting it in the same change does not help either, nor overriding the hard version
+    deleted = STORED.split("policies:")[0].replace("configs:\n", "configs:\n" + VIOLATION)
+    (repo / "llmform.yaml").write_text(deleted, "utf-8")
+    code, out, err = run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")
+    assert code == 1 and "  - policy.openai-only" in out
+    code, _, err = run(
+        capsys,
+        "apply",
+        "--auto-approve",
+        NO_KEYS,
+        "--override-policy",
+        "openai-only",
+        "--reason",
+        "sneaky",
+        "llmform.yaml",
+    )
+    assert code == 1 and "the policy is hard; it cannot be overridden" in err
+    assert (repo / "store.db").read_bytes() == before
+
+    # dropping the policy alone is a change like any other; then the config may come
+    (repo / "llmform.yaml").write_text(STORED.split("policies:")[0], "utf-8")
+    assert run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")[0] == 0
+    (repo / "llmform.yaml").write_text(deleted, "utf-8")
+    assert run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")[0] == 0
+
+
+def test_policy_path_takes_precedence_and_policy_check_judges_the_store(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "llmform.yaml").write_text(STORED.split("policies:")[0], "utf-8")
+    assert run(capsys, "apply", "--auto-approve", NO_KEYS, "llmform.yaml")[0] == 0
+    org = repo / "org"
+    org.mkdir()
+    (org / "policies.yaml").write_text(
+        STATE.split("policies:")[0].split("workspaces:")[0]
+        + "policies:"
+        + STATE.split("policies:")[1].replace("LEVEL", "advisory"),
+        "utf-8",
+    )
+    # a new policy rolled out advisory first: policy check lists what breaks it, exit 0
+    code, out, err = run(capsys, "policy", "check", "--policy", "org")
+    assert code == 0, err
+    assert out.splitlines()[1:] == [
+        "Policy checks (1 policy: 1 warning(s)):",
+        "  WARNING    vault-keys (advisory) config.prod/main: production keys come from Vault",
+    ]
+    code, out, _ = run(capsys, "policy", "check", "--policy", "org", "--format", "json")
+    assert json.loads(out)["policies"][0]["verdict"] == "fail"
+    (org / "policies.yaml").write_text(
+        (org / "policies.yaml").read_text().replace("advisory", "hard")
+    )
+    code, _, err = run(capsys, "policy", "check", "--policy", "org")
+    assert code == 1 and "the store does not satisfy its policies" in err
+    code, _, err = run(capsys, "policy", "check")
+    assert code == 1 and "holds none and no --policy PATH was given" in err
+
+    # --policy over the scanned files' policy of the same name (which says advisory)
+    state(repo, "advisory")
+    code, out, err = run(capsys, "plan", NO_KEYS, "--policy", "org", "llmform.yaml")
+    assert code == 1
+    assert "policy 'vault-keys' is also given by --policy, which takes precedence" in err
+    assert "  FAILED     vault-keys (hard) config.prod/main" in out
+    (org / "extra.yaml").write_text(STORED, "utf-8")
+    code, _, err = run(capsys, "plan", NO_KEYS, "--policy", "org", "llmform.yaml")
+    assert code == 1 and "holds 1 workspace(s), 1 config(s) besides policies" in err

@@ -77,7 +77,9 @@ def test_an_old_registry_upgrades_in_place(repo: str, capsys: pytest.CaptureFixt
     assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
     assert "protect" not in columns(repo, "configs")
     assert run(capsys, "init")[0] == 0
-    assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    # to the current schema: protection (2), then policies (3), which an old store has none of
+    assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert query(repo, "SELECT count(*) FROM policies") == [(0,)]
     assert query(repo, "SELECT name, protect FROM workspaces ORDER BY name") == [
         ("prod", 0),
         ("staging", 0),

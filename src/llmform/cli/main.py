@@ -40,6 +40,7 @@ STORE_COMMANDS = {
     "audit": "llmform.cli.store:audit",
     "force-unlock": "llmform.cli.store:force_unlock",
     "destroy": "llmform.cli.destroy:destroy",
+    "policy": "llmform.cli.policy_options:policy",
 }
 
 

@@ -98,6 +98,7 @@ def plan(
     parallelism: int,
     check_cache_ttl: float,
     trust_endpoints: tuple[str, ...],
+    policy_paths: tuple[str, ...],
     override_policies: tuple[str, ...],
     reason: str | None,
 ) -> None:
@@ -149,6 +150,7 @@ def plan(
                 checker=lambda: key_checker(validate_keys, parallelism, check_cache_ttl),
                 trust_endpoints=trust_endpoints,
                 overrides=overrides,
+                policy_paths=policy_paths,
             ),
             echo_warning,
         )
@@ -259,6 +261,7 @@ def apply(
     parallelism: int,
     check_cache_ttl: float,
     trust_endpoints: tuple[str, ...],
+    policy_paths: tuple[str, ...],
     override_policies: tuple[str, ...],
     reason: str | None,
 ) -> None:
@@ -295,10 +298,10 @@ def apply(
     if len(paths) == 1 and is_plan_file(paths[0]):
         if workspaces:
             raise LlmformError("-w/--workspace applies when planning, not to a saved plan")
-        if overrides:
+        if overrides or policy_paths:
             raise LlmformError(
-                "--override-policy applies when planning, not to a saved plan: the plan "
-                "records its overrides; make it again with plan -o and the overrides"
+                "--override-policy and --policy apply when planning, not to a saved plan: the "
+                "plan records its verdicts and overrides; make it again with plan -o and them"
             )
         apply_saved(
             SavedApplyRequest(
@@ -319,6 +322,7 @@ def apply(
         checker=lambda: key_checker(validate_keys, parallelism, check_cache_ttl),
         trust_endpoints=trust_endpoints,
         overrides=overrides,
+        policy_paths=policy_paths,
     )
     with planned_apply(request, echo_warning) as planned:
         # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing

@@ -1,4 +1,5 @@
-"""The policy options of plan and apply: --override-policy NAME (repeatable) with --reason."""
+"""The policy options of plan and apply: --policy PATH, --override-policy NAME (repeatable)
+with --reason; and ``llmform policy check``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,33 @@ from typing import Any, TypeVar
 
 import click
 
-from ..core.policy_results import PolicyError
+from ..console import paint
+from ..core.policy_results import PolicyError, policy_error
+from ..core.render.escape import json_dumps
+from ..core.render.escape import text_lines as plain_lines
+from ..core.render.policies import result_lines, results_json
+from ..engine.policy_runs import check_store
+from .options import StateGiven, echo_warning, located, options_of, state_option, store_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def policy_path_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--policy",
+        "policy_paths",
+        multiple=True,
+        metavar="PATH",
+        type=click.Path(exists=True),
+        help=help_text,
+    )
+
+
 def policy_options(command: F) -> F:
+    command = policy_path_option(
+        "Policies from a file or folder outside the scanned ones (another repository's; "
+        "repeatable); they take precedence over a policy of the same name in PATHS."
+    )(command)
     command = click.option(
         "--reason",
         metavar="TEXT",
@@ -36,3 +58,61 @@ def overrides_of(names: tuple[str, ...], reason: str | None) -> dict[str, str]:
     if reason is not None and not names:
         raise PolicyError("--reason goes with --override-policy NAME; name the policy overridden")
     return {name: reason or "" for name in names}
+
+
+@click.group()
+def policy() -> None:
+    """Policies (see the README's "Policies").
+
+    \b
+    Examples:
+      llmform policy check                           # the store's policies on the store
+      llmform policy check --policy org-policies/    # and another repository's
+    """
+
+
+@policy.command("check")
+@store_option
+@state_option
+@policy_path_option(
+    "Policies to check besides those in force in the store (repeatable); they take "
+    "precedence over a stored policy of the same name."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.pass_context
+def check(
+    ctx: click.Context,
+    store_url: str,
+    state: StateGiven | None,
+    policy_paths: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Judge what the store holds now by the policies in force in it (and --policy PATH):
+    how a new policy is rolled out, advisory first, before it judges changes. Reads only.
+    Exits 1 when a hard or soft policy fails on something in the store, 0 otherwise.
+
+    \b
+    Examples:
+      llmform policy check --store sqlite:///registry.db
+      llmform policy check --policy examples/policies --format json
+    """
+    checked = check_store(located(store_url, state), policy_paths, echo_warning)
+    if fmt == "json":
+        document = {"store": checked.store_url, "serial": checked.serial}
+        click.echo(json_dumps(document | results_json(checked.results, ())))
+    else:
+        color = options_of(ctx).color()
+        lines = result_lines(checked.results, (), paint, color)
+        click.echo(
+            plain_lines([f"Store {checked.store_url}, serial {checked.serial}", *lines], color),
+            nl=False,
+        )
+    blocked = policy_error(checked.results, "the store does not satisfy its policies")
+    if blocked is not None:
+        raise blocked

@@ -16,7 +16,7 @@ from .resources import FLAGS, JSON, REPLACE_FIELDS, Resource
 # Action names as in Terraform's JSON plan; "replace" is rendered -/+ and is
 # ["delete", "create"] in JSON.
 CREATE, UPDATE, DELETE, REPLACE, NOOP = "create", "update", "delete", "replace", "no-op"
-KIND_ORDER = {"factory": 0, "workspace": 1, "config": 2}
+KIND_ORDER = {"factory": 0, "workspace": 1, "config": 2, "policy": 3}
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,24 @@ def _workspace(resource: Resource) -> dict[str, Any]:
     return out
 
 
+def _policy(resource: Resource) -> dict[str, Any]:
+    a = resource.attrs
+    out: dict[str, Any] = {"name": resource.name}
+    if a["description"]:
+        out["description"] = a["description"]
+    applies: dict[str, Any] = {"kind": a["applies_to"]}
+    if a["workspaces"]:
+        applies["workspaces"] = list(a["workspaces"])
+    if a["labels"]:
+        applies["labels"] = dict(a["labels"])
+    return out | {
+        "applies_to": applies,
+        "rule": a["rule"],
+        "message": a["message"],
+        "level": a["level"],
+    }
+
+
 def _config(resource: Resource, factories: dict[str, Resource]) -> dict[str, Any]:
     a = resource.attrs
     workspace, name = resource.name.split("/", 1)
@@ -175,7 +193,12 @@ def _sections(
     """The factories to declare (each with the comment above it) and the other sections."""
     if catalog is None:
         catalog = builtin_factories()
-    by_kind: dict[str, dict[str, Resource]] = {"factory": {}, "workspace": {}, "config": {}}
+    by_kind: dict[str, dict[str, Resource]] = {
+        "factory": {},
+        "workspace": {},
+        "config": {},
+        "policy": {},
+    }
     for address, resource in sorted(state.resources.items()):
         by_kind[resource.kind][address] = resource
     used = {str(r.attrs["factory"]) for r in by_kind["config"].values()}
@@ -189,4 +212,6 @@ def _sections(
         rest["workspaces"] = [_workspace(r) for r in by_kind["workspace"].values()]
     if by_kind["config"]:
         rest["configs"] = [_config(r, by_kind["factory"]) for r in by_kind["config"].values()]
+    if by_kind["policy"]:
+        rest["policies"] = [_policy(r) for r in by_kind["policy"].values()]
     return declared, rest

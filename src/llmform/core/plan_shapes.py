@@ -28,6 +28,7 @@ from .typed_json import (
     map_of,
     matching,
     object_with,
+    one_of,
     optional,
     scalar,
     text,
@@ -128,6 +129,15 @@ _ATTRS: Mapping[str, Mapping[str, Check[Any]]] = {
         "encrypted": boolean,
         "protect": boolean,
     },
+    "policy": {
+        "description": text,
+        "applies_to": one_of("factory", "workspace", "config"),
+        "workspaces": list_of(text),
+        "labels": map_of(text),
+        "rule": text,
+        "message": text,
+        "level": one_of("advisory", "soft", "hard"),
+    },
 }
 _OPTIONAL = frozenset({"encrypted", "protect"})  # present only when true (resources.FLAGS)
 
@@ -154,8 +164,8 @@ def address_problem(resource: Resource) -> str | None:
     kind, _, name = resource.address.partition(".")
     if kind != resource.kind or not name:
         return f"expected '{resource.kind}.NAME'"
-    if resource.kind == "factory":
-        return None if resource.workspace is None else "a factory belongs to no workspace"
+    if resource.kind in ("factory", "policy"):
+        return None if resource.workspace is None else f"a {resource.kind} belongs to no workspace"
     if resource.kind == "workspace":
         return None if name == resource.workspace else "does not name its workspace"
     parts = name.split("/")

@@ -63,14 +63,34 @@ class PolicyOverride:
     objects: tuple[str, ...]
 
 
+# The name a policy in force in the store judges under when the change proposes another version
+# of it (or its deletion): both judge, so weakening a policy cannot let a violation through in
+# the same apply.
+IN_FORCE = " (in force)"
+
+
+def judging(state: DesiredState, in_force: Mapping[str, Policy]) -> dict[str, Policy]:
+    """The policies that judge a change to ``state``: the proposed ones, and each one in force
+    in the store that the change would alter or delete (under its name + IN_FORCE)."""
+    policies = dict(state.policies)
+    for name, policy in in_force.items():
+        if state.policies.get(name) != policy:
+            policies[name + IN_FORCE] = replace(policy, name=name + IN_FORCE)
+    return policies
+
+
 def judge_state(
-    state: DesiredState, scope: Sequence[str] = (), overrides: Mapping[str, str] | None = None
+    state: DesiredState,
+    scope: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
+    in_force: Mapping[str, Policy] | None = None,
 ) -> tuple[tuple[PolicyResult, ...], tuple[PolicyOverride, ...]]:
-    """The policies of ``state`` judging it, with ``overrides`` (policy name -> reason)
-    applied: what a plan records."""
+    """The policies of ``state`` and those ``in_force`` in the store (see ``judging``) judging
+    ``state``, with ``overrides`` (policy name -> reason) applied: what a plan records."""
+    policies = judging(state, in_force or {})
     rules: list[Rule] = []
     problems: list[Diagnostic] = []
-    for name, policy in state.policies.items():
+    for name, policy in policies.items():
         compiled = compile_rule(policy, f"policy {name}")
         if isinstance(compiled, Diagnostic):  # validate refused it already; a library caller
             problems.append(compiled)
@@ -78,7 +98,7 @@ def judge_state(
             rules.append(compiled)
     if problems:
         raise InputError(problems)
-    results = policy_results(evaluate(rules, state), state.policies, scope)
+    results = policy_results(evaluate(rules, state), policies, scope)
     return with_overrides(results, overrides or {})
 
 
@@ -114,7 +134,11 @@ def with_overrides(
 ) -> tuple[tuple[PolicyResult, ...], tuple[PolicyOverride, ...]]:
     """``results`` with the soft failures of each overridden policy marked, and the overrides
     as records; a refused override raises PolicyError (see the module's docstring)."""
-    levels = {result.rule: result.level for result in results}
+    levels: dict[str, str] = {}  # by the name given: the strictest of the versions judging
+    for result in results:
+        base = result.rule.removesuffix(IN_FORCE)
+        if levels.get(base) != Level.HARD:
+            levels[base] = result.level
     problems = []
     for name, reason in overrides.items():
         if name not in levels:
@@ -132,13 +156,24 @@ def with_overrides(
     if problems:
         raise PolicyError(*problems, "nothing was planned")
     marked = tuple(
-        replace(r, overridden=True) if r.failed and r.rule in overrides else r for r in results
+        replace(r, overridden=True)
+        if r.failed and r.rule.removesuffix(IN_FORCE) in overrides
+        else r
+        for r in results
     )
     records = tuple(
         PolicyOverride(
             name,
             reason.strip(),
-            tuple(r.obj for r in marked if r.rule == name and r.overridden and r.obj),
+            tuple(
+                sorted(
+                    {
+                        r.obj
+                        for r in marked
+                        if r.rule.removesuffix(IN_FORCE) == name and r.overridden and r.obj
+                    }
+                )
+            ),
         )
         for name, reason in sorted(overrides.items())
     )

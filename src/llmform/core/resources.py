@@ -11,7 +11,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..desired.model import Config, DesiredState, Factory, Model, SecretRef, Workspace
+from ..desired.model import (
+    Config,
+    DesiredState,
+    Factory,
+    Level,
+    Model,
+    Policy,
+    SecretRef,
+    Workspace,
+    frozen_map,
+)
 
 JSON = Any  # a JSON value: None, bool, int, float, str, list, dict
 
@@ -22,7 +32,7 @@ class Resource:
     (``api_key``, ``backup_keys[1]``, ``api_secret``) to the keyed fingerprint of its value."""
 
     address: str
-    kind: str  # factory | workspace | config
+    kind: str  # factory | workspace | config | policy
     workspace: str | None  # the workspace a config or workspace belongs to; None for factories
     attrs: Mapping[str, JSON]
     secrets: Mapping[str, str] = field(default_factory=dict)
@@ -51,6 +61,7 @@ REPLACE_FIELDS: Mapping[str, frozenset[str]] = {
     "factory": frozenset({"type"}),
     "workspace": frozenset(),
     "config": frozenset({"factory"}),
+    "policy": frozenset(),
 }
 
 
@@ -153,6 +164,41 @@ def config_resource(
     )
 
 
+def policy_resource(policy: Policy) -> Resource:
+    """A policy as the store keeps it: applied like any other resource, so that the policies in
+    force judge the next change (``core/policy_results.py``)."""
+    return Resource(
+        address=policy.address,
+        kind="policy",
+        workspace=None,
+        attrs={
+            "description": policy.description,
+            "applies_to": policy.kind,
+            "workspaces": list(policy.workspaces),
+            "labels": dict(sorted(policy.labels.items())),
+            "rule": policy.rule,
+            "message": policy.message,
+            "level": policy.level.value,
+        },
+    )
+
+
+def policy_of(resource: Resource) -> Policy:
+    """The policy a stored ``policy`` resource holds (its attributes checked by the store's
+    reader, or by a saved plan's)."""
+    a = resource.attrs
+    return Policy(
+        name=resource.name,
+        kind=a["applies_to"],
+        rule=a["rule"],
+        message=a["message"],
+        level=Level(a["level"]),
+        description=a["description"],
+        workspaces=tuple(a["workspaces"]),
+        labels=frozen_map(a["labels"]),
+    )
+
+
 def desired_resources(
     state: DesiredState, fingerprints: Mapping[SecretRef, str], *, encrypted: bool = False
 ) -> dict[str, Resource]:
@@ -164,4 +210,6 @@ def desired_resources(
         resources[workspace.address] = workspace_resource(workspace)
     for config in state.configs.values():
         resources[config.address] = config_resource(config, fingerprints, encrypted=encrypted)
+    for policy in state.policies.values():
+        resources[policy.address] = policy_resource(policy)
     return resources

@@ -29,6 +29,7 @@ from .apply import apply_plan, require_checked, require_trusted
 from .backend import Backend, Location, Warn, opened_backend
 from .plan import Prepared, plan_prepared, prepare
 from .plan_run import CheckerFactory
+from .policy_runs import with_outside_policies
 
 # Shows the plan made again under the lock (after the one shown), when --auto-approve carries
 # it out instead.
@@ -83,6 +84,7 @@ class ApplyRequest:
     trust_endpoints: tuple[str, ...] = ()
     # --override-policy NAME --reason TEXT: soft policy name -> the reason
     overrides: Mapping[str, str] = field(default_factory=dict)
+    policy_paths: tuple[str, ...] = ()  # --policy: policies from outside the scanned files
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
     paths = request.paths or (".",)
     # The files first: a path that does not exist (a saved plan's artifact that was not
     # downloaded) is named as such, not reported as a missing terminal.
-    state = load_state(paths)
+    state = with_outside_policies(load_state(paths), request.policy_paths, warn)
     require_prompt(
         request.auto_approve,
         request.can_prompt,

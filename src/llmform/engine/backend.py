@@ -19,7 +19,7 @@ import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from ..core.diff import Change
@@ -158,11 +158,20 @@ def _self_stated(target: Target) -> SelfStatedTarget | None:
 def _read_resources(target: Target, last: Mapping[str, Resource] | None) -> TargetResources:
     """The target's resources; a stepped target whose ``read_resources`` takes
     ``last_applied`` is given the state's (``last``: what llmform wrote, with the fingerprints
-    of secrets the target returns only masked)."""
+    of secrets the target returns only masked). A stepped target's policies live in its
+    state's record alone (``engine.steps``): they are read from there, and no target sees them."""
     read = target.read_resources
-    if last is not None and "last_applied" in inspect.signature(read).parameters:
-        return cast(Callable[..., TargetResources], read)(last_applied=last)
-    return read()
+    if last is None:
+        return read()
+    policies = {a: r for a, r in last.items() if r.kind == "policy"}
+    if "last_applied" in inspect.signature(read).parameters:
+        others = {a: r for a, r in last.items() if r.kind != "policy"}
+        found = cast(Callable[..., TargetResources], read)(last_applied=others)
+    else:
+        found = read()
+    if not policies:
+        return found
+    return replace(found, managed={**found.managed, **policies})
 
 
 def _same_place(a: str, b: str) -> bool:

@@ -18,7 +18,7 @@ from ..checks.trust_sources import applied_urls, run_trust
 from ..core.plan import Plan, build_plan
 from ..core.policy_results import judge_state
 from ..core.protect import check_declares_something
-from ..core.resources import desired_resources
+from ..core.resources import desired_resources, policy_of
 from ..desired.model import Config, DesiredState, SecretRef
 from ..errors import InputError, LlmformError
 from ..secrets.base import Resolver, fingerprint
@@ -155,8 +155,9 @@ def plan_prepared(
     (``overrides``: soft policy name -> the reason it is overridden). ``encrypted``: a cipher
     is configured, so the store is to keep secret values sealed (see llmform.secrets.sealing)."""
     backend = Backend.of(store)
-    policies, overridden = judge_state(state, scope, overrides)
     read = backend.read()
+    in_force = {r.name: policy_of(r) for r in read.resources.values() if r.kind == "policy"}
+    policies, overridden = judge_state(state, scope, overrides, in_force)
     fingerprints = _fingerprints(prepared, backend)
     desired = desired_resources(state, fingerprints, encrypted=encrypted)
     current = adopt(read, desired)  # what the configuration declares of the adoptable

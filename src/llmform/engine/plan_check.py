@@ -28,7 +28,13 @@ from ..console import printable
 from ..core.diff import Change
 from ..core.export import export_document
 from ..core.plan import Plan
-from ..core.resources import Resource, config_resource, factory_resource, workspace_resource
+from ..core.resources import (
+    Resource,
+    config_resource,
+    factory_resource,
+    policy_resource,
+    workspace_resource,
+)
 from ..core.unresolved import carry_one
 from ..desired.build import check_documents
 from ..desired.loader import Document, MarkedDict, MarkedList
@@ -38,7 +44,7 @@ from ..secrets.refs import ref_from_string
 from ..targets.base import StoreState
 from ..targets.guard import same_resource
 
-_ITEM = re.compile(r"^(?:factories|workspaces|configs)\[0\]\.?")
+_ITEM = re.compile(r"^(?:factories|workspaces|configs|policies)\[0\]\.?")
 
 
 class InvalidPlanError(LlmformError):
@@ -140,6 +146,9 @@ def _planned(
     if resource.kind == "workspace":
         workspace = state.workspaces.get(resource.name)
         return None if workspace is None else workspace_resource(workspace)
+    if resource.kind == "policy":
+        policy = state.policies.get(resource.name)
+        return None if policy is None else policy_resource(policy)
     workspace_name, _, name = resource.name.partition("/")
     config = state.configs.get((workspace_name, name))
     if config is None:

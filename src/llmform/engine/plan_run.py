@@ -18,6 +18,7 @@ from ..secrets.crypto import configured_cipher
 from ..targets import OpenMode
 from .backend import Backend, Location, Warn, opened_backend
 from .plan import KeyChecker, ScopeError, new_store_note, plan_prepared, prepare
+from .policy_runs import with_outside_policies
 from .saved_plans import plan_mac_key
 
 # Makes the key checker of a run (None: --no-validate-keys); called once the files are loaded,
@@ -36,6 +37,7 @@ class PlanRequest:
     trust_endpoints: tuple[str, ...] = ()
     # --override-policy NAME --reason TEXT: soft policy name -> the reason
     overrides: Mapping[str, str] = field(default_factory=dict)
+    policy_paths: tuple[str, ...] = ()  # --policy: policies from outside the scanned files
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
     """Load and check the files, read the backend (read-only), resolve secrets, check keys,
     diff. Nothing is written."""
     paths = request.paths or (".",)
-    state = load_state(paths)
+    state = with_outside_policies(load_state(paths), request.policy_paths, warn)
     if request.no_secrets:
         plan, mac_key = plan_without_secrets(
             state, request.where, request.scope, warn, request.saving, request.overrides

@@ -71,7 +71,8 @@ def apply_in_steps(
     at = expected
     for index, change in enumerate(changes):
         try:
-            target.apply_change(change, (sealed or {}).get(change.address))
+            if change.kind != "policy":  # a policy lives in the state's record alone
+                target.apply_change(change, (sealed or {}).get(change.address))
         except LlmformError as exc:
             failed = {**end, "result": f"failed at {change.address}: {index} change(s) applied"}
             drafts = (start_drafts if index == 0 else []) + [failed]

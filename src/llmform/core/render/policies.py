@@ -8,14 +8,15 @@ written by people (a pull request's author among them) and pass the same escapin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..plan import Plan
-from ..policy_results import PolicyResult
+from ..policy_results import PolicyOverride, PolicyResult
 from . import escape as esc
 from .escape import md_code, md_text
 
-POLICIES_HEADING = "Policies"
+POLICIES_HEADING = "Policy checks"
 
 
 def word(result: PolicyResult) -> str:
@@ -29,12 +30,12 @@ def word(result: PolicyResult) -> str:
     return "failed" if result.verdict == "fail" else "error"
 
 
-def counts(plan: Plan) -> str:
+def counts(results: Sequence[PolicyResult]) -> str:
     """``6 policies: 1 failed, 1 warning(s), 4 passed`` (failures counted by object)."""
     tally: dict[str, int] = {}
-    for result in plan.policies:
+    for result in results:
         tally[word(result)] = tally.get(word(result), 0) + 1
-    names = len({result.rule for result in plan.policies})
+    names = len({result.rule for result in results})
     order = ("failed", "error", "overridden", "warning", "passed")
     plural = {"warning": "warning(s)", "error": "error(s)"}
     shown = ", ".join(f"{tally[w]} {plural.get(w, w)}" for w in order if w in tally)
@@ -51,18 +52,28 @@ def _detail(result: PolicyResult) -> str:
 
 
 def text_lines(plan: Plan, paint: Any, color: bool) -> list[str]:
-    """The text section (``paint`` is the console's), followed by a blank line."""
-    if not plan.policies:
+    """The text section of a plan (``paint`` is the console's), followed by a blank line."""
+    return result_lines(plan.policies, plan.policy_overrides, paint, color)
+
+
+def result_lines(
+    results: Sequence[PolicyResult],
+    overrides: Sequence[PolicyOverride],
+    paint: Any,
+    color: bool,
+) -> list[str]:
+    """Verdicts as text (a plan's section, or ``policy check``'s report), then a blank line."""
+    if not results:
         return []
     styles = {"failed": "red", "error": "red", "overridden": "yellow", "warning": "yellow"}
-    lines = [f"{POLICIES_HEADING} ({counts(plan)}):"]
-    for result in plan.policies:
+    lines = [f"{POLICIES_HEADING} ({counts(results)}):"]
+    for result in results:
         verdict = word(result)
         shown = paint(verdict.upper().ljust(10), styles.get(verdict, "green"), color)
         lines.append(
             f"  {shown} {esc.text(result.rule)} ({result.level}) {esc.text(_detail(result))}"
         )
-    for override in plan.policy_overrides:
+    for override in overrides:
         lines.append(
             f"  Override of {esc.text(override.policy)}: {esc.text(override.reason)} "
             f"({len(override.objects)} object(s))"
@@ -76,7 +87,7 @@ def markdown_lines(plan: Plan) -> list[str]:
         return []
     icons = {"passed": "✅", "warning": "⚠️", "overridden": "⚠️", "failed": "❌", "error": "❌"}
     lines = [
-        f"**{POLICIES_HEADING}** ({md_text(counts(plan))})",
+        f"**{POLICIES_HEADING}** ({md_text(counts(plan.policies))})",
         "",
         "| Verdict | Policy | Level | Object | Message |",
         "|---|---|---|---|---|",
@@ -107,6 +118,12 @@ def markdown_lines(plan: Plan) -> list[str]:
 def json_section(plan: Plan) -> dict[str, Any]:
     """``policies`` (one entry per verdict that did not pass, one per policy that passed on
     every object) and ``policy_overrides``."""
+    return results_json(plan.policies, plan.policy_overrides)
+
+
+def results_json(
+    results: Sequence[PolicyResult], overrides: Sequence[PolicyOverride]
+) -> dict[str, Any]:
     return {
         "policies": [
             {
@@ -119,11 +136,10 @@ def json_section(plan: Plan) -> dict[str, Any]:
                 "blocking": r.blocking,
                 **({"objects": r.judged} if not r.failed else {}),
             }
-            for r in plan.policies
+            for r in results
         ],
         "policy_overrides": [
-            {"policy": o.policy, "reason": o.reason, "objects": list(o.objects)}
-            for o in plan.policy_overrides
+            {"policy": o.policy, "reason": o.reason, "objects": list(o.objects)} for o in overrides
         ],
     }
 

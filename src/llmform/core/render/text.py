@@ -88,9 +88,10 @@ def groups(plan: Plan) -> list[Group]:
         by_key: dict[tuple[int, str], list[Change]] = {}
         for change in part:
             key = (0, "") if change.workspace is None else (1, change.workspace)
+            key = (2, "") if change.kind == "policy" else key
             by_key.setdefault(key, []).append(change)
         for key in sorted(by_key):
-            title = FACTORIES if key[0] == 0 else f"Workspace {key[1]}"
+            title = (FACTORIES, f"Workspace {key[1]}", "Policies")[key[0]]
             out.append(Group(title, tuple(by_key[key]), deletes))
     return out
 

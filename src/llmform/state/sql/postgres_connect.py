@@ -120,7 +120,8 @@ class QmarkCursor:
     ``read_as``: tables read as if they had more columns (``sqlite_schema.read_as_current``:
     an older registry read by a command that does not upgrade it). Each SELECT then reads
     them through a common table expression of the same name, the added columns at their
-    defaults; nothing is created, so it works in a READ ONLY transaction with SELECT alone.
+    defaults (a table added whole reads as one without rows); nothing is created, so it works
+    in a READ ONLY transaction with SELECT alone.
     """
 
     def __init__(
@@ -131,6 +132,10 @@ class QmarkCursor:
         self._cursor = cursor
         views = [
             f"{table} AS (SELECT *, {', '.join(f'{d} AS {c}' for c, d in columns)} FROM {table})"
+            if columns[:1] != (("*", ""),)
+            # a table the registry does not have yet: its columns, and no row
+            else f"{table} AS (SELECT {', '.join(f'{d} AS {c}' for c, d in columns[1:])} "
+            "WHERE 1 = 0)"
             for table, columns in (read_as or {}).items()
         ]
         self._with = f"WITH {', '.join(views)} " if views else ""

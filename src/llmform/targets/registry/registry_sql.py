@@ -15,6 +15,7 @@ from typing import Any
 from ...core.diff import CREATE, DELETE, NOOP, REPLACE, UPDATE, Change
 from ...core.resources import JSON, Resource, model_dict
 from ...state.sql.sqlite_state import Cursor
+from .policy_rows import read_policies, write_policy
 from .row_checks import Row
 
 
@@ -147,6 +148,8 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         secrets = {slot: fp for _, slot, _, fp in slots if fp is not None}
         address = f"config.{row.text('workspace', ws)}/{row.text('name', name)}"
         put(Resource(address, "config", ws, attrs, secrets), row.flag("managed", is_managed))
+    for resource, is_managed in read_policies(cur):
+        put(resource, is_managed)
     return managed, unmanaged
 
 
@@ -199,6 +202,8 @@ def _check_sealed(resource: Resource, sealed: Mapping[str, str]) -> None:
 def _delete(cur: Cursor, resource: Resource) -> None:
     if resource.kind == "factory":
         cur.execute("DELETE FROM factories WHERE name = ?", (resource.name,))
+    elif resource.kind == "policy":
+        cur.execute("DELETE FROM policies WHERE name = ?", (resource.name,))
     elif resource.kind == "workspace":
         cur.execute("DELETE FROM workspaces WHERE name = ?", (resource.name,))
     else:
@@ -208,7 +213,9 @@ def _delete(cur: Cursor, resource: Resource) -> None:
 
 def _insert(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
     a, stamp = resource.attrs, now()
-    if resource.kind == "factory":
+    if resource.kind == "policy":
+        write_policy(cur, resource, stamp, create=True)
+    elif resource.kind == "factory":
         cur.execute(
             "INSERT INTO factories (name, type, api_base, tags, managed, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, 1, ?, ?)",
@@ -254,7 +261,9 @@ def _insert(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
 
 def _update(cur: Cursor, resource: Resource, sealed: Mapping[str, str]) -> None:
     a, stamp = resource.attrs, now()
-    if resource.kind == "factory":
+    if resource.kind == "policy":
+        write_policy(cur, resource, stamp, create=False)
+    elif resource.kind == "factory":
         cur.execute(
             "UPDATE factories SET type = ?, api_base = ?, tags = ?, updated_at = ? WHERE name = ?",
             (a["type"], a["api_base"], _dumps(a["tags"]), stamp, resource.name),

@@ -50,6 +50,11 @@ class Row:
             raise DamagedRow(self.table, self.key, f"{column} must hold {wanted}") from None
         return value  # type: ignore[no-any-return]
 
+    def choice(self, column: str, value: Any, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self.damaged(column, f"one of {', '.join(choices)}", value)
+        return self.text(column, value)
+
     def optional_text(self, column: str, value: Any) -> str | None:
         return None if value is None else self.text(column, value)
 

@@ -127,6 +127,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE workspaces ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE configs ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: policies, applied like any other resource so that those in force judge the next
+    # change; an older registry holds none
+    """
+    CREATE TABLE policies (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        applies_to TEXT NOT NULL,
+        workspaces TEXT NOT NULL DEFAULT '[]',
+        labels TEXT NOT NULL DEFAULT '{}',
+        rule TEXT NOT NULL,
+        message TEXT NOT NULL,
+        level TEXT NOT NULL,
+        managed INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT,
+        updated_at TEXT
+    );
+    """,
 )
 
 
@@ -157,6 +174,10 @@ def migration(number: int, dialect: Dialect) -> str:
 
 # A migration that only adds columns with a default: ALTER TABLE t ADD COLUMN c ... DEFAULT d;
 _ADDS_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+) [^;]*?DEFAULT ([^;\s]+)\s*;")
+# Or a table of its own, which an older registry reads as empty: CREATE TABLE t (...);
+_ADDS_TABLE = re.compile(r"CREATE TABLE (\w+) \(([^;]*)\);")
+# read_as_current's column list of a table an older registry lacks: it reads as no rows
+NEW_TABLE = ("*", "")
 
 
 def read_as_current(version: int) -> dict[str, tuple[tuple[str, str], ...]] | None:
@@ -167,8 +188,11 @@ def read_as_current(version: int) -> dict[str, tuple[tuple[str, str], ...]] | No
     upgraded."""
     added: dict[str, list[tuple[str, str]]] = {}
     for script in MIGRATIONS[version:]:
-        if _ADDS_COLUMN.sub("", script).strip():
+        if _ADDS_TABLE.sub("", _ADDS_COLUMN.sub("", script)).strip():
             return None
         for table, column, default in _ADDS_COLUMN.findall(script):
             added.setdefault(table, []).append((column, default))
+        for table, body in _ADDS_TABLE.findall(script):
+            columns = [line.split()[0] for line in body.split(",") if line.strip()]
+            added[table] = [NEW_TABLE, *((column, "NULL") for column in columns)]
     return {table: tuple(columns) for table, columns in added.items()}
