@@ -90,3 +90,36 @@ def test_a_stopped_apply_names_at_most_five_changes_on_each_side_and_counts_the_
         "config.w/c4 and 1 more); not applied after it: config.w/c7, config.w/c8, config.w/c9, "
         "config.w/c10, config.w/c11 and 1 more; run llmform plan to see what is left"
     )
+
+
+def test_a_policy_lives_in_the_state_alone_and_reads_back_from_it() -> None:
+    """A gateway has no place for policies: a step of one is recorded in the state only (the
+    target never sees it), and it reads back from the state as managed, so the next plan has
+    nothing to do and the policy is in force there."""
+    target, state = DictTarget(), MemoryState()
+    backend = Backend(target, state)
+    policy = Resource(
+        "policy.vault-keys",
+        "policy",
+        None,
+        {
+            "description": "",
+            "applies_to": "config",
+            "workspaces": [],
+            "labels": {},
+            "rule": "object.keys.all(k, has(k.vault))",
+            "message": "keys come from Vault",
+            "level": "hard",
+        },
+    )
+    desired = {**DESIRED, policy.address: policy}
+    result = apply_plan(plan_for(backend, desired), backend, RunInfo("run-1", "me", None))
+    assert "create policy.vault-keys" not in target.made
+    assert policy.address not in target.resources
+    assert state.last_applied()[policy.address] == policy
+    assert ("create", "policy.vault-keys") in [(e.action, e.address) for e in result.events]
+    assert backend.read().resources[policy.address] == policy
+    assert plan_for(backend, desired).summary.empty
+    apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-2", "me", None))
+    assert policy.address not in state.last_applied()
+    assert "delete policy.vault-keys" not in target.made
