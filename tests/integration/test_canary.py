@@ -385,7 +385,8 @@ def test_the_canary_appears_nowhere(
 
     # destroy last (it empties the tables searched above): its plan, its audit events
     output = run("destroy", "--auto-approve", "--audit-file", "audit.jsonl")
-    assert "Destroy complete! Resources: 5 destroyed." in output
+    # the 5 resources of the state, and the 3 policies the policed apply put in force
+    assert "Destroy complete! Resources: 8 destroyed." in output
     assert not _leaks(output) and not _leaks((tmp_path / "audit.jsonl").read_text())
 
 

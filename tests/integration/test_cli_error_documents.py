@@ -36,6 +36,8 @@ PLAN_KEYS = [
     "validation",
     "warnings",
     "errors",
+    "policies",
+    "policy_overrides",
 ]
 
 

@@ -38,6 +38,8 @@ def test_failure_documents() -> None:
         "validation",
         "warnings",
         "errors",
+        "policies",
+        "policy_overrides",
     ]
     assert (data["changes"], data["summary"]) == ([], {"add": 0, "change": 0, "destroy": 0})
     assert data["warnings"] == ["w"]

@@ -30,6 +30,9 @@ def failure_json(errors: Sequence[Problem], warnings: Sequence[str]) -> dict[str
         "warnings": list(warnings),
         # a message may quote what a server said: masked like everything printed on stderr
         "errors": [{**e.to_json(), "message": redact(e.message)} for e in errors],
+        # as a plan's: nothing was judged
+        "policies": [],
+        "policy_overrides": [],
     }
 
 
