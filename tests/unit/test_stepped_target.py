@@ -13,6 +13,7 @@ import pytest
 from support.stepped import DESIRED, DictTarget, MemoryState, plan_for
 
 from llmform.core.diff import Change
+from llmform.core.resources import Resource
 from llmform.engine.apply import apply_plan
 from llmform.engine.backend import Backend
 from llmform.engine.steps import PartialApplyError
