@@ -13,6 +13,7 @@ import pytest
 from support.stepped import DESIRED, DictTarget, MemoryState, plan_for
 
 from llmform.core.diff import Change
+from llmform.core.drift import drift_of
 from llmform.core.resources import Resource
 from llmform.engine.apply import apply_plan
 from llmform.engine.backend import Backend
@@ -119,7 +120,10 @@ def test_a_policy_lives_in_the_state_alone_and_reads_back_from_it() -> None:
     assert policy.address not in target.resources
     assert state.last_applied()[policy.address] == policy
     assert ("create", "policy.vault-keys") in [(e.action, e.address) for e in result.events]
-    assert backend.read().resources[policy.address] == policy
+    current = backend.read()
+    assert current.resources[policy.address] == policy
+    assert current.last_applied is not None
+    assert drift_of(current.last_applied, current.resources) == ()  # not missing from the target
     assert plan_for(backend, desired).summary.empty
     apply_plan(plan_for(backend, DESIRED), backend, RunInfo("run-2", "me", None))
     assert policy.address not in state.last_applied()
