@@ -19,6 +19,7 @@ import secrets
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,59 @@ STARTUP_SECONDS = 180  # ~6-12 s on an idle 2-core machine; CI may be busier
 # The shortest the server accepts (10-300 s): a key changed through the API takes effect in
 # the gateway's invocations after at most this long.
 SECRETS_CACHE_TTL = 10
+
+
+WORKSPACE_LISTING = "GET /api/3.0/mlflow/workspaces"
+GATEWAY_LISTINGS = tuple(
+    f"GET /api/3.0/mlflow/gateway/{kind}/list"
+    for kind in ("secrets", "model-definitions", "endpoints")
+)
+
+
+class CountingTransport(httpx.BaseTransport):
+    """An httpx transport that counts each request sent by its kind (``GET /api/.../list``)
+    and by its kind and workspace (MLflow's ``X-MLFLOW-WORKSPACE`` header), then sends it on:
+    for ``MlflowTarget(..., transport=...)``, so that tests and benchmarks count what went on
+    the wire, pages included."""
+
+    def __init__(self) -> None:
+        self._sent = httpx.HTTPTransport()
+        self.by_kind: Counter[str] = Counter()
+        self.by_kind_and_workspace: Counter[tuple[str, str | None]] = Counter()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        kind = f"{request.method} {request.url.path}"
+        self.by_kind[kind] += 1
+        self.by_kind_and_workspace[kind, request.headers.get("X-MLFLOW-WORKSPACE")] += 1
+        return self._sent.handle_request(request)
+
+    def beyond_one_read_per_workspace(self, workspaces: set[str]) -> list[str]:
+        """What the requests counted did beyond reading each object type once per workspace
+        (the bound a plan keeps): one workspace listing, then per workspace one listing of
+        each gateway object type, and nothing else. Empty: within the bound."""
+        allowed = {WORKSPACE_LISTING: 1} | {kind: len(workspaces) for kind in GATEWAY_LISTINGS}
+        problems = [
+            f"{kind}: {count} requests, at most {allowed.get(kind, 0)} expected"
+            for kind, count in sorted(self.by_kind.items())
+            if count > allowed.get(kind, 0)
+        ]
+        problems += [
+            f"{kind} in workspace {workspace}: {count} requests, not 1"
+            for (kind, workspace), count in sorted(self.by_kind_and_workspace.items(), key=str)
+            if kind in GATEWAY_LISTINGS and count > 1
+        ]
+        return problems
+
+    def reset(self) -> None:
+        self.by_kind.clear()
+        self.by_kind_and_workspace.clear()
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+    def close(self) -> None:
+        self._sent.close()
 
 
 class MlflowStartError(RuntimeError):
