@@ -28,7 +28,9 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,7 +55,9 @@ API_BASE = "http://127.0.0.1:9/v1"  # never called: nothing here invokes the gat
 T = TypeVar("T")
 
 
-def generate(path: Path, configs: int, workspaces: int, drop_model_of_first: bool) -> None:
+def generate(
+    path: Path, configs: int, workspaces: int, prefix: str, drop_model_of_first: bool
+) -> None:
     """The YAML: one file, ``c0000`` without model ``m2`` when ``drop_model_of_first``."""
     lines = [
         "apiVersion: llmform/v1",
@@ -67,13 +71,13 @@ def generate(path: Path, configs: int, workspaces: int, drop_model_of_first: boo
         "workspaces:",
     ]
     for w in range(workspaces):
-        lines += [f"  - name: bench{w:02d}", f"    defaults: {{chat: c{w:04d}/m1}}"]
+        lines += [f"  - name: {prefix}{w:02d}", f"    defaults: {{chat: c{w:04d}/m1}}"]
     lines.append("configs:")
     for i in range(configs):
         models = "[m1]" if drop_model_of_first and i == 0 else "[m1, m2]"
         lines += [
             f"  - name: c{i:04d}",
-            f"    workspace: bench{i % workspaces:02d}",
+            f"    workspace: {prefix}{i % workspaces:02d}",
             "    factory: Local",
             f"    api_key: {{env: GATEWAY_BENCH_KEY_{i}}}",
             f"    backup_keys: [{{env: GATEWAY_BENCH_BACKUP_{i}}}]",
@@ -110,6 +114,72 @@ def requests_report(title: str, counter: CountingTransport) -> list[str]:
     return lines
 
 
+@dataclass
+class Measured:
+    """Each phase's time and requests by kind (``CountingTransport.by_kind``), and what broke
+    the bound (empty: each plan read each object type once per workspace)."""
+
+    phases: dict[str, tuple[float, Counter[str]]] = field(default_factory=dict)
+    workspaces_in_mlflow: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        for title, (seconds, by_kind) in self.phases.items():
+            out.append(f"{title}: {seconds:.2f} s, {sum(by_kind.values())} requests")
+            out += [f"  {count:6d}  {kind}" for kind, count in sorted(by_kind.items())]
+        lists, spaces = len(GATEWAY_LISTINGS), self.workspaces_in_mlflow
+        out.append(
+            f"bound for a plan: 1 workspace listing + {lists} listings x {spaces} MLflow "
+            f"workspaces = {1 + lists * spaces} requests"
+        )
+        return out
+
+
+def measure(server_url: str, root: Path, configs: int, workspaces: int, prefix: str) -> Measured:
+    """Plan and apply ``configs`` over ``workspaces`` (named ``PREFIX00``...) on the server at
+    ``server_url``, with the YAML and a SQLite state in ``root``; then a no-change plan, a
+    one-change plan and its apply."""
+    yaml_path = root / "llmform.yaml"
+    measured = Measured()
+    counter = CountingTransport()
+    target = MlflowTarget("mlflow+" + server_url, OpenMode.APPLY, transport=counter)
+    state = open_state(f"sqlite:///{root / 'state.db'}", OpenMode.CREATE, target.display_url)
+    backend = Backend(target, state)
+
+    def phase(title: str, action: Callable[[], T]) -> T:
+        counter.reset()
+        done, seconds = timed(action)
+        measured.phases[title] = (seconds, Counter(counter.by_kind))
+        return done
+
+    def check_plan(title: str, plan: Plan, changes: int) -> None:
+        if len(plan.actionable) != changes:
+            measured.problems.append(f"{title}: {len(plan.actionable)} changes, not {changes}")
+        found = counter.beyond_one_read_per_workspace(in_mlflow)
+        measured.problems += [f"{title}: {problem}" for problem in found]
+
+    try:
+        generate(yaml_path, configs, workspaces, prefix, drop_model_of_first=False)
+        creates = phase("plan of creates", lambda: plan_of(yaml_path, backend))
+        applied = phase("apply of creates", lambda: apply_all(creates, backend))
+        with MlflowClient(server_url) as client:  # not counted
+            in_mlflow = {w.name for w in client.list_workspaces()}
+        measured.workspaces_in_mlflow = len(in_mlflow)
+        same = phase("no-change plan", lambda: plan_of(yaml_path, backend))
+        check_plan("no-change plan", same, 0)
+        generate(yaml_path, configs, workspaces, prefix, drop_model_of_first=True)
+        one = phase("one-change plan", lambda: plan_of(yaml_path, backend))
+        check_plan("one-change plan", one, 1)
+        phase("apply of one change", lambda: apply_all(one, backend))
+        if applied != configs + workspaces + 1:  # and the factory
+            measured.problems.append(f"applied {applied} creates, not {configs + workspaces + 1}")
+    finally:
+        backend.close()
+        counter.close()
+    return measured
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", type=int, default=200)
@@ -118,63 +188,20 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.configs, args.workspaces = 20, 3
-    if not 1 <= args.workspaces <= args.configs:
-        parser.error("--workspaces must be between 1 and --configs")
+    if not 1 <= args.workspaces <= min(args.configs, 100):
+        parser.error("--workspaces must be between 1 and --configs (and 100 at most)")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        yaml_path = root / "llmform.yaml"
-        generate(yaml_path, args.configs, args.workspaces, drop_model_of_first=False)
         (root / "mlflow").mkdir()
-        out: list[str] = []
-        problems: list[str] = []
         with running_server(root / "mlflow") as server:
-            counter = CountingTransport()
-            target = MlflowTarget("mlflow+" + server.url, OpenMode.APPLY, transport=counter)
-            state = open_state(f"sqlite:///{root / 'state.db'}", OpenMode.CREATE, server.url)
-            backend = Backend(target, state)
-            try:
-                counter.reset()
-                creates, seconds = timed(lambda: plan_of(yaml_path, backend))
-                out += requests_report(f"plan of creates ({seconds:.2f} s)", counter)
-                counter.reset()
-                applied, seconds = timed(lambda: apply_all(creates, backend))
-                out += requests_report(f"apply of {applied} creates ({seconds:.2f} s)", counter)
-
-                with MlflowClient(server.url) as client:  # not counted
-                    mlflow_workspaces = {w.name for w in client.list_workspaces()}
-                counter.reset()
-                same, seconds = timed(lambda: plan_of(yaml_path, backend))
-                out += requests_report(f"no-change plan ({seconds:.2f} s)", counter)
-                if not same.summary.empty:
-                    problems.append(f"the no-change plan has changes: {same.summary}")
-                lists = len(GATEWAY_LISTINGS)
-                out.append(
-                    f"bound: 1 workspace listing + {lists} listings x {len(mlflow_workspaces)} "
-                    f"MLflow workspaces = {1 + lists * len(mlflow_workspaces)} requests"
-                )
-                problems += counter.beyond_one_read_per_workspace(mlflow_workspaces)
-
-                generate(yaml_path, args.configs, args.workspaces, drop_model_of_first=True)
-                counter.reset()
-                one, seconds = timed(lambda: plan_of(yaml_path, backend))
-                out += requests_report(f"one-change plan ({seconds:.2f} s)", counter)
-                if one.summary.empty:
-                    problems.append("the one-change plan has no change")
-                more = counter.beyond_one_read_per_workspace(mlflow_workspaces)
-                problems += [f"one-change plan: {p}" for p in more]
-                counter.reset()
-                applied, seconds = timed(lambda: apply_all(one, backend))
-                out += requests_report(f"apply of {applied} change ({seconds:.2f} s)", counter)
-            finally:
-                backend.close()
-                counter.close()
+            measured = measure(server.url, root, args.configs, args.workspaces, "bench")
 
     print(f"configs: {args.configs}, workspaces: {args.workspaces}")
-    print("\n".join(out))
-    if problems:
+    print("\n".join(measured.lines()))
+    if measured.problems:
         print("FAIL: a plan read more than each object type once per workspace:", file=sys.stderr)
-        print("\n".join(f"  {p}" for p in problems), file=sys.stderr)
+        print("\n".join(f"  {p}" for p in measured.problems), file=sys.stderr)
         return 1
     print("ok: each plan read each object type once per workspace")
     return 0

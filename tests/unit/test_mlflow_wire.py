@@ -1,5 +1,6 @@
 """What the real MLflow 3.17 server never does, so tests/integration/mlflow cannot show it: a
-paged listing, an answer that is not the API's shape, an HTTP error without MLflow's JSON."""
+paged listing (3.17.2's list handlers take no page_token and answer everything), an answer that
+is not the API's shape, an HTTP error without MLflow's JSON."""
 
 from __future__ import annotations
 
@@ -31,6 +32,32 @@ def test_a_paged_listing_is_read_to_its_end() -> None:
     with _client(httpx.MockTransport(answer)) as client:
         assert [w.name for w in client.list_workspaces()] == ["ws", "other"]
         assert (seen, client.requests) == (["", "p2"], 2)
+
+
+@pytest.mark.parametrize(
+    ("listing", "key", "item"),
+    [
+        ("list_secrets", "secrets", {"secret_id": "s", "secret_name": "n"}),
+        ("list_model_definitions", "model_definitions", {"model_definition_id": "m", "name": "n"}),
+        ("list_endpoints", "endpoints", {"endpoint_id": "e", "name": "n"}),
+    ],
+)
+def test_a_paged_gateway_listing_asks_each_page_in_its_workspace(
+    listing: str, key: str, item: dict[str, str]
+) -> None:
+    """MLflow 3.17 answers these lists whole; should a later one page them, every page is read,
+    each in the workspace asked for."""
+    seen: list[tuple[str, str | None]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("page_token", "")
+        seen.append((token, request.headers.get("X-MLFLOW-WORKSPACE")))
+        page = {"": {key: [item], "next_page_token": "p2"}, "p2": {key: [item, item]}}[token]
+        return httpx.Response(200, json=page)
+
+    with _client(httpx.MockTransport(answer)) as client:
+        assert len(getattr(client, listing)("ws")) == 3
+        assert (seen, client.requests) == ([("", "ws"), ("p2", "ws")], 2)
 
 
 @pytest.mark.parametrize(
