@@ -2,14 +2,20 @@
 of 127.0.0.1, a SQLite backend and an artifact folder in a temporary directory, workspaces on.
 
 MLflow is heavy (~850 MB), so it lives in its own virtualenv, made by ``.ci/run`` at
-``.venv-mlflow`` (pinned: ``MLFLOW_PIN``); ``LLMFORM_MLFLOW`` may name another ``mlflow``
-executable. A server that is missing or does not start raises ``MlflowStartError`` with the
-server's log; the fixture turns that into a failure, never a skip.
+``.venv-mlflow`` (pinned: ``MLFLOW_PIN``, with the ``auth`` extra that its basic-auth app
+needs); ``LLMFORM_MLFLOW`` may name another ``mlflow`` executable. A server that is missing or
+does not start raises ``MlflowStartError`` with the server's log; the fixture turns that into a
+failure, never a skip.
 
 The gateway envelope-encrypts the secrets it stores with a key-encryption key derived from
 ``MLFLOW_CRYPTO_KEK_PASSPHRASE``; without it MLflow uses a built-in default passphrase (and
 warns), which any reader of its source knows. Each server gets a random one, so its database
 holds provider keys only encrypted under a key nobody else has (``passphrase``).
+
+``running_server(..., basic_auth=True)`` runs MLflow's basic-auth app (``--app-name
+basic-auth``), configured by a file of its own (``MLFLOW_AUTH_CONFIG_PATH``): an admin with a
+random password (``MLFLOW_AUTH_ADMIN_PASSWORD``; MLflow ships none) and no permission for anyone
+else. ``CountingTransport`` counts the requests a target sends, by kind and workspace.
 """
 
 from __future__ import annotations
@@ -98,12 +104,15 @@ class MlflowStartError(RuntimeError):
 
 @dataclass(frozen=True)
 class MlflowServer:
-    """A running server: ``url`` (no trailing slash), its SQLite ``database`` and ``log``."""
+    """A running server: ``url`` (no trailing slash), its SQLite ``database`` and ``log``; with
+    basic auth, its admin's ``username`` and ``password`` (else both empty)."""
 
     url: str
     database: Path
     log: Path
     passphrase: str = field(repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -117,7 +126,7 @@ def executable() -> Path:
         raise MlflowStartError(
             f"MLflow not found at {path}: run .ci/run, or create it with\n"
             f"  python3 -m venv .venv-mlflow && .venv-mlflow/bin/pip install "
-            f"'mlflow=={MLFLOW_PIN}'\n"
+            f"'mlflow[auth]=={MLFLOW_PIN}'\n"
             f"or set {EXECUTABLE_ENV} to an mlflow executable"
         )
     return path
@@ -129,7 +138,15 @@ def server_environment(passphrase: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("MLFLOW_TRACKING_", "MLFLOW_GATEWAY_", "MLFLOW_CRYPTO_"))
+        if not name.startswith(
+            (
+                "MLFLOW_TRACKING_",
+                "MLFLOW_GATEWAY_",
+                "MLFLOW_CRYPTO_",
+                "MLFLOW_AUTH_",
+                "MLFLOW_FLASK_",
+            )
+        )
     }
     env.update(
         {
@@ -156,18 +173,51 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def basic_auth_config(workdir: Path, username: str) -> Path:
+    """MLflow's basic-auth app's configuration (``MLFLOW_AUTH_CONFIG_PATH``): its users in a
+    SQLite file of ``workdir``, nobody allowed anything without a grant, the admin named
+    ``username`` (the password comes from ``MLFLOW_AUTH_ADMIN_PASSWORD``, never a file)."""
+    path = workdir / "basic_auth.ini"
+    path.write_text(
+        "[mlflow]\n"
+        "default_permission = NO_PERMISSIONS\n"
+        f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n"
+        f"admin_username = {username}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "grant_default_workspace_access = false\n"
+        # each request's password check is a PBKDF2 hash (~0.1 s on a busy machine): kept for
+        # a minute once it passed, as the file MLflow ships suggests for busy servers
+        "auth_cache_ttl_seconds = 60\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 @contextmanager
-def running_server(workdir: Path) -> Iterator[MlflowServer]:
+def running_server(workdir: Path, basic_auth: bool = False) -> Iterator[MlflowServer]:
     """Start a server in ``workdir`` (its database, artifacts and log), wait until it answers
-    ``/health``, and stop it (its whole process group) on exit."""
+    ``/health``, and stop it (its whole process group) on exit. ``basic_auth``: MLflow's
+    ``basic-auth`` app, whose admin (a random password) may do everything and nobody else
+    anything."""
     binary = executable()
     port = free_port()
     database = workdir / "mlflow.db"
     log = workdir / "mlflow.log"
     passphrase = secrets.token_urlsafe(32)
+    env = server_environment(passphrase)
+    username, password = "", ""
+    app: list[str] = []
+    if basic_auth:
+        username, password = "llmform-admin", secrets.token_urlsafe(16)
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(basic_auth_config(workdir, username))
+        env["MLFLOW_AUTH_ADMIN_PASSWORD"] = password
+        # the basic-auth app refuses to start without a key for its UI's CSRF tokens
+        env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secrets.token_urlsafe(32)
+        app = ["--app-name", "basic-auth"]
     command = [
         str(binary),
         "server",
+        *app,
         *("--host", HOST, "--port", str(port), "--workers", "1"),
         "--enable-workspaces",
         *("--secrets-cache-ttl", str(SECRETS_CACHE_TTL)),
@@ -178,12 +228,12 @@ def running_server(workdir: Path) -> Iterator[MlflowServer]:
         process = subprocess.Popen(
             command,
             cwd=workdir,
-            env=server_environment(passphrase),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it takes uvicorn's too
         )
-    server = MlflowServer(f"http://{HOST}:{port}", database, log, passphrase)
+    server = MlflowServer(f"http://{HOST}:{port}", database, log, passphrase, username, password)
     try:
         _wait_until_up(process, server)
         yield server

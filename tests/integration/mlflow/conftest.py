@@ -4,7 +4,8 @@
 A server that is missing or cannot start fails the tests that need it, with its log; it never
 skips them: a skip would hide that nothing was checked against a real gateway.
 
-``repo``: an llmform repository in the test's folder (its working directory) managing a
+``mlflow_auth_server``: a second server, with MLflow's basic-auth app, started only for the
+tests that ask for it. ``repo``: an llmform repository in the test's folder (its working directory) managing a
 workspace of its own on that server, through the CLI (tests/support/mlflow_live.py).
 """
 
@@ -28,6 +29,19 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             server = stack.enter_context(running_server(tmp_path_factory.mktemp("mlflow")))
         except MlflowStartError as exc:
             pytest.fail(f"the MLflow test server did not start: {exc}", pytrace=False)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A second server, with MLflow's basic-auth app (its admin's ``username`` and
+    ``password``): started only for the tests that ask for it (~6-12 s)."""
+    with ExitStack() as stack:
+        workdir = tmp_path_factory.mktemp("mlflow-auth")
+        try:
+            server = stack.enter_context(running_server(workdir, basic_auth=True))
+        except MlflowStartError as exc:
+            pytest.fail(f"the MLflow test server with auth did not start: {exc}", pytrace=False)
         yield server
 
 

@@ -1,0 +1,124 @@
+"""The gateway behind authentication, through the CLI: MLflow's own basic-auth app (a second
+real ``mlflow server``, ``--app-name basic-auth`` with workspaces), and a token-checking proxy in
+front of the session's server for ``MLFLOW_TRACKING_TOKEN`` (the basic-auth app takes no bearer
+tokens: such tokens are checked by whatever stands in front of MLflow).
+
+With the right credentials plan and apply work; with a wrong password, none, or a user without
+permissions, each command fails with exit 1 and one clear message naming the variables to check:
+no traceback, no password, nothing written to MLflow or to llmform's state.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+from support.mlflow_server import MlflowServer
+from support.provider_servers import ProviderServer
+from support.stores import cli, dump
+
+from llmform.secrets.base import SecretValue
+from llmform.targets.mlflow.client import MlflowClient
+from llmform.targets.mlflow.wire import Credentials
+
+YAML = """\
+apiVersion: llmform/v1
+factories:
+  - name: Local
+    type: openai-compatible
+    api_base: {api_base}
+    models:
+      - {{name: m1, type: chat, max_tokens: 1000}}
+      - {{name: m2, type: chat, max_tokens: 1000}}
+workspaces:
+  - name: {workspace}
+configs:
+  - name: main
+    workspace: {workspace}
+    factory: Local
+    api_key: {{env: MLFLOW_AUTH_TEST_KEY}}
+    models: [{models}]
+"""
+CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+REFUSED = "(check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD)"
+
+
+def admin(server: MlflowServer) -> Credentials:
+    return Credentials(username=server.username, password=SecretValue(server.password))
+
+
+def test_basic_auth_plan_apply_and_refusals(
+    mlflow_auth_server: MlflowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = mlflow_auth_server
+    canary = f"sk-canary-{secrets.token_hex(16)}"
+    workspace = f"auth-{secrets.token_hex(4)}"
+    monkeypatch.chdir(tmp_path)
+    for name in ("LLMFORM_STORE", "LLMFORM_STATE", *CREDENTIALS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_AUTH_TEST_KEY", canary)
+    store = ["--store", "mlflow+" + server.url]
+    state = tmp_path / ".llmform" / "state.db"
+    seen: list[str] = []
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code, out, err = cli(capsys, *args)
+        seen.append(out + err)
+        return code, out, err
+
+    def as_user(username: str | None, password: str | None) -> None:
+        for name, value in (("USERNAME", username), ("PASSWORD", password)):
+            if value is None:
+                monkeypatch.delenv(f"MLFLOW_TRACKING_{name}", raising=False)
+            else:
+                monkeypatch.setenv(f"MLFLOW_TRACKING_{name}", value)
+
+    def gateway() -> MlflowClient:  # as the admin, whatever the environment says
+        return MlflowClient(server.url, admin(server))
+
+    with ProviderServer("openai", {canary: "valid"}, models=["m1", "m2"]) as provider:
+        trust = ["--trust-endpoint", provider.api_base]
+
+        def write(models: str) -> None:
+            text = YAML.format(api_base=provider.api_base, workspace=workspace, models=models)
+            (tmp_path / "llmform.yaml").write_text(text, encoding="utf-8")
+
+        write("m1")
+        as_user(server.username, server.password)
+        code, out, err = run("plan", *store, *trust, "--detailed-exitcode", "llmform.yaml")
+        assert code == 2 and "3 to add" in out, out + err
+        code, out, err = run("apply", *store, *trust, "--auto-approve", "llmform.yaml")
+        assert code == 0 and "Apply complete! Resources: 3 added" in out, out + err
+        with gateway() as client:
+            assert [e.name for e in client.list_endpoints(workspace)] == ["main.m1"]
+        applied = dump(state)
+
+        write("m1, m2")  # a change that a refused apply must not make
+        wrong = f"wrong-{secrets.token_hex(8)}"
+        for username, password in ((server.username, wrong), (None, None)):
+            as_user(username, password)
+            for command in ("plan", "apply"):
+                extra = ["--auto-approve"] if command == "apply" else []
+                code, out, err = run(command, *store, *trust, *extra, "llmform.yaml")
+                assert code == 1, out + err
+                assert "HTTP 401" in err and REFUSED in err, err
+                assert f"MLflow at {server.url}: GET /api/3.0/mlflow/workspaces" in err, err
+                assert wrong not in out + err and server.password not in out + err
+        assert dump(state) == applied
+        with gateway() as client:
+            assert [e.name for e in client.list_endpoints(workspace)] == ["main.m1"]
+
+        # credentials in the URL, with none in the environment, authenticate too
+        as_user(None, None)
+        in_url = server.url.replace("://", f"://{server.username}:{server.password}@")
+        code, out, err = run(
+            "apply", "--store", f"mlflow+{in_url}", *trust, "--auto-approve", "llmform.yaml"
+        )
+        assert code == 0 and "1 changed" in out, out + err
+
+    for output in seen:
+        assert canary not in output and server.password not in output, output
