@@ -3,9 +3,10 @@ real ``mlflow server``, ``--app-name basic-auth`` with workspaces), and a token-
 front of the session's server for ``MLFLOW_TRACKING_TOKEN`` (the basic-auth app takes no bearer
 tokens: such tokens are checked by whatever stands in front of MLflow).
 
-With the right credentials plan and apply work; with a wrong password, none, or a user without
-permissions, each command fails with exit 1 and one clear message naming the variables to check:
-no traceback, no password, nothing written to MLflow or to llmform's state.
+With the right credentials plan and apply work; with a wrong password or none, each command
+fails with exit 1 and one clear message naming the variables to check: no traceback, no
+password, nothing written to MLflow or to llmform's state. A user without grants is shown empty
+lists by MLflow (it filters them), and their apply stops at its first write, MLflow's 403 named.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import httpx
 import pytest
 from support.mlflow_server import MlflowServer
 from support.provider_servers import ProviderServer
@@ -119,6 +121,25 @@ def test_basic_auth_plan_apply_and_refusals(
             "apply", "--store", f"mlflow+{in_url}", *trust, "--auto-approve", "llmform.yaml"
         )
         assert code == 0 and "1 changed" in out, out + err
+
+        # a user without grants: MLflow's lists show them nothing (so the plan proposes to
+        # create what they cannot see), and the first write is refused, named as such
+        user, password = f"nobody-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+        made = httpx.post(
+            f"{server.url}/api/2.0/mlflow/users/create",
+            json={"username": user, "password": password},
+            auth=(server.username, server.password),
+        )
+        assert made.status_code == 200, made.text
+        as_user(user, password)
+        code, out, err = run(
+            "apply", *store, "--no-validate-keys", "--auto-approve", "llmform.yaml"
+        )
+        assert code == 1 and "apply stopped at workspace." in err, out + err
+        assert "POST /api/3.0/mlflow/workspaces: HTTP 403: Permission denied " + REFUSED in err
+        assert password not in out + err
+        with gateway() as client:
+            assert [e.name for e in client.list_endpoints(workspace)] == ["main.m1", "main.m2"]
 
     for output in seen:
         assert canary not in output and server.password not in output, output
