@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.bearer_proxy import BearerProxy
 from support.mlflow_server import MlflowServer
 from support.provider_servers import ProviderServer
 from support.stores import cli, dump
@@ -143,3 +144,46 @@ def test_basic_auth_plan_apply_and_refusals(
 
     for output in seen:
         assert canary not in output and server.password not in output, output
+
+
+def test_a_tracking_token_is_sent_as_bearer_and_a_wrong_one_refused(
+    mlflow_server: MlflowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = f"tok-{secrets.token_urlsafe(16)}"
+    workspace = f"bearer-{secrets.token_hex(4)}"
+    monkeypatch.chdir(tmp_path)
+    for name in ("LLMFORM_STORE", "LLMFORM_STATE", *CREDENTIALS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_AUTH_TEST_KEY", f"sk-{secrets.token_hex(16)}")
+    text = YAML.format(api_base="http://127.0.0.1:9/v1", workspace=workspace, models="m1")
+    (tmp_path / "llmform.yaml").write_text(text, encoding="utf-8")
+    state = tmp_path / ".llmform" / "state.db"
+    seen: list[str] = []
+
+    with BearerProxy(mlflow_server.url, token) as proxy:
+        store = ["--store", f"mlflow+{proxy.url}", "--no-validate-keys"]
+
+        def run(*args: str) -> tuple[int, str, str]:
+            code, out, err = cli(capsys, *args, *store, "llmform.yaml")
+            seen.append(out + err)
+            return code, out, err
+
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+        code, out, err = run("apply", "--auto-approve")
+        assert code == 0 and "Apply complete! Resources: 3 added" in out, out + err
+        assert proxy.seen and set(proxy.seen) == {f"Bearer {token}"}
+        applied = dump(state)
+
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", f"{token}-revoked")
+        for command in (["plan"], ["apply", "--auto-approve"]):
+            code, out, err = run(*command)
+            assert code == 1, out + err
+            assert f"HTTP 401 UNAUTHENTICATED: invalid bearer token {REFUSED}" in err, err
+        assert dump(state) == applied
+
+    with MlflowClient(mlflow_server.url) as client:
+        assert [e.name for e in client.list_endpoints(workspace)] == ["main.m1"]
+    assert not [output for output in seen if token in output]
