@@ -14,20 +14,33 @@ from ..state.audit_keys import configured_chain_key
 from ..state.audit_trail import CopiedEvent, Head, TrailReport, verify_trail
 from ..state.base import NoStateError
 from ..state.lock import LockInfo
-from ..targets import OpenMode
+from ..state.urls import check_scheme
+from ..targets import STORES, OpenMode
 from ..targets.base import SteppedTarget, StoreState
 from .adoption import with_adoptable
-from .backend import Location, Warn, opened_backend
+from .backend import SELF_STATED_SCHEMES, Location, Warn, opened_backend
 
 
 @dataclass(frozen=True)
 class Initialized:
     created: bool  # False: it existed already, and nothing was changed
     serial: int
+    state: str | None = None  # a target that keeps no state: where llmform's state of it is
 
 
 def init_store(where: Location, warn: Warn) -> Initialized:
-    """Create the store unless it exists (the one command besides apply that creates one)."""
+    """Create the store unless it exists (the one command besides apply that creates one).
+
+    For a target that keeps no state (MLflow's gateway) that is llmform's state of it, in the
+    state store; the target itself is only read, first, so that a server that cannot be
+    reached or refuses the credentials gets no state: llmform never creates an MLflow server,
+    and init changes nothing in it."""
+    if check_scheme(where.store, sorted(STORES)) not in SELF_STATED_SCHEMES:
+        with opened_backend(where, OpenMode.PLAN, warn) as backend:
+            backend.read()
+        with opened_backend(where, OpenMode.CREATE, lambda _: None) as backend:  # warned above
+            serial = backend.state.lineage_serial()[1]
+            return Initialized(backend.state.created, serial, backend.state.display_url)
     with opened_backend(where, OpenMode.CREATE, warn) as backend:
         serial = backend.read().serial
         return Initialized(backend.target.created, serial)

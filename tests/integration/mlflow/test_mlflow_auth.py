@@ -20,29 +20,12 @@ from support.bearer_proxy import BearerProxy
 from support.mlflow_server import MlflowServer
 from support.provider_servers import ProviderServer
 from support.stores import cli, dump
+from test_mlflow_cli import YAML  # the CLI test's gateway: a config, two models
 
 from llmform.secrets.base import SecretValue
 from llmform.targets.mlflow.client import MlflowClient
 from llmform.targets.mlflow.wire import Credentials
 
-YAML = """\
-apiVersion: llmform/v1
-factories:
-  - name: Local
-    type: openai-compatible
-    api_base: {api_base}
-    models:
-      - {{name: m1, type: chat, max_tokens: 1000}}
-      - {{name: m2, type: chat, max_tokens: 1000}}
-workspaces:
-  - name: {workspace}
-configs:
-  - name: main
-    workspace: {workspace}
-    factory: Local
-    api_key: {{env: MLFLOW_AUTH_TEST_KEY}}
-    models: [{models}]
-"""
 CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 REFUSED = "(check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD)"
 
@@ -63,7 +46,7 @@ def test_basic_auth_plan_apply_and_refusals(
     monkeypatch.chdir(tmp_path)
     for name in ("LLMFORM_STORE", "LLMFORM_STATE", *CREDENTIALS):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MLFLOW_AUTH_TEST_KEY", canary)
+    monkeypatch.setenv("MLFLOW_CLI_KEY", canary)
     store = ["--store", "mlflow+" + server.url]
     state = tmp_path / ".llmform" / "state.db"
     seen: list[str] = []
@@ -157,7 +140,7 @@ def test_a_tracking_token_is_sent_as_bearer_and_a_wrong_one_refused(
     monkeypatch.chdir(tmp_path)
     for name in ("LLMFORM_STORE", "LLMFORM_STATE", *CREDENTIALS):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MLFLOW_AUTH_TEST_KEY", f"sk-{secrets.token_hex(16)}")
+    monkeypatch.setenv("MLFLOW_CLI_KEY", f"sk-{secrets.token_hex(16)}")
     text = YAML.format(api_base="http://127.0.0.1:9/v1", workspace=workspace, models="m1")
     (tmp_path / "llmform.yaml").write_text(text, encoding="utf-8")
     state = tmp_path / ".llmform" / "state.db"
