@@ -89,10 +89,12 @@ def generate(
         os.environ[f"GATEWAY_BENCH_BACKUP_{i}"] = f"sk-bench-backup-{i:04d}"
 
 
-def timed(action: Callable[[], T]) -> tuple[T, float]:
-    start = time.perf_counter()
+def timed(action: Callable[[], T]) -> tuple[T, float, float]:
+    """``action``'s result, wall time and this process's CPU time (llmform's side: the server's
+    is the rest)."""
+    start, cpu = time.perf_counter(), time.process_time()
     done = action()
-    return done, time.perf_counter() - start
+    return done, time.perf_counter() - start, time.process_time() - cpu
 
 
 def plan_of(path: Path, backend: Backend) -> Plan:
@@ -116,17 +118,18 @@ def requests_report(title: str, counter: CountingTransport) -> list[str]:
 
 @dataclass
 class Measured:
-    """Each phase's time and requests by kind (``CountingTransport.by_kind``), and what broke
-    the bound (empty: each plan read each object type once per workspace)."""
+    """Each phase's wall time, CPU time and requests by kind (``CountingTransport.by_kind``),
+    and what broke the bound (empty: each plan read each object type once per workspace)."""
 
-    phases: dict[str, tuple[float, Counter[str]]] = field(default_factory=dict)
+    phases: dict[str, tuple[float, float, Counter[str]]] = field(default_factory=dict)
     workspaces_in_mlflow: int = 0
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
-        for title, (seconds, by_kind) in self.phases.items():
-            out.append(f"{title}: {seconds:.2f} s, {sum(by_kind.values())} requests")
+        for title, (seconds, cpu, by_kind) in self.phases.items():
+            requests = sum(by_kind.values())
+            out.append(f"{title}: {seconds:.2f} s (llmform's CPU {cpu:.2f} s), {requests} requests")
             out += [f"  {count:6d}  {kind}" for kind, count in sorted(by_kind.items())]
         lists, spaces = len(GATEWAY_LISTINGS), self.workspaces_in_mlflow
         out.append(
@@ -149,8 +152,8 @@ def measure(server_url: str, root: Path, configs: int, workspaces: int, prefix: 
 
     def phase(title: str, action: Callable[[], T]) -> T:
         counter.reset()
-        done, seconds = timed(action)
-        measured.phases[title] = (seconds, Counter(counter.by_kind))
+        done, seconds, cpu = timed(action)
+        measured.phases[title] = (seconds, cpu, Counter(counter.by_kind))
         return done
 
     def check_plan(title: str, plan: Plan, changes: int) -> None:

@@ -48,11 +48,11 @@ def test_a_plan_reads_each_object_type_once_per_workspace(
     assert in_mlflow >= WORKSPACES + 1  # ours and MLflow's "default"
     one_read_each = {WORKSPACE_LISTING: 1} | {kind: in_mlflow for kind in GATEWAY_LISTINGS}
     for title in ("no-change plan", "one-change plan"):
-        _, by_kind = measured.phases[title]
+        *_, by_kind = measured.phases[title]
         assert dict(by_kind) == one_read_each, title
     # what was applied, as the gateway's calls: per config 2 secrets, 4 model definitions,
     # 2 endpoints with 3 tags each; per workspace a default endpoint with 2 tags
-    _, applied = measured.phases["apply of creates"]
+    *_, applied = measured.phases["apply of creates"]
     gateway = "POST /api/3.0/mlflow/gateway"
     assert applied[f"{gateway}/secrets/create"] == 2 * CONFIGS
     assert applied[f"{gateway}/model-definitions/create"] == 4 * CONFIGS
