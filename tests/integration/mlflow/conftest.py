@@ -5,7 +5,9 @@ A server that is missing or cannot start fails the tests that need it, with its 
 skips them: a skip would hide that nothing was checked against a real gateway.
 
 ``mlflow_auth_server``: a second server, with MLflow's basic-auth app, started only for the
-tests that ask for it. ``repo``: an llmform repository in the test's folder (its working directory) managing a
+tests that ask for it.
+
+``repo``: an llmform repository in the test's folder (its working directory) managing a
 workspace of its own on that server, through the CLI (tests/support/mlflow_live.py).
 """
 
