@@ -151,3 +151,40 @@ def test_commands_imported_when_run_are_listed_and_suggested(
     assert "Error: No such command 'pla'. Did you mean 'plan'?" in capsys.readouterr().err
     assert main(["force-unlok"]) == 2
     assert "Did you mean 'force-unlock'?" in capsys.readouterr().err
+
+
+POLICIES = """\
+apiVersion: llmform/v1
+policies:
+  - name: vault-keys
+    description: keys come from Vault
+    applies_to: {kind: config}
+    rule: object.name != ""
+    message: a config needs a name
+    level: hard
+"""
+
+
+def test_policies_load_the_cel_core_alone_and_the_package_still_imports_after(
+    tmp_path: Path,
+) -> None:
+    """Policies need CEL's compiled core, not its package, whose command-line tool imports
+    typer and rich; and a later ``import cel`` reuses that core (a second initialisation of
+    the extension would panic)."""
+    for name, text in {**STATE, "llm/policies.yaml": POLICIES}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    output, modules = imported(tmp_path, ["validate", "llm"])
+    assert "cel.cel" in modules, output  # the policy was judged
+    wrong = sorted(m for m in modules if within(m, ("typer", "rich", "prompt_toolkit", "cel.cli")))
+    assert not wrong, f"validate with policies imported {wrong}\n{output}"
+    after = WRAPPER.replace("sys.exit(code)", "import cel\nassert cel.evaluate('1 + 2') == 3\n")
+    done = subprocess.run(
+        [sys.executable, "-c", after, "--no-color", "validate", "llm"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -15,6 +15,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ..errors import Location
+from . import cel_core
 from .model import Config, DesiredState, Factory, Workspace
 from .policy_model import KINDS, Evaluation, Outcome, Verdict
 from .policy_objects import CONFIG_FIELDS, config_view, factory_view, workspace_view
@@ -29,7 +30,7 @@ Found = tuple[Verdict, str] | None
 
 def evaluate(rules: Iterable[Rule], state: DesiredState) -> Evaluation:
     """Every rule on every object it applies to in ``state``."""
-    import cel  # only a state with policies pays its import
+    cel = cel_core.load()  # only a state with policies pays its import
 
     judge = _Judge([*rules])
     for each in state.factories.values() if judge.kinds["factory"] else ():
@@ -138,7 +139,7 @@ class _ConfigGroup:
                     judge.record(rule, verdict, config.address, config.location)
 
     def context_for(self, rules: list[Rule], config: Config) -> cel.Context:
-        import cel
+        cel = cel_core.load()
 
         if self.context is None:
             self.context = cel.Context({"workspace": None, "factory": None})

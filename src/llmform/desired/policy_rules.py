@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, Location, error
+from . import cel_core
 from .model import Policy
 from .policy_objects import CONFIG_FIELDS, sample_variables
 
@@ -53,7 +54,7 @@ def object_fields(rule: str, known: Iterable[str]) -> tuple[str, ...] | None:
 
 def compile_rule(policy: Policy, path: str) -> Rule | Diagnostic:
     """The compiled rule, or the error in it at its place (``path`` is the rule's YAML path)."""
-    import cel  # only a state with policies pays its import
+    cel = cel_core.load()  # only a state with policies pays its import
 
     try:
         program = cel.compile(policy.rule)
