@@ -130,6 +130,20 @@ def test_a_soft_failure_passes_only_overridden_with_a_reason_and_is_audited(
     assert code == 1 and "say why with --reason TEXT" in err
     code, _, err = run(capsys, "plan", NO_KEYS, "--reason", "why", "llmform.yaml")
     assert code == 1 and "--reason goes with --override-policy NAME" in err
+    pasted = "sk-proj-" + "Zq3vX9" * 5  # a key pasted into the reason, by plan or apply
+    for command in ("plan", "apply"):
+        code, out, err = run(
+            capsys,
+            command,
+            NO_KEYS,
+            "--override-policy",
+            "vault-keys",
+            "--reason",
+            f"ticket 42: {pasted}",
+            "llmform.yaml",
+        )
+        assert code == 1 and "--reason holds what looks like an API key (not shown)" in err
+        assert "Zq3vX9" not in out + err
     assert not (repo / "store.db").exists()
 
     code, out, err = run(

@@ -13,6 +13,7 @@ from ..core.policy_results import PolicyError, policy_error
 from ..core.render.escape import json_dumps
 from ..core.render.escape import text_lines as plain_lines
 from ..core.render.policies import result_lines, results_json
+from ..desired.secret_shapes import holds_key
 from ..engine.policy_runs import check_store
 from .options import StateGiven, echo_warning, located, options_of, state_option, store_option
 
@@ -57,6 +58,11 @@ def overrides_of(names: tuple[str, ...], reason: str | None) -> dict[str, str]:
     would otherwise pass silently)."""
     if reason is not None and not names:
         raise PolicyError("--reason goes with --override-policy NAME; name the policy overridden")
+    if reason is not None and holds_key(reason):  # it is printed and kept in the audit trail
+        raise PolicyError(
+            "--reason holds what looks like an API key (not shown); the reason is printed and "
+            "kept in the audit trail: say why without it"
+        )
     return {name: reason or "" for name in names}
 
 
