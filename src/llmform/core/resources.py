@@ -7,6 +7,8 @@ fingerprint) pairs. Pure: no I/O.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +45,20 @@ class Resource:
     @property
     def name(self) -> str:
         return self.address.split(".", 1)[1]
+
+
+def resource_digest(resource: Resource) -> str:
+    """A digest of everything ``diff`` compares of ``resource`` (not ``catalog``, which is
+    never compared): equal digests mean no change, so an unchanged resource is recognised
+    without reading and rebuilding it. Only a shortcut: different digests (1 against 1.0, say)
+    send both sides to ``diff``, which decides."""
+    canonical = json.dumps(
+        [resource.address, resource.kind, resource.workspace, resource.attrs, resource.secrets],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # Boolean attributes a resource carries only when true, as the stores read them back: absent
