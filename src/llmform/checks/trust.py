@@ -3,7 +3,8 @@ rule that decides whether one lies under a trusted one.
 
 A key check sends a real key to a config's ``api_base``, and on a pull request that field is
 written by whoever opened it. So the decision is made on the URL as httpx parses it (the URL
-the request really goes to, whatever the text looked like), and anything whose destination is
+the request really goes to, whatever the text looked like; ``url_parse`` parses it the same way
+without importing httpx), and anything whose destination is
 ambiguous is never trusted: a host in a numeric form other than a plain dotted quad (``127.1``,
 ``2130706433``, ``0x7f.0.0.1``, which resolvers read differently), a percent-encoded host, a
 trailing dot (``llm.`` is looked up without the search domains ``llm`` is, so it may be
@@ -24,7 +25,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import httpx
+from .url_parse import InvalidUrl, ParsedUrl, parse_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -63,20 +64,19 @@ class NormalUrl:
         return f"{self.scheme}://{host}{port}{path}"
 
 
-def normal_url(url: str | httpx.URL) -> NormalUrl:
+def normal_url(url: object) -> NormalUrl:
     """``url`` as the HTTP client will send to it; ``UntrustableUrl`` when no trust may cover
-    it."""
+    it. Besides text, an ``httpx.URL`` (read as its text) or an already parsed URL."""
     try:
-        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        parsed = url if isinstance(url, ParsedUrl) else parse_url(str(url))
+    except InvalidUrl as exc:
         raise UntrustableUrl(f"not a valid URL ({exc})") from None
-    scheme = parsed.scheme.lower()
+    scheme = parsed.scheme
     if scheme not in DEFAULT_PORTS:
         raise UntrustableUrl("not an http:// or https:// URL")
-    host = _host(parsed.raw_host.decode("ascii", "replace").lower())
+    host = _host(parsed.host.lower())
     port = parsed.port if parsed.port is not None else DEFAULT_PORTS[scheme]
-    path = parsed.raw_path.decode("ascii", "replace").partition("?")[0]
-    return NormalUrl(scheme, host, port, _segments(path))
+    return NormalUrl(scheme, host, port, _segments(parsed.path))
 
 
 def _host(host: str) -> str:
@@ -148,10 +148,10 @@ def trusted_url(text: str) -> NormalUrl:
     if "*" in text:
         raise ValueError("wildcards are not supported; list each endpoint")
     try:
-        parsed = httpx.URL(text)
-    except (httpx.InvalidURL, TypeError, ValueError):  # its text quotes the URL
+        parsed = parse_url(text)
+    except InvalidUrl:  # its text quotes the URL
         raise ValueError("not a valid URL; write e.g. https://llm.example/v1") from None
-    if not parsed.is_absolute_url or parsed.scheme.lower() not in DEFAULT_PORTS:
+    if not parsed.is_absolute or parsed.scheme not in DEFAULT_PORTS:
         raise ValueError("not an absolute http:// or https:// URL (e.g. https://llm.example/v1)")
     if parsed.userinfo or parsed.query or parsed.fragment or "?" in text or "#" in text:
         raise ValueError("a trusted endpoint has no user, query or fragment")
@@ -185,7 +185,7 @@ class EndpointTrust:
     urls: frozenset[NormalUrl] = field(default_factory=frozenset)
     patterns: tuple[HostPattern, ...] = ()
 
-    def allows(self, url: str | httpx.URL) -> bool:
+    def allows(self, url: object) -> bool:
         try:
             target = normal_url(url)
         except UntrustableUrl:
@@ -206,7 +206,6 @@ def shown(url: str) -> str:
     except UntrustableUrl:
         pass
     try:
-        parsed = httpx.URL(url)
-        return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
-    except (httpx.InvalidURL, TypeError, ValueError):
+        return parse_url(url).without_userinfo_query_fragment()
+    except InvalidUrl:
         return "(an invalid URL)"
