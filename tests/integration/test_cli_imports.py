@@ -2,7 +2,8 @@
 command, which runs on every commit) never import the HTTP client, Vault's client, PostgreSQL's
 driver, the provider adapters, the engine or the targets, nor jsonschema's wording of errors
 when there is no error to word; a plan that reads no secret (--no-secrets) on a SQLite store
-imports neither Vault's client nor PostgreSQL's driver nor the MLflow target.
+imports neither the HTTP client, Vault's client, PostgreSQL's driver, the provider adapters nor
+the MLflow target.
 
 Each command runs in a fresh interpreter, as a user runs it, which then lists every module it
 imported (``sys.modules`` after the command returned): an import anywhere, at start-up or on
@@ -65,11 +66,12 @@ OFFLINE = (
     "llmform.targets",
     "llmform.state.sql",
 )
-# httpx itself is still imported by plan: the key checks' trust rules decide on a URL as httpx
-# parses it, and the plan states them even when no key is checked.
+# The trust rules parse URLs as httpx does without importing it (checks/url_parse.py), and the
+# adapters and the key checks' subjects and runner are imported only by a run that checks keys.
 NO_SECRETS_PLAN = (
-    "hvac",
-    "psycopg",
+    *NETWORK,
+    "llmform.checks.subjects",
+    "llmform.checks.run",
     "llmform.targets.mlflow",
     "llmform.targets.registry.postgres",
     "llmform.secrets.vault",

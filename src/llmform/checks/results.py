@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..files import FileWriteError, cache_dir, make_private_dirs, read_own_file, write_file
 from ..secrets.redaction import redact
-from .providers import Endpoint, Outcome, Reply
+from .outcome import Endpoint, Outcome, Reply
 
 JSON = dict[str, Any]
 

@@ -21,7 +21,6 @@ from ..core.resources import Resource
 from ..desired.secret_shapes import url_may_hold_secret
 from ..errors import LlmformError
 from ..files import read_bounded
-from .providers import ADAPTERS
 from .trust import EndpointTrust, HostPattern, NormalUrl, UntrustableUrl, normal_url, trusted_url
 
 ENV_URLS = "LLMFORM_TRUSTED_ENDPOINTS"
@@ -59,6 +58,8 @@ def _forms(
 ) -> Iterator[NormalUrl]:
     """``api_base`` and the endpoint its provider's adapter derives from it (Anthropic drops
     ``/v1``, Gemini ``/openai``, ...): trusting a base means trusting where its checks go."""
+    from .providers import ADAPTERS  # the adapters import httpx: only when trust is decided
+
     bases = [api_base]
     adapter = ADAPTERS.get(provider_type) if isinstance(provider_type, str) else None
     if adapter is not None:
@@ -75,6 +76,8 @@ def _forms(
 def builtin_trust() -> EndpointTrust:
     """The catalog's endpoints, the providers' defaults and documented alternatives, and the
     hosts providers build from a fixed pattern."""
+    from .providers import ADAPTERS  # see _forms
+
     urls: set[NormalUrl] = set()
     for factory in builtin_factories().values():
         if factory.api_base:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..checks.results import ResultCache, default_cache_path
-from ..checks.subjects import CheckTarget
 from ..collector import collecting_new_objects
 from ..console import Progress, paint
 from ..core.plan import Plan
@@ -26,6 +25,9 @@ from ..errors import LlmformError
 from ..files import FileWriteError, check_appendable
 from ..state.audit import AuditEvent
 from ..state.audit_trail import head_line
+
+if TYPE_CHECKING:
+    from ..checks.subjects import CheckTarget  # imports httpx: see key_checker
 
 workspace_option = click.option(
     "-w",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ..checks.results import CheckReport
-from ..checks.subjects import CheckTarget, split_by_trust, targets_for
 from ..checks.trust import EndpointTrust, NormalUrl
 from ..checks.trust_sources import applied_urls, run_trust
 from ..core.plan import Plan, build_plan
@@ -28,13 +28,16 @@ from ..targets.base import ChecksDesired, Store, StoreState
 from .adoption import adopt, adoption_notes
 from .backend import Backend
 
+if TYPE_CHECKING:  # the subjects import the adapters and httpx: only a run that checks keys
+    from ..checks.subjects import CheckTarget
+
 
 class ScopeError(LlmformError):
     pass
 
 
 # Checks the keys of the given targets (llmform.checks.run.run_checks with the run's options).
-KeyChecker = Callable[[Sequence[CheckTarget]], CheckReport]
+KeyChecker = Callable[[Sequence["CheckTarget"]], CheckReport]
 # The store's state, as a step of a run reads it (``Store.read``, or a copy of one reading).
 StoreReader = Callable[[], StoreState]
 
@@ -98,6 +101,8 @@ def prepare(
     secrets = resolve_secrets(configs, resolver, key, rule)
     if check is None:
         return Prepared(secrets, None, fingerprint_key=key)
+    from ..checks.subjects import split_by_trust, targets_for  # see TYPE_CHECKING above
+
     enabled = [c for c in configs if c.enabled]
     targets = targets_for(state, secrets.values, secrets.fingerprints, enabled)
     checkable, refused = split_by_trust(targets, endpoint_trust(backend, trusted, current).allows)
