@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -53,6 +52,8 @@ def write_file(path: str | os.PathLike[str], text: str, *, private: bool) -> Non
     target = Path(path)
     directory = target.parent
     mode = PRIVATE_FILE if private else 0o666 & ~_umask()
+    import tempfile  # start-up time: only a command that writes pays its import
+
     try:
         # mkstemp creates with O_EXCL (so never through a link) and mode 0600
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
@@ -233,6 +234,8 @@ def read_bounded(handle: BinaryIO, limit: int) -> bytes | None:
 
 def private_temp(directory: str | os.PathLike[str], name: str) -> str:
     """A new empty 0600 file in ``directory`` named after ``name``, created exclusively."""
+    import tempfile  # see write_file
+
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".new")
     try:
         os.fchmod(fd, PRIVATE_FILE)

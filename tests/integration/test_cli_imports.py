@@ -1,7 +1,8 @@
 """Commands import only what they use: the offline ones (validate, and the pre-commit hook's
 command, which runs on every commit) never import the HTTP client, Vault's client, PostgreSQL's
 driver, the provider adapters, the engine or the targets, nor jsonschema's wording of errors
-when there is no error to word; a plan that reads no secret (--no-secrets) on a SQLite store
+when there is no error to word, nor for a short run jsonschema-rs, nor what only a write, git
+or a policy needs; a plan that reads no secret (--no-secrets) on a SQLite store
 imports neither the HTTP client, Vault's client, PostgreSQL's driver, the provider adapters nor
 the MLflow target.
 
@@ -60,6 +61,11 @@ NETWORK = ("httpx", "httpcore", "hvac", "requests", "psycopg", "llmform.checks.p
 OFFLINE = (
     *NETWORK,
     "jsonschema",  # the slow path that words schema errors: only when there is one
+    "jsonschema_rs",  # a short run's documents are walked in Python (desired/schema_walk.py)
+    "importlib.resources",  # ~10 ms: the catalog and the schema are read beside their modules
+    "subprocess",  # git, only when the hook must compare with HEAD
+    "tempfile",  # only a command that writes a file
+    "llmform.desired.policy_rules",  # CEL, only for a state that has policies
     "sqlite3",
     "llmform.checks",
     "llmform.engine",

@@ -1,9 +1,11 @@
-"""The fast yes/no check (jsonschema-rs) agrees with jsonschema on every input, valid or not.
+"""The fast yes/no checks (jsonschema-rs, and the plain-Python walk of a short run) agree with
+jsonschema on every input, valid or not.
 
 ``schema.check_document`` trusts the fast check to accept a document, so a document it
-wrongly accepted would lose its errors. These tests compare the two on every llmform file in
+wrongly accepted would lose its errors. These tests compare them on every llmform file in
 the repository (test cases, examples, the catalog), on random mutations of those files, and
-on random values against every subschema.
+on random values against every subschema. The walk may also be unsure (None): that sends the
+document to jsonschema, and must not happen on a valid file of the repository.
 """
 
 from __future__ import annotations
@@ -19,11 +21,17 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from llmform.desired.loader import load_paths
-from llmform.desired.schema import passes_fast_check, schema
+from llmform.desired import schema as schema_module
+from llmform.desired.schema import passes_fast_check, passes_rust_check, schema
+from llmform.desired.schema_walk import verdict
 
 REPO = Path(__file__).resolve().parents[2]
 VALIDATOR = Draft202012Validator(schema())
-FAST = passes_fast_check
+FAST = passes_rust_check
+
+
+def walk(value: Any) -> bool | None:
+    return verdict(schema(), value)
 
 
 def _strings_in(value: Any) -> list[str]:
@@ -44,9 +52,18 @@ def assert_agrees(fast: bool, expected: bool, value: Any) -> None:
         assert any(text.endswith("\n") for text in _strings_in(value)), value
 
 
+def assert_walk_agrees(walked: bool | None, expected: bool) -> None:
+    """The walk's yes and no are jsonschema's; it may be unsure (None) of a valid value."""
+    assert walked is None or walked == expected
+
+
 def _fast_for(sub: Any) -> Any:
     """The fast check of one subschema; its references stay relative to the whole schema."""
     return jsonschema_rs.Draft202012Validator({"$defs": schema()["$defs"], **sub}).is_valid
+
+
+def _walk_for(sub: Any) -> Any:
+    return lambda value: verdict({"$defs": schema()["$defs"], **sub}, value)
 
 
 def _plain(value: Any) -> Any:
@@ -95,6 +112,7 @@ VALUES = st.recursive(
 )
 SUBSCHEMAS = [schema(), *schema()["$defs"].values()]
 SUBSCHEMA_CHECKS = [_fast_for(sub) for sub in SUBSCHEMAS]
+SUBSCHEMA_WALKS = [_walk_for(sub) for sub in SUBSCHEMAS]
 
 
 def test_the_corpus_has_both_valid_and_invalid_documents() -> None:
@@ -106,6 +124,7 @@ def test_the_corpus_has_both_valid_and_invalid_documents() -> None:
 def test_agrees_on_every_llmform_file_in_the_repository(index: int) -> None:
     document = CORPUS[index]
     assert FAST(document) == VALIDATOR.is_valid(document)  # no name there ends in a newline
+    assert walk(document) == VALIDATOR.is_valid(document)  # never unsure of these
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -144,7 +163,9 @@ def mutated(draw: st.DrawFn) -> Any:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_agrees_on_mutated_documents(document: Any) -> None:
-    assert_agrees(FAST(document), VALIDATOR.is_valid(document), document)
+    expected = VALIDATOR.is_valid(document)
+    assert_agrees(FAST(document), expected, document)
+    assert_walk_agrees(walk(document), expected)
 
 
 @settings(max_examples=200, deadline=None)
@@ -153,6 +174,7 @@ def test_agrees_on_random_values_for_every_subschema(index: int, value: Any) -> 
     sub = SUBSCHEMAS[index]
     expected = VALIDATOR.evolve(schema=sub).is_valid(value)
     assert_agrees(SUBSCHEMA_CHECKS[index](value), expected, value)
+    assert_walk_agrees(SUBSCHEMA_WALKS[index](value), expected)
 
 
 MODEL = schema()["$defs"]["model"]
@@ -168,6 +190,7 @@ def test_agrees_on_max_tokens_at_and_beyond_64_bits(max_tokens: Any) -> None:
     model = {"name": "m", "type": "chat", "max_tokens": max_tokens}
     expected = VALIDATOR.evolve(schema=MODEL).is_valid(model)
     assert _fast_for(MODEL)(model) == expected
+    assert _walk_for(MODEL)(model) == expected
     in_range = not isinstance(max_tokens, float) or max_tokens.is_integer()
     assert expected == (in_range and 0 <= max_tokens <= 2**63 - 1)
 
@@ -178,6 +201,7 @@ def test_a_mapping_key_that_is_not_a_string_is_left_to_jsonschema(key: Any) -> N
     no instead, so that jsonschema decides and reports."""
     document = {"apiVersion": "llmform/v1", "workspaces": [{"name": "w", key: "x"}]}
     assert FAST(document) is False
+    assert walk(document) is None
     assert not VALIDATOR.is_valid(document)
 
 
@@ -188,3 +212,22 @@ def test_a_name_ending_in_a_newline_is_left_to_jsonschema_which_accepts_it() -> 
     assert FAST(document) is False
     assert VALIDATOR.is_valid(document)
     assert_agrees(FAST(document), VALIDATOR.is_valid(document), document)
+    assert walk(document) is True  # Python's $, as jsonschema's
+
+
+def test_a_short_run_is_walked_and_a_long_one_asks_jsonschema_rs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The walk takes the first documents up to its budget of entries, jsonschema-rs the rest;
+    a document is never split between them."""
+    document = CORPUS[0]
+    size = schema_module._entries(document)
+    assert size > 0
+    monkeypatch.setattr(schema_module._Walked, "entries", schema_module.WALK_ENTRIES - size)
+    asked: list[Any] = []
+    monkeypatch.setattr(schema_module, "passes_rust_check", asked.append)
+    passes_fast_check(document)
+    assert not asked
+    assert schema_module._Walked.entries == schema_module.WALK_ENTRIES
+    passes_fast_check(document)
+    assert asked == [document]

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..console import printable
@@ -22,7 +22,9 @@ def builtin_factories() -> dict[str, Factory]:
     catalog fails loudly here (and in the tests) rather than producing odd plans."""
     documents = []
     diagnostics = []
-    data = resources.files("llmform.catalog").joinpath("data")
+    # the package's own folder, not importlib.resources: its import is ~10 ms of every command
+    # (the package is installed as files; package-data ships the catalog beside this module)
+    data = Path(__file__).with_name("data")
     for entry in sorted(data.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             loaded = load_text(f"<catalog>/{entry.name}", entry.read_text("utf-8"))

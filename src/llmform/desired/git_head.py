@@ -10,8 +10,6 @@ git, not a work tree, a file HEAD does not have, an initial commit with no HEAD 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Sequence
 
 _TIMEOUT = 30.0
@@ -19,6 +17,10 @@ _TIMEOUT = 30.0
 
 def _git(folder: str, args: Sequence[str]) -> bytes | None:
     """``git -C folder ARGS``'s stdout, or None if git is missing or fails."""
+    # start-up time: subprocess only when git is asked (the hook, on an error elsewhere)
+    import shutil
+    import subprocess
+
     git = shutil.which("git")
     if git is None or not os.path.isdir(folder):
         return None

@@ -7,15 +7,16 @@ Runs after the schema check, which has already refused a missing field or an unk
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, error, warning
 from .items import Broken, Item, did_you_mean
 from .loader import Document
 from .model import DesiredState, frozen_map
-from .policy_judge import evaluate
 from .policy_model import Evaluation, Level, Policy, Verdict
-from .policy_rules import Rule, compile_rule
+
+if TYPE_CHECKING:  # start-up time: CEL's rules and judge only for a state that has policies
+    from .policy_rules import Rule
 from .secret_shapes import shown as quoted
 
 
@@ -57,6 +58,8 @@ def build_policies(
         diagnostics.extend(problems)
         if policy is None:
             continue
+        from .policy_rules import compile_rule  # see TYPE_CHECKING above
+
         compiled = compile_rule(policy, item.dotted("rule"))
         if isinstance(compiled, Diagnostic):
             diagnostics.append(compiled)
@@ -126,6 +129,8 @@ def judged(state: DesiredState, rules: Mapping[str, Rule]) -> tuple[Evaluation, 
     """The policies' verdicts on ``state`` and how ``validate`` reports them: a hard failure
     is an error; a soft one a warning that plan and apply will fail unless it is overridden;
     an advisory one a warning. Each at the object judged (the policy, for a catalog factory)."""
+    from .policy_judge import evaluate  # see TYPE_CHECKING above
+
     evaluation = evaluate(rules.values(), state)
     diagnostics = unknown_workspaces(state, rules)
     for outcome in evaluation.outcomes:

@@ -9,6 +9,12 @@ goes to ``jsonschema``, whose errors (keyword, subschema, path) the messages bel
 from. ``jsonschema`` is imported only then, so a commit of valid files does not pay its import.
 A property test holds the two to the same verdict (tests/unit/test_schema_fast_path.py).
 
+A short run (the pre-commit hook's one file, and the built-in catalog) does not pay for
+``jsonschema-rs`` either: its import is about as long as the rest of a one-file ``validate``.
+The first documents of a process, up to ``WALK_ENTRIES`` items and models, are walked in plain
+Python instead (``schema_walk``, ~20 µs an entry against ~15 ms for the import); the same
+property test holds the walk to ``jsonschema``.
+
 This replaced a hand-written yes/no compiler (``fastschema.py``, 278 lines) when measured
 faster (issue 10; figures in the README's Performance section): about 6x less time per document,
 ``benchmarks/validate.py`` a few per cent faster, and 34 ms less import. Its errors are not
@@ -24,12 +30,11 @@ import difflib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
-
 from ..errors import Diagnostic, error
+from . import schema_walk
 from .loader import Document
 from .secret_shapes import (
     NOT_SHOWN,
@@ -39,6 +44,7 @@ from .secret_shapes import (
 )
 
 if TYPE_CHECKING:
+    import jsonschema_rs
     from jsonschema import Draft202012Validator, ValidationError
 
 REFERENCE_FORMS = 'a reference is {vault: "path/to/secret#key"} or {env: VARIABLE_NAME}'
@@ -53,7 +59,8 @@ LITERAL_SECRET_MESSAGE = (
 
 def schema_text() -> str:
     """The JSON Schema of the llmform format, as shipped in the package."""
-    return resources.files("llmform.desired").joinpath("llmform.schema.json").read_text("utf-8")
+    # beside this module (package-data), read without importlib.resources: see catalog
+    return Path(__file__).with_name("llmform.schema.json").read_text("utf-8")
 
 
 @cache
@@ -71,17 +78,46 @@ def _validator() -> Draft202012Validator:
 
 @cache
 def _fast_validator() -> jsonschema_rs.Validator:
+    import jsonschema_rs  # start-up time: see the docstring
+
     return jsonschema_rs.Draft202012Validator(schema())
 
 
+# Entries (items and their models) the walk takes in one process before jsonschema-rs is
+# imported: about 10 ms of walking, less than the import (the catalog alone is ~160).
+WALK_ENTRIES = 500
+
+
+class _Walked:
+    entries = 0  # walked so far in this process
+
+
 def passes_fast_check(data: Any) -> bool:
-    """The yes/no answer of ``jsonschema-rs``. A value it cannot convert to JSON (a mapping key
-    that is not a string; loaded YAML has none, but a caller's data may) is a no, so that
+    """The yes/no answer of the walk while a run is short, then of ``jsonschema-rs``. A value
+    ``jsonschema-rs`` cannot convert to JSON (a mapping key that is not a string; loaded YAML
+    has none, but a caller's data may), or one the walk is unsure of, is a no, so that
     ``jsonschema`` decides."""
+    size = _entries(data)
+    if _Walked.entries + size <= WALK_ENTRIES:
+        _Walked.entries += size
+        return schema_walk.verdict(schema(), data) is True
+    return passes_rust_check(data)
+
+
+def passes_rust_check(data: Any) -> bool:
+    """The yes/no answer of ``jsonschema-rs``; no for a value it cannot convert to JSON."""
     try:
         return _fast_validator().is_valid(data)
     except ValueError:
         return False
+
+
+def _entries(data: Any) -> int:
+    """A document's size for the walk's budget: its sections' items, and their models."""
+    sections = [v for v in data.values() if isinstance(v, list)] if isinstance(data, dict) else []
+    items = [item for section in sections for item in section]
+    models = [i.get("models") if isinstance(i, dict) else None for i in items]
+    return len(items) + sum(len(m) for m in models if isinstance(m, list))
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
