@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from llmform.desired.loader import load_paths
 from llmform.desired import schema as schema_module
+from llmform.desired.loader import load_paths
 from llmform.desired.schema import passes_fast_check, passes_rust_check, schema
 from llmform.desired.schema_walk import verdict
 

@@ -69,10 +69,10 @@ def _valid(root: Schema, schema: Schema | bool, value: Any) -> bool:
     if isinstance(schema, bool):
         return schema
     for keyword, rule in schema.items():
-        if keyword in _ANNOTATIONS:
-            continue
         check = _KEYWORDS.get(keyword)
         if check is None:
+            if keyword in _ANNOTATIONS:
+                continue
             raise _Unsure(keyword)
         if not check(root, schema, rule, value):
             return False
@@ -80,11 +80,13 @@ def _valid(root: Schema, schema: Schema | bool, value: Any) -> bool:
 
 
 def _type(root: Schema, schema: Schema, rule: Any, value: Any) -> bool:
-    names = [rule] if isinstance(rule, str) else rule
-    checks = [_TYPES.get(name) for name in names]
-    if None in checks:
-        raise _Unsure(f"type {rule}")
-    return any(check(value) for check in checks if check is not None)
+    for name in [rule] if isinstance(rule, str) else rule:
+        check = _TYPES.get(name)
+        if check is None:
+            raise _Unsure(f"type {name}")
+        if check(value):
+            return True
+    return False
 
 
 def _mapping(value: Any) -> bool:
