@@ -13,7 +13,7 @@ test holds it to ``jsonschema``'s verdict (tests/unit/test_schema_fast_path.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from functools import cache
 from typing import Any
 
@@ -156,7 +156,7 @@ def _if(root: Schema, schema: Schema, rule: Any, value: Any) -> bool:
     return branch not in schema or _valid(root, schema[branch], value)
 
 
-def _sized(measure: type, compare: Callable[[int, Any], bool]) -> Callable[..., bool]:
+def _sized(measure: type[Sized], compare: Callable[[int, Any], bool]) -> Callable[..., bool]:
     def check(root: Schema, schema: Schema, rule: Any, value: Any) -> bool:
         return not isinstance(value, measure) or compare(len(value), rule)
 
