@@ -218,16 +218,19 @@ def test_a_name_ending_in_a_newline_is_left_to_jsonschema_which_accepts_it() -> 
 def test_a_short_run_is_walked_and_a_long_one_asks_jsonschema_rs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The walk takes the first documents up to its budget of entries, jsonschema-rs the rest;
-    a document is never split between them."""
-    document = CORPUS[0]
+    """The walk takes the first documents up to its budget of entries, jsonschema-rs the rest,
+    small ones too once it is imported; a document is never split between them."""
+    small = {"apiVersion": "llmform/v1", "workspaces": [{"name": "w"}]}
+    document = max(CORPUS, key=schema_module._entries)
     size = schema_module._entries(document)
-    assert size > 0
+    assert size > 1
     monkeypatch.setattr(schema_module._Walked, "entries", schema_module.WALK_ENTRIES - size)
     asked: list[Any] = []
     monkeypatch.setattr(schema_module, "passes_rust_check", asked.append)
     passes_fast_check(document)
     assert not asked
     assert schema_module._Walked.entries == schema_module.WALK_ENTRIES
-    passes_fast_check(document)
-    assert asked == [document]
+    monkeypatch.setattr(schema_module._Walked, "entries", schema_module.WALK_ENTRIES - size + 1)
+    passes_fast_check(document)  # one entry too many
+    passes_fast_check(small)
+    assert asked == [document, small]

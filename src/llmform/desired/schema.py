@@ -101,6 +101,7 @@ def passes_fast_check(data: Any) -> bool:
     if _Walked.entries + size <= WALK_ENTRIES:
         _Walked.entries += size
         return schema_walk.verdict(schema(), data) is True
+    _Walked.entries = WALK_ENTRIES  # jsonschema-rs from now on: imported, it is the faster
     return passes_rust_check(data)
 
 
