@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -68,7 +69,7 @@ def normal_url(url: object) -> NormalUrl:
     """``url`` as the HTTP client will send to it; ``UntrustableUrl`` when no trust may cover
     it. Besides text, an ``httpx.URL`` (read as its text) or an already parsed URL."""
     try:
-        parsed = url if isinstance(url, ParsedUrl) else parse_url(str(url))
+        parsed = _parsed(url)
     except InvalidUrl as exc:
         raise UntrustableUrl(f"not a valid URL ({exc})") from None
     scheme = parsed.scheme
@@ -77,6 +78,19 @@ def normal_url(url: object) -> NormalUrl:
     host = _host(parsed.host.lower())
     port = parsed.port if parsed.port is not None else DEFAULT_PORTS[scheme]
     return NormalUrl(scheme, host, port, _segments(parsed.path))
+
+
+def _parsed(url: object) -> ParsedUrl:
+    """``url`` split; an ``httpx.URL`` (the key checks' requests) as httpx parsed it, not
+    parsed again (this module does not import httpx: a process that made one has)."""
+    if isinstance(url, ParsedUrl):
+        return url
+    client = sys.modules.get("httpx")
+    if client is not None and isinstance(url, client.URL):
+        host = url.raw_host.decode("ascii", "replace")
+        path = url.raw_path.decode("ascii", "replace").partition("?")[0]
+        return ParsedUrl(url.scheme.lower(), "", host, url.port, path, None, None)
+    return parse_url(str(url))
 
 
 def _host(host: str) -> str:
