@@ -25,9 +25,11 @@ def repo_root() -> Path:
 def _own_cache_dir(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Key-check verdicts are cached under XDG_CACHE_HOME: a test must neither read the
-    developer's cache nor leave entries in it, nor see another test's."""
+    """Key-check verdicts and parsed files are cached under XDG_CACHE_HOME: a test must
+    neither read the developer's cache nor leave entries in it, nor see another test's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.delenv("LLMFORM_CACHE_DIR", raising=False)
+    monkeypatch.delenv("LLMFORM_NO_CACHE", raising=False)
 
 
 @pytest.fixture(scope="session")

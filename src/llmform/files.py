@@ -179,7 +179,11 @@ def remove_dirs(created: Iterable[Path]) -> None:
 
 def cache_dir() -> Path:
     """Where llmform keeps what it caches for this user: the key-check verdicts, the secret
-    behind a new store's key (``$XDG_CACHE_HOME/llmform``, by default ``~/.cache/llmform``)."""
+    behind a new store's key, parsed files (``$LLMFORM_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/llmform``, by default ``~/.cache/llmform``)."""
+    own = os.environ.get("LLMFORM_CACHE_DIR")
+    if own:
+        return Path(own)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "llmform"
 

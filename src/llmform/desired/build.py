@@ -28,6 +28,8 @@ def check_documents(
     diagnostics: list[Diagnostic] = []
     broken: Broken = set()
     for document in documents:
+        if document.checked:  # passed with no problem when parsed (parsed_cache)
+            continue
         problems, rejected = check_document(document)
         diagnostics.extend(problems)
         broken.update((document.file, item) for item in rejected)
@@ -36,7 +38,8 @@ def check_documents(
     state = replace(state, policies={name: rule.policy for name, rule in rules.items()})
     semantic += in_policies
     reported = {d.location for d in diagnostics + semantic if d.severity is Severity.ERROR}
-    pasted = [d for document in documents for d in keys_in_text(document, reported)]
+    unchecked = [document for document in documents if not document.checked]
+    pasted = [d for document in unchecked for d in keys_in_text(document, reported)]
     found = diagnostics + semantic + pasted
     if judge and rules and not any(d.severity is Severity.ERROR for d in found):
         found += judged(state, rules)[1]

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import Diagnostic, Location, error, has_errors
 from ..files import read_at_most
+from .discovery import discover
 from .identify import API_VERSION, Kind, identify, may_be_llmform
 from .scalar_source import ScalarSource, scalar_sources
-from .yamltext import bom_error, decode, too_deep, yaml_error
+from .secret_shapes import source_may_hold_key
+from .yamltext import bom_error, decode, remembering_tags, too_deep, yaml_error
 from .yamltree import (
     LONE_SURROGATE,
     MAX_DEPTH,
@@ -42,13 +42,12 @@ __all__ = [
     "LoadResult",
     "MarkedDict",
     "MarkedList",
+    "discover",
     "load_paths",
     "load_text",
 ]
 
-YAML_SUFFIXES = (".yaml", ".yml")
-
-_LIBYAML: Any = getattr(yaml, "CSafeLoader", None)
+_LIBYAML: Any = remembering_tags(yaml.CSafeLoader) if hasattr(yaml, "CSafeLoader") else None
 _Loader: Any = _LIBYAML or yaml.SafeLoader  # libyaml where it is built
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -62,6 +61,10 @@ class Document:
     # where policy rules are written, (section, index, field) -> source: to place a position
     # inside a rule (a CEL syntax error) in the file
     sources: Mapping[tuple[str | int, ...], ScalarSource] = field(default_factory=dict)
+    # passed the schema and the pasted-key checks already, with no problem (see parsed_cache)
+    checked: bool = False
+    # its file's text holds nothing key-shaped (``source_may_hold_key``): no string to search
+    keyless: bool = False
 
     def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
         """The location of the node at ``path`` (of its key with ``key=True``), or the nearest
@@ -160,6 +163,7 @@ def load_text(
         at = Location(file) if deep is None else Location(file, *deep)
         return LoadResult([], [error(at, "", TOO_DEEP)])
     found_any = False
+    keyless = not source_may_hold_key(text)
     lines: list[str] = []
     verdicts = []
     for node in nodes:
@@ -196,76 +200,12 @@ def load_text(
         if "policies" in data:  # only then is the text split into lines
             lines = lines or text.split("\n")
             sources = scalar_sources(file, lines, node, "policies", "rule")
-        documents.append(Document(file, data, sources))
+        documents.append(Document(file, data, sources, keyless=keyless))
     if not found_any and explicit:
         diagnostics.append(
             error(Location(file), "", f"file is empty; start it with 'apiVersion: {API_VERSION}'")
         )
     return LoadResult(documents, diagnostics)
-
-
-@dataclass(frozen=True)
-class Discovered:
-    """What command-line paths name: (file, named explicitly) pairs in a stable order, the
-    problems with the paths, and for each folder given the real paths of the files in it."""
-
-    files: list[tuple[str, bool]]
-    diagnostics: list[Diagnostic]
-    folders: dict[str, list[str]]
-
-
-def discover(paths: Iterable[str]) -> Discovered:
-    """Expand command-line paths into files to read (see ``Discovered``)."""
-    files: list[tuple[str, bool]] = []
-    diagnostics: list[Diagnostic] = []
-    folders: dict[str, list[str]] = {}
-    # by real path, so that "a.yaml ./a.yaml" or "dir dir/a.yaml" read a file once instead of
-    # reporting everything in it as duplicated by itself
-    seen: set[str] = set()
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(_scan(path))
-            folders[given] = [os.path.realpath(file) for file in found]
-            for file in found:
-                if (real := os.path.realpath(file)) not in seen:
-                    seen.add(real)
-                    files.append((file, False))
-        elif os.path.lexists(given):  # a symlink loop too: reading it reports the real cause
-            if (real := os.path.realpath(given)) not in seen:
-                seen.add(real)
-                files.append((given, True))
-        else:
-            diagnostics.append(error(Location(given), "", "no such file or directory"))
-    return Discovered(files, diagnostics, folders)
-
-
-def _scan(root: Path) -> Iterator[str]:
-    """The YAML files under ``root``: any case of the suffix (``prod.YAML``), and through
-    symbolic links to folders (a folder shared between states), each real folder once. Passing
-    over a file or folder of the state would plan the deletion of what it declares."""
-    visited: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in visited:  # a link loop, or a folder reached twice
-            dirnames[:] = []
-            continue
-        visited.add(real)
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.lower().endswith(YAML_SUFFIXES) and not name.startswith("."):
-                path = os.path.join(dirpath, name)
-                if not _special(path):
-                    yield path
-
-
-def _special(path: str) -> bool:
-    """A FIFO, socket or device: reading one found by a scan could block forever. (Named
-    explicitly it is read, as cat would: ``llmform validate <(generate)`` is a FIFO.)"""
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False  # a dangling link: reading it reports why
 
 
 # Whether a file that may not be ours is: a YAML error in it is reported only when it is.
@@ -280,8 +220,21 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 LoadCache = dict[tuple[str, bool, bool], LoadResult]
 
 
+class ParsedFiles(Protocol):
+    """Loads a file's bytes as ``load_bytes`` does, reusing what an earlier run found for
+    the same bytes (``parsed_cache.ParsedCache``)."""
+
+    def load(
+        self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool
+    ) -> LoadResult: ...
+
+
 def load_paths(
-    paths: Iterable[str], *, ignore_foreign: bool = False, cache: LoadCache | None = None
+    paths: Iterable[str],
+    *,
+    ignore_foreign: bool = False,
+    cache: LoadCache | None = None,
+    parsed: ParsedFiles | None = None,
 ) -> LoadResult:
     """Load every llmform document under ``paths`` (files and directories).
 
@@ -294,7 +247,8 @@ def load_paths(
     ``identify.may_be_llmform``): what a pre-commit hook wants, since it is handed every staged
     YAML file, including Kubernetes manifests and Helm templates that are not even valid YAML.
     Finding no llmform document is then no error either. ``cache`` lets a caller that loads
-    overlapping sets of files read and parse each once.
+    overlapping sets of files read and parse each once; ``parsed`` reuses what earlier runs
+    found in files whose bytes have not changed since.
     """
     paths = list(paths)
     discovered = discover(paths)
@@ -305,7 +259,7 @@ def load_paths(
         explicit = named and not ignore_foreign
         real = os.path.realpath(file)
         result = load_cached(
-            file, real, explicit=explicit, ignore_foreign=ignore_foreign, cache=cache
+            file, real, explicit=explicit, ignore_foreign=ignore_foreign, cache=cache, parsed=parsed
         )
         documents.extend(result.documents)
         diagnostics.extend(result.diagnostics)
@@ -323,24 +277,34 @@ def load_paths(
 
 
 def load_cached(
-    file: str, real: str, *, explicit: bool, ignore_foreign: bool, cache: LoadCache | None
+    file: str,
+    real: str,
+    *,
+    explicit: bool,
+    ignore_foreign: bool,
+    cache: LoadCache | None,
+    parsed: ParsedFiles | None = None,
 ) -> LoadResult:
     """``load_file``, its result kept in ``cache`` under ``real`` (the file's real path)."""
     key = (real, explicit, ignore_foreign)
     result = cache.get(key) if cache is not None else None
     if result is None:
-        result = load_file(file, explicit=explicit, ignore_foreign=ignore_foreign)
+        result = load_file(file, explicit=explicit, ignore_foreign=ignore_foreign, parsed=parsed)
         if cache is not None:
             cache[key] = result
     return result
 
 
-def load_file(file: str, *, explicit: bool, ignore_foreign: bool = False) -> LoadResult:
+def load_file(
+    file: str, *, explicit: bool, ignore_foreign: bool = False, parsed: ParsedFiles | None = None
+) -> LoadResult:
     """The llmform documents of one file (see ``load_paths`` and ``load_text``)."""
     raw, problem = _read(file)
     if problem is not None:
         return LoadResult([], [problem])
     assert raw is not None
+    if parsed is not None:
+        return parsed.load(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
     return load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
 
 

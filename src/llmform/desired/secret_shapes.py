@@ -88,6 +88,14 @@ def holds_key(text: str) -> bool:
     return False
 
 
+def source_may_hold_key(source: str) -> bool:
+    """Whether YAML source text may hold a string for which ``holds_key`` is true. Without an
+    escape (a backslash) every string YAML makes of it is the source's characters with line
+    breaks and indentation folded into a space or a line break, so a key in a string is a
+    key-shaped word in the source: a file without one needs no walk of its strings."""
+    return "\\" in source or _EMBEDDED.search(source) is not None
+
+
 def looks_like_key(text: str) -> bool:
     """Whether ``text`` is probably an API key or a similar credential (see the module)."""
     if len(text) < MIN_RANDOM_RUN or not _TOKEN.fullmatch(text):

@@ -29,6 +29,8 @@ def keys_in_text(document: Document, reported: Collection[Location] = ()) -> Ite
     """An error for each plain-text field (a mapping key or a string) of ``document`` that
     holds an API key, unless a problem is ``reported`` at its place already (the schema's
     own message for a key-shaped value says "not shown" too)."""
+    if document.keyless:
+        return
     for path, key in _found(document.data):
         where = document.locate(path, key=key)
         if where not in reported:  # (format_path leaves a key-shaped name out of the path)

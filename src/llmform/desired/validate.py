@@ -13,6 +13,7 @@ from .before_change import at_head, errors_before
 from .build import check_documents, checker
 from .loader import Document, LoadCache, load_paths
 from .model import DesiredState, Factory
+from .parsed_cache import ParsedCache
 from .scope import Scope, find_scope, merge
 
 
@@ -41,11 +42,15 @@ def validate_paths(
     ``ignore_foreign`` passes over named files that are not llmform's (see ``load_paths``).
     ``judge`` evaluates the policies on the state (a hard failure is an error).
     """
+    paths = list(paths)
+    parsed = ParsedCache.for_paths(paths, ignore_foreign=ignore_foreign)
     with collector_off():  # see collector.py
-        loaded = load_paths(paths, ignore_foreign=ignore_foreign)
+        loaded = load_paths(paths, ignore_foreign=ignore_foreign, parsed=parsed)
         state, diagnostics = check_documents(
             loaded.documents, builtin_factories() if catalog is None else catalog, judge=judge
         )
+    if parsed is not None:
+        parsed.save()
     all_diagnostics = sorted(loaded.diagnostics + diagnostics, key=Diagnostic.sort_key)
     files = len({d.file for d in loaded.documents})
     return Validation(None if has_errors(all_diagnostics) else state, all_diagnostics, files)
@@ -62,9 +67,13 @@ def validate_states_of(
     its own, reported whole. For a hook handed some files of a state (pre-commit)."""
     factories = builtin_factories() if catalog is None else catalog
     cache: LoadCache = {}
+    paths = list(paths)
+    parsed = ParsedCache.for_paths(paths, ignore_foreign=ignore_foreign)
 
     def load(folder: str) -> list[Document]:
-        return load_paths([folder], ignore_foreign=ignore_foreign, cache=cache).documents
+        return load_paths(
+            [folder], ignore_foreign=ignore_foreign, cache=cache, parsed=parsed
+        ).documents
 
     def previous(file: str) -> list[Document]:
         return at_head(file, explicit=not ignore_foreign, ignore_foreign=ignore_foreign)
@@ -76,12 +85,16 @@ def validate_states_of(
             if os.path.isdir(given):
                 scopes.append(Scope((given,), ()))
                 continue
-            loaded = load_paths([given], ignore_foreign=ignore_foreign, cache=cache)
+            loaded = load_paths([given], ignore_foreign=ignore_foreign, cache=cache, parsed=parsed)
             if not loaded.documents:  # not llmform's, or broken: nothing to put in a state
                 diagnostics.extend(loaded.diagnostics)
                 continue
             scopes.append(find_scope(given, loaded.documents, factories, load, previous))
-        states = [_check_scope(scope, factories, ignore_foreign, cache) for scope in merge(scopes)]
+        states = [
+            _check_scope(scope, factories, ignore_foreign, cache, parsed) for scope in merge(scopes)
+        ]
+    if parsed is not None:
+        parsed.save()
     files: set[str] = set()
     merged = DesiredState({}, {}, {})
     for state, found, scope_files in states:
@@ -98,10 +111,14 @@ def validate_states_of(
 
 
 def _check_scope(
-    scope: Scope, catalog: Mapping[str, Factory], ignore_foreign: bool, cache: LoadCache
+    scope: Scope,
+    catalog: Mapping[str, Factory],
+    ignore_foreign: bool,
+    cache: LoadCache,
+    parsed: ParsedCache | None,
 ) -> tuple[DesiredState, list[Diagnostic], set[str]]:
     """The state of one scope, the diagnostics to report from it, and its files."""
-    loaded = load_paths(scope.paths, ignore_foreign=ignore_foreign, cache=cache)
+    loaded = load_paths(scope.paths, ignore_foreign=ignore_foreign, cache=cache, parsed=parsed)
     state, found = check_documents(loaded.documents, catalog, judge=True)
     files = {os.path.realpath(d.file) for d in loaded.documents}
     everything = loaded.diagnostics + found

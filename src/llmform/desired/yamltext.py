@@ -167,3 +167,29 @@ def bom_error(file: str, text: str, index: int) -> Diagnostic:
         "a byte order mark (U+FEFF, invisible in most editors) inside the file, often left by "
         "joining files together; delete it",
     )
+
+
+_PLAIN_TAGS: dict[str, str] = {}  # a plain scalar's text -> its implicit tag (int, bool, str...)
+_PLAIN_TAGS_MAX = 100_000
+
+
+def remembering_tags(loader: Any) -> Any:
+    """``loader`` (libyaml's) resolving the tag of each distinct plain scalar once: libyaml
+    calls back into PyYAML's Python resolver for every scalar, which tries the implicit
+    resolvers' patterns one by one (a sixth of a large file's load). Without path resolvers
+    (the safe loader has none), a plain scalar's tag depends on its text alone."""
+    assert not loader.yaml_path_resolvers
+
+    class Remembering(loader):  # type: ignore[misc]
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is not yaml.ScalarNode or not implicit[0]:
+                return super().resolve(kind, value, implicit)
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS.clear()
+                _PLAIN_TAGS[value] = tag
+            return tag
+
+    return Remembering

@@ -1,0 +1,78 @@
+"""What command-line paths name: the files to read, in a stable order, each once; the YAML files
+found in the folders given (through links, never a FIFO or a device); paths that do not exist."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Diagnostic, Location, error
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What command-line paths name: (file, named explicitly) pairs in a stable order, the
+    problems with the paths, and for each folder given the real paths of the files in it."""
+
+    files: list[tuple[str, bool]]
+    diagnostics: list[Diagnostic]
+    folders: dict[str, list[str]]
+
+
+def discover(paths: Iterable[str]) -> Discovered:
+    """Expand command-line paths into files to read (see ``Discovered``)."""
+    files: list[tuple[str, bool]] = []
+    diagnostics: list[Diagnostic] = []
+    folders: dict[str, list[str]] = {}
+    # by real path, so that "a.yaml ./a.yaml" or "dir dir/a.yaml" read a file once instead of
+    # reporting everything in it as duplicated by itself
+    seen: set[str] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(_scan(path))
+            folders[given] = [os.path.realpath(file) for file in found]
+            for file in found:
+                if (real := os.path.realpath(file)) not in seen:
+                    seen.add(real)
+                    files.append((file, False))
+        elif os.path.lexists(given):  # a symlink loop too: reading it reports the real cause
+            if (real := os.path.realpath(given)) not in seen:
+                seen.add(real)
+                files.append((given, True))
+        else:
+            diagnostics.append(error(Location(given), "", "no such file or directory"))
+    return Discovered(files, diagnostics, folders)
+
+
+def _scan(root: Path) -> Iterator[str]:
+    """The YAML files under ``root``: any case of the suffix (``prod.YAML``), and through
+    symbolic links to folders (a folder shared between states), each real folder once. Passing
+    over a file or folder of the state would plan the deletion of what it declares."""
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:  # a link loop, or a folder reached twice
+            dirnames[:] = []
+            continue
+        visited.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.lower().endswith(YAML_SUFFIXES) and not name.startswith("."):
+                path = os.path.join(dirpath, name)
+                if not _special(path):
+                    yield path
+
+
+def _special(path: str) -> bool:
+    """A FIFO, socket or device: reading one found by a scan could block forever. (Named
+    explicitly it is read, as cat would: ``llmform validate <(generate)`` is a FIFO.)"""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # a dangling link: reading it reports why

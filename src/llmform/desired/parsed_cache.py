@@ -1,0 +1,255 @@
+"""What earlier runs found in files whose bytes have not changed: the persistent cache of parsed
+and checked files, so that a plan after one file changed parses that file alone.
+
+What is kept: for each file that loaded with no problem at all (no YAML error, no schema error,
+no key pasted into a plain-text field), its documents as trees of plain values with their
+line:col marks, under the sha256 of the file's bytes, of how it was named (explicitly or found
+in a folder, ``ignore_foreign``) and of what could change the result (llmform's version, the
+schema, this format, whether libyaml parsed it). A file with any problem is parsed every time,
+so its problems are reported as today and a key pasted into it never reaches the cache; nor is
+a file with policies (their rules' source positions are not kept). The checks across files
+(references, duplicates, provider rules) run on every run, on the cached documents too.
+
+Where: ``$LLMFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/llmform``, else ``~/.cache/llmform``
+(``files.cache_dir``), in ``parsed/``: one pack file per set of paths a command is given,
+holding the entries that run used. ``LLMFORM_NO_CACHE=1`` turns it off.
+
+Why it is safe: nothing is executed (marshal of tuples, lists and scalars, checked shape by
+shape as it is read: never pickle); the folder is 0700 and the packs 0600, written to a
+temporary file and renamed; a folder or pack that is not the user's own or that others can
+write is neither read nor written; a pack of another version or format, with another digest
+of its content (truncated, corrupt) or an entry whose content hash differs from its key is
+passed over and the file parsed afresh. Nothing here is ever an error: at worst the run parses
+everything, as with no cache. Deleting the folder at any time is fine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import marshal
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..files import PRIVATE_FILE, cache_dir, make_private_dirs, read_own_file
+from ..version import __version__
+from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
+from .schema import passes_fast_check, schema_text
+from .text_secrets import keys_in_text
+from .yamltree import MarkedDict, MarkedList
+
+log = logging.getLogger(__name__)
+
+NO_CACHE_ENV = "LLMFORM_NO_CACHE"
+FORMAT = b"llmform-parsed/1"
+MAX_PACK_BYTES = 1 << 30  # far beyond 100,000 configs; a bigger file is not a pack we wrote
+MAX_PACKS = 32  # packs kept (the most recently written): one per set of paths a command is given
+
+_DICT, _LIST = 0, 1
+_SCALARS = (str, int, float, bool, type(None))
+_PLAIN = frozenset(_SCALARS)
+_MARSHAL = 2  # no back-references: a fifth bigger than the default, half the time to write
+
+
+def cache_disabled() -> bool:
+    return os.environ.get(NO_CACHE_ENV, "") not in ("", "0")
+
+
+@cache
+def _tag() -> bytes:
+    """What changes a file's result besides its bytes and how it was named."""
+    schema = hashlib.sha256(schema_text().encode()).hexdigest()
+    return f"{FORMAT.decode()}|{__version__}|{schema}|{_Loader is _LIBYAML}".encode()
+
+
+def _private_dir(directory: Path) -> bool:
+    """Whether ``directory`` is a real folder of this user that no one else can write."""
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not stat.S_IMODE(info.st_mode) & 0o022
+    )
+
+
+class ParsedCache:
+    """One run's use of the pack for its paths: ``load`` (``loader.ParsedFiles``), ``save``."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.path = directory / f"{name}.pack"
+        self.found: dict[str, bytes] = self._read()
+        self.used: dict[str, bytes] = {}  # what this run found or parsed, for the next run
+        self.added = False
+        self.parsed = 0  # files parsed this run (not taken from the cache)
+
+    @classmethod
+    def for_paths(
+        cls, paths: Iterable[str], *, ignore_foreign: bool, directory: Path | None = None
+    ) -> ParsedCache | None:
+        """The cache for a command given ``paths``; None when turned off."""
+        if cache_disabled():
+            return None
+        given = "\0".join(os.path.realpath(path) for path in paths)
+        name = hashlib.sha256(f"{ignore_foreign}\0{given}".encode()).hexdigest()[:32]
+        return cls(directory or cache_dir() / "parsed", name)
+
+    def _read(self) -> dict[str, bytes]:
+        if not _private_dir(self.directory):
+            return {}
+        raw = read_own_file(self.path, MAX_PACK_BYTES)
+        if raw is None:
+            return {}
+        header, _, payload = raw.partition(b"\n")
+        if header != _tag() + b"|" + hashlib.sha256(payload).hexdigest().encode():
+            log.debug("parsed-file cache %s: another version or damaged; not used", self.path)
+            return {}
+        try:
+            entries = marshal.loads(payload)
+        except (EOFError, ValueError, TypeError):
+            return {}
+        if not isinstance(entries, dict):
+            return {}
+        return {k: v for k, v in entries.items() if type(k) is str and type(v) is bytes}
+
+    def load(self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> LoadResult:
+        """``load_bytes``, from the cache when the same bytes loaded cleanly before."""
+        digest = hashlib.sha256(_tag())
+        digest.update(b"explicit" if explicit else b"scanned")
+        digest.update(b"|ignore_foreign\0" if ignore_foreign else b"|\0")
+        digest.update(raw)
+        key = digest.hexdigest()
+        entry = self.found.get(key)
+        if entry is not None:
+            documents = _decoded(file, key, entry)
+            if documents is not None:
+                self.used[key] = entry
+                return LoadResult(documents, [])
+        self.parsed += 1
+        result = load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
+        if result.diagnostics or any(document.sources for document in result.documents):
+            return result
+        if not all(_clean(document) for document in result.documents):
+            return result
+        self.used[key] = marshal.dumps((key, [_encode(d.data) for d in result.documents]), _MARSHAL)
+        self.added = True
+        checked = [replace(document, checked=True) for document in result.documents]
+        return LoadResult(checked, [])
+
+    def save(self) -> None:
+        """Write the entries this run used, when it parsed something new (owner-only,
+        atomically); a cache that cannot be written is no error."""
+        if not self.added and self.used.keys() == self.found.keys():
+            return
+        payload = marshal.dumps(self.used, _MARSHAL)
+        data = _tag() + b"|" + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+        with contextlib.suppress(OSError):
+            make_private_dirs(self.directory)
+            if not _private_dir(self.directory):
+                return
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    os.fchmod(handle.fileno(), PRIVATE_FILE)
+                    handle.write(data)
+                os.replace(tmp, self.path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self._prune()
+
+    def _prune(self) -> None:
+        packs = sorted(
+            (entry.stat(follow_symlinks=False).st_mtime, entry.path)
+            for entry in os.scandir(self.directory)
+            if entry.name.endswith(".pack")
+        )
+        for _, path in packs[:-MAX_PACKS]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _clean(document: Document) -> bool:
+    """Whether a freshly loaded document passes the checks of one document with no problem
+    (the schema, keys pasted into text): then those need not run on it again."""
+    return passes_fast_check(document.data) and next(keys_in_text(document), None) is None
+
+
+def _encode(value: Any) -> Any:
+    """A marked tree as tuples: (0, line, column, keys, marks, values) for a mapping, (1, line,
+    column, marks, values) for a sequence; scalars as they are. (A mapping's marks are in the
+    order of its keys: yamltree sets both together.)"""
+    kind = type(value)
+    if kind is MarkedDict:
+        return (
+            _DICT,
+            value.line,
+            value.column,
+            tuple(value),
+            tuple(value.marks.values()),
+            [v if type(v) in _PLAIN else _encode(v) for v in value.values()],
+        )
+    if kind is MarkedList:
+        return (
+            _LIST,
+            value.line,
+            value.column,
+            tuple(value.marks),
+            [v if type(v) in _PLAIN else _encode(v) for v in value],
+        )
+    return value
+
+
+def _decoded(file: str, key: str, entry: bytes) -> list[Document] | None:
+    """The documents of a cache entry, or None when it is not one this version wrote for
+    ``key`` (the pack's digest held, so only a forged entry can get here)."""
+    try:
+        stored_key, trees = marshal.loads(entry)
+        if stored_key != key or type(trees) is not list:
+            return None
+        documents = []
+        for tree in trees:
+            data = _decode(tree)
+            if not isinstance(data, MarkedDict):
+                return None
+            documents.append(Document(file, data, checked=True))
+        return documents
+    except Exception:  # whatever is wrong with an entry, the file is parsed afresh
+        log.debug("parsed-file cache: an entry for %s is damaged; parsed afresh", file)
+        return None
+
+
+def _decode(value: Any) -> Any:
+    if type(value) is not tuple:
+        if not isinstance(value, _SCALARS):
+            raise ValueError(type(value))
+        return value
+    if value[0] == _DICT:
+        _, line, column, keys, marks, values = value
+        out = MarkedDict(line, column)
+        if len(keys) != len(values) or len(marks) != len(keys):
+            raise ValueError("lengths")
+        for key, mark in zip(keys, marks, strict=True):
+            if type(key) is not str or type(mark) is not tuple or len(mark) != 4:
+                raise ValueError("key")
+        out.update(zip(keys, map(_decode, values), strict=True))
+        out.marks = dict(zip(keys, marks, strict=True))
+        return out
+    _, line, column, marks, values = value
+    items = MarkedList(line, column)
+    if len(marks) != len(values):
+        raise ValueError("lengths")
+    items.extend(map(_decode, values))
+    items.marks = list(marks)
+    return items
