@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 import os
 import shutil
 import statistics
@@ -18,12 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 # ru_maxrss is in kibibytes on Linux and in bytes on macOS
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
+# where llmform keeps parsed files between runs: a benchmark's children get folders of their own
+CACHE_ENV = "LLMFORM_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -147,15 +150,26 @@ def interleaved(
     runs: int,
     env: Mapping[str, str] | None = None,
     warm_up: bool = True,
+    cold: Collection[str] = (),
 ) -> dict[str, Figures]:
     """Medians of ``runs`` runs of each command, taken in turn (A B, B A, A B, ...) so that a
     change in the machine's load falls on every side alike. With ``warm_up``, a first run of
-    each is not counted (bytecode compiled, files in the page cache)."""
-    for argv in sides.values() if warm_up else ():
-        run_child(argv, env)
+    each is not counted (bytecode compiled, files in the page cache). The sides named in
+    ``cold`` run each time with an empty cache folder of their own (``LLMFORM_CACHE_DIR``: no
+    parsed file from an earlier run); the others with ``env``'s."""
     samples: dict[str, list[Sample]] = {name: [] for name in sides}
     names = list(sides)
-    for round_ in range(runs):
-        for name in names if round_ % 2 == 0 else reversed(names):
-            samples[name].append(run_child(sides[name], env))
+    with tempfile.TemporaryDirectory(prefix="llmform-cold-") as caches:
+        fresh = (f"{caches}/{n}" for n in itertools.count())
+
+        def env_of(name: str) -> Mapping[str, str] | None:
+            if name not in cold:
+                return env
+            return {**(os.environ if env is None else env), CACHE_ENV: next(fresh)}
+
+        for name in names if warm_up else ():
+            run_child(sides[name], env_of(name))
+        for round_ in range(runs):
+            for name in names if round_ % 2 == 0 else reversed(names):
+                samples[name].append(run_child(sides[name], env_of(name)))
     return {name: Figures.of(found) for name, found in samples.items()}

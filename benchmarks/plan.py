@@ -10,8 +10,14 @@ whole ``llmform`` process, taken in turn with the floor's (medians of ``--runs``
 - the floor: a process that parses the same files with PyYAML's C loader and reads every row
   of the registry's resource tables with one ``SELECT *`` each, and nothing else (the
   collector off, as llmform runs);
-- a plan after one file changed (one config's description), and the apply of one changed
-  config (a different description each run, so that each apply changes exactly one config).
+- a plan after one file changed (one config's description, another each run), and the apply
+  of one changed config (a different description each run, so that each apply changes exactly
+  one config).
+
+The plans run cold: each with an empty cache folder of its own (``LLMFORM_CACHE_DIR``), so
+that every file is parsed and the cache written, as on a first run. Beside them, a no-change
+plan and a plan after one file changed with a warm cache (the one the apply filled, which holds
+every file but the one just changed); the applies run with that warm cache too.
 
 Every figure is of a process of its own: nothing one measurement made is alive in another, and
 the peak memory (``ru_maxrss``) is that process's.
@@ -42,6 +48,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from measure import (
+    CACHE_ENV,
     Figures,
     Sample,
     cached_tree,
@@ -179,7 +186,9 @@ def main() -> int:
         url = args.store or f"sqlite:///{root / 'bench.db'}"
         if args.postgres:
             url = stack.enter_context(throwaway_postgres())
-        env = compiled_env(root / "pycache") | SECRETS
+        # the cache of parsed files the warm runs share (the apply fills it); the other runs
+        # each get an empty one (cold)
+        env = compiled_env(root / "pycache") | SECRETS | {CACHE_ENV: str(root / "cache")}
         llmform = [*llmform_command(root), "--store", url]
         floor_script = root / "floor.py"
         floor_script.write_text(FLOOR_SCRIPT)
@@ -196,18 +205,26 @@ def main() -> int:
                 "json": [*plan, "--format", "json", str(state)],
                 "saved": [*plan, "-o", str(saved), str(state)],
                 "workspace": [*plan, "-w", "ws0000", str(state)],
+                "warm": [*plan, str(state)],
             },
             args.runs,
             env,
             warm_up=False,  # the apply above compiled what a plan imports
+            cold=("plan", "json", "saved", "workspace"),
         )
         saved_size = saved.stat().st_size
 
         # One file changed: the first config (in the first file) gets a description.
         first = state / "part000.yaml"
         original = first.read_text()
-        with_description(first, original, "changed once")
-        one_change = interleaved({"plan": [*plan, str(state)]}, args.runs, env, warm_up=False)
+        # another change each run, so that the warm cache holds the file's previous version
+        one_change: dict[str, list[Sample]] = {"plan": [], "warm": []}
+        for run in range(args.runs):
+            with_description(first, original, f"changed {run}")
+            cold_env = env | {CACHE_ENV: str(root / f"cold-cache-{run}")}
+            for name in ("plan", "warm") if run % 2 == 0 else ("warm", "plan"):
+                run_env = cold_env if name == "plan" else env
+                one_change[name].append(run_child([*plan, str(state)], run_env))
         applies = []
         for run in range(args.runs):  # a new description each time: one config changed per apply
             with_description(first, original, f"applied change {run}")
@@ -230,7 +247,10 @@ def main() -> int:
     print(no_change["json"].line("no-change plan --format json:", width, floor))
     print(no_change["saved"].line(f"no-change plan -o ({mib(saved_size)} saved):", width, floor))
     print(no_change["workspace"].line("no-change plan -w (one workspace):", width, floor))
-    print(one_change["plan"].line("plan after one file changed:", width, floor))
+    print(no_change["warm"].line("no-change plan, warm cache:", width, floor))
+    changed = {name: Figures.of(samples) for name, samples in one_change.items()}
+    print(changed["plan"].line("plan after one file changed:", width, floor))
+    print(changed["warm"].line("plan after one file changed, warm cache:", width, floor))
     print(Figures.of(applies).line("apply of one changed config:", width))
     ratio = no_change["plan"]
     print(f"plan / floor: {ratio.wall / floor.wall:.2f}x wall, {ratio.cpu / floor.cpu:.2f}x cpu")

@@ -5,8 +5,9 @@ Generates N configs spread over F files and N/50 workspaces (every vendor of the
 catalog, Vault and env references, backup keys, custom models, workspace defaults), cached
 under the temporary directory (``llmform-bench-cache/``) for later runs of the same size. Then
 it runs, in turn and each a process of its own (medians of ``--runs``, after one run of each
-not counted): ``llmform validate`` of the folder (start-up and the built-in catalog included),
-and the floor, a Python process that reads the same files and parses them with PyYAML's C loader
+not counted): ``llmform validate`` of the folder (start-up and the built-in catalog included;
+cold, with an empty cache of parsed files each run, and warm, every file from the cache), and
+the floor, a Python process that reads the same files and parses them with PyYAML's C loader
 and nothing else (the collector off, as llmform runs).
 
     python benchmarks/validate.py                 # 10,000 configs in 100 files
@@ -27,7 +28,14 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from measure import cached_tree, compiled_env, interleaved, llmform_command, source_digest
+from measure import (
+    CACHE_ENV,
+    cached_tree,
+    compiled_env,
+    interleaved,
+    llmform_command,
+    source_digest,
+)
 
 CONFIGS_PER_WORKSPACE = 50
 SCHEMA_COMMENT = "# yaml-language-server: $schema=llmform.schema.json\n"
@@ -218,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                 str(state),
                 str(root / "policies"),
             ]
-        figures = interleaved(sides, args.runs, compiled_env(root / "pycache"))
+        # validate runs cold (an empty cache of parsed files each run); "warm" with the cache
+        # its warm-up run filled
+        sides["warm"] = sides["validate"]
+        env = compiled_env(root / "pycache") | {CACHE_ENV: str(root / "cache")}
+        figures = interleaved(sides, args.runs, env, cold=("validate", "policies"))
     floor, validate = figures["floor"], figures["validate"]
     found = SUMMARY.search(validate.samples[-1].stderr)
     if found is None:
@@ -247,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             + f"  {(judged.wall / validate.wall - 1) * 100:+.0f}% wall, "
             f"{(judged.cpu / validate.cpu - 1) * 100:+.0f}% cpu on validate"
         )
+    print(figures["warm"].line("llmform validate, warm cache:", width, floor))
     return 0
 
 

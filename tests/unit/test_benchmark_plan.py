@@ -33,6 +33,8 @@ def test_plan_benchmark_smoke(request: pytest.FixtureRequest, store: str) -> Non
         "no-change plan --format json:",
         "no-change plan -w (one workspace):",
         "plan after one file changed:",
+        "no-change plan, warm cache:",
+        "plan after one file changed, warm cache:",
         "apply of one changed config:",  # the benchmark exits 1 unless exactly one changed
     ):
         assert re.search(rf"^{re.escape(line)} +{FIGURES}", done.stdout, re.M), done.stdout

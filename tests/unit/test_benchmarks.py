@@ -23,6 +23,9 @@ def test_validate_benchmark_smoke_prints_both_figures() -> None:
         rf"llmform validate \(whole process\):{FIGURE} +\d+\.\d\dx wall, +\d+\.\d\dx cpu",
         lines[2],
     )
+    assert re.fullmatch(
+        rf"llmform validate, warm cache:{FIGURE} +\d+\.\d\dx wall, +\d+\.\d\dx cpu", lines[3]
+    )
 
 
 def test_validate_benchmark_with_policies_judges_them_all() -> None:

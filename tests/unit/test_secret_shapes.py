@@ -7,8 +7,11 @@ import random
 import string
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from llmform.desired.secret_shapes import looks_like_key, shown
+from llmform.desired.secret_shapes import holds_key, looks_like_key, shown, source_may_hold_key
 
 KEYS = [
     "sk-proj-Ab3dEf5hIj7lMn9pQr1tUv3x",
@@ -59,3 +62,38 @@ def test_random_tokens_are_mostly_caught() -> None:
     alphabet = string.ascii_letters + string.digits
     tokens = ["".join(rng.choice(alphabet) for _ in range(32)) for _ in range(1000)]
     assert sum(map(looks_like_key, tokens)) >= 950
+
+
+# A key-shaped word among random text, written by PyYAML in each style a user may use, folded
+# at random widths: whenever the text YAML reads back holds a key and the source has no escape,
+# ``source_may_hold_key`` must say so (else validate would not search that file's strings).
+_words = st.lists(
+    st.one_of(
+        st.text(alphabet=string.ascii_letters + string.digits + " -_.:#'\"", max_size=12),
+        st.builds(
+            lambda p, r: p + r,
+            st.sampled_from(["sk-", "sk-proj-", "ghp_", "AKIA"]),
+            st.text(alphabet=string.ascii_letters + string.digits, min_size=10, max_size=30),
+        ),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=_words,
+    style=st.sampled_from([None, "'", '"', "|", ">"]),
+    width=st.integers(10, 80),
+    as_key=st.booleans(),
+)
+def test_a_key_in_any_yaml_string_is_seen_in_its_source(
+    words: list[str], style: str | None, width: int, as_key: bool
+) -> None:
+    value = " ".join(words)
+    document = {value: 1} if as_key else {"description": value}
+    source = yaml.safe_dump(document, default_style=style, width=width, allow_unicode=True)
+    (read,) = yaml.safe_load(source).items()
+    text = read[0] if as_key else read[1]
+    if "\\" not in source and isinstance(text, str) and holds_key(text):
+        assert source_may_hold_key(source)

@@ -74,6 +74,10 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
     The store is chosen with --store (before or after the command) or LLMFORM_STORE
     (default sqlite:///.llmform/llmform.db). Only init and apply create a store.
+
+    Files that have not changed since a run found no problem in them are not parsed again:
+    llmform keeps what it found in ~/.cache/llmform/parsed (LLMFORM_CACHE_DIR, else
+    XDG_CACHE_HOME, moves it; LLMFORM_NO_CACHE=1 turns it off; it is safe to delete).
     """
     ctx.obj = Options(no_color=no_color)
 
