@@ -124,12 +124,22 @@ class _Builder(ConfigRules):
 
 
 def _items(documents: Iterable[Document], section: str, broken: Broken) -> list[Item]:
+    # the entries of this section with a field or the whole rejected, per file: nearly always
+    # none, and then an item's fields are its mapping as loaded (never changed by the checks)
+    rejected: dict[str, set[int]] = {}
+    for file, (where, index, _) in broken:
+        if where == section:
+            rejected.setdefault(file, set()).add(index)
     items = []
     for document in documents:
         entries = document.data.get(section)
         if not isinstance(entries, list):
             continue
+        rejected_here = rejected.get(document.file, ())
         for index, raw in enumerate(entries):
+            if index not in rejected_here and isinstance(raw, dict):
+                items.append(Item(document, (section, index), raw, True))
+                continue
             if (document.file, (section, index, None)) in broken or not isinstance(raw, dict):
                 items.append(Item(document, (section, index), raw, valid=False))
                 continue

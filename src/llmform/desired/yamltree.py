@@ -33,6 +33,9 @@ _scalars = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 _REFERENCE_KEYS = frozenset({None, "<<", "vault", "env", "version", "mount"})
 _PLAIN_KEY_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
+_MERGE, _SEQ, _MAP = _TAG + "merge", _TAG + "seq", _TAG + "map"
+_KEPT_AS_WRITTEN = frozenset({_TAG + "timestamp", _TAG + "binary"})
 
 
 class MarkedDict(dict[str, Any]):
@@ -40,8 +43,7 @@ class MarkedDict(dict[str, Any]):
 
     __slots__ = ("column", "line", "marks")
 
-    def __init__(self, line: int, column: int) -> None:
-        super().__init__()
+    def __init__(self, line: int, column: int) -> None:  # dict's own __new__ made it empty
         self.line = line
         self.column = column
         self.marks: dict[str, tuple[int, int, int, int]] = {}
@@ -52,8 +54,7 @@ class MarkedList(list[Any]):
 
     __slots__ = ("column", "line", "marks")
 
-    def __init__(self, line: int, column: int) -> None:
-        super().__init__()
+    def __init__(self, line: int, column: int) -> None:  # list's own __new__ made it empty
         self.line = line
         self.column = column
         self.marks: list[tuple[int, int]] = []
@@ -178,13 +179,26 @@ class Constructor:
         self.built[id(node)] = result
         return result
 
+    def _text(self, node: Node) -> tuple[str, int] | None:
+        """``_build`` of a string written once (nearly every scalar), in fewer steps; None for
+        anything else (an alias, another tag, a collection), which ``_build`` then does."""
+        if type(node) is not ScalarNode or node.tag != _STR or id(node) in self.built:
+            return None
+        value: str = node.value
+        if "\0" in value:
+            self._problem(node, NUL_IN_TEXT)
+        self.written += 1
+        self.expanded += 1
+        result = self.built[id(node)] = (value, 1)
+        return result
+
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
-        if tag == _TAG + "str":
+        if tag == _STR:
             if "\0" in node.value:
                 self._problem(node, NUL_IN_TEXT)
             return node.value
-        if tag == _TAG + "int":
+        if tag == _INT:
             try:
                 return _scalars.construct_yaml_int(node)
             except ValueError:  # Python refuses to convert more than 4,300 digits
@@ -193,13 +207,13 @@ class Constructor:
                     f"a number {len(node.value):,} characters long; no number in llmform's "
                     "format is that long",
                 ) from None
-        if tag == _TAG + "float":
+        if tag == _FLOAT:
             return _scalars.construct_yaml_float(node)
-        if tag == _TAG + "bool":
+        if tag == _BOOL:
             return _scalars.construct_yaml_bool(node)
-        if tag == _TAG + "null":
+        if tag == _NULL:
             return None
-        if tag in (_TAG + "timestamp", _TAG + "binary"):
+        if tag in _KEPT_AS_WRITTEN:
             return node.value  # kept as written: nothing in the format is a date or bytes
         self._unsupported_tag(node)
         return node.value
@@ -218,12 +232,12 @@ class Constructor:
         self._problem(node, f"unsupported YAML tag {node.tag!r}; remove the tag")
 
     def _sequence(self, node: SequenceNode) -> tuple[MarkedList, int]:
-        self._enter(node, _TAG + "seq")
+        self._enter(node, _SEQ)
         mark = node.start_mark
         out = MarkedList(mark.line + 1, mark.column + 1)
         size = 1
         for item in node.value:
-            value, item_size = self._build(item)
+            value, item_size = self._text(item) or self._build(item)
             out.append(value)
             out.marks.append((item.start_mark.line + 1, item.start_mark.column + 1))
             size += item_size
@@ -231,13 +245,13 @@ class Constructor:
         return out, size
 
     def _mapping(self, node: MappingNode) -> tuple[MarkedDict, int]:
-        self._enter(node, _TAG + "map")
+        self._enter(node, _MAP)
         mark = node.start_mark
         out = MarkedDict(mark.line + 1, mark.column + 1)
         size = 1
         merged: list[MarkedDict] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 size += self._merge_sources(key_node, value_node, merged, out)
                 continue
             if not isinstance(key_node, ScalarNode):
@@ -249,7 +263,7 @@ class Constructor:
             key = key_node.value if plain else str(self._scalar(key_node))
             if plain and "\0" in key:
                 self._problem(key_node, NUL_IN_TEXT, out)
-            value, value_size = self._build(value_node)
+            value, value_size = self._text(value_node) or self._build(value_node)
             size += value_size + 1
             if key in out.marks:
                 first_line = out.marks[key][0]
