@@ -10,7 +10,9 @@ cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import os
 import secrets
 import shutil
@@ -289,27 +291,32 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
     code, output = run(capsys, "plan", "--no-validate-keys", str(project))
     path = pack(cache)
     data = path.read_bytes()
-    header, _, payload = data.partition(b"\n")
+    header, _, body = data.partition(b"\n")
+    tag, _, index_at = header.split(b"|")
+    entries, index = body[: int(index_at)], marshal.loads(body[int(index_at) :])
+
+    def forge(new_entries: bytes, new_index: bytes) -> None:  # a pack with a digest that holds
+        rest = new_entries + new_index
+        digest = hashlib.sha256(rest).hexdigest().encode()
+        path.write_bytes(b"|".join([tag, digest, b"%016d" % len(new_entries)]) + b"\n" + rest)
+
     if damage == "truncated":
         path.write_bytes(data[: len(data) // 2])
     elif damage == "flipped":
         path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
     elif damage == "other_version":
-        path.write_bytes(header.replace(b"0.", b"9.", 1) + b"\n" + payload)
+        forge(entries, marshal.dumps(index))
+        path.write_bytes(b"f" + path.read_bytes()[1:])
     elif damage == "not_marshal":
-        forged = b"\x00garbage"
-        digest = parsed_cache.hashlib.sha256(forged).hexdigest().encode()
-        path.write_bytes(header.rsplit(b"|", 1)[0] + b"|" + digest + b"\n" + forged)
+        forge(entries, b"\x00garbage")
     elif damage == "empty":
         path.write_bytes(b"")
     elif damage == "foreign_entry":  # each entry under another file's key
-        entries = parsed_cache.marshal.loads(payload)
-        keys = list(entries)
-        forged = parsed_cache.marshal.dumps(
-            {key: entries[keys[(i + 1) % len(keys)]] for i, key in enumerate(keys)}
+        keys = list(index)
+        forge(
+            entries,
+            marshal.dumps({k: index[keys[(i + 1) % len(keys)]] for i, k in enumerate(keys)}),
         )
-        digest = parsed_cache.hashlib.sha256(forged).hexdigest().encode()
-        path.write_bytes(header.rsplit(b"|", 1)[0] + b"|" + digest + b"\n" + forged)
     elif damage == "group_writable":
         path.chmod(0o620)
     elif damage == "folder_world_writable":

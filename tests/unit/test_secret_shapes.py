@@ -11,7 +11,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmform.desired.secret_shapes import holds_key, looks_like_key, shown, source_may_hold_key
+from llmform.desired.secret_shapes import (
+    KEY_PREFIXES,
+    holds_key,
+    looks_like_key,
+    shown,
+    source_may_hold_key,
+)
 
 KEYS = [
     "sk-proj-Ab3dEf5hIj7lMn9pQr1tUv3x",
@@ -97,3 +103,10 @@ def test_a_key_in_any_yaml_string_is_seen_in_its_source(
     text = read[0] if as_key else read[1]
     if "\\" not in source and isinstance(text, str) and holds_key(text):
         assert source_may_hold_key(source)
+
+
+@pytest.mark.parametrize("prefix", KEY_PREFIXES)
+def test_the_shortest_pasted_key_of_each_prefix_is_seen_in_its_source(prefix: str) -> None:
+    source = f"description: see {prefix}a1b2c3d4e5f6g7h8 here\n"
+    assert holds_key(yaml.safe_load(source)["description"])
+    assert source_may_hold_key(source)

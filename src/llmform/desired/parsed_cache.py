@@ -36,12 +36,13 @@ from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..files import PRIVATE_FILE, cache_dir, make_private_dirs, read_own_file
 from ..version import __version__
+from . import identify, loader, schema, secret_shapes, text_secrets, yamltext, yamltree
 from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
-from .schema import passes_fast_check, schema_text
+from .schema import passes_fast_check
 from .text_secrets import keys_in_text
 from .yamltree import MarkedDict, MarkedList
 
@@ -62,11 +63,26 @@ def cache_disabled() -> bool:
     return os.environ.get(NO_CACHE_ENV, "") not in ("", "0")
 
 
+# The modules whose code decides a file's result: a change to one (a development install, whose
+# version does not move) is another cache, as a new version is.
+_RULES = (loader, yamltree, yamltext, identify, schema, secret_shapes, text_secrets)
+
+
 @cache
 def _tag() -> bytes:
     """What changes a file's result besides its bytes and how it was named."""
-    schema = hashlib.sha256(schema_text().encode()).hexdigest()
-    return f"{FORMAT.decode()}|{__version__}|{schema}|{_Loader is _LIBYAML}".encode()
+    parts = [FORMAT.decode(), __version__, str(_Loader is _LIBYAML)]
+    parts.append(hashlib.sha256(schema.schema_text().encode()).hexdigest())
+    for module in _RULES:
+        with contextlib.suppress(OSError, TypeError):
+            info = os.stat(module.__file__ or "")
+            parts.append(f"{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest().encode()
+
+
+def _header(digest: str, index_at: int) -> bytes:
+    """A pack's first line: the tag, the sha256 of the rest, where the index starts in it."""
+    return b"%s|%s|%016d\n" % (_tag(), digest.encode(), index_at)
 
 
 def _private_dir(directory: Path) -> bool:
@@ -82,14 +98,23 @@ def _private_dir(directory: Path) -> bool:
     )
 
 
+# an entry kept from the pack read (its bytes there), or the documents parsed this run
+Entry = memoryview | list[Document]
+
+
 class ParsedCache:
-    """One run's use of the pack for its paths: ``load`` (``loader.ParsedFiles``), ``save``."""
+    """One run's use of the pack for its paths: ``load`` (``loader.ParsedFiles``), ``save``.
+
+    A pack is a header line (``_header``), the entries (each the marshal of (key, trees)), and
+    an index, the marshal of {key: (offset, length)}. Entries are read in place (memoryviews of
+    the file's bytes) and written one at a time, so that a large state costs the pack's size
+    once, not thrice."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.path = directory / f"{name}.pack"
-        self.found: dict[str, bytes] = self._read()
-        self.used: dict[str, bytes] = {}  # what this run found or parsed, for the next run
+        self.found: dict[str, memoryview] = self._read()
+        self.used: dict[str, Entry] = {}  # what this run found or parsed, for the next run
         self.added = False
         self.parsed = 0  # files parsed this run (not taken from the cache)
 
@@ -104,23 +129,30 @@ class ParsedCache:
         name = hashlib.sha256(f"{ignore_foreign}\0{given}".encode()).hexdigest()[:32]
         return cls(directory or cache_dir() / "parsed", name)
 
-    def _read(self) -> dict[str, bytes]:
+    def _read(self) -> dict[str, memoryview]:
         if not _private_dir(self.directory):
             return {}
         raw = read_own_file(self.path, MAX_PACK_BYTES)
         if raw is None:
             return {}
-        header, _, payload = raw.partition(b"\n")
-        if header != _tag() + b"|" + hashlib.sha256(payload).hexdigest().encode():
+        start = len(_header("0" * 64, 0))
+        header, body = raw[:start], memoryview(raw)[start:]
+        try:
+            index_at = int(header[-17:-1])
+        except ValueError:
+            return {}
+        if header != _header(hashlib.sha256(body).hexdigest(), index_at):
             log.debug("parsed-file cache %s: another version or damaged; not used", self.path)
             return {}
         try:
-            entries = marshal.loads(payload)
-        except (EOFError, ValueError, TypeError):
+            index = marshal.loads(body[index_at:])
+            return {
+                key: body[offset : offset + length]
+                for key, (offset, length) in index.items()
+                if type(key) is str and 0 <= offset <= offset + length <= index_at
+            }
+        except (EOFError, ValueError, TypeError, AttributeError):
             return {}
-        if not isinstance(entries, dict):
-            return {}
-        return {k: v for k, v in entries.items() if type(k) is str and type(v) is bytes}
 
     def load(self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> LoadResult:
         """``load_bytes``, from the cache when the same bytes loaded cleanly before."""
@@ -141,9 +173,9 @@ class ParsedCache:
             return result
         if not all(_clean(document) for document in result.documents):
             return result
-        self.used[key] = marshal.dumps((key, [_encode(d.data) for d in result.documents]), _MARSHAL)
-        self.added = True
         checked = [replace(document, checked=True) for document in result.documents]
+        self.used[key] = checked
+        self.added = True
         return LoadResult(checked, [])
 
     def save(self) -> None:
@@ -151,8 +183,6 @@ class ParsedCache:
         atomically); a cache that cannot be written is no error."""
         if not self.added and self.used.keys() == self.found.keys():
             return
-        payload = marshal.dumps(self.used, _MARSHAL)
-        data = _tag() + b"|" + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
         with contextlib.suppress(OSError):
             make_private_dirs(self.directory)
             if not _private_dir(self.directory):
@@ -161,13 +191,35 @@ class ParsedCache:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     os.fchmod(handle.fileno(), PRIVATE_FILE)
-                    handle.write(data)
+                    self._write(handle)
                 os.replace(tmp, self.path)
             except OSError:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
             self._prune()
+
+    def _write(self, handle: BinaryIO) -> None:
+        handle.write(_header("0" * 64, 0))  # for the real one, once the rest is known
+        digest = hashlib.sha256()
+        index: dict[str, tuple[int, int]] = {}
+        offset = 0
+        for key, entry in self.used.items():
+            if isinstance(entry, list):
+                part: bytes | memoryview = marshal.dumps(
+                    (key, [_encode(document.data) for document in entry]), _MARSHAL
+                )
+            else:
+                part = entry
+            handle.write(part)
+            digest.update(part)
+            index[key] = (offset, len(part))
+            offset += len(part)
+        tail = marshal.dumps(index, _MARSHAL)
+        handle.write(tail)
+        digest.update(tail)
+        handle.seek(0)
+        handle.write(_header(digest.hexdigest(), offset))
 
     def _prune(self) -> None:
         packs = sorted(
@@ -211,7 +263,7 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decoded(file: str, key: str, entry: bytes) -> list[Document] | None:
+def _decoded(file: str, key: str, entry: memoryview) -> list[Document] | None:
     """The documents of a cache entry, or None when it is not one this version wrote for
     ``key`` (the pack's digest held, so only a forged entry can get here)."""
     try:
