@@ -34,6 +34,7 @@ from measure import (
     compiled_env,
     interleaved,
     llmform_command,
+    run_child,
     source_digest,
 )
 
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         # its warm-up run filled
         sides["warm"] = sides["validate"]
         env = compiled_env(root / "pycache") | {CACHE_ENV: str(root / "cache")}
+        run_child(sides["warm"], env)  # notes the files; the warm-up run keeps them
         figures = interleaved(sides, args.runs, env, cold=("validate", "policies"))
     floor, validate = figures["floor"], figures["validate"]
     found = SUMMARY.search(validate.samples[-1].stderr)

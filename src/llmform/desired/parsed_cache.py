@@ -5,7 +5,9 @@ What is kept: for each file that loaded with no problem at all (no YAML error, n
 no key pasted into a plain-text field), its documents as trees of plain values with their
 line:col marks, under the sha256 of the file's bytes, of how it was named (explicitly or found
 in a folder, ``ignore_foreign``) and of what could change the result (llmform's version, the
-schema, this format, whether libyaml parsed it). A file with any problem is parsed every time,
+schema, this format, the modules that decide it, whether libyaml parsed it), from the second
+run in a row that finds the file unchanged (see ``ParsedCache``). A file with any problem is
+parsed every time,
 so its problems are reported as today and a key pasted into it never reaches the cache; nor is
 a file with policies (their rules' source positions are not kept). The checks across files
 (references, duplicates, provider rules) run on every run, on the cached documents too.
@@ -98,22 +100,28 @@ def _private_dir(directory: Path) -> bool:
     )
 
 
-# an entry kept from the pack read (its bytes there), or the documents parsed this run
-Entry = memoryview | list[Document]
+# an entry kept from the pack read (its bytes there), the documents parsed this run, or SEEN
+Entry = memoryview | list[Document] | None
+SEEN = None  # a file found clean once: kept when the next run finds it unchanged
 
 
 class ParsedCache:
     """One run's use of the pack for its paths: ``load`` (``loader.ParsedFiles``), ``save``.
 
+    A file's documents are kept when a second run in a row finds its bytes unchanged (and
+    clean): the first only notes its key. A run on a fresh machine (CI, a pre-commit hook's
+    first run) then pays nothing for a cache it will never read, and a file being edited is
+    not encoded on every save; a plan after one file changed parses that file, then once more.
+
     A pack is a header line (``_header``), the entries (each the marshal of (key, trees)), and
-    an index, the marshal of {key: (offset, length)}. Entries are read in place (memoryviews of
-    the file's bytes) and written one at a time, so that a large state costs the pack's size
-    once, not thrice."""
+    an index, the marshal of {key: (offset, length)} (length 0: seen, not kept). Entries are
+    read in place (memoryviews of the file's bytes) and written one at a time, so that a large
+    state costs the pack's size once, not thrice."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.path = directory / f"{name}.pack"
-        self.found: dict[str, memoryview] = self._read()
+        self.found: dict[str, memoryview | None] = self._read()  # None: SEEN
         self.used: dict[str, Entry] = {}  # what this run found or parsed, for the next run
         self.added = False
         self.parsed = 0  # files parsed this run (not taken from the cache)
@@ -129,7 +137,7 @@ class ParsedCache:
         name = hashlib.sha256(f"{ignore_foreign}\0{given}".encode()).hexdigest()[:32]
         return cls(directory or cache_dir() / "parsed", name)
 
-    def _read(self) -> dict[str, memoryview]:
+    def _read(self) -> dict[str, memoryview | None]:
         if not _private_dir(self.directory):
             return {}
         raw = read_own_file(self.path, MAX_PACK_BYTES)
@@ -147,7 +155,7 @@ class ParsedCache:
         try:
             index = marshal.loads(body[index_at:])
             return {
-                key: body[offset : offset + length]
+                key: body[offset : offset + length] if length else SEEN
                 for key, (offset, length) in index.items()
                 if type(key) is str and 0 <= offset <= offset + length <= index_at
             }
@@ -167,6 +175,7 @@ class ParsedCache:
             if documents is not None:
                 self.used[key] = entry
                 return LoadResult(documents, [])
+        seen = key in self.found
         self.parsed += 1
         result = load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
         if result.diagnostics or any(document.sources for document in result.documents):
@@ -174,7 +183,7 @@ class ParsedCache:
         if not all(_clean(document) for document in result.documents):
             return result
         checked = [replace(document, checked=True) for document in result.documents]
-        self.used[key] = checked
+        self.used[key] = checked if seen else SEEN
         self.added = True
         return LoadResult(checked, [])
 
@@ -205,6 +214,9 @@ class ParsedCache:
         index: dict[str, tuple[int, int]] = {}
         offset = 0
         for key, entry in self.used.items():
+            if entry is SEEN:
+                index[key] = (offset, 0)
+                continue
             if isinstance(entry, list):
                 part: bytes | memoryview = marshal.dumps(
                     (key, [_encode(document.data) for document in entry]), _MARSHAL
