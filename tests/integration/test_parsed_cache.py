@@ -383,3 +383,16 @@ def test_the_cache_is_owner_only(project: Path) -> None:
     assert (cache / "parsed").stat().st_mode & 0o777 == 0o700
     assert pack(cache).stat().st_mode & 0o777 == 0o600
     assert not list((cache / "parsed").glob(".*"))  # no temporary file left behind
+
+
+def test_a_folder_whose_name_is_not_utf8_is_cached_like_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMFORM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/state-\xff")  # a surrogate escape in it
+    os.mkdir(folder)
+    Path(folder, "a.yaml").write_text("apiVersion: llmform/v1\nworkspaces:\n  - name: w\n")
+    parsed = parsed_files(monkeypatch)
+    for _ in range(3):
+        assert validate_paths([folder]).ok
+    assert parsed == ["a.yaml", "a.yaml"]

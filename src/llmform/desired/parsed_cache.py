@@ -75,9 +75,9 @@ def _tag() -> bytes:
     """What changes a file's result besides its bytes and how it was named."""
     parts = [FORMAT.decode(), __version__, str(_Loader is _LIBYAML)]
     parts.append(hashlib.sha256(schema.schema_text().encode()).hexdigest())
-    for module in _RULES:
+    for source in (*(module.__file__ for module in _RULES), __file__):
         with contextlib.suppress(OSError, TypeError):
-            info = os.stat(module.__file__ or "")
+            info = os.stat(source or "")
             parts.append(f"{info.st_size}:{info.st_mtime_ns}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest().encode()
 
@@ -134,7 +134,8 @@ class ParsedCache:
         if cache_disabled():
             return None
         given = "\0".join(os.path.realpath(path) for path in paths)
-        name = hashlib.sha256(f"{ignore_foreign}\0{given}".encode()).hexdigest()[:32]
+        named = f"{ignore_foreign}\0{given}".encode("utf-8", "surrogateescape")  # any file name
+        name = hashlib.sha256(named).hexdigest()[:32]
         return cls(directory or cache_dir() / "parsed", name)
 
     def _read(self) -> dict[str, memoryview | None]:
