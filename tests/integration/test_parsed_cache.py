@@ -10,12 +10,12 @@ cache.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import marshal
 import os
 import secrets
 import shutil
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -303,10 +303,10 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
     tag, _, index_at = header.split(b"|")
     entries, index = body[: int(index_at)], marshal.loads(body[int(index_at) :])
 
-    def forge(new_entries: bytes, new_index: bytes) -> None:  # a pack with a digest that holds
+    def forge(new_entries: bytes, new_index: bytes) -> None:  # a pack whose checksum holds
         rest = new_entries + new_index
-        digest = hashlib.sha256(rest).hexdigest().encode()
-        path.write_bytes(b"|".join([tag, digest, b"%016d" % len(new_entries)]) + b"\n" + rest)
+        checksum = b"%08x" % zlib.crc32(rest)
+        path.write_bytes(b"|".join([tag, checksum, b"%016d" % len(new_entries)]) + b"\n" + rest)
 
     if damage == "truncated":
         path.write_bytes(data[: len(data) // 2])

@@ -19,7 +19,7 @@ holding the entries that run used. ``LLMFORM_NO_CACHE=1`` turns it off.
 Why it is safe: nothing is executed (marshal of tuples, lists and scalars, checked shape by
 shape as it is read: never pickle); the folder is 0700 and the packs 0600, written to a
 temporary file and renamed; a folder or pack that is not the user's own or that others can
-write is neither read nor written; a pack of another version or format, with another digest
+write is neither read nor written; a pack of another version or format, with another checksum
 of its content (truncated, corrupt) or an entry whose content hash differs from its key is
 passed over and the file parsed afresh. Nothing here is ever an error: at worst the run parses
 everything, as with no cache. Deleting the folder at any time is fine.
@@ -28,13 +28,14 @@ everything, as with no cache. Deleting the folder at any time is fine.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import importlib
 import logging
 import marshal
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -61,6 +62,20 @@ _PLAIN = frozenset(_SCALARS)
 _MARSHAL = 2  # no back-references: a fifth bigger than the default, half the time to write
 
 
+def _own_sha256() -> Callable[..., Any]:
+    """CPython's own SHA-256: ``hashlib``'s would load OpenSSL first, 10-20 ms of every run
+    (a pre-commit hook's share), where this hashes a large state's files in a few more."""
+    for module in ("_sha2", "_sha256"):  # Python 3.12 on, 3.11
+        with contextlib.suppress(ImportError, AttributeError):
+            found: Callable[..., Any] = importlib.import_module(module).sha256
+            return found
+    fallback: Callable[..., Any] = importlib.import_module("hashlib").sha256  # another Python
+    return fallback
+
+
+sha256 = _own_sha256()
+
+
 def cache_disabled() -> bool:
     return os.environ.get(NO_CACHE_ENV, "") not in ("", "0")
 
@@ -74,17 +89,19 @@ _RULES = (loader, yamltree, yamltext, identify, schema, secret_shapes, text_secr
 def _tag() -> bytes:
     """What changes a file's result besides its bytes and how it was named."""
     parts = [FORMAT.decode(), __version__, str(_Loader is _LIBYAML)]
-    parts.append(hashlib.sha256(schema.schema_text().encode()).hexdigest())
+    parts.append(sha256(schema.schema_text().encode()).hexdigest())
     for source in (*(module.__file__ for module in _RULES), __file__):
         with contextlib.suppress(OSError, TypeError):
             info = os.stat(source or "")
             parts.append(f"{info.st_size}:{info.st_mtime_ns}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest().encode()
+    tag: str = sha256("|".join(parts).encode()).hexdigest()
+    return tag.encode()
 
 
-def _header(digest: str, index_at: int) -> bytes:
-    """A pack's first line: the tag, the sha256 of the rest, where the index starts in it."""
-    return b"%s|%s|%016d\n" % (_tag(), digest.encode(), index_at)
+def _header(checksum: int, index_at: int) -> bytes:
+    """A pack's first line: the tag, the CRC-32 of the rest (a damaged or truncated pack; the
+    keys are SHA-256), where the index starts in it."""
+    return b"%s|%08x|%016d\n" % (_tag(), checksum, index_at)
 
 
 def _private_dir(directory: Path) -> bool:
@@ -135,7 +152,7 @@ class ParsedCache:
             return None
         given = "\0".join(os.path.realpath(path) for path in paths)
         named = f"{ignore_foreign}\0{given}".encode("utf-8", "surrogateescape")  # any file name
-        name = hashlib.sha256(named).hexdigest()[:32]
+        name = sha256(named).hexdigest()[:32]
         return cls(directory or cache_dir() / "parsed", name)
 
     def _read(self) -> dict[str, memoryview | None]:
@@ -144,13 +161,13 @@ class ParsedCache:
         raw = read_own_file(self.path, MAX_PACK_BYTES)
         if raw is None:
             return {}
-        start = len(_header("0" * 64, 0))
+        start = len(_header(0, 0))
         header, body = raw[:start], memoryview(raw)[start:]
         try:
             index_at = int(header[-17:-1])
         except ValueError:
             return {}
-        if header != _header(hashlib.sha256(body).hexdigest(), index_at):
+        if header != _header(zlib.crc32(body), index_at):
             log.debug("parsed-file cache %s: another version or damaged; not used", self.path)
             return {}
         try:
@@ -165,7 +182,7 @@ class ParsedCache:
 
     def load(self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> LoadResult:
         """``load_bytes``, from the cache when the same bytes loaded cleanly before."""
-        digest = hashlib.sha256(_tag())
+        digest = sha256(_tag())
         digest.update(b"explicit" if explicit else b"scanned")
         digest.update(b"|ignore_foreign\0" if ignore_foreign else b"|\0")
         digest.update(raw)
@@ -210,8 +227,8 @@ class ParsedCache:
             self._prune()
 
     def _write(self, handle: BinaryIO) -> None:
-        handle.write(_header("0" * 64, 0))  # for the real one, once the rest is known
-        digest = hashlib.sha256()
+        handle.write(_header(0, 0))  # for the real one, once the rest is known
+        checksum = 0
         index: dict[str, tuple[int, int]] = {}
         offset = 0
         for key, entry in self.used.items():
@@ -225,14 +242,14 @@ class ParsedCache:
             else:
                 part = entry
             handle.write(part)
-            digest.update(part)
+            checksum = zlib.crc32(part, checksum)
             index[key] = (offset, len(part))
             offset += len(part)
         tail = marshal.dumps(index, _MARSHAL)
         handle.write(tail)
-        digest.update(tail)
+        checksum = zlib.crc32(tail, checksum)
         handle.seek(0)
-        handle.write(_header(digest.hexdigest(), offset))
+        handle.write(_header(checksum, offset))
 
     def _prune(self) -> None:
         packs = sorted(
@@ -278,7 +295,7 @@ def _encode(value: Any) -> Any:
 
 def _decoded(file: str, key: str, entry: memoryview) -> list[Document] | None:
     """The documents of a cache entry, or None when it is not one this version wrote for
-    ``key`` (the pack's digest held, so only a forged entry can get here)."""
+    ``key`` (the pack's checksum held, so only a forged entry can get here)."""
     try:
         stored_key, trees = marshal.loads(entry)
         if stored_key != key or type(trees) is not list:
