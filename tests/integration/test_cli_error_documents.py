@@ -32,6 +32,7 @@ PLAN_KEYS = [
     "format_version",
     "llmform_version",
     "changes",
+    "unchanged",
     "summary",
     "validation",
     "warnings",

@@ -282,7 +282,7 @@ def test_a_plan_of_another_format_version_is_refused_naming_both(cli: Cli) -> No
         "",
         "{",
         "not json at all",
-        '{"format": "llmform-plan/2", "format": "llmform-plan/2"}',
+        '{"format": "llmform-plan/3", "format": "llmform-plan/3"}',
         '{"store": {"serial": NaN}}',
         "[]",
     ],

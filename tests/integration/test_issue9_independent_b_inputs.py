@@ -348,7 +348,7 @@ def test_deeply_nested_plan_file(
     depth: int, command: str, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = tmp_path / "deep.plan"
-    plan.write_text('{"format": "llmform-plan/2", "x": ' + "[" * depth + "]" * depth + "}")
+    plan.write_text('{"format": "llmform-plan/3", "x": ' + "[" * depth + "]" * depth + "}")
     before = tree(tmp_path)
     args = {
         "show": ["show"],

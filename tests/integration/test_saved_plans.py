@@ -22,8 +22,8 @@ from support.cli import run
 from support.provider_servers import ProviderServer
 
 from llmform.cli import main
-from llmform.core.diff import diff
-from llmform.core.plan import change_to_json
+from llmform.core.diff import NOOP, diff
+from llmform.core.plan import change_to_json, resource_to_json
 from llmform.core.resources import Resource
 from llmform.engine.saved_plans import mac_of, plan_mac_key
 
@@ -98,7 +98,25 @@ def store_bytes(repo: Path) -> bytes:
 
 
 def change_at(data: Data, address: str) -> Data:
-    return next(c for c in data["changes"] if c["address"] == address)
+    """The change at ``address``; for a resource the plan found unchanged (a saved plan holds
+    no copy of it), an update added from what the store holds, for a forger to edit."""
+    found = next((c for c in data["changes"] if c["address"] == address), None)
+    if found is None:
+        held = resource_to_json(stored(address))
+        found = {"address": address, "before": held, "after": json.loads(json.dumps(held))}
+        data["changes"].append(found)
+    return found
+
+
+def stored(address: str) -> Resource:
+    """The resource at ``address`` as the store (LLMFORM_STORE) holds it."""
+    from llmform.targets import open_store
+
+    store = open_store(os.environ["LLMFORM_STORE"])
+    try:
+        return store.read().resources[address]
+    finally:
+        store.close()
 
 
 def resource(data: Data | None) -> Resource | None:
@@ -112,7 +130,8 @@ def rebuild(data: Data) -> None:
         c["before"]["address"]: resource(c["before"]) for c in data["changes"] if c["before"]
     }
     afters = {c["after"]["address"]: resource(c["after"]) for c in data["changes"] if c["after"]}
-    data["changes"] = [change_to_json(c) for c in diff(afters, befores)]  # type: ignore[arg-type]
+    changes = [c for c in diff(afters, befores) if c.action != NOOP]  # type: ignore[arg-type]
+    data["changes"] = [change_to_json(c) for c in changes]
 
 
 def resign(repo: Path, path: Path) -> None:
@@ -600,7 +619,8 @@ def test_a_huge_file_is_not_read_whole(
 
 
 @pytest.mark.parametrize(
-    ("found", "by"), [("llmform-plan/1", "an older"), ("llmform-plan/3", "a newer")]
+    ("found", "by"),
+    [("llmform-plan/1", "an older"), ("llmform-plan/2", "an older"), ("llmform-plan/4", "a newer")],
 )
 def test_another_format_version_is_refused(
     repo: Path, capsys: pytest.CaptureFixture[str], found: str, by: str
@@ -612,7 +632,7 @@ def test_another_format_version_is_refused(
     apply_err, show_err = refused(repo, capsys, path)
     assert apply_err == (
         f"error: {path}: the plan file has format {found!r} (made by {by} llmform), but this "
-        "llmform (0.1.0) reads only 'llmform-plan/2'; plan again with this llmform: "
+        "llmform (0.1.0) reads only 'llmform-plan/3'; plan again with this llmform: "
         "llmform plan -o FILE\n"
     )
     assert show_err == apply_err
@@ -740,6 +760,8 @@ def test_show_renders_as_plan_did(
     assert store_bytes(repo) == before
     if fmt == "json":
         assert json.loads(planned)["summary"] == {"add": 1, "change": 1, "destroy": 2}
+        # factory.OpenAI, workspace.prod and workspace.staging: counted, not copied
+        assert json.loads(planned)["unchanged"]["count"] == 3
 
 
 def test_show_without_the_store_warns_that_it_is_unverified(

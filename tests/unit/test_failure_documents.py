@@ -34,6 +34,7 @@ def test_failure_documents() -> None:
         "format_version",
         "llmform_version",
         "changes",
+        "unchanged",
         "summary",
         "validation",
         "warnings",
@@ -42,6 +43,7 @@ def test_failure_documents() -> None:
         "policy_overrides",
     ]
     assert (data["changes"], data["summary"]) == ([], {"add": 0, "change": 0, "destroy": 0})
+    assert data["unchanged"] == {"count": 0, "digest": ""}  # nothing was compared
     assert data["warnings"] == ["w"]
     assert data["errors"] == [
         {

@@ -138,7 +138,7 @@ def test_the_mac_covers_every_value(name: str, tmp_path: Path) -> None:
     save_plan(plan, str(path), KEY)
     original = json.loads(path.read_text())
     leaves = [leaf for leaf in _leaves(original) if leaf != ("mac",)]
-    assert len(leaves) > 50
+    assert len(leaves) > 10  # a no-change plan holds no resource: the unmanaged case has 15
     for leaf in leaves:
         data = json.loads(path.read_text())
         node = data

@@ -5,6 +5,7 @@ that appears or disappears, odd key-check shapes, several scopes) and to pin col
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from llmform.catalog import builtin_factories
 from llmform.core.diff import UPDATE, Change, FieldChange
 from llmform.core.plan import Plan, build_plan
 from llmform.core.render import RENDERERS, render
-from llmform.core.resources import Resource, desired_resources, factory_resource
+from llmform.core.resources import Resource, desired_resources, factory_resource, resource_digest
 from llmform.desired.model import EnvRef, SecretRef
 from llmform.desired.validate import load_state
 from llmform.engine.saved_plans import load_plan, save_plan
@@ -439,6 +440,7 @@ def test_json() -> None:
         "format_version",
         "llmform_version",
         "changes",
+        "unchanged",
         "summary",
         "validation",
         "warnings",
@@ -462,8 +464,11 @@ def test_json() -> None:
         ("workspace.prod", ["update"]),
         ("config.prod/a", ["delete", "create"]),
         ("config.prod/b", ["update"]),
-        ("config.prod/c", ["no-op"]),
     ]
+    # the no-op is not copied: counted, and in the digest of what was found unchanged
+    unchanged_c = f"config.prod/c {resource_digest(config('config.prod/c'))}\n"
+    digest = "sha256:" + hashlib.sha256(unchanged_c.encode()).hexdigest()
+    assert data["unchanged"] == {"count": 1, "digest": digest}
     for change in data["changes"]:
         assert list(change) == [
             "address",
@@ -500,7 +505,6 @@ def test_json() -> None:
         "workspace.prod": [],
         "config.prod/a": ["secrets.api_key.value"],
         "config.prod/b": ["secrets.api_key.value"],
-        "config.prod/c": [],
     }
 
 

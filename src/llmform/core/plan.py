@@ -38,7 +38,7 @@ from .policy_results import (
     result_to_json,
 )
 from .protect import Refusal, refusals
-from .resources import Resource
+from .resources import Resource, resource_digest
 from .typed_json import (
     Fields,
     ShapeError,
@@ -52,11 +52,12 @@ from .typed_json import (
     optional,
     text,
 )
+from .unchanged import UNCHANGED, Unchanged, unchanged_of
 from .unresolved import carry_over
 
 # The saved plan's format (engine/saved_plans.py); another format is refused with a message
 # saying so.
-PLAN_FORMAT = "llmform-plan/2"
+PLAN_FORMAT = "llmform-plan/3"
 
 # A key not checked because its endpoint is not trusted
 # (llmform.checks.providers.Outcome.UNTRUSTED): its detail is the endpoint. It fails no plan,
@@ -130,7 +131,7 @@ def key_check_rows(checks: Sequence[Mapping[str, Any]]) -> list[KeyCheckRow]:
 
 @dataclass(frozen=True)
 class Plan:
-    changes: tuple[Change, ...]
+    changes: tuple[Change, ...]  # the actionable ones only: no NOOP (see ``unchanged``)
     store_url: str  # as displayed: no credentials
     lineage: str
     serial: int
@@ -154,6 +155,8 @@ class Plan:
     # the policies' verdicts on the desired state, and the soft failures overridden
     policies: tuple[PolicyResult, ...] = ()
     policy_overrides: tuple[PolicyOverride, ...] = ()
+    # the resources compared and found unchanged: a count and a digest, never copies
+    unchanged: Unchanged = field(default_factory=Unchanged)
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     llmform_version: str = __version__
@@ -207,6 +210,7 @@ def build_plan(
     warnings: Sequence[str] = (),
     secrets_compared: bool = True,
     last_applied: Mapping[str, Resource] | None = None,
+    known_unchanged: Mapping[str, str] = {},
 ) -> Plan:
     """Diff ``desired`` against ``current``; with ``last_applied`` (the state's record of a
     target that keeps none, ``targets.base.SteppedTarget``), also say what changed in
@@ -214,7 +218,10 @@ def build_plan(
     fingerprint is a value the run did not read: the store's fingerprint for the same
     reference is carried over and the slot listed as not compared (``unresolved.py``).
     ``secrets_compared`` False: no value was read at all (--no-secrets), so neither is whether
-    values are sealed; a stored ``encrypted`` is kept."""
+    values are sealed; a stored ``encrypted`` is kept. ``known_unchanged``: address -> digest
+    of the resources the caller already knows to be unchanged and left out of ``desired`` and
+    ``current``; with those diff finds unchanged, they are the plan's ``unchanged`` (a count and
+    a digest), and ``changes`` holds only what apply acts on."""
     carried = carry_over(desired, current, keep_encryption=not secrets_compared)
     changes = diff(
         carried.resources,
@@ -224,6 +231,10 @@ def build_plan(
     )
     written = {c.address for c in changes if c.after is not None}
     not_compared = {a: s for a, s in sorted(carried.not_compared.items()) if a in written}
+    # an unchanged resource's digest is of what the store holds (``before``), as a store that
+    # keeps digests recognises it
+    same = {c.address: resource_digest(c.before) for c in changes if c.before and c.action == NOOP}
+    changes = [c for c in changes if c.action != NOOP]
     touched_unmanaged = sorted(a for a in unmanaged if a in desired)
     notes = list(warnings) + [
         f"{address} exists in the store but was not created by llmform; it is left alone "
@@ -241,6 +252,7 @@ def build_plan(
         warnings=tuple(notes),
         secrets_compared=secrets_compared,
         not_compared=not_compared,
+        unchanged=unchanged_of({**known_unchanged, **same}),
         drift=None if last_applied is None else drift_of(last_applied, current, scope),
     )
 
@@ -270,6 +282,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "policies": [result_to_json(result) for result in plan.policies],
         "policy_overrides": [override_to_json(override) for override in plan.policy_overrides],
         "changes": [change_to_json(c) for c in plan.changes],
+        "unchanged": plan.unchanged.to_json(),
         # only where a target can drift, so that the registry's plans are as they were
         **({} if plan.drift is None else {"drift": [change_to_json(c) for c in plan.drift]}),
     }
@@ -297,6 +310,7 @@ def plan_from_json(data: Fields) -> Plan:
         policies=tuple(data.get_or("policies", RESULTS, [])),
         policy_overrides=tuple(data.get_or("policy_overrides", OVERRIDES, [])),
         changes=tuple(data.get("changes", list_of(object_with(change_from_json)))),
+        unchanged=data.get("unchanged", UNCHANGED),
         drift=_drift(data.get_or("drift", optional(list_of(object_with(change_from_json))), None)),
     )
 

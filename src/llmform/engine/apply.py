@@ -125,8 +125,13 @@ def check_fresh(plan: Plan, store: Store | Backend, resolver: Resolver) -> Resol
         )
     if isinstance(backend.target, SteppedTarget):
         # an external system's own objects (MLflow's hand-made endpoints) are no llmform
-        # configuration to check; the guard above keeps every change off them
-        current = replace(current, unmanaged={})
+        # configuration to check; the guard above keeps every change off them. Those offered
+        # for adoption are, as the plan's context: one it found unchanged is not in its changes
+        # (a hand-made workspace declared as it is), yet a config it writes may name it
+        offered = {
+            a: o.resource for a, o in current.adoptable.items() if a not in current.resources
+        }
+        current = replace(current, unmanaged=offered)
     revalidate(plan, current)
     return ResolvedSecrets(values, fingerprints)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..catalog import builtin_factories
 from ..console import printable
-from ..core.diff import Change, diff
+from ..core.diff import NOOP, Change, diff
 from ..core.drift import drift_of
 from ..core.plan import (
     PLAN_FORMAT,
@@ -45,7 +45,7 @@ from ..targets.guard import same_resource
 from ..version import __version__
 
 MAC_CONTEXT = b"llmform saved-plan MAC v1"
-MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan of 10,000 configs is about 8.4 MB
+MAX_PLAN_BYTES = 64 * 1024 * 1024  # a plan holds its changes: 10,000 creates are about 8 MB
 MAX_PLAN_DEPTH = 32  # what llmform writes nests 9 levels deep
 _MAC = re.compile(r"[0-9a-f]{64}")
 _FORMAT = re.compile(r"llmform-plan/(0|[1-9][0-9]{0,5})")
@@ -245,7 +245,7 @@ def _check_consistent(name: str, plan: Plan) -> None:
     field list or address edited to show one thing and do another is refused."""
     desired = {c.after.address: c.after for c in plan.changes if c.after is not None}
     current = {c.before.address: c.before for c in plan.changes if c.before is not None}
-    derived = diff(desired, current)
+    derived = [c for c in diff(desired, current) if c.action != NOOP]  # a plan holds none
     for index, (change, expected) in enumerate(zip_longest(plan.changes, derived)):
         if change is None or expected is None or _same(change) != _same(expected):
             named = f" ({printable(change.address)})" if change is not None else ""

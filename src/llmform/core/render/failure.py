@@ -14,6 +14,7 @@ from typing import Any
 from ...secrets.redaction import redact
 from ...version import __version__
 from ..problems import Problem
+from ..unchanged import Unchanged
 from .escape import json_dumps, md_code, md_lines, md_text
 from .json import FORMAT_VERSION
 
@@ -25,6 +26,7 @@ def failure_json(errors: Sequence[Problem], warnings: Sequence[str]) -> dict[str
         "format_version": FORMAT_VERSION,
         "llmform_version": __version__,
         "changes": [],
+        "unchanged": Unchanged().to_json(),  # nothing was compared
         "summary": {"add": 0, "change": 0, "destroy": 0},
         "validation": [],
         "warnings": list(warnings),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..diff import CREATE, DELETE, NOOP, REPLACE, Change
+from ..diff import CREATE, DELETE, REPLACE, Change
 from ..plan import HOW_TO_TRUST, NOT_TRUSTED_TEXT, Plan
 from ..resources import JSON, Resource
 from .escape import json_dumps
@@ -58,7 +58,9 @@ def plan_json(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "llmform_version": plan.llmform_version,
         **_drift(plan),
-        "changes": [_change(c, plan.not_compared.get(c.address, ())) for c in plan.changes],
+        "changes": [_change(c, plan.not_compared.get(c.address, ())) for c in plan.actionable],
+        # what was compared and found unchanged: a count and a digest (``core.unchanged``)
+        "unchanged": plan.unchanged.to_json(),
         "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
         "validation": [_sorted(dict(check)) for check in plan.key_checks],
         "warnings": warnings,
@@ -117,8 +119,6 @@ def _sensitive(change: Change) -> list[str]:
         touched = before
     elif change.action == REPLACE:
         touched = before | after
-    elif change.action == NOOP:
-        touched = set()
     else:  # update: rotated values, and slots added or removed
         touched = {f.name for f in change.fields if f.sensitive} | (before ^ after)
     return sorted(touched)
