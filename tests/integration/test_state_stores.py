@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 from psycopg import conninfo
+from support.audit_reads import refuse_whole_trail
 from support.stepped import DESIRED, URL, DictTarget, plan_for
 from support.store_db import store_db, store_exists
 from support.stores import OFFLINE, cli, write_state
 
-from llmform.engine.apply import apply_plan
+from llmform.engine.apply import apply_plan, stale_reason
 from llmform.engine.backend import Backend
 from llmform.engine.steps import PartialApplyError
 from llmform.errors import StoreError
@@ -153,6 +154,25 @@ def test_two_targets_in_one_state_store_stay_apart(state_url: str) -> None:
     assert [e.run_id for e in b.audit_events()] == ["run-2"] * 3
     assert a.fingerprint_key() != b.fingerprint_key()
     assert verify(a) == [] and verify(b) == []
+
+
+def test_a_saved_plan_looks_up_its_own_run_not_the_trail(
+    state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a saved plan was applied is asked by its run id, of its target's rows only: the
+    trail is not read (issue 14), and another target's run of the same id is not this one's."""
+    one = Backend(DictTarget(), opened(state_url, target=URL))
+    small = {"factory.gw": DESIRED["factory.gw"]}
+    apply_plan(plan_for(one, small), one, RunInfo("run-0", "me", None))
+    plan = plan_for(one, DESIRED)
+    two = Backend(DictTarget(), opened(state_url, target=OTHER))
+    apply_plan(plan_for(two, DESIRED), two, RunInfo(plan.plan_id, "me", None))
+    reads = refuse_whole_trail(monkeypatch)
+    assert stale_reason(plan, one, one.read()) is None
+    apply_plan(plan, one, RunInfo(plan.plan_id, "me", None))
+    applied = f"this plan ({plan.plan_id}) was already applied"
+    assert stale_reason(plan, one, one.read()) == applied
+    assert reads == [(plan.plan_id, False)] * 2
 
 
 def test_the_lock_is_per_target(state_url: str) -> None:

@@ -78,8 +78,11 @@ class MemoryState:
     def force_unlock(self, lock_id: str) -> LockInfo:
         raise StoreError("not locked")
 
-    def audit_events(self) -> list[AuditEvent]:
-        return list(self.events)
+    def audit_events(
+        self, *, run_id: str | None = None, last_only: bool = False
+    ) -> list[AuditEvent]:
+        events = [e for e in self.events if run_id is None or e.run_id == run_id]
+        return events[-1:] if last_only else events
 
     def last_applied(self) -> Mapping[str, Resource]:
         return dict(self.applied)

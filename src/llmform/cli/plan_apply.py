@@ -328,7 +328,7 @@ def apply(
         # shown, refused or confirmed before the lock: a refusal or a 'no' writes nothing
         show_and_confirm(planned.shown, validate_keys, auto_approve, color)
         if planned.shown.summary.empty:
-            print_head(planned.audit_events())
+            print_head(planned.audit_head())
             return
         applied = planned.carry_out(lambda shown, fresh: show_replanned(shown, fresh, color))
     if not applied.events:

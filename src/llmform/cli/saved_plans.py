@@ -73,7 +73,7 @@ def apply_saved(request: SavedApplyRequest, color: bool) -> None:
         secrets = saved.check_fresh()
         show_and_confirm(saved.plan, request.validate_keys, True, color)
         if saved.plan.summary.empty:
-            print_head(saved.audit_events())
+            print_head(saved.audit_head())
             return
         applied = saved.carry_out(secrets)
     report_applied(applied.plan, applied.events, color)

@@ -63,8 +63,8 @@ def stale_reason(plan: Plan, store: Store | Backend, current: StoreState) -> str
     """Why a saved plan no longer fits ``store`` (whose state now is ``current``): applied
     already, made for another store, or the store changed since. None: it still fits."""
     backend = Backend.of(store)
-    events = backend.state.audit_events()
-    if any(e.run_id == plan.plan_id and e.action == "apply-start" for e in events):
+    events = backend.state.audit_events(run_id=plan.plan_id)  # its own events, not the trail
+    if any(e.action == "apply-start" for e in events):
         return f"this plan ({plan.plan_id}) was already applied"
     if current.lineage != plan.lineage:
         return (

@@ -110,8 +110,9 @@ class PlannedApply:
     shown: Plan
     warn: Warn
 
-    def audit_events(self) -> list[AuditEvent]:
-        return self.backend.state.audit_events()
+    def audit_head(self) -> list[AuditEvent]:
+        """The trail's last event (none: empty), for the head line."""
+        return self.backend.state.audit_events(last_only=True)
 
     def carry_out(self, on_replanned: OnReplanned) -> Applied:
         """Take the lock, plan again, keep to what was approved, apply."""
@@ -136,7 +137,7 @@ class PlannedApply:
             if request.validate_keys:
                 require_checked(to_apply)
             if to_apply.summary.empty:
-                return Applied(to_apply, (), tuple(self.audit_events()))
+                return Applied(to_apply, (), tuple(self.audit_head()))
             result = apply_plan(
                 to_apply,
                 self.backend,
@@ -175,7 +176,7 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
     ):
         # Before anything else: a keyed trail is extended only with a key (the store's apply
         # enforces it again); refused here, the store is not even locked.
-        check_trail_extendable(backend.state.audit_events(), chain_key)
+        check_trail_extendable(backend.state.audit_events(last_only=True), chain_key)
         # Secrets and key checks before the lock: slow checks must not hold up other applies.
         encrypted = cipher is not None
         prepared = prepare(

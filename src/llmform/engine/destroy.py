@@ -105,6 +105,6 @@ def planned_destroy(request: DestroyRequest, warn: Warn) -> Iterator[PlannedDest
         if backend is None:
             yield None
             return
-        check_trail_extendable(backend.state.audit_events(), chain_key)
+        check_trail_extendable(backend.state.audit_events(last_only=True), chain_key)
         shown = plan_destroy(backend, request.scope)
         yield PlannedDestroy(request, backend, chain_key, shown, warn)

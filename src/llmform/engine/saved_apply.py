@@ -66,8 +66,9 @@ class SavedApply:
         require_cipher(self.plan, self.cipher)
         return secrets
 
-    def audit_events(self) -> list[AuditEvent]:
-        return self.backend.state.audit_events()
+    def audit_head(self) -> list[AuditEvent]:
+        """The trail's last event (none: empty), for the head line."""
+        return self.backend.state.audit_events(last_only=True)
 
     def carry_out(self, secrets: ResolvedSecrets) -> Applied:
         """Take the lock and apply; the store checks serial and befores again as it writes."""
@@ -108,7 +109,7 @@ def saved_apply(request: SavedApplyRequest, warn: Warn) -> Iterator[SavedApply]:
         blocked = policy_error(plan.policies, "nothing was applied")
         if blocked is not None:  # recorded when it was made; refused before the lock
             raise blocked
-        check_trail_extendable(backend.state.audit_events(), chain_key)
+        check_trail_extendable(backend.state.audit_events(last_only=True), chain_key)
         let_through = 0
         if request.validate_keys:  # keys whose endpoint is not trusted: refused first
             let_through = require_trusted(plan, None, backend, trusted)

@@ -119,7 +119,13 @@ class StateStore(Protocol):
 
     def force_unlock(self, lock_id: str) -> LockInfo: ...
 
-    def audit_events(self) -> list[AuditEvent]: ...
+    def audit_events(
+        self, *, run_id: str | None = None, last_only: bool = False
+    ) -> list[AuditEvent]:
+        """The audit trail in order; ``run_id``: that run's events only; ``last_only``: the
+        last event alone (or none). Both are read by a query for those rows, not by reading
+        the whole trail, which grows with every apply."""
+        ...
 
     def close(self) -> None: ...
 

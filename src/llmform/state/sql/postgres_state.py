@@ -48,9 +48,16 @@ def check_expected(
     return at
 
 
-def audit_events(cur: Cursor, url: str, scope: Scope = REGISTRY) -> list[AuditEvent]:
+def audit_events(
+    cur: Cursor,
+    url: str,
+    scope: Scope = REGISTRY,
+    *,
+    run_id: str | None = None,
+    last_only: bool = False,
+) -> list[AuditEvent]:
     try:
-        return shared.read_audit(cur, scope)
+        return shared.read_audit(cur, scope, run_id=run_id, last_only=last_only)
     except (ValueError, TypeError, KeyError) as exc:
         raise StoreError(
             f"the store {url} is damaged: a row of table audit_events cannot "

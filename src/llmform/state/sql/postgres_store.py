@@ -129,11 +129,15 @@ class PostgresStateStore(PostgresSession):
         with self._reading() as cur:
             return state_sql.fingerprint_key(cur, self.display_url, self.scope)
 
-    def audit_events(self) -> list[AuditEvent]:
+    def audit_events(
+        self, *, run_id: str | None = None, last_only: bool = False
+    ) -> list[AuditEvent]:
         if not self.exists:
             return []
         with self._reading() as cur:
-            return state_sql.audit_events(cur, self.display_url, self.scope)
+            return state_sql.audit_events(
+                cur, self.display_url, self.scope, run_id=run_id, last_only=last_only
+            )
 
     def last_applied(self) -> Mapping[str, Resource]:
         if not self.exists:

@@ -151,10 +151,16 @@ def record(
 
 
 def audit_events(
-    conn: sqlite3.Connection, url: str, path: str, scope: Scope = REGISTRY
+    conn: sqlite3.Connection,
+    url: str,
+    path: str,
+    scope: Scope = REGISTRY,
+    *,
+    run_id: str | None = None,
+    last_only: bool = False,
 ) -> list[AuditEvent]:
     try:
-        return read_audit(conn.cursor(), scope)
+        return read_audit(conn.cursor(), scope, run_id=run_id, last_only=last_only)
     except sqlite3.Error as exc:
         raise StoreError(
             f"cannot read the audit log of {url}: {dbfile.explain(exc, path)}"
@@ -203,9 +209,16 @@ def insert_audit(cur: Cursor, events: Sequence[AuditEvent], scope: Scope = REGIS
     )
 
 
-def read_audit(cur: Cursor, scope: Scope = REGISTRY) -> list[AuditEvent]:
-    """Every event in order; a row llmform would not have written is read as damaged."""
+def read_audit(
+    cur: Cursor, scope: Scope = REGISTRY, *, run_id: str | None = None, last_only: bool = False
+) -> list[AuditEvent]:
+    """Every event in order; a row llmform would not have written is read as damaged. With
+    ``run_id``, that run's events only, and with ``last_only`` the last event alone: each is one
+    query that returns those rows, never the whole trail (a saved plan's apply asks both)."""
+    condition, values = ("run_id = ?", (run_id,)) if run_id is not None else ("", ())
+    order = " ORDER BY seq DESC LIMIT 1" if last_only else " ORDER BY seq"
     cur.execute(
-        f"SELECT {_AUDIT_COLUMNS} FROM audit_events{scope.where()} ORDER BY seq", scope.params()
+        f"SELECT {_AUDIT_COLUMNS} FROM audit_events{scope.where(condition)}{order}",
+        scope.params(*values),
     )
     return [event_from_row(row) for row in cur.fetchall()]

@@ -164,10 +164,14 @@ class SqliteStateStore:
             return self._new[1]
         return state_sql.fingerprint_key(self._conn, self.display_url, state_sql.SQLITE, self.scope)
 
-    def audit_events(self) -> list[AuditEvent]:
+    def audit_events(
+        self, *, run_id: str | None = None, last_only: bool = False
+    ) -> list[AuditEvent]:
         if not self.exists or self._conn is None:
             return []
-        return state_sql.audit_events(self._conn, self.display_url, self.path, self.scope)
+        return state_sql.audit_events(
+            self._conn, self.display_url, self.path, self.scope, run_id=run_id, last_only=last_only
+        )
 
     def last_applied(self) -> Mapping[str, Resource]:
         if not self.exists or self._conn is None:

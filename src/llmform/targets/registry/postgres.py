@@ -208,8 +208,10 @@ class PostgresStore(PostgresSession):
             why = f"the connection to {self._where} was lost ({why})"
         return StoreError(f"apply failed and was rolled back, nothing changed: {why}")
 
-    def audit_events(self) -> list[AuditEvent]:
+    def audit_events(
+        self, *, run_id: str | None = None, last_only: bool = False
+    ) -> list[AuditEvent]:
         if not self.exists:
             return []
         with self._reading() as cur:
-            return state_sql.audit_events(cur, self.display_url)
+            return state_sql.audit_events(cur, self.display_url, run_id=run_id, last_only=last_only)

@@ -192,8 +192,12 @@ class SqliteStore:
     def fingerprint_key(self) -> bytes:
         return state_sql.fingerprint_key(self._conn, self.display_url)
 
-    def audit_events(self) -> list[AuditEvent]:
-        return state_sql.audit_events(self._conn, self.display_url, self.path)
+    def audit_events(
+        self, *, run_id: str | None = None, last_only: bool = False
+    ) -> list[AuditEvent]:
+        return state_sql.audit_events(
+            self._conn, self.display_url, self.path, run_id=run_id, last_only=last_only
+        )
 
     # -- the target half (the resource tables: ``registry_sql``) -------------------------------
 
