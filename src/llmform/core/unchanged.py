@@ -34,8 +34,10 @@ def unchanged_of(digests: Mapping[str, str]) -> Unchanged:
     resources say so with the same value, however each recognised them as unchanged."""
     if not digests:
         return Unchanged()
-    lines = sorted(f"{address} {digest}\n" for address, digest in digests.items())
-    return Unchanged(len(lines), "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest())
+    whole = hashlib.sha256()
+    for line in sorted(f"{address} {digest}\n" for address, digest in digests.items()):
+        whole.update(line.encode())  # line by line: no second copy of them all, joined
+    return Unchanged(len(digests), "sha256:" + whole.hexdigest())
 
 
 _DIGEST = matching(r"sha256:[0-9a-f]{64}", "'sha256:' and 64 hexadecimal digits")
