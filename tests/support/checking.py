@@ -80,15 +80,25 @@ def target(
     )
 
 
+# The two ways a run sends: its own transport (llmform.checks.wire), and httpx's client, which
+# runs with a proxy in the environment use. Tests of what a failure looks like run on both.
+SENDERS = ("wire", "httpx")
+
+
 def run(
-    targets: Sequence[CheckTarget], clock: FakeClock | None = None, **options: Any
+    targets: Sequence[CheckTarget],
+    clock: FakeClock | None = None,
+    sender: str = "wire",
+    **options: Any,
 ) -> CheckReport:
-    """``check_keys`` on a fake clock, with a client like the default one but a shared TLS
-    context."""
+    """``check_keys`` on a fake clock, through the default transport (``sender="wire"``) or
+    through an httpx client like the one a run with a proxy uses, with a shared TLS context."""
     clock = clock or FakeClock()
     options.setdefault("timeout", 5.0)
 
     async def go() -> CheckReport:
+        if sender == "wire":
+            return await check_keys(targets, sleep=clock.sleep, clock=clock.clock, **options)
         parallelism = options.get("parallelism", 10)
         limits = httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
         async with httpx.AsyncClient(verify=_SSL, limits=limits) as client:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.checking import EPOCH, FakeClock, run, self_signed_tls, slots, target
+from support.checking import EPOCH, SENDERS, FakeClock, run, self_signed_tls, slots, target
 from support.provider_servers import ProviderServer
 
 from llmform.checks import pools
@@ -177,10 +177,11 @@ def test_retry_after_in_a_body() -> None:
     assert clock.sleeps == [7, 7, 7]
 
 
-def test_timeout_is_unreachable_and_retried() -> None:
+@pytest.mark.parametrize("sender", SENDERS)
+def test_timeout_is_unreachable_and_retried(sender: str) -> None:
     clock = FakeClock()
     with ProviderServer("openai", {K0: "slow:0.6"}) as server:
-        report = run([target("openai", server.api_base, [K0])], clock, timeout=0.1)
+        report = run([target("openai", server.api_base, [K0])], clock, sender, timeout=0.1)
     key = report.configs[0].keys[0]
     assert (key.outcome, key.attempts) == (Outcome.UNREACHABLE, 4)
     assert "0.1 s" in key.detail
@@ -188,13 +189,14 @@ def test_timeout_is_unreachable_and_retried() -> None:
     assert not report.passed
 
 
-def test_refused_connection_is_unreachable() -> None:
+@pytest.mark.parametrize("sender", SENDERS)
+def test_refused_connection_is_unreachable(sender: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # the socket is closed: nothing listens, so connecting is refused
     clock = FakeClock()
-    report = run([target("openai", f"http://127.0.0.1:{port}/v1", [K0, K1])], clock)
+    report = run([target("openai", f"http://127.0.0.1:{port}/v1", [K0, K1])], clock, sender)
     keys = report.configs[0].keys
     assert [k.outcome for k in keys] == [Outcome.UNREACHABLE] * 2
     assert [k.attempts for k in keys] == [2, 2]  # K0 K1 K0 K1

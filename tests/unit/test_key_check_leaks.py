@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from support.checking import run, target
+from support.checking import SENDERS, run, target
 from support.provider_servers import ECHO_AT, PROTOCOLS, ProviderServer, openai_error
 
 from llmform.checks.providers import Outcome
@@ -121,12 +121,14 @@ def test_sigv4_credentials_quoted_back_show_neither_part() -> None:
     ["\n", "\r", "\r\n", "\nX-Injected: 1", "\x00", "é", "\u00a0", "\u2028", "\u202e"],
     ids=repr,
 )
-def test_a_key_no_header_can_carry_is_refused_in_fixed_words(bad: str) -> None:
+@pytest.mark.parametrize("sender", SENDERS)
+def test_a_key_no_header_can_carry_is_refused_in_fixed_words(bad: str, sender: str) -> None:
     """Resolution refuses such values; a caller that builds targets itself still gets no
     exception text (httpx's "Illegal header value b'Bearer sk-…'" quotes the key) and no crash."""
     key = fresh_key() + bad
     with ProviderServer("openai", {}) as server:
-        report = run([target("openai", server.api_base, [key, key.strip() + "b" + bad])])
+        keys = [key, key.strip() + "b" + bad]
+        report = run([target("openai", server.api_base, keys)], sender=sender)
     for result in report.configs[0].keys:
         assert result.outcome is Outcome.ERROR
         assert result.detail == (
@@ -146,11 +148,14 @@ def test_a_key_no_header_can_carry_is_refused_in_fixed_words(bad: str) -> None:
         ("http://[::1/v1", Outcome.ERROR, "api_base is not a valid URL"),
     ],
 )
+@pytest.mark.parametrize("sender", SENDERS)
 def test_an_api_base_that_is_no_url_is_an_error_in_fixed_words(
-    api_base: str, outcome: Outcome, detail: str
+    api_base: str, outcome: Outcome, detail: str, sender: str
 ) -> None:
     key = fresh_key()
-    report = run([target("openai", api_base, [key])], retry=RetryPolicy(max_retries=0))
+    report = run(
+        [target("openai", api_base, [key])], sender=sender, retry=RetryPolicy(max_retries=0)
+    )
     result = report.configs[0].keys[0]
     assert (result.outcome, result.detail) == (outcome, detail)
     assert_nothing_of(report, key)

@@ -1,15 +1,18 @@
-"""The HTTP clients a key-check run sends through: several small connection pools, and TLS
-set up only when a request may need it."""
+"""What a key-check run sends through: its own HTTP/1.1 transport (``wire``), or, when a proxy
+is configured, httpx's client in several small pools; TLS set up only when a request may need
+it."""
 
 from __future__ import annotations
 
 import ssl
 import urllib.request
 from collections.abc import Sequence
+from typing import Protocol
 
 import httpx
 
 from .subjects import CheckTarget
+from .wire import WireTransport
 
 # httpcore matches every queued request against every pooled connection, and probes each
 # connection's socket, on every assignment: quadratic in the pool size. Above a few dozen
@@ -17,15 +20,72 @@ from .subjects import CheckTarget
 _POOL_SIZE = 5
 
 
-def pooled_clients(parallelism: int, tls: bool = True) -> list[httpx.AsyncClient]:
-    count = -(-parallelism // _POOL_SIZE)
-    size = -(-parallelism // count)
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+class Sender(Protocol):
+    """Sends a request and reads its whole answer; raises httpx's exceptions."""
+
+    async def send(self, request: httpx.Request) -> httpx.Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ClientPools:
+    """httpx clients, each request on the one with the fewest in flight (see ``_POOL_SIZE``).
+    ``own``: the pools are closed with the run (a caller's client is not)."""
+
+    def __init__(self, clients: Sequence[httpx.AsyncClient], own: bool = True) -> None:
+        self.clients = clients
+        self._busy = [0] * len(clients)
+        self._own = own
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        pick = self._busy.index(min(self._busy))  # the pool with a free connection
+        self._busy[pick] += 1
+        try:
+            return await self.clients[pick].send(request)
+        finally:
+            self._busy[pick] -= 1
+
+    async def aclose(self) -> None:
+        if self._own:
+            for client in self.clients:
+                await client.aclose()
+
+
+class WireSender:
+    """``wire``'s transport as a run's sender."""
+
+    def __init__(self, transport: WireTransport) -> None:
+        self.transport = transport
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        return await self.transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+def default_sender(parallelism: int, targets: Sequence[CheckTarget]) -> Sender:
+    """The sender of a run with at most ``parallelism`` requests in flight. httpx's client
+    only when the environment names a proxy: it speaks to proxies (and honours NO_PROXY) as a
+    user configured them; ``wire`` speaks to origins only."""
+    context = ssl_context(may_use_tls(targets))
+    if _proxies():
+        return ClientPools(pooled_clients(parallelism, context))
+    return WireSender(WireTransport(context, parallelism))
+
+
+def ssl_context(tls: bool) -> ssl.SSLContext:
     # The CA bundle is loaded once, not once a pool, and only when a TLS connection may be
     # made: loading it is 30-45 ms, a run against local plain-HTTP servers never uses it.
     # Without it the context still verifies, and trusts no one: a TLS connection it was not
     # meant for fails instead of going unverified.
-    verify = httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return httpx.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def pooled_clients(parallelism: int, verify: ssl.SSLContext) -> list[httpx.AsyncClient]:
+    count = -(-parallelism // _POOL_SIZE)
+    size = -(-parallelism // count)
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     # Never follow a redirect: a trusted endpoint's 3xx could hand the key to any host.
     return [
         httpx.AsyncClient(limits=limits, verify=verify, follow_redirects=False)
@@ -33,10 +93,14 @@ def pooled_clients(parallelism: int, tls: bool = True) -> list[httpx.AsyncClient
     ]
 
 
+def _proxies() -> bool:
+    return any(scheme != "no" for scheme in urllib.request.getproxies())  # "no": NO_PROXY
+
+
 def may_use_tls(targets: Sequence[CheckTarget]) -> bool:
     """Whether any request may go over TLS: an endpoint not on plain HTTP (adapters keep the
     scheme of ``api_base``; without one they default to the provider's https URL), or a proxy
     from the environment, which httpx honours and which may itself be https."""
-    if any(scheme != "no" for scheme in urllib.request.getproxies()):  # "no": NO_PROXY
+    if _proxies():
         return True
     return not all((t.api_base or "").lower().startswith("http://") for t in targets)

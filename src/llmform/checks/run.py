@@ -10,7 +10,7 @@ earlier one worked) are then checked on their own with the same schedule, so eve
 verdict. Inputs are in ``subjects``, results and the cache in ``results``, the retry policy in
 ``retry``, failures without an answer in ``transport``.
 
-Over 400 lines: ``_Run`` is one schedule (a run's clients, cache, per-key probes and retries,
+Over 400 lines: ``_Run`` is one schedule (a run's sender, cache, per-key probes and retries,
 about 250 lines); what could leave it has left already (inputs, results, retry policy,
 transport), and cutting the schedule itself would pass its state between modules.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from ..secrets.base import fingerprint
-from .pools import may_use_tls, pooled_clients
+from .pools import ClientPools, Sender, default_sender
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
 from .providers.base import clean_detail
 from .results import Attempt, CheckReport, ConfigResult, KeyResult, ResultCache, identity_digest
@@ -64,11 +64,11 @@ _FINAL = frozenset({Outcome.VALID, Outcome.SKIPPED}) | KEY_LEVEL
 
 
 class _Run:
-    """One run's shared state: the client, the bound on concurrent requests, the probes made."""
+    """One run's shared state: the sender, the bound on concurrent requests, the probes made."""
 
     def __init__(
         self,
-        clients: Sequence[httpx.AsyncClient],
+        sender: Sender,
         parallelism: int,
         retry: RetryPolicy,
         timeout: float,
@@ -76,8 +76,7 @@ class _Run:
         sleep: Sleep,
         clock: Clock,
     ) -> None:
-        self.clients = clients
-        self._busy = [0] * len(clients)
+        self.sender = sender
         self.gate = asyncio.Semaphore(parallelism)
         self.retry = retry
         self.timeout = timeout
@@ -106,14 +105,10 @@ class _Run:
                 return transport_reply(exc, base, self.timeout)
             request.extensions["timeout"] = self._timeouts
             self.requests += 1
-            pick = self._busy.index(min(self._busy))  # the pool with a free connection
-            self._busy[pick] += 1
             try:
-                return await self.clients[pick].send(request)
+                return await self.sender.send(request)
             except Exception as exc:  # the I/O edge: say what, never its text
                 return transport_reply(exc, request.url, self.timeout)
-            finally:
-                self._busy[pick] -= 1
 
     async def probe(
         self,
@@ -358,9 +353,10 @@ async def check_keys(
     # No more requests are ever in flight than there are keys (a key's retries follow each
     # other): pools beyond that would only cost memory (--parallelism 10**30 asked for 2e29).
     parallelism = min(parallelism, max(1, sum(max(1, len(t.keys)) for t in targets)))
-    own = [] if client is not None else pooled_clients(parallelism, may_use_tls(targets))
-    clients = [client] if client is not None else own
-    run = _Run(clients, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock)
+    sender = (
+        default_sender(parallelism, targets) if client is None else ClientPools([client], own=False)
+    )
+    run = _Run(sender, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock)
     done = 0
     if progress is not None:
         progress(0, len(targets))
@@ -385,8 +381,7 @@ async def check_keys(
     finally:
         for task in tasks:
             task.cancel()  # nothing to finished ones; after a failure, stops the rest
-        for http in own:
-            await http.aclose()
+        await sender.aclose()
     if cache is not None:
         cache.save()
     return CheckReport(configs=tuple(results), requests=run.requests)
