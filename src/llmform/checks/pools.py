@@ -67,11 +67,11 @@ class WireSender:
 def default_sender(parallelism: int, targets: Sequence[CheckTarget]) -> Sender:
     """The sender of a run with at most ``parallelism`` requests in flight. httpx's client
     only when the environment names a proxy: it speaks to proxies (and honours NO_PROXY) as a
-    user configured them; ``wire`` speaks to origins only."""
-    context = ssl_context(may_use_tls(targets))
+    user configured them; ``wire`` speaks to origins only, and makes its TLS context when it
+    first needs one."""
     if _proxies():
-        return ClientPools(pooled_clients(parallelism, context))
-    return WireSender(WireTransport(context, parallelism))
+        return ClientPools(pooled_clients(parallelism, ssl_context(may_use_tls(targets))))
+    return WireSender(WireTransport(httpx.create_ssl_context, parallelism))
 
 
 def ssl_context(tls: bool) -> ssl.SSLContext:
