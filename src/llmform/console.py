@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 from .errors import Diagnostic, Severity
@@ -55,18 +57,29 @@ def format_diagnostic(diagnostic: Diagnostic, color: bool) -> str:
 
 
 class Progress:
-    """``progress(done, total)`` for long runs, on stderr. On a terminal a bar redrawn in place;
+    """``progress(done, total)`` for long runs, on stderr. On a terminal a bar redrawn in place,
+    at most every ``INTERVAL`` seconds (the start and the end always): a run reports each of
+    thousands of configs, and a redraw each time would be thousands of writes no one can read;
     elsewhere (CI logs) one line when the run starts, so a log shows what it waits for."""
 
     WIDTH = 24
+    INTERVAL = 0.1
 
-    def __init__(self, label: str, unit: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        unit: str,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``unit`` is the singular noun counted ("config"); an "s" makes the plural."""
         self.label = label
         self.unit = unit
         self.stream = stream if stream is not None else sys.stderr
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.clock = clock
         self._started = False
+        self._drawn_at = -float("inf")
 
     def __call__(self, done: int, total: int) -> None:
         if not total:
@@ -76,6 +89,10 @@ class Progress:
                 self.stream.write(f"{self.label}: {total} {self._noun(total)}...\n")
                 self._started = True
             return
+        now = self.clock()
+        if 0 < done < total and now - self._drawn_at < self.INTERVAL:
+            return
+        self._drawn_at = now
         filled = self.WIDTH * done // total
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         end = "\n" if done == total else ""

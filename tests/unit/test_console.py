@@ -37,10 +37,27 @@ class Terminal(io.StringIO):
     ids=["terminal", "terminal-one", "log", "terminal-empty", "log-empty"],
 )
 def test_progress(stream: io.StringIO, calls: list[tuple[int, int]], expected: str) -> None:
-    progress = Progress("Key checks", "config", stream)
+    now = [0.0]
+    progress = Progress("Key checks", "config", stream, clock=lambda: now[0])
     for done, total in calls:
         progress(done, total)
+        now[0] += 1.0  # slower than the redraws: every call is drawn
     assert stream.getvalue() == expected
+
+
+def test_a_terminal_bar_is_redrawn_at_most_ten_times_a_second() -> None:
+    """Thousands of configs finishing within a second are not thousands of redraws; the start
+    and the end are always drawn."""
+    stream, now = Terminal(), [0.0]
+    progress = Progress("Key checks", "config", stream, clock=lambda: now[0])
+    for done in range(1001):
+        progress(done, 1000)
+        now[0] += 0.001
+    drawn = stream.getvalue().split("\r")[1:]
+    assert drawn[0] == "Key checks [" + "-" * 24 + "] 0/1000 configs"
+    assert drawn[-1] == "Key checks [" + "#" * 24 + "] 1000/1000 configs\n"
+    assert len(drawn) == 2 + 9  # one each 0.1 s over the run's second, the last one at the end
+    assert drawn[1] == "Key checks [##----------------------] 100/1000 configs"
 
 
 @pytest.mark.parametrize(
