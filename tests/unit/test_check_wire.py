@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
-from support.checking import SENDERS, run, target
+from support.checking import SENDERS, run, self_signed_tls, target
+from support.provider_servers import ProviderServer
 
 from llmform.checks import pools
 from llmform.checks.providers import Outcome
@@ -117,6 +119,32 @@ def test_the_keys_of_one_endpoint_share_kept_alive_connections() -> None:
     assert report.passed and report.requests == len(KEYS)
     assert sorted(server.requests) == sorted(f"Bearer {k}" for k in KEYS)
     assert server.connections <= 3
+
+
+def test_https_with_a_ca_the_environment_names_reuses_its_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TLS context is httpx's (SSL_CERT_FILE honoured), made when the first https
+    connection is; the keys of the endpoint share its verified connection."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "server.pem"))
+    keys = KEYS[:4]
+
+    async def go(base: str) -> int:
+        transport = WireTransport(max_connections=2)
+        for key in keys:
+            request = httpx.Request(
+                "GET", base + "/models", headers={"authorization": f"Bearer {key}"}
+            )
+            assert (await transport.handle_async_request(request)).status_code == 200
+        await transport.aclose()
+        return transport.connections_made
+
+    server = ProviderServer("openai", dict.fromkeys(keys, "valid"), tls=self_signed_tls(tmp_path))
+    with server:
+        assert server.api_base.startswith("https://")
+        report = run_checks(targets(server.api_base, keys), parallelism=2)
+        assert asyncio.run(go(server.api_base)) == 1
+    assert report.passed and report.requests == len(keys)
 
 
 def test_connections_are_bounded_over_all_endpoints() -> None:

@@ -129,6 +129,7 @@ class WireTransport(httpx.AsyncBaseTransport):
         tls = origin.scheme == "https"
         if tls and self._ssl is None:
             self._ssl = self._tls()
+            self._ssl.set_alpn_protocols(["http/1.1"])  # as httpcore offers it
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
