@@ -534,7 +534,7 @@ def test_slots_helper_orders_primary_first() -> None:
 
 
 def test_default_pools_together_keep_the_parallelism_bound() -> None:
-    """Without an injected client the runner spreads requests over several small pools."""
+    """Without an injected client (the run's own transport) the bound holds at the server."""
     keys = [f"sk-pool-{i:04d}-xxxxxxxxxxxx" for i in range(30)]
     with ProviderServer("openai", dict.fromkeys(keys, "slow:0.1")) as server:
         targets = [target("openai", server.api_base, [k], address=f"config.ws/{k}") for k in keys]

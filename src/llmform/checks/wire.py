@@ -156,8 +156,8 @@ class WireTransport(httpx.AsyncBaseTransport):
             self._discard(connection)
 
     def _evict(self) -> None:
-        """Close the idle connection kept the longest, whatever its origin: the bound is on
-        all connections, so that many endpoints cannot open parallelism each."""
+        """Close an idle connection (its endpoint's oldest), whatever its endpoint: the bound
+        is on all connections, so that many endpoints cannot open parallelism each."""
         for connections in self._idle.values():
             if connections:
                 self._discard(connections.pop(0))
