@@ -173,7 +173,7 @@ def test_a_newer_registry_is_refused(
     for command in (["plan", OFFLINE], ["apply", OFFLINE, "--auto-approve"], ["export"]):
         code, _, err = cli(capsys, *command, "--store", postgres_url)
         assert code == 1
-        assert "has schema version 99, newer than this llmform knows (3); upgrade llmform" in err
+        assert "has schema version 99, newer than this llmform knows (4); upgrade llmform" in err
 
 
 def test_a_live_holder_is_named_and_waited_for(

@@ -116,7 +116,7 @@ def test_apply_continues_its_serial_chain_and_registry(
     assert query(
         repo, "SELECT key, value FROM meta WHERE key IN ('serial', 'schema_version') ORDER BY key"
     ) == [
-        ("schema_version", "3"),  # upgraded by the apply: policies came since
+        ("schema_version", "4"),  # upgraded by the apply: policies and digests came since
         ("serial", "3"),
     ]
     code, out, err = run(capsys, "audit", "--verify", "--head", HEAD)
@@ -146,7 +146,7 @@ def test_its_protection_still_holds(repo: str, capsys: pytest.CaptureFixture[str
         + STATE.split("  - name: dev")[1]
     )
     Path("llmform.yaml").write_text(without_prod)
-    # upgraded first (to schema 3, policies): opening it for apply would upgrade it anyway, and
+    # upgraded first (to schema 4, policies and digests): opening it for apply would upgrade it anyway, and
     # what is compared below is that the refused apply changes nothing else
     assert run(capsys, "init")[0] == 0
     before = snapshot(repo)

@@ -77,8 +77,10 @@ def test_an_old_registry_upgrades_in_place(repo: str, capsys: pytest.CaptureFixt
     assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
     assert "protect" not in columns(repo, "configs")
     assert run(capsys, "init")[0] == 0
-    # to the current schema: protection (2), then policies (3), which an old store has none of
-    assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    # to the current schema: protection (2), policies (3), which an old store has none of, and
+    # digests (4), computed for the rows there
+    assert query(repo, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(repo, "SELECT count(*) FROM configs WHERE digest IS NULL") == [(0,)]
     assert query(repo, "SELECT count(*) FROM policies") == [(0,)]
     assert query(repo, "SELECT name, protect FROM workspaces ORDER BY name") == [
         ("prod", 0),

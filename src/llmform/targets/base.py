@@ -18,7 +18,7 @@ Terraform's split of provider and backend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -174,3 +174,31 @@ class Store(SelfStatedTarget, StateStore, Protocol):
     def warnings(self) -> Sequence[str]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredDigests:
+    """What a plan needs to tell which resources changed without reading them: each managed
+    resource's digest (``core.resources.resource_digest``; None: not known, read it), and the
+    addresses of the unmanaged ones."""
+
+    lineage: str
+    serial: int
+    managed: Mapping[str, str | None]
+    unmanaged: frozenset[str]
+
+
+@runtime_checkable
+class DigestedStore(Protocol):
+    """A store that keeps a digest per managed resource (the registry: ``registry_triggers``
+    says why a stored digest can be trusted)."""
+
+    def read_digests(self, scope: Sequence[str] = ()) -> StoredDigests | None:
+        """The digests of the managed factories and policies and of the managed workspaces
+        and configs in ``scope`` (empty: all), and every unmanaged address, in one snapshot.
+        None: the store cannot vouch for its digests now (read everything instead)."""
+        ...
+
+    def read_some(self, addresses: Collection[str]) -> StoreState:
+        """``read`` of the resources at ``addresses`` only (managed and unmanaged)."""
+        ...

@@ -4,18 +4,21 @@ resource, so that the policies in force judge the next change."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from ...core.resources import Resource
 from ...state.sql.sqlite_state import Cursor
 from .row_checks import Row
+from .selection import matching
 
 _LEVELS = ("advisory", "soft", "hard")
 _APPLIES_TO = ("factory", "workspace", "config")
 
 
-def read_policies(cur: Cursor) -> list[tuple[Resource, bool]]:
-    """Every policy row as a resource, and whether llmform manages it."""
-    cur.execute(
+def read_policies(cur: Cursor, names: Collection[str] | None = None) -> list[tuple[Resource, bool]]:
+    """Every policy row (``names``: those of these names) as a resource, and whether llmform
+    manages it."""
+    query = (
         "SELECT name, description, applies_to, workspaces, labels, rule, message, level, managed"
         " FROM policies"
     )
@@ -30,7 +33,7 @@ def read_policies(cur: Cursor) -> list[tuple[Resource, bool]]:
         message,
         level,
         managed,
-    ) in cur.fetchall():
+    ) in matching(cur, query, "name", names):
         row = Row("policies", name=name)
         attrs = {
             "description": row.text("description", description),

@@ -43,7 +43,7 @@ from ...state.sql.postgres_session import LostAtCommit, PostgresSession
 from ...state.sql.postgres_state import PG_RESTORE
 from ...state.sql.sqlite_files import damaged
 from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
-from ..guard import check_befores
+from . import registry_digests as digests
 from . import registry_sql as sql
 from .postgres_migrate import MIGRATION_LOCK_KEY, migrate, schema_version, upgrade
 from .row_checks import DamagedRow
@@ -164,13 +164,7 @@ class PostgresStore(PostgresSession):
                     self._create_in(raw)
                 at = state_sql.check_expected(cur, self.display_url, expected)
                 # in the transaction's snapshot, the serial locked: nothing can slip in
-                managed, unmanaged = sql.read_resources(cur)
-                check_befores(changes, managed, unmanaged)
-                for change in changes:
-                    try:
-                        sql.apply_change(cur, change, (sealed or {}).get(change.address))
-                    except sql.SealedMismatch as exc:  # the caller's bug, not the store's
-                        raise StoreError(f"apply refused, nothing changed: {exc}") from None
+                digests.apply_changes(cur, changes, sealed or {})
                 events = state_sql.record(cur, at, audit_drafts, chain_key)
         except LostAtCommit as lost:
             raise StoreError(

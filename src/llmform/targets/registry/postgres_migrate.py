@@ -17,6 +17,8 @@ from ...errors import StoreError
 from ...state.sql.postgres_connect import QmarkCursor
 from ...state.sql.postgres_state import PG_RESTORE
 from ...state.sql.sqlite_state import Cursor
+from .registry_digests import digest_everything
+from .registry_triggers import DIGESTS_ADDED
 from .sqlite_migrate import SCHEMA_VERSION, known_version
 from .sqlite_schema import POSTGRESQL, migration, record_version
 
@@ -87,4 +89,6 @@ def upgrade(cur: psycopg.Cursor[Any], version: int, fresh: tuple[str, str] | Non
     ``fresh``) and record the new version. The caller holds the transaction."""
     for number in range(version, SCHEMA_VERSION):
         cur.execute(migration(number, POSTGRESQL).encode())  # several statements, no parameters
+    if 0 < version <= DIGESTS_ADDED:  # the rows of an older registry get their digests now
+        digest_everything(QmarkCursor(cur))
     record_version(QmarkCursor(cur), version, SCHEMA_VERSION, fresh)

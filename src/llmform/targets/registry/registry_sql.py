@@ -17,6 +17,7 @@ from ...core.resources import JSON, Resource, model_dict
 from ...state.sql.sqlite_state import Cursor
 from .policy_rows import read_policies, write_policy
 from .row_checks import Row
+from .selection import EVERYTHING, Selection
 
 
 def _dumps(value: JSON) -> str:
@@ -30,9 +31,13 @@ def now() -> str:
 # -- read ------------------------------------------------------------------------------------
 
 
-def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource]]:
-    """(managed, unmanaged) resources by address, in the normal form of ``resources.py``.
-    A value of the wrong type or shape raises DamagedRow, naming its table and row."""
+def read_resources(
+    cur: Cursor, only: Selection | None = None
+) -> tuple[dict[str, Resource], dict[str, Resource]]:
+    """(managed, unmanaged) resources by address, in the normal form of ``resources.py``;
+    ``only``: those it selects (None: all). A value of the wrong type or shape raises
+    DamagedRow, naming its table and row."""
+    pick = only or EVERYTHING
     managed: dict[str, Resource] = {}
     unmanaged: dict[str, Resource] = {}
 
@@ -40,8 +45,8 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         (managed if is_managed else unmanaged)[resource.address] = resource
 
     factory_models: dict[str, list[JSON]] = defaultdict(list)
-    cur.execute("SELECT factory, name, types, max_tokens, tools FROM factory_models")
-    for factory, name, types, max_tokens, tools in cur.fetchall():
+    query = "SELECT factory, name, types, max_tokens, tools FROM factory_models"
+    for factory, name, types, max_tokens, tools in pick.rows(cur, query, "factory_models"):
         row = Row("factory_models", factory=factory, name=name)
         factory_models[row.text("factory", factory)].append(
             model_dict(
@@ -51,8 +56,8 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
                 row.flag("tools", tools),
             )
         )
-    cur.execute("SELECT name, type, api_base, tags, managed FROM factories")
-    for name, kind, api_base, tags, is_managed in cur.fetchall():
+    query = "SELECT name, type, api_base, tags, managed FROM factories"
+    for name, kind, api_base, tags, is_managed in pick.rows(cur, query, "factories"):
         row = Row("factories", name=name)
         attrs: dict[str, Any] = {
             "type": row.text("type", kind),
@@ -63,8 +68,10 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         address = f"factory.{row.text('name', name)}"
         put(Resource(address, "factory", None, attrs), row.flag("managed", is_managed))
 
-    cur.execute("SELECT name, description, labels, defaults, managed, protect FROM workspaces")
-    for name, description, labels, defaults, is_managed, protect in cur.fetchall():
+    query = "SELECT name, description, labels, defaults, managed, protect FROM workspaces"
+    for name, description, labels, defaults, is_managed, protect in pick.rows(
+        cur, query, "workspaces"
+    ):
         row = Row("workspaces", name=name)
         attrs = {
             "description": row.text("description", description),
@@ -80,10 +87,10 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         )
 
     config_models: dict[tuple[str, str], list[JSON]] = defaultdict(list)
-    cur.execute(
-        "SELECT workspace, config, name, types, max_tokens, tools, custom FROM config_models"
-    )
-    for ws, config, name, types, max_tokens, tools, custom in cur.fetchall():
+    query = "SELECT workspace, config, name, types, max_tokens, tools, custom FROM config_models"
+    for ws, config, name, types, max_tokens, tools, custom in pick.rows(
+        cur, query, "config_models"
+    ):
         row = Row("config_models", workspace=ws, config=config, name=name)
         config_models[(ws, config)].append(
             model_dict(
@@ -99,11 +106,13 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
     refs: dict[tuple[str, str], list[tuple[int, str, str, str | None]]] = defaultdict(list)
     # configs with a secret row that holds no sealed value; the sealed text itself is not read
     plain: set[tuple[str, str]] = set()
-    cur.execute(
+    query = (
         "SELECT workspace, config, slot, position, ref, fingerprint, ciphertext IS NULL"
         " FROM config_secrets"
     )
-    for ws, config, slot, position, ref, fingerprint, unsealed in cur.fetchall():
+    for ws, config, slot, position, ref, fingerprint, unsealed in pick.rows(
+        cur, query, "config_secrets"
+    ):
         row = Row("config_secrets", workspace=ws, config=config, slot=slot)
         refs[(ws, config)].append(
             (
@@ -115,7 +124,7 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         )
         if unsealed:
             plain.add((ws, config))
-    cur.execute(
+    query = (
         "SELECT workspace, name, factory, api_base, enabled, description, options, managed,"
         " protect FROM configs"
     )
@@ -129,7 +138,7 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         options,
         is_managed,
         protect,
-    ) in cur.fetchall():
+    ) in pick.rows(cur, query, "configs"):
         row = Row("configs", workspace=ws, name=name)
         slots = sorted(refs[(ws, name)])
         attrs = {
@@ -148,7 +157,7 @@ def read_resources(cur: Cursor) -> tuple[dict[str, Resource], dict[str, Resource
         secrets = {slot: fp for _, slot, _, fp in slots if fp is not None}
         address = f"config.{row.text('workspace', ws)}/{row.text('name', name)}"
         put(Resource(address, "config", ws, attrs, secrets), row.flag("managed", is_managed))
-    for resource, is_managed in read_policies(cur):
+    for resource, is_managed in read_policies(cur, pick.policies):
         put(resource, is_managed)
     return managed, unmanaged
 

@@ -32,7 +32,7 @@ from ...state.sql.creation_lock import CreationLock
 from ...state.sql.new_store_key import new_store_key
 from ...state.urls import sqlite_path
 from ..base import NoStoreError, OpenMode, StoreState, TargetResources
-from ..guard import check_befores
+from . import registry_digests as digests
 from . import registry_sql as sql
 from .row_checks import DamagedRow
 from .sqlite_migrate import (
@@ -312,13 +312,7 @@ class SqliteStore:
             at = state_sql.lineage_serial(cur, self.display_url)
             state_sql.check_expected(at, expected)
             # under the write lock, against the rows about to change: nothing can slip in
-            managed, unmanaged = sql.read_resources(cur)
-            check_befores(changes, managed, unmanaged)
-            for change in changes:
-                try:
-                    sql.apply_change(cur, change, sealed.get(change.address))
-                except sql.SealedMismatch as exc:  # the caller's bug, not the store's state
-                    raise StoreError(f"apply refused, nothing changed: {exc}") from None
+            digests.apply_changes(cur, changes, sealed)
             events = state_sql.record(cur, at, audit_drafts, chain_key)
             cur.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from ...errors import StoreError
 from ...state.sql import sqlite_files as dbfile
 from ...state.sql.sqlite_state import FINGERPRINT_KEY_BYTES
+from .registry_digests import digest_everything
+from .registry_triggers import DIGESTS_ADDED
 from .sqlite_schema import MIGRATIONS, SQLITE, migration, record_version
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -42,6 +44,8 @@ def upgrade(
     for number in range(version, SCHEMA_VERSION):
         for statement in _statements(migration(number, SQLITE)):
             conn.execute(statement)
+    if 0 < version <= DIGESTS_ADDED:  # the rows of an older store get their digests now
+        digest_everything(conn.cursor())
     record_version(conn.cursor(), version, SCHEMA_VERSION, fresh)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from string import Template
 
 from ...state.sql.sqlite_state import Cursor
+from .registry_triggers import DIGESTS_ADDED, digest_triggers
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,16 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT
     );
     """,
+    # 4: each managed resource's digest (``core.resources.resource_digest`` of the row as read
+    # back), so that a plan recognises an unchanged resource without reading it; NULL: not
+    # known, the row is read and diffed. Triggers (``registry_triggers``) set it back to NULL
+    # when anything else changes the row or its model and secret rows.
+    """
+    ALTER TABLE factories ADD COLUMN digest TEXT DEFAULT NULL;
+    ALTER TABLE workspaces ADD COLUMN digest TEXT DEFAULT NULL;
+    ALTER TABLE configs ADD COLUMN digest TEXT DEFAULT NULL;
+    ALTER TABLE policies ADD COLUMN digest TEXT DEFAULT NULL;
+    """,
 )
 
 
@@ -168,8 +179,9 @@ def record_version(
 
 def migration(number: int, dialect: Dialect) -> str:
     """The script of migration ``number`` (0-based: the one that brings version ``number`` to
-    ``number + 1``) in ``dialect``."""
-    return Template(MIGRATIONS[number]).substitute(int64=dialect.int64)
+    ``number + 1``) in ``dialect``, with the triggers it brings in that dialect."""
+    script = Template(MIGRATIONS[number]).substitute(int64=dialect.int64)
+    return script + (digest_triggers(dialect.name) if number == DIGESTS_ADDED else "")
 
 
 # A migration that only adds columns with a default: ALTER TABLE t ADD COLUMN c ... DEFAULT d;
