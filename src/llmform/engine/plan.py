@@ -17,8 +17,7 @@ from ..checks.trust import EndpointTrust, NormalUrl
 from ..checks.trust_sources import applied_urls, run_trust
 from ..core.plan import Plan, build_plan
 from ..core.policy_results import judge_state
-from ..core.protect import check_declares_something
-from ..core.resources import desired_resources, policy_of
+from ..core.resources import desired_resources, policy_of, secret_slots
 from ..desired.model import Config, DesiredState, SecretRef
 from ..errors import InputError, LlmformError
 from ..secrets.base import Resolver, fingerprint
@@ -27,6 +26,13 @@ from ..secrets.reads import SecretsError as SecretsError  # re-exported: prepare
 from ..targets.base import ChecksDesired, Store, StoreState
 from .adoption import adopt, adoption_notes
 from .backend import Backend
+from .plan_reads import (
+    check_declared,
+    read_addresses,
+    read_for_plan,
+    store_workspaces,
+    with_unchanged,
+)
 
 if TYPE_CHECKING:  # the subjects import the adapters and httpx: only a run that checks keys
     from ..checks.subjects import CheckTarget
@@ -58,8 +64,11 @@ def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]
     return [c for c in state.configs.values() if not scope or c.workspace in scope]
 
 
-def _check_scope(state: DesiredState, current: StoreReader, scope: Sequence[str]) -> None:
-    if not set(scope) - set(state.workspaces):
+def _check_scope(
+    state: DesiredState, backend: Backend, current: StoreReader, scope: Sequence[str]
+) -> None:
+    outside = set(scope) - set(state.workspaces)
+    if not outside or not outside - store_workspaces(backend, current, scope):
         return
     known = set(state.workspaces) | {r.workspace for r in current().resources.values()}
     unknown = sorted(set(scope) - {w for w in known if w})
@@ -92,11 +101,15 @@ def prepare(
         if problems:
             raise InputError(problems)
     current = functools.cache(backend.read)  # read once, and only if a step below needs it
-    _check_scope(state, current, scope)
+    _check_scope(state, backend, current, scope)
     if resolver is None:
         return Prepared(ResolvedSecrets({}, {}), None, secrets_compared=False)
     configs = _configs_in_scope(state, scope)
-    rule = reading_rule(configs, current, encrypted=encrypted)
+    # a disabled config's stored row, when it has secrets (``reading_rule``), and no other
+    disabled = [c.address for c in configs if not c.enabled and secret_slots(c)]
+    rule = reading_rule(
+        configs, lambda: read_addresses(backend, disabled, current), encrypted=encrypted
+    )
     key = backend.state.fingerprint_key()
     secrets = resolve_secrets(configs, resolver, key, rule)
     if check is None:
@@ -160,16 +173,20 @@ def plan_prepared(
     (``overrides``: soft policy name -> the reason it is overridden). ``encrypted``: a cipher
     is configured, so the store is to keep secret values sealed (see llmform.secrets.sealing)."""
     backend = Backend.of(store)
-    read = backend.read()
+    fingerprints = _fingerprints(prepared, backend)
+    # the store as far as the plan needs it: with digests, what differs (``plan_reads``)
+    everything = desired_resources(state, fingerprints, encrypted=encrypted)
+    inputs = read_for_plan(backend, everything, scope)
+    read = inputs.read
     in_force = {r.name: policy_of(r) for r in read.resources.values() if r.kind == "policy"}
     policies, overridden = judge_state(state, scope, overrides, in_force)
-    fingerprints = _fingerprints(prepared, backend)
-    desired = desired_resources(state, fingerprints, encrypted=encrypted)
-    current = adopt(read, desired)  # what the configuration declares of the adoptable
-    check_declares_something(state, current.resources, scope)
+    current = adopt(read, inputs.desired)  # what the configuration declares of the adoptable
+    check_declared(state, inputs, current.resources, scope)
+    desired, compared = with_unchanged(inputs, everything, current.resources)
     plan = build_plan(
         desired,
-        current.resources,
+        compared,
+        known_unchanged=inputs.known_unchanged,
         store_url=backend.display_url,
         lineage=current.lineage,
         serial=current.serial,

@@ -23,7 +23,7 @@ serial's row, so two applies can never both commit from one snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,7 +42,14 @@ from ...state.sql.postgres_connect import QmarkCursor, error_text
 from ...state.sql.postgres_session import LostAtCommit, PostgresSession
 from ...state.sql.postgres_state import PG_RESTORE
 from ...state.sql.sqlite_files import damaged
-from ..base import NoStoreError, OpenMode, StalePlanError, StoreState, TargetResources
+from ..base import (
+    NoStoreError,
+    OpenMode,
+    StalePlanError,
+    StoredDigests,
+    StoreState,
+    TargetResources,
+)
 from . import registry_digests as digests
 from . import registry_sql as sql
 from .postgres_migrate import MIGRATION_LOCK_KEY, migrate, schema_version, upgrade
@@ -123,6 +130,26 @@ class PostgresStore(PostgresSession):
         with self._reading() as cur:
             lineage, serial = state_sql.lineage_serial(cur, self.display_url)
             managed, unmanaged = sql.read_resources(cur)
+        return StoreState(lineage, serial, managed, unmanaged)
+
+    def read_digests(self, scope: Sequence[str] = ()) -> StoredDigests | None:
+        """``targets.base.DigestedStore``: keys and digests only, one snapshot. None for an
+        older registry read as upgraded (its digests come with the upgrade)."""
+        if not self.exists or self._read_as is not None:
+            return None
+        with self._reading() as cur:
+            if not digests.triggers_intact(cur, "postgresql"):
+                return None
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            found = digests.read_digests(cur, scope)
+        return StoredDigests(lineage, serial, found.managed, found.unmanaged)
+
+    def read_some(self, addresses: Collection[str]) -> StoreState:
+        if not self.exists:
+            return StoreState(self._fresh[0], 0, {}, {})
+        with self._reading() as cur:
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, unmanaged = digests.read_some(cur, addresses)
         return StoreState(lineage, serial, managed, unmanaged)
 
     def read_resources(self) -> TargetResources:

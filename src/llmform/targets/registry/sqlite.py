@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -31,7 +31,7 @@ from ...state.sql import sqlite_state as state_sql
 from ...state.sql.creation_lock import CreationLock
 from ...state.sql.new_store_key import new_store_key
 from ...state.urls import sqlite_path
-from ..base import NoStoreError, OpenMode, StoreState, TargetResources
+from ..base import NoStoreError, OpenMode, StoredDigests, StoreState, TargetResources
 from . import registry_digests as digests
 from . import registry_sql as sql
 from .row_checks import DamagedRow
@@ -207,12 +207,34 @@ class SqliteStore:
 
     def read(self) -> StoreState:
         """Both halves in one snapshot: the state's lineage and serial, the target's rows."""
+        with self._snapshot() as cur:
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, unmanaged = sql.read_resources(cur)
+        return StoreState(lineage, serial, managed, unmanaged)
+
+    def read_digests(self, scope: Sequence[str] = ()) -> StoredDigests | None:
+        """``targets.base.DigestedStore``: keys and digests only, one snapshot."""
+        with self._snapshot() as cur:
+            if not digests.triggers_intact(cur, "sqlite"):
+                return None
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            found = digests.read_digests(cur, scope)
+        return StoredDigests(lineage, serial, found.managed, found.unmanaged)
+
+    def read_some(self, addresses: Collection[str]) -> StoreState:
+        with self._snapshot() as cur:
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, unmanaged = digests.read_some(cur, addresses)
+        return StoreState(lineage, serial, managed, unmanaged)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Cursor]:
+        """A read transaction (one consistent snapshot), its errors said as a store's."""
         try:
             cur = self._conn.cursor()
-            cur.execute("BEGIN")  # one consistent snapshot
+            cur.execute("BEGIN")
             try:
-                lineage, serial = state_sql.lineage_serial(cur, self.display_url)
-                managed, unmanaged = sql.read_resources(cur)
+                yield cur
             finally:
                 cur.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -221,7 +243,6 @@ class SqliteStore:
             ) from None
         except DamagedRow as exc:
             raise dbfile.damaged(self.display_url, exc.table, exc.row, exc.problem) from None
-        return StoreState(lineage, serial, managed, unmanaged)
 
     @contextmanager
     def lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:

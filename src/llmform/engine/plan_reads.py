@@ -1,0 +1,161 @@
+"""What a plan reads of the store: with a store that keeps a digest per resource (the registry,
+``targets.base.DigestedStore``), only the resources whose digest differs from the desired
+one's; from any other (MLflow's gateway, whose drift needs every object), everything.
+
+The digests are a shortcut, never a verdict: equal digests (``core.resources.resource_digest``
+of everything diff compares) mean the resource is unchanged, so it is neither read nor diffed
+and the plan counts it as such (``build_plan``'s ``known_unchanged``); anything else (new,
+deleted, changed, a digest the store does not know, an unmanaged row) is read and diffed as
+before. A desired config with a secret the run did not read is never matched by digest: its
+stored fingerprint is carried over (``core.unresolved``), which needs the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from ..core.diff import Scope
+from ..core.protect import check_declares_something
+from ..core.resources import Resource, resource_digest
+from ..desired.model import DesiredState
+from ..targets.base import DigestedStore, StoredDigests, StoreState
+from .backend import Backend
+
+# Past this share of the store differing, one whole read is cheaper than reading by key.
+WHOLE_READ_SHARE = 3
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """The store as a plan diffs it: ``read`` holds the resources read in full (every one, or
+    those that may have changed, every managed policy and every unmanaged row), ``desired``
+    the desired resources to diff against them, ``known_unchanged`` the others (address ->
+    digest). ``managed``: every managed address in the plan's scope, when ``read`` is not
+    the whole store (None: it is)."""
+
+    read: StoreState
+    desired: Mapping[str, Resource]
+    known_unchanged: Mapping[str, str]
+    managed: Collection[str] | None = None
+
+
+def digested(backend: Backend) -> DigestedStore | None:
+    """The backend's store as one that keeps digests (None: read it whole). Only a target
+    that is its own state store: a target beside a state has drift to show."""
+    target: object = backend.target
+    if target is backend.state and isinstance(target, DigestedStore):
+        return target
+    return None
+
+
+def _unread(resource: Resource) -> bool:
+    """A config with a secret whose value the run did not read (no fingerprint)."""
+    refs = resource.attrs.get("secrets") or {} if resource.kind == "config" else {}
+    return any(slot not in resource.secrets for slot in refs)
+
+
+def _whole(backend: Backend, desired: Mapping[str, Resource]) -> PlanInputs:
+    return PlanInputs(backend.read(), desired, {})
+
+
+def read_for_plan(
+    backend: Backend, desired: Mapping[str, Resource], scope: Sequence[str] = ()
+) -> PlanInputs:
+    """What the plan of ``desired`` in ``scope`` diffs, read as narrowly as the store allows."""
+    store = digested(backend)
+    stored = store.read_digests(scope) if store is not None else None
+    if store is None or stored is None:
+        return _whole(backend, desired)
+    covered = Scope(frozenset(scope))
+    known: dict[str, str] = {}
+    differ: set[str] = set()
+    for address, resource in desired.items():
+        if scope and resource.kind != "factory" and not covered.covers(resource):
+            continue  # outside the scope: the diff leaves it alone either way
+        digest = stored.managed.get(address)
+        if digest is not None and not _unread(resource) and resource_digest(resource) == digest:
+            known[address] = digest
+        else:
+            differ.add(address)
+    differ.update(address for address in stored.managed if address not in desired)
+    if scope and any(address.startswith("factory.") for address in differ):
+        # a scoped plan takes in a factory by the configs in scope that use it: diff them all
+        for address, resource in desired.items():
+            if resource.kind == "config" and covered.covers(resource):
+                known.pop(address, None)
+                differ.add(address)
+    if len(differ) * WHOLE_READ_SHARE > max(len(stored.managed), 300):
+        return _whole(backend, desired)
+    policies = {address for address in stored.managed if address.startswith("policy.")}
+    some = store.read_some(differ | policies | stored.unmanaged)
+    if (some.lineage, some.serial) != (stored.lineage, stored.serial):
+        return _whole(backend, desired)  # an apply came between the two reads
+    wanted = {address: desired[address] for address in sorted(differ) if address in desired}
+    return PlanInputs(some, wanted, known, frozenset(stored.managed))
+
+
+def check_declared(
+    state: DesiredState, inputs: PlanInputs, current: Mapping[str, Resource], scope: Sequence[str]
+) -> None:
+    """``check_declares_something`` against every managed resource, where ``current`` (the
+    managed resources read) may be a part of them: the others stand in by address, which is
+    all the check looks at, and only when the check could refuse."""
+    if inputs.managed is None:
+        check_declares_something(state, current, scope)
+        return
+    could_refuse = (
+        any(name not in state.workspaces for name in scope)
+        if scope
+        else not (state.workspaces or state.configs)
+    )
+    if not could_refuse:
+        return
+    stand_ins = {address: _stand_in(address) for address in inputs.managed}
+    check_declares_something(state, {**stand_ins, **current}, scope)
+
+
+def _stand_in(address: str) -> Resource:
+    kind, _, name = address.partition(".")
+    workspace = name if kind == "workspace" else name.split("/", 1)[0] if kind == "config" else None
+    return Resource(address, kind, workspace, {})
+
+
+def store_workspaces(
+    backend: Backend, current: Callable[[], StoreState], scope: Sequence[str]
+) -> set[str]:
+    """The workspaces of ``scope`` the store holds managed resources in (``current``: the whole
+    store, read only when the store keeps no digests)."""
+    store = digested(backend)
+    stored: StoredDigests | None = store.read_digests(scope) if store is not None else None
+    if stored is not None:
+        addresses: Collection[str] = stored.managed
+    else:
+        addresses = current().resources
+    held = {_stand_in(address).workspace for address in addresses}
+    return {name for name in held if name and name in scope}
+
+
+def read_addresses(
+    backend: Backend, addresses: Collection[str], current: Callable[[], StoreState]
+) -> StoreState:
+    """The store's resources at ``addresses`` (and perhaps more: ``current``, the whole store,
+    when it keeps no digests)."""
+    store = digested(backend)
+    if store is None:
+        return current()
+    return store.read_some(addresses)
+
+
+def with_unchanged(
+    inputs: PlanInputs, desired: Mapping[str, Resource], current: Mapping[str, Resource]
+) -> tuple[Mapping[str, Resource], Mapping[str, Resource]]:
+    """What ``build_plan`` is given to diff: for now every desired resource, and the known
+    unchanged ones as their own ``before`` (equal digests: equal in all diff compares; never
+    a catalog factory, as the store reads none), so that the plan lists their no-op changes as
+    it did. Once plans hold no copies of unchanged resources (``known_unchanged`` counts
+    them), this is ``inputs.desired`` and ``current`` as they are."""
+    if not inputs.known_unchanged:
+        return desired, current
+    same = {a: replace(desired[a], catalog=False) for a in inputs.known_unchanged}
+    return desired, {**same, **current}
