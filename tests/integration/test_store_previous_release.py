@@ -146,8 +146,8 @@ def test_its_protection_still_holds(repo: str, capsys: pytest.CaptureFixture[str
         + STATE.split("  - name: dev")[1]
     )
     Path("llmform.yaml").write_text(without_prod)
-    # upgraded first (to schema 4, policies and digests): opening it for apply would upgrade it anyway, and
-    # what is compared below is that the refused apply changes nothing else
+    # upgraded first (to schema 4, policies and digests): opening it for apply would upgrade it
+    # anyway, and what is compared below is that the refused apply changes nothing else
     assert run(capsys, "init")[0] == 0
     before = snapshot(repo)
     code, out, _ = run(capsys, "apply", "--auto-approve", "--no-validate-keys", "llmform.yaml")
