@@ -154,3 +154,56 @@ def test_its_protection_still_holds(repo: str, capsys: pytest.CaptureFixture[str
     assert code == 1
     assert "workspace.prod is protected" in out and "config.prod/main is protected" in out
     assert snapshot(repo) == before
+
+
+# The release before per-resource digests (schema version 3): STATE with a policy, applied once.
+DUMP_V3 = DUMP.with_name("registry-v3.sql")
+V3_STATE = STATE.replace(
+    "factories:\n",
+    "policies:\n  - name: described\n    applies_to: {kind: config}\n    rule: 'true'\n"
+    "    message: every config passes\n    level: advisory\nfactories:\n",
+)
+HEAD_V3 = (
+    "8:hmac-sha256:b0aed03352aa:26aa3ffcb2014baba801d4ab169d4fee9c5e7f4d1d1dadd545c76d1b4714df1f"
+)
+
+
+@pytest.fixture()
+def repo_v3(repo: str) -> str:
+    with store_db(repo) as db:  # the v2 registry ``repo`` loaded makes way for the v3 one
+        for table in ("config_secrets", "config_models", "configs", "factory_models"):
+            db.execute(f"DROP TABLE {table}")
+        for table in ("factories", "workspaces", "locks", "audit_events", "meta"):
+            db.execute(f"DROP TABLE {table}")
+    load_dump(repo, DUMP_V3.read_text(encoding="utf-8"))
+    Path("llmform.yaml").write_text(V3_STATE)
+    return repo
+
+
+def test_a_schema_3_registry_plans_unchanged_then_gets_its_digests(
+    repo_v3: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert query(repo_v3, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    before = snapshot(repo_v3)
+    code, out, err = run(
+        capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml"
+    )
+    assert code == 0 and "No changes." in out, out + err
+    assert snapshot(repo_v3) == before  # a plan upgrades nothing
+    assert run(capsys, "init")[0] == 0
+    assert query(repo_v3, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    with Registry(repo_v3) as registry:
+        assert [c.name for c in registry.configs("staging")] == ["dev"]
+    # every managed row has the digest of what it holds, so the next plan reads none of them
+    for table in ("factories", "workspaces", "configs", "policies"):
+        assert query(repo_v3, f"SELECT count(*) FROM {table} WHERE digest IS NULL") == [(0,)]
+    code, out, err = run(
+        capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml"
+    )
+    assert code == 0 and "No changes." in out, out + err
+    code, out, err = run(capsys, "audit", "--verify", "--head", HEAD_V3)
+    assert code == 0, out + err
+    with store_db(repo_v3) as db:  # and a hand edit of an upgraded row shows
+        db.execute("UPDATE workspaces SET labels = '{}' WHERE name = 'prod'")
+    code, out, _ = run(capsys, "plan", "--no-validate-keys", "--detailed-exitcode", "llmform.yaml")
+    assert code == 2 and "~ workspace.prod" in out, out
