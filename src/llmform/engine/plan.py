@@ -27,6 +27,7 @@ from ..targets.base import ChecksDesired, Store, StoreState
 from .adoption import adopt, adoption_notes
 from .backend import Backend
 from .plan_reads import (
+    DigestMemo,
     check_declared,
     read_addresses,
     read_for_plan,
@@ -58,6 +59,8 @@ class Prepared:
     secrets_compared: bool = True  # False: --no-secrets, nothing was resolved
     # the store's key the fingerprints were made with (see plan_prepared)
     fingerprint_key: bytes = field(default=b"", repr=False)
+    # the desired resources' digests, made by the first plan and reused by apply's under the lock
+    digests: DigestMemo = field(default_factory=dict, repr=False, compare=False)
 
 
 def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:
@@ -176,7 +179,7 @@ def plan_prepared(
     fingerprints = _fingerprints(prepared, backend)
     # the store as far as the plan needs it: with digests, what differs (``plan_reads``)
     everything = desired_resources(state, fingerprints, encrypted=encrypted)
-    inputs = read_for_plan(backend, everything, scope)
+    inputs = read_for_plan(backend, everything, scope, prepared.digests)
     read = inputs.read
     in_force = {r.name: policy_of(r) for r in read.resources.values() if r.kind == "policy"}
     policies, overridden = judge_state(state, scope, overrides, in_force)

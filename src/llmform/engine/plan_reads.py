@@ -59,10 +59,29 @@ def _whole(backend: Backend, desired: Mapping[str, Resource]) -> PlanInputs:
     return PlanInputs(backend.read(), desired, {})
 
 
+# address -> (the resource digested, its digest): a run's second plan (apply's, under the
+# lock) reuses the first's digest of each resource that is equal to the one it digested
+DigestMemo = dict[str, tuple[Resource, str]]
+
+
+def _digest(resource: Resource, memo: DigestMemo) -> str:
+    known = memo.get(resource.address)
+    if known is not None and known[0] == resource:
+        return known[1]
+    digest = resource_digest(resource)
+    memo[resource.address] = (resource, digest)
+    return digest
+
+
 def read_for_plan(
-    backend: Backend, desired: Mapping[str, Resource], scope: Sequence[str] = ()
+    backend: Backend,
+    desired: Mapping[str, Resource],
+    scope: Sequence[str] = (),
+    memo: DigestMemo | None = None,
 ) -> PlanInputs:
-    """What the plan of ``desired`` in ``scope`` diffs, read as narrowly as the store allows."""
+    """What the plan of ``desired`` in ``scope`` diffs, read as narrowly as the store allows
+    (``memo``: digests of an earlier plan of the same run)."""
+    memo = {} if memo is None else memo
     store = digested(backend)
     stored = store.read_digests(scope) if store is not None else None
     if store is None or stored is None:
@@ -74,7 +93,7 @@ def read_for_plan(
         if scope and resource.kind != "factory" and not covered.covers(resource):
             continue  # outside the scope: the diff leaves it alone either way
         digest = stored.managed.get(address)
-        if digest is not None and not _unread(resource) and resource_digest(resource) == digest:
+        if digest is not None and not _unread(resource) and _digest(resource, memo) == digest:
             known[address] = digest
         else:
             differ.add(address)

@@ -23,6 +23,9 @@ from .registry_triggers import TRIGGER_CHECK, TRIGGER_COUNT
 from .row_checks import DamagedRow
 from .selection import Selection, matching
 
+# Past this many resources, reading every row is cheaper than reading them by key.
+BY_KEY_LIMIT = 2000
+
 
 @dataclass(frozen=True)
 class Digests:
@@ -82,7 +85,9 @@ def read_some(
     wanted = set(addresses)
     if not wanted:
         return {}, {}
-    managed, unmanaged = read_resources(cur, Selection.of(wanted))
+    # many: one read of every row is cheaper than reading them by key
+    many = len(wanted) > BY_KEY_LIMIT
+    managed, unmanaged = read_resources(cur, None if many else Selection.of(wanted))
     return (
         {a: r for a, r in managed.items() if a in wanted},
         {a: r for a, r in unmanaged.items() if a in wanted},
