@@ -30,6 +30,7 @@ from .plan_reads import (
     DigestMemo,
     check_declared,
     read_addresses,
+    read_endpoints,
     read_for_plan,
     store_workspaces,
     with_unchanged,
@@ -140,7 +141,7 @@ def endpoint_trust(
     backend = Backend.of(store)
     if not backend.target.applied_by_trusted_runs:
         return run_trust((), trusted)
-    return run_trust(applied_urls((current or backend.read)().resources), trusted)
+    return run_trust(applied_urls(read_endpoints(backend, current).resources), trusted)
 
 
 def new_store_note(backend: Backend) -> str:

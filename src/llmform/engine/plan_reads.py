@@ -178,3 +178,12 @@ def with_unchanged(
         return desired, current
     same = {a: replace(desired[a], catalog=False) for a in inputs.known_unchanged}
     return desired, {**same, **current}
+
+
+def read_endpoints(backend: Backend, current: Callable[[], StoreState] | None) -> StoreState:
+    """The managed resources whose endpoints count as applied (every one, from a store that
+    keeps no digests: ``current``, or read now)."""
+    store = digested(backend)
+    if store is not None:
+        return store.read_endpoints()
+    return (current or backend.read)()

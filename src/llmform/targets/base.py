@@ -202,3 +202,8 @@ class DigestedStore(Protocol):
     def read_some(self, addresses: Collection[str]) -> StoreState:
         """``read`` of the resources at ``addresses`` only (managed and unmanaged)."""
         ...
+
+    def read_endpoints(self) -> StoreState:
+        """``read`` of the managed factories and of the managed configs with an ``api_base``
+        only: the endpoints applied (``checks.trust_sources.applied_urls``)."""
+        ...

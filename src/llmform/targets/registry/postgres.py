@@ -152,6 +152,14 @@ class PostgresStore(PostgresSession):
             managed, unmanaged = digests.read_some(cur, addresses)
         return StoreState(lineage, serial, managed, unmanaged)
 
+    def read_endpoints(self) -> StoreState:
+        if not self.exists:
+            return StoreState(self._fresh[0], 0, {}, {})
+        with self._reading() as cur:
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, _ = digests.read_some(cur, digests.endpoint_addresses(cur))
+        return StoreState(lineage, serial, managed)
+
     def read_resources(self) -> TargetResources:
         """The target half alone (``targets.base.Target``)."""
         if not self.exists:

@@ -94,6 +94,15 @@ def read_some(
     )
 
 
+def endpoint_addresses(cur: Cursor) -> set[str]:
+    """The managed factories and the managed configs with an ``api_base``: where the endpoints
+    applied are."""
+    cur.execute("SELECT name FROM factories WHERE managed = 1")
+    found = {f"factory.{name}" for (name,) in cur.fetchall()}
+    cur.execute("SELECT workspace, name FROM configs WHERE managed = 1 AND api_base IS NOT NULL")
+    return found | {f"config.{ws}/{name}" for ws, name in cur.fetchall()}
+
+
 _KEYS = {
     "factory": ("factories", "name = ?"),
     "workspace": ("workspaces", "name = ?"),

@@ -227,6 +227,12 @@ class SqliteStore:
             managed, unmanaged = digests.read_some(cur, addresses)
         return StoreState(lineage, serial, managed, unmanaged)
 
+    def read_endpoints(self) -> StoreState:
+        with self._snapshot() as cur:
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, _ = digests.read_some(cur, digests.endpoint_addresses(cur))
+        return StoreState(lineage, serial, managed)
+
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Cursor]:
         """A read transaction (one consistent snapshot), its errors said as a store's."""
