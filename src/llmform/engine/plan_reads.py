@@ -173,7 +173,9 @@ def with_unchanged(
     unchanged ones as their own ``before`` (equal digests: equal in all diff compares; never
     a catalog factory, as the store reads none), so that the plan lists their no-op changes as
     it did. Once plans hold no copies of unchanged resources (``known_unchanged`` counts
-    them), this is ``inputs.desired`` and ``current`` as they are."""
+    them), this is ``inputs.desired`` and ``current`` without the known unchanged ones (every
+    policy is read, for those in force to judge the plan, and must not be diffed as deleted):
+    ``{a: r for a, r in current.items() if a not in inputs.known_unchanged}``."""
     if not inputs.known_unchanged:
         return desired, current
     same = {a: replace(desired[a], catalog=False) for a in inputs.known_unchanged}
