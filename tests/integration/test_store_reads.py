@@ -1,12 +1,14 @@
-"""How often a plan reads the store: every step of ``prepare`` that needs the store's state (the
--w check, which disabled configs' secrets to read, the endpoints applied to it) shares one
-reading, and ``plan_prepared`` reads it again (under the apply lock that reading must be fresh).
-On each store (``store_url``)."""
+"""How a plan reads the registry: never whole. Each step of ``prepare`` that needs the store (the
+-w check, which disabled configs' secrets to read, the endpoints applied to it) reads only what
+it needs (digests, the rows of some resources, the endpoints), and ``plan_prepared`` reads the
+digests and what differs again (under the apply lock that reading must be fresh). On each store
+(``store_url``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,7 @@ from llmform.engine.plan import plan_prepared, prepare
 from llmform.secrets.env import EnvResolver
 from llmform.state.audit import RunInfo
 from llmform.targets import open_store
-from llmform.targets.base import OpenMode, Store, StoreState
+from llmform.targets.base import OpenMode, Store
 
 ENV = {"READS_KEY": "sk-reads-test-0123456789abcdef", "READS_OLD": "sk-reads-old-0123456789abcd"}
 
@@ -47,16 +49,18 @@ configs:
     return path
 
 
-def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[StoreState]:
-    """Every reading of ``store`` from now on, in order."""
-    reads: list[StoreState] = []
-    read = store.read
+def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every reading of ``store`` from now on, in order: which method, and for ``read_some``
+    which addresses."""
+    reads: list[str] = []
+    for name in ("read", "read_digests", "read_some", "read_endpoints"):
+        method = getattr(store, name)
 
-    def counted() -> StoreState:
-        reads.append(read())
-        return reads[-1]
+        def counted(*args: Any, _name: str = name, _method: Any = method) -> Any:
+            reads.append(f"{_name} {' '.join(sorted(args[0]))}" if _name == "read_some" else _name)
+            return _method(*args)
 
-    monkeypatch.setattr(store, "read", counted)
+        monkeypatch.setattr(store, name, counted)
     return reads
 
 
@@ -81,8 +85,13 @@ def test_prepare_reads_the_store_once_for_all_it_needs(
     reads = count_reads(store, monkeypatch)
     try:
         prepared = prepare(new, store, resolver, scope=("new", "old"), check=_no_checks)
-        assert len(reads) == 1
+        assert reads == ["read_digests", "read_some config.new/spare", "read_endpoints"]
+        del reads[:]
         plan_prepared(new, store, prepared, scope=("new",))
-        assert len(reads) == 2
+        # what differs in the scope: all new here; nothing of workspace old
+        assert reads == [
+            "read_digests",
+            "read_some config.new/main config.new/spare workspace.new",
+        ]
     finally:
         store.close()

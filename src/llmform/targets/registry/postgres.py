@@ -142,6 +142,8 @@ class PostgresStore(PostgresSession):
                 return None
             lineage, serial = state_sql.lineage_serial(cur, self.display_url)
             found = digests.read_digests(cur, scope)
+        if found.damaged:
+            return None
         return StoredDigests(lineage, serial, found.managed, found.unmanaged)
 
     def read_some(self, addresses: Collection[str]) -> StoreState:

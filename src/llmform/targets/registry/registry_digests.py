@@ -31,6 +31,9 @@ BY_KEY_LIMIT = 2000
 class Digests:
     managed: dict[str, str | None]  # address -> digest (None: not known)
     unmanaged: frozenset[str]
+    # a key that is not text (SQLite lets a NULL into a primary key): no address to read it by,
+    # so the store is read whole, which names the damaged row
+    damaged: bool = False
 
 
 def triggers_intact(cur: Cursor, dialect: str) -> bool:
@@ -52,8 +55,11 @@ def read_digests(cur: Cursor, scope: Sequence[str] = ()) -> Digests:
     writes is left to the full read of that resource (its digest reads as not known)."""
     managed: dict[str, str | None] = {}
     unmanaged: set[str] = set()
+    damaged = False
 
-    def put(address: str, is_managed: object, digest: object) -> None:
+    def put(address: str, is_managed: object, digest: object, *key: object) -> None:
+        nonlocal damaged
+        damaged = damaged or not all(isinstance(part, str) for part in key)
         if is_managed in (1, True):
             managed[address] = _text(digest)
         else:
@@ -62,20 +68,25 @@ def read_digests(cur: Cursor, scope: Sequence[str] = ()) -> Digests:
     for table, kind in (("factories", "factory"), ("policies", "policy")):
         cur.execute(f"SELECT name, managed, digest FROM {table}")
         for name, is_managed, digest in cur.fetchall():
-            put(f"{kind}.{name}", is_managed, digest)
+            put(f"{kind}.{name}", is_managed, digest, name)
     wanted = sorted(set(scope)) or None
     query = "SELECT name, managed, digest FROM workspaces"
     for name, is_managed, digest in matching(cur, query, "name", wanted):
-        put(f"workspace.{name}", is_managed, digest)
+        put(f"workspace.{name}", is_managed, digest, name)
     query = "SELECT workspace, name, managed, digest FROM configs"
     for ws, name, is_managed, digest in matching(cur, query, "workspace", wanted):
-        put(f"config.{ws}/{name}", is_managed, digest)
+        put(f"config.{ws}/{name}", is_managed, digest, ws, name)
     if wanted is not None:  # the unmanaged ones outside the scope too: a plan lists them all
-        cur.execute("SELECT name FROM workspaces WHERE managed <> 1")
-        unmanaged.update(f"workspace.{name}" for (name,) in cur.fetchall())
-        cur.execute("SELECT workspace, name FROM configs WHERE managed <> 1")
-        unmanaged.update(f"config.{ws}/{name}" for ws, name in cur.fetchall())
-    return Digests(managed, frozenset(unmanaged))
+        cur.execute("SELECT name FROM workspaces WHERE managed <> 1 OR name IS NULL")
+        for (name,) in cur.fetchall():
+            put(f"workspace.{name}", 0, None, name)
+        cur.execute(
+            "SELECT workspace, name FROM configs"
+            " WHERE managed <> 1 OR workspace IS NULL OR name IS NULL"
+        )
+        for ws, name in cur.fetchall():
+            put(f"config.{ws}/{name}", 0, None, ws, name)
+    return Digests(managed, frozenset(unmanaged), damaged)
 
 
 def read_some(
