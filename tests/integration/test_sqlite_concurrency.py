@@ -40,21 +40,21 @@ def hold(where):
 
 pause = os.environ.get("LLMFORM_TEST_PAUSE", "")
 if pause == "read":
-    # the store's read that the plan under the apply lock starts with (apply also plans once
-    # before the lock, so that a refusal writes nothing: that read does not pause)
+    # the store's read that the plan under the apply lock starts with, its digests (apply also
+    # plans once before the lock, so that a refusal writes nothing: that read does not pause)
     from contextlib import contextmanager
     from llmform.targets.registry.sqlite import SqliteStore
-    real_read, real_lock, locked = SqliteStore.read, SqliteStore.lock, [False]
+    real_read, real_lock, locked = SqliteStore.read_digests, SqliteStore.lock, [False]
     @contextmanager
     def lock(self, *args, **kwargs):
         with real_lock(self, *args, **kwargs) as info:
             locked[0] = True
             yield info
-    def read(self):
+    def read(self, *args):
         if locked[0]:
             hold("read")
-        return real_read(self)
-    SqliteStore.read, SqliteStore.lock = read, lock
+        return real_read(self, *args)
+    SqliteStore.read_digests, SqliteStore.lock = read, lock
 elif pause.startswith("change:"):
     from llmform.targets.registry import registry_sql
     real_change = registry_sql.apply_change

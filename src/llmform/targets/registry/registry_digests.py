@@ -18,7 +18,8 @@ from ...core.resources import Resource, resource_digest
 from ...errors import StoreError
 from ...state.sql.sqlite_state import Cursor
 from ..guard import check_befores
-from .registry_sql import SealedMismatch, apply_change, read_resources
+from . import registry_sql
+from .registry_sql import SealedMismatch, read_resources
 from .registry_triggers import TRIGGER_CHECK, TRIGGER_COUNT
 from .row_checks import DamagedRow
 from .selection import Selection, matching
@@ -161,7 +162,7 @@ def apply_changes(
     check_befores(changes, managed, unmanaged)
     for change in changes:
         try:
-            apply_change(cur, change, sealed.get(change.address))
+            registry_sql.apply_change(cur, change, sealed.get(change.address))
         except SealedMismatch as exc:  # the caller's bug, not the store's state
             raise StoreError(f"apply refused, nothing changed: {exc}") from None
     write_digests(cur, {change.address for change in changes if change.after is not None})
