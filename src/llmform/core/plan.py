@@ -212,9 +212,7 @@ def build_plan(
     last_applied: Mapping[str, Resource] | None = None,
     known_unchanged: Mapping[str, str] = {},
 ) -> Plan:
-    """Diff ``desired`` against ``current``; ``known_unchanged`` (address -> digest): the
-    resources the caller knows are unchanged (equal digests) and did not pass in either;
-    with ``last_applied`` (the state's record of a
+    """Diff ``desired`` against ``current``; with ``last_applied`` (the state's record of a
     target that keeps none, ``targets.base.SteppedTarget``), also say what changed in
     ``current`` outside llmform (``drift.drift_of``). A desired config slot without a
     fingerprint is a value the run did not read: the store's fingerprint for the same

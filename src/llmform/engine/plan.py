@@ -29,11 +29,11 @@ from .backend import Backend
 from .plan_reads import (
     DigestMemo,
     check_declared,
+    compared,
     read_addresses,
     read_endpoints,
     read_for_plan,
     store_workspaces,
-    with_unchanged,
 )
 
 if TYPE_CHECKING:  # the subjects import the adapters and httpx: only a run that checks keys
@@ -186,10 +186,9 @@ def plan_prepared(
     policies, overridden = judge_state(state, scope, overrides, in_force)
     current = adopt(read, inputs.desired)  # what the configuration declares of the adoptable
     check_declared(state, inputs, current.resources, scope)
-    desired, compared = with_unchanged(inputs, everything, current.resources)
     plan = build_plan(
-        desired,
-        compared,
+        inputs.desired,
+        compared(inputs, current.resources),
         known_unchanged=inputs.known_unchanged,
         store_url=backend.display_url,
         lineage=current.lineage,

@@ -13,7 +13,7 @@ stored fingerprint is carried over (``core.unresolved``), which needs the row.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..core.diff import Scope
 from ..core.protect import check_declares_something
@@ -166,20 +166,13 @@ def read_addresses(
     return store.read_some(addresses)
 
 
-def with_unchanged(
-    inputs: PlanInputs, desired: Mapping[str, Resource], current: Mapping[str, Resource]
-) -> tuple[Mapping[str, Resource], Mapping[str, Resource]]:
-    """What ``build_plan`` is given to diff: for now every desired resource, and the known
-    unchanged ones as their own ``before`` (equal digests: equal in all diff compares; never
-    a catalog factory, as the store reads none), so that the plan lists their no-op changes as
-    it did. Once plans hold no copies of unchanged resources (``known_unchanged`` counts
-    them), this is ``inputs.desired`` and ``current`` without the known unchanged ones (every
-    policy is read, for those in force to judge the plan, and must not be diffed as deleted):
-    ``{a: r for a, r in current.items() if a not in inputs.known_unchanged}``."""
+def compared(inputs: PlanInputs, current: Mapping[str, Resource]) -> Mapping[str, Resource]:
+    """The store's resources ``build_plan`` diffs: those read, but for the known unchanged
+    ones, which it counts from ``known_unchanged`` (every policy is read, for those in force
+    to judge the plan, and must not be diffed as deleted)."""
     if not inputs.known_unchanged:
-        return desired, current
-    same = {a: replace(desired[a], catalog=False) for a in inputs.known_unchanged}
-    return desired, {**same, **current}
+        return current
+    return {a: r for a, r in current.items() if a not in inputs.known_unchanged}
 
 
 def read_endpoints(backend: Backend, current: Callable[[], StoreState] | None) -> StoreState:
