@@ -16,7 +16,7 @@ whole ``llmform`` process, taken in turn with the floor's (medians of ``--runs``
 
 The plans run cold: each with an empty cache folder of its own (``LLMFORM_CACHE_DIR``), so
 that every file is parsed and the cache written, as on a first run. Beside them, a no-change
-plan and a plan after one file changed with a warm cache (one that holds every file but the
+plan (also with ``-w``) and a plan after one file changed with a warm cache (one that holds every file but the
 one just changed: a file is kept when a second run finds it unchanged, so the apply and a plan
 fill it first); the applies run with that warm cache too.
 
@@ -208,6 +208,7 @@ def main() -> int:
                 "saved": [*plan, "-o", str(saved), str(state)],
                 "workspace": [*plan, "-w", "ws0000", str(state)],
                 "warm": [*plan, str(state)],
+                "workspace_warm": [*plan, "-w", "ws0000", str(state)],
             },
             args.runs,
             env,
@@ -250,6 +251,7 @@ def main() -> int:
     print(no_change["saved"].line(f"no-change plan -o ({mib(saved_size)} saved):", width, floor))
     print(no_change["workspace"].line("no-change plan -w (one workspace):", width, floor))
     print(no_change["warm"].line("no-change plan, warm cache:", width, floor))
+    print(no_change["workspace_warm"].line("no-change plan -w, warm cache:", width, floor))
     changed = {name: Figures.of(samples) for name, samples in one_change.items()}
     print(changed["plan"].line("plan after one file changed:", width, floor))
     print(changed["warm"].line("plan after one file changed, warm cache:", width, floor))
