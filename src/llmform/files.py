@@ -207,13 +207,16 @@ def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:
             or info.st_size > max_bytes
         ):
             return None
+        # its size and one byte more, never a buffer of ``max_bytes``: read(n) allocates n
+        # bytes first (1 GiB for the parsed-file cache); a file that grew or shrank while
+        # read is being written by someone else, so it is not read
         with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(max_bytes + 1)
+            data = handle.read(info.st_size + 1)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return data if len(data) <= max_bytes else None
+    return data if len(data) == info.st_size else None
 
 
 def read_at_most(path: str | os.PathLike[str], limit: int) -> bytes | None:
