@@ -16,9 +16,9 @@ whole ``llmform`` process, taken in turn with the floor's (medians of ``--runs``
 
 The plans run cold: each with an empty cache folder of its own (``LLMFORM_CACHE_DIR``), so
 that every file is parsed and the cache written, as on a first run. Beside them, a no-change
-plan (also with ``-w``) and a plan after one file changed with a warm cache (one that holds every file but the
-one just changed: a file is kept when a second run finds it unchanged, so the apply and a plan
-fill it first); the applies run with that warm cache too.
+plan (also with ``-w``) and a plan after one file changed with a warm cache (one that holds
+every file but the one just changed: a file is kept when a second run finds it unchanged, so
+the apply and a plan fill it first); the applies run with that warm cache too.
 
 Every figure is of a process of its own: nothing one measurement made is alive in another, and
 the peak memory (``ru_maxrss``) is that process's.
