@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,16 +216,25 @@ def policy_of(resource: Resource) -> Policy:
 
 
 def desired_resources(
-    state: DesiredState, fingerprints: Mapping[SecretRef, str], *, encrypted: bool = False
+    state: DesiredState,
+    fingerprints: Mapping[SecretRef, str],
+    *,
+    encrypted: bool = False,
+    scope: Collection[str] = (),
 ) -> dict[str, Resource]:
-    """Every resource of ``state``; ``encrypted`` as in ``config_resource``."""
+    """Every resource of ``state``; ``encrypted`` as in ``config_resource``. With ``scope``
+    (``-w``), only the workspaces and configs of those workspaces, beside every factory and
+    policy (a scoped plan takes in the factories its configs use, and judges by every
+    policy): a plan of one workspace does not build the other workspaces' resources."""
     resources: dict[str, Resource] = {}
     for factory in state.factories.values():
         resources[factory.address] = factory_resource(factory)
     for workspace in state.workspaces.values():
-        resources[workspace.address] = workspace_resource(workspace)
+        if not scope or workspace.name in scope:
+            resources[workspace.address] = workspace_resource(workspace)
     for config in state.configs.values():
-        resources[config.address] = config_resource(config, fingerprints, encrypted=encrypted)
+        if not scope or config.workspace in scope:
+            resources[config.address] = config_resource(config, fingerprints, encrypted=encrypted)
     for policy in state.policies.values():
         resources[policy.address] = policy_resource(policy)
     return resources

@@ -179,7 +179,7 @@ def plan_prepared(
     backend = Backend.of(store)
     fingerprints = _fingerprints(prepared, backend)
     # the store as far as the plan needs it: with digests, what differs (``plan_reads``)
-    everything = desired_resources(state, fingerprints, encrypted=encrypted)
+    everything = desired_resources(state, fingerprints, encrypted=encrypted, scope=set(scope))
     inputs = read_for_plan(backend, everything, scope, prepared.digests)
     read = inputs.read
     in_force = {r.name: policy_of(r) for r in read.resources.values() if r.kind == "policy"}
