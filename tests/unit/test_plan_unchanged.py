@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -125,7 +124,6 @@ def test_a_one_change_plan_over_100000_unchanged_resources_is_small(tmp_path: Pa
     """20,000 resources found unchanged by diff, 80,000 known unchanged by their digests."""
     known = {f"config.w{i}/c": hashlib.sha256(str(i).encode()).hexdigest() for i in range(80_000)}
     kept = [workspace(f"w{i}", "d") for i in range(20_000)]
-    started = time.perf_counter()
     plan = plan_of([*kept, workspace("x", "new")], [*kept, workspace("x")], known_unchanged=known)
     path = tmp_path / "p.plan"
     save_plan(plan, str(path), KEY)
@@ -134,7 +132,6 @@ def test_a_one_change_plan_over_100000_unchanged_resources_is_small(tmp_path: Pa
     assert loaded == plan and loaded.unchanged.count == 100_000
     assert render(loaded, "text") == render(plan, "text")
     assert len(render(plan, "json").encode()) < 1024 * 1024
-    assert time.perf_counter() - started < 10
 
 
 def _resigned(path: Path, edit: object) -> None:
