@@ -314,7 +314,8 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
         path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
     elif damage == "other_version":
         forge(entries, marshal.dumps(index))
-        path.write_bytes(b"f" + path.read_bytes()[1:])
+        forged = path.read_bytes()  # the tag is hex: its first digit changed is another tag
+        path.write_bytes((b"1" if forged[:1] == b"0" else b"0") + forged[1:])
     elif damage == "not_marshal":
         forge(entries, b"\x00garbage")
     elif damage == "empty":
