@@ -3,6 +3,7 @@ mark inside the file, nesting beyond MAX_DEPTH, and PyYAML's syntax errors in ou
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -84,6 +85,8 @@ def too_deep(text: str, loader: Any, *, failed: bool = False) -> tuple[int, int]
     MAX_DEPTH before the place where it failed is the error to report, wherever libyaml, the
     pure-Python parser or the recursion limit gave up (an unclosed `[[[...` ends in a syntax
     error at the end of the file, a block nested 1,001 levels in libyaml's limit)."""
+    if not failed and composer_limits_nesting(loader):
+        return None  # composed as it is: building the nodes finds MAX_DEPTH passed, and where
     # Flow collections nest one level per bracket, block ones at most two levels per column:
     # a cheap bound that ordinary files stay far below, so they are parsed only once.
     widest = max(map(len, text.split("\n")))
@@ -103,6 +106,20 @@ def too_deep(text: str, loader: Any, *, failed: bool = False) -> tuple[int, int]
             found = None
         where = error_location("", exc)
         return found or (where.line, where.column)
+
+
+@functools.cache
+def composer_limits_nesting(loader: Any) -> bool:
+    """Whether ``loader`` refuses nesting past a limit of its own, far below where its composer's
+    recursion could crash the process: libyaml does since 0.2.5 (1,000 levels), and then any
+    text may be composed without counting its depth first. A probe, once per process."""
+    if loader is yaml.SafeLoader:
+        return False  # the pure-Python composer: Python's recursion limit, which is no crash
+    try:
+        yaml.compose("[" * 1_001 + "]" * 1_001, Loader=loader)
+    except yaml.YAMLError as exc:
+        return is_nesting_limit(exc)
+    return False
 
 
 def _first_too_deep(text: str, loader: Any) -> tuple[int, int] | None:

@@ -23,9 +23,10 @@ ALIAS_EXPANSION_FACTOR = 10
 ALIAS_EXPANSION_ALLOWANCE = 10_000
 
 # llmform documents are a few levels deep. Deeper YAML is refused with a located error before it
-# can exhaust Python's recursion limit in construction or schema checks; and libyaml's composer,
-# which recurses in C without any limit, is never handed text that might nest deeper than
-# COMPOSE_SAFE_DEPTH without first counting its real depth (it crashes the process at ~20,000).
+# can exhaust Python's recursion limit in construction or schema checks. libyaml's composer
+# recurses in C and crashes the process at ~20,000 levels: since 0.2.5 libyaml refuses more than
+# 1,000 itself (``yamltext.composer_limits_nesting``); a build without that limit is never handed
+# text that might nest deeper than COMPOSE_SAFE_DEPTH without first counting its real depth.
 MAX_DEPTH = 100
 COMPOSE_SAFE_DEPTH = 5_000
 
@@ -228,6 +229,24 @@ class Constructor:
         if node.tag != plain_tag:
             self._unsupported_tag(node)
 
+    def _refuse_too_deep(self, node: Node) -> None:
+        """As ``_enter`` refuses nesting past MAX_DEPTH, for a collection never built (a mapping
+        key): too deep is too deep wherever it is written, in document order."""
+        seen: set[int] = set()
+        stack = [(node, self.depth + 1)]
+        while stack:
+            node, depth = stack.pop()
+            if isinstance(node, ScalarNode) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if depth > MAX_DEPTH:
+                raise Unbuildable(self._where(node), TOO_DEEP)
+            if isinstance(node, SequenceNode):
+                parts = node.value
+            else:
+                parts = [part for pair in node.value for part in pair]
+            stack.extend((part, depth + 1) for part in reversed(parts))
+
     def _unsupported_tag(self, node: Node) -> None:
         self._problem(node, f"unsupported YAML tag {node.tag!r}; remove the tag")
 
@@ -255,6 +274,7 @@ class Constructor:
                 size += self._merge_sources(key_node, value_node, merged, out)
                 continue
             if not isinstance(key_node, ScalarNode):
+                self._refuse_too_deep(key_node)
                 self._problem(key_node, "a mapping key must be a plain scalar", out)
                 continue
             # a key is its text as written: YAML 1.1 would make label keys on/yes/null into
