@@ -27,6 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from . import misbehaving
+from .misbehaving import STREAMED, Streamed
+
 Body = object  # a JSON value, or str for a raw text body
 Response = tuple[int, Mapping[str, str], Body]
 
@@ -479,8 +482,9 @@ class Seen:
 
 # A key's behaviour: an outcome name ("valid", or a key of Protocol.errors), a raw Response,
 # "slow:<seconds>" (answer valid after a pause), "echo" (refuse the key quoting it back in
-# every shape, see ``echoing_error``), or a list of those consumed one per request (the last
-# one repeats).
+# every shape, see ``echoing_error``), "streamed:<name>" (an answer too large, endless or
+# slow, or one at the bound, see ``misbehaving``), or a list of those consumed one per request
+# (the last one repeats).
 Behaviour = str | Response | Sequence[str | Response]
 
 # Where an echoing error first quotes the key in the detail a plan shows for an OpenAI-style
@@ -597,7 +601,7 @@ class ProviderServer:
             self._served[key] = index + 1
             return script[min(index, len(script) - 1)]  # type: ignore[no-any-return]
 
-    def answer(self, seen: Seen) -> Response:
+    def answer(self, seen: Seen) -> Response | Streamed:
         p = self.protocol
         for name, value in p.required_headers.items():
             if seen.headers.get(name) != value:
@@ -608,6 +612,8 @@ class ProviderServer:
         behaviour = self._behaviour(seen.key)
         if behaviour == "echo":
             return echoing_error(seen.key or "", seen.headers)
+        if isinstance(behaviour, str) and behaviour.startswith("streamed:"):
+            return STREAMED[behaviour.split(":", 1)[1]](seen.key or "")
         if isinstance(behaviour, str) and behaviour.startswith("slow:"):
             time.sleep(float(behaviour.split(":", 1)[1]))
             behaviour = "valid"
@@ -669,10 +675,15 @@ class ProviderServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    status, extra, body = server.answer(seen)
+                    answer = server.answer(seen)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
+                if isinstance(answer, Streamed):
+                    self.close_connection = True
+                    misbehaving.write(answer, self.wfile.write, self.wfile.flush)
+                    return
+                status, extra, body = answer
                 raw = body if isinstance(body, str) else json.dumps(body)
                 # Providers quote part of a rejected key back; so do we, to test redaction.
                 key = seen.key or ""

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import httpx
 
+from .answers import AnswerBody, answer_response
 from .subjects import CheckTarget
 from .wire import WireTransport
 
@@ -21,7 +22,8 @@ _POOL_SIZE = 5
 
 
 class Sender(Protocol):
-    """Sends a request and reads its whole answer; raises httpx's exceptions."""
+    """Sends a request and reads its whole answer within the bounds in ``answers``; raises
+    httpx's exceptions, or ``answers.AnswerTooLarge``."""
 
     async def send(self, request: httpx.Request) -> httpx.Response: ...
 
@@ -41,7 +43,11 @@ class ClientPools:
         pick = self._busy.index(min(self._busy))  # the pool with a free connection
         self._busy[pick] += 1
         try:
-            return await self.clients[pick].send(request)
+            response = await self.clients[pick].send(request, stream=True)
+            try:
+                return await _read_bounded(response)
+            finally:
+                await response.aclose()  # after a bound was passed: closes the connection
         finally:
             self._busy[pick] -= 1
 
@@ -49,6 +55,19 @@ class ClientPools:
         if self._own:
             for client in self.clients:
                 await client.aclose()
+
+
+async def _read_bounded(response: httpx.Response) -> httpx.Response:
+    """The whole answer within the bounds in ``answers``, as ``wire`` reads it: the body as sent
+    (httpx would decode it whole, a gzip bomb at once) decoded here in counted pieces."""
+    body = AnswerBody(response.headers)
+    async for data in response.aiter_raw():
+        body.feed(data)
+    extensions = dict(response.extensions)
+    extensions.pop("network_stream", None)  # the connection's, released with the stream
+    return answer_response(
+        response.request, response.status_code, response.headers, body, extensions
+    )
 
 
 class WireSender:

@@ -26,13 +26,14 @@ from dataclasses import dataclass, replace
 import httpx
 
 from ..secrets.base import fingerprint
+from .answers import ANSWER_DEADLINE
 from .pools import ClientPools, Sender, default_sender
 from .providers import ADAPTERS, KEY_LEVEL, Endpoint, Outcome, ProviderAdapter, Reply, Unsupported
 from .providers.base import clean_detail
 from .results import Attempt, CheckReport, ConfigResult, KeyResult, ResultCache, identity_digest
 from .retry import RetryPolicy, retry_after
 from .subjects import NO_KEY, CheckTarget, KeySlot, targets_for, unsent_result
-from .transport import transport_reply
+from .transport import deadline_reply, transport_reply
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -75,11 +76,13 @@ class _Run:
         cache: ResultCache | None,
         sleep: Sleep,
         clock: Clock,
+        deadline: float = ANSWER_DEADLINE,
     ) -> None:
         self.sender = sender
         self.gate = asyncio.Semaphore(parallelism)
         self.retry = retry
         self.timeout = timeout
+        self.deadline = deadline
         self.cache = cache
         self.sleep = sleep
         self.clock = clock
@@ -105,9 +108,15 @@ class _Run:
                 return transport_reply(exc, base, self.timeout)
             request.extensions["timeout"] = self._timeouts
             self.requests += 1
+            # the whole exchange, not only each step: a drip of a byte a second passes each
+            # read's timeout
+            limit = asyncio.timeout(self.deadline)
             try:
-                return await self.sender.send(request)
+                async with limit:
+                    return await self.sender.send(request)
             except Exception as exc:  # the I/O edge: say what, never its text
+                if limit.expired():
+                    return deadline_reply(request.url, self.deadline)
                 return transport_reply(exc, request.url, self.timeout)
 
     async def probe(
@@ -344,10 +353,12 @@ async def check_keys(
     progress: Progress | None = None,
     sleep: Sleep = asyncio.sleep,
     clock: Clock = time.time,
+    deadline: float = ANSWER_DEADLINE,
 ) -> CheckReport:
-    """Check every target; at most ``parallelism`` requests in flight. ``progress(done, total)``
-    is called as configs finish. ``sleep`` and ``clock`` are injectable so that tests assert
-    the backoff exactly; ``client`` so that they choose the transport."""
+    """Check every target; at most ``parallelism`` requests in flight, each within ``timeout``
+    a step (connect, write, read) and ``deadline`` in all. ``progress(done, total)`` is called
+    as configs finish. ``sleep`` and ``clock`` are injectable so that tests assert the backoff
+    exactly; ``client`` so that they choose the transport."""
     if parallelism < 1:
         raise ValueError("parallelism must be at least 1")
     # No more requests are ever in flight than there are keys (a key's retries follow each
@@ -356,7 +367,7 @@ async def check_keys(
     sender = (
         default_sender(parallelism, targets) if client is None else ClientPools([client], own=False)
     )
-    run = _Run(sender, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock)
+    run = _Run(sender, parallelism, retry or RetryPolicy(), timeout, cache, sleep, clock, deadline)
     done = 0
     if progress is not None:
         progress(0, len(targets))

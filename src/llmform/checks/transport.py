@@ -14,8 +14,10 @@ import socket
 import ssl
 from collections.abc import Iterator
 
+import h11
 import httpx
 
+from .answers import CAUSES, AnswerTooLarge
 from .providers import Outcome, Reply
 
 
@@ -39,6 +41,12 @@ def transport_reply(exc: BaseException, url: httpx.URL | str | None, timeout: fl
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # anyio wraps some
         return transport_reply(exc.exceptions[0], url, timeout)
     where = host_of(url)
+    too_large = exc.cause if isinstance(exc, AnswerTooLarge) else _head_too_large(exc)
+    if too_large:
+        # An answer, but not one a key check reads: what the endpoint sends is wrong (an
+        # api_base that points elsewhere, a broken or hostile server), as with one that cannot
+        # be decoded; retried alike, with a backoff, on the next key.
+        return Reply(Outcome.ERROR, f"the answer from {where} {CAUSES[too_large]}", transient=True)
     if isinstance(exc, httpx.ConnectTimeout):
         return Reply(Outcome.UNREACHABLE, f"no connection to {where} within {timeout:g} s")
     if isinstance(exc, httpx.TimeoutException):
@@ -70,6 +78,25 @@ def transport_reply(exc: BaseException, url: httpx.URL | str | None, timeout: fl
     if isinstance(exc, httpx.InvalidURL | ValueError | OverflowError):  # port 99999: Overflow
         return Reply(Outcome.ERROR, "api_base is not a valid URL")
     return Reply(Outcome.ERROR, f"the request to {where} failed ({type(exc).__name__})")
+
+
+def deadline_reply(url: httpx.URL | str | None, deadline: float) -> Reply:
+    """The outcome of a request whose whole exchange passed ``deadline`` seconds (each step
+    within its timeout): no answer in time, as when a step times out."""
+    return Reply(
+        Outcome.UNREACHABLE,
+        f"the answer from {host_of(url)} did not end within {deadline:g} s; llmform stops "
+        "waiting there",
+    )
+
+
+def _head_too_large(exc: BaseException) -> str:
+    """``"head"`` when h11 refused a head (or a chunk's framing line) longer than its bound:
+    httpcore's h11 error (under httpx's) says so by its status hint, 431, never by its text."""
+    for cause in _causes(exc):
+        if isinstance(cause, h11.RemoteProtocolError) and cause.error_status_hint == 431:
+            return "head"
+    return ""
 
 
 def _connect_reason(exc: BaseException) -> str:

@@ -3,19 +3,21 @@
 httpx's own stack (its client, httpcore's pool, anyio's cancel scopes, sniffio's look-ups) made
 a key check cost about 1.1 ms of CPU a request, against 0.1 ms for a minimal client: on the one
 event loop of a run, the time past the round trips (``benchmarks/checks.py``). A key check needs
-little of that stack: one body-less request, a small answer read whole, no redirect, no cookie,
-no HTTP/2. So runs without a proxy send through this transport (about 0.5 ms a request, the
-checker's own work included); a run with a proxy in the environment keeps httpx's client,
-which speaks to proxies (``pools``).
+little of that stack: one body-less request, a small answer read whole (within a bound), no
+redirect, no cookie, no HTTP/2. So runs without a proxy send through this transport (about
+0.5 ms a request, the checker's own work included); a run with a proxy in the environment
+keeps httpx's client, which speaks to proxies (``pools``).
 
 What it keeps of httpx: requests and responses are httpx's (the adapters build and read them),
 the TLS context is the one httpx would use (made when the first https connection is), failures
-are httpx's exception types (which ``transport`` turns into fixed words: no exception text is
-shown, and none here quotes a header), a request's connect, read and write timeouts are its
-own. Connections are reused across keys to the same origin (authentication is per request); at
-most ``max_connections`` are open at once, over all origins; a kept-alive connection the server
-closed meanwhile is replaced, and a request that met such a connection before any answer came
-is sent once more on a new one (every check is a GET: sending it again changes nothing).
+are httpx's exception types or ``answers.AnswerTooLarge`` (which ``transport`` turns into fixed
+words: no exception text is shown, and none here quotes a header), a request's connect, read
+and write timeouts are its own. An answer is read within the bounds in ``answers`` (its head;
+its body as sent and as decoded), as on the httpx path. Connections are reused across keys to
+the same origin (authentication is per request); at most ``max_connections`` are open at
+once, over all origins; a kept-alive connection the server closed meanwhile is replaced, and a
+request that met such a connection before any answer came is sent once more on a new one
+(every check is a GET: sending it again changes nothing).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import TypeVar
 
 import h11
 import httpx
+
+from .answers import HEAD_CAP, AnswerBody, AnswerTooLarge, answer_response
 
 T = TypeVar("T")
 
@@ -51,7 +55,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.protocol = h11.Connection(h11.CLIENT)
+        self.protocol = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_CAP)
         self.used = False  # whether it has carried an exchange already
 
     @property
@@ -201,12 +205,15 @@ async def _exchange(
     drained = connection.writer.drain()
     await _io(drained, timeouts.get("write"), httpx.WriteTimeout, httpx.WriteError, reused)
     answer: h11.Response | None = None
-    chunks: list[bytes] = []
+    headers = httpx.Headers()
+    answer_body: AnswerBody | None = None
     received = False
     while True:
         try:
             event = protocol.next_event()
         except h11.RemoteProtocolError as exc:
+            if exc.error_status_hint == 431:  # a head (or chunk line) past HEAD_CAP
+                raise AnswerTooLarge("head") from None
             raise httpx.RemoteProtocolError(str(exc)) from None
         if event is h11.NEED_DATA:
             first = reused and not received
@@ -218,24 +225,20 @@ async def _exchange(
             protocol.receive_data(chunk)
         elif isinstance(event, h11.Response):
             answer = event
-        elif isinstance(event, h11.Data):
-            chunks.append(bytes(event.data))
+            headers = httpx.Headers(answer.headers.raw_items())
+            answer_body = AnswerBody(headers)  # refuses a length announced over the cap
+        elif isinstance(event, h11.Data) and answer_body is not None:
+            answer_body.feed(bytes(event.data))
         elif isinstance(event, h11.EndOfMessage):
             break
         elif isinstance(event, h11.ConnectionClosed):
             raise httpx.RemoteProtocolError("the server closed the connection mid-answer")
         # an InformationalResponse (1xx) is followed by the real one: read on
-    if answer is None:  # h11 ends a message only after its head; for the type checker
+    if answer is None or answer_body is None:  # h11 ends a message only after its head; for mypy
         raise httpx.RemoteProtocolError("an answer without a head")
-    response = httpx.Response(
-        answer.status_code,
-        headers=answer.headers.raw_items(),
-        stream=httpx.ByteStream(b"".join(chunks)),
-        request=request,
-        extensions={"http_version": b"HTTP/1.1", "reason_phrase": bytes(answer.reason)},
-    )
-    response.read()  # decodes a content-encoding (httpx.DecodingError when it cannot)
-    return response
+    extensions = {"http_version": b"HTTP/1.1", "reason_phrase": bytes(answer.reason)}
+    # decodes a content-encoding within the cap (httpx.DecodingError when it cannot)
+    return answer_response(request, answer.status_code, headers, answer_body, extensions)
 
 
 async def _io(
