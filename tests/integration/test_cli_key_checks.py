@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,11 +39,14 @@ configs:
 """
 
 GOOD, OTHER, BAD, BUSY = "sk-good", "sk-other", "sk-bad", "sk-busy"
+# answers a chunked model list that never ends, quoting the key in every piece
+ENDLESS = f"sk-endless-{secrets.token_hex(8)}"
 BEHAVIOUR: Mapping[str | None, Behaviour] = {
     GOOD: "valid",
     OTHER: "valid",
     BUSY: "rate_limited",
     BAD: "invalid_key",
+    ENDLESS: "streamed:endless",
 }
 
 
@@ -392,3 +396,38 @@ def test_an_unreachable_endpoint_names_the_host_and_gives_network_advice(
         f"{hosts.format(port=port)}: the host name and DNS, a proxy (HTTPS\\_PROXY, NO\\_PROXY) "
         "and firewalls on the way\n"
     )
+
+
+def test_an_answer_past_the_bound_fails_its_key_in_fixed_words(repo: Repo) -> None:
+    """An endless answer ends its key's check at 8 MiB with a fixed message, an error (not a
+    verdict on the key), and the advice for errors; nothing of the answer (which quotes the
+    key) is shown in any format."""
+    repo.keys(ENDLESS, GOOD)
+    port = repo.openai.url.rsplit(":", 1)[1]
+    detail = f"the answer from 127.0.0.1:{port} passed 8 MiB; llmform stops reading there"
+    code, out, err = repo.run("plan", "llmform.yaml")
+    assert code == 1
+    assert (
+        "Key checks: 3 keys of 2 configs, 1 failed.\n"
+        f"  config.prod/openai-main  api_key: error ({detail})\n"
+        "  config.prod/openai-main  backup_keys[0]: valid\n"
+    ) in out
+    assert err == (
+        "Key checks: 2 configs...\n"
+        "error: 1 key failed its check (see the key checks in the plan), so the plan cannot be "
+        "applied:\n"
+        "  error (1 key): read the provider's answer in the key checks; check api_base and the "
+        "config's options\n"
+        "Then plan again, or pass --no-validate-keys to skip the checks.\n"
+    )
+    code, md, _ = repo.run("plan", "--format", "markdown", "llmform.yaml")
+    assert code == 1
+    assert f"| `config.prod/openai-main` | `api_key` | ❌ error ({detail}) |\n" in md
+    code, data, _ = repo.run("plan", "--format", "json", "llmform.yaml")
+    assert code == 1
+    keys = {c["address"]: c for c in json.loads(data)["validation"]}["config.prod/openai-main"]
+    assert [(k["slot"], k["outcome"], k["detail"]) for k in keys["keys"]] == [
+        ("api_key", "error", detail),
+        ("backup_keys[0]", "valid", ""),
+    ]
+    assert not any(ENDLESS[3:] in text for text in (out, err, md, data))
