@@ -74,8 +74,8 @@ class _Inflate:
     as httpx reads it: zlib-wrapped, or raw when the first two bytes are no zlib header
     (servers send both)."""
 
-    def __init__(self, coding: str) -> None:
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16) if coding == "gzip" else None
+    def __init__(self, coding: bytes) -> None:
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16) if coding == b"gzip" else None
         self._head = b""  # a deflate body's first bytes, until they tell which it is
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -112,11 +112,16 @@ class AnswerBody:
     httpx, given the decoded body, decodes nothing again (``answer_response``)."""
 
     def __init__(self, headers: httpx.Headers) -> None:
-        announced = headers.get("content-length", "")
-        if announced.strip().isdigit() and int(announced) > ANSWER_CAP:
-            raise AnswerTooLarge("announced")
-        codings = [c.strip().lower() for c in headers.get_list("content-encoding", True)]
-        self._layers = [_Inflate(c) for c in reversed(codings) if c in ("gzip", "deflate")]
+        codings: list[bytes] = []
+        for name, value in headers.raw:  # one pass: this is on every check's way
+            name = name.lower()
+            if name == b"content-length":
+                if value.strip().isdigit() and int(value) > ANSWER_CAP:
+                    raise AnswerTooLarge("announced")
+            elif name == b"content-encoding":
+                codings += (c.strip().lower() for c in value.split(b","))
+        self.encoded = bool(codings)  # whether the headers name a coding, known or not
+        self._layers = [_Inflate(c) for c in reversed(codings) if c in (b"gzip", b"deflate")]
         if len(self._layers) > _MAX_CODINGS:
             raise httpx.DecodingError("too many content codings")
         self._received = 0
@@ -132,7 +137,10 @@ class AnswerBody:
         self._received += len(data)
         if self._received > ANSWER_CAP:
             raise AnswerTooLarge("body")
-        self._keep(self._through(0, data))
+        if self._layers:
+            self._keep(self._through(0, data))
+        else:  # as sent: counted above
+            self._parts.append(data)
 
     def finish(self) -> bytes:
         """The whole decoded body, once the answer has ended."""
@@ -168,10 +176,10 @@ def answer_response(
     extensions: Mapping[str, object],
 ) -> httpx.Response:
     """The answer as the adapters read it. Its body is decoded already, so its headers name no
-    coding (httpx would decode again, unbounded; a coding it does not know is left as sent,
-    as httpx leaves it) and, once decoded, not the length as sent."""
+    coding (httpx would decode it again, unbounded; a body in a coding httpx does not know
+    either stays as sent) and, once decoded, not the length as sent."""
     content = body.finish()
-    if "content-encoding" in headers:
+    if body.encoded:
         dropped = (
             (b"content-encoding", b"content-length") if body.decoded else (b"content-encoding",)
         )
