@@ -8,13 +8,16 @@ read whole.
 
 from __future__ import annotations
 
+import gzip
 import time
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpcore
+import httpx
 import pytest
 from support import misbehaving
 from support.checking import SENDERS, FakeClock, run, target
@@ -143,3 +146,40 @@ def test_a_bound_passed_is_retried_like_a_transport_failure(name: str, outcome: 
     assert clock.sleeps == [1.0]
     assert [k.outcome for k in config.keys] == [outcome, Outcome.VALID]
     assert not report.passed
+
+
+BODY = b'{"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}' * 200
+
+
+@pytest.mark.parametrize(
+    ("coding", "sent"),
+    [
+        ("", BODY),
+        ("identity", BODY),
+        ("gzip", gzip.compress(BODY)),
+        ("deflate", zlib.compress(BODY)),  # zlib-wrapped, as RFC 9110 means it
+        ("deflate", zlib.compress(BODY)[2:-4]),  # raw, as some servers send it
+        ("gzip, deflate", zlib.compress(gzip.compress(BODY))),  # undone from the last
+        ("br, gzip", gzip.compress(BODY)),  # a coding httpx does not know is skipped, as there
+    ],
+)
+@pytest.mark.parametrize("piece", [1, 7, 64 * 1024])
+def test_a_body_is_decoded_as_httpx_decodes_it_in_pieces_of_any_size(
+    coding: str, sent: bytes, piece: int
+) -> None:
+    body = answers.AnswerBody(httpx.Headers({"content-encoding": coding} if coding else {}))
+    for start in range(0, len(sent), piece):
+        body.feed(sent[start : start + piece])
+    assert body.finish() == BODY
+    assert httpx.Response(200, headers={"content-encoding": coding}, content=sent).content == BODY
+
+
+@pytest.mark.parametrize(
+    ("coding", "sent"),
+    [("gzip", b"not gzip at all"), ("gzip, gzip, gzip", gzip.compress(BODY))],
+    ids=["broken", "three codings"],
+)
+def test_a_body_that_cannot_be_decoded_is_a_decoding_error(coding: str, sent: bytes) -> None:
+    """Which ``transport`` words as "could not be decoded"."""
+    with pytest.raises(httpx.DecodingError):
+        answers.AnswerBody(httpx.Headers({"content-encoding": coding})).feed(sent)
