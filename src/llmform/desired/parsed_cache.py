@@ -32,18 +32,17 @@ import importlib
 import logging
 import marshal
 import os
-import stat
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from ..files import PRIVATE_FILE, cache_dir, make_private_dirs, read_own_file
+from ..files import cache_dir
 from ..version import __version__
-from . import identify, loader, schema, secret_shapes, text_secrets, yamltext, yamltree
+from . import identify, loader, packs, schema, secret_shapes, text_secrets, yamltext, yamltree
 from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
+from .packs import MARSHAL, Pack
 from .schema import passes_fast_check
 from .text_secrets import keys_in_text
 from .yamltree import MarkedDict, MarkedList
@@ -52,13 +51,10 @@ log = logging.getLogger(__name__)
 
 NO_CACHE_ENV = "LLMFORM_NO_CACHE"
 FORMAT = b"llmform-parsed/1"
-MAX_PACK_BYTES = 1 << 30  # far beyond 100,000 configs; a bigger file is not a pack we wrote
-MAX_PACKS = 32  # packs kept (the most recently written): one per set of paths a command is given
 
 _DICT, _LIST = 0, 1
 _SCALARS = (str, int, float, bool, type(None))
 _PLAIN = frozenset(_SCALARS)
-_MARSHAL = 2  # no back-references: a fifth bigger than the default, half the time to write
 
 
 def _own_sha256() -> Callable[..., Any]:
@@ -81,7 +77,7 @@ def cache_disabled() -> bool:
 
 # The modules whose code decides a file's result: a change to one (a development install, whose
 # version does not move) is another cache, as a new version is.
-_RULES = (loader, yamltree, yamltext, identify, schema, secret_shapes, text_secrets)
+_RULES = (loader, yamltree, yamltext, identify, schema, secret_shapes, text_secrets, packs)
 
 
 @cache
@@ -97,49 +93,18 @@ def _tag() -> bytes:
     return tag.encode()
 
 
-def _header(checksum: int, index_at: int) -> bytes:
-    """A pack's first line: the tag, the CRC-32 of the rest (a damaged or truncated pack; the
-    keys are SHA-256), where the index starts in it."""
-    return b"%s|%08x|%016d\n" % (_tag(), checksum, index_at)
-
-
-def _private_dir(directory: Path) -> bool:
-    """Whether ``directory`` is a real folder of this user that no one else can write."""
-    try:
-        info = os.lstat(directory)
-    except OSError:
-        return False
-    return (
-        stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.geteuid()
-        and not stat.S_IMODE(info.st_mode) & 0o022
-    )
-
-
-# an entry kept from the pack read (its bytes there), the documents parsed this run, or SEEN
-Entry = memoryview | list[Document] | None
-SEEN = None  # a file found clean once: kept when the next run finds it unchanged
-
-
-class ParsedCache:
+class ParsedCache(Pack):
     """One run's use of the pack for its paths: ``load`` (``loader.ParsedFiles``), ``save``.
 
     A file's documents are kept when a second run in a row finds its bytes unchanged (and
-    clean): the first only notes its key. A run on a fresh machine (CI, a pre-commit hook's
-    first run) then pays nothing for a cache it will never read, and a file being edited is
-    not encoded on every save; a plan after one file changed parses that file, then once more.
-
-    A pack is a header line (``_header``), the entries (each the marshal of (key, trees)), and
-    an index, the marshal of {key: (offset, length)} (length 0: seen, not kept). Entries are
-    read in place (memoryviews of the file's bytes) and written one at a time, so that a large
-    state costs the pack's size once, not thrice."""
+    clean): the first only notes its key (``Pack.offer``). A run on a fresh machine (CI, a
+    pre-commit hook's first run) then pays nothing for a cache it will never read, and a file
+    being edited is not encoded on every save; a plan after one file changed parses that file,
+    then once more. Each entry is the marshal of (key, trees), encoded when parsed so that a
+    run holds one file's trees at a time."""
 
     def __init__(self, directory: Path, name: str) -> None:
-        self.directory = directory
-        self.path = directory / f"{name}.pack"
-        self.found: dict[str, memoryview | None] = self._read()  # None: SEEN
-        self.used: dict[str, Entry] = {}  # what this run found or parsed, for the next run
-        self.added = False
+        super().__init__(directory, name, _tag())
         self.parsed = 0  # files parsed this run (not taken from the cache)
 
     @classmethod
@@ -149,50 +114,28 @@ class ParsedCache:
         """The cache for a command given ``paths``; None when turned off."""
         if cache_disabled():
             return None
-        given = "\0".join(os.path.realpath(path) for path in paths)
-        named = f"{ignore_foreign}\0{given}".encode("utf-8", "surrogateescape")  # any file name
-        name = sha256(named).hexdigest()[:32]
-        return cls(directory or cache_dir() / "parsed", name)
+        return cls(directory or cache_dir() / "parsed", pack_name(paths, ignore_foreign))
 
-    def _read(self) -> dict[str, memoryview | None]:
-        if not _private_dir(self.directory):
-            return {}
-        raw = read_own_file(self.path, MAX_PACK_BYTES)
-        if raw is None:
-            return {}
-        start = len(_header(0, 0))
-        header, body = raw[:start], memoryview(raw)[start:]
-        try:
-            index_at = int(header[-17:-1])
-        except ValueError:
-            return {}
-        if header != _header(zlib.crc32(body), index_at):
-            log.debug("parsed-file cache %s: another version or damaged; not used", self.path)
-            return {}
-        try:
-            index = marshal.loads(body[index_at:])
-            return {
-                key: body[offset : offset + length] if length else SEEN
-                for key, (offset, length) in index.items()
-                if type(key) is str and 0 <= offset <= offset + length <= index_at
-            }
-        except (EOFError, ValueError, TypeError, AttributeError):
-            return {}
-
-    def load(self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> LoadResult:
-        """``load_bytes``, from the cache when the same bytes loaded cleanly before."""
+    def key(self, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> str:
+        """What a file's entry is kept under: its bytes, how it was named, ``_tag``."""
         digest = sha256(_tag())
         digest.update(b"explicit" if explicit else b"scanned")
         digest.update(b"|ignore_foreign\0" if ignore_foreign else b"|\0")
         digest.update(raw)
-        key = digest.hexdigest()
-        entry = self.found.get(key)
+        key: str = digest.hexdigest()
+        return key
+
+    def load(
+        self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool, key: str = ""
+    ) -> LoadResult:
+        """``load_bytes``, from the cache when the same bytes loaded cleanly before."""
+        key = key or self.key(raw, explicit=explicit, ignore_foreign=ignore_foreign)
+        entry = self.entry(key)
         if entry is not None:
             documents = _decoded(file, key, entry)
             if documents is not None:
                 self.used[key] = entry
                 return LoadResult(documents, [])
-        seen = key in self.found
         self.parsed += 1
         result = load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
         if result.diagnostics or any(document.sources for document in result.documents):
@@ -200,68 +143,20 @@ class ParsedCache:
         if not all(_clean(document) for document in result.documents):
             return result
         checked = [replace(document, checked=True) for document in result.documents]
-        self.used[key] = checked if seen else SEEN
-        self.added = True
+        self.offer(key, lambda: _encoded(key, checked))
         return LoadResult(checked, [])
 
-    def save(self) -> None:
-        """Write the entries this run used, when it parsed something new (owner-only,
-        atomically); a cache that cannot be written is no error."""
-        if not self.added and self.used.keys() == self.found.keys():
-            return
-        with contextlib.suppress(OSError):
-            make_private_dirs(self.directory)
-            if not _private_dir(self.directory):
-                return
-            # a name of its own, made without tempfile (whose import validate's start-up
-            # would pay: test_cli_imports), exclusive so that nothing planted is written through
-            tmp = os.path.join(self.directory, f".{os.getpid()}.{os.urandom(6).hex()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    os.fchmod(handle.fileno(), PRIVATE_FILE)
-                    self._write(handle)
-                os.replace(tmp, self.path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            self._prune()
 
-    def _write(self, handle: BinaryIO) -> None:
-        handle.write(_header(0, 0))  # for the real one, once the rest is known
-        checksum = 0
-        index: dict[str, tuple[int, int]] = {}
-        offset = 0
-        for key, entry in self.used.items():
-            if entry is SEEN:
-                index[key] = (offset, 0)
-                continue
-            if isinstance(entry, list):
-                part: bytes | memoryview = marshal.dumps(
-                    (key, [_encode(document.data) for document in entry]), _MARSHAL
-                )
-            else:
-                part = entry
-            handle.write(part)
-            checksum = zlib.crc32(part, checksum)
-            index[key] = (offset, len(part))
-            offset += len(part)
-        tail = marshal.dumps(index, _MARSHAL)
-        handle.write(tail)
-        checksum = zlib.crc32(tail, checksum)
-        handle.seek(0)
-        handle.write(_header(checksum, offset))
+def pack_name(paths: Iterable[str], ignore_foreign: bool) -> str:
+    """The name of the pack of a command given ``paths``: one per set of paths."""
+    given = "\0".join(os.path.realpath(path) for path in paths)
+    named = f"{ignore_foreign}\0{given}".encode("utf-8", "surrogateescape")  # any file name
+    name: str = sha256(named).hexdigest()[:32]
+    return name
 
-    def _prune(self) -> None:
-        packs = sorted(
-            (entry.stat(follow_symlinks=False).st_mtime, entry.path)
-            for entry in os.scandir(self.directory)
-            if entry.name.endswith(".pack")
-        )
-        for _, path in packs[:-MAX_PACKS]:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+
+def _encoded(key: str, documents: list[Document]) -> bytes:
+    return marshal.dumps((key, [_encode(document.data) for document in documents]), MARSHAL)
 
 
 def _clean(document: Document) -> bool:

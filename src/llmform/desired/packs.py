@@ -1,0 +1,174 @@
+"""The file format of llmform's own caches (``parsed_cache``, ``built_cache``): a pack of
+entries under string keys, owner-only, checked as it is read, rewritten atomically.
+
+A pack is a header line (``Pack.header``: the tag of what wrote it, the CRC-32 of the rest,
+where the index starts), the entries (each the marshal of plain tuples, lists and scalars,
+never pickle), and an index, the marshal of {key: (offset, length)} (length 0: seen, not kept).
+Entries are read in place (memoryviews of the file's bytes) and written one at a time, so that
+a large state costs the pack's size once, not thrice. A folder or pack that is not the user's
+own or that others can write is neither read nor written; a pack of another tag or with another
+checksum is passed over. Nothing here is ever an error: at worst a pack is not used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import marshal
+import os
+import stat
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from ..files import PRIVATE_FILE, make_private_dirs, read_own_file
+
+log = logging.getLogger(__name__)
+
+MAX_PACK_BYTES = 1 << 30  # far beyond 100,000 configs; a bigger file is not a pack we wrote
+MAX_PACKS = 32  # packs kept (the most recently written): one per set of paths a command is given
+MARSHAL = 2  # no back-references: a fifth bigger than the default, half the time to write
+
+# an entry kept from the pack read (its bytes there), one encoded this run, or SEEN
+Entry = memoryview | bytes | None
+SEEN = None  # a key found once: its entry is kept when the next run finds it again
+
+
+def private_dir(directory: Path) -> bool:
+    """Whether ``directory`` is a real folder of this user that no one else can write."""
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not stat.S_IMODE(info.st_mode) & 0o022
+    )
+
+
+class Pack:
+    """One run's use of one pack: ``entry`` and ``offer`` by key, ``save``. Read when first
+    asked (a run that needs none of it does not pay for it). An entry is kept when a second run
+    in a row offers its key (``offer``): the first only notes the key, so that a run on a fresh
+    machine pays nothing for a cache it will never read."""
+
+    def __init__(self, directory: Path, name: str, tag: bytes) -> None:
+        self.directory = directory
+        self.path = directory / f"{name}.pack"
+        self.tag = tag
+        self._found: dict[str, memoryview | None] | None = None  # None: not read yet
+        self.used: dict[str, Entry] = {}  # what this run keeps, for the next run
+        self.added = False
+
+    @property
+    def found(self) -> dict[str, memoryview | None]:
+        if self._found is None:
+            self._found = self._read()
+        return self._found
+
+    @property
+    def read(self) -> bool:
+        return self._found is not None
+
+    def header(self, checksum: int, index_at: int) -> bytes:
+        return b"%s|%08x|%016d\n" % (self.tag, checksum, index_at)
+
+    def _read(self) -> dict[str, memoryview | None]:
+        if not private_dir(self.directory):
+            return {}
+        raw = read_own_file(self.path, MAX_PACK_BYTES)
+        if raw is None:
+            return {}
+        start = len(self.header(0, 0))
+        header, body = raw[:start], memoryview(raw)[start:]
+        try:
+            index_at = int(header[-17:-1])
+        except ValueError:
+            return {}
+        if header != self.header(zlib.crc32(body), index_at):
+            log.debug("cache %s: another version or damaged; not used", self.path)
+            return {}
+        try:
+            index = marshal.loads(body[index_at:])
+            return {
+                key: body[offset : offset + length] if length else SEEN
+                for key, (offset, length) in index.items()
+                if type(key) is str and 0 <= offset <= offset + length <= index_at
+            }
+        except (EOFError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def entry(self, key: str) -> memoryview | None:
+        """The entry kept under ``key`` (not yet checked: the caller decodes it)."""
+        return self.found.get(key)
+
+    def carry(self, key: str) -> None:
+        """Keep the entry found under ``key`` for the next run as it is."""
+        if key in self.found:
+            self.used[key] = self.found[key]
+
+    def offer(self, key: str, payload: Callable[[], bytes]) -> None:
+        """Keep ``payload()`` under ``key`` when a run before this one offered it too (else
+        note the key only, and make no payload)."""
+        self.used[key] = payload() if key in self.found else SEEN
+        self.added = True
+
+    def replace(self, key: str, payload: bytes) -> None:
+        """Keep ``payload`` under ``key`` whatever was there."""
+        self.used[key] = payload
+        self.added = True
+
+    def save(self) -> None:
+        """Write the entries this run kept, when they differ from those found (owner-only,
+        atomically); a cache that cannot be written is no error."""
+        if not self.read or (not self.added and self.used.keys() == self.found.keys()):
+            return
+        with contextlib.suppress(OSError):
+            make_private_dirs(self.directory)
+            if not private_dir(self.directory):
+                return
+            # a name of its own, made without tempfile (whose import validate's start-up
+            # would pay: test_cli_imports), exclusive so that nothing planted is written through
+            tmp = os.path.join(self.directory, f".{os.getpid()}.{os.urandom(6).hex()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    os.fchmod(handle.fileno(), PRIVATE_FILE)
+                    self._write(handle)
+                os.replace(tmp, self.path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self._prune()
+
+    def _write(self, handle: BinaryIO) -> None:
+        handle.write(self.header(0, 0))  # for the real one, once the rest is known
+        checksum = 0
+        index: dict[str, tuple[int, int]] = {}
+        offset = 0
+        for key, entry in self.used.items():
+            if entry is SEEN:
+                index[key] = (offset, 0)
+                continue
+            handle.write(entry)
+            checksum = zlib.crc32(entry, checksum)
+            index[key] = (offset, len(entry))
+            offset += len(entry)
+        tail = marshal.dumps(index, MARSHAL)
+        handle.write(tail)
+        checksum = zlib.crc32(tail, checksum)
+        handle.seek(0)
+        handle.write(self.header(checksum, offset))
+
+    def _prune(self) -> None:
+        packs = sorted(
+            (entry.stat(follow_symlinks=False).st_mtime, entry.path)
+            for entry in os.scandir(self.directory)
+            if entry.name.endswith(".pack")
+        )
+        for _, path in packs[:-MAX_PACKS]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
