@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmform.cli import main
-from llmform.desired import parsed_cache
+from llmform.desired import built_load, parsed_cache
 from llmform.desired.validate import validate_paths
 
 FILES = {
@@ -268,11 +268,25 @@ def test_a_file_with_a_problem_is_parsed_every_time_and_never_kept(
     assert CANARY.encode() not in cache_bytes(Path(os.environ["LLMFORM_CACHE_DIR"]))
 
 
-def pack(cache: Path) -> Path:
-    (found,) = (cache / "parsed").glob("*.pack")
+def pack(cache: Path, kind: str = "parsed") -> Path:
+    (found,) = (cache / kind).glob("*.pack")
     return found
 
 
+def built_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files built (not taken from the cache of built files) from now on, by name."""
+    seen: list[str] = []
+    build_file = built_load.build_file
+
+    def counting(file: str, *args: Any) -> Any:
+        seen.append(Path(file).name)
+        return build_file(file, *args)
+
+    monkeypatch.setattr(built_load, "build_file", counting)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["parsed", "built"])
 @pytest.mark.parametrize(
     "damage",
     [
@@ -293,11 +307,14 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     damage: str,
+    kind: str,
 ) -> None:
     cache = Path(os.environ["LLMFORM_CACHE_DIR"])
     expected = diagnostics(project)
     code, output = run(capsys, "plan", "--no-validate-keys", str(project))  # kept now
-    path = pack(cache)
+    if kind == "parsed":  # the built files' cache gone: the parsed one is read
+        shutil.rmtree(cache / "built")
+    path = pack(cache, kind)
     data = path.read_bytes()
     header, _, body = data.partition(b"\n")
     tag, _, index_at = header.split(b"|")
@@ -337,7 +354,7 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
         elsewhere = path.parent.parent / "elsewhere.pack"
         path.rename(elsewhere)
         path.symlink_to(elsewhere)
-    parsed = parsed_files(monkeypatch)
+    parsed = parsed_files(monkeypatch) if kind == "parsed" else built_files(monkeypatch)
     assert diagnostics(project) == expected
     assert sorted(parsed) == sorted(FILES)  # nothing taken from it
     assert run(capsys, "plan", "--no-validate-keys", str(project)) == (code, output)
@@ -349,8 +366,8 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
     parsed.clear()
     assert diagnostics(project) == expected
     assert parsed == []
-    assert pack(cache).stat().st_mode & 0o777 == 0o600
-    assert not pack(cache).is_symlink()
+    assert pack(cache, kind).stat().st_mode & 0o777 == 0o600
+    assert not pack(cache, kind).is_symlink()
 
 
 def test_a_cache_deleted_between_or_during_runs_is_no_error(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from types import MappingProxyType
+from typing import NamedTuple
 
 from ..errors import Location
 from .scalar_source import ScalarSource
@@ -195,6 +196,18 @@ class Policy:
         return all(workspace.labels.get(key) == value for key, value in self.labels.items())
 
 
+class KnownDigest(NamedTuple):
+    """A config's resource digest (``core.resources.resource_digest``) as an earlier run made
+    it, and what beside the config it was made with: whether it was sealed (``encrypted`` on a
+    config with secrets) and its secrets' fingerprints, slot by slot. It stands for the digest
+    while the config, its encryption and its fingerprints are the same (the fingerprints are
+    keyed HMACs, never values). A tuple: a state holds one per config."""
+
+    encrypted: bool
+    fingerprints: tuple[str, ...]
+    digest: str
+
+
 @dataclass(frozen=True)
 class DesiredState:
     """Everything the YAML declares, references checked, catalog factories materialised."""
@@ -204,3 +217,8 @@ class DesiredState:
     configs: Mapping[tuple[str, str], Config]
     # by name; each rule compiled when the state was checked
     policies: Mapping[str, Policy] = field(default_factory=dict)
+    # config address -> its digest as an earlier run made it (``built_cache``): a shortcut the
+    # plan checks before it uses one, never part of what the state declares
+    known_digests: Mapping[str, KnownDigest] = field(
+        default_factory=dict, compare=False, repr=False
+    )

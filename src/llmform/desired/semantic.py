@@ -162,15 +162,26 @@ def _name_key(item: Item, section: str) -> Any:
     return name if isinstance(name, str) else None
 
 
+class _AnyName(set[str]):
+    """Every name: a workspace declared in another file is checked there (``built.merged``)."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
 def build_state(
     documents: list[Document],
     broken: Broken,
     catalog: Mapping[str, Factory],
+    *,
+    across_files: bool = False,
 ) -> tuple[DesiredState, list[Diagnostic]]:
     """Check references between objects and build the desired state.
 
     ``broken`` holds what the schema rejected. The state is only meaningful when no error was
-    reported.
+    reported. ``across_files``: ``documents`` are one file of a state whose others are built
+    apart (``built.build_file``), so a config's workspace and a workspace's defaults, which
+    may be declared in another file, are left to ``built.merged``.
     """
     builder = _Builder(catalog)
     sections: dict[str, dict[Any, Item]] = {}
@@ -190,7 +201,7 @@ def build_state(
         else:  # known, so configs naming it are not "unknown", but not checkable
             factories.pop(name, None)
             builder.unusable_factories.add(name)
-    workspace_names = set(sections["workspaces"])
+    workspace_names = _AnyName() if across_files else set(sections["workspaces"])
 
     configs: dict[tuple[str, str], Config] = {}
     for key, item in sections["configs"].items():
@@ -210,6 +221,8 @@ def build_state(
             workspace = builder.workspace(item)
             workspaces[name] = workspace
             failed = failed_by_workspace.get(name, set())
+            if across_files:
+                continue
             if not any(t.partition("/")[0] in failed for t in workspace.defaults.values()):
                 builder.defaults(item, workspace, configs)
 

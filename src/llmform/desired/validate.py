@@ -11,8 +11,10 @@ from ..collector import collector_off
 from ..errors import Diagnostic, InputError, Location, Severity, has_errors, warning
 from .before_change import at_head, errors_before
 from .build import check_documents, checker
+from .built_cache import built_for
+from .built_load import BuiltState, load_built
 from .loader import Document, LoadCache, load_paths
-from .model import DesiredState, Factory
+from .model import DesiredState, Factory, KnownDigest
 from .parsed_cache import ParsedCache
 from .scope import Scope, find_scope, merge
 
@@ -42,18 +44,47 @@ def validate_paths(
     ``ignore_foreign`` passes over named files that are not llmform's (see ``load_paths``).
     ``judge`` evaluates the policies on the state (a hard failure is an error).
     """
+    validation, built = _validated(paths, catalog, ignore_foreign, judge)
+    if built is not None:
+        built.remember({})
+    return validation
+
+
+def _validated(
+    paths: Iterable[str],
+    catalog: Mapping[str, Factory] | None,
+    ignore_foreign: bool,
+    judge: bool,
+) -> tuple[Validation, BuiltState | None]:
+    """``validate_paths``, file by file through the caches when it can (``built_load``),
+    else the whole state at once; the cache of built files is to be saved by the caller."""
     paths = list(paths)
+    factories = builtin_factories() if catalog is None else catalog
     parsed = ParsedCache.for_paths(paths, ignore_foreign=ignore_foreign)
+    built = None
+    seen: LoadCache = {}  # files the first way loaded with a problem, for the second
     with collector_off():  # see collector.py
-        loaded = load_paths(paths, ignore_foreign=ignore_foreign, parsed=parsed)
-        state, diagnostics = check_documents(
-            loaded.documents, builtin_factories() if catalog is None else catalog, judge=judge
-        )
+        if parsed is not None:
+            cache = built_for(parsed)
+            built = load_built(
+                paths,
+                factories,
+                ignore_foreign=ignore_foreign,
+                parsed=parsed,
+                cache=cache,
+                loaded=seen,
+            )
+        if built is None:
+            loaded = load_paths(paths, ignore_foreign=ignore_foreign, cache=seen, parsed=parsed)
+            state, diagnostics = check_documents(loaded.documents, factories, judge=judge)
     if parsed is not None:
         parsed.save()
+    if built is not None:
+        warnings = sorted(built.warnings, key=Diagnostic.sort_key)
+        return Validation(built.state, warnings, built.files), built
     all_diagnostics = sorted(loaded.diagnostics + diagnostics, key=Diagnostic.sort_key)
     files = len({d.file for d in loaded.documents})
-    return Validation(None if has_errors(all_diagnostics) else state, all_diagnostics, files)
+    return Validation(None if has_errors(all_diagnostics) else state, all_diagnostics, files), None
 
 
 def validate_states_of(
@@ -154,7 +185,28 @@ def _check_scope(
 def load_state(paths: Iterable[str]) -> DesiredState:
     """The desired state under ``paths``, or InputError listing every problem. Policies are
     compiled, not judged: plan and apply enforce them with their levels and overrides."""
-    result = validate_paths(paths, judge=False)
+    loaded = loading_state(paths)
+    loaded.remember({})
+    return loaded.state
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """``load_state``'s state, and the cache of built files to save once a plan has made the
+    digests of its configs (``remember``)."""
+
+    state: DesiredState
+    built: BuiltState | None = None  # None: checked whole, not through the cache
+
+    def remember(self, made: Mapping[str, KnownDigest]) -> None:
+        """Save the cache of built files, with the config digests a plan ``made``."""
+        if self.built is not None:
+            self.built.remember(made)
+
+
+def loading_state(paths: Iterable[str]) -> LoadedState:
+    """``load_state``, the cache of built files left to the caller to save (``remember``)."""
+    result, built = _validated(paths, None, False, False)
     if result.state is None:
         raise InputError(result.diagnostics)
-    return result.state
+    return LoadedState(result.state, built)
