@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from ..desired.model import (
     Config,
     DesiredState,
     Factory,
+    KnownDigest,
     Level,
     Model,
     Policy,
@@ -226,15 +227,81 @@ def desired_resources(
     (``-w``), only the workspaces and configs of those workspaces, beside every factory and
     policy (a scoped plan takes in the factories its configs use, and judges by every
     policy): a plan of one workspace does not build the other workspaces' resources."""
-    resources: dict[str, Resource] = {}
-    for factory in state.factories.values():
-        resources[factory.address] = factory_resource(factory)
-    for workspace in state.workspaces.values():
-        if not scope or workspace.name in scope:
-            resources[workspace.address] = workspace_resource(workspace)
-    for config in state.configs.values():
-        if not scope or config.workspace in scope:
-            resources[config.address] = config_resource(config, fingerprints, encrypted=encrypted)
-    for policy in state.policies.values():
-        resources[policy.address] = policy_resource(policy)
-    return resources
+    return dict(DesiredResources(state, fingerprints, encrypted=encrypted, scope=scope))
+
+
+class DesiredResources(Mapping[str, Resource]):
+    """``desired_resources``, each config's resource made when first asked for, and the digest
+    an earlier run made of it when it still stands (``known_digest``): a plan that recognises
+    a config unchanged by that digest never builds its resource."""
+
+    def __init__(
+        self,
+        state: DesiredState,
+        fingerprints: Mapping[SecretRef, str],
+        *,
+        encrypted: bool = False,
+        scope: Collection[str] = (),
+    ) -> None:
+        self._state, self._fingerprints, self._encrypted = state, fingerprints, encrypted
+        self._head: dict[str, Resource] = {}  # factories and workspaces
+        for factory in state.factories.values():
+            self._head[factory.address] = factory_resource(factory)
+        for workspace in state.workspaces.values():
+            if not scope or workspace.name in scope:
+                self._head[workspace.address] = workspace_resource(workspace)
+        self._configs = {
+            config.address: config
+            for config in state.configs.values()
+            if not scope or config.workspace in scope
+        }
+        self._made: dict[str, Resource] = {}
+        self._tail = {p.address: policy_resource(p) for p in state.policies.values()}
+
+    def __getitem__(self, address: str) -> Resource:
+        found = self._head.get(address) or self._made.get(address) or self._tail.get(address)
+        if found is not None:
+            return found
+        config = self._configs[address]
+        made = config_resource(config, self._fingerprints, encrypted=self._encrypted)
+        self._made[address] = made
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._head
+        yield from self._configs
+        yield from self._tail
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._configs) + len(self._tail)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self._head or address in self._configs or address in self._tail
+
+    def known_digest(self, address: str) -> str | None:
+        """The digest of the config at ``address`` as an earlier run made it
+        (``DesiredState.known_digests``), when made of what this run's resource holds: the
+        same encryption and the same fingerprint of each secret, every one read."""
+        known = self._state.known_digests.get(address)
+        config = self._configs.get(address)
+        if known is None or config is None:
+            return None
+        refs = config.keys  # in the order of ``secret_slots``
+        if config.secret_options:
+            refs += tuple(ref for _, ref in sorted(config.secret_options.items()))
+        fingerprints = tuple(self._fingerprints.get(ref, "") for ref in refs)
+        if "" in fingerprints or known.encrypted != (self._encrypted and bool(refs)):
+            return None
+        return known.digest if known.fingerprints == fingerprints else None
+
+
+def known_digest(resource: Resource, digest: str) -> KnownDigest | None:
+    """What ``DesiredResources.known_digest`` checks of a config's ``digest`` in a later run
+    (None: not a config, or one with a secret not read, which is never matched by digest)."""
+    if resource.kind != "config":
+        return None
+    slots = resource.attrs.get("secrets") or {}
+    fingerprints = tuple(resource.secrets.get(slot, "") for slot in slots)
+    if "" in fingerprints:
+        return None
+    return KnownDigest(resource.attrs.get("encrypted") is True, fingerprints, digest)

@@ -69,6 +69,7 @@ class BuiltCache(Pack):
 
     def __init__(self, directory: Path, name: str) -> None:
         super().__init__(directory, name, _tag())
+        self.shared = _Shared()  # one record per model, reference and repeated text
 
     def build(self, file: str, key: str) -> FileBuild | None:
         """The build kept for the file ``file`` under ``key``, or None (none, or damaged)."""
@@ -79,7 +80,7 @@ class BuiltCache(Pack):
             stored_key, record = marshal.loads(entry)
             if stored_key != key:
                 return None
-            found = _decode(file, record)
+            found = _decode(file, record, self.shared)
         except Exception:  # whatever is wrong with an entry, the file is built afresh
             log.debug("built-file cache: an entry for %s is damaged; built afresh", file)
             return None
@@ -98,8 +99,9 @@ class BuiltCache(Pack):
             stored_key, uses, digests = marshal.loads(entry)
             if stored_key != key or uses != build.uses or len(digests) != len(build.configs):
                 return {}
+            same = self.shared.fingerprints
             found = {
-                config.address: KnownDigest(*known)
+                config.address: KnownDigest(known[0], same.setdefault(known[1], known[1]), known[2])
                 for config, known in zip(build.configs, digests, strict=True)
                 if known is not None and _digest_shape(known)
             }
@@ -118,7 +120,7 @@ class BuiltCache(Pack):
         payload = marshal.dumps(
             (key, build.uses, [tuple(d) if d else None for d in digests]), MARSHAL
         )
-        if self.found.get("d" + key) != payload:
+        if self.found.get("d" + key) != memoryview(payload):
             self.replace("d" + key, payload)
 
 
@@ -196,12 +198,28 @@ def _config_shape(c: Config) -> Any:
     )
 
 
+class _Shared:
+    """What the records of a run's files share: a state of 100,000 configs holds a few
+    hundred distinct models, references, endpoints and fingerprints."""
+
+    def __init__(self) -> None:
+        self.models: dict[Any, Model] = {}
+        self.refs: dict[Any, SecretRef] = {}
+        self.texts: dict[str, str] = {}
+        self.fingerprints: dict[Any, Any] = {}
+
+
 class _Decoder:
     """Records from their shapes, for one file; a shape that is not one raises."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, shared: _Shared) -> None:
         self.file = file
-        self.models: dict[Any, Model] = {}  # one record per model, as the factories' are shared
+        self.models = shared.models
+        self.refs = shared.refs
+        self.texts = shared.texts
+
+    def text(self, value: Any) -> str:
+        return self.texts.setdefault(_text(value), value)
 
     def at(self, line: Any, column: Any) -> Location:
         if type(line) is not int or type(column) is not int:
@@ -218,10 +236,15 @@ class _Decoder:
         return found
 
     def ref(self, shape: Any) -> SecretRef:
-        if len(shape) == 1:
-            return EnvRef(_text(shape[0]))
-        path, key, version, mount = shape
-        return VaultRef(_text(path), _text(key), version, mount)
+        found = self.refs.get(shape)
+        if found is None:
+            if len(shape) == 1:
+                found = EnvRef(_text(shape[0]))
+            else:
+                path, key, version, mount = shape
+                found = VaultRef(_text(path), _text(key), version, mount)
+            self.refs[shape] = found
+        return found
 
     def factory(self, shape: Any) -> Factory:
         name, kind, base, tags, models, builtin, line, column = shape
@@ -241,7 +264,7 @@ class _Decoder:
         (ws, name, factory, base, key, backups, models, enabled, text, options, secret_options,
          protect, line, column) = shape  # fmt: skip
         return Config(
-            _text(ws), _text(name), _text(factory), base,
+            self.text(ws), _text(name), self.text(factory), base and self.text(base),
             None if key is None else self.ref(key),
             tuple(map(self.ref, backups)), tuple(map(self.model, models)), enabled, text,
             _mapping(options), {_text(k): self.ref(r) for k, r in secret_options}, protect,
@@ -253,11 +276,11 @@ class _Decoder:
         return Diagnostic(Severity(severity), self.at(line, column), _text(path), _text(message))
 
 
-def _decode(file: str, record: Any) -> FileBuild:
+def _decode(file: str, record: Any, shared: _Shared) -> FileBuild:
     documents, factories, workspaces, configs, warnings, uses = record
     if type(documents) is not int:
         raise ValueError("documents")
-    decoder = _Decoder(file)
+    decoder = _Decoder(file, shared)
     return FileBuild(
         file,
         documents,

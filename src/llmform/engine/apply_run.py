@@ -8,16 +8,16 @@ lock, so that a refusal or a 'no' writes nothing; the CLI shows the plan and ask
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..checks.trust_sources import configured_urls
 from ..core.plan import Plan
 from ..core.policy_results import policy_error
 from ..core.protect import protection_error
 from ..desired.model import DesiredState
-from ..desired.validate import load_state
+from ..desired.validate import loading_state
 from ..errors import LlmformError
 from ..secrets.chain import chain_from_env
 from ..secrets.crypto import Cipher, configured_cipher
@@ -28,6 +28,7 @@ from ..targets.base import StalePlanError
 from .apply import apply_plan, require_checked, require_trusted
 from .backend import Backend, Location, Warn, opened_backend
 from .plan import Prepared, plan_prepared, prepare
+from .plan_reads import DigestMemo, made_digests
 from .plan_run import CheckerFactory
 from .policy_runs import with_outside_policies
 
@@ -157,7 +158,20 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
     paths = request.paths or (".",)
     # The files first: a path that does not exist (a saved plan's artifact that was not
     # downloaded) is named as such, not reported as a missing terminal.
-    state = with_outside_policies(load_state(paths), request.policy_paths, warn)
+    loaded = loading_state(paths)
+    made: DigestMemo = {}  # the config digests the plans make, for the next run
+    try:
+        state = with_outside_policies(loaded.state, request.policy_paths, warn)
+        with _planned_apply(request, state, paths, warn, made) as planned:
+            yield planned
+    finally:
+        loaded.remember(made_digests(made))
+
+
+@contextmanager
+def _planned_apply(
+    request: ApplyRequest, state: DesiredState, paths: Sequence[str], warn: Warn, made: DigestMemo
+) -> Iterator[PlannedApply]:
     require_prompt(
         request.auto_approve,
         request.can_prompt,
@@ -188,6 +202,7 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
             trusted=trusted,
             encrypted=encrypted,
         )
+        prepared = replace(prepared, digests=made)
         # Planned before the lock, so that a refusal or a 'no' writes nothing at all, not even
         # the lock row; under the lock it is planned again.
         shown = plan_prepared(

@@ -17,7 +17,7 @@ from ..checks.trust import EndpointTrust, NormalUrl
 from ..checks.trust_sources import applied_urls, run_trust
 from ..core.plan import Plan, build_plan
 from ..core.policy_results import judge_state
-from ..core.resources import desired_resources, policy_of, secret_slots
+from ..core.resources import DesiredResources, policy_of, secret_slots
 from ..desired.model import Config, DesiredState, SecretRef
 from ..errors import InputError, LlmformError
 from ..secrets.base import Resolver, fingerprint
@@ -179,7 +179,7 @@ def plan_prepared(
     backend = Backend.of(store)
     fingerprints = _fingerprints(prepared, backend)
     # the store as far as the plan needs it: with digests, what differs (``plan_reads``)
-    everything = desired_resources(state, fingerprints, encrypted=encrypted, scope=set(scope))
+    everything = DesiredResources(state, fingerprints, encrypted=encrypted, scope=set(scope))
     inputs = read_for_plan(backend, everything, scope, prepared.digests)
     read = inputs.read
     in_force = {r.name: policy_of(r) for r in read.resources.values() if r.kind == "policy"}

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from ..core.diff import Scope
 from ..core.protect import check_declares_something
-from ..core.resources import Resource, resource_digest
-from ..desired.model import DesiredState
+from ..core.resources import DesiredResources, Resource, known_digest, resource_digest
+from ..desired.model import DesiredState, KnownDigest
 from ..targets.base import DigestedStore, StoredDigests, StoreState
 from .backend import Backend
 
@@ -73,6 +73,17 @@ def _digest(resource: Resource, memo: DigestMemo) -> str:
     return digest
 
 
+def made_digests(memo: DigestMemo) -> dict[str, KnownDigest]:
+    """The config digests a run's plans made (``memo``), as a later run checks them
+    (``core.resources.DesiredResources.known_digest``)."""
+    made: dict[str, KnownDigest] = {}
+    for address, (resource, digest) in memo.items():
+        known = known_digest(resource, digest)
+        if known is not None:
+            made[address] = known
+    return made
+
+
 def read_for_plan(
     backend: Backend,
     desired: Mapping[str, Resource],
@@ -89,10 +100,15 @@ def read_for_plan(
     covered = Scope(frozenset(scope))
     known: dict[str, str] = {}
     differ: set[str] = set()
-    for address, resource in desired.items():
+    earlier = desired.known_digest if isinstance(desired, DesiredResources) else None
+    for address in desired:
+        digest = stored.managed.get(address)
+        if digest is not None and earlier is not None and earlier(address) == digest:
+            known[address] = digest  # a config in scope, unchanged since an earlier run
+            continue
+        resource = desired[address]
         if scope and resource.kind != "factory" and not covered.covers(resource):
             continue  # outside the scope: the diff leaves it alone either way
-        digest = stored.managed.get(address)
         if digest is not None and not _unread(resource) and _digest(resource, memo) == digest:
             known[address] = digest
         else:

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..checks.trust_sources import configured_urls
 from ..core.drift import drift_of, self_stated_note
 from ..core.plan import Plan
 from ..desired.model import DesiredState
-from ..desired.validate import load_state
+from ..desired.validate import loading_state
 from ..secrets.chain import chain_from_env
 from ..secrets.crypto import configured_cipher
 from ..targets import OpenMode
 from .backend import Backend, Location, Warn, opened_backend
 from .plan import KeyChecker, ScopeError, new_store_note, plan_prepared, prepare
+from .plan_reads import DigestMemo, made_digests
 from .policy_runs import with_outside_policies
 from .saved_plans import plan_mac_key
 
@@ -48,9 +49,22 @@ class PlannedRun:
 
 def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
     """Load and check the files, read the backend (read-only), resolve secrets, check keys,
-    diff. Nothing is written."""
+    diff. Nothing is written (but llmform's own cache: ``desired.built_cache``)."""
     paths = request.paths or (".",)
-    state = with_outside_policies(load_state(paths), request.policy_paths, warn)
+    loaded = loading_state(paths)
+    made: DigestMemo = {}  # the config digests the plan makes, for the next run
+    try:
+        return _run_plan(
+            request, with_outside_policies(loaded.state, request.policy_paths, warn), warn, made
+        )
+    finally:
+        loaded.remember(made_digests(made))
+
+
+def _run_plan(
+    request: PlanRequest, state: DesiredState, warn: Warn, made: DigestMemo
+) -> PlannedRun:
+    paths = request.paths or (".",)
     if request.no_secrets:
         plan, mac_key = plan_without_secrets(
             state, request.where, request.scope, warn, request.saving, request.overrides
@@ -75,7 +89,7 @@ def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
         plan = plan_prepared(
             state,
             backend,
-            prepared,
+            replace(prepared, digests=made),
             scope=request.scope,
             encrypted=encrypted,
             overrides=request.overrides,

@@ -95,14 +95,12 @@ def resolve_secrets(
 ) -> ResolvedSecrets:
     """Resolve and fingerprint what ``rule`` picks of ``configs``, each distinct reference
     once; every required reference that fails is reported together, never a value."""
-    users: dict[SecretRef, list[str]] = {}
-    first_user: dict[SecretRef, Config] = {}
+    users: dict[SecretRef, list[tuple[Config, str]]] = {}
     required: set[SecretRef] = set()
     for config in configs:
         reading = rule(config)
         for slot, ref in reading.slots.items():
-            users.setdefault(ref, []).append(f"{config.address} {slot}")
-            first_user.setdefault(ref, config)
+            users.setdefault(ref, []).append((config, slot))  # said only of a problem
             if reading.required:
                 required.add(ref)
     if not users:
@@ -110,12 +108,12 @@ def resolve_secrets(
     resolution = _resolve(resolver, users, required)
 
     def described(problem: SecretProblem) -> str:
-        where = ", ".join(users.get(problem.ref, []))
+        where = ", ".join(f"{c.address} {slot}" for c, slot in users.get(problem.ref, []))
         # one line: a message may quote what a server said (a Vault key's name)
         return printable(f"{problem.ref}: {problem.message}") + f" (used by {where})"
 
     def located(problem: SecretProblem) -> Problem:
-        user = first_user.get(problem.ref)
+        user = users[problem.ref][0][0] if problem.ref in users else None
         if user is None:
             return Problem(described(problem))
         loc = user.location
