@@ -242,8 +242,12 @@ class DesiredResources(Mapping[str, Resource]):
         *,
         encrypted: bool = False,
         scope: Collection[str] = (),
+        earlier: Mapping[str, KnownDigest] | None = None,
     ) -> None:
+        """``earlier``: digests of configs made earlier in this run (by address), checked as
+        those the state came with."""
         self._state, self._fingerprints, self._encrypted = state, fingerprints, encrypted
+        self._earlier = earlier or {}
         self._head: dict[str, Resource] = {}  # factories and workspaces
         for factory in state.factories.values():
             self._head[factory.address] = factory_resource(factory)
@@ -255,17 +259,17 @@ class DesiredResources(Mapping[str, Resource]):
             for config in state.configs.values()
             if not scope or config.workspace in scope
         }
-        self._made: dict[str, Resource] = {}
         self._tail = {p.address: policy_resource(p) for p in state.policies.values()}
 
     def __getitem__(self, address: str) -> Resource:
-        found = self._head.get(address) or self._made.get(address) or self._tail.get(address)
+        found = self._head.get(address) or self._tail.get(address)
         if found is not None:
             return found
-        config = self._configs[address]
-        made = config_resource(config, self._fingerprints, encrypted=self._encrypted)
-        self._made[address] = made
-        return made
+        # made anew each time asked for (a plan asks once): held, 100,000 of them would be
+        # most of a run's memory
+        return config_resource(
+            self._configs[address], self._fingerprints, encrypted=self._encrypted
+        )
 
     def __iter__(self) -> Iterator[str]:
         yield from self._head
@@ -282,7 +286,7 @@ class DesiredResources(Mapping[str, Resource]):
         """The digest of the config at ``address`` as an earlier run made it
         (``DesiredState.known_digests``), when made of what this run's resource holds: the
         same encryption and the same fingerprint of each secret, every one read."""
-        known = self._state.known_digests.get(address)
+        known = self._earlier.get(address) or self._state.known_digests.get(address)
         config = self._configs.get(address)
         if known is None or config is None:
             return None

@@ -28,7 +28,7 @@ from ..targets.base import StalePlanError
 from .apply import apply_plan, require_checked, require_trusted
 from .backend import Backend, Location, Warn, opened_backend
 from .plan import Prepared, plan_prepared, prepare
-from .plan_reads import DigestMemo, made_digests
+from .plan_reads import DigestMemo
 from .plan_run import CheckerFactory
 from .policy_runs import with_outside_policies
 
@@ -159,13 +159,13 @@ def planned_apply(request: ApplyRequest, warn: Warn) -> Iterator[PlannedApply]:
     # The files first: a path that does not exist (a saved plan's artifact that was not
     # downloaded) is named as such, not reported as a missing terminal.
     loaded = loading_state(paths)
-    made: DigestMemo = {}  # the config digests the plans make, for the next run
+    made = DigestMemo()  # the config digests the plans make, for the next run
     try:
         state = with_outside_policies(loaded.state, request.policy_paths, warn)
         with _planned_apply(request, state, paths, warn, made) as planned:
             yield planned
     finally:
-        loaded.remember(made_digests(made))
+        loaded.remember(made.configs)
 
 
 @contextmanager

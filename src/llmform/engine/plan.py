@@ -61,7 +61,7 @@ class Prepared:
     # the store's key the fingerprints were made with (see plan_prepared)
     fingerprint_key: bytes = field(default=b"", repr=False)
     # the desired resources' digests, made by the first plan and reused by apply's under the lock
-    digests: DigestMemo = field(default_factory=dict, repr=False, compare=False)
+    digests: DigestMemo = field(default_factory=DigestMemo, repr=False, compare=False)
 
 
 def _configs_in_scope(state: DesiredState, scope: Sequence[str]) -> list[Config]:
@@ -179,7 +179,13 @@ def plan_prepared(
     backend = Backend.of(store)
     fingerprints = _fingerprints(prepared, backend)
     # the store as far as the plan needs it: with digests, what differs (``plan_reads``)
-    everything = DesiredResources(state, fingerprints, encrypted=encrypted, scope=set(scope))
+    everything = DesiredResources(
+        state,
+        fingerprints,
+        encrypted=encrypted,
+        scope=set(scope),
+        earlier=prepared.digests.configs,
+    )
     inputs = read_for_plan(backend, everything, scope, prepared.digests)
     read = inputs.read
     in_force = {r.name: policy_of(r) for r in read.resources.values() if r.kind == "policy"}

@@ -13,7 +13,7 @@ stored fingerprint is carried over (``core.unresolved``), which needs the row.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.diff import Scope
 from ..core.protect import check_declares_something
@@ -59,29 +59,31 @@ def _whole(backend: Backend, desired: Mapping[str, Resource]) -> PlanInputs:
     return PlanInputs(backend.read(), desired, {})
 
 
-# address -> (the resource digested, its digest): a run's second plan (apply's, under the
-# lock) reuses the first's digest of each resource that is equal to the one it digested
-DigestMemo = dict[str, tuple[Resource, str]]
+@dataclass
+class DigestMemo:
+    """The digests a run's plans made: apply's second plan (under the lock) reuses the
+    first's of each resource equal to the one digested (``others``: address -> both), and of
+    each config made of the same fingerprints and encryption (``configs``, which the next run
+    keeps too: ``desired.built_cache``). A config's resource is not held: at 100,000 configs
+    they would be most of a run's memory."""
+
+    others: dict[str, tuple[Resource, str]] = field(default_factory=dict)
+    configs: dict[str, KnownDigest] = field(default_factory=dict)
 
 
 def _digest(resource: Resource, memo: DigestMemo) -> str:
-    known = memo.get(resource.address)
-    if known is not None and known[0] == resource:
-        return known[1]
-    digest = resource_digest(resource)
-    memo[resource.address] = (resource, digest)
-    return digest
-
-
-def made_digests(memo: DigestMemo) -> dict[str, KnownDigest]:
-    """The config digests a run's plans made (``memo``), as a later run checks them
-    (``core.resources.DesiredResources.known_digest``)."""
-    made: dict[str, KnownDigest] = {}
-    for address, (resource, digest) in memo.items():
+    if resource.kind == "config":
+        digest = resource_digest(resource)
         known = known_digest(resource, digest)
         if known is not None:
-            made[address] = known
-    return made
+            memo.configs[resource.address] = known
+        return digest
+    found = memo.others.get(resource.address)
+    if found is not None and found[0] == resource:
+        return found[1]
+    digest = resource_digest(resource)
+    memo.others[resource.address] = (resource, digest)
+    return digest
 
 
 def read_for_plan(
@@ -92,7 +94,7 @@ def read_for_plan(
 ) -> PlanInputs:
     """What the plan of ``desired`` in ``scope`` diffs, read as narrowly as the store allows
     (``memo``: digests of an earlier plan of the same run)."""
-    memo = {} if memo is None else memo
+    memo = DigestMemo() if memo is None else memo
     store = digested(backend)
     stored = store.read_digests(scope) if store is not None else None
     if store is None or stored is None:

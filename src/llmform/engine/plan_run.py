@@ -18,7 +18,7 @@ from ..secrets.crypto import configured_cipher
 from ..targets import OpenMode
 from .backend import Backend, Location, Warn, opened_backend
 from .plan import KeyChecker, ScopeError, new_store_note, plan_prepared, prepare
-from .plan_reads import DigestMemo, made_digests
+from .plan_reads import DigestMemo
 from .policy_runs import with_outside_policies
 from .saved_plans import plan_mac_key
 
@@ -52,13 +52,13 @@ def run_plan(request: PlanRequest, warn: Warn) -> PlannedRun:
     diff. Nothing is written (but llmform's own cache: ``desired.built_cache``)."""
     paths = request.paths or (".",)
     loaded = loading_state(paths)
-    made: DigestMemo = {}  # the config digests the plan makes, for the next run
+    made = DigestMemo()  # the config digests the plan makes, for the next run
     try:
         return _run_plan(
             request, with_outside_policies(loaded.state, request.policy_paths, warn), warn, made
         )
     finally:
-        loaded.remember(made_digests(made))
+        loaded.remember(made.configs)
 
 
 def _run_plan(
