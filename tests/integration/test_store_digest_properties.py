@@ -5,7 +5,6 @@ whole read of the store, for any applied state, any edits and any desired state.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from unittest import mock
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from support.states import GeneratedState, desired_states
+from support.store_edits import STORE_EDITS, edit_row
 
 from llmform.core.plan import Plan, plan_to_json
 from llmform.desired.validate import load_state
@@ -31,54 +31,6 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 )
-
-# (table, SET clause or DELETE): each applied to one row, picked by its position
-EDITS: list[tuple[str, str]] = [
-    ("configs", "description = 'edited'"),
-    ("configs", "enabled = 1 - enabled"),
-    ("configs", "api_base = 'https://edited.example/v1'"),
-    ("configs", 'options = \'{"region":"x"}\''),
-    ("configs", "protect = 1 - protect"),
-    ("configs", "managed = 1 - managed"),
-    ("configs", "used_tokens = used_tokens + 5"),
-    ("configs", "DELETE"),
-    ("config_models", "max_tokens = 77"),
-    ("config_models", "types = '[\"embedding\"]'"),
-    ("config_models", "custom = 1 - custom"),
-    ("config_models", "used_tokens = 9"),
-    ("config_models", "DELETE"),
-    ("config_secrets", "fingerprint = 'f00'"),
-    ("config_secrets", "fingerprint = NULL"),
-    ("config_secrets", "ref = 'env:EDITED'"),
-    ("config_secrets", "ciphertext = 'x'"),
-    ("config_secrets", "DELETE"),
-    ("workspaces", 'labels = \'{"edited":"yes"}\''),
-    ("workspaces", "description = 'edited'"),
-    ("workspaces", "managed = 1 - managed"),
-    ("workspaces", "DELETE"),
-    ("factories", "api_base = 'https://edited.example/v1'"),
-    ("factories", "tags = '[\"edited\"]'"),
-    ("factories", "DELETE"),
-    ("factory_models", "max_tokens = 5"),
-    ("factory_models", "DELETE"),
-    ("policies", "level = 'hard'"),
-]
-
-
-def _edit(db: Path, table: str, change: str, position: int) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA foreign_keys = ON")
-        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        if not count:
-            return
-        row = (
-            f"rowid = (SELECT rowid FROM {table} ORDER BY rowid LIMIT 1 OFFSET {position % count})"
-        )
-        if change == "DELETE":
-            conn.execute(f"DELETE FROM {table} WHERE {row}")
-        else:
-            conn.execute(f"UPDATE {table} SET {change} WHERE {row}")
-    conn.close()
 
 
 def _plan(store_url: str, state: GeneratedState, directory: Path) -> Any:
@@ -101,7 +53,7 @@ def _plan(store_url: str, state: GeneratedState, directory: Path) -> Any:
     current=desired_states(),
     desired=desired_states(),
     edits=st.lists(
-        st.tuples(st.sampled_from(EDITS), st.integers(min_value=0, max_value=20)), max_size=4
+        st.tuples(st.sampled_from(STORE_EDITS), st.integers(min_value=0, max_value=20)), max_size=4
     ),
 )
 def test_hand_edits_plan_the_same_with_and_without_digests(
@@ -119,7 +71,7 @@ def test_hand_edits_plan_the_same_with_and_without_digests(
         finally:
             store.close()
         for (table, change), position in edits:
-            _edit(root / "registry.db", table, change, position)
+            edit_row(root / "registry.db", table, change, position)
         with_digests = _plan(url, desired, root / "desired")
         with mock.patch.object(plan_reads, "digested", lambda backend: None):
             whole = _plan(url, desired, root / "desired")

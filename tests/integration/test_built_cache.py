@@ -1,0 +1,201 @@
+"""The cache of built files (desired/built_cache.py) and the config digests kept in it change
+nothing but speed.
+
+Against a store applied from the state and planned twice (so that every file's build and every
+config's digest are kept), random edits to the files, random secret values and random edits of
+the store behind llmform's back (rows updated or deleted) give the same plan, text and JSON,
+and the same exit code with the cache as without it, through the CLI; a run after one file
+changed builds that file alone; a factory changed rebuilds the files whose configs use it; a
+config whose stored row was edited behind llmform's back is planned from its row, though its
+file's build is kept; a key pasted into a file never reaches the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.store_edits import STORE_EDITS, edit_row
+from test_parsed_cache import (
+    CANARY,
+    ENV_NAMES,
+    FILES,
+    built_files,
+    cache_bytes,
+    edited,
+    edits,
+    normalised,
+    project,
+    run,
+    write_state,
+)
+
+from llmform.desired import parsed_cache
+from llmform.desired.validate import validate_paths
+from llmform.engine import plan_reads
+
+__all__ = ["project"]  # the fixture
+
+
+def plans(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+    state: Path,
+    cache: bool,
+) -> list[tuple[int, str]]:
+    if cache:
+        monkeypatch.delenv(parsed_cache.NO_CACHE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(parsed_cache.NO_CACHE_ENV, "1")
+    found = []
+    for extra in ((), ("--format", "json"), ("-w", "prod")):
+        code, output = run(
+            capsys, "--store", store, "plan", "--no-validate-keys", *extra, str(state)
+        )
+        found.append((code, normalised(output)))
+    return found
+
+
+def applied(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, state: Path
+) -> str:
+    """A new store with ``FILES`` applied, and their builds and digests in the cache."""
+    monkeypatch.delenv(parsed_cache.NO_CACHE_ENV, raising=False)
+    for name in ENV_NAMES:
+        monkeypatch.setenv(name, f"sk-applied-{name}-0123456789")
+    write_state(state, FILES)
+    store = f"sqlite:///{state.parent / f'registry-{secrets.token_hex(4)}.db'}"
+    code, output = run(
+        capsys, "--store", store, "apply", "--auto-approve", "--no-validate-keys", str(state)
+    )
+    assert code == 0, output
+    for _ in range(2):  # kept on the second run in a row; the digests on the third
+        assert run(capsys, "--store", store, "plan", "--no-validate-keys", str(state))[0] == 0
+    return store
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    changes=edits,
+    values=st.lists(st.one_of(st.none(), st.text(min_size=1, max_size=40)), min_size=3, max_size=3),
+    rows=st.lists(st.tuples(st.sampled_from(STORE_EDITS), st.integers(0, 20)), max_size=3),
+)
+def test_random_edits_and_store_edits_plan_alike_with_and_without_the_cache(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    changes: list[tuple[str, tuple[str, Any]]],
+    values: list[str | None],
+    rows: list[tuple[tuple[str, str], int]],
+) -> None:
+    store = applied(capsys, monkeypatch, project)
+    for name, value in zip(ENV_NAMES, values, strict=True):
+        if value is not None and "\0" not in value:  # None: the value it was applied with
+            monkeypatch.setenv(name, value)
+    for (table, change), position in rows:
+        edit_row(Path(store.removeprefix("sqlite:///")), table, change, position)
+    write_state(project, edited(FILES, changes))
+    cold_or_warm = plans(capsys, monkeypatch, store, project, cache=True)
+    again = plans(capsys, monkeypatch, store, project, cache=True)
+    without = plans(capsys, monkeypatch, store, project, cache=False)
+    assert cold_or_warm == without
+    assert again == without
+    found = cache_bytes(Path(os.environ["LLMFORM_CACHE_DIR"]))
+    assert CANARY.encode() not in found
+    assert not any(value.encode() in found for value in values if value and len(value) > 8)
+
+
+def test_a_run_after_one_file_changed_builds_that_file_alone(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = built_files(monkeypatch)
+    first = validate_paths([str(project)])
+    assert first.state is not None
+    assert validate_paths([str(project)]).state == first.state
+    assert sorted(built) == sorted([*FILES, *FILES])  # kept when seen twice
+    built.clear()
+    assert validate_paths([str(project)]).state == first.state
+    assert built == []
+    changed = FILES["configs.yaml"].replace("the main one", "the main one, changed")
+    (project / "configs.yaml").write_text(changed)
+    state = validate_paths([str(project)]).state
+    assert built == ["configs.yaml"]
+    assert state is not None and state.configs["prod", "main"].description.endswith("changed")
+    assert validate_paths([str(project)]) == uncached(monkeypatch, project)
+
+
+def uncached(monkeypatch: pytest.MonkeyPatch, state: Path) -> Any:
+    with monkeypatch.context() as patched:
+        patched.setenv(parsed_cache.NO_CACHE_ENV, "1")
+        return validate_paths([str(state)])
+
+
+def test_a_changed_factory_rebuilds_the_files_that_use_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):
+        validate_paths([str(project)])
+    built = built_files(monkeypatch)
+    # local.yaml declares Local and uses it: a model added changes its configs' factory
+    extra = "      - {name: llama, type: chat}\n      - {name: qwen, type: chat}\n"
+    local = FILES["local.yaml"].replace("      - {name: llama, type: chat}\n", extra)
+    (project / "local.yaml").write_text(local)
+    found = validate_paths([str(project)])
+    assert built == ["local.yaml"]  # the other files use catalog factories only
+    assert found == uncached(monkeypatch, project)
+    assert found.state is not None
+    assert [m.name for m in found.state.factories["Local"].models] == ["llama", "qwen"]
+    # a factory moved to a file of its own: the file that uses it is built with it again
+    factory, _, configs = local.partition("configs:\n")
+    (project / "local.yaml").write_text("apiVersion: llmform/v1\nconfigs:\n" + configs)
+    (project / "factory.yaml").write_text(factory)
+    for _ in range(3):
+        moved = validate_paths([str(project)])
+        assert moved.state == found.state
+        assert moved == uncached(monkeypatch, project)
+    # the catalog's OpenAI overridden by a file after those that use it: built again with it
+    (project / "zz-openai.yaml").write_text(
+        "apiVersion: llmform/v1\nfactories:\n  - name: OpenAI\n    type: openai\n"
+        "    api_base: https://proxy.example/v1\n    models:\n"
+        "      - {name: gpt-4o, type: chat}\n"
+        "      - {name: text-embedding-3-small, type: embedding}\n"
+    )
+    built.clear()
+    overridden = validate_paths([str(project)])
+    assert "configs.yaml" in built
+    assert overridden == uncached(monkeypatch, project)
+    assert overridden.state is not None
+    assert overridden.state.configs["prod", "main"].api_base == "https://proxy.example/v1"
+
+
+def test_a_warm_plan_digests_no_unchanged_config(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = applied(capsys, monkeypatch, project)
+    digested: list[str] = []
+    digest = plan_reads.resource_digest
+
+    def counting(resource: Any) -> str:
+        digested.append(resource.address)
+        return digest(resource)
+
+    monkeypatch.setattr(plan_reads, "resource_digest", counting)
+    code, output = run(capsys, "--store", store, "plan", "--no-validate-keys", str(project))
+    assert code == 0
+    assert not [address for address in digested if address.startswith("config.")]
+    assert "No changes" in output
+    monkeypatch.setenv("KEY_MAIN", "sk-rotated-0123456789")  # its fingerprint changed
+    digested.clear()
+    code, output = run(capsys, "--store", store, "plan", "--no-validate-keys", str(project))
+    assert "config.prod/main" in digested and "config.dev/deep" not in digested
+    assert "~ config.prod/main" in output
