@@ -565,7 +565,7 @@ def test_a_debug_traceback_masks_the_secrets_the_run_holds(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMFORM_DEBUG", "1")
-    monkeypatch.setattr(plan_run, "load_state", crash)
+    monkeypatch.setattr(plan_run, "loading_state", crash)
     assert main(["plan", "."]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "Illegal header value b'Bearer [key]'" in err, err

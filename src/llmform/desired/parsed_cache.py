@@ -13,8 +13,10 @@ a file with policies (their rules' source positions are not kept). The checks ac
 (references, duplicates, provider rules) run on every run, on the cached documents too.
 
 Where: ``$LLMFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/llmform``, else ``~/.cache/llmform``
-(``files.cache_dir``), in ``parsed/``: one pack file per set of paths a command is given,
-holding the entries that run used. ``LLMFORM_NO_CACHE=1`` turns it off.
+(``files.cache_dir``), in ``parsed/``: one pack file per set of paths a command is given
+(``packs``), holding the entries that run used; read only by a run that has a file to load
+(``built_load`` takes the unchanged files' builds from ``built_cache`` instead).
+``LLMFORM_NO_CACHE=1`` turns both off.
 
 Why it is safe: nothing is executed (marshal of tuples, lists and scalars, checked shape by
 shape as it is read: never pickle); the folder is 0700 and the packs 0600, written to a
@@ -105,7 +107,6 @@ class ParsedCache(Pack):
 
     def __init__(self, directory: Path, name: str) -> None:
         super().__init__(directory, name, _tag())
-        self.parsed = 0  # files parsed this run (not taken from the cache)
 
     @classmethod
     def for_paths(
@@ -136,7 +137,6 @@ class ParsedCache(Pack):
             if documents is not None:
                 self.used[key] = entry
                 return LoadResult(documents, [])
-        self.parsed += 1
         result = load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
         if result.diagnostics or any(document.sources for document in result.documents):
             return result
