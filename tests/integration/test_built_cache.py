@@ -4,10 +4,10 @@ nothing but speed.
 Against a store applied from the state and planned twice (so that every file's build and every
 config's digest are kept), random edits to the files, random secret values and random edits of
 the store behind llmform's back (rows updated or deleted) give the same plan, text and JSON,
-and the same exit code with the cache as without it, through the CLI; a run after one file
-changed builds that file alone; a factory changed rebuilds the files whose configs use it; a
-config whose stored row was edited behind llmform's back is planned from its row, though its
-file's build is kept; a key pasted into a file never reaches the cache.
+and the same exit code with the cache as without it, through the CLI, and no secret value
+reaches the cache; a factory changed, moved or overriding the catalog's rebuilds the files
+whose configs use it; a warm plan digests no unchanged config, and one whose secret was rotated
+is digested and diffed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from test_parsed_cache import (
     cache_bytes,
     edited,
     edits,
-    normalised,
+    plans,
     project,
     run,
     write_state,
@@ -40,26 +40,6 @@ from llmform.desired.validate import validate_paths
 from llmform.engine import plan_reads
 
 __all__ = ["project"]  # the fixture
-
-
-def plans(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    store: str,
-    state: Path,
-    cache: bool,
-) -> list[tuple[int, str]]:
-    if cache:
-        monkeypatch.delenv(parsed_cache.NO_CACHE_ENV, raising=False)
-    else:
-        monkeypatch.setenv(parsed_cache.NO_CACHE_ENV, "1")
-    found = []
-    for extra in ((), ("--format", "json"), ("-w", "prod")):
-        code, output = run(
-            capsys, "--store", store, "plan", "--no-validate-keys", *extra, str(state)
-        )
-        found.append((code, normalised(output)))
-    return found
 
 
 def applied(
@@ -105,33 +85,14 @@ def test_random_edits_and_store_edits_plan_alike_with_and_without_the_cache(
     for (table, change), position in rows:
         edit_row(Path(store.removeprefix("sqlite:///")), table, change, position)
     write_state(project, edited(FILES, changes))
-    cold_or_warm = plans(capsys, monkeypatch, store, project, cache=True)
-    again = plans(capsys, monkeypatch, store, project, cache=True)
-    without = plans(capsys, monkeypatch, store, project, cache=False)
+    cold_or_warm = plans(capsys, monkeypatch, project, cache=True, store=store)
+    again = plans(capsys, monkeypatch, project, cache=True, store=store)
+    without = plans(capsys, monkeypatch, project, cache=False, store=store)
     assert cold_or_warm == without
     assert again == without
     found = cache_bytes(Path(os.environ["LLMFORM_CACHE_DIR"]))
     assert CANARY.encode() not in found
     assert not any(value.encode() in found for value in values if value and len(value) > 8)
-
-
-def test_a_run_after_one_file_changed_builds_that_file_alone(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built = built_files(monkeypatch)
-    first = validate_paths([str(project)])
-    assert first.state is not None
-    assert validate_paths([str(project)]).state == first.state
-    assert sorted(built) == sorted([*FILES, *FILES])  # kept when seen twice
-    built.clear()
-    assert validate_paths([str(project)]).state == first.state
-    assert built == []
-    changed = FILES["configs.yaml"].replace("the main one", "the main one, changed")
-    (project / "configs.yaml").write_text(changed)
-    state = validate_paths([str(project)]).state
-    assert built == ["configs.yaml"]
-    assert state is not None and state.configs["prod", "main"].description.endswith("changed")
-    assert validate_paths([str(project)]) == uncached(monkeypatch, project)
 
 
 def uncached(monkeypatch: pytest.MonkeyPatch, state: Path) -> Any:

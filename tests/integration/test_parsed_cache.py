@@ -117,15 +117,22 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def plans(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, state: Path, cache: bool
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    state: Path,
+    cache: bool,
+    store: str | None = None,
 ) -> list[tuple[int, str]]:
+    """Plans (text, JSON, one workspace's) and the validation of ``state``, with the caches
+    or not, against ``store`` (None: the default, which does not exist)."""
     if cache:
         monkeypatch.delenv(parsed_cache.NO_CACHE_ENV, raising=False)
     else:
         monkeypatch.setenv(parsed_cache.NO_CACHE_ENV, "1")
     found = []
-    for extra in ((), ("--format", "json")):
-        code, output = run(capsys, "plan", "--no-validate-keys", *extra, str(state))
+    where = ("--store", store) if store else ()
+    for extra in ((), ("--format", "json"), ("-w", "prod")):
+        code, output = run(capsys, *where, "plan", "--no-validate-keys", *extra, str(state))
         found.append((code, normalised(output)))
     found.append(run(capsys, "validate", str(state)))
     return found
@@ -222,29 +229,29 @@ def diagnostics(state: Path) -> list[str]:
 def test_a_warm_run_parses_only_the_changed_file(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parsed = parsed_files(monkeypatch)
+    parsed, built = parsed_files(monkeypatch), built_files(monkeypatch)
     first = validate_paths([str(project)])
     assert first.state is not None, first.diagnostics
-    assert sorted(parsed) == sorted(FILES)
-    parsed.clear()
+    assert sorted(parsed) == sorted(built) == sorted(FILES)
+    parsed.clear(), built.clear()
     assert validate_paths([str(project)]).state == first.state
-    assert sorted(parsed) == sorted(FILES)  # seen unchanged: kept now
-    parsed.clear()
+    assert sorted(parsed) == sorted(built) == sorted(FILES)  # seen unchanged: kept now
+    parsed.clear(), built.clear()
     assert validate_paths([str(project)]).state == first.state
-    assert parsed == []
+    assert parsed == built == []  # each file's build from the cache, not even its trees
     changed = FILES["configs.yaml"].replace("the main one", "the main one, changed")
     (project / "configs.yaml").write_text(changed)
     state = validate_paths([str(project)]).state
-    assert parsed == ["configs.yaml"]
+    assert parsed == built == ["configs.yaml"]
     assert state is not None and state.configs["prod", "main"].description.endswith("changed")
     assert validate_paths([str(project)]).state == state
-    assert parsed == ["configs.yaml"] * 2
-    parsed.clear()
+    assert parsed == built == ["configs.yaml"] * 2
+    parsed.clear(), built.clear()
     assert validate_paths([str(project)]).state == state
-    assert parsed == []
+    assert parsed == built == []
     monkeypatch.setenv(parsed_cache.NO_CACHE_ENV, "1")
     assert validate_paths([str(project)]).state == state
-    assert parsed == []  # turned off: load_bytes as before, not through the cache
+    assert parsed == built == []  # turned off: load_bytes as before, not through the cache
 
 
 def test_a_file_with_a_problem_is_parsed_every_time_and_never_kept(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import Diagnostic, has_errors
 from .loader import Document
 from .model import Config, DesiredState, Factory, Workspace
-from .parsed_cache import sha256  # not hashlib's: see there
+from .packs import sha256  # not hashlib's: see there
 from .semantic import build_state
 
 

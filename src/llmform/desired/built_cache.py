@@ -20,10 +20,8 @@ file built afresh.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import marshal
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -43,8 +41,8 @@ from .model import (
     Workspace,
     frozen_map,
 )
-from .packs import MARSHAL, Pack
-from .parsed_cache import ParsedCache, sha256
+from .packs import MARSHAL, Pack, code_tag
+from .parsed_cache import ParsedCache
 from .parsed_cache import _tag as _parsed_tag
 
 log = logging.getLogger(__name__)
@@ -55,13 +53,9 @@ _NO_OPTIONS: Any = frozen_map()  # shared by every record without options: nothi
 
 @cache
 def _tag() -> bytes:
-    parts = [FORMAT, _parsed_tag().decode()]
-    for source in (built.__file__, semantic.__file__, __file__):
-        with contextlib.suppress(OSError, TypeError):
-            info = os.stat(source or "")
-            parts.append(f"{info.st_size}:{info.st_mtime_ns}")
-    tag: str = sha256("|".join(parts).encode()).hexdigest()
-    return tag.encode()
+    """What changes a file's build besides its bytes: what changes its parse, and the code that
+    builds it."""
+    return code_tag([FORMAT, _parsed_tag().decode()], (built.__file__, semantic.__file__, __file__))
 
 
 class BuiltCache(Pack):

@@ -13,14 +13,15 @@ checksum is passed over. Nothing here is ever an error: at worst a pack is not u
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import marshal
 import os
 import stat
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..files import PRIVATE_FILE, make_private_dirs, read_own_file
 
@@ -33,6 +34,32 @@ MARSHAL = 2  # no back-references: a fifth bigger than the default, half the tim
 # an entry kept from the pack read (its bytes there), one encoded this run, or SEEN
 Entry = memoryview | bytes | None
 SEEN = None  # a key found once: its entry is kept when the next run finds it again
+
+
+def _own_sha256() -> Callable[..., Any]:
+    """CPython's own SHA-256: ``hashlib``'s would load OpenSSL first, 10-20 ms of every run
+    (a pre-commit hook's share), where this hashes a large state's files in a few more."""
+    for module in ("_sha2", "_sha256"):  # Python 3.12 on, 3.11
+        with contextlib.suppress(ImportError, AttributeError):
+            found: Callable[..., Any] = importlib.import_module(module).sha256
+            return found
+    fallback: Callable[..., Any] = importlib.import_module("hashlib").sha256  # another Python
+    return fallback
+
+
+sha256 = _own_sha256()
+
+
+def code_tag(parts: list[str], sources: Iterable[str | None]) -> bytes:
+    """A pack's tag: ``parts`` and the size and time of each of the ``sources`` (the modules
+    whose code decides what is kept: a change to one in a development install, whose version
+    does not move, is another cache, as a new version is)."""
+    for source in sources:
+        with contextlib.suppress(OSError, TypeError):
+            info = os.stat(source or "")
+            parts.append(f"{info.st_size}:{info.st_mtime_ns}")
+    tag: str = sha256("|".join(parts).encode()).hexdigest()
+    return tag.encode()
 
 
 def private_dir(directory: Path) -> bool:

@@ -29,12 +29,10 @@ everything, as with no cache. Deleting the folder at any time is fine.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import marshal
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -44,7 +42,7 @@ from ..files import cache_dir
 from ..version import __version__
 from . import identify, loader, packs, schema, secret_shapes, text_secrets, yamltext, yamltree
 from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
-from .packs import MARSHAL, Pack
+from .packs import MARSHAL, Pack, code_tag, sha256
 from .schema import passes_fast_check
 from .text_secrets import keys_in_text
 from .yamltree import MarkedDict, MarkedList
@@ -57,20 +55,6 @@ FORMAT = b"llmform-parsed/1"
 _DICT, _LIST = 0, 1
 _SCALARS = (str, int, float, bool, type(None))
 _PLAIN = frozenset(_SCALARS)
-
-
-def _own_sha256() -> Callable[..., Any]:
-    """CPython's own SHA-256: ``hashlib``'s would load OpenSSL first, 10-20 ms of every run
-    (a pre-commit hook's share), where this hashes a large state's files in a few more."""
-    for module in ("_sha2", "_sha256"):  # Python 3.12 on, 3.11
-        with contextlib.suppress(ImportError, AttributeError):
-            found: Callable[..., Any] = importlib.import_module(module).sha256
-            return found
-    fallback: Callable[..., Any] = importlib.import_module("hashlib").sha256  # another Python
-    return fallback
-
-
-sha256 = _own_sha256()
 
 
 def cache_disabled() -> bool:
@@ -87,12 +71,7 @@ def _tag() -> bytes:
     """What changes a file's result besides its bytes and how it was named."""
     parts = [FORMAT.decode(), __version__, str(_Loader is _LIBYAML)]
     parts.append(sha256(schema.schema_text().encode()).hexdigest())
-    for source in (*(module.__file__ for module in _RULES), __file__):
-        with contextlib.suppress(OSError, TypeError):
-            info = os.stat(source or "")
-            parts.append(f"{info.st_size}:{info.st_mtime_ns}")
-    tag: str = sha256("|".join(parts).encode()).hexdigest()
-    return tag.encode()
+    return code_tag(parts, (*(module.__file__ for module in _RULES), __file__))
 
 
 class ParsedCache(Pack):
