@@ -7,9 +7,9 @@ format: ``packs``), under the parsed-file cache's key of the file (its bytes, ho
 llmform's version and the modules that parse it; this module's code and ``built``'s too): the
 file's records (factories, workspaces, configs: references to secrets, never a value), its
 warnings, and the digest of each factory its configs were built with (a build made with
-another factory than the state's is built again). Beside it, ``known`` under ``d`` and the
-same key: each config's resource digest as the last plan made it, with the fingerprints (keyed
-HMACs) and the encryption it was made with (``model.KnownDigest``). Only a file built with no
+another factory than the state's is built again). Beside it, under ``"d" + key``: each
+config's resource digest as the last plan made it, with the fingerprints (keyed HMACs) and the
+encryption it was made with (``model.KnownDigest``). Only a file built with no
 problem is kept (a key pasted into it is one, so it never reaches the cache), from the second
 run in a row that finds it unchanged, as parsed files are.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import marshal
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -53,9 +54,12 @@ _NO_OPTIONS: Any = frozen_map()  # shared by every record without options: nothi
 
 @cache
 def _tag() -> bytes:
-    """What changes a file's build besides its bytes: what changes its parse, and the code that
-    builds it."""
-    return code_tag([FORMAT, _parsed_tag().decode()], (built.__file__, semantic.__file__, __file__))
+    """What changes a file's build besides its bytes: what changes its parse, the code that
+    builds it, and the code that makes a config's resource, of which a digest is kept (named by
+    its path: ``desired`` does not import ``core``)."""
+    resources = os.path.join(os.path.dirname(os.path.dirname(__file__)), "core", "resources.py")
+    sources = (built.__file__, semantic.__file__, resources, __file__)
+    return code_tag([FORMAT, _parsed_tag().decode()], sources)
 
 
 class BuiltCache(Pack):

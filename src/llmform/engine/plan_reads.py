@@ -56,7 +56,8 @@ def _unread(resource: Resource) -> bool:
 
 
 def _whole(backend: Backend, desired: Mapping[str, Resource]) -> PlanInputs:
-    return PlanInputs(backend.read(), desired, {})
+    # every resource made once here: ``DesiredResources`` makes a config's anew when asked
+    return PlanInputs(backend.read(), dict(desired), {})
 
 
 @dataclass
