@@ -194,29 +194,44 @@ def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:
     itself (the key-check cache, the secret behind a new store's key): a link, a FIFO, a file
     another user planted or can edit, or an endless one is not read, and llmform goes on as if
     there were none."""
+    opened = open_own_file(path, max_bytes)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        # its size and one byte more, never a buffer of ``max_bytes``: read(n) allocates n
+        # bytes first (1 GiB for the parsed-file cache); a file that grew or shrank while
+        # read is being written by someone else, so it is not read
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(size + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) == size else None
+
+
+def open_own_file(path: str | os.PathLike[str], max_bytes: int) -> tuple[int, int] | None:
+    """A descriptor open for reading on ``path`` and its size, under ``read_own_file``'s
+    conditions (None: they do not hold); the caller closes it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
         info = os.fstat(fd)
-        if (
-            not stat.S_ISREG(info.st_mode)
-            or info.st_uid != os.geteuid()
-            or stat.S_IMODE(info.st_mode) & 0o077
-            or info.st_size > max_bytes
-        ):
-            return None
-        # its size and one byte more, never a buffer of ``max_bytes``: read(n) allocates n
-        # bytes first (1 GiB for the parsed-file cache); a file that grew or shrank while
-        # read is being written by someone else, so it is not read
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(info.st_size + 1)
     except OSError:
-        return None
-    finally:
         os.close(fd)
-    return data if len(data) == info.st_size else None
+        return None
+    if (
+        not stat.S_ISREG(info.st_mode)
+        or info.st_uid != os.geteuid()
+        or stat.S_IMODE(info.st_mode) & 0o077
+        or info.st_size > max_bytes
+    ):
+        os.close(fd)
+        return None
+    return fd, info.st_size
 
 
 def read_at_most(path: str | os.PathLike[str], limit: int) -> bytes | None:

@@ -299,6 +299,7 @@ def built_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     [
         "truncated",
         "flipped",
+        "entries_flipped",
         "other_version",
         "not_marshal",
         "empty",
@@ -328,14 +329,20 @@ def test_a_damaged_or_untrusted_cache_is_passed_over(
     entries, index = body[: int(index_at)], marshal.loads(body[int(index_at) :])
 
     def forge(new_entries: bytes, new_index: bytes) -> None:  # a pack whose checksum holds
-        rest = new_entries + new_index
-        checksum = b"%08x" % zlib.crc32(rest)
-        path.write_bytes(b"|".join([tag, checksum, b"%016d" % len(new_entries)]) + b"\n" + rest)
+        checksum = b"%08x" % zlib.crc32(new_index)
+        fields = [tag, checksum, b"%016d" % len(new_entries)]
+        path.write_bytes(b"|".join(fields) + b"\n" + new_entries + new_index)
 
     if damage == "truncated":
         path.write_bytes(data[: len(data) // 2])
     elif damage == "flipped":
         path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
+    elif damage == "entries_flipped":  # the index holds, each entry's own checksum does not
+        changed = bytearray(entries)
+        for offset, length, _ in index.values():
+            if length:
+                changed[offset + length // 2] ^= 1
+        forge(bytes(changed), body[int(index_at) :])
     elif damage == "other_version":
         forge(entries, marshal.dumps(index))
         forged = path.read_bytes()  # the tag is hex: its first digit changed is another tag

@@ -82,7 +82,7 @@ class BuiltCache(Pack):
         except Exception:  # whatever is wrong with an entry, the file is built afresh
             log.debug("built-file cache: an entry for %s is damaged; built afresh", file)
             return None
-        self.used[key] = entry
+        self.carry(key)
         return found
 
     def keep(self, key: str, build: FileBuild) -> None:
@@ -105,7 +105,7 @@ class BuiltCache(Pack):
             }
         except Exception:
             return {}
-        self.used["d" + key] = entry
+        self.carry("d" + key)
         return found
 
     def keep_known(
@@ -118,8 +118,7 @@ class BuiltCache(Pack):
         payload = marshal.dumps(
             (key, build.uses, [tuple(d) if d else None for d in digests]), MARSHAL
         )
-        if self.found.get("d" + key) != memoryview(payload):
-            self.replace("d" + key, payload)
+        self.replace("d" + key, payload)
 
 
 def _digest_shape(known: Any) -> bool:

@@ -1,13 +1,15 @@
 """The file format of llmform's own caches (``parsed_cache``, ``built_cache``): a pack of
 entries under string keys, owner-only, checked as it is read, rewritten atomically.
 
-A pack is a header line (``Pack.header``: the tag of what wrote it, the CRC-32 of the rest,
+A pack is a header line (``Pack.header``: the tag of what wrote it, the CRC-32 of the index,
 where the index starts), the entries (each the marshal of plain tuples, lists and scalars,
-never pickle), and an index, the marshal of {key: (offset, length)} (length 0: seen, not kept).
-Entries are read in place (memoryviews of the file's bytes) and written one at a time, so that
-a large state costs the pack's size once, not thrice. A folder or pack that is not the user's
-own or that others can write is neither read nor written; a pack of another tag or with another
-checksum is passed over. Nothing here is ever an error: at worst a pack is not used.
+never pickle), and an index, the marshal of {key: (offset, length, CRC-32)} (length 0: seen,
+not kept). Only the index is read whole; an entry is read when asked for and checked against
+its CRC-32, and one kept unchanged is copied from the pack read into the next, so that a run
+holds one entry at a time, not the pack. A folder or pack that is not the user's own or that
+others can write is neither read nor written; a pack of another tag or whose index has another
+checksum is passed over, and an entry with another checksum. Nothing here is ever an error:
+at worst a pack or an entry is not used.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import logging
 import marshal
 import os
 import stat
+import weakref
 import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..files import PRIVATE_FILE, make_private_dirs, read_own_file
+from ..files import PRIVATE_FILE, make_private_dirs, open_own_file
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,6 @@ MAX_PACK_BYTES = 1 << 30  # far beyond 100,000 configs; a bigger file is not a p
 MAX_PACKS = 32  # packs kept (the most recently written): one per set of paths a command is given
 MARSHAL = 2  # no back-references: a fifth bigger than the default, half the time to write
 
-# an entry kept from the pack read (its bytes there), one encoded this run, or SEEN
-Entry = memoryview | bytes | None
 SEEN = None  # a key found once: its entry is kept when the next run finds it again
 
 
@@ -75,22 +77,40 @@ def private_dir(directory: Path) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Kept:
+    """Where an entry is in the pack read: from ``offset`` after the header, ``length`` bytes
+    whose CRC-32 is ``crc`` (length 0: a key seen, no entry)."""
+
+    offset: int
+    length: int
+    crc: int
+
+
+# an entry kept from the pack read (where it is there), one encoded this run, or SEEN
+Entry = Kept | bytes | None
+
+
 class Pack:
-    """One run's use of one pack: ``entry`` and ``offer`` by key, ``save``. Read when first
-    asked (a run that needs none of it does not pay for it). An entry is kept when a second run
-    in a row offers its key (``offer``): the first only notes the key, so that a run on a fresh
-    machine pays nothing for a cache it will never read."""
+    """One run's use of one pack: ``entry`` and ``offer`` by key, ``save``. Its index is read
+    when first asked (a run that needs none of it does not pay for it), and each entry when
+    asked for, checked against its CRC-32: a run holds the entries it decodes one at a time,
+    and copies those it keeps unchanged from the pack it read (``carry``) when it writes the
+    next. An entry is kept when a second run in a row offers its key (``offer``): the first
+    only notes the key, so that a run on a fresh machine pays nothing for a cache it will
+    never read."""
 
     def __init__(self, directory: Path, name: str, tag: bytes) -> None:
         self.directory = directory
         self.path = directory / f"{name}.pack"
         self.tag = tag
-        self._found: dict[str, memoryview | None] | None = None  # None: not read yet
+        self._found: dict[str, Kept] | None = None  # None: not read yet
+        self._fd = -1  # the pack read, open until this object goes
         self.used: dict[str, Entry] = {}  # what this run keeps, for the next run
         self.added = False
 
     @property
-    def found(self) -> dict[str, memoryview | None]:
+    def found(self) -> dict[str, Kept]:
         if self._found is None:
             self._found = self._read()
         return self._found
@@ -102,39 +122,57 @@ class Pack:
     def header(self, checksum: int, index_at: int) -> bytes:
         return b"%s|%08x|%016d\n" % (self.tag, checksum, index_at)
 
-    def _read(self) -> dict[str, memoryview | None]:
+    def _read(self) -> dict[str, Kept]:
         if not private_dir(self.directory):
             return {}
-        raw = read_own_file(self.path, MAX_PACK_BYTES)
-        if raw is None:
+        opened = open_own_file(self.path, MAX_PACK_BYTES)
+        if opened is None:
             return {}
+        fd, size = opened
+        weakref.finalize(self, os.close, fd)
+        self._fd = fd
         start = len(self.header(0, 0))
-        header, body = raw[:start], memoryview(raw)[start:]
         try:
+            header = os.pread(fd, start, 0)
             index_at = int(header[-17:-1])
-        except ValueError:
+            tail = os.pread(fd, max(size - start - index_at, 0), start + index_at)
+        except (OSError, ValueError):
             return {}
-        if header != self.header(zlib.crc32(body), index_at):
+        if header != self.header(zlib.crc32(tail), index_at):
             log.debug("cache %s: another version or damaged; not used", self.path)
             return {}
         try:
-            index = marshal.loads(body[index_at:])
+            index = marshal.loads(tail)
             return {
-                key: body[offset : offset + length] if length else SEEN
-                for key, (offset, length) in index.items()
+                key: Kept(offset, length, crc)
+                for key, (offset, length, crc) in index.items()
                 if type(key) is str and 0 <= offset <= offset + length <= index_at
             }
         except (EOFError, ValueError, TypeError, AttributeError):
             return {}
 
-    def entry(self, key: str) -> memoryview | None:
-        """The entry kept under ``key`` (not yet checked: the caller decodes it)."""
-        return self.found.get(key)
+    def _bytes(self, kept: Kept) -> bytes | None:
+        start = len(self.header(0, 0))
+        try:
+            data = os.pread(self._fd, kept.length, start + kept.offset)
+        except OSError:
+            return None
+        if len(data) != kept.length or zlib.crc32(data) != kept.crc:
+            log.debug("cache %s: an entry is damaged; not used", self.path)
+            return None
+        return data
+
+    def entry(self, key: str) -> bytes | None:
+        """The entry kept under ``key`` (not yet checked but for its CRC: the caller decodes
+        it)."""
+        kept = self.found.get(key)
+        return self._bytes(kept) if kept is not None and kept.length else None
 
     def carry(self, key: str) -> None:
         """Keep the entry found under ``key`` for the next run as it is."""
-        if key in self.found:
-            self.used[key] = self.found[key]
+        kept = self.found.get(key)
+        if kept is not None:
+            self.used[key] = kept if kept.length else SEEN
 
     def offer(self, key: str, payload: Callable[[], bytes]) -> None:
         """Keep ``payload()`` under ``key`` when a run before this one offered it too (else
@@ -143,7 +181,11 @@ class Pack:
         self.added = True
 
     def replace(self, key: str, payload: bytes) -> None:
-        """Keep ``payload`` under ``key`` whatever was there."""
+        """Keep ``payload`` under ``key`` whatever was there (unless the same is)."""
+        kept = self.found.get(key)
+        if kept is not None and (kept.length, kept.crc) == (len(payload), zlib.crc32(payload)):
+            self.used[key] = kept
+            return
         self.used[key] = payload
         self.added = True
 
@@ -173,22 +215,22 @@ class Pack:
 
     def _write(self, handle: BinaryIO) -> None:
         handle.write(self.header(0, 0))  # for the real one, once the rest is known
-        checksum = 0
-        index: dict[str, tuple[int, int]] = {}
+        index: dict[str, tuple[int, int, int]] = {}
         offset = 0
         for key, entry in self.used.items():
             if entry is SEEN:
-                index[key] = (offset, 0)
+                index[key] = (offset, 0, 0)
                 continue
-            handle.write(entry)
-            checksum = zlib.crc32(entry, checksum)
-            index[key] = (offset, len(entry))
-            offset += len(entry)
+            data = self._bytes(entry) if isinstance(entry, Kept) else entry
+            if data is None:
+                continue  # damaged since it was read: left out
+            handle.write(data)
+            index[key] = (offset, len(data), zlib.crc32(data))
+            offset += len(data)
         tail = marshal.dumps(index, MARSHAL)
         handle.write(tail)
-        checksum = zlib.crc32(tail, checksum)
         handle.seek(0)
-        handle.write(self.header(checksum, offset))
+        handle.write(self.header(zlib.crc32(tail), offset))
 
     def _prune(self) -> None:
         packs = sorted(

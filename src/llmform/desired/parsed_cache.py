@@ -114,7 +114,7 @@ class ParsedCache(Pack):
         if entry is not None:
             documents = _decoded(file, key, entry)
             if documents is not None:
-                self.used[key] = entry
+                self.carry(key)
                 return LoadResult(documents, [])
         result = load_bytes(file, raw, explicit=explicit, ignore_foreign=ignore_foreign)
         if result.diagnostics or any(document.sources for document in result.documents):
@@ -169,7 +169,7 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decoded(file: str, key: str, entry: memoryview) -> list[Document] | None:
+def _decoded(file: str, key: str, entry: bytes) -> list[Document] | None:
     """The documents of a cache entry, or None when it is not one this version wrote for
     ``key`` (the pack's checksum held, so only a forged entry can get here)."""
     try:
