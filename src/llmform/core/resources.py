@@ -231,9 +231,9 @@ def desired_resources(
 
 
 class DesiredResources(Mapping[str, Resource]):
-    """``desired_resources``, each config's resource made when first asked for, and the digest
-    an earlier run made of it when it still stands (``known_digest``): a plan that recognises
-    a config unchanged by that digest never builds its resource."""
+    """``desired_resources``, each config's resource made when asked for, and the digest an
+    earlier run made of it when it still stands (``known_digest``): a plan that recognises a
+    config unchanged by that digest never builds its resource."""
 
     def __init__(
         self,
