@@ -15,10 +15,11 @@ whole ``llmform`` process, taken in turn with the floor's (medians of ``--runs``
   one config).
 
 The plans run cold: each with an empty cache folder of its own (``LLMFORM_CACHE_DIR``), so
-that every file is parsed and the cache written, as on a first run. Beside them, a no-change
-plan (also with ``-w``) and a plan after one file changed with a warm cache (one that holds
-every file but the one just changed: a file is kept when a second run finds it unchanged, so
-the apply and a plan fill it first); the applies run with that warm cache too.
+that every file is parsed and built and the caches written, as on a first run. Beside them, a
+no-change plan (also with ``-w``) and a plan after one file changed with a warm cache (one that
+holds every file but the one just changed, parsed and built, with its configs' digests: a file
+is kept when a second run finds it unchanged, so the apply and a plan fill it first); the
+applies run with that warm cache too.
 
 Every figure is of a process of its own: nothing one measurement made is alive in another, and
 the peak memory (``ru_maxrss``) is that process's.
@@ -187,7 +188,7 @@ def main() -> int:
         url = args.store or f"sqlite:///{root / 'bench.db'}"
         if args.postgres:
             url = stack.enter_context(throwaway_postgres())
-        # the cache of parsed files the warm runs share (the apply fills it); the other runs
+        # the caches of parsed and built files the warm runs share (the apply fills them); others
         # each get an empty one (cold)
         env = compiled_env(root / "pycache") | SECRETS | {CACHE_ENV: str(root / "cache")}
         llmform = [*llmform_command(root), "--store", url]
