@@ -160,3 +160,82 @@ def test_a_warm_plan_digests_no_unchanged_config(
     code, output = run(capsys, "--store", store, "plan", "--no-validate-keys", str(project))
     assert "config.prod/main" in digested and "config.dev/deep" not in digested
     assert "~ config.prod/main" in output
+
+
+WS = "apiVersion: llmform/v1\nworkspaces:\n  - name: {name}\n{extra}"
+CONFIG = (
+    "apiVersion: llmform/v1\nconfigs:\n  - name: {name}\n    workspace: {workspace}\n"
+    "    factory: {factory}\n    api_key: {{env: KEY_MAIN}}\n    models: [{model}]\n"
+)
+LOCAL = (
+    "apiVersion: llmform/v1\nfactories:\n  - name: {name}\n    type: openai\n"
+    "    api_base: http://10.0.0.1/v1\n    models:\n      - {{name: m1, type: chat}}\n"
+)
+
+# States of several files whose files are each fine alone: what only the checks across files
+# can find (or find fine), file name -> text
+ACROSS_FILES: dict[str, dict[str, str]] = {
+    "a config's workspace in another file": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": WS.format(name="w", extra=""),
+    },
+    "an unknown workspace": {
+        "a.yaml": CONFIG.format(name="c", workspace="nowhere", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": WS.format(name="w", extra=""),
+    },
+    "a workspace in two files": {
+        "a.yaml": WS.format(name="w", extra=""),
+        "b.yaml": WS.format(name="w", extra=""),
+    },
+    "a config in two files": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "c.yaml": WS.format(name="w", extra=""),
+    },
+    "a factory in two files": {
+        "a.yaml": LOCAL.format(name="Local"),
+        "b.yaml": LOCAL.format(name="Local"),
+    },
+    "a factory declared after the file that uses it": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="Local", model="m1"),
+        "b.yaml": WS.format(name="w", extra=""),
+        "z.yaml": LOCAL.format(name="Local"),
+    },
+    "an unknown factory": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="Nowhere", model="m1"),
+        "b.yaml": WS.format(name="w", extra=""),
+    },
+    "a default naming a config of another file": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": WS.format(name="w", extra="    defaults: {chat: c/gpt-4o}\n"),
+    },
+    "a default naming a model the config lacks": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": WS.format(name="w", extra="    defaults: {chat: c/gpt-4o-mini}\n"),
+    },
+    "a default of the wrong type": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": WS.format(name="w", extra="    defaults: {embedding: c/gpt-4o}\n"),
+    },
+    "a default naming no config": {
+        "a.yaml": CONFIG.format(name="c", workspace="w", factory="OpenAI", model="gpt-4o"),
+        "b.yaml": WS.format(name="w", extra="    defaults: {chat: d/gpt-4o}\n"),
+    },
+}
+
+
+@pytest.mark.parametrize("files", ACROSS_FILES.values(), ids=ACROSS_FILES)
+def test_the_checks_across_files_find_what_the_whole_state_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]
+) -> None:
+    monkeypatch.setenv("LLMFORM_CACHE_DIR", str(tmp_path / "cache"))
+    state = tmp_path / "state"
+    state.mkdir()
+    write_state(state, files)
+    expected = uncached(monkeypatch, state)
+    for _ in range(2):  # cold, then kept
+        assert validate_paths([str(state)]) == expected
+    built = built_files(monkeypatch)
+    assert validate_paths([str(state)]) == expected
+    if expected.ok:  # every file's build from the cache, the checks across files on them
+        assert built == []
