@@ -1,40 +1,114 @@
-"""The built-in factory catalog: llmform YAML files shipped in ``catalog/data``."""
+"""The built-in factory catalog: llmform YAML files shipped in ``catalog/data``.
+
+Every command needs the catalog, and the pre-commit hook pays for its start-up on every commit:
+parsing and checking the YAML is about 6 ms of a one-file validate. So the checked catalog is
+also shipped as data, ``compiled.json`` (written from the YAML by ``python -m
+llmform.catalog.write_compiled``; tests/unit/test_catalog_compiled.py holds it to the YAML),
+with the digest of the files it came from. The YAML stays the source: when its files are not
+the ones the data came from (the catalog edited, the data not written again), they are parsed
+and checked as before.
+"""
 
 from __future__ import annotations
 
-import difflib
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ..console import printable
 from ..desired.build import check_documents
 from ..desired.loader import load_text
-from ..desired.model import Factory
-from ..errors import InputError, LlmformError, has_errors
+from ..desired.model import Factory, Model
+from ..desired.parsed_cache import sha256
+from ..errors import InputError, LlmformError, Location, has_errors
+
+# the package's own folder, not importlib.resources: its import is ~10 ms of every command
+# (the package is installed as files; package-data ships the catalog beside this module)
+_HERE = os.path.dirname(__file__)
+DATA = os.path.join(_HERE, "data")
+COMPILED = os.path.join(_HERE, "compiled.json")
+
+
+def catalog_files() -> list[tuple[str, bytes]]:
+    """The catalog's YAML files, by name, in order, as bytes."""
+    found = []
+    for name in sorted(os.listdir(DATA)):
+        if name.endswith(".yaml"):
+            with open(os.path.join(DATA, name), "rb") as handle:
+                found.append((name, handle.read()))
+    return found
+
+
+def catalog_digest(files: list[tuple[str, bytes]]) -> str:
+    """What the compiled data is held to: each file's name and bytes."""
+    digest = sha256()
+    for name, raw in files:
+        digest.update(b"%s\0%d\0" % (name.encode(), len(raw)))
+        digest.update(raw)
+    result: str = digest.hexdigest()
+    return result
 
 
 @cache
 def builtin_factories() -> dict[str, Factory]:
-    """Every built-in factory by name. The files are checked like user input, so a broken
-    catalog fails loudly here (and in the tests) rather than producing odd plans."""
+    """Every built-in factory by name: from the compiled data when it came from these YAML
+    files, else from the files, checked like user input, so a broken catalog fails loudly here
+    (and in the tests) rather than producing odd plans."""
+    files = catalog_files()
+    compiled = _compiled(catalog_digest(files))
+    return compiled if compiled is not None else parse_catalog(files)
+
+
+def parse_catalog(files: list[tuple[str, bytes]]) -> dict[str, Factory]:
+    """The catalog's factories, parsed and checked from its YAML files."""
     documents = []
     diagnostics = []
-    # the package's own folder, not importlib.resources: its import is ~10 ms of every command
-    # (the package is installed as files; package-data ships the catalog beside this module)
-    data = Path(__file__).with_name("data")
-    for entry in sorted(data.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            loaded = load_text(f"<catalog>/{entry.name}", entry.read_text("utf-8"))
-            documents.extend(loaded.documents)
-            diagnostics.extend(loaded.diagnostics)
+    for name, raw in files:
+        loaded = load_text(f"<catalog>/{name}", raw.decode("utf-8"))
+        documents.extend(loaded.documents)
+        diagnostics.extend(loaded.diagnostics)
     state, problems = check_documents(documents, catalog={})
     diagnostics.extend(problems)
     if has_errors(diagnostics):
         raise InputError(diagnostics)
     return {name: replace(f, builtin=True) for name, f in state.factories.items()}
+
+
+def _compiled(digest: str) -> dict[str, Factory] | None:
+    """The factories of the compiled data, or None when it is missing or came from other files
+    (``write_compiled`` writes it)."""
+    try:
+        with open(COMPILED, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("digest") != digest:
+        return None
+    return {spec["name"]: _factory(spec) for spec in data["factories"]}
+
+
+def _factory(spec: dict[str, Any]) -> Factory:
+    return Factory(
+        name=spec["name"],
+        type=spec["type"],
+        api_base=spec["api_base"],
+        tags=tuple(spec["tags"]),
+        models=tuple(
+            Model(
+                name=model["name"],
+                types=tuple(model["types"]),
+                max_tokens=model["max_tokens"],
+                tools=model["tools"],
+                custom=model["custom"],
+            )
+            for model in spec["models"]
+        ),
+        builtin=spec["builtin"],
+        location=Location(*spec["location"]),
+    )
 
 
 class UnknownFactoryError(LlmformError):
@@ -49,6 +123,8 @@ def catalog_factory(name: str, catalog: Mapping[str, Factory] | None = None) -> 
     found = by_folded.get(name.strip().casefold())
     if found is not None:
         return found
+    import difflib  # start-up time: for this error only
+
     close = difflib.get_close_matches(name.strip().casefold(), sorted(by_folded), n=1, cutoff=0.6)
     hint = f" (did you mean {by_folded[close[0]].name!r}?)" if close else ""
     raise UnknownFactoryError(
