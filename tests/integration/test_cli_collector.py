@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llmform.cli import cli, main
+from llmform.cli import commands, entry, main, validating
 
 CONFIGS, WORKSPACES = 600, 20
 
@@ -39,12 +39,12 @@ def write_state(folder: Path) -> None:
 @contextmanager
 def collections_counted(monkeypatch: pytest.MonkeyPatch | None = None) -> Iterator[list[int]]:
     """The generation of each collection started while inside; with ``monkeypatch``, only
-    those started while the command runs (the click group's main), not the one the caller's
-    collector may make once it is back."""
+    those started while the command runs (``run_guarded``, through click or the fast path of
+    validate), not the one the caller's collector may make once it is back."""
     started: list[int] = []
     running: list[bool] = []
     if monkeypatch is not None:
-        command = cli.main
+        command = entry.run_guarded
 
         def marked(*args: Any, **kwargs: Any) -> Any:
             running.append(True)
@@ -53,7 +53,8 @@ def collections_counted(monkeypatch: pytest.MonkeyPatch | None = None) -> Iterat
             finally:
                 running.pop()
 
-        monkeypatch.setattr(cli, "main", marked)
+        monkeypatch.setattr(entry, "run_guarded", marked)
+        monkeypatch.setattr(commands, "run_guarded", marked)
 
     def count(phase: str, info: dict[str, int]) -> None:
         if phase == "start" and (running or monkeypatch is None):
@@ -103,10 +104,11 @@ def test_the_counter_sees_collections_when_the_collector_runs(
     """The test above cannot pass by counting nothing: a collection while the command runs is
     counted, one after it is not."""
 
-    def collecting(*args: Any, **kwargs: Any) -> None:
+    def collecting(*args: Any, **kwargs: Any) -> int:
         gc.collect(2)
+        return 0
 
-    monkeypatch.setattr(cli, "main", collecting)
+    monkeypatch.setattr(validating, "validate_command", collecting)
     with collections_counted(monkeypatch) as started:
         main(["validate"])
         gc.collect(1)

@@ -1,8 +1,21 @@
 """The command line: click commands that parse options, call one library function, print the
 result and map errors to exit codes. ``main`` is the console script's entry point
-(``llmform.cli:main``); ``cli`` is the click group, for tools that read the commands' options.
+(``llmform.cli:main``, which runs the pre-commit hook's command line without importing click:
+see entry.py); ``cli`` is the click group, for tools that read the commands' options.
 """
 
-from .main import cli, main
+from __future__ import annotations
+
+from typing import Any
+
+from .entry import main
 
 __all__ = ["cli", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # start-up time: click, imported by whoever asks for the group
+        from .commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,26 +7,21 @@ printed as a message; anything else is a bug and is reported as one, still witho
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-from collections.abc import Sequence
 
 import click
 
 from ..catalog import builtin_factories, catalog_factory, factory_json, model_table
-from ..collector import collector_off
-from ..console import format_diagnostic, paint, printable, use_color
 from ..desired.provider_types import PROVIDER_TYPES
 from ..desired.schema import schema_text
-from ..desired.validate import Validation, validate_paths, validate_states_of
-from ..errors import InputError, LlmformError, Severity
 from ..files import write_file
 from ..version import __version__
+from .entry import main, run_guarded
 from .options import Group, Options, group_state_option, group_store_option, pass_options
+from .validating import validate_command
 
-__all__ = ["Options", "cli", "main", "pass_options"]
+__all__ = ["Options", "cli", "main", "pass_options", "run_click"]
 
 
 # The commands that use a store, imported when run (see Group): the offline ones below
@@ -122,60 +117,15 @@ def validate(
       llmform validate --format json prod.yaml staging.yaml
       llmform validate --ignore-foreign --whole-state llm/configs/prod.yaml   # as pre-commit
     """
-    check = validate_states_of if whole_state else validate_paths
-    result = check(paths or (".",), ignore_foreign=ignore_foreign)
-    if fmt == "json":
-        click.echo(json.dumps(validation_json(result), indent=2))
-    else:
-        color = options.color(err=True)
-        for diagnostic in result.diagnostics:
-            click.echo(format_diagnostic(diagnostic, color), err=True)
-        click.echo(validation_summary(result, color), err=True)
-    sys.exit(0 if result.ok else 1)
-
-
-def validation_summary(result: Validation, color: bool) -> str:
-    errors = sum(d.severity is Severity.ERROR for d in result.diagnostics)
-    warnings = len(result.diagnostics) - errors
-    if errors:
-        return paint(
-            f"{errors} error(s), {warnings} warning(s); fix the errors and run again",
-            "red",
-            color,
-        )
-    state = result.state
-    assert state is not None
-    if not result.files:  # --ignore-foreign: nothing was llmform's
-        return paint("Nothing to check: no llmform document among the files given", "green", color)
-    return paint(
-        f"Valid: {result.files} file(s), {len(state.factories)} factories, "
-        f"{len(state.workspaces)} workspaces, {len(state.configs)} configs"
-        + (f", {len(state.policies)} policies" if state.policies else "")
-        + (f", {warnings} warning(s)" if warnings else ""),
-        "green",
-        color,
+    code = validate_command(
+        paths,
+        fmt=fmt,
+        ignore_foreign=ignore_foreign,
+        whole_state=whole_state,
+        no_color=options.no_color,
+        echo=click.echo,
     )
-
-
-def validation_json(result: Validation) -> dict[str, object]:
-    errors = sum(d.severity is Severity.ERROR for d in result.diagnostics)
-    return {
-        "valid": result.ok,
-        "files": result.files,
-        "errors": errors,
-        "warnings": len(result.diagnostics) - errors,
-        "diagnostics": [
-            {
-                "file": d.location.file,
-                "line": d.location.line,
-                "column": d.location.column,
-                "severity": d.severity.value,
-                "path": d.path,
-                "message": d.message,
-            }
-            for d in result.diagnostics
-        ],
-    }
+    sys.exit(code)
 
 
 @cli.command()
@@ -308,81 +258,22 @@ def import_ragflow_command(file: str, out: str | None) -> None:
         write_file(out, text, private=False)
 
 
-def format_error(lines: str | Sequence[str], color: bool) -> str:
-    """An error for stderr: any secret the process holds masked (an exception may quote a
-    server that quoted the request), and each line escaped, so that nothing in the message
-    reaches the terminal as a control sequence. ``lines`` are the message's own lines
-    (``LlmformError.lines``); a line break inside one is data, escaped as ``\\x0a``, so that
-    text quoted in a message cannot forge a line."""
-    # start-up time: the redaction index (hashlib, OpenSSL) only when an error is printed; a
-    # process that holds secrets has imported it already, with them
-    from ..secrets.redaction import redact
+def run_click(args: list[str]) -> int:
+    """Run the command line ``args`` through click (``entry.main``'s way for every command line
+    but the fast path's)."""
 
-    if isinstance(lines, str):
-        lines = (lines,)
-    escaped = [printable(redact(line)) for line in lines] or [""]
-    return f"{paint('error', 'red', color)}: " + "\n".join(escaped)
+    def click_main() -> int:
+        try:
+            cli.main(args=args, prog_name="llmform", standalone_mode=False)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            return 1
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        return 0
 
-
-def _report(exc: LlmformError, no_color: bool) -> None:
-    color = use_color(sys.stderr, no_color)
-    if isinstance(exc, InputError):
-        for diagnostic in exc.diagnostics:
-            click.echo(format_diagnostic(diagnostic, color), err=True)
-        return
-    click.echo(format_error(exc.lines, color), err=True)
-
-
-def _never_fail_to_print() -> None:
-    """Text the output's encoding cannot hold (a Chinese description with
-    PYTHONIOENCODING=latin-1, a file name that is not UTF-8) is written as a backslash escape
-    instead of failing the run: printing must not be what breaks an apply."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            with contextlib.suppress(Exception):
-                reconfigure(errors="backslashreplace")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``llmform`` console script."""
-    with collector_off():  # see collector.py
-        return _run(list(sys.argv[1:] if argv is None else argv))
-
-
-def _run(args: list[str]) -> int:
-    _never_fail_to_print()
-    try:
-        cli.main(args=args, prog_name="llmform", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    except LlmformError as exc:
-        _report(exc, "--no-color" in args)
-        return 1
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
-    except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
-        if os.environ.get("LLMFORM_DEBUG"):
-            import traceback  # start-up time: for this bug report only
-
-            from ..secrets.redaction import redact  # start-up time: see format_error
-
-            # an exception's text may quote a request, key included: masked like any other
-            click.echo(redact(traceback.format_exc()), err=True, nl=False)
-        click.echo(
-            f"error: internal error ({type(exc).__name__}); please report it "
-            "with LLMFORM_DEBUG=1 output",
-            err=True,
-        )
-        return 1
-    return 0
+    return run_guarded(click_main, args, click.echo)
 
 
 if __name__ == "__main__":  # pragma: no cover
