@@ -72,9 +72,9 @@ OFFLINE = (
     "llmform.targets",
     "llmform.state.sql",
 )
-# validate, the pre-commit hook's command, runs without click (cli/entry.py's fast path), nor
-# the built-in catalog's YAML (catalog/compiled.json)
-VALIDATE = (*OFFLINE, "click", "llmform.cli.commands")
+# validate, the pre-commit hook's command, runs without click (cli/entry.py's fast path); it
+# needs logging (3 ms) for no record (parsed_cache._debug) and difflib only for an error's hint
+VALIDATE = (*OFFLINE, "click", "llmform.cli.commands", "logging", "difflib")
 # The trust rules parse URLs as httpx does without importing it (checks/url_parse.py), and the
 # adapters and the key checks' subjects and runner are imported only by a run that checks keys.
 NO_SECRETS_PLAN = (

@@ -20,7 +20,6 @@ file built afresh.
 
 from __future__ import annotations
 
-import logging
 import marshal
 import os
 from collections.abc import Callable
@@ -42,11 +41,9 @@ from .model import (
     Workspace,
     frozen_map,
 )
-from .packs import MARSHAL, Pack, code_tag
+from .packs import MARSHAL, Pack, code_tag, debug
 from .parsed_cache import ParsedCache
 from .parsed_cache import _tag as _parsed_tag
-
-log = logging.getLogger(__name__)
 
 FORMAT = "llmform-built/1"
 _NO_OPTIONS: Any = frozen_map()  # shared by every record without options: nothing can change it
@@ -80,7 +77,7 @@ class BuiltCache(Pack):
                 return None
             found = _decode(file, record, self.shared)
         except Exception:  # whatever is wrong with an entry, the file is built afresh
-            log.debug("built-file cache: an entry for %s is damaged; built afresh", file)
+            debug("built-file cache: an entry for %s is damaged; built afresh", file)
             return None
         self.carry(key)
         return found

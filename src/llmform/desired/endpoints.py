@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from urllib.parse import urlsplit
 
 from .secret_shapes import url_secret
 
@@ -19,6 +17,9 @@ def check_url(value: str) -> tuple[str | None, str | None]:
     The URL is not quoted in a problem: people paste keys into URLs (user:key@host, ?key=...),
     and the location of the field is enough to find it.
     """
+    # start-up time: urllib's parser (and ipaddress) only for a state that names a URL
+    from urllib.parse import urlsplit
+
     example = "write e.g. https://api.example.com/v1"
     if _SPACE.search(value):
         return f"not a valid URL: it contains a space; {example}", None
@@ -75,6 +76,8 @@ def _unsendable(value: str, host: str) -> str | None:
 def _is_loopback(host: str) -> bool:
     if host in _LOOPBACK_NAMES:
         return True
+    import ipaddress  # start-up time: see check_url
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

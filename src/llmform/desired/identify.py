@@ -14,7 +14,6 @@ whatever YAML features it uses (tags, anchors) cannot hurt.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -143,7 +142,11 @@ def _normal(text: str) -> str:
 
 
 def _close(text: str, target: str, ratio: float) -> bool:
-    return text == target or difflib.SequenceMatcher(None, text, target).ratio() >= ratio
+    if text == target:
+        return True
+    import difflib  # start-up time: only for a key that is not exactly one of ours
+
+    return difflib.SequenceMatcher(None, text, target).ratio() >= ratio
 
 
 def _is_near_key(key: str) -> bool:

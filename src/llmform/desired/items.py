@@ -8,7 +8,6 @@ more than one section makes (a URL, a reference, a model's max_tokens).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,8 @@ def is_integral(value: Any) -> bool:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # start-up time: for an error's hint only
+
     match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import marshal
 import os
 import stat
+import sys
 import weakref
 import zlib
 from collections.abc import Callable, Iterable
@@ -29,7 +29,15 @@ from typing import Any, BinaryIO
 
 from ..files import PRIVATE_FILE, make_private_dirs, open_own_file
 
-log = logging.getLogger(__name__)
+
+def debug(message: str, *args: object) -> None:
+    """A debug record of the caches, for a program that configured logging; start-up time:
+    ``logging`` is not imported for it (3 ms of every run), since without it no handler could
+    take the record."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(__name__).debug(message, *args)
+
 
 MAX_PACK_BYTES = 1 << 30  # far beyond 100,000 configs; a bigger file is not a pack we wrote
 MAX_PACKS = 32  # packs kept (the most recently written): one per set of paths a command is given
@@ -139,7 +147,7 @@ class Pack:
         except (OSError, ValueError):
             return {}
         if header != self.header(zlib.crc32(tail), index_at):
-            log.debug("cache %s: another version or damaged; not used", self.path)
+            debug("cache %s: another version or damaged; not used", self.path)
             return {}
         try:
             index = marshal.loads(tail)
@@ -158,7 +166,7 @@ class Pack:
         except OSError:
             return None
         if len(data) != kept.length or zlib.crc32(data) != kept.crc:
-            log.debug("cache %s: an entry is damaged; not used", self.path)
+            debug("cache %s: an entry is damaged; not used", self.path)
             return None
         return data
 

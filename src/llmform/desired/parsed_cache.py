@@ -29,7 +29,6 @@ everything, as with no cache. Deleting the folder at any time is fine.
 
 from __future__ import annotations
 
-import logging
 import marshal
 import os
 from collections.abc import Iterable
@@ -42,12 +41,10 @@ from ..files import cache_dir
 from ..version import __version__
 from . import identify, loader, packs, schema, secret_shapes, text_secrets, yamltext, yamltree
 from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
-from .packs import MARSHAL, Pack, code_tag, sha256
+from .packs import MARSHAL, Pack, code_tag, debug, sha256
 from .schema import passes_fast_check
 from .text_secrets import keys_in_text
 from .yamltree import MarkedDict, MarkedList
-
-log = logging.getLogger(__name__)
 
 NO_CACHE_ENV = "LLMFORM_NO_CACHE"
 FORMAT = b"llmform-parsed/1"
@@ -184,7 +181,7 @@ def _decoded(file: str, key: str, entry: bytes) -> list[Document] | None:
             documents.append(Document(file, data, checked=True))
         return documents
     except Exception:  # whatever is wrong with an entry, the file is parsed afresh
-        log.debug("parsed-file cache: an entry for %s is damaged; parsed afresh", file)
+        debug("parsed-file cache: an entry for %s is damaged; parsed afresh", file)
         return None
 
 

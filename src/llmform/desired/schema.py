@@ -26,7 +26,6 @@ which Python's ``$`` lets through and Rust's does not.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
@@ -122,6 +121,8 @@ def _entries(data: Any) -> int:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
+    import difflib  # start-up time: for an error's hint only
+
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
