@@ -22,10 +22,12 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import LlmformError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -49,6 +51,8 @@ def _umask() -> int:
 def write_file(path: str | os.PathLike[str], text: str, *, private: bool) -> None:
     """Replace ``path`` with ``text`` (UTF-8) atomically, without following a link at ``path``.
     ``private``: mode 0600 whatever the umask; otherwise 0666 less the umask."""
+    from pathlib import Path  # start-up time: see cache_dir
+
     target = Path(path)
     directory = target.parent
     mode = PRIVATE_FILE if private else 0o666 & ~_umask()
@@ -103,6 +107,8 @@ def check_appendable(path: str | os.PathLike[str]) -> None:
     try:
         fd = _open_for_append(path, create=False)
     except FileNotFoundError:
+        from pathlib import Path  # start-up time: see cache_dir
+
         directory = Path(path).parent
         if not directory.is_dir():
             raise FileNotFoundError(2, f"no directory {directory}") from None
@@ -115,6 +121,8 @@ def check_appendable(path: str | os.PathLike[str]) -> None:
 def check_writable(path: str | os.PathLike[str]) -> None:
     """Raise OSError unless ``write_file(path, ...)`` can write: its directory exists and may
     be written. Nothing is created."""
+    from pathlib import Path  # start-up time: see cache_dir
+
     directory = Path(path).parent
     if not directory.is_dir():
         raise FileNotFoundError(2, f"no folder {directory}")
@@ -149,6 +157,8 @@ def _open_for_append(path: str | os.PathLike[str], *, create: bool) -> int:
 def make_private_dirs(directory: str | os.PathLike[str]) -> list[Path]:
     """Create ``directory`` and any missing parents, each 0700 whatever the umask. Returns the
     directories created, outermost first (so that a caller can remove them if it gives up)."""
+    from pathlib import Path  # start-up time: see cache_dir
+
     missing: list[Path] = []
     current = Path(directory)
     while not current.exists() and not current.is_symlink():
@@ -177,15 +187,16 @@ def remove_dirs(created: Iterable[Path]) -> None:
             return
 
 
-def cache_dir() -> Path:
+def cache_dir() -> str:
     """Where llmform keeps what it caches for this user: the key-check verdicts, the secret
     behind a new store's key, parsed files (``$LLMFORM_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/llmform``, by default ``~/.cache/llmform``)."""
+    ``$XDG_CACHE_HOME/llmform``, by default ``~/.cache/llmform``). A string: validate, which
+    reads its parsed files from here on every commit, does not import pathlib (4 ms)."""
     own = os.environ.get("LLMFORM_CACHE_DIR")
     if own:
-        return Path(own)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llmform"
+        return own
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "llmform")
 
 
 def read_own_file(path: str | os.PathLike[str], max_bytes: int) -> bytes | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llmform.cli import commands, entry, main, validating
+from llmform.cli import commands, entry, guard, main, validating
 
 CONFIGS, WORKSPACES = 600, 20
 
@@ -44,7 +44,7 @@ def collections_counted(monkeypatch: pytest.MonkeyPatch | None = None) -> Iterat
     started: list[int] = []
     running: list[bool] = []
     if monkeypatch is not None:
-        command = entry.run_guarded
+        command = guard.run_guarded
 
         def marked(*args: Any, **kwargs: Any) -> Any:
             running.append(True)

@@ -25,7 +25,7 @@ from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmform.cli.entry import format_error
+from llmform.cli.guard import format_error
 from llmform.console import format_diagnostic
 from llmform.core.diff import CREATE, DELETE, REPLACE, UPDATE, Change, FieldChange
 from llmform.core.plan import Plan

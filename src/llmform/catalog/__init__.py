@@ -22,7 +22,7 @@ from ..console import printable
 from ..desired.build import check_documents
 from ..desired.loader import load_text
 from ..desired.model import Factory, Model
-from ..desired.parsed_cache import sha256
+from ..desired.packs import sha256
 from ..errors import InputError, LlmformError, Location, has_errors
 
 # the package's own folder, not importlib.resources: its import is ~10 ms of every command

@@ -247,7 +247,7 @@ def identity_digest(endpoint: Endpoint, key_fingerprint: str, extra: tuple[str, 
 
 
 def default_cache_path() -> Path:
-    return cache_dir() / "key-checks.json"
+    return Path(cache_dir()) / "key-checks.json"
 
 
 class ResultCache:

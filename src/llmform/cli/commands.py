@@ -17,11 +17,11 @@ from ..desired.provider_types import PROVIDER_TYPES
 from ..desired.schema import schema_text
 from ..files import write_file
 from ..version import __version__
-from .entry import main, run_guarded
+from .guard import run_guarded
 from .options import Group, Options, group_state_option, group_store_option, pass_options
 from .validating import validate_command
 
-__all__ = ["Options", "cli", "main", "pass_options", "run_click"]
+__all__ = ["Options", "cli", "pass_options", "run_click"]
 
 
 # The commands that use a store, imported when run (see Group): the offline ones below
@@ -274,7 +274,3 @@ def run_click(args: list[str]) -> int:
         return 0
 
     return run_guarded(click_main, args, click.echo)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ..console import format_diagnostic, paint, use_color
 from ..desired.validate import Validation, validate_paths, validate_states_of
 from ..errors import Severity
-
-# click.echo's signature, as much of it as is used here: (message, err=...)
-Echo = Callable[..., None]
+from .guard import Echo
 
 
 def validate_command(

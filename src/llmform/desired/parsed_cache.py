@@ -91,7 +91,7 @@ class ParsedCache(Pack):
         """The cache for a command given ``paths``; None when turned off."""
         if cache_disabled():
             return None
-        return cls(directory or cache_dir() / "parsed", pack_name(paths, ignore_foreign))
+        return cls(directory or Path(cache_dir()) / "parsed", pack_name(paths, ignore_foreign))
 
     def key(self, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> str:
         """What a file's entry is kept under: its bytes, how it was named, ``_tag``."""

@@ -27,9 +27,9 @@ which Python's ``$`` lets through and Rust's does not.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, error
@@ -59,7 +59,10 @@ LITERAL_SECRET_MESSAGE = (
 def schema_text() -> str:
     """The JSON Schema of the llmform format, as shipped in the package."""
     # beside this module (package-data), read without importlib.resources: see catalog
-    return Path(__file__).with_name("llmform.schema.json").read_text("utf-8")
+    with open(
+        os.path.join(os.path.dirname(__file__), "llmform.schema.json"), encoding="utf-8"
+    ) as f:
+        return f.read()
 
 
 @cache

@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from itertools import pairwise
-from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 # Prefixes of the keys of LLM vendors and of the clouds and services people keep next to them.
 # Fields whose values may be secrets: an error there never quotes what the user wrote.
@@ -176,6 +178,9 @@ URL_FIX = (
 
 def url_secret(parts: SplitResult) -> str | None:
     """Why the URL ``parts`` carries a credential, without quoting it; None if it does not."""
+    # start-up time: urllib's parser (and ipaddress) only for a state that names a URL
+    from urllib.parse import parse_qsl, unquote
+
     if "@" in parts.netloc and (parts.username is not None or parts.password is not None):
         return (
             "credentials do not belong in the URL (user:password@host); remove them and put "
@@ -225,6 +230,8 @@ def url_may_hold_secret(text: str) -> bool:
     """Whether a URL from a setting (an endpoint, a server address) may hold a secret, so that
     a message must not quote it: a user:password@, a query or fragment, a key-shaped part
     (the port included), or a key set in the wrong variable."""
+    from urllib.parse import urlsplit  # start-up time: see url_secret
+
     try:
         if url_secret(urlsplit(text)):
             return True

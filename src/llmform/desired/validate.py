@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..catalog import builtin_factories
 from ..collector import collector_off
 from ..errors import Diagnostic, InputError, Location, Severity, has_errors, warning
-from .before_change import at_head, errors_before
 from .build import check_documents, checker
 from .built_cache import built_for
 from .built_load import BuiltState, load_built
 from .loader import Document, LoadCache, load_paths
 from .model import DesiredState, Factory, KnownDigest
 from .parsed_cache import ParsedCache
-from .scope import Scope, find_scope, merge
+
+if TYPE_CHECKING:
+    from .scope import Scope
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ def validate_states_of(
     """Validate each named file with the rest of the state it belongs to (see
     ``scope``), reporting errors in the named files only; a named folder is a state of
     its own, reported whole. For a hook handed some files of a state (pre-commit)."""
+    # start-up time: what finds a file's state and compares with git's HEAD, for this alone
+    from .before_change import at_head
+    from .scope import Scope, find_scope, merge
+
     factories = builtin_factories() if catalog is None else catalog
     cache: LoadCache = {}
     paths = list(paths)
@@ -149,6 +155,8 @@ def _check_scope(
     parsed: ParsedCache | None,
 ) -> tuple[DesiredState, list[Diagnostic], set[str]]:
     """The state of one scope, the diagnostics to report from it, and its files."""
+    from .before_change import errors_before  # start-up time: see validate_states_of
+
     loaded = load_paths(scope.paths, ignore_foreign=ignore_foreign, cache=cache, parsed=parsed)
     state, found = check_documents(loaded.documents, catalog, judge=True)
     files = {os.path.realpath(d.file) for d in loaded.documents}

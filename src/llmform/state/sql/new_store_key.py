@@ -33,7 +33,7 @@ def new_store_key(store_path: str) -> bytes:
 
 
 def _local_secret() -> bytes | None:
-    path = files.cache_dir() / KEY_FILE
+    path = Path(files.cache_dir()) / KEY_FILE
     secret = _read(path)
     if secret is not None:
         return secret
