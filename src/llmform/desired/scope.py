@@ -52,7 +52,10 @@ def find_scope(
     builtin = set(catalog)
     needed = _references(documents)
     if _missing(needed, _declared(documents), builtin) == 0:
-        names = _union(_declared(documents), _declared(previous(file)))
+        # what it declares now or before the change; before (git, 10 ms) only when asked
+        def names() -> Names:
+            return _union(_declared(documents), _declared(previous(file)))
+
         return Scope((_used_by(file, names, load_folder) or file,), (file,))
     best: tuple[int, str] | None = None
     for folder in folders_up(file):
@@ -66,7 +69,7 @@ def find_scope(
 
 
 def _used_by(
-    file: str, names: Names, load_folder: Callable[[str], Sequence[Document]]
+    file: str, declared_by: Callable[[], Names], load_folder: Callable[[str], Sequence[Document]]
 ) -> str | None:
     """The nearest folder above ``file`` with other llmform files in it, if those name (without
     declaring it themselves) something ``file`` declares, or declared before the change: then
@@ -78,6 +81,7 @@ def _used_by(
         if not others:
             continue
         (factories, workspaces, configs), declared = _references(others), _declared(others)
+        names = declared_by()
         uses = (
             (factories - declared[0]) & names[0]
             or (workspaces - declared[1]) & names[1]
