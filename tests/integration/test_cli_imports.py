@@ -67,6 +67,8 @@ OFFLINE = (
     "subprocess",  # git, only when the hook must compare with HEAD
     "tempfile",  # only a command that writes a file
     "llmform.desired.policy_rules",  # CEL, only for a state that has policies
+    "llmform.desired.policy_model",  # and its verdicts' records
+    "llmform.desired.scalar_source",  # and where its rules are written
     "sqlite3",
     "llmform.checks",
     "llmform.engine",

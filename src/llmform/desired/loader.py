@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -20,7 +20,6 @@ from ..errors import Diagnostic, Location, error, has_errors
 from ..files import read_at_most
 from .discovery import discover
 from .identify import API_VERSION, Kind, identify, may_be_llmform
-from .scalar_source import ScalarSource, scalar_sources
 from .secret_shapes import source_may_hold_key
 from .yamltext import bom_error, decode, remembering_tags, too_deep, yaml_error
 from .yamltree import (
@@ -33,6 +32,9 @@ from .yamltree import (
     Unbuildable,
     lone_surrogate,
 )
+
+if TYPE_CHECKING:
+    from .scalar_source import ScalarSource
 
 __all__ = [
     "API_VERSION",
@@ -198,6 +200,8 @@ def load_text(
         diagnostics.extend(constructor.finish(data))
         sources = {}
         if "policies" in data:  # only then is the text split into lines
+            from .scalar_source import scalar_sources  # start-up time: for policies only
+
             lines = lines or text.split("\n")
             sources = scalar_sources(file, lines, node, "policies", "rule")
         documents.append(Document(file, data, sources, keyless=keyless))

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import Location
-from .scalar_source import ScalarSource
+
+if TYPE_CHECKING:  # start-up time: where a rule is written, for a state with policies only
+    from .scalar_source import ScalarSource
 
 MODEL_TYPES: tuple[str, ...] = (
     "chat",

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Diagnostic, error, warning
 from .items import Broken, Item, did_you_mean
 from .loader import Document
-from .model import DesiredState, frozen_map
-from .policy_model import Evaluation, Level, Policy, Verdict
+from .model import DesiredState, Level, Policy, frozen_map
 
 if TYPE_CHECKING:  # start-up time: CEL's rules and judge only for a state that has policies
+    from .policy_model import Evaluation
     from .policy_rules import Rule
 from .secret_shapes import shown as quoted
 
@@ -130,6 +130,7 @@ def judged(state: DesiredState, rules: Mapping[str, Rule]) -> tuple[Evaluation, 
     is an error; a soft one a warning that plan and apply will fail unless it is overridden;
     an advisory one a warning. Each at the object judged (the policy, for a catalog factory)."""
     from .policy_judge import evaluate  # see TYPE_CHECKING above
+    from .policy_model import Verdict
 
     evaluation = evaluate(rules.values(), state)
     diagnostics = unknown_workspaces(state, rules)
