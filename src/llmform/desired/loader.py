@@ -11,7 +11,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -33,7 +32,10 @@ from .yamltree import (
     lone_surrogate,
 )
 
+TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from .scalar_source import ScalarSource
 
 __all__ = [
@@ -224,13 +226,15 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 LoadCache = dict[tuple[str, bool, bool], LoadResult]
 
 
-class ParsedFiles(Protocol):
-    """Loads a file's bytes as ``load_bytes`` does, reusing what an earlier run found for
-    the same bytes (``parsed_cache.ParsedCache``)."""
+if TYPE_CHECKING:
 
-    def load(
-        self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool
-    ) -> LoadResult: ...
+    class ParsedFiles(Protocol):
+        """Loads a file's bytes as ``load_bytes`` does, reusing what an earlier run found for
+        the same bytes (``parsed_cache.ParsedCache``)."""
+
+        def load(
+            self, file: str, raw: bytes, *, explicit: bool, ignore_foreign: bool
+        ) -> LoadResult: ...
 
 
 def load_paths(

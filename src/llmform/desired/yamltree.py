@@ -8,13 +8,16 @@ duplicate keys, alias-expansion bombs and absurd nesting, which PyYAML's own con
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import Diagnostic, Location, error
 from .secret_shapes import SECRET_FIELDS, format_path, shown
+
+TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
+if TYPE_CHECKING:
+    from typing import Any
 
 # An alias may expand a document to this many times its written size (plus a small allowance)
 # before we refuse it: enough for any sane use of anchors and merge keys, far below a
@@ -39,7 +42,7 @@ _MERGE, _SEQ, _MAP = _TAG + "merge", _TAG + "seq", _TAG + "map"
 _KEPT_AS_WRITTEN = frozenset({_TAG + "timestamp", _TAG + "binary"})
 
 
-class MarkedDict(dict[str, Any]):
+class MarkedDict(dict[str, "Any"]):  # a string: typing is not imported (see TYPE_CHECKING)
     """A mapping from YAML; ``marks[key]`` is (key line, key col, value line, value col)."""
 
     __slots__ = ("column", "line", "marks")
@@ -50,7 +53,7 @@ class MarkedDict(dict[str, Any]):
         self.marks: dict[str, tuple[int, int, int, int]] = {}
 
 
-class MarkedList(list[Any]):
+class MarkedList(list["Any"]):  # see MarkedDict
     """A sequence from YAML; ``marks[i]`` is the (line, col) of item ``i``."""
 
     __slots__ = ("column", "line", "marks")
