@@ -1,23 +1,27 @@
-"""The built-in catalog's compiled data (catalog/compiled.json) is the catalog's YAML, checked:
+"""The built-in catalog's compiled data (catalog/compiled.py) is the catalog's YAML, checked:
 every command reads it instead of parsing the YAML (start-up time), so it must say exactly what
 the YAML says, locations included, and never stand in for YAML it did not come from."""
 
 from __future__ import annotations
 
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
 import llmform.catalog as catalog
 from llmform.catalog import builtin_factories, catalog_digest, catalog_files, parse_catalog
-from llmform.catalog.write_compiled import compiled_text
+from llmform.catalog.write_compiled import COMPILED, compiled_text
+
+MODULE = "llmform.catalog.compiled"
 
 
 def test_the_compiled_data_is_written_from_the_yaml_as_it_is() -> None:
-    on_disk = Path(catalog.COMPILED).read_text(encoding="utf-8")
+    on_disk = Path(COMPILED).read_text(encoding="utf-8")
     assert on_disk == compiled_text(), (
-        "catalog/compiled.json is not the catalog's YAML: run python -m "
+        "catalog/compiled.py is not the catalog's YAML: run python -m "
         "llmform.catalog.write_compiled"
     )
 
@@ -58,14 +62,22 @@ def test_a_broken_edit_of_the_yaml_still_fails_loudly(catalog_copy: Path) -> Non
         builtin_factories.__wrapped__()
 
 
-@pytest.mark.parametrize("damage", ["", "{not json", '{"digest": 3}', "[]"])
-def test_missing_or_damaged_data_falls_back_to_the_yaml(
-    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("digest", [None, "0" * 64, 3])
+def test_data_of_other_yaml_falls_back_to_the_yaml(
+    digest: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    damaged = tmp_path / "compiled.json"
-    damaged.write_text(damage, encoding="utf-8")
-    monkeypatch.setattr(catalog, "COMPILED", str(damaged))
+    other = types.ModuleType(MODULE)
+    if digest is not None:
+        other.DIGEST = digest  # type: ignore[attr-defined]
+    other.FACTORIES = []  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, MODULE, other)
+    monkeypatch.delattr(catalog, "compiled", raising=False)
     assert catalog._compiled(catalog_digest(catalog_files())) is None
     assert repr(builtin_factories.__wrapped__()) == repr(parse_catalog(catalog_files()))
-    monkeypatch.setattr(catalog, "COMPILED", str(tmp_path / "absent.json"))
+
+
+def test_missing_data_falls_back_to_the_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, MODULE, None)  # what an import of a missing module raises
+    monkeypatch.delattr(catalog, "compiled", raising=False)
     assert catalog._compiled(catalog_digest(catalog_files())) is None
+    assert repr(builtin_factories.__wrapped__()) == repr(parse_catalog(catalog_files()))

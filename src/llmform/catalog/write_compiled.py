@@ -1,37 +1,47 @@
-"""Writes ``catalog/compiled.json``, the checked built-in catalog as data, from its YAML files:
+"""Writes ``catalog/compiled.py``, the checked built-in catalog as data, from its YAML files:
 ``python -m llmform.catalog.write_compiled`` after editing ``catalog/data/*.yaml``
 (tests/unit/test_catalog_compiled.py fails until it is run). See the catalog's docstring."""
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from dataclasses import asdict
 
-from . import COMPILED, catalog_digest, catalog_files, parse_catalog
+from . import catalog_digest, catalog_files, parse_catalog
 
+COMPILED = os.path.join(os.path.dirname(__file__), "compiled.py")
 
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+HEADER = '''\
+"""The built-in catalog, checked, as data: written by ``python -m llmform.catalog.write_compiled``
+from ``catalog/data/*.yaml`` (DIGEST is theirs). Do not edit: edit the YAML and run it again
+(tests/unit/test_catalog_compiled.py holds the two together)."""
+
+# fmt: off
+# ruff: noqa: E501
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not typing's: see the catalog's modules
+if TYPE_CHECKING:
+    from typing import Any
+'''
 
 
 def compiled_text() -> str:
-    """The data file's text for the catalog's YAML files as they are: a line for each factory
-    and for each model, so that a change to the catalog is a readable change to the file."""
+    """The module's text for the catalog's YAML files as they are: a line for each factory and
+    for each model, so that a change to the catalog is a readable change to the file."""
     files = catalog_files()
     factories = []
     for factory in parse_catalog(files).values():
         spec = asdict(factory)
         models = spec.pop("models")
         location = spec.pop("location")
-        spec["location"] = [location["file"], location["line"], location["column"]]
-        head = _json(spec)[:-1]
-        lines = ",\n".join(f"    {_json(model)}" for model in models)
-        factories.append(
-            f'  {head}, "models": [\n{lines}\n  ]}}' if models else f'  {head}, "models": []}}'
-        )
-    body = ",\n".join(factories)
-    return f'{{"digest": "{catalog_digest(files)}", "factories": [\n{body}\n]}}\n'
+        spec["location"] = (location["file"], location["line"], location["column"])
+        head = repr(spec)[:-1]
+        lines = "".join(f"        {model!r},\n" for model in models)
+        factories.append(f"    {head}, 'models': [\n{lines}    ]}},\n")
+    digest = f"DIGEST = {catalog_digest(files)!r}\n"
+    return f"{HEADER}\n{digest}\nFACTORIES: list[dict[str, Any]] = [\n{''.join(factories)}]\n"
 
 
 def main() -> int:

@@ -4,7 +4,6 @@ the console script's fast path for the pre-commit hook's command line (cli/entry
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +27,8 @@ def validate_command(
     check = validate_states_of if whole_state else validate_paths
     result = check(paths or (".",), ignore_foreign=ignore_foreign)
     if fmt == "json":
+        import json  # start-up time: for this format only
+
         echo(json.dumps(validation_json(result), indent=2))
     else:
         color = use_color(sys.stderr, no_color)

@@ -26,7 +26,6 @@ which Python's ``$`` lets through and Rust's does not.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
@@ -69,6 +68,8 @@ def schema_text() -> str:
 
 @cache
 def schema() -> dict[str, Any]:
+    import json  # start-up time: a run whose files all come from the parsed-file cache has none
+
     loaded: dict[str, Any] = json.loads(schema_text())
     return loaded
 
@@ -135,6 +136,8 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 def _shown(value: Any) -> str:
     if isinstance(value, str) and looks_like_key(value):
         return NOT_SHOWN  # a key pasted into the wrong field is not quoted back
+    import json  # see schema()
+
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
