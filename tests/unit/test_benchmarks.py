@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "validate.py"
+STARTUP = SCRIPT.with_name("startup.py")
 FIGURE = r" +\d+\.\d{3} s wall +\d+\.\d{3} s cpu +\d+\.\d MiB peak"
 
 
@@ -44,3 +45,25 @@ def test_validate_benchmark_with_policies_judges_them_all() -> None:
         r"[+-]\d+% cpu on validate",
         lines[3],
     ), lines[3]
+
+
+def test_startup_benchmark_smoke_prints_every_side_against_the_floor() -> None:
+    run = subprocess.run(
+        [sys.executable, str(STARTUP), "--smoke"], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "one-file state llmform.yaml; medians of 3 interleaved runs each"
+    assert re.fullmatch(rf"floor \(python \+ yaml CSafeLoader\):{FIGURE}", lines[1]), lines[1]
+    ratio = r" +\d+\.\d\dx wall, +\d+\.\d\dx cpu"
+    for line, label in zip(
+        lines[2:5],
+        [
+            r"llmform validate \(whole process\):",
+            r"llmform validate, nothing cached:",
+            r"the pre-commit hook's command:",
+        ],
+        strict=True,
+    ):
+        assert re.fullmatch(rf"{label}{FIGURE}{ratio}", line), line
+    assert re.fullmatch(r"ratio \(wall\): \d+\.\d\dx  \(target: at most 2x\)", lines[5])
