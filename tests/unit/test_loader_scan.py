@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmform.desired.discovery import as_pathlib_writes
 from llmform.desired.loader import Document, load_paths
 
 
@@ -72,3 +76,10 @@ def test_each_folder_given_must_hold_a_document(tmp_path: Path) -> None:
     ]
     # pre-commit hands over files of other tools: no error for finding none
     assert load_paths([str(other)], ignore_foreign=True).diagnostics == []
+
+
+@given(st.text(alphabet="/.a-é ", max_size=12))
+def test_a_folder_is_spelt_as_pathlib_writes_it(given_path: str) -> None:
+    """A folder's files are named from the folder as pathlib writes it ("./llm/" ->
+    "llm/prod.yaml"), without importing pathlib (the pre-commit hook's start-up)."""
+    assert as_pathlib_writes(given_path) == str(PurePosixPath(given_path))

@@ -8,11 +8,14 @@ that clash between them, as separate states may.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llmform.cli import main
+from llmform.desired import scope
 
 FILES = {
     "llm/workspaces.yaml": """\
@@ -160,3 +163,22 @@ def test_summary_counts_the_states_validated(
     assert capsys.readouterr().err == (
         "Nothing to check: no llmform document among the files given\n"
     )
+
+
+_PART = st.text(alphabet="ab-._/ é", min_size=1, max_size=4).filter(
+    lambda part: "/" not in part and part not in (".", "..")
+)
+_REAL = st.lists(_PART, max_size=5).map(lambda parts: "/" + "/".join(parts))
+
+
+@given(_REAL)
+def test_a_real_paths_parents_are_pathlibs(real: str) -> None:
+    """scope works on real paths as strings (pathlib is 4 ms of the hook's start-up): the
+    folders above one are ``Path.parents``."""
+    assert scope._parents(real) == [str(parent) for parent in PurePosixPath(real).parents]
+
+
+@given(st.lists(_REAL, max_size=6))
+def test_real_paths_sort_by_their_parts_as_pathlibs_do(reals: list[str]) -> None:
+    by_parts = sorted(reals, key=lambda real: real.split("/"))
+    assert [PurePosixPath(real) for real in by_parts] == sorted(map(PurePosixPath, reals))

@@ -10,10 +10,6 @@ from dataclasses import dataclass
 
 from ..errors import Diagnostic, Location, error
 
-TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
-if TYPE_CHECKING:
-    from pathlib import Path
-
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -36,12 +32,9 @@ def discover(paths: Iterable[str]) -> Discovered:
     # reporting everything in it as duplicated by itself
     seen: set[str] = set()
     for given in paths:
-        if os.path.isdir(given or "."):  # Path(given).is_dir(): Path("") is "."
-            # start-up time: pathlib (4 ms with what it imports) for a folder only; a folder's
-            # files are named as pathlib writes the folder ("./llm/" -> "llm/prod.yaml")
-            from pathlib import Path
-
-            found = sorted(_scan(Path(given)))
+        folder = as_pathlib_writes(given)
+        if os.path.isdir(folder):
+            found = sorted(_scan(folder))
             folders[given] = [os.path.realpath(file) for file in found]
             for file in found:
                 if (real := os.path.realpath(file)) not in seen:
@@ -56,7 +49,22 @@ def discover(paths: Iterable[str]) -> Discovered:
     return Discovered(files, diagnostics, folders)
 
 
-def _scan(root: Path) -> Iterator[str]:
+def as_pathlib_writes(given: str) -> str:
+    """``str(Path(given))``, as a folder's files have always been named from it ("./llm/" ->
+    "llm/prod.yaml"), without pathlib's import on POSIX (4 ms with what it imports, of the
+    pre-commit hook's start-up): "." and empty parts dropped, ".." kept, "//" a root of its own.
+    """
+    if os.name == "nt":
+        from pathlib import Path
+
+        return str(Path(given))
+    root = "/" if given.startswith("/") else ""
+    if given.startswith("//") and not given.startswith("///"):
+        root = "//"
+    return root + "/".join(part for part in given.split("/") if part not in ("", ".")) or "."
+
+
+def _scan(root: str) -> Iterator[str]:
     """The YAML files under ``root``: any case of the suffix (``prod.YAML``), and through
     symbolic links to folders (a folder shared between states), each real folder once. Passing
     over a file or folder of the state would plan the deletion of what it declares."""
