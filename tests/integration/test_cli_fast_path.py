@@ -72,6 +72,7 @@ DECLINED = {
     "another case": ["Validate", "ok.yaml"],
     "another command": ["schema"],
     "an empty path": ["validate", ""],
+    "a NUL in a path": ["validate", "a\x00b.yaml"],
 }
 
 

@@ -104,11 +104,13 @@ def _plain_stream(stream: Any) -> bool:
 
 def _readable_or_absent(path: str) -> bool:
     """What click.Path() lets through without a message: a path that is absent (llmform says
-    so itself), or readable."""
+    so itself), or readable. (One that os.stat refuses outright, a NUL in it, is click's.)"""
     try:
         os.stat(path)
-    except (OSError, ValueError):
+    except OSError:
         return True
+    except ValueError:
+        return False
     return os.access(path, os.R_OK)
 
 
