@@ -43,6 +43,8 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Verdict:
+    """Whose a document is (``Kind``), and for one that is almost llmform's, what is wrong."""
+
     kind: Kind
     # for NEAR_MISS (and FOREIGN with an apiVersion): the node to locate the problem at, the
     # diagnostic's path and the message

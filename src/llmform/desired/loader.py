@@ -90,6 +90,8 @@ class Document:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """What loading files found: their llmform documents and the problems in them."""
+
     documents: list[Document]
     diagnostics: list[Diagnostic]
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ProviderType:
+    """One API protocol: what a config of it must set (a key, options) and where its endpoint
+    comes from when it has no default."""
+
     name: str
     summary: str
     needs_key: bool = True
