@@ -24,7 +24,6 @@ import marshal
 import os
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ..errors import Diagnostic, Location, Severity
@@ -62,7 +61,7 @@ def _tag() -> bytes:
 class BuiltCache(Pack):
     """One run's use of the pack of built files for its paths (see the module's docstring)."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: str, name: str) -> None:
         super().__init__(directory, name, _tag())
         self.shared = _Shared()  # one record per model, reference and repeated text
 
@@ -130,7 +129,8 @@ def _digest_shape(known: Any) -> bool:
 
 def built_for(parsed: ParsedCache) -> BuiltCache:
     """The cache of built files beside ``parsed`` (for the same paths)."""
-    return BuiltCache(parsed.directory.parent / "built", parsed.path.stem)
+    name = os.path.splitext(os.path.basename(parsed.path))[0]
+    return BuiltCache(os.path.join(os.path.dirname(parsed.directory), "built"), name)
 
 
 # The records as tuples of plain values (marshal's), locations without their file: the same

@@ -24,7 +24,6 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..files import PRIVATE_FILE, make_private_dirs, open_own_file
@@ -72,7 +71,7 @@ def code_tag(parts: list[str], sources: Iterable[str | None]) -> bytes:
     return tag.encode()
 
 
-def private_dir(directory: Path) -> bool:
+def private_dir(directory: str) -> bool:
     """Whether ``directory`` is a real folder of this user that no one else can write."""
     try:
         info = os.lstat(directory)
@@ -108,9 +107,10 @@ class Pack:
     only notes the key, so that a run on a fresh machine pays nothing for a cache it will
     never read."""
 
-    def __init__(self, directory: Path, name: str, tag: bytes) -> None:
+    def __init__(self, directory: str, name: str, tag: bytes) -> None:
+        # strings, not pathlib's (4 ms with what it imports, of every validate's start-up)
         self.directory = directory
-        self.path = directory / f"{name}.pack"
+        self.path = os.path.join(directory, f"{name}.pack")
         self.tag = tag
         self._found: dict[str, Kept] | None = None  # None: not read yet
         self._fd = -1  # the pack read, open until this object goes
@@ -203,9 +203,10 @@ class Pack:
         if not self.read or (not self.added and self.used.keys() == self.found.keys()):
             return
         with contextlib.suppress(OSError):
-            make_private_dirs(self.directory)
-            if not private_dir(self.directory):
-                return
+            if not private_dir(self.directory):  # start-up time: pathlib, on a first run only
+                make_private_dirs(self.directory)
+                if not private_dir(self.directory):
+                    return
             # a name of its own, made without tempfile (whose import validate's start-up
             # would pay: test_cli_imports), exclusive so that nothing planted is written through
             tmp = os.path.join(self.directory, f".{os.getpid()}.{os.urandom(6).hex()}.tmp")

@@ -34,7 +34,6 @@ import os
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ..files import cache_dir
@@ -81,17 +80,19 @@ class ParsedCache(Pack):
     then once more. Each entry is the marshal of (key, trees), encoded when parsed so that a
     run holds one file's trees at a time."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: str, name: str) -> None:
         super().__init__(directory, name, _tag())
 
     @classmethod
     def for_paths(
-        cls, paths: Iterable[str], *, ignore_foreign: bool, directory: Path | None = None
+        cls, paths: Iterable[str], *, ignore_foreign: bool, directory: str | None = None
     ) -> ParsedCache | None:
         """The cache for a command given ``paths``; None when turned off."""
         if cache_disabled():
             return None
-        return cls(directory or Path(cache_dir()) / "parsed", pack_name(paths, ignore_foreign))
+        return cls(
+            directory or os.path.join(cache_dir(), "parsed"), pack_name(paths, ignore_foreign)
+        )
 
     def key(self, raw: bytes, *, explicit: bool, ignore_foreign: bool) -> str:
         """What a file's entry is kept under: its bytes, how it was named, ``_tag``."""
