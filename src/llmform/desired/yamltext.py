@@ -88,13 +88,14 @@ def too_deep(text: str, loader: Any, *, failed: bool = False) -> tuple[int, int]
     MAX_DEPTH before the place where it failed is the error to report, wherever libyaml, the
     pure-Python parser or the recursion limit gave up (an unclosed `[[[...` ends in a syntax
     error at the end of the file, a block nested 1,001 levels in libyaml's limit)."""
-    if not failed and composer_limits_nesting(loader):
-        return None  # composed as it is: building the nodes finds MAX_DEPTH passed, and where
-    # Flow collections nest one level per bracket, block ones at most two levels per column:
-    # a cheap bound that ordinary files stay far below, so they are parsed only once.
-    widest = max(map(len, text.split("\n")))
-    if not failed and text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
-        return None
+    if not failed:
+        # Flow collections nest one level per bracket, block ones at most two levels per
+        # column: a cheap bound that ordinary files stay far below, so they are parsed once.
+        widest = max(map(len, text.split("\n")))
+        if text.count("[") + text.count("{") + 2 * widest + 2 <= COMPOSE_SAFE_DEPTH:
+            return None
+        if composer_limits_nesting(loader):  # 2 ms, once: only for a file past the bound
+            return None  # composed as it is: building its nodes finds MAX_DEPTH passed, and where
     try:
         return _first_too_deep(text, loader)
     except yaml.YAMLError as exc:
