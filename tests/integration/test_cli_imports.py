@@ -78,10 +78,11 @@ OFFLINE = (
 # validate, the pre-commit hook's command, runs without click (cli/entry.py's fast path); it
 # needs logging (3 ms) for no record (parsed_cache._debug) and difflib only for an error's hint
 VALIDATE = (*OFFLINE, "click", "llmform.cli.commands", "logging", "difflib")
-# the hook, and named files: not pathlib either (4 ms with what it imports); the modules on
-# their way use typing for annotations only, but the model's KnownDigest (a typing.NamedTuple)
-# imports it since the cache of built files: not held here until it does not
-HOOK = (*VALIDATE, "pathlib")
+# the hook, and named files: not pathlib either (4 ms with what it imports), nor typing (2 ms:
+# the modules on their way use it for annotations only), nor the cache of built files (a few
+# small files are checked whole: validate.BY_FILE_FROM_BYTES)
+BY_FILE = ("llmform.desired.built_load", "llmform.desired.built_cache", "llmform.desired.built")
+HOOK = (*VALIDATE, "pathlib", "typing", *BY_FILE)
 VALIDATE_FILES = (*HOOK, "llmform.desired.scope")
 # The trust rules parse URLs as httpx does without importing it (checks/url_parse.py), and the
 # adapters and the key checks' subjects and runner are imported only by a run that checks keys.

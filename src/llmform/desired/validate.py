@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -10,15 +11,21 @@ from ..catalog import builtin_factories
 from ..collector import collector_off
 from ..errors import Diagnostic, InputError, Location, Severity, has_errors, warning
 from .build import check_documents, checker
-from .built_cache import built_for
-from .built_load import BuiltState, load_built
 from .loader import Document, LoadCache, load_paths
-from .model import DesiredState, Factory, KnownDigest
+from .model import DesiredState, Factory
 from .parsed_cache import ParsedCache
 
 TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
 if TYPE_CHECKING:
+    from .built_load import BuiltState
+    from .model import KnownDigest
     from .scope import Scope
+
+# Named files smaller than this in all are checked whole, not file by file through the cache of
+# built files: building them costs less than that cache's modules and its pack take to load (a
+# pre-commit hook's validate of the files a commit changed). A folder is always taken file by
+# file. The two ways give the same state and problems (tests/integration/test_built_cache.py).
+BY_FILE_FROM_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,10 @@ def _validated(
     built = None
     seen: LoadCache = {}  # files the first way loaded with a problem, for the second
     with collector_off():  # see collector.py
-        if parsed is not None:
+        if parsed is not None and _by_file(paths):
+            from .built_cache import built_for  # see BY_FILE_FROM_BYTES
+            from .built_load import load_built
+
             cache = built_for(parsed)
             built = load_built(
                 paths,
@@ -87,6 +97,20 @@ def _validated(
     all_diagnostics = sorted(loaded.diagnostics + diagnostics, key=Diagnostic.sort_key)
     files = len({d.file for d in loaded.documents})
     return Validation(None if has_errors(all_diagnostics) else state, all_diagnostics, files), None
+
+
+def _by_file(paths: list[str]) -> bool:
+    """Whether ``paths`` are worth building file by file (``BY_FILE_FROM_BYTES``)."""
+    size = 0
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):  # reported as always, by either way
+            return True
+        if not stat.S_ISREG(info.st_mode):
+            return True
+        size += info.st_size
+    return size >= BY_FILE_FROM_BYTES
 
 
 def validate_states_of(
