@@ -282,6 +282,17 @@ class DesiredResources(Mapping[str, Resource]):
     def __contains__(self, address: object) -> bool:
         return address in self._head or address in self._configs or address in self._tail
 
+    def made_as(self, other: DesiredResources) -> bool:
+        """Whether these are the resources ``other`` holds: made of the same state, the same
+        fingerprints (the same objects: one run's) and encryption, in the same scope."""
+        return (
+            self._state is other._state
+            and self._fingerprints is other._fingerprints
+            and self._encrypted == other._encrypted
+            and self._head.keys() == other._head.keys()
+            and self._configs.keys() == other._configs.keys()
+        )
+
     def known_digest(self, address: str) -> str | None:
         """The digest of the config at ``address`` as an earlier run made it
         (``DesiredState.known_digests``), when made of what this run's resource holds: the
