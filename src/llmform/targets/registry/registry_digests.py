@@ -76,7 +76,10 @@ def read_digests(cur: Cursor, scope: Sequence[str] = ()) -> Digests:
         put(f"workspace.{name}", is_managed, digest, name)
     query = "SELECT workspace, name, managed, digest FROM configs"
     for ws, name, is_managed, digest in matching(cur, query, "workspace", wanted):
-        put(f"config.{ws}/{name}", is_managed, digest, ws, name)
+        if type(ws) is str and type(name) is str and is_managed == 1 and type(digest) is str:
+            managed[f"config.{ws}/{name}"] = digest  # as put would, without a call a row
+        else:
+            put(f"config.{ws}/{name}", is_managed, digest, ws, name)
     if wanted is not None:  # the unmanaged ones outside the scope too: a plan lists them all
         cur.execute("SELECT name FROM workspaces WHERE managed <> 1 OR name IS NULL")
         for (name,) in cur.fetchall():
