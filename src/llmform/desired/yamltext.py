@@ -84,7 +84,9 @@ def decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
 
 def too_deep(text: str, loader: Any, *, failed: bool = False) -> tuple[int, int] | None:
     """The line and column where ``text`` nests deeper than MAX_DEPTH, if it does (before any
-    syntax error in it). ``failed``: the composer already failed on ``text``; nesting past
+    syntax error in it), found by counting; None also where ``text`` may be composed as it is
+    without counting (``composer_limits_nesting``): building its nodes then finds the place
+    (``yamltree.Constructor``). ``failed``: the composer already failed on ``text``; nesting past
     MAX_DEPTH before the place where it failed is the error to report, wherever libyaml, the
     pure-Python parser or the recursion limit gave up (an unclosed `[[[...` ends in a syntax
     error at the end of the file, a block nested 1,001 levels in libyaml's limit)."""
