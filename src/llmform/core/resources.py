@@ -62,6 +62,72 @@ def resource_digest(resource: Resource) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _canonical(value: JSON) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_string = json.encoder.encode_basestring  # a str as ``_canonical`` writes it
+_REF_TEXT: dict[SecretRef, str] = {}  # str() of each reference met, JSON-encoded
+
+
+def _ref_text(ref: SecretRef) -> str:
+    text = _REF_TEXT.get(ref)
+    if text is None:
+        if len(_REF_TEXT) >= 100_000:
+            _REF_TEXT.clear()
+        text = _REF_TEXT[ref] = _string(str(ref))
+    return text
+
+
+def config_digest(
+    config: Config, fingerprints: Mapping[SecretRef, str], *, encrypted: bool = False
+) -> tuple[str, KnownDigest | None]:
+    """``resource_digest(config_resource(config, fingerprints, encrypted=encrypted))``, written
+    out without making the resource (a cold plan digests every config), and what
+    ``known_digest`` makes of it (None: a secret was not read). ``test_config_digest`` holds
+    the two ways equal."""
+    by_slot = secret_slots(config)
+    slots = sorted(by_slot.items())  # as sort_keys orders them
+    models = sorted(config.models, key=lambda m: m.name)
+    attrs = [
+        "{",
+        '"api_base":',
+        "null" if config.api_base is None else _string(config.api_base),
+        ',"description":',
+        _string(config.description),
+        ',"enabled":',
+        "true" if config.enabled is True else _canonical(config.enabled),
+        ',"encrypted":true' if encrypted and slots else "",
+        ',"factory":',
+        _string(config.factory),
+        ',"models":[',
+        ",".join(
+            _canonical(model_attrs(m, with_custom=True))
+            if m.custom
+            else f'{{"name":{_string(m.name)}}}'
+            for m in models
+        ),
+        '],"options":',
+        _canonical(dict(config.options)) if config.options else "{}",
+        ',"protect":true' if config.protect else "",
+        ',"secrets":{',
+        ",".join(f"{_string(slot)}:{_ref_text(ref)}" for slot, ref in slots),
+        "}}",
+    ]
+    found = [(slot, fingerprints.get(ref)) for slot, ref in slots]
+    secrets = ",".join(f"{_string(slot)}:{_string(f)}" for slot, f in found if f is not None)
+    canonical = (
+        f'[{_string(config.address)},"config",{_string(config.workspace)},'
+        f"{''.join(attrs)},{{{secrets}}}]"
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    if any(f is None for _, f in found):
+        return digest, None
+    # the fingerprints in the order of ``secret_slots`` (``DesiredResources.known_digest``)
+    in_slot_order = tuple(fingerprints[ref] for ref in by_slot.values())
+    return digest, KnownDigest(encrypted and bool(slots), in_slot_order, digest)
+
+
 # Boolean attributes a resource carries only when true, as the stores read them back: absent
 # means false, so that turning one off diffs as ``true -> false`` (see diff.field_changes).
 FLAGS: frozenset[str] = frozenset({"protect"})
@@ -292,6 +358,14 @@ class DesiredResources(Mapping[str, Resource]):
             and self._head.keys() == other._head.keys()
             and self._configs.keys() == other._configs.keys()
         )
+
+    def config(self, address: str) -> Config | None:
+        """The config at ``address`` (None: no config of these)."""
+        return self._configs.get(address)
+
+    def config_digest(self, config: Config) -> tuple[str, KnownDigest | None]:
+        """``config_digest`` of ``config`` with these fingerprints and encryption."""
+        return config_digest(config, self._fingerprints, encrypted=self._encrypted)
 
     def known_digest(self, address: str) -> str | None:
         """The digest of the config at ``address`` as an earlier run made it

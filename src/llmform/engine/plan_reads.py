@@ -154,11 +154,24 @@ def _verdicts(
     covered = Scope(frozenset(scope))
     known: dict[str, str] = {}
     differ: set[str] = set()
-    earlier = desired.known_digest if isinstance(desired, DesiredResources) else None
+    made = desired if isinstance(desired, DesiredResources) else None
     for address in desired:
         digest = stored.managed.get(address)
-        if digest is not None and earlier is not None and earlier(address) == digest:
-            known[address] = digest  # a config in scope, unchanged since an earlier run
+        config = made.config(address) if made is not None else None
+        if config is not None and made is not None:  # digested without making its resource
+            if scope and config.workspace not in covered.workspaces:
+                continue
+            if digest is not None and made.known_digest(address) == digest:
+                known[address] = digest  # unchanged since an earlier run
+                continue
+            if digest is not None:
+                ours, again = made.config_digest(config)
+                if again is not None:  # every secret read: comparable, and kept for later
+                    memo.configs[address] = again
+                    if ours == digest:
+                        known[address] = digest
+                        continue
+            differ.add(address)
             continue
         resource = desired[address]
         if scope and resource.kind != "factory" and not covered.covers(resource):
