@@ -18,8 +18,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ..errors import Diagnostic, Location, error, has_errors
 from ..files import read_at_most
 from .discovery import discover
-from .identify import API_VERSION, Kind, identify, may_be_llmform
+from .identify import API_VERSION, API_VERSION_KEY, Kind, identify, may_be_llmform
 from .secret_shapes import source_may_hold_key
+from .simpleyaml import read_simple
 from .yamltext import bom_error, decode, remembering_tags, too_deep, yaml_error
 from .yamltree import (
     LONE_SURROGATE,
@@ -143,6 +144,15 @@ def load_text(
     is almost llmform's is an error either way. ``unparsable_is_foreign`` passes over a file
     that is not even YAML, instead of reporting why (for files that do not mention llmform).
     """
+    simple = read_simple(text)
+    if (
+        simple is not None
+        and simple.get(API_VERSION_KEY) == API_VERSION
+        and "policies" not in simple
+    ):
+        # the common case, read without composing nodes: one llmform document (no policies,
+        # whose rules are located in the text by their nodes) in simple YAML
+        return LoadResult([Document(file, simple, keyless=not source_may_hold_key(text))], [])
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     bom = text.find("\ufeff")  # one at the very start was removed when decoding

@@ -194,25 +194,33 @@ def bom_error(file: str, text: str, index: int) -> Diagnostic:
 
 _PLAIN_TAGS: dict[str, str] = {}  # a plain scalar's text -> its implicit tag (int, bool, str...)
 _PLAIN_TAGS_MAX = 100_000
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def plain_tag(value: str) -> str:
+    """The tag PyYAML's resolver gives a plain scalar written ``value``, found once per
+    distinct text: without path resolvers (the safe loader has none), it depends on the text
+    alone."""
+    tag = _PLAIN_TAGS.get(value)
+    if tag is None:
+        tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+            _PLAIN_TAGS.clear()
+        _PLAIN_TAGS[value] = tag
+    return tag
 
 
 def remembering_tags(loader: Any) -> Any:
-    """``loader`` (libyaml's) resolving the tag of each distinct plain scalar once: libyaml
-    calls back into PyYAML's Python resolver for every scalar, which tries the implicit
-    resolvers' patterns one by one (a sixth of a large file's load). Without path resolvers
-    (the safe loader has none), a plain scalar's tag depends on its text alone."""
+    """``loader`` (libyaml's) resolving the tag of each distinct plain scalar once
+    (``plain_tag``): libyaml calls back into PyYAML's Python resolver for every scalar, which
+    tries the implicit resolvers' patterns one by one (a sixth of a large file's load)."""
     assert not loader.yaml_path_resolvers
+    assert loader.yaml_implicit_resolvers is yaml.resolver.Resolver.yaml_implicit_resolvers
 
     class Remembering(loader):  # type: ignore[misc]
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is not yaml.ScalarNode or not implicit[0]:
                 return super().resolve(kind, value, implicit)
-            tag = _PLAIN_TAGS.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
-                    _PLAIN_TAGS.clear()
-                _PLAIN_TAGS[value] = tag
-            return tag
+            return plain_tag(value)
 
     return Remembering
