@@ -35,6 +35,7 @@ from test_parsed_cache import (
     write_state,
 )
 
+from llmform.core import resources
 from llmform.desired import parsed_cache
 from llmform.desired.validate import validate_paths
 from llmform.engine import plan_reads
@@ -144,13 +145,18 @@ def test_a_warm_plan_digests_no_unchanged_config(
 ) -> None:
     store = applied(capsys, monkeypatch, project)
     digested: list[str] = []
-    digest = plan_reads.resource_digest
+    digest, config_digest = plan_reads.resource_digest, resources.config_digest
 
     def counting(resource: Any) -> str:
         digested.append(resource.address)
         return digest(resource)
 
+    def counting_config(config: Any, *args: Any, **kwargs: Any) -> Any:
+        digested.append(config.address)
+        return config_digest(config, *args, **kwargs)
+
     monkeypatch.setattr(plan_reads, "resource_digest", counting)
+    monkeypatch.setattr(resources, "config_digest", counting_config)
     code, output = run(capsys, "--store", store, "plan", "--no-validate-keys", str(project))
     assert code == 0
     assert not [address for address in digested if address.startswith("config.")]

@@ -37,7 +37,17 @@ from functools import cache
 
 from ..files import cache_dir
 from ..version import __version__
-from . import identify, loader, packs, schema, secret_shapes, text_secrets, yamltext, yamltree
+from . import (
+    identify,
+    loader,
+    packs,
+    schema,
+    secret_shapes,
+    simpleyaml,
+    text_secrets,
+    yamltext,
+    yamltree,
+)
 from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
 from .packs import MARSHAL, Pack, code_tag, debug, sha256
 from .schema import passes_fast_check
@@ -62,7 +72,17 @@ def cache_disabled() -> bool:
 
 # The modules whose code decides a file's result: a change to one (a development install, whose
 # version does not move) is another cache, as a new version is.
-_RULES = (loader, yamltree, yamltext, identify, schema, secret_shapes, text_secrets, packs)
+_RULES = (
+    loader,
+    simpleyaml,
+    yamltree,
+    yamltext,
+    identify,
+    schema,
+    secret_shapes,
+    text_secrets,
+    packs,
+)
 
 
 @cache
