@@ -9,14 +9,15 @@ by line, into what the Constructor would have built (the same values, the same l
 of every key and item), and declines anything else (None): the file is then composed and built
 as before, which also finds and words every error. So this reader never reports a problem and
 never accepts what libyaml would refuse or read differently: whatever it is not sure of (tabs,
-non-ASCII text, anchors, tags, block scalars, a plain scalar over two lines, an empty value, a
-duplicate key, an unusual key or scalar) it declines. ``test_simpleyaml`` holds it to the
-composed path on tables and generated documents.
+line breaks other than LF, anchors, tags, block scalars, a plain scalar over two lines, an empty
+value, a duplicate key, a key beyond ASCII letters, digits and ``_./-``, an unusual scalar) it
+declines. ``test_simpleyaml`` holds it to the composed path on tables and generated documents.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import yaml
 
@@ -31,9 +32,19 @@ _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
 _scalars = yaml.constructor.SafeConstructor()
 
-# Only printable ASCII and line feeds: no tab (indentation and separation rules), no CR or other
-# line break, no BOM, no character libyaml refuses, and a column is a character offset.
-_UNUSUAL_TEXT = re.compile("[^\n -~]")
+# Only line feeds and the printable characters libyaml reads as such (``yamltext._FORBIDDEN``):
+# no tab (indentation and separation rules), no CR or other line break (NEL, U+2028, U+2029), no
+# BOM. libyaml counts columns in characters, as Python indexes a str.
+_UNUSUAL_ASCII = re.compile("[^\n -~]")
+_USUAL_BEYOND_ASCII = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+
+
+@cache
+def _unusual_text() -> re.Pattern[str]:
+    # compiled when first needed: its character class takes milliseconds (every validate's)
+    return re.compile(f"[^\n -~{_USUAL_BEYOND_ASCII}]")
+
+
 # A key: a plain scalar of these characters, then ':' and a space or the line's end; short of
 # libyaml's 1,024 characters for a key written without '?'.
 _KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]{0,999}):(?: +|$)")
@@ -56,7 +67,8 @@ class _Decline(Exception):
 def read_simple(text: str) -> Any | None:
     """What ``Constructor.build`` makes of ``text``'s one document, or None when ``text`` is not
     in the simple subset (see the module's docstring) or its document is not a mapping."""
-    if _UNUSUAL_TEXT.search(text) is not None:
+    unusual = _UNUSUAL_ASCII if text.isascii() else _unusual_text()
+    if unusual.search(text) is not None:
         return None
     try:
         return _Reader(text).document()
