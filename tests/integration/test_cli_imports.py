@@ -77,7 +77,9 @@ OFFLINE = (
 )
 # validate, the pre-commit hook's command, runs without click (cli/entry.py's fast path); it
 # needs logging (3 ms) for no record (parsed_cache._debug) and difflib only for an error's hint
-VALIDATE = (*OFFLINE, "click", "llmform.cli.commands", "logging", "difflib")
+# ... and a state in simple YAML (desired/simpleyaml.py) is read without PyYAML (16 ms)
+COMPOSING = ("yaml", "llmform.desired.composed", "llmform.desired.yamltree")
+VALIDATE = (*OFFLINE, *COMPOSING, "click", "llmform.cli.commands", "logging", "difflib")
 # the hook, and named files: not pathlib either (4 ms with what it imports), nor typing (2 ms:
 # the modules on their way use it for annotations only), nor the cache of built files (a few
 # small files are checked whole: validate.BY_FILE_FROM_BYTES)
@@ -166,6 +168,20 @@ def test_a_schema_error_is_still_worded(tmp_path: Path) -> None:
     output, modules = imported(tmp_path, ["validate", "bad.yaml"], exit_code=1)
     assert "bad.yaml:3:5: error: configs[0]: missing required key 'factory'" in output, output
     assert "jsonschema" in modules
+
+
+def test_yaml_beyond_the_simple_is_still_composed(tmp_path: Path) -> None:
+    """The general path stays reachable: an anchor and an alias make the file be composed by
+    PyYAML, with the same result."""
+    (tmp_path / "llm.yaml").write_text(
+        WORKSPACES.replace("- name: team-a", "- name: &team team-a")
+        + CONFIGS.replace("apiVersion: llmform/v1\n", "").replace(
+            "workspace: team-a", "workspace: *team"
+        )
+    )
+    output, modules = imported(tmp_path, ["validate", "llm.yaml"])
+    assert "Valid: 1 file(s), 2 factories, 1 workspaces, 2 configs" in output, output
+    assert "yaml" in modules and "llmform.desired.composed" in modules
 
 
 def test_commands_imported_when_run_are_listed_and_suggested(

@@ -517,9 +517,9 @@ def test_a_lone_surrogate_escape_is_refused_by_the_pure_python_scanner_too(
     # is not built) makes a str that no terminal, JSON document or store could take
     import yaml
 
-    import llmform.desired.loader
+    import llmform.desired.composed
 
-    monkeypatch.setattr(llmform.desired.loader, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(llmform.desired.composed, "_Loader", yaml.SafeLoader)
     for text in (
         'apiVersion: llmform/v1\nworkspaces: [{name: prod, description: "a\\ud800b"}]\n',
         'apiVersion: llmform/v1\nworkspaces: [{name: prod, labels: {"\\udfff": x}}]\n',

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmform.desired.yamltext as yamltext
-from llmform.desired.loader import _Loader, load_text
+from llmform.desired.composed import _Loader
+from llmform.desired.loader import load_text
 from llmform.desired.yamltree import MAX_DEPTH
 
 D = MAX_DEPTH + 1

@@ -20,8 +20,8 @@ from enum import Enum
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-API_VERSION = "llmform/v1"
-API_VERSION_KEY = "apiVersion"
+from .api import API_VERSION, API_VERSION_KEY
+
 SECTIONS = frozenset({"factories", "workspaces", "configs"})
 # What a section's name becomes with a slip of case or number (compared lower-cased).
 _SECTION_SLIPS = SECTIONS | {"factory", "workspace", "config"}
@@ -211,16 +211,3 @@ def _version_text(node: Node) -> str:
     if isinstance(node, ScalarNode):
         return repr(node.value)
     return "(a list)" if isinstance(node, SequenceNode) else "(a mapping)"
-
-
-# The cheap test of a file's bytes, for a caller handed files that are probably not ours (the
-# pre-commit hook gets every staged YAML file): a file that matches neither cannot hold a
-# document that identify() calls llmform's or a near miss, so it need not even be parsed.
-_MAY_BE_OURS = re.compile(
-    rb"(?i:l?lm[\W_]?f[or]{2}m)"
-    rb"|(?im:(?:^|[{,])[ \t]*[\"']?(?:factor(?:y|ies)|workspaces?|configs?)[\"']?[ \t]*:)"
-)
-
-
-def may_be_llmform(raw: bytes) -> bool:
-    return _MAY_BE_OURS.search(raw) is not None

@@ -1,43 +1,30 @@
 """YAML files -> documents whose every mapping and sequence knows its file:line:col.
 
-Parsing is done by libyaml (``CSafeLoader``'s composer) where present; construction is ours so
-that we can record marks, reject duplicate keys and refuse alias expansion bombs, which PyYAML
-silently accepts. Nothing here knows the llmform format beyond ``apiVersion``.
+Simple YAML (most files) is read by ``simpleyaml``, without PyYAML; anything else is composed by
+libyaml (``composed``) and built by ``yamltree``, whose construction is ours so that we can
+record marks, reject duplicate keys and refuse alias expansion bombs, which PyYAML silently
+accepts. Nothing here knows the llmform format beyond ``apiVersion``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from collections.abc import Iterable, Mapping
 
 from ..errors import Diagnostic, Location, error, has_errors
 from ..files import read_at_most
+from .api import API_VERSION, API_VERSION_KEY, may_be_llmform
 from .discovery import discover
-from .identify import API_VERSION, API_VERSION_KEY, Kind, identify, may_be_llmform
+from .documents import Document, LoadResult
+from .marked import MAX_DEPTH, TOO_DEEP, MarkedDict, MarkedList
 from .secret_shapes import source_may_hold_key
 from .simpleyaml import read_simple
-from .yamltext import bom_error, decode, remembering_tags, too_deep, yaml_error
-from .yamltree import (
-    LONE_SURROGATE,
-    MAX_DEPTH,
-    TOO_DEEP,
-    Constructor,
-    MarkedDict,
-    MarkedList,
-    Unbuildable,
-    lone_surrogate,
-)
 
 TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from typing import Protocol
 
-    from .scalar_source import ScalarSource
 
 __all__ = [
     "API_VERSION",
@@ -51,87 +38,6 @@ __all__ = [
     "load_paths",
     "load_text",
 ]
-
-_LIBYAML: Any = remembering_tags(yaml.CSafeLoader) if hasattr(yaml, "CSafeLoader") else None
-_Loader: Any = _LIBYAML or yaml.SafeLoader  # libyaml where it is built
-_NULL_TAG = "tag:yaml.org,2002:null"
-
-
-@dataclass(frozen=True)
-class Document:
-    """One llmform document: the top-level mapping of a YAML document with apiVersion set."""
-
-    file: str
-    data: MarkedDict
-    # where policy rules are written, (section, index, field) -> source: to place a position
-    # inside a rule (a CEL syntax error) in the file
-    sources: Mapping[tuple[str | int, ...], ScalarSource] = field(default_factory=dict)
-    # passed the schema and the pasted-key checks already, with no problem (see parsed_cache)
-    checked: bool = False
-    # its file's text holds nothing key-shaped (``source_may_hold_key``): no string to search
-    keyless: bool = False
-
-    def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
-        """The location of the node at ``path`` (of its key with ``key=True``), or the nearest
-        ancestor that exists."""
-        node: Any = self.data
-        line, column = node.line, node.column
-        for step in path:
-            if isinstance(node, MarkedDict) and isinstance(step, str) and step in node.marks:
-                kl, kc, vl, vc = node.marks[step]
-                line, column = (kl, kc) if key else (vl, vc)
-                node = node[step]
-            elif isinstance(node, MarkedList) and isinstance(step, int) and step < len(node):
-                line, column = node.marks[step]
-                node = node[step]
-            else:
-                break
-        return Location(self.file, line, column)
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What loading files found: their llmform documents and the problems in them."""
-
-    documents: list[Document]
-    diagnostics: list[Diagnostic]
-
-
-def _not_llmform(node: Node) -> str:
-    fix = f"'apiVersion: {API_VERSION}'"
-    if _is_saved_plan(node):
-        return (
-            "a saved plan (llmform plan -o), not configuration: apply it alone, as in "
-            "llmform apply FILE, or read it with llmform show FILE"
-        )
-    if isinstance(node, MappingNode):
-        return f"not an llmform document: add {fix} at the top"
-    kind = "a list" if isinstance(node, SequenceNode) else "a single value"
-    return (
-        f"not an llmform document: its top level is {kind}; write a mapping that starts with {fix}"
-    )
-
-
-def _is_saved_plan(node: Node) -> bool:
-    """A plan file (JSON, so YAML too) named where configuration goes."""
-    if not isinstance(node, MappingNode) or not node.value:
-        return False
-    key, value = node.value[0]
-    return (
-        isinstance(key, ScalarNode)
-        and key.value == "format"
-        and isinstance(value, ScalarNode)
-        and value.value.startswith("llmform-plan/")
-    )
-
-
-def _is_empty(node: Node) -> bool:
-    """An empty document: what a trailing '---' (or '--- ~', or '...') leaves."""
-    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
-
-
-def _at(file: str, node: Node) -> Location:
-    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def load_text(
@@ -153,81 +59,11 @@ def load_text(
         # the common case, read without composing nodes: one llmform document (no policies,
         # whose rules are located in the text by their nodes) in simple YAML
         return LoadResult([Document(file, simple, keyless=not source_may_hold_key(text))], [])
-    documents: list[Document] = []
-    diagnostics: list[Diagnostic] = []
-    bom = text.find("\ufeff")  # one at the very start was removed when decoding
-    deep = too_deep(text, _Loader)
-    if deep is not None:
-        if unparsable_is_foreign:
-            return LoadResult([], [])
-        return LoadResult([], [error(Location(file, *deep), "", TOO_DEEP)])
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.YAMLError as exc:
-        if unparsable_is_foreign:
-            return LoadResult([], [])
-        if bom >= 0:  # what the parser says about it ("did not find expected key") misleads
-            return LoadResult([], [bom_error(file, text, bom)])
-        deep = too_deep(text, _Loader, failed=True)
-        if deep is not None:  # too deep before the syntax error: said as for valid YAML
-            return LoadResult([], [error(Location(file, *deep), "", TOO_DEEP)])
-        return LoadResult([], [yaml_error(file, text, exc)])
-    except RecursionError:  # the pure-Python composer, where libyaml is not built
-        if unparsable_is_foreign:
-            return LoadResult([], [])
-        deep = too_deep(text, _Loader, failed=True)
-        at = Location(file) if deep is None else Location(file, *deep)
-        return LoadResult([], [error(at, "", TOO_DEEP)])
-    found_any = False
-    keyless = not source_may_hold_key(text)
-    lines: list[str] = []
-    verdicts = []
-    for node in nodes:
-        if node is None or _is_empty(node):
-            continue
-        found_any = True
-        verdicts.append((node, identify(node)))
-    if bom >= 0 and any(verdict.kind is not Kind.FOREIGN for _, verdict in verdicts):
-        return LoadResult([], [bom_error(file, text, bom)])
-    for node, verdict in verdicts:
-        if verdict.kind is Kind.FOREIGN:
-            # passed over unbuilt when scanned, whatever YAML features it uses
-            if explicit:
-                where = verdict.node if verdict.node is not None else node
-                message = verdict.message or _not_llmform(node)
-                diagnostics.append(error(_at(file, where), verdict.path, message))
-            continue
-        if verdict.kind is Kind.NEAR_MISS:
-            assert verdict.node is not None
-            diagnostics.append(error(_at(file, verdict.node), verdict.path, verdict.message))
-            continue
-        if _Loader is not _LIBYAML and (surrogate := lone_surrogate(node)) is not None:
-            diagnostics.append(error(_at(file, surrogate), "", LONE_SURROGATE))
-            continue
-        constructor = Constructor(file)
-        try:
-            data = constructor.build(node)
-        except Unbuildable as problem:
-            where, message = problem.args
-            diagnostics.append(error(where, "", message))
-            continue
-        diagnostics.extend(constructor.finish(data))
-        sources = {}
-        if "policies" in data:  # only then is the text split into lines
-            from .scalar_source import scalar_sources  # start-up time: for policies only
+    from .composed import load_composed  # start-up time: PyYAML, only for what is not simple
 
-            lines = lines or text.split("\n")
-            sources = scalar_sources(file, lines, node, "policies", "rule")
-        documents.append(Document(file, data, sources, keyless=keyless))
-    if not found_any and explicit:
-        diagnostics.append(
-            error(Location(file), "", f"file is empty; start it with 'apiVersion: {API_VERSION}'")
-        )
-    return LoadResult(documents, diagnostics)
+    return load_composed(file, text, explicit=explicit, unparsable_is_foreign=unparsable_is_foreign)
 
 
-# Whether a file that may not be ours is: a YAML error in it is reported only when it is.
-# Case-insensitive, so that a file with a misspelt apiVersion such as "LLMform/v1" is reported.
 _MENTIONS_LLMFORM = re.compile(rb"(?i)llmform")
 
 # The most llmform reads of one file: far beyond any desired state (10,000 configs take about
@@ -342,6 +178,19 @@ def load_bytes(
         return LoadResult([], [] if foreign_if_unparsable else [problem])
     assert text is not None
     return load_text(file, text, explicit=explicit, unparsable_is_foreign=foreign_if_unparsable)
+
+
+def decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        return None, error(
+            Location(file, line, column), "", f"not UTF-8 text (byte 0x{byte:02x}); save as UTF-8"
+        )
+    return text, None
 
 
 def _read(file: str) -> tuple[bytes | None, Diagnostic | None]:

@@ -29,6 +29,8 @@ everything, as with no cache. Deleting the folder at any time is fine.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import marshal
 import os
 from collections.abc import Iterable
@@ -37,22 +39,12 @@ from functools import cache
 
 from ..files import cache_dir
 from ..version import __version__
-from . import (
-    identify,
-    loader,
-    packs,
-    schema,
-    secret_shapes,
-    simpleyaml,
-    text_secrets,
-    yamltext,
-    yamltree,
-)
-from .loader import _LIBYAML, Document, LoadResult, _Loader, load_bytes
+from . import loader, schema
+from .loader import Document, LoadResult, load_bytes
+from .marked import MarkedDict, MarkedList
 from .packs import MARSHAL, Pack, code_tag, debug, sha256
 from .schema import passes_fast_check
 from .text_secrets import keys_in_text
-from .yamltree import MarkedDict, MarkedList
 
 TYPE_CHECKING = False  # not typing's: its import is 2 ms of every validate
 if TYPE_CHECKING:
@@ -71,26 +63,43 @@ def cache_disabled() -> bool:
 
 
 # The modules whose code decides a file's result: a change to one (a development install, whose
-# version does not move) is another cache, as a new version is.
+# version does not move) is another cache, as a new version is. Named, not imported: a simple
+# file is loaded without the composing ones (and PyYAML).
 _RULES = (
-    loader,
-    simpleyaml,
-    yamltree,
-    yamltext,
-    identify,
-    schema,
-    secret_shapes,
-    text_secrets,
-    packs,
+    "loader",
+    "simpleyaml",
+    "marked",
+    "composed",
+    "yamltree",
+    "yamltext",
+    "api",
+    "identify",
+    "schema",
+    "secret_shapes",
+    "text_secrets",
+    "packs",
 )
 
 
 @cache
 def _tag() -> bytes:
     """What changes a file's result besides its bytes and how it was named."""
-    parts = [FORMAT.decode(), __version__, str(_Loader is _LIBYAML)]
+    parts = [FORMAT.decode(), __version__, str(_libyaml_installed())]
     parts.append(sha256(schema.schema_text().encode()).hexdigest())
-    return code_tag(parts, (*(module.__file__ for module in _RULES), __file__))
+    folder = os.path.dirname(loader.__file__)
+    return code_tag(parts, (*(os.path.join(folder, f"{name}.py") for name in _RULES), __file__))
+
+
+def _libyaml_installed() -> bool:
+    """Whether PyYAML's libyaml extension is installed, which ``composed`` then uses (a file
+    composed by PyYAML's pure-Python parser is another entry), known without importing PyYAML."""
+    spec = importlib.util.find_spec("yaml")
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    return any(
+        os.path.exists(os.path.join(folder, "_yaml" + suffix))
+        for folder in folders
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
 
 
 class ParsedCache(Pack):

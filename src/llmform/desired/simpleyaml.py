@@ -19,18 +19,30 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import yaml
-
-from .yamltext import plain_tag
-from .yamltree import MarkedDict, MarkedList
+from .marked import MarkedDict, MarkedList
 
 TYPE_CHECKING = False  # not typing's: see yamltree
 if TYPE_CHECKING:
     from typing import Any
 
 _TAG = "tag:yaml.org,2002:"
-_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
-_scalars = yaml.constructor.SafeConstructor()
+_KEY_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
+
+# YAML 1.1's implicit types, as PyYAML resolves a plain scalar, without PyYAML: its resolvers are
+# chosen by the scalar's first character, so a scalar starting with none of these is a string.
+# Starting with a letter of them, only the bool and null resolvers apply, each the whole text one
+# of these spellings; a decimal integer is int(text). Anything else starting with one of them
+# (3.5, 0x1F, 2024-10-21, <<) is resolved by PyYAML itself (``_resolved``), imported then.
+# ``test_simpleyaml`` holds all of it to PyYAML's resolver.
+_RESOLVED_FIRST = frozenset("yYnNtTfFoO~-+0123456789.<=!&*")
+_BOOLS = {
+    spelling: value
+    for words, value in (("yes true on", True), ("no false off", False))
+    for word in words.split()
+    for spelling in (word, word.capitalize(), word.upper())
+}
+_NULLS = frozenset({"~", "null", "Null", "NULL"})
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 
 # Only line feeds and the printable characters libyaml reads as such (``yamltext._FORBIDDEN``):
 # no tab (indentation and separation rules), no CR or other line break (NEL, U+2028, U+2029), no
@@ -48,8 +60,11 @@ def _unusual_text() -> re.Pattern[str]:
 # A key: a plain scalar of these characters, then ':' and a space or the line's end; short of
 # libyaml's 1,024 characters for a key written without '?'.
 _KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]{0,999}):(?: +|$)")
-# A plain scalar inside a flow collection: no space, flow indicator, ':' or quote in it.
-_FLOW_PLAIN = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./+#-]*")
+# A plain scalar inside a flow collection: words (no flow indicator, ':' or quote in them) with
+# spaces between them, the first not starting with '#' (a comment) after a space.
+_FLOW_PLAIN = re.compile(
+    r"[A-Za-z0-9_.][A-Za-z0-9_./+#-]*(?: +[A-Za-z0-9_./+-][A-Za-z0-9_./+#-]*)*"
+)
 _SPACES = re.compile(" *")
 # What a plain scalar in block context may not start with (YAML's indicators), beside the flow
 # and quote starts read apart; and what it may not hold (a ': ' would make it a mapping,
@@ -173,8 +188,8 @@ class _Reader:
         if found is None:
             raise _Decline
         key = found.group(1)
-        if plain_tag(key) not in (_STR, _INT, _FLOAT, _BOOL, _NULL) or key in mapping:
-            raise _Decline  # a key read otherwise (a date), or a duplicate (reported composed)
+        if key in mapping or not _plain_key(key):
+            raise _Decline  # a duplicate (reported when composed), or a key read otherwise
         start = found.end()
         if start == len(line) or line[start] == "#":
             if start == len(line) or line[start - 1] == " ":
@@ -256,7 +271,7 @@ class _Flow:
             if found is None or found.end() == len(self.line):
                 raise _Decline
             key = found.group(1)
-            if plain_tag(key) not in (_STR, _INT, _FLOAT, _BOOL, _NULL) or key in out:
+            if key in out or not _plain_key(key):
                 raise _Decline
             value_at = found.end()
             if self.line[value_at - 1] != " " or self.line[value_at] in ",}#":
@@ -293,19 +308,49 @@ def _quoted(line: str, start: int) -> tuple[str, int]:
 
 
 def _plain(text: str) -> Any:
-    tag = plain_tag(text)
-    if tag == _STR:
+    """A plain scalar's value, as PyYAML's resolver and safe constructor make it."""
+    first = text[0]
+    if first not in _RESOLVED_FIRST:
         return text
-    if tag == _NULL:
+    found = _BOOLS.get(text)
+    if found is not None:
+        return found
+    if text in _NULLS:
         return None
+    if first in "0123456789+-.":
+        # (a number past Python's 4,300 digits is refused when composed)
+        return int(text) if len(text) < 100 and _DECIMAL.fullmatch(text) else _resolved(text)
+    if text in ("<<", "=", "!", "&", "*"):
+        raise _Decline  # a merge key, a value key, a tag or anchor indicator alone
+    return text
+
+
+def _plain_key(key: str) -> bool:
+    """Whether a key (ASCII letters, digits and ``_./-``) is read as its text when composed: as a
+    str, int, float, bool or null, not as a date or another tag (``yamltree.Constructor``)."""
+    if not key[0].isdigit() or _DECIMAL.fullmatch(key):
+        return True
+    from .yamltext import plain_tag  # start-up time: PyYAML, for unusual keys only
+
+    return plain_tag(key) in _KEY_TAGS
+
+
+def _resolved(text: str) -> Any:
+    """``_plain`` of a scalar only PyYAML's resolver can tell (a float, a date, 0x1F)."""
+    import yaml  # start-up time: for unusual scalars only
+
+    from .yamltext import plain_tag
+
+    tag = plain_tag(text)
+    if tag == _TAG + "str":
+        return text
     node = yaml.ScalarNode(tag, text)
-    if tag == _BOOL:
-        return _scalars.construct_yaml_bool(node)
-    if tag == _INT and len(text) < 100:
-        return _scalars.construct_yaml_int(node)
-    if tag == _FLOAT:
-        return _scalars.construct_yaml_float(node)
-    raise _Decline  # a date, '=', a number too long to convert: as composed
+    constructor = yaml.constructor.SafeConstructor()
+    if tag == _TAG + "int" and len(text) < 100:
+        return constructor.construct_yaml_int(node)
+    if tag == _TAG + "float":
+        return constructor.construct_yaml_float(node)
+    raise _Decline  # a date, a number too long to convert: as composed
 
 
 def _end_of_line(line: str, end: int) -> None:

@@ -9,7 +9,8 @@ import re
 import yaml
 
 from ..errors import Diagnostic, Location, error
-from .yamltree import COMPOSE_SAFE_DEPTH, MAX_DEPTH, TOO_DEEP
+from .marked import MAX_DEPTH, TOO_DEEP
+from .yamltree import COMPOSE_SAFE_DEPTH
 
 TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
 if TYPE_CHECKING:
@@ -67,19 +68,6 @@ def _alias_at(text: str, line: int, column: int) -> str | None:
         return None
     found = re.match(r"\*([^\s,\[\]{}]{1,100})", lines[line][column:])
     return found[1] if found else None
-
-
-def decode(file: str, raw: bytes) -> tuple[str | None, Diagnostic | None]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        byte = raw[exc.start]
-        return None, error(
-            Location(file, line, column), "", f"not UTF-8 text (byte 0x{byte:02x}); save as UTF-8"
-        )
-    return text, None
 
 
 def too_deep(text: str, loader: Any, *, failed: bool = False) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import Diagnostic, Location, error
+from .marked import MAX_DEPTH, TOO_DEEP, MarkedDict, MarkedList
 from .secret_shapes import SECRET_FIELDS, format_path, shown
 
 TYPE_CHECKING = False  # not typing's: its import is 3 ms of every validate (test_cli_imports)
@@ -23,12 +24,10 @@ if TYPE_CHECKING:
 ALIAS_EXPANSION_FACTOR = 10
 ALIAS_EXPANSION_ALLOWANCE = 10_000
 
-# llmform documents are a few levels deep. Deeper YAML is refused with a located error before it
-# can exhaust Python's recursion limit in construction or schema checks. libyaml's composer
-# recurses in C and crashes the process at ~20,000 levels: since 0.2.5 libyaml refuses more than
-# 1,000 itself (``yamltext.composer_limits_nesting``); a build without that limit is never handed
-# text that might nest deeper than COMPOSE_SAFE_DEPTH without first counting its real depth.
-MAX_DEPTH = 100
+# libyaml's composer recurses in C and crashes the process at ~20,000 levels: since 0.2.5
+# libyaml refuses more than 1,000 itself (``yamltext.composer_limits_nesting``); a build without
+# that limit is never handed text that might nest deeper than COMPOSE_SAFE_DEPTH without first
+# counting its real depth (MAX_DEPTH: see marked).
 COMPOSE_SAFE_DEPTH = 5_000
 
 _scalars = yaml.constructor.SafeConstructor()
@@ -40,32 +39,6 @@ _MERGE, _SEQ, _MAP = _TAG + "merge", _TAG + "seq", _TAG + "map"
 _KEPT_AS_WRITTEN = frozenset({_TAG + "timestamp", _TAG + "binary"})
 
 
-class MarkedDict(dict[str, "Any"]):  # a string: typing is not imported (see TYPE_CHECKING)
-    """A mapping from YAML; ``marks[key]`` is (key line, key col, value line, value col)."""
-
-    __slots__ = ("column", "line", "marks")
-
-    def __init__(self, line: int, column: int) -> None:  # dict's own __new__ made it empty
-        self.line = line
-        self.column = column
-        self.marks: dict[str, tuple[int, int, int, int]] = {}
-
-
-class MarkedList(list["Any"]):  # see MarkedDict
-    """A sequence from YAML; ``marks[i]`` is the (line, col) of item ``i``."""
-
-    __slots__ = ("column", "line", "marks")
-
-    def __init__(self, line: int, column: int) -> None:  # list's own __new__ made it empty
-        self.line = line
-        self.column = column
-        self.marks: list[tuple[int, int]] = []
-
-
-TOO_DEEP = (
-    f"YAML nested more than {MAX_DEPTH} levels deep; llmform documents need only a few levels, "
-    "so flatten this structure"
-)
 ALIAS_BOMB = (
     "YAML aliases expand this document far beyond its written size; llmform refuses it "
     "(a 'billion laughs' file?); write the values out"
