@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from llmform.desired import simpleyaml
 from llmform.desired.composed import _LIBYAML
-from llmform.desired.yamltree import Constructor
+from llmform.desired.yamltree import Constructor, Unbuildable
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -27,7 +27,10 @@ def composed(text: str) -> object:
     ((_, value),) = node.value
     assert not value.style, text  # plain, as written
     constructor = Constructor("f.yaml")
-    built = constructor.build(node)
+    try:
+        built = constructor.build(node)
+    except Unbuildable:  # "0x_": an int to the resolver, a ValueError to int()
+        return PROBLEM
     return PROBLEM if constructor.finish(built) else built["k"]
 
 
@@ -95,6 +98,11 @@ SPELLINGS = [
     "2024-10-21",
     "2001-12-14t21:59:43.10-05:00",
     "12345678901234567890123",
+    "0x_",
+    "0b_",
+    "+0x_",
+    "0_",
+    "1:_",
     "<<",
     "<",
     "=",

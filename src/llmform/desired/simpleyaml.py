@@ -346,10 +346,13 @@ def _resolved(text: str) -> Any:
         return text
     node = yaml.ScalarNode(tag, text)
     constructor = yaml.constructor.SafeConstructor()
-    if tag == _TAG + "int" and len(text) < 100:
-        return constructor.construct_yaml_int(node)
-    if tag == _TAG + "float":
-        return constructor.construct_yaml_float(node)
+    try:
+        if tag == _TAG + "int" and len(text) < 100:
+            return constructor.construct_yaml_int(node)
+        if tag == _TAG + "float":
+            return constructor.construct_yaml_float(node)
+    except ValueError:  # "0x_": an int to PyYAML's resolver, none to its constructor
+        raise _Decline from None
     raise _Decline  # a date, a number too long to convert: as composed
 
 
