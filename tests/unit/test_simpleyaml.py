@@ -1,9 +1,10 @@
 """read_simple's contract: for any text it returns either None (declined: the caller composes the
-text) or exactly what the composed path builds, ``Constructor.build`` of the one document libyaml
+text) or exactly what the composed path builds, ``Constructor.build`` of each document libyaml
 composes, with ``Constructor.finish`` reporting nothing. Exactly: the same values of the same
 types (a bool is no int; nan, inf and -0.0 compared as such), keys in the same order, and the
-same ``line``, ``column`` and ``marks`` on every MarkedDict and MarkedList. It must never accept
-text libyaml refuses, text of several documents, or text the Constructor has a problem with.
+same ``line``, ``column`` and ``marks`` on every MarkedDict and MarkedList, of each document
+(a file may hold several). It must never accept text libyaml refuses, an empty document, or
+text the Constructor has a problem with.
 The comparison below is written here, from the composed path, not from the reader's code.
 """
 
@@ -28,21 +29,28 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def composed(text: str, loader: Any = _LIBYAML) -> tuple[bool, Any]:
-    """(True, what the composed path builds) for one document built without a problem, else
-    (False, why not)."""
+    """(True, what the composed path builds of each document) for documents built without a
+    problem, none of them empty, else (False, why not)."""
     try:
         nodes = list(yaml.compose_all(text, Loader=loader))
     except yaml.YAMLError as exc:
         return False, f"libyaml refuses it: {str(exc).splitlines()[0]}"
-    if len(nodes) != 1:
-        return False, f"{len(nodes)} documents"
-    constructor = Constructor("f.yaml")
-    try:
-        built = constructor.build(nodes[0])
-    except Unbuildable as exc:
-        return False, f"unbuildable: {exc.args[1]}"
-    problems = constructor.finish(built)
-    return (False, f"problems: {problems}") if problems else (True, built)
+    if not nodes:
+        return False, "no document"
+    documents = []
+    for node in nodes:
+        constructor = Constructor("f.yaml")
+        try:
+            built = constructor.build(node)
+        except Unbuildable as exc:
+            return False, f"unbuildable: {exc.args[1]}"
+        problems = constructor.finish(built)
+        if problems:
+            return False, f"problems: {problems}"
+        if not isinstance(built, MarkedDict):  # an empty document's None, a scalar, a list
+            return False, f"a document of {type(built).__name__}"
+        documents.append(built)
+    return True, documents
 
 
 def assert_same(fast: Any, slow: Any, path: str = "$") -> None:
@@ -78,7 +86,9 @@ def assert_same_or_declined(text: str, loaders: tuple[Any, ...] = (_LIBYAML,)) -
     for loader in loaders:
         ok, slow = composed(text, loader)
         assert ok, f"read_simple accepted {text!r}, which the composed path refuses: {slow}"
-        assert_same(fast, slow)
+        assert len(fast) == len(slow), f"{len(fast)} documents, composed {len(slow)}"
+        for index, (mine, theirs) in enumerate(zip(fast, slow, strict=True)):
+            assert_same(mine, theirs, f"${index}")
     return True
 
 
@@ -105,6 +115,8 @@ ACCEPTED = {
     "quoted flow items": "a: ['x y', \"z, w\", 'it''s']\n",
     "comments everywhere": "# head\n--- # doc\na: # after key\n  # between\n  b: 1 # after\n"
     "\n   # odd\nc: [x] # after flow\n#end",
+    "two documents": "apiVersion: llmform/v1\nw: [a]\n---\n# next\napiVersion: x\nc:\n- x\n",
+    "three documents, marked": "---\na: 1\n--- # b\nb:\n  c: d\n---\ne: [f]\n",
     "single quotes": "a: 'it''s # not a comment'\nb: ''\nc: ''''\n",
     "double quotes": 'a: "x \'y\' # z"\nb: ""\n',
     "hash inside plain": "a: b#c\nb: x:#y\n",
@@ -281,12 +293,12 @@ def test_near_the_subset_the_reader_is_exact_or_declines(text: str) -> None:
 def test_the_comparison_itself_catches_differences() -> None:
     """The deep comparison fails on what it must tell apart (a test that cannot fail is none)."""
     text = "a:\n  - {b: 1}\n"
-    built = composed(text)[1]
+    built = composed(text)[1][0]
     for other in ("a:\n- {b: 1}\n", "a:\n  - {b: true}\n", "a:\n  - {b: 1.0}\n", "a:\n  -  {b: 1}"):
         with pytest.raises(AssertionError):
-            assert_same(built, composed(other)[1])
+            assert_same(built, composed(other)[1][0])
     with pytest.raises(AssertionError):
-        assert_same(composed("a: .nan\nb: 0.0")[1], composed("a: .nan\nb: -0.0")[1])
+        assert_same(composed("a: .nan\nb: 0.0")[1][0], composed("a: .nan\nb: -0.0")[1][0])
     assert composed("a: 1\n---\n")[0] is False
     assert composed("a: 1\na: 2\n")[0] is False
 

@@ -51,14 +51,13 @@ def load_text(
     that is not even YAML, instead of reporting why (for files that do not mention llmform).
     """
     simple = read_simple(text)
-    if (
-        simple is not None
-        and simple.get(API_VERSION_KEY) == API_VERSION
-        and "policies" not in simple
+    if simple is not None and all(
+        data.get(API_VERSION_KEY) == API_VERSION and "policies" not in data for data in simple
     ):
-        # the common case, read without composing nodes: one llmform document (no policies,
+        # the common case, read without composing nodes: llmform documents (without policies,
         # whose rules are located in the text by their nodes) in simple YAML
-        return LoadResult([Document(file, simple, keyless=not source_may_hold_key(text))], [])
+        keyless = not source_may_hold_key(text)
+        return LoadResult([Document(file, data, keyless=keyless) for data in simple], [])
     from .composed import load_composed  # start-up time: PyYAML, only for what is not simple
 
     return load_composed(file, text, explicit=explicit, unparsable_is_foreign=unparsable_is_foreign)

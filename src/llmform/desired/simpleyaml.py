@@ -79,14 +79,14 @@ class _Decline(Exception):
     """The text is not in the simple subset: compose it instead."""
 
 
-def read_simple(text: str) -> Any | None:
-    """What ``Constructor.build`` makes of ``text``'s one document, or None when ``text`` is not
-    in the simple subset (see the module's docstring) or its document is not a mapping."""
+def read_simple(text: str) -> list[MarkedDict] | None:
+    """What ``Constructor.build`` makes of each of ``text``'s documents, or None when ``text``
+    is not in the simple subset (see the module's docstring) or a document is not a mapping."""
     unusual = _UNUSUAL_ASCII if text.isascii() else _unusual_text()
     if unusual.search(text) is not None:
         return None
     try:
-        return _Reader(text).document()
+        return _Reader(text).documents()
     except _Decline:
         return None
 
@@ -99,29 +99,40 @@ class _Reader:
         # a key written with no value on its line: (its mapping, key, line, column)
         self.pending: tuple[MarkedDict, str, int, int] | None = None
 
-    def document(self) -> MarkedDict:
+    def documents(self) -> list[MarkedDict]:
+        found: list[MarkedDict] = []
         root: MarkedDict | None = None
-        started = False
+        marked = False  # a "---" began a document that has no line yet
         for number, line in enumerate(self.lines, 1):
             content = line.lstrip(" ")
             if not content or content[0] == "#":
                 continue
             indent = len(line) - len(content)
             if line.startswith(("---", "...")) and (len(line) == 3 or line[3] == " "):
-                # a document marker: only one "---" (perhaps with a comment) before the document
-                if started or line[0] == "." or line[3:].strip(" ")[:1] not in ("", "#"):
+                # "---" (perhaps with a comment) begins a document; "...", "--- x" and an empty
+                # document are declined
+                if line[0] == "." or marked or line[3:].strip(" ")[:1] not in ("", "#"):
                     raise _Decline
-                started = True
+                if root is not None:
+                    found.append(self.ended(root))
+                    root = None
+                marked = True
                 continue
-            started = True
+            marked = False
             if root is None:
                 if indent:
                     raise _Decline
                 root = MarkedDict(number, 1)
-                self.open.append((0, True, root))
+                self.open = [(0, True, root)]
             self.line(number, line, indent)
-        if root is None or self.pending is not None:
-            raise _Decline  # an empty document, or a key with no value at the end
+        if root is None:
+            raise _Decline  # no document, or an empty one at the end
+        found.append(self.ended(root))
+        return found
+
+    def ended(self, root: MarkedDict) -> MarkedDict:
+        if self.pending is not None:
+            raise _Decline  # a key with no value at the end of its document
         return root
 
     def line(self, number: int, line: str, indent: int) -> None:
