@@ -254,30 +254,20 @@ class _Flow:
         if depth > _MAX_NESTING:
             raise _Decline
         out = MarkedList(self.number, start + 1)
-        at = self.skip(start + 1)
-        if self.line.startswith("]", at):
-            return out, at + 1
-        while True:
+        at, closed = self.next_item(start + 1, "]", first=True)
+        while not closed:
             value, end = self.node(at, depth + 1)
             out.append(value)
             out.marks.append((self.number, at + 1))
-            at = self.skip(end)
-            if self.line.startswith("]", at):
-                return out, at + 1
-            if not self.line.startswith(",", at):
-                raise _Decline
-            at = self.skip(at + 1)
-            if self.line.startswith("]", at):
-                raise _Decline  # a trailing comma
+            at, closed = self.next_item(end, "]")
+        return out, at
 
     def mapping(self, start: int, depth: int) -> tuple[MarkedDict, int]:
         if depth > _MAX_NESTING:
             raise _Decline
         out = MarkedDict(self.number, start + 1)
-        at = self.skip(start + 1)
-        if self.line.startswith("}", at):
-            return out, at + 1
-        while True:
+        at, closed = self.next_item(start + 1, "}", first=True)
+        while not closed:
             found = _KEY.match(self.line, at)
             if found is None or found.end() == len(self.line):
                 raise _Decline
@@ -290,14 +280,24 @@ class _Flow:
             value, end = self.node(value_at, depth + 1)
             out[key] = value
             out.marks[key] = (self.number, at + 1, self.number, value_at + 1)
-            at = self.skip(end)
-            if self.line.startswith("}", at):
-                return out, at + 1
-            if not self.line.startswith(",", at):
-                raise _Decline
-            at = self.skip(at + 1)
-            if self.line.startswith("}", at):
-                raise _Decline
+            at, closed = self.next_item(end, "}")
+        return out, at
+
+    def next_item(self, end: int, closer: str, *, first: bool = False) -> tuple[int, bool]:
+        """After what ended at ``end`` (an item, or the opening bracket when ``first``): where
+        the next item starts, or (True) just past ``closer``; a missing comma or a trailing one
+        is declined."""
+        at = self.skip(end)
+        if self.line.startswith(closer, at):
+            return at + 1, True
+        if first:
+            return at, False
+        if not self.line.startswith(",", at):
+            raise _Decline
+        at = self.skip(at + 1)
+        if self.line.startswith(closer, at):
+            raise _Decline  # a trailing comma
+        return at, False
 
     def skip(self, at: int) -> int:
         return _SPACES.match(self.line, at).end()  # type: ignore[union-attr]
