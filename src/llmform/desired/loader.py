@@ -63,6 +63,8 @@ def load_text(
     return load_composed(file, text, explicit=explicit, unparsable_is_foreign=unparsable_is_foreign)
 
 
+# Whether a file that may not be ours is: a YAML error in it is reported only when it is.
+# Case-insensitive, so that a file with a misspelt apiVersion such as "LLMform/v1" is reported.
 _MENTIONS_LLMFORM = re.compile(rb"(?i)llmform")
 
 # The most llmform reads of one file: far beyond any desired state (10,000 configs take about

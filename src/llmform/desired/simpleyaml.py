@@ -2,8 +2,8 @@
 
 libyaml composes a node for every scalar, calling back into PyYAML's Python resolver for each,
 and ``yamltree.Constructor`` then walks the nodes: two passes over a large file, most of a cold
-plan's parse. Most llmform files use a small part of YAML: one document of block mappings and
-sequences, one line per key or item, plain and simply quoted scalars, one-line flow collections
+plan's parse. Most llmform files use a small part of YAML: documents (after the first, each
+begun by ``---``) of block mappings and sequences, one line per key or item, plain and simply quoted scalars, one-line flow collections
 (``[gpt-4o, o1]``, ``{env: KEY}``) and comments. ``read_simple`` reads exactly that part, line
 by line, into what the Constructor would have built (the same values, the same line and column
 of every key and item), and declines anything else (None): the file is then composed and built
