@@ -3,15 +3,16 @@
 libyaml composes a node for every scalar, calling back into PyYAML's Python resolver for each,
 and ``yamltree.Constructor`` then walks the nodes: two passes over a large file, most of a cold
 plan's parse. Most llmform files use a small part of YAML: documents (after the first, each
-begun by ``---``) of block mappings and sequences, one line per key or item, plain and simply quoted scalars, one-line flow collections
-(``[gpt-4o, o1]``, ``{env: KEY}``) and comments. ``read_simple`` reads exactly that part, line
-by line, into what the Constructor would have built (the same values, the same line and column
-of every key and item), and declines anything else (None): the file is then composed and built
-as before, which also finds and words every error. So this reader never reports a problem and
-never accepts what libyaml would refuse or read differently: whatever it is not sure of (tabs,
-line breaks other than LF, anchors, tags, block scalars, a plain scalar over two lines, an empty
-value, a duplicate key, a key beyond ASCII letters, digits and ``_./-``, an unusual scalar) it
-declines. ``test_simpleyaml`` holds it to the composed path on tables and generated documents.
+begun by ``---``) of block mappings and sequences, one line per key or item, plain and simply
+quoted scalars, one-line flow collections (``[gpt-4o, o1]``, ``{env: KEY}``) and comments.
+``read_simple`` reads exactly that part, line by line, into what the Constructor would have
+built (the same values, the same line and column of every key and item), and declines anything
+else (None): the file is then composed and built as before, which also finds and words every
+error. So this reader never reports a problem and never accepts what libyaml would refuse or
+read differently: whatever it is not sure of (tabs, line breaks other than LF, anchors, tags,
+block scalars, a plain scalar over two lines, an empty value or document, a duplicate key, a
+key beyond ASCII letters, digits and ``_./-``, an unusual scalar) it declines.
+``test_simpleyaml`` holds it to the composed path on tables and generated documents.
 """
 
 from __future__ import annotations
