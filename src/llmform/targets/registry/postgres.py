@@ -138,19 +138,29 @@ class PostgresStore(PostgresSession):
         if not self.exists or self._read_as is not None:
             return None
         with self._reading() as cur:
-            return digests.stored_digests(cur, self.display_url, scope, "postgresql")
+            if not digests.triggers_intact(cur, "postgresql"):
+                return None
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            found = digests.read_digests(cur, scope)
+        if found.damaged:
+            return None
+        return StoredDigests(lineage, serial, found.managed, found.unmanaged)
 
     def read_some(self, addresses: Collection[str]) -> StoreState:
         if not self.exists:
             return StoreState(self._fresh[0], 0, {}, {})
         with self._reading() as cur:
-            return digests.some_resources(cur, self.display_url, addresses)
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, unmanaged = digests.read_some(cur, addresses)
+        return StoreState(lineage, serial, managed, unmanaged)
 
     def read_endpoints(self) -> StoreState:
         if not self.exists:
             return StoreState(self._fresh[0], 0, {}, {})
         with self._reading() as cur:
-            return digests.endpoint_resources(cur, self.display_url)
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, _ = digests.read_some(cur, digests.endpoint_addresses(cur))
+        return StoreState(lineage, serial, managed)
 
     def read_resources(self) -> TargetResources:
         """The target half alone (``targets.base.Target``)."""

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from ...core.diff import Change
 from ...core.resources import Resource, resource_digest
 from ...errors import StoreError
-from ...state.sql import sqlite_state as state_sql
 from ...state.sql.sqlite_state import Cursor
-from ..base import StoredDigests, StoreState
 from ..guard import check_befores
 from . import registry_sql
 from .registry_sql import SealedMismatch, read_resources
@@ -126,35 +124,6 @@ _KEYS = {
     "policy": ("policies", "name = ?"),
     "config": ("configs", "workspace = ? AND name = ?"),
 }
-
-
-def stored_digests(
-    cur: Cursor, url: str, scope: Sequence[str], dialect: str
-) -> StoredDigests | None:
-    """``targets.base.DigestedStore.read_digests`` in the snapshot ``cur`` reads (None: the
-    triggers that keep the digests are not intact, or a row is damaged: read it whole)."""
-    if not triggers_intact(cur, dialect):
-        return None
-    lineage, serial = state_sql.lineage_serial(cur, url)
-    found = read_digests(cur, scope)
-    if found.damaged:
-        return None
-    return StoredDigests(lineage, serial, found.managed, found.unmanaged)
-
-
-def some_resources(cur: Cursor, url: str, addresses: Collection[str]) -> StoreState:
-    """``DigestedStore.read_some`` in the snapshot ``cur`` reads."""
-    lineage, serial = state_sql.lineage_serial(cur, url)
-    managed, unmanaged = read_some(cur, addresses)
-    return StoreState(lineage, serial, managed, unmanaged)
-
-
-def endpoint_resources(cur: Cursor, url: str) -> StoreState:
-    """``read_endpoints`` in the snapshot ``cur`` reads: the managed resources that set an
-    endpoint."""
-    lineage, serial = state_sql.lineage_serial(cur, url)
-    managed, _ = read_some(cur, endpoint_addresses(cur))
-    return StoreState(lineage, serial, managed)
 
 
 def write_digests(cur: Cursor, addresses: Collection[str]) -> None:

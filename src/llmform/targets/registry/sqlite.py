@@ -215,15 +215,25 @@ class SqliteStore:
     def read_digests(self, scope: Sequence[str] = ()) -> StoredDigests | None:
         """``targets.base.DigestedStore``: keys and digests only, one snapshot."""
         with self._snapshot() as cur:
-            return digests.stored_digests(cur, self.display_url, scope, "sqlite")
+            if not digests.triggers_intact(cur, "sqlite"):
+                return None
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            found = digests.read_digests(cur, scope)
+        if found.damaged:
+            return None
+        return StoredDigests(lineage, serial, found.managed, found.unmanaged)
 
     def read_some(self, addresses: Collection[str]) -> StoreState:
         with self._snapshot() as cur:
-            return digests.some_resources(cur, self.display_url, addresses)
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, unmanaged = digests.read_some(cur, addresses)
+        return StoreState(lineage, serial, managed, unmanaged)
 
     def read_endpoints(self) -> StoreState:
         with self._snapshot() as cur:
-            return digests.endpoint_resources(cur, self.display_url)
+            lineage, serial = state_sql.lineage_serial(cur, self.display_url)
+            managed, _ = digests.read_some(cur, digests.endpoint_addresses(cur))
+        return StoreState(lineage, serial, managed)
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Cursor]:
