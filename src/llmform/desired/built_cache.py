@@ -27,7 +27,6 @@ from functools import cache
 from typing import Any
 
 from ..errors import Diagnostic, Location, Severity
-from . import built, semantic
 from .built import FileBuild
 from .model import (
     Config,
@@ -40,7 +39,7 @@ from .model import (
     Workspace,
     frozen_map,
 )
-from .packs import MARSHAL, Pack, code_tag, debug
+from .packs import MARSHAL, Pack, code_tag, debug, module_files
 from .parsed_cache import ParsedCache
 from .parsed_cache import _tag as _parsed_tag
 
@@ -48,14 +47,27 @@ FORMAT = "llmform-built/1"
 _NO_OPTIONS: Any = frozen_map()  # shared by every record without options: nothing can change it
 
 
+# The modules whose code decides a file's build beside those of its parse (everything
+# ``built_cache`` imports: ``test_cache_tags``), and the code that makes a config's resource, of
+# which a digest is kept (named by its path: ``desired`` does not import ``core``).
+RULES = (
+    "core.resources",
+    "desired.built",
+    "desired.built_cache",
+    "desired.config_rules",
+    "desired.endpoints",
+    "desired.items",
+    "desired.model",
+    "desired.provider_types",
+    "desired.semantic",
+    "secrets.refs",
+)
+
+
 @cache
 def _tag() -> bytes:
-    """What changes a file's build besides its bytes: what changes its parse, the code that
-    builds it, and the code that makes a config's resource, of which a digest is kept (named by
-    its path: ``desired`` does not import ``core``)."""
-    resources = os.path.join(os.path.dirname(os.path.dirname(__file__)), "core", "resources.py")
-    sources = (built.__file__, semantic.__file__, resources, __file__)
-    return code_tag([FORMAT, _parsed_tag().decode()], sources)
+    """What changes a file's build besides its bytes: what changes its parse, and ``RULES``."""
+    return code_tag([FORMAT, _parsed_tag().decode()], module_files(RULES))
 
 
 class BuiltCache(Pack):

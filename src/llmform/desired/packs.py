@@ -62,6 +62,13 @@ def _own_sha256() -> Callable[..., Any]:
 sha256 = _own_sha256()
 
 
+def module_files(names: Iterable[str]) -> list[str]:
+    """The source files of llmform's modules ``names`` (dotted, under the package: ``errors``,
+    ``desired.loader``), found without importing them, for ``code_tag``."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [os.path.join(package, *name.split(".")) + ".py" for name in names]
+
+
 def code_tag(parts: list[str], sources: Iterable[str | None]) -> bytes:
     """A pack's tag: ``parts`` and the size and time of each of the ``sources`` (the modules
     whose code decides what is kept: a change to one in a development install, whose version

@@ -39,10 +39,10 @@ from functools import cache
 
 from ..files import cache_dir
 from ..version import __version__
-from . import loader, schema
+from . import schema
 from .loader import Document, LoadResult, load_bytes
 from .marked import MarkedDict, MarkedList
-from .packs import MARSHAL, Pack, code_tag, debug, sha256
+from .packs import MARSHAL, Pack, code_tag, debug, module_files, sha256
 from .schema import passes_fast_check
 from .text_secrets import keys_in_text
 
@@ -62,22 +62,31 @@ def cache_disabled() -> bool:
     return os.environ.get(NO_CACHE_ENV, "") not in ("", "0")
 
 
-# The modules whose code decides a file's result: a change to one (a development install, whose
-# version does not move) is another cache, as a new version is. Named, not imported: a simple
-# file is loaded without the composing ones (and PyYAML).
-_RULES = (
-    "loader",
-    "simpleyaml",
-    "marked",
-    "composed",
-    "yamltree",
-    "yamltext",
-    "api",
-    "identify",
-    "schema",
-    "secret_shapes",
-    "text_secrets",
-    "packs",
+# The modules whose code decides a file's result (everything ``parsed_cache`` imports, at once
+# or when needed: ``test_cache_tags``): a change to one (a development install, whose version
+# does not move) is another cache, as a new version is. Named, not imported: a simple file is
+# loaded without the composing ones (and PyYAML).
+RULES = (
+    "desired.api",
+    "desired.composed",
+    "desired.discovery",
+    "desired.documents",
+    "desired.identify",
+    "desired.loader",
+    "desired.marked",
+    "desired.packs",
+    "desired.parsed_cache",
+    "desired.scalar_source",
+    "desired.schema",
+    "desired.schema_walk",
+    "desired.secret_shapes",
+    "desired.simpleyaml",
+    "desired.text_secrets",
+    "desired.yamltext",
+    "desired.yamltree",
+    "errors",
+    "files",
+    "version",
 )
 
 
@@ -86,8 +95,7 @@ def _tag() -> bytes:
     """What changes a file's result besides its bytes and how it was named."""
     parts = [FORMAT.decode(), __version__, str(_libyaml_installed())]
     parts.append(sha256(schema.schema_text().encode()).hexdigest())
-    folder = os.path.dirname(loader.__file__)
-    return code_tag(parts, (*(os.path.join(folder, f"{name}.py") for name in _RULES), __file__))
+    return code_tag(parts, module_files(RULES))
 
 
 def _libyaml_installed() -> bool:
